@@ -1,0 +1,151 @@
+// Package chat holds the channel-neutral shapes of a conversation: the inbound
+// Message every channel normalises to, the delivery Status events, and the
+// Reply the agent produces. Channel adapters (WhatsApp, email) translate to and
+// from these; nothing else needs to know a channel's wire format.
+package chat
+
+import "time"
+
+// Channel names where a message came from and where its reply goes.
+type Channel string
+
+const (
+	WhatsApp Channel = "whatsapp"
+	Gmail    Channel = "gmail"
+)
+
+// Kind is what an inbound message carries.
+type Kind string
+
+const (
+	KindText        Kind = "text"
+	KindButtonReply Kind = "button_reply"
+	KindListReply   Kind = "list_reply"
+	KindImage       Kind = "image"
+	KindAudio       Kind = "audio"
+	KindLocation    Kind = "location"
+	KindUnsupported Kind = "unsupported"
+)
+
+// Message is one guest message, normalised. Text holds what the guest said in
+// words whatever the kind: the body, a caption, a tapped button's title, or an
+// email's body.
+type Message struct {
+	TenantID  string    `json:"tenant_id"`
+	Channel   Channel   `json:"channel"`
+	ID        string    `json:"id"`                   // wamid or email message id; dedup key within a tenant
+	From      string    `json:"from"`                 // guest: E.164 digits without '+', or an email address
+	To        string    `json:"to,omitempty"`         // business side: WhatsApp phone_number_id or mailbox
+	Name      string    `json:"name,omitempty"`       // guest's profile name when the channel gives one
+	Timestamp time.Time `json:"timestamp"`            // when the guest sent it
+	Kind      Kind      `json:"kind"`                 // what it carries
+	Text      string    `json:"text,omitempty"`       // words, see above
+	ReplyID   string    `json:"reply_id,omitempty"`   // id of the tapped button or list row
+	Subject   string    `json:"subject,omitempty"`    // email subject
+	ContextID string    `json:"context_id,omitempty"` // id of the business message this answers
+	Media     *Media    `json:"media,omitempty"`
+	Location  *Location `json:"location,omitempty"`
+	Errors    []Error   `json:"errors,omitempty"` // why an unsupported message could not be read
+	// Metadata is what survived the allowlist; see DESIGN.md "Message metadata allowlist".
+	Metadata map[string]any `json:"metadata,omitempty"`
+}
+
+// ConversationKey identifies one guest's conversation with one hotel: messages
+// with the same key are handled in order.
+func (m Message) ConversationKey() string {
+	return m.TenantID + "|" + string(m.Channel) + "|" + m.From
+}
+
+// Media is an image or audio attachment as the channel describes it.
+type Media struct {
+	ID       string `json:"id"`
+	MimeType string `json:"mime_type,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	Caption  string `json:"caption,omitempty"`
+}
+
+// Location is a shared map pin.
+type Location struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+}
+
+// Error is a channel-reported problem with a message or a delivery.
+type Error struct {
+	Code  int    `json:"code"`
+	Title string `json:"title,omitempty"`
+}
+
+// Status is a delivery receipt for a message the business sent.
+type Status struct {
+	TenantID  string    `json:"tenant_id"`
+	Channel   Channel   `json:"channel"`
+	MessageID string    `json:"message_id"` // the business message it is about
+	Status    string    `json:"status"`     // sent | delivered | read | failed
+	Recipient string    `json:"recipient"`
+	Timestamp time.Time `json:"timestamp"`
+	Errors    []Error   `json:"errors,omitempty"`
+}
+
+// ReplyKind is the shape of an outbound reply.
+type ReplyKind string
+
+const (
+	ReplyText    ReplyKind = "text"
+	ReplyButtons ReplyKind = "buttons"
+	ReplyList    ReplyKind = "list"
+	ReplyImage   ReplyKind = "image"
+)
+
+// Reply is what the agent answers. Channels that cannot show buttons or lists
+// render them as numbered text (see Plain).
+type Reply struct {
+	Kind       ReplyKind `json:"kind"`
+	Text       string    `json:"text"`                  // body text (caption for an image)
+	Header     string    `json:"header,omitempty"`      // buttons: optional header
+	Footer     string    `json:"footer,omitempty"`      // buttons: optional footer
+	ImageURL   string    `json:"image_url,omitempty"`   // image, or the header image of a buttons reply
+	Buttons    []Button  `json:"buttons,omitempty"`     // buttons: at most 3
+	ListButton string    `json:"list_button,omitempty"` // list: label of the button that opens it
+	Sections   []Section `json:"sections,omitempty"`    // list: at most 10 rows in all
+}
+
+// Button is a quick-reply button.
+type Button struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+// Section is a titled group of list rows.
+type Section struct {
+	Title string `json:"title,omitempty"`
+	Rows  []Row  `json:"rows"`
+}
+
+// Row is one choice in a list.
+type Row struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+}
+
+// ResponseType is the label the original system echoed in test mode
+// ("text", "interactive_buttons", "interactive_buttons_with_image",
+// "interactive_list", "image").
+func (r Reply) ResponseType() string {
+	switch r.Kind {
+	case ReplyButtons:
+		if r.ImageURL != "" {
+			return "interactive_buttons_with_image"
+		}
+		return "interactive_buttons"
+	case ReplyList:
+		return "interactive_list"
+	case ReplyImage:
+		return "image"
+	default:
+		return "text"
+	}
+}

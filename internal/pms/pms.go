@@ -1,0 +1,184 @@
+// Package pms is the hotel agent's view of a property-management system: one
+// interface (PMS) with the demo and QloApps implementations behind it, and a
+// resilience layer (breaker, retries, cache) that wraps any of them.
+package pms
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Hotel names the property a call is about: the tenant it belongs to in
+// agente-caddy and its id in the PMS (QloApps id_hotel; 1 when unset).
+type Hotel struct {
+	TenantID string
+	PMSID    int
+}
+
+// Date is a calendar day with no time zone; stays are counted in nights
+// between two Dates.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// DateOf returns the calendar day of t in t's location.
+func DateOf(t time.Time) Date { y, m, d := t.Date(); return Date{y, m, d} }
+
+// ParseDate reads an ISO date (2006-01-02).
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return Date{}, err
+	}
+	return DateOf(t), nil
+}
+
+// String formats the date as ISO 2006-01-02.
+func (d Date) String() string { return d.Time().Format(time.DateOnly) }
+
+// Time is midnight UTC of the date, for arithmetic.
+func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
+
+// AddDays returns the date n days later (earlier when n < 0).
+func (d Date) AddDays(n int) Date { return DateOf(d.Time().AddDate(0, 0, n)) }
+
+// IsZero reports whether the date is unset.
+func (d Date) IsZero() bool { return d == Date{} }
+
+// Before reports whether d is an earlier day than o.
+func (d Date) Before(o Date) bool { return d.Time().Before(o.Time()) }
+
+// Stay is a request for rooms: check-in day, check-out day (exclusive) and the party.
+type Stay struct {
+	CheckIn  Date
+	CheckOut Date
+	Adults   int
+	Children int
+}
+
+// Nights is the number of nights of the stay.
+func (s Stay) Nights() int { return int(s.CheckOut.Time().Sub(s.CheckIn.Time()).Hours() / 24) }
+
+// Validate rejects stays a PMS cannot answer.
+func (s Stay) Validate() error {
+	switch {
+	case s.CheckIn.IsZero() || s.CheckOut.IsZero():
+		return errors.New("stay needs check-in and check-out dates")
+	case !s.CheckIn.Before(s.CheckOut):
+		return errors.New("check-out must be after check-in")
+	case s.Adults < 1:
+		return errors.New("stay needs at least one adult")
+	case s.Children < 0:
+		return errors.New("children cannot be negative")
+	}
+	return nil
+}
+
+// RoomType is a kind of room the hotel sells.
+type RoomType struct {
+	ID          int
+	Name        string
+	MaxAdults   int
+	MaxChildren int
+	Description string
+}
+
+// Offer is a room type that can be booked for a stay, with its price for the whole stay.
+type Offer struct {
+	RoomType   RoomType
+	Available  int     // rooms of this type free for every night of the stay
+	TotalPrice float64 // whole stay, taxes included, in Availability.Currency
+}
+
+// Availability answers "what can I book for this stay".
+type Availability struct {
+	Stay     Stay
+	Currency string
+	Offers   []Offer
+	// Stale is set by the resilience layer when the PMS could not be asked and
+	// this is the last answer it gave, kept past its freshness: the guest is
+	// told the figures may be out of date.
+	Stale bool
+	AsOf  time.Time // when the PMS gave this answer
+}
+
+// HotelInfo is what a guest asks about the property itself.
+type HotelInfo struct {
+	Name         string
+	Address      string
+	City         string
+	Phone        string
+	Email        string
+	CheckInTime  string // "15:00"
+	CheckOutTime string // "12:00"
+	Amenities    []string
+	TimeZone     string // IANA name; relative dates resolve in it
+	Stale        bool   // see Availability.Stale
+}
+
+// Guest is who a booking is for.
+type Guest struct {
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     string
+}
+
+// BookingRequest asks the PMS to book one room of a type for a stay.
+// Reference is the caller's idempotency key: the same Reference never books twice.
+type BookingRequest struct {
+	Hotel      Hotel
+	RoomTypeID int
+	Stay       Stay
+	Guest      Guest
+	Reference  string
+}
+
+// BookingStatus follows QloApps' booking_status codes.
+type BookingStatus int
+
+const (
+	BookingNew       BookingStatus = 1
+	BookingCompleted BookingStatus = 2
+	BookingCancelled BookingStatus = 3
+	BookingRefunded  BookingStatus = 4
+)
+
+// Booking is a reservation the PMS holds.
+type Booking struct {
+	ID         string
+	Reference  string
+	Status     BookingStatus
+	RoomTypeID int
+	RoomName   string
+	Stay       Stay
+	Guest      Guest
+	TotalPrice float64
+	Currency   string
+}
+
+// PMS is the property-management system as the agent uses it. Implementations
+// must be safe for concurrent use and honour ctx's deadline.
+type PMS interface {
+	Availability(ctx context.Context, h Hotel, s Stay) (Availability, error)
+	HotelInfo(ctx context.Context, h Hotel) (HotelInfo, error)
+	RoomTypes(ctx context.Context, h Hotel) ([]RoomType, error)
+	CreateBooking(ctx context.Context, req BookingRequest) (Booking, error)
+	GetBooking(ctx context.Context, h Hotel, id string) (Booking, error)
+	CancelBooking(ctx context.Context, h Hotel, id string) (Booking, error)
+	// Ping answers whether the PMS is reachable, for /health/ready.
+	Ping(ctx context.Context) error
+}
+
+// Errors an implementation returns (wrapped) so callers can tell the cases apart.
+var (
+	ErrNotFound     = errors.New("pms: not found")
+	ErrSoldOut      = errors.New("pms: no room of that type is free for the whole stay")
+	ErrInvalid      = errors.New("pms: request rejected as invalid")
+	ErrUnavailable  = errors.New("pms: unavailable") // transport failure, 5xx, timeout
+	ErrCircuitOpen  = errors.New("pms: circuit breaker open")
+	ErrUnauthorized = errors.New("pms: credentials rejected")
+)

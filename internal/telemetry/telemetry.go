@@ -1,0 +1,110 @@
+// Package telemetry holds the Prometheus collectors shared by every route of
+// ours (the seed's HTTP metrics) and the one way all our packages register
+// their collectors into a Caddy config's registry.
+//
+// Collectors are package-level values created once per process; each config
+// registers them into its own registry (ctx.GetMetricsRegistry()). A reload
+// registers the same objects again, so values carry over and nothing panics:
+// the pattern of Caddy's reverse_proxy metrics.
+package telemetry
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Register registers each collector, tolerating one already registered (the
+// same collector from an earlier config or another module of this config).
+func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				continue
+			}
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// The seed's HTTP metrics, recorded for our routes.
+var (
+	HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_requests_total",
+		Help: "HTTP requests served by agente-caddy routes, by method, endpoint template and status code.",
+	}, []string{"method", "endpoint", "status_code"})
+
+	RequestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "request_duration_seconds",
+		Help:    "Time to serve a request on agente-caddy routes, by method and endpoint template.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method", "endpoint"})
+
+	ActiveConnections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "active_connections",
+		Help: "Requests in flight on agente-caddy routes.",
+	})
+)
+
+// HTTPCollectors are the collectors above, for Register.
+func HTTPCollectors() []prometheus.Collector {
+	return []prometheus.Collector{HTTPRequests, RequestDuration, ActiveConnections}
+}
+
+// knownEndpoints are the route templates of DESIGN.md. Paths are reported by
+// template so that ids in paths cannot explode the label's cardinality.
+var knownEndpoints = []string{
+	"/webhooks/whatsapp",
+	"/api/webhooks/whatsapp",
+	"/webhooks/gmail",
+	"/health/live",
+	"/health/ready",
+	"/metrics",
+	"/admin/tenants",
+	"/admin/tenants/refresh",
+	"/admin/tenants/{id}",
+	"/admin/tenants/{id}/identifiers",
+	"/admin/tenants/{id}/identifiers/{identifier}",
+	"/admin/feature-flags",
+	"/admin/feature-flags/{flag}",
+	"/admin/dashboard",
+}
+
+// Endpoint maps a request path to its route template, or "other".
+func Endpoint(path string) string {
+	if len(path) > 1 {
+		path = strings.TrimSuffix(path, "/")
+	}
+	segs := strings.Split(path, "/")
+	for _, tmpl := range knownEndpoints {
+		if matchTemplate(strings.Split(tmpl, "/"), segs) {
+			return tmpl
+		}
+	}
+	return "other"
+}
+
+func matchTemplate(tmpl, segs []string) bool {
+	if len(tmpl) != len(segs) {
+		return false
+	}
+	for i, t := range tmpl {
+		if strings.HasPrefix(t, "{") {
+			if segs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if t != segs[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,55 @@
+package telemetry
+
+import (
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestEndpointTemplates(t *testing.T) {
+	for path, want := range map[string]string{
+		"/webhooks/whatsapp":                        "/webhooks/whatsapp",
+		"/webhooks/whatsapp/":                       "/webhooks/whatsapp",
+		"/admin/tenants":                            "/admin/tenants",
+		"/admin/tenants/refresh":                    "/admin/tenants/refresh",
+		"/admin/tenants/hotel_1":                    "/admin/tenants/{id}",
+		"/admin/tenants/hotel_1/identifiers":        "/admin/tenants/{id}/identifiers",
+		"/admin/tenants/hotel_1/identifiers/+34600": "/admin/tenants/{id}/identifiers/{identifier}",
+		"/admin/feature-flags/features.interactive": "/admin/feature-flags/{flag}",
+		"/":                  "other",
+		"/admin/tenants//x":  "other",
+		"/wp-login.php":      "other",
+		"/health/live/extra": "other",
+	} {
+		if got := Endpoint(path); got != want {
+			t.Errorf("Endpoint(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestRegisterToleratesSecondConfig(t *testing.T) {
+	first, second := prometheus.NewRegistry(), prometheus.NewRegistry()
+	for _, reg := range []*prometheus.Registry{first, second, first} {
+		if err := Register(reg, HTTPCollectors()...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	HTTPRequests.WithLabelValues("GET", "/health/live", "200").Inc()
+	mfs, err := second.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "http_requests_total" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("http_requests_total not gathered from the second registry")
+	}
+	clash := prometheus.NewCounter(prometheus.CounterOpts{Name: "http_requests_total", Help: "other"})
+	if err := Register(first, clash); err == nil {
+		t.Fatal("a different collector with a taken name must be an error")
+	}
+}

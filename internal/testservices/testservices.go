@@ -1,0 +1,158 @@
+// Package testservices gives integration tests their real Postgres and Redis.
+//
+// `make test` (test/services) exports POSTGRES_URL and REDIS_URL, reusing the
+// servers they name or starting throwaway ones. Run directly with `go test`,
+// the package falls back to the conventional local servers. When no server
+// answers, the test is skipped locally and fails under CI=true: an integration
+// test never silently skips in CI.
+package testservices
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	localPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	localRedis    = "redis://127.0.0.1:6379/0"
+)
+
+// unavailable skips the test, or fails it under CI.
+func unavailable(t testing.TB, what string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true but is unreachable: %v", what, err)
+	}
+	t.Skipf("%s unreachable (%v); run `make test` to start one", what, err)
+}
+
+// RandomName returns a lowercase identifier unique enough for test databases and key prefixes.
+func RandomName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// PostgresServerURL is the URL of the test Postgres server's maintenance database.
+func PostgresServerURL() string {
+	if u := os.Getenv("POSTGRES_URL"); u != "" {
+		return u
+	}
+	return localPostgres
+}
+
+// Postgres creates an empty database for this test on the test server and
+// returns its URL; the database is dropped when the test ends.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	server := PostgresServerURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		unavailable(t, "Postgres", err)
+	}
+	defer conn.Close(ctx)
+	name := RandomName("t_")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, server)
+		if err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatalf("parsing POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// RedisServerURL is the URL of the test Redis server.
+func RedisServerURL() string {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return u
+	}
+	return localRedis
+}
+
+// Redis returns the test Redis URL and a key prefix unique to this test
+// (ending in ':'). Tests must keep every key under the prefix; those keys are
+// deleted when the test ends.
+func Redis(t testing.TB) (redisURL, keyPrefix string) {
+	t.Helper()
+	redisURL = RedisServerURL()
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatalf("parsing REDIS_URL: %v", err)
+	}
+	client := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		client.Close()
+		unavailable(t, "Redis", err)
+	}
+	keyPrefix = RandomName("test:") + ":"
+	t.Cleanup(func() {
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := client.Scan(ctx, 0, keyPrefix+"*", 500).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if len(keys) > 0 {
+			client.Del(ctx, keys...)
+		}
+	})
+	return redisURL, keyPrefix
+}
+
+// RedisClient is Redis with a ready client closed at the end of the test.
+func RedisClient(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	u, prefix := Redis(t)
+	opts, _ := redis.ParseURL(u)
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c, prefix
+}
+
+// RedactURL hides a URL's password for logs.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return strings.SplitN(s, "@", 2)[len(strings.SplitN(s, "@", 2))-1]
+	}
+	return u.Redacted()
+}
+
+// Require fails (or skips outside CI) unless cond; for tests needing a local binary.
+func Require(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		unavailable(t, what, fmt.Errorf("%w", err))
+	}
+}
