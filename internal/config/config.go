@@ -1,0 +1,3 @@
+// Package config reads agente-caddy's environment (DESIGN.md "Configuration")
+// and decides whether it is fit to start.
+package config
