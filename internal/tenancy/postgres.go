@@ -373,10 +373,25 @@ func unavailable(err error) error {
 		return err
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
+	if errors.As(err, &pgErr) && !serverUnavailable(pgErr) {
 		return err
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// serverUnavailable is true for errors the server sends when it cannot
+// serve at all: connection exceptions (08), insufficient resources (53),
+// operator intervention such as a shutdown (57), system errors (58), and
+// any FATAL/PANIC.
+func serverUnavailable(e *pgconn.PgError) bool {
+	if e.Severity == "FATAL" || e.Severity == "PANIC" {
+		return true
+	}
+	switch e.Code[:min(2, len(e.Code))] {
+	case "08", "53", "57", "58":
+		return true
+	}
+	return false
 }
 
 func audit(ctx context.Context, tx pgx.Tx, actor, action, target string, detail map[string]any) error {
