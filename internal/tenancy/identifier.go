@@ -1,7 +1,6 @@
 package tenancy
 
 import (
-	"fmt"
 	"net/mail"
 	"strings"
 )
@@ -56,7 +55,7 @@ func ParseIdentifierType(s string) (IdentifierType, error) {
 	case "waba_id", "waba":
 		return WABAID, nil
 	}
-	return "", fmt.Errorf("%w: unknown identifier type %q (want phone, email, phone_number_id or waba_id)", ErrInvalid, s)
+	return "", errorf(ErrInvalid, "unknown identifier type %q (want phone, email, phone_number_id or waba_id)", s)
 }
 
 // Identifier maps a guest or a hotel number to a tenant.
@@ -173,7 +172,7 @@ func ParseIdentifier(raw, typ string) (Identifier, error) {
 		}
 	}
 	if raw == "" {
-		return Identifier{}, fmt.Errorf("%w: identifier is empty", ErrInvalid)
+		return Identifier{}, errorf(ErrInvalid, "identifier is empty")
 	}
 	if !explicit {
 		switch {
@@ -182,30 +181,30 @@ func ParseIdentifier(raw, typ string) (Identifier, error) {
 		case looksLikePhone(raw):
 			t = Phone
 		default:
-			return Identifier{}, fmt.Errorf("%w: %q is neither a phone number, an email nor a typed WhatsApp id (use \"pnid:<id>\" or a type)", ErrInvalid, raw)
+			return Identifier{}, errorf(ErrInvalid, "%q is neither a phone number, an email nor a typed WhatsApp id (use \"pnid:<id>\" or a type)", raw)
 		}
 	}
 	id := Identifier{Type: t, Channel: defaultChannel(t)}
 	switch t {
 	case Phone:
 		if !looksLikePhone(raw) {
-			return Identifier{}, fmt.Errorf("%w: %q is not a phone number", ErrInvalid, raw)
+			return Identifier{}, errorf(ErrInvalid, "%q is not a phone number", raw)
 		}
 		digits := NormalizePhone(raw)
 		if len(digits) < minPhoneDigits || len(digits) > maxPhoneDigits {
-			return Identifier{}, fmt.Errorf("%w: phone %q must have %d to %d digits with country code", ErrInvalid, raw, minPhoneDigits, maxPhoneDigits)
+			return Identifier{}, errorf(ErrInvalid, "phone %q must have %d to %d digits with country code", raw, minPhoneDigits, maxPhoneDigits)
 		}
 		id.Value = "+" + digits
 		id.Inferred = !explicit && !strings.HasPrefix(raw, "+") && !strings.HasPrefix(raw, "00")
 	case Email:
 		a, err := mail.ParseAddress(raw)
 		if err != nil || len(a.Address) > maxEmailLen {
-			return Identifier{}, fmt.Errorf("%w: %q is not an email address", ErrInvalid, raw)
+			return Identifier{}, errorf(ErrInvalid, "%q is not an email address", raw)
 		}
 		id.Value = strings.ToLower(a.Address)
 	case PhoneNumberID, WABAID:
 		if !allDigits(raw) || len(raw) > maxIDDigits {
-			return Identifier{}, fmt.Errorf("%w: %s %q must be digits (at most %d)", ErrInvalid, t, raw, maxIDDigits)
+			return Identifier{}, errorf(ErrInvalid, "%s %q must be digits (at most %d)", t, raw, maxIDDigits)
 		}
 		id.Value = raw
 	}

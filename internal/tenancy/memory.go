@@ -99,7 +99,7 @@ func (m *MemoryStore) create(t Tenant) (Tenant, error) {
 		return Tenant{}, err
 	}
 	if _, exists := m.load().tenants[t.ID]; exists {
-		return Tenant{}, fmt.Errorf("%w: tenant %q", ErrConflict, t.ID)
+		return Tenant{}, errorf(ErrConflict, "tenant %q already exists", t.ID)
 	}
 	t.CreatedAt, t.UpdatedAt = m.now(), m.now()
 	t.Identifiers = nil
@@ -128,7 +128,7 @@ func (m *MemoryStore) UpdateTenant(_ context.Context, actor, id string, p Tenant
 	defer m.mu.Unlock()
 	old, ok := m.load().tenants[id]
 	if !ok {
-		return Tenant{}, fmt.Errorf("%w: tenant %q", ErrNotFound, id)
+		return Tenant{}, errorf(ErrNotFound, "tenant %q not found", id)
 	}
 	t := copyTenant(old)
 	p.apply(&t)
@@ -148,10 +148,10 @@ func (m *MemoryStore) AddIdentifier(_ context.Context, actor, tenantID string, i
 	defer m.mu.Unlock()
 	s := m.load()
 	if _, ok := s.tenants[tenantID]; !ok {
-		return Identifier{}, fmt.Errorf("%w: tenant %q", ErrNotFound, tenantID)
+		return Identifier{}, errorf(ErrNotFound, "tenant %q not found", tenantID)
 	}
 	if owner, taken := s.owner(id.Type, id.Key()); taken {
-		return Identifier{}, fmt.Errorf("%w: %s %s is registered to tenant %q", ErrConflict, id.Type, id.Value, owner)
+		return Identifier{}, errorf(ErrConflict, "%s %s is registered to tenant %q", id.Type, id.Value, owner)
 	}
 	id.Inferred = false
 	m.publish(s.withIdentifier(tenantID, id))
@@ -166,11 +166,11 @@ func (m *MemoryStore) DeleteIdentifier(_ context.Context, actor, tenantID string
 	s := m.load()
 	t, ok := s.tenants[tenantID]
 	if !ok {
-		return nil, fmt.Errorf("%w: tenant %q", ErrNotFound, tenantID)
+		return nil, errorf(ErrNotFound, "tenant %q not found", tenantID)
 	}
 	gone := matchIdentifiers(t, id)
 	if len(gone) == 0 {
-		return nil, fmt.Errorf("%w: tenant %q has no identifier %s", ErrNotFound, tenantID, id.Value)
+		return nil, errorf(ErrNotFound, "tenant %q has no identifier %s", tenantID, id.Value)
 	}
 	m.publish(s.withoutIdentifiers(tenantID, gone))
 	for _, g := range gone {
@@ -215,13 +215,13 @@ func (m *MemoryStore) Close() {}
 
 func checkIdentifier(id Identifier) error {
 	if !id.Type.Valid() {
-		return fmt.Errorf("%w: unknown identifier type %q", ErrInvalid, id.Type)
+		return errorf(ErrInvalid, "unknown identifier type %q", id.Type)
 	}
 	if id.Key() == "" {
-		return fmt.Errorf("%w: identifier is empty", ErrInvalid)
+		return errorf(ErrInvalid, "identifier is empty")
 	}
 	if id.Channel != "" && !ValidChannel(id.Channel) {
-		return fmt.Errorf("%w: channel %q (want whatsapp or gmail)", ErrInvalid, id.Channel)
+		return errorf(ErrInvalid, "channel %q (want whatsapp or gmail)", id.Channel)
 	}
 	return nil
 }

@@ -376,7 +376,7 @@ func unavailable(err error) error {
 	if errors.As(err, &pgErr) && !serverUnavailable(pgErr) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return errorf(ErrUnavailable, "tenant store unavailable: %v", err)
 }
 
 // serverUnavailable is true for errors the server sends when it cannot
@@ -419,7 +419,7 @@ func (p *PostgresStore) CreateTenant(ctx context.Context, actor string, t Tenant
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING `+tenantColumns,
 			t.ID, t.Name, t.Active, t.Timezone, t.Language, t.PMSHotelID), &out)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: tenant %q", ErrConflict, t.ID)
+			return errorf(ErrConflict, "tenant %q already exists", t.ID)
 		}
 		if err != nil {
 			return err
@@ -443,7 +443,7 @@ func (p *PostgresStore) UpdateTenant(ctx context.Context, actor, id string, patc
 			WHERE id = $1 RETURNING `+tenantColumns,
 			id, patch.Name, patch.Active, patch.Timezone, patch.Language, patch.PMSHotelID), &out)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: tenant %q", ErrNotFound, id)
+			return errorf(ErrNotFound, "tenant %q not found", id)
 		}
 		if err != nil {
 			return err
@@ -481,7 +481,7 @@ func (p *PostgresStore) AddIdentifier(ctx context.Context, actor, tenantID strin
 			return err
 		}
 		if !exists {
-			return fmt.Errorf("%w: tenant %q", ErrNotFound, tenantID)
+			return errorf(ErrNotFound, "tenant %q not found", tenantID)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO tenant_user_identifiers (tenant_id, identifier_type, identifier_value, channel)
 			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, tenantID, string(id.Type), id.Value, id.Channel)
@@ -496,7 +496,7 @@ func (p *PostgresStore) AddIdentifier(ctx context.Context, actor, tenantID strin
 			if err != nil {
 				owner = "another tenant"
 			}
-			return fmt.Errorf("%w: %s %s is registered to tenant %q", ErrConflict, id.Type, id.Value, owner)
+			return errorf(ErrConflict, "%s %s is registered to tenant %q", id.Type, id.Value, owner)
 		}
 		return audit(ctx, tx, actor, ActionIdentifierAdd, tenantID, identifierDetail(id))
 	}, func(s *snapshot) (*snapshot, bool) {
@@ -542,9 +542,9 @@ func (p *PostgresStore) DeleteIdentifier(ctx context.Context, actor, tenantID st
 				return err
 			}
 			if !exists {
-				return fmt.Errorf("%w: tenant %q", ErrNotFound, tenantID)
+				return errorf(ErrNotFound, "tenant %q not found", tenantID)
 			}
-			return fmt.Errorf("%w: tenant %q has no identifier %s", ErrNotFound, tenantID, id.Value)
+			return errorf(ErrNotFound, "tenant %q has no identifier %s", tenantID, id.Value)
 		}
 		for _, g := range gone {
 			if err := audit(ctx, tx, actor, ActionIdentifierDelete, tenantID, identifierDetail(g)); err != nil {

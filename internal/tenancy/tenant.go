@@ -26,6 +26,20 @@ var (
 	ErrUnavailable = errors.New("tenant store unavailable") // 503
 )
 
+// kindError carries a message written for the API client and the sentinel
+// (ErrInvalid, ErrNotFound...) that decides the status code.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
 // Tenant is a hotel.
 type Tenant struct {
 	ID     string
@@ -75,10 +89,10 @@ var reservedTenantIDs = map[string]bool{"refresh": true}
 // confused with admin routes.
 func ValidateTenantID(id string) error {
 	if !tenantIDPattern.MatchString(id) {
-		return fmt.Errorf("%w: tenant_id %q must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit", ErrInvalid, id)
+		return errorf(ErrInvalid, "tenant_id %q must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit", id)
 	}
 	if reservedTenantIDs[strings.ToLower(id)] {
-		return fmt.Errorf("%w: tenant_id %q is reserved", ErrInvalid, id)
+		return errorf(ErrInvalid, "tenant_id %q is reserved", id)
 	}
 	return nil
 }
@@ -104,7 +118,7 @@ func (t *Tenant) Normalize() error {
 // Validate checks the fields a patch sets.
 func (p TenantPatch) Validate() error {
 	if p.Empty() {
-		return fmt.Errorf("%w: nothing to change", ErrInvalid)
+		return errorf(ErrInvalid, "nothing to change")
 	}
 	name, tz, lang, pms := "x", DefaultTimezone, DefaultLanguage, DefaultPMSHotelID
 	if p.Name != nil {
@@ -126,18 +140,18 @@ func (p TenantPatch) Validate() error {
 func validateFields(name, tz, lang string, pmsID int) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: name is required", ErrInvalid)
+		return errorf(ErrInvalid, "name is required")
 	case utf8.RuneCountInString(name) > 200:
-		return fmt.Errorf("%w: name is longer than 200 characters", ErrInvalid)
+		return errorf(ErrInvalid, "name is longer than 200 characters")
 	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: name is not valid UTF-8", ErrInvalid)
+		return errorf(ErrInvalid, "name is not valid UTF-8")
 	case !languagePattern.MatchString(lang):
-		return fmt.Errorf("%w: language %q is not a language tag like \"es\" or \"en-GB\"", ErrInvalid, lang)
+		return errorf(ErrInvalid, "language %q is not a language tag like \"es\" or \"en-GB\"", lang)
 	case pmsID < 1:
-		return fmt.Errorf("%w: pms_hotel_id must be a positive integer", ErrInvalid)
+		return errorf(ErrInvalid, "pms_hotel_id must be a positive integer")
 	}
 	if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
-		return fmt.Errorf("%w: timezone %q is not an IANA time zone like \"Europe/Madrid\"", ErrInvalid, tz)
+		return errorf(ErrInvalid, "timezone %q is not an IANA time zone like \"Europe/Madrid\"", tz)
 	}
 	return nil
 }
