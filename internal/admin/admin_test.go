@@ -196,7 +196,7 @@ func TestBodiesAndMethods(t *testing.T) {
 		status             int
 	}{
 		{"POST", "/admin/tenants", `{"tenant_id":"a","name":"A","colour":"red"}`, 400}, // unknown field
-		{"POST", "/admin/tenants", `{"tenant_id":"a","name":"A"} {"x":1}`, 400},       // trailing data
+		{"POST", "/admin/tenants", `{"tenant_id":"a","name":"A"} {"x":1}`, 400},        // trailing data
 		{"POST", "/admin/tenants", `{"tenant_id":"a",`, 400},
 		{"POST", "/admin/tenants", `[]`, 400},
 		{"POST", "/admin/tenants", `{"tenant_id":5,"name":"A"}`, 400},
