@@ -84,7 +84,10 @@ func (e corpusEntry) now(t testing.TB) time.Time {
 	return now
 }
 
-func dateString(d interface{ IsZero() bool; String() string }) string {
+func dateString(d interface {
+	IsZero() bool
+	String() string
+}) string {
 	if d.IsZero() {
 		return ""
 	}

@@ -368,7 +368,7 @@ func weekendStart(today pms.Date, next bool) pms.Date {
 		}
 		return today
 	default: // Sunday..Thursday: the coming Friday
-		return today.AddDays(int(time.Friday - wd + 7) % 7)
+		return today.AddDays(int(time.Friday-wd+7) % 7)
 	}
 }
 

@@ -24,8 +24,8 @@ var (
 		"que", "it", "lo", "la", "hazlo", "do"}
 	strongYes = toSet("dale", "ok", "okay", "okey", "oki", "vale", "yes", "yeah", "yep", "yup", "sure", "confirmo", "confirmar",
 		"confirmado", "confirm", "confirmed", "claro", "perfecto", "perfect", "listo", "correcto", "exacto", "afirmativo", "adelante",
-		"thumbsup", "genial", "alright", "obvio", "acepto", "excelente")
-	strongNo    = toSet("nope", "nah", "negativo", "negative")
+		"thumbsup", "genial", "alright", "obvio", "acepto", "excelente", "buenisimo", "buenisima", "barbaro", "joya", "sounds")
+	strongNo    = toSet("nope", "nah", "negativo", "negative", "nop", "noup", "nel")
 	urgentWords = []string{"urgente", "urgentes", "urgentemente", "urgencia", "emergencia", "emergencias", "urgent", "urgently", "emergency",
 		"asap", "inmediatamente", "inmediato", "immediately", "socorro", "auxilio"}
 	inHints  = []string{"llegada", "llegamos", "llego", "llegar", "llegaria", "llegariamos", "entrada", "entrar", "ingreso", "ingresar", "checkin", "arrive", "arriving", "arrival", "desde", "from", "starting", "since"}
@@ -62,6 +62,9 @@ type tokens []token
 func readGuests(ts tokens) (adults, children int) {
 	explicit, total := 0, 0
 	for i, t := range ts {
+		if (t.w == "a" || t.w == "an") && (childSet[ts.w(i+1)] || adultSet[ts.w(i+1)]) {
+			t.n = 1 // "two adults and a child"
+		}
 		if t.isNum() && !t.ord && t.n >= 1 && t.n <= 30 {
 			nx := ts.w(i + 1)
 			switch {
@@ -155,7 +158,7 @@ var roomRules = func() []roomRule {
 		{"suite", []string{"suite|suites"}},
 		{"family", []string{"familiar|familiares|cuadruple|cuadruples", "family ~1 room|rooms|suite|habitacion"}},
 		{"double", []string{"doble|dobles|matrimonial|matrimoniales|double|king|queen|kingsize", "de ~1 matrimonio"}},
-		{"single", []string{"individual|sencilla|sencillo|simple|single|singles"}},
+		{"single", []string{"individual|individuales|sencilla|sencillas|sencillo|simple|simples|single|singles"}},
 	}
 	var rs []roomRule
 	for _, s := range specs {
@@ -205,8 +208,10 @@ type topicRule struct {
 var topicRules = func() []topicRule {
 	rs := []topicRule{
 		{topic: TopicAddress, pattern: "direccion|ubicacion|address|location|ubicados|ubicadas|ubicado|ubicada|localizacion|mapa|map|directions"},
-		{topic: TopicAddress, pattern: "donde|where ~2 estan|queda|quedan|esta|located|situated|situados|hotel|ubican"},
+		{topic: TopicAddress, pattern: "donde|where ~3 estan|queda|quedan|esta|located|situated|situados|hotel|ubican"},
 		{topic: TopicAddress, pattern: "como|how ~3 llego|llegar|llegamos|llegamos|get|voy|ir|go"},
+		{topic: TopicAddress, pattern: "lejos|far|distancia|distance|cerca|near|nearby|barrio|zona|neighborhood|area"},
+		{topic: TopicCheckInTime, pattern: "checkin ~2 early|temprano|antes|earlier"},
 		{topic: TopicCheckInTime, pattern: "hora|horario|horarios|time|times|when|cuando|early|temprano ~4 checkin|entrada|ingreso|llegada|arrival|entrar|ingresar|arrive"},
 		{topic: TopicCheckInTime, pattern: "checkin|entrada|ingreso ~3 hora|horario|horarios|time|times|cuando|when|empieza|starts"},
 		{topic: TopicCheckOutTime, pattern: "hora|horario|horarios|time|times|when|cuando ~4 checkout|salida|salir|dejar|desalojar|leave|entregar"},
@@ -364,7 +369,7 @@ var (
 		"any", "there", "bye", "yes", "good", "morning", "agent", "human", "person", "talk", "speak", "lol", "cancel", "our", "us",
 		"like", "weather", "cost", "rates", "check", "late", "later", "get", "be", "from", "on", "at", "in", "an", "so", "see", "soon",
 		"cheers", "goodbye", "allowed", "included", "breakfast", "pets", "pool", "address", "time", "real", "front", "desk", "me", "am",
-		"will", "not", "don", "people", "adults", "kids", "child", "children", "couple", "two", "three", "looking", "reservation")
+		"will", "not", "don", "people", "adults", "kids", "child", "children", "couple", "two", "three", "looking", "reservation", "sure", "go", "ahead", "nah", "nope", "yeah", "yep", "guys", "far", "exactly", "early", "hungry", "my")
 )
 
 func readLanguage(ts tokens, text string) string {

@@ -101,7 +101,7 @@ type rule struct {
 const (
 	wantVerbs  = "quiero|quisiera|queremos|quisieramos|queria|queriamos|gustaria|deseo|deseamos|necesito|necesitamos|busco|buscamos|want|would|need|looking|like"
 	roomNouns  = "habitacion|habitaciones|cuarto|cuartos|suite|suites|room|rooms|doble|individual|matrimonial|twin|departamento|apartamento"
-	haveVerbs  = "tienen|tiene|tenes|hay|queda|quedan|have|has|any|there|got"
+	haveVerbs  = "tienen|tiene|tenes|tendrian|tendrias|tendran|tendra|tendria|hay|habra|habria|queda|quedan|have|has|any|there|got"
 	staffNouns = "persona|personas|alguien|humano|humana|recepcion|recepcionista|agente|operador|operadora|encargado|encargada|gerente|asesor|asesora|human|person|someone|somebody|anyone|agent|staff|manager|reception|receptionist|representative|operator|desk|frontdesk|people"
 )
 
@@ -114,11 +114,12 @@ var intentRules = compileRules([]rule{
 	{intent: MakeReservation, weight: 3, src: "hacer|realizar|solicitar|hacerles|make|place|confirmar|confirmo|confirm|efectuar ~3 reserva|reservacion|reservation|booking"},
 	{intent: MakeReservation, weight: 2.5, src: wantVerbs + " ~3 reserva|reservacion|reservation"},
 	{intent: MakeReservation, weight: 2, src: wantVerbs + " ~3 " + roomNouns},
+	{intent: MakeReservation, weight: 2, src: wantVerbs + " ~3 noches|noche|nights|night"},
 	{intent: MakeReservation, weight: 1, src: "reserva|reservacion|reservation"},
 	{intent: MakeReservation, weight: 1.5, src: "me|nos ~1 guardan|guardas|apartan|separan"},
 	// check_availability
 	{intent: CheckAvailability, weight: 3, src: "disponibilidad|disponible|disponibles|available|availability|vacancy|vacancies|libre|libres|free"},
-	{intent: CheckAvailability, weight: 2.5, src: haveVerbs + " ~3 " + roomNouns + "|lugar|cupo|sitio|espacio|plaza|plazas"},
+	{intent: CheckAvailability, weight: 2.5, src: haveVerbs + " ~3 " + roomNouns + "|lugar|cupo|sitio|espacio|plaza|plazas|space|algo|something|anything"},
 	{intent: CheckAvailability, weight: 2.5, src: "estan|esta|are|is ~2 completos|completo|llenos|lleno|full|booked"},
 	{intent: CheckAvailability, weight: 2.5, src: "sold|booked ~1 out|up"},
 	{intent: CheckAvailability, weight: 1.5, src: "lugar|cupo|espacio ~3 para"},
@@ -134,6 +135,8 @@ var intentRules = compileRules([]rule{
 	{intent: CancelReservation, weight: 2, src: "not ~3 make ~1 it"},
 	// hotel_info beyond the topics (which add their own score)
 	{intent: HotelInfo, weight: 6, src: "politica|politicas|policy|condiciones|terms ~2 cancelacion|cancellation|cancelar|cancel"},
+	{intent: HotelInfo, weight: 6, src: "devuelven|devolucion|devolverian|reembolso|reembolsan|reintegro|refund|refunded|refundable|penalidad|penalizacion|penalty|multa|gratis|gratuita|gratuito|free ~4 cancelo|cancelamos|cancelar|cancelacion|cancel|cancellation|cancelling|anulo|anular"},
+	{intent: HotelInfo, weight: 6, src: "cancelo|cancelamos|cancelar|cancelacion|cancel|cancellation|cancelling|anulo|anular ~4 devuelven|devolucion|reembolso|reembolsan|refund|refunded|penalidad|penalty|cobran|charge|gratis|gratuita|free"},
 	{intent: HotelInfo, weight: 2.5, src: "informacion|info|information|datos|details ~2 hotel|alojamiento|lugar|propiedad"},
 	{intent: HotelInfo, weight: 2, src: "telefono|phone|contacto ~2 hotel|recepcion|reception"},
 	{intent: HotelInfo, weight: 1.5, src: "incluye|incluido|incluida|included|include|includes"},
@@ -146,6 +149,7 @@ var intentRules = compileRules([]rule{
 	{intent: LateCheckout, weight: 4, src: "keep|stay|quedarme|quedarnos|quedar ~4 room|habitacion|cuarto ~2 longer|later|until|till|hasta|mas"},
 	{intent: LateCheckout, weight: 4, src: "horas|hours|hora|hour|ratito|rato ~1 mas|more|extra"},
 	{intent: LateCheckout, weight: 3, src: "more|extra ~1 hours|hour"},
+	{intent: LateCheckout, weight: 3, src: "dejar|salir|entregar|desalojar|checkout|leave|irnos|irme ~4 las|at ~1 1|2|3|4|5|6|13|14|15|16|17|18|#lit ~6 vez|instead|tarde|pm|afternoon"},
 	// human_handoff
 	{intent: HumanHandoff, weight: 5, src: "hablar|hable|comunicarme|comunicame|comunicar|comuniquen|comuniquenme|contactar|contactarme|pasame|pasas|pasan|pasen|pasar|derivar|derivame|talk|speak|connect|transfer|chat|put ~4 " + staffNouns},
 	{intent: HumanHandoff, weight: 4, src: "persona|personal ~1 real|humana|fisica"},

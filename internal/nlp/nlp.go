@@ -104,6 +104,10 @@ func Analyze(text string, now time.Time) Result {
 	r.Intent, r.Confidence = decide(scores)
 	r.Answer = readAnswer(toks)
 	r.Urgent = readUrgent(toks)
+	if r.Intent == Unknown && r.Urgent {
+		// an emergency with no request in it is for a person
+		r.Intent, r.Confidence = HumanHandoff, 0.6
+	}
 
 	e := &r.Entities
 	e.Topics = topics
@@ -121,6 +125,14 @@ func Analyze(text string, now time.Time) Result {
 		e.CheckIn = e.CheckOut.AddDays(-e.Nights)
 	case !e.CheckIn.IsZero() && !e.CheckOut.IsZero() && e.Nights == 0:
 		e.Nights = pms.Stay{CheckIn: e.CheckIn, CheckOut: e.CheckOut}.Nights()
+	}
+	if r.Intent == Unknown && r.Answer == "" && !e.CheckIn.IsZero() {
+		// only a stay ("del 5 al 7, 2 adultos"): with a party it is a booking
+		// request, without one a question about rooms
+		r.Intent, r.Confidence = CheckAvailability, 0.5
+		if e.Adults > 0 {
+			r.Intent = MakeReservation
+		}
 	}
 	return r
 }
