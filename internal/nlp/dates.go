@@ -112,7 +112,7 @@ func readAtom(ts tokens, i int) (atom, bool) {
 		}
 		// el 5, the 5th, dia 5
 		if (t.ord || dayPrefixes[ts.w(i-1)]) && !unitSet[nx] && !nightSet[nx] && !peopleSet[nx] &&
-			!childSet[nx] && !adultSet[nx] && nx != "of" && nx != "las" {
+			!childSet[nx] && !adultSet[nx] && nx != "of" && nx != "de" && nx != "las" {
 			return atom{start: i, end: i + 1, kind: kDate, day: t.n}, true
 		}
 	}

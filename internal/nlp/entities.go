@@ -68,6 +68,8 @@ func readGuests(ts tokens) (adults, children int) {
 		if t.isNum() && !t.ord && t.n >= 1 && t.n <= 30 {
 			nx := ts.w(i + 1)
 			switch {
+			case nx == "pareja" || nx == "couple":
+				continue // "una pareja" is two
 			case adultSet[nx]:
 				explicit += t.n
 				continue
@@ -361,7 +363,7 @@ var (
 		"hoy", "somos", "personas", "adultos", "ninos", "favor", "sale", "cuesta", "tiene", "hasta", "dia", "dias", "semana", "chau",
 		"adios", "saludos", "necesito", "hablar", "alguien", "hora", "tal", "desayuno", "estacionamiento", "piscina", "mascotas", "dale",
 		"vale", "claro", "lugar", "disponibilidad", "fin", "nos", "vemos", "muchas", "cual", "ahi", "su", "sus", "salir", "mas", "tarde",
-		"jajaja", "jaja", "ola", "holi", "bueno", "perfecto", "cancelar", "si", "yo", "tengo", "vuelo", "llega", "capital", "usted", "ustedes",
+		"jajaja", "jaja", "holi", "bueno", "perfecto", "cancelar", "si", "yo", "tengo", "vuelo", "llega", "capital", "usted", "ustedes",
 		"desde", "entre", "porque", "tambien", "o", "nosotros", "estoy", "quiere", "podria", "pueden", "hacer", "todo", "dos", "tres")
 	englishMarkers = toSet("the", "a", "is", "are", "do", "does", "you", "have", "i", "we", "to", "for", "of", "my", "your", "room", "rooms",
 		"book", "please", "thanks", "thank", "hi", "hello", "hey", "how", "what", "when", "where", "can", "could", "would", "want",

@@ -15,7 +15,21 @@ type pattern struct{ steps []step }
 type step struct {
 	gap      int
 	words    []string
+	ids      []uint64 // bitset of the words' vocabulary ids
 	prefixes []string
+}
+
+// vocab numbers every word a pattern names, so that a token is looked up
+// once (normalize sets token.id) and each step tests a bit.
+var vocab = map[string]int32{}
+
+func wordID(w string) int32 {
+	id, ok := vocab[w]
+	if !ok {
+		id = int32(len(vocab) + 1)
+		vocab[w] = id
+	}
+	return id
 }
 
 func compile(src string) pattern {
@@ -44,6 +58,13 @@ func compile(src string) pattern {
 				st.words = append(st.words, alt)
 			}
 		}
+		for _, w := range st.words {
+			id := wordID(w)
+			for int(id>>6) >= len(st.ids) {
+				st.ids = append(st.ids, 0)
+			}
+			st.ids[id>>6] |= 1 << (id & 63)
+		}
 		p.steps = append(p.steps, st)
 		gap = 0
 	}
@@ -53,14 +74,12 @@ func compile(src string) pattern {
 	return p
 }
 
-func (s *step) accepts(w string) bool {
-	for _, x := range s.words {
-		if x == w {
-			return true
-		}
+func (s *step) accepts(t *token) bool {
+	if id := t.id; id > 0 && int(id>>6) < len(s.ids) && s.ids[id>>6]&(1<<(id&63)) != 0 {
+		return true
 	}
 	for _, x := range s.prefixes {
-		if strings.HasPrefix(w, x) {
+		if strings.HasPrefix(t.w, x) {
 			return true
 		}
 	}
@@ -70,7 +89,7 @@ func (s *step) accepts(w string) bool {
 // match reports whether the pattern occurs in toks.
 func (p pattern) match(toks []token) bool {
 	for i := range toks {
-		if p.steps[0].accepts(toks[i].w) && p.matchFrom(toks, 1, i+1) {
+		if p.steps[0].accepts(&toks[i]) && p.matchFrom(toks, 1, i+1) {
 			return true
 		}
 	}
@@ -83,7 +102,7 @@ func (p pattern) matchFrom(toks []token, k, at int) bool {
 	}
 	st := &p.steps[k]
 	for j := at; j < len(toks) && j <= at+st.gap; j++ {
-		if st.accepts(toks[j].w) && p.matchFrom(toks, k+1, j+1) {
+		if st.accepts(&toks[j]) && p.matchFrom(toks, k+1, j+1) {
 			return true
 		}
 	}

@@ -87,7 +87,7 @@ weather rain sun flight airport train station taxi car city beach center downtow
 // typo correction against targets.
 var (
 	lexicon      = map[string]bool{}
-	targetsByLen [24][]string
+	targetsByLen [24][]target
 	soundIndex   = map[string]string{}
 )
 
@@ -118,6 +118,11 @@ func init() {
 	for w := range ordinalWords {
 		lexicon[w] = true
 	}
+	for _, set := range []map[string]bool{spanishMarkers, englishMarkers} {
+		for w := range set {
+			lexicon[w] = true
+		}
+	}
 	// content words: what rules and entity readers look for
 	for _, w := range patternWords() {
 		addTarget(w)
@@ -128,9 +133,9 @@ func init() {
 	sort.Strings(targets)
 	for _, t := range targets {
 		if l := len(t); l >= 4 && l < len(targetsByLen) {
-			targetsByLen[l] = append(targetsByLen[l], t)
+			targetsByLen[l] = append(targetsByLen[l], target{t, letterMask(t)})
 		}
-		if len(t) >= 3 {
+		if len(t) >= 4 {
 			k := soundKey(t)
 			if _, dup := soundIndex[k]; !dup {
 				soundIndex[k] = t

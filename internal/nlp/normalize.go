@@ -1,6 +1,7 @@
 package nlp
 
 import (
+	"math/bits"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -10,6 +11,7 @@ import (
 type token struct {
 	w     string // canonical form: lowercase, no accents, abbreviations expanded, typos corrected
 	raw   string // lowercase, no accents, as written (before abbreviation and typo handling)
+	id    int32  // vocabulary id of w when a pattern names it, else 0
 	n     int    // value when the token is a number (digits or a number word); -1 otherwise
 	ord   bool   // the number was written as an ordinal: 5th, 1º, 1ro, primero
 	parts []int  // numeric literal with one kind of separator: 15/11, 2026-11-15, 5-7, 14:00
@@ -39,7 +41,11 @@ func normalize(text string) ([]token, []string) {
 	for _, t := range raw {
 		toks = appendCanonical(toks, t)
 	}
-	return mergePhrases(toks), emails
+	toks = mergePhrases(toks)
+	for i := range toks {
+		toks[i].id = vocab[toks[i].w]
+	}
+	return toks, emails
 }
 
 // cutEmails returns text with every e-mail address blanked out, and the
@@ -478,17 +484,39 @@ func nearestTarget(w string) (string, bool) {
 		max = 2
 	}
 	best, bestD := "", max+1
+	mask := letterMask(w)
 	for l := len(w) - max; l <= len(w)+max; l++ {
 		if l < 0 || l >= len(targetsByLen) {
 			continue
 		}
 		for _, t := range targetsByLen[l] {
-			if d := editDistance(w, t, bestD); d < bestD {
-				best, bestD = t, d
+			// an edit changes at most two letters of the alphabet used
+			if bits.OnesCount32(mask^t.mask) > 2*max {
+				continue
+			}
+			if d := editDistance(w, t.w, bestD); d < bestD {
+				best, bestD = t.w, d
 			}
 		}
 	}
 	return best, best != ""
+}
+
+type target struct {
+	w    string
+	mask uint32 // letters a..z the word uses
+}
+
+func letterMask(w string) uint32 {
+	var m uint32
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c >= 'a' && c <= 'z' {
+			m |= 1 << (c - 'a')
+		} else {
+			m |= 1 << 26
+		}
+	}
+	return m
 }
 
 // editDistance is the optimal-string-alignment distance between a and b, or
