@@ -21,10 +21,12 @@ var (
 	noWords       = []string{"no", "nope", "nah", "negativo", "negative", "cancelar", "cancel", "nunca", "never", "tampoco"}
 	answerFillers = []string{"gracias", "thanks", "thank", "you", "por", "favor", "please", "muchas", "mil", "hola", "muy", "bien", "entonces",
 		"pues", "so", "then", "bueno", "well", "eso", "that", "is", "es", "todo", "mejor", "de", "acuerdo", "supuesto", "go", "ahead",
-		"que", "it", "lo", "la", "hazlo", "do"}
+		"que", "it", "lo", "la", "hazlo", "do", "jaja", "jajaja", "jeje", "jejeje", "haha", "hahaha", "lol", "jaj"}
 	strongYes = toSet("dale", "ok", "okay", "okey", "oki", "vale", "yes", "yeah", "yep", "yup", "sure", "confirmo", "confirmar",
 		"confirmado", "confirm", "confirmed", "claro", "perfecto", "perfect", "listo", "correcto", "exacto", "afirmativo", "adelante",
 		"thumbsup", "genial", "alright", "obvio", "acepto", "excelente", "buenisimo", "buenisima", "barbaro", "joya", "sounds")
+	leadFillers = toSet("jaja", "jajaja", "jeje", "jejeje", "haha", "hahaha", "lol", "jaj", "bueno", "well", "hola", "hi", "hey",
+		"entonces", "pues", "so", "mmm", "mm", "ah", "oh", "uh", "eh", "oye", "che")
 	strongNo    = toSet("nope", "nah", "negativo", "negative", "nop", "noup", "nel")
 	urgentWords = []string{"urgente", "urgentes", "urgentemente", "urgencia", "emergencia", "emergencias", "urgent", "urgently", "emergency",
 		"asap", "inmediatamente", "inmediato", "immediately", "socorro", "auxilio"}
@@ -290,6 +292,10 @@ func readAnswer(ts tokens) Answer {
 			end++
 		}
 		clause := ts[start:end]
+		// "jeje ok", "bueno dale", "hola sí": the answer follows a filler
+		for len(clause) > 1 && leadFillers[clause[0].w] {
+			clause = clause[1:]
+		}
 		first := clause[0]
 		allOf := func(sets ...map[string]bool) bool {
 			for _, t := range clause {
@@ -371,7 +377,7 @@ var (
 		"any", "there", "bye", "yes", "good", "morning", "agent", "human", "person", "talk", "speak", "lol", "cancel", "our", "us",
 		"like", "weather", "cost", "rates", "check", "late", "later", "get", "be", "from", "on", "at", "in", "an", "so", "see", "soon",
 		"cheers", "goodbye", "allowed", "included", "breakfast", "pets", "pool", "address", "time", "real", "front", "desk", "me", "am",
-		"will", "not", "don", "people", "adults", "kids", "child", "children", "couple", "two", "three", "looking", "reservation", "sure", "go", "ahead", "nah", "nope", "yeah", "yep", "guys", "far", "exactly", "early", "hungry", "my")
+		"will", "not", "don", "people", "adults", "kids", "child", "children", "couple", "two", "three", "looking", "reservation", "sure", "go", "ahead", "nah", "nope", "yeah", "yep", "guys", "far", "exactly", "early", "hungry", "my", "cool", "nice", "great")
 )
 
 func readLanguage(ts tokens, text string) string {

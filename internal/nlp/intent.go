@@ -168,10 +168,11 @@ var intentRules = compileRules([]rule{
 	{intent: LateCheckout, weight: 4, src: "keep|stay|quedarme|quedarnos|quedar ~4 room|habitacion|cuarto ~2 longer|later|until|till|hasta|mas"},
 	{intent: LateCheckout, weight: 4, src: "horas|hours|hora|hour|ratito|rato ~1 mas|more|extra"},
 	{intent: LateCheckout, weight: 3, src: "more|extra ~1 hours|hour"},
-	{intent: LateCheckout, weight: 3, src: "dejar|salir|entregar|desalojar|checkout|leave|irnos|irme ~4 las|at ~1 1|2|3|4|5|6|13|14|15|16|17|18|#lit ~6 vez|instead|tarde|pm|afternoon"},
+	{intent: LateCheckout, weight: 3, src: "dejar|salir|entregar|desalojar|checkout|leave|irnos|irme ~4 las|at ~1 1|2|3|4|5|6|13|14|15|16|17|18|#lit ~6 vez|lugar|instead|tarde|pm|afternoon"},
 	// human_handoff
 	{intent: HumanHandoff, weight: 5, src: "hablar|hable|comunicarme|comunicame|comunicar|comuniquen|comuniquenme|contactar|contactarme|pasame|pasas|pasan|pasen|pasar|derivar|derivame|talk|speak|connect|transfer|chat|put ~4 " + staffNouns},
 	{intent: HumanHandoff, weight: 4, src: "persona|personal ~1 real|humana|fisica"},
+	{intent: HumanHandoff, weight: 4, src: "alguien|someone|somebody|persona ~2 atienda|atiendan|atender|conteste|responda|ayude|help"},
 	{intent: HumanHandoff, weight: 4, src: "real|actual|live ~1 person|human|agent"},
 	{intent: HumanHandoff, weight: 3.5, src: "humano|humana|human|operador|operadora|operator|representative|recepcionista|receptionist|agente|agent|asesor|asesora|encargado|encargada|gerente|manager"},
 	{intent: HumanHandoff, weight: 4, src: "me|nos ~2 llame|llamen|llamenme|llaman|llamar|llamas|llamarme"},
