@@ -299,7 +299,7 @@ func scanAtoms(ts tokens) []atom {
 }
 
 func validDate(y, m, d int) (pms.Date, bool) {
-	if m < 1 || m > 12 || d < 1 || d > 31 || y < 1900 || y > 2200 {
+	if m < 1 || m > 12 || d < 1 || d > 31 || y < 1 || y > 9999 {
 		return pms.Date{}, false
 	}
 	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)

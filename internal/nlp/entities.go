@@ -380,7 +380,7 @@ var (
 		"will", "not", "don", "people", "adults", "kids", "child", "children", "couple", "two", "three", "looking", "reservation", "sure", "go", "ahead", "nah", "nope", "yeah", "yep", "guys", "far", "exactly", "early", "hungry", "my", "cool", "nice", "great")
 )
 
-func readLanguage(ts tokens, text string) string {
+func readLanguage(ts tokens) string {
 	es, en := 0, 0
 	for _, t := range ts {
 		if spanishMarkers[t.w] {

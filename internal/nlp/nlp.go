@@ -84,7 +84,7 @@ type Result struct {
 func Analyze(text string, now time.Time) Result {
 	ts, emails := normalize(text)
 	toks := tokens(ts)
-	r := Result{Language: readLanguage(toks, text)}
+	r := Result{Language: readLanguage(toks)}
 	if strings.ContainsAny(text, "ñ¿¡áéíóú") && r.Language == "en" && !toks.hasAny(englishOnly) {
 		r.Language = "es"
 	}
@@ -125,6 +125,12 @@ func Analyze(text string, now time.Time) Result {
 		e.CheckIn = e.CheckOut.AddDays(-e.Nights)
 	case !e.CheckIn.IsZero() && !e.CheckOut.IsZero() && e.Nights == 0:
 		e.Nights = pms.Stay{CheckIn: e.CheckIn, CheckOut: e.CheckOut}.Nights()
+	}
+	// a clock at the edge of the calendar can push a relative date off it
+	for _, d := range []*pms.Date{&e.CheckIn, &e.CheckOut} {
+		if _, ok := validDate(d.Year, int(d.Month), d.Day); !ok {
+			*d = pms.Date{}
+		}
 	}
 	if r.Intent == Unknown && r.Answer == "" && !e.CheckIn.IsZero() {
 		// only a stay ("del 5 al 7, 2 adultos"): with a party it is a booking

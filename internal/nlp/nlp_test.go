@@ -437,3 +437,12 @@ var (
 	sinkInt    int
 	sinkResult Result
 )
+
+// A caller's zero or far-off clock is a bug upstream, not a reason to panic.
+func TestOddClocks(t *testing.T) {
+	for _, now := range []time.Time{{}, time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC), time.Unix(0, 0)} {
+		for _, text := range []string{"mañana", "15/12", "el viernes", "este finde", "del 30 de diciembre al 2 de enero", "el 5"} {
+			checkInvariants(t, text, Analyze(text, now))
+		}
+	}
+}

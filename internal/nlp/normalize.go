@@ -10,7 +10,6 @@ import (
 // token is one word of a normalised message.
 type token struct {
 	w     string // canonical form: lowercase, no accents, abbreviations expanded, typos corrected
-	raw   string // lowercase, no accents, as written (before abbreviation and typo handling)
 	id    int32  // vocabulary id of w when a pattern names it, else 0
 	n     int    // value when the token is a number (digits or a number word); -1 otherwise
 	ord   bool   // the number was written as an ordinal: 5th, 1º, 1ro, primero
@@ -191,7 +190,6 @@ func lex(text string) []token {
 				t.parts, t.sep = parts, sep
 				t.w = "#lit"
 			}
-			t.raw = t.w
 			// ordinal suffix written against the number: 5th, 1ro, 1º, 1°
 			j := i
 			for j < len(rs) && j-i < 3 && unicode.IsLetter(rs[j]) {
@@ -228,7 +226,7 @@ func lex(text string) []token {
 			// p/ 2, c/ desayuno, w/ breakfast
 			if i < len(rs) && rs[i] == '/' && len(w) == 1 {
 				if exp, ok := slashAbbrev[w]; ok {
-					out = append(out, token{w: exp, raw: exp, n: -1})
+					out = append(out, token{w: exp, n: -1})
 					i++
 					continue
 				}
@@ -242,11 +240,11 @@ func lex(text string) []token {
 				suf := strings.ToLower(string(rs[i+1 : k]))
 				i = k
 				for _, x := range contraction(w, suf) {
-					out = append(out, token{w: x, raw: x, n: -1})
+					out = append(out, token{w: x, n: -1})
 				}
 				continue
 			}
-			out = append(out, token{w: w, raw: w, n: -1, si: w == "si" && hasAccentI})
+			out = append(out, token{w: w, n: -1, si: w == "si" && hasAccentI})
 		case r == '-' || r == '–' || r == '—':
 			// a dash between spaces or between dates: "5 - 7 nov", "5/12-8/12";
 			// between letters it only joins words: "check-in", "wi-fi"
@@ -254,13 +252,13 @@ func lex(text string) []token {
 				i++
 				continue
 			}
-			out = append(out, token{w: "-", raw: "-", n: -1})
+			out = append(out, token{w: "-", n: -1})
 			i++
 		case r == '+' || r == '&':
-			out = append(out, token{w: "+", raw: "+", n: -1})
+			out = append(out, token{w: "+", n: -1})
 			i++
 		case r == '👍' || r == '👌' || r == '✅' || r == '✔':
-			out = append(out, token{w: "thumbsup", raw: "thumbsup", n: -1})
+			out = append(out, token{w: "thumbsup", n: -1})
 			brk()
 			i++
 		case f == '.' || f == ',' || f == ';' || f == '!' || f == '?' || f == '¿' || f == '¡' || f == ':' ||
@@ -356,7 +354,7 @@ func appendCanonical(toks []token, t token) []token {
 	if strings.IndexByte(w, ' ') >= 0 {
 		fs := strings.Fields(w)
 		for i, f := range fs {
-			nt := token{w: f, raw: t.raw, n: numberValue(f)}
+			nt := token{w: f, n: numberValue(f)}
 			if i == len(fs)-1 {
 				nt.brk = t.brk
 			}
@@ -595,7 +593,7 @@ func mergePhrases(toks []token) []token {
 		}
 		if i+2 < len(toks) && (t.w == "un" && toks[i+1].w == "par" && toks[i+2].w == "de" ||
 			t.w == "a" && toks[i+1].w == "couple" && toks[i+2].w == "of") {
-			out = append(out, token{w: "2", raw: "2", n: 2, brk: toks[i+2].brk})
+			out = append(out, token{w: "2", n: 2, brk: toks[i+2].brk})
 			i += 2
 			continue
 		}
