@@ -96,7 +96,13 @@ func (s *Sender) send(ctx context.Context, to, subject, inReplyTo string, r chat
 		return err
 	}
 	if err := s.deliver(ctx, from.Address, rcpt.Address, msg); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		ctxErr := ctx.Err()
+		if d, ok := ctx.Deadline(); ctxErr == nil && ok && !time.Now().Before(d) {
+			// The connection's deadline (the context's) fired a moment
+			// before the context's own timer.
+			ctxErr = context.DeadlineExceeded
+		}
+		if ctxErr != nil && !errors.Is(err, ctxErr) {
 			return fmt.Errorf("email: %w (%v)", ctxErr, err)
 		}
 		return err
