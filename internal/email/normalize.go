@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
@@ -257,3 +259,7 @@ func truncate(s string, max int) string {
 	}
 	return string([]rune(s)[:max]) + "…"
 }
+
+// Collectors are the message metrics this channel records into
+// (chat.Collectors), for telemetry.Register.
+func Collectors() []prometheus.Collector { return chat.Collectors() }

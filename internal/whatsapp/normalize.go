@@ -128,9 +128,9 @@ type Batch struct {
 	Statuses []chat.Status
 	// Errors are asynchronous errors Meta reported under value.errors[].
 	Errors []chat.Error
-	// PhoneNumberIDs and WABAIDs are the distinct business numbers
-	// (value.metadata.phone_number_id) and accounts (entry[].id) seen, in
-	// order: the keys of tenant resolution.
+	// PhoneNumberIDs and WABAIDs are the distinct, non-empty business numbers
+	// (value.metadata.phone_number_id) and accounts (entry[].id) of the
+	// changes that carried events, in order: the keys of tenant resolution.
 	PhoneNumberIDs []string
 	WABAIDs        []string
 
@@ -165,9 +165,9 @@ func (b Batch) ForTenant(id string) Batch {
 
 // ByBusiness splits b by business number (phone_number_id, WABA id), in order
 // of first appearance, so a batch that mixes hotels can be resolved to a
-// tenant per part. Each part has exactly one PhoneNumberIDs/WABAIDs entry
-// (an empty string when the envelope lacked it). A batch with one business,
-// or one not built by Normalize, comes back as the only part.
+// tenant per part. Each part has at most one PhoneNumberIDs and one WABAIDs
+// entry (none when the envelope lacked it). A batch with one business, or one
+// not built by Normalize, comes back as the only part.
 func (b Batch) ByBusiness() []Batch {
 	if len(b.msgOrigin) != len(b.Messages) || len(b.statusOrigin) != len(b.Statuses) || len(b.errorOrigin) != len(b.Errors) {
 		return []Batch{b}
@@ -177,7 +177,7 @@ func (b Batch) ByBusiness() []Batch {
 	part := func(o business) *Batch {
 		p, ok := parts[o]
 		if !ok {
-			p = &Batch{PhoneNumberIDs: []string{o.phoneNumberID}, WABAIDs: []string{o.wabaID}}
+			p = &Batch{PhoneNumberIDs: appendUnique(nil, o.phoneNumberID), WABAIDs: appendUnique(nil, o.wabaID)}
 			parts[o] = p
 			order = append(order, o)
 		}
@@ -689,7 +689,11 @@ func e164Digits(s string) (string, bool) {
 	return s, true
 }
 
+// appendUnique appends s unless it is empty or already in list.
 func appendUnique(list []string, s string) []string {
+	if s == "" {
+		return list
+	}
 	for _, x := range list {
 		if x == s {
 			return list
