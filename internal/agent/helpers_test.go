@@ -361,3 +361,5 @@ func checkWhatsAppLimits(t *testing.T, r chat.Reply) {
 		}
 	}
 }
+
+func demoFor(clock *fakeClock) *demo.PMS { return demo.New(demo.WithClock(clock.Now)) }
