@@ -498,6 +498,20 @@ var conversationCases = []struct {
 			t.Fatalf("greeting with interactive off: %s", r.Kind)
 		}
 		mustContain(t, one(t, p.deliver(p.message(chat.KindImage, "", ""))), "solo puedo leer mensajes de texto")
+
+		// Email shows no buttons: text with typed answers, whatever the flag.
+		mail := e.guest()
+		mail.ch, mail.from = chat.Gmail, "Guest1@Madrid.com"
+		r = one(t, mail.say("reservar doble del 5 al 7 de diciembre para 2"))
+		if r.Kind != chat.ReplyText {
+			t.Fatalf("email reply kind %s", r.Kind)
+		}
+		mustContain(t, r, "Responde SÍ para confirmar")
+		mustContain(t, one(t, mail.say("sí")), "¡Reserva confirmada!")
+		b, err := e.demo.GetBooking(context.Background(), e.hotel.Hotel, "DEMO-000001")
+		if err != nil || b.Guest.Email != "guest1@madrid.com" || b.Guest.Phone != "" {
+			t.Fatalf("email guest's booking %+v, %v", b.Guest, err)
+		}
 	}},
 }
 
