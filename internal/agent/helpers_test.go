@@ -134,7 +134,7 @@ type storeFactory struct {
 // testTenants exist in Postgres (sessions.tenant_id references tenants).
 var testTenants = []string{"tenant_hotel_madrid", "tenant_hotel_bcn", "tenant_a", "tenant_b"}
 
-func postgresPool(t *testing.T) *pgxpool.Pool {
+func postgresPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -170,7 +170,7 @@ func stores(t *testing.T) []storeFactory {
 	}
 }
 
-func maybePostgres(t *testing.T) *pgxpool.Pool {
+func maybePostgres(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	if os.Getenv("CI") != "true" {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
