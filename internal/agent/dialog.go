@@ -103,6 +103,9 @@ func (t *turn) run() {
 		}
 		return
 	}
+	if t.m.Name != "" && t.st.Context.Name == "" {
+		t.st.Context.Name = t.m.Name
+	}
 	if t.m.ReplyID != "" && (t.m.Kind == chat.KindButtonReply || t.m.Kind == chat.KindListReply) {
 		if t.onButton(t.m.ReplyID) {
 			return
@@ -115,9 +118,6 @@ func (t *turn) run() {
 	t.res = t.o.analyze(text, t.now)
 	t.intent = knownIntent(t.res.Intent)
 	t.pickLanguage(text)
-	if t.m.Name != "" && t.st.Context.Name == "" {
-		t.st.Context.Name = t.m.Name
-	}
 	if e := strings.TrimSpace(t.res.Entities.Email); e != "" {
 		t.st.Context.Email = e
 	}
