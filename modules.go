@@ -10,4 +10,5 @@ import (
 	_ "github.com/agentehotel/agente-caddy/modules/hotelagent"
 	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
 	_ "github.com/agentehotel/agente-caddy/modules/requestmetrics"
+	_ "github.com/agentehotel/agente-caddy/modules/tenantresolve"
 )
