@@ -210,6 +210,9 @@ func (m *MemoryStore) AuditLog(_ context.Context, limit int) ([]AuditEntry, erro
 // Health is always healthy: there is no source to lose.
 func (m *MemoryStore) Health() Health { return Health{Healthy: true, Listening: true} }
 
+// Check is a readiness check that always passes.
+func (m *MemoryStore) Check(context.Context) error { return nil }
+
 // Close does nothing.
 func (m *MemoryStore) Close() {}
 

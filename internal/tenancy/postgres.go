@@ -320,6 +320,16 @@ func (p *PostgresStore) Health() Health {
 	return h
 }
 
+// Check is a readiness check (health.Check): nil while the cache is fresh,
+// else why not. It never queries: a store that lost Postgres keeps serving
+// from cache, and this reports it.
+func (p *PostgresStore) Check(context.Context) error {
+	if err := p.Health().LastError; err != nil {
+		return fmt.Errorf("tenant cache is stale: %w", err)
+	}
+	return nil
+}
+
 // Healthy is Health().Healthy, for readiness checks.
 func (p *PostgresStore) Healthy() bool { return p.Health().Healthy }
 

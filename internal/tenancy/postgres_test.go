@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentehotel/agente-caddy/internal/health"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 	"github.com/agentehotel/agente-caddy/internal/testservices"
@@ -242,13 +243,20 @@ func TestPostgresOutageKeepsServingAndRecovers(t *testing.T) {
 	if _, err := s.AddIdentifier(ctx, "ops", "h1", phone); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Healthy() {
-		t.Fatalf("unhealthy before the outage: %v", s.LastRefreshError())
+	// /health/ready's checker, as the agente app wires it.
+	ready := new(health.Checker)
+	ready.Add("database", pool.Ping)
+	ready.Add("tenant_cache", s.Check)
+	if rep := ready.Run(ctx, time.Second); !rep.Ready || !s.Healthy() {
+		t.Fatalf("not ready before the outage: %+v %v", rep, s.LastRefreshError())
 	}
 
 	srv.Stop()
 	eventually(t, 5*time.Second, "store reports the outage", func() bool { return !s.Healthy() })
 	t.Logf("during outage: %v", s.LastRefreshError())
+	if rep := ready.Run(ctx, time.Second); rep.Ready || rep.Dependencies[1].Up {
+		t.Fatalf("readiness during the outage: %+v", rep)
+	}
 	// The last good cache keeps serving.
 	if id, r := s.Resolve(tenancy.ResolveInput{GuestPhone: "34611000001"}); id != "h1" || r != tenancy.ResultHit {
 		t.Fatalf("cache lost during the outage: %q %s", id, r)
@@ -266,6 +274,8 @@ func TestPostgresOutageKeepsServingAndRecovers(t *testing.T) {
 
 	srv.Start()
 	eventually(t, 10*time.Second, "store recovers after restart", s.Healthy)
+	// The pool may still hold connections to the old server; they fail once each.
+	eventually(t, 5*time.Second, "ready after the restart", func() bool { return ready.Run(ctx, time.Second).Ready })
 	// LISTEN is back: a change made by hand after the restart arrives by NOTIFY.
 	if _, err := pool.Exec(ctx, `INSERT INTO tenant_user_identifiers (tenant_id, identifier_type, identifier_value) VALUES ('h1', 'email', 'back@example.com')`); err != nil {
 		t.Fatal(err)
