@@ -190,6 +190,9 @@ type snapshot struct {
 
 // New builds a Store. Without a client it serves Defaults plus Set values.
 func New(opts Options) *Store {
+	if c, ok := opts.Client.(*redis.Client); ok && c == nil {
+		opts.Client = nil // a nil *redis.Client (no REDIS_URL) means memory
+	}
 	if opts.TTL <= 0 || opts.TTL > DefaultTTL {
 		opts.TTL = DefaultTTL
 	}

@@ -94,7 +94,11 @@ func TestDefaultsFromEnv(t *testing.T) {
 
 func TestMemoryStore(t *testing.T) {
 	ctx := context.Background()
-	s := New(Options{Defaults: map[string]bool{"a.on": true, "a.off": false}})
+	var noRedis *redis.Client // what the app hands over without REDIS_URL
+	s := New(Options{Client: noRedis, Defaults: map[string]bool{"a.on": true, "a.off": false}})
+	if s.Redis() {
+		t.Fatal("nil *redis.Client taken for a client")
+	}
 	if !s.Enabled(ctx, "a.on") || s.Enabled(ctx, "a.off") || s.Enabled(ctx, "never.set") {
 		t.Fatal("defaults")
 	}

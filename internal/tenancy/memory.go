@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"gopkg.in/yaml.v3"
 )
 
@@ -334,4 +335,18 @@ func LoadSeed(r io.Reader) ([]Tenant, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// Open returns the directory a server should use: the Postgres store when
+// pool is set (the source of truth; seedFile is then ignored), else a memory
+// store seeded from seedFile when set, else an empty memory store.
+func Open(ctx context.Context, pool *pgxpool.Pool, seedFile string, opts PostgresOptions) (Store, error) {
+	switch {
+	case pool != nil:
+		return NewPostgresStore(ctx, pool, opts)
+	case seedFile != "":
+		return NewMemoryStoreFromFile(seedFile)
+	default:
+		return NewMemoryStore(nil)
+	}
 }

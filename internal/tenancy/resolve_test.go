@@ -183,3 +183,27 @@ func TestLoadSeedRejects(t *testing.T) {
 		t.Fatalf("JSON seed: %v %+v", err, ts)
 	}
 }
+
+func TestOpenDevelopmentSeed(t *testing.T) {
+	s, err := Open(context.Background(), nil, "../../test/fixtures/tenants.yaml", PostgresOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[ResolveInput]string{
+		{GuestPhone: "34600111222", Channel: "whatsapp"}:       "tenant_hotel_madrid",
+		{PhoneNumberID: "106540352242922", GuestPhone: "1"}:    "tenant_hotel_madrid",
+		{GuestEmail: "guest1@barcelona.com", Channel: "gmail"}: "tenant_hotel_bcn",
+		{GuestPhone: "34600333444", Channel: "whatsapp"}:       "tenant_hotel_sevilla",
+	} {
+		if got, r := s.Resolve(in); got != want || r != ResultHit {
+			t.Errorf("Resolve(%+v) = %q %s, want %q", in, got, r, want)
+		}
+	}
+	if _, err := Open(context.Background(), nil, "does-not-exist.yaml", PostgresOptions{}); err == nil {
+		t.Fatal("missing seed file accepted")
+	}
+	empty, err := Open(context.Background(), nil, "", PostgresOptions{})
+	if err != nil || empty.Stats().Tenants != 0 {
+		t.Fatalf("empty memory store: %v", err)
+	}
+}
