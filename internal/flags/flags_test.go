@@ -229,3 +229,28 @@ func TestRedisDownKeepsLastValues(t *testing.T) {
 		t.Fatal("All without Redis succeeded")
 	}
 }
+
+// TestConcurrentReadsAndSets is meaningful under -race.
+func TestConcurrentReadsAndSets(t *testing.T) {
+	ctx := context.Background()
+	client, prefix := testservices.RedisClient(t)
+	s := New(Options{Client: client, KeyPrefix: prefix, TTL: time.Millisecond})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				s.Enabled(ctx, "f.race")
+				s.Enabled(ctx, "f.other")
+			}
+		})
+	}
+	for i := range 20 {
+		if err := s.Set(ctx, "f.race", i%2 == 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if s.Enabled(ctx, "f.race") {
+		t.Fatal("last Set (false) not visible")
+	}
+}

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -205,5 +206,36 @@ func TestOpenDevelopmentSeed(t *testing.T) {
 	empty, err := Open(context.Background(), nil, "", PostgresOptions{})
 	if err != nil || empty.Stats().Tenants != 0 {
 		t.Fatalf("empty memory store: %v", err)
+	}
+}
+
+// TestResolveDuringWrites runs readers against a writer (meaningful under -race).
+func TestResolveDuringWrites(t *testing.T) {
+	m := directory(t)
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			id, _ := ParseIdentifier(fmt.Sprintf("+3461100%04d", i), "")
+			if _, err := m.AddIdentifier(ctx, "ops", "tenant_hotel_bcn", id); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			if got, _ := m.Resolve(ResolveInput{GuestPhone: "34611000199"}); got != "tenant_hotel_bcn" {
+				t.Fatalf("last write not visible: %q", got)
+			}
+			return
+		default:
+			if got, r := m.Resolve(ResolveInput{GuestPhone: "34600111222"}); got != "tenant_hotel_madrid" || r != ResultHit {
+				t.Fatalf("reader saw %q %s during writes", got, r)
+			}
+			_ = m.Tenants()
+		}
 	}
 }
