@@ -255,10 +255,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func newRedisConn(opts *redis.Options, name string) *redisConn {
 	// A request waits on this client: let context deadlines cut reads, and
 	// retry once (a connection from the pool may be stale after a Redis
-	// restart) rather than three times with back-off.
+	// restart) rather than three times with back-off; dial once (a dead
+	// Redis is the circuit's business, not a reason to hold the request).
 	opts.ContextTimeoutEnabled = true
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 1
+	}
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = 1
 	}
 	logger := caddy.Log().Named("http.handlers.ratelimit")
 	return &redisConn{
@@ -370,13 +374,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				continue
 			}
 		}
-		key := repl.ReplaceAll(z.Key, "")
-		if len(key) > maxKeyLen {
-			sum := sha256.Sum256([]byte(key))
-			key = "sha256:" + hex.EncodeToString(sum[:])
-		}
 		s.zones = append(s.zones, z)
-		s.reqs = append(s.reqs, limiter.Request{Key: z.keyPrefix + key, Limit: limiter.Limit{Events: z.Events, Window: time.Duration(z.Window)}})
+		s.reqs = append(s.reqs, limiter.Request{Key: storeKey(z.keyPrefix, repl.ReplaceAll(z.Key, "")), Limit: limiter.Limit{Events: z.Events, Window: time.Duration(z.Window)}})
 		s.out = append(s.out, limiter.Decision{})
 	}
 	if len(s.reqs) == 0 {
@@ -407,6 +406,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	hdr.Set("Retry-After", strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
 	apierror.Write(w, http.StatusTooManyRequests, "rate limit exceeded")
 	return nil
+}
+
+// storeKey is a zone's key as stored: namespaced by the zone, and hashed when
+// long (keys can come from client-controlled headers).
+func storeKey(zonePrefix, key string) string {
+	if len(key) > maxKeyLen {
+		sum := sha256.Sum256([]byte(key))
+		return zonePrefix + "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return zonePrefix + key
 }
 
 // ceilSeconds rounds d up to whole seconds, at least least.
