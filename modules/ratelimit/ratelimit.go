@@ -144,6 +144,15 @@ const (
 	memoryPoolKey    = "memory"
 )
 
+// The IETF draft's RateLimit-* headers, spelled canonically so that setting
+// them does not allocate (header names are case-insensitive).
+const (
+	headerLimit      = "Ratelimit-Limit"
+	headerRemaining  = "Ratelimit-Remaining"
+	headerReset      = "Ratelimit-Reset"
+	headerRetryAfter = "Retry-After"
+)
+
 // pool holds what outlives one config: the in-memory windows (one store for
 // every zone; zones' keys are namespaced by zone name) and one Redis client
 // and circuit per URL.
@@ -397,13 +406,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	d := limiter.Strictest(s.out)
 	hdr := w.Header()
-	hdr.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-	hdr.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	hdr.Set("RateLimit-Reset", strconv.FormatInt(ceilSeconds(d.ResetAfter, 0), 10))
+	hdr.Set(headerLimit, strconv.Itoa(d.Limit))
+	hdr.Set(headerRemaining, strconv.Itoa(d.Remaining))
+	hdr.Set(headerReset, strconv.FormatInt(ceilSeconds(d.ResetAfter, 0), 10))
 	if admitted {
 		return next.ServeHTTP(w, r)
 	}
-	hdr.Set("Retry-After", strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
+	hdr.Set(headerRetryAfter, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
 	apierror.Write(w, http.StatusTooManyRequests, "rate limit exceeded")
 	return nil
 }
