@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -393,5 +394,63 @@ func TestLongKeysAreHashed(t *testing.T) {
 	}
 	if k := storeKey("z:", "short"); k != "z:short" {
 		t.Fatalf("short key stored as %q", k)
+	}
+}
+
+// TestReloadUnderTraffic: requests keep coming while the config is reloaded
+// three times; the key's window carries over every reload, so exactly Events
+// requests are admitted in total and none fails.
+func TestReloadUnderTraffic(t *testing.T) {
+	route := strings.Replace(perClient3, "events 3", "events 50", 1)
+	s := startServer(t, route)
+	var mu sync.Mutex
+	codes := map[int]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", s.site), nil)
+				req.Header.Set("X-Client", "a")
+				code := -1
+				if resp, err := s.client.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if err := s.reload(strings.Replace(route, `respond "ok"`, fmt.Sprintf(`respond "v%d"`, i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Keep sending until well past the limit, then stop.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		total := codes[200] + codes[429]
+		mu.Unlock()
+		if total >= 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if codes[200] != 50 || len(codes) != 2 {
+		t.Fatalf("status counts across 3 reloads %v, want exactly 50×200 and the rest 429", codes)
 	}
 }
