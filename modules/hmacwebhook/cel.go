@@ -14,9 +14,12 @@ import (
 // hmac_webhook(<secret>...), with the defaults a WhatsApp webhook wants:
 // header X-Hub-Signature-256, max_body 1MiB, Content-Type application/json,
 // a JSON body. A failed check ends the request with its status, as the
-// matcher does.
+// matcher does. Escape placeholders in the arguments (\{env.X}): the
+// expression matcher would otherwise turn them into request-time calls
+// inside the string; escaped, they reach the matcher, which resolves them
+// once at provision time.
 //
-//	expression hmac_webhook('{env.WHATSAPP_APP_SECRET}') && method('POST')
+//	expression hmac_webhook('\{env.WHATSAPP_APP_SECRET}') && method('POST')
 func (MatchHMACWebhook) CELLibrary(ctx caddy.Context) (cel.Library, error) {
 	return caddyhttp.CELMatcherImpl(
 		"hmac_webhook",

@@ -64,7 +64,7 @@ const DefaultHeader = "X-Hub-Signature-256"
 //
 // or, with one secret and the defaults: `@meta hmac_webhook <secret>`.
 //
-// In CEL expressions: `expression hmac_webhook('{env.WHATSAPP_APP_SECRET}')`
+// In CEL expressions: `expression hmac_webhook('\{env.WHATSAPP_APP_SECRET}')`
 // checks signature, max_body (1MiB), Content-Type application/json and JSON.
 type MatchHMACWebhook struct {
 	// Secrets are the shared secrets (Meta's app secret). Placeholders such as
