@@ -9,5 +9,6 @@ import (
 	_ "github.com/agentehotel/agente-caddy/modules/hmacwebhook"
 	_ "github.com/agentehotel/agente-caddy/modules/hotelagent"
 	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
+	_ "github.com/agentehotel/agente-caddy/modules/ratelimit"
 	_ "github.com/agentehotel/agente-caddy/modules/requestmetrics"
 )
