@@ -179,11 +179,14 @@ func isEmptyList(b []byte) bool {
 	return string(b) == "[]" || string(b) == "{}"
 }
 
-var htmlTag = regexp.MustCompile(`<[^>]*>`)
+var (
+	blockTag = regexp.MustCompile(`(?i)</?(p|br|div|li|ul|ol|h[1-6]|tr|td|table)\b[^>]*>`)
+	htmlTag  = regexp.MustCompile(`<[^>]*>`)
+)
 
 // plainText strips the HTML QloApps keeps in descriptions.
 func plainText(s string) string {
-	s = htmlTag.ReplaceAllString(s, " ")
+	s = htmlTag.ReplaceAllString(blockTag.ReplaceAllString(s, " "), "")
 	r := strings.NewReplacer("&nbsp;", " ", "&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'")
 	return strings.Join(strings.Fields(r.Replace(s)), " ")
 }
