@@ -86,8 +86,9 @@ type Options struct {
 	// OnCacheError is told about cache failures, which never fail a call
 	// (the PMS is asked instead). Optional.
 	OnCacheError func(operation string, err error)
-	// Now and Rand are the clock and the jitter source (tests). Defaults
-	// time.Now and math/rand/v2.Float64.
+	// Now is the clock that dates cache entries and judges their freshness;
+	// Rand is the jitter source (tests). Defaults time.Now and
+	// math/rand/v2.Float64. Deadlines always use the real clock.
 	Now  func() time.Time
 	Rand func() float64
 }
@@ -205,7 +206,8 @@ func call[T any](p *PMS, ctx context.Context, op string, retry bool, fn func(con
 			return zero, err
 		}
 		wait := p.backoff(attempt)
-		if dl, ok := ctx.Deadline(); ok && !p.opts.Now().Add(wait).Before(dl) {
+		// Deadlines are wall-clock time; Options.Now only dates cache entries.
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 			return zero, err
 		}
 		retryAttempts.WithLabelValues(op, kind).Inc()
