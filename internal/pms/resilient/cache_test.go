@@ -161,7 +161,8 @@ func TestWrapperServesStaleFromRedis(t *testing.T) {
 
 func TestCacheErrorsFallBackToThePMS(t *testing.T) {
 	// A Redis nobody listens on: every cache call fails fast.
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1,
+		DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
 	defer client.Close()
 	var cacheErrs int
 	st := &stub{hotelInfo: func(context.Context) (pms.HotelInfo, error) { return pms.HotelInfo{Name: "Up"}, nil }}

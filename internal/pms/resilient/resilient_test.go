@@ -496,3 +496,38 @@ func TestLatencyObservedPerAttemptWithEndpointLabels(t *testing.T) {
 		t.Fatalf("default labels: observations = %d", got)
 	}
 }
+
+func TestConcurrentCallsDuringAnOutage(t *testing.T) {
+	fake := fakeqloapps.Start(t, key)
+	clk := newClock()
+	br := NewBreaker(BreakerSettings{OpenTimeout: 20 * time.Millisecond, HalfOpenMaxRequests: 2})
+	p := Wrap(qlo(t, fake), br, NewMemoryCache(MemoryCacheOptions{Now: clk.Now}), Options{
+		AttemptTimeout: 200 * time.Millisecond, BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond, Now: clk.Now})
+	ctx := bg(t)
+	stays := []pms.Stay{stay("2030-01-01", "2030-01-02", 1), stay("2030-01-05", "2030-01-07", 2)}
+	for _, s := range stays {
+		if _, err := p.Availability(ctx, hotel1, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Hour)
+	fake.Inject(fakeqloapps.HotelARI, 40, fakeqloapps.ServerError, 0)
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				a, err := p.Availability(ctx, hotel1, stays[(g+i)%2])
+				if err != nil || len(a.Offers) == 0 {
+					failures.Add(1)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Fatalf("%d calls got no answer although every stay was cached", failures.Load())
+	}
+}
