@@ -395,6 +395,12 @@ func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat
 			out = append(out, s.s)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b chat.Status) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(rankStatus(a.Status), rankStatus(b.Status))
+	})
 	return out, nil
 }
 

@@ -414,6 +414,11 @@ func (b *pgBackend) listenOnce(ctx context.Context, channel string, wake chan<- 
 	}
 }
 
+// rankSQL is rankStatus in SQL.
+func rankSQL(col string) string {
+	return `CASE ` + col + ` WHEN 'failed' THEN 4 WHEN 'read' THEN 3 WHEN 'delivered' THEN 2 WHEN 'sent' THEN 1 ELSE 0 END`
+}
+
 func nullTime(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}
@@ -452,7 +457,7 @@ func (b *pgBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 		LEFT JOIN LATERAL (
 			SELECT status FROM inbox_statuses s
 			WHERE r.provider_id IS NOT NULL AND s.tenant_id = r.tenant_id AND s.channel = r.channel AND s.message_id = r.provider_id
-			ORDER BY CASE s.status WHEN 'failed' THEN 4 WHEN 'read' THEN 3 WHEN 'delivered' THEN 2 WHEN 'sent' THEN 1 ELSE 0 END DESC
+			ORDER BY `+rankSQL("s.status")+` DESC
 			LIMIT 1
 		) s ON true
 		WHERE ($1 = '' OR r.tenant_id = $1) AND ($2 = '' OR r.in_reply_to = $2)
@@ -481,7 +486,8 @@ func (b *pgBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 
 func (b *pgBackend) statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error) {
 	rows, err := b.pool.Query(ctx, `SELECT status, recipient, sent_at, errors FROM inbox_statuses
-		WHERE tenant_id = $1 AND channel = $2 AND message_id = $3 ORDER BY accepted_at, status`, tenantID, string(channel), messageID)
+		WHERE tenant_id = $1 AND channel = $2 AND message_id = $3
+		ORDER BY sent_at NULLS LAST, `+rankSQL("status"), tenantID, string(channel), messageID)
 	if err != nil {
 		return nil, err
 	}
