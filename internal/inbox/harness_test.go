@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,7 +52,7 @@ func (e *env) options(id string) inbox.Options {
 		PollInterval: 10 * time.Millisecond,
 		Now:          e.clock.Now,
 		Rand:         func() float64 { return 0 },
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       testLogger(),
 	}
 }
 
@@ -279,3 +280,11 @@ func (c *calls) handler(instance string) inbox.Handler {
 }
 
 func convKey(from string) string { return fmt.Sprintf("%s|%s|%s", tenant, chat.WhatsApp, from) }
+
+// testLogger discards logs unless INBOX_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("INBOX_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}

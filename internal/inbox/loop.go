@@ -98,8 +98,11 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 			return
 		}
 		if free := l.workers - inflight; free > 0 {
-			now := l.now()
-			cs, err := l.q.claim(ctx, now, l.owner, free, now.Add(l.lease))
+			cs, err := l.claim(ctx, free)
+			if ctx.Err() != nil {
+				l.releaseAll(ctx, cs)
+				return
+			}
 			switch {
 			case err != nil && ctx.Err() == nil:
 				// Log the first failure and then one in 60, so an outage
@@ -145,6 +148,28 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 			default:
 				drained = true
 			}
+		}
+	}
+}
+
+// claim is not cancelled by shutdown: a claim abandoned mid-flight can still
+// commit on the server, and its items would then sit leased, unseen, until
+// the lease expires. So every claim is awaited, and handed back if Run is
+// stopping by then.
+func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	now := l.now()
+	return l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+}
+
+func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	for _, c := range cs {
+		if err := l.q.release(fctx, c); err != nil {
+			l.log.Warn("handing back a claim at shutdown failed; it is retried after its lease expires",
+				"queue", l.name, "seq", c.seq, "error", err)
 		}
 	}
 }
