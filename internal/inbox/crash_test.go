@@ -16,6 +16,7 @@ import (
 // once, the dead instance's only after their lease expires, and every
 // message ends with exactly one reply queued.
 func TestCrashLosesNothingAndRepliesOnce(t *testing.T) {
+	t.Parallel()
 	e := openPostgres(t)
 	const n = 6
 	optsA := e.options("A")

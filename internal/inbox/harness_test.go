@@ -101,7 +101,10 @@ func openPostgres(t *testing.T) *env {
 }
 
 // forEachBackend runs one behavioural test against memory and Postgres.
+// The tests of this package run in parallel with each other: each has its
+// own database, clock and memory backend.
 func forEachBackend(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Parallel()
 	t.Run("memory", func(t *testing.T) { f(t, openMemory(t)) })
 	t.Run("postgres", func(t *testing.T) { f(t, openPostgres(t)) })
 }

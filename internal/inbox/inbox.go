@@ -338,12 +338,23 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 			}
 		},
 	}
+	ib.runLoop(ctx, queueInbox, l.run)
+	return nil
+}
+
+// runLoop runs a loop with its wake-up listener and returns when both have
+// stopped.
+func (ib *Inbox) runLoop(ctx context.Context, q queueKind, run func(ctx context.Context, wake <-chan struct{})) {
 	wake := make(chan struct{}, 1)
 	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go ib.b.listen(lctx, queueInbox, wake, o.Logger)
-	l.run(ctx, wake)
-	return nil
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		ib.b.listen(lctx, q, wake, ib.opts.Logger)
+	}()
+	run(ctx, wake)
+	stop()
+	<-listening
 }
 
 func callHandler(ctx context.Context, h Handler, m chat.Message) (replies []OutboundReply, err error) {

@@ -126,11 +126,7 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 			}
 		},
 	}
-	wake := make(chan struct{}, 1)
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go ib.b.listen(lctx, queueOutbox, wake, o.Logger)
-	l.run(ctx, wake)
+	ib.runLoop(ctx, queueOutbox, l.run)
 	return nil
 }
 
