@@ -261,8 +261,9 @@ type pgQueue[T any] struct {
 func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState string) *pgQueue[T] {
 	q := &pgQueue[T]{pool: pool, table: table, leases: leases, failState: failState, tokenSequence: tokenSeq}
 	// Claim: the pending head of each conversation that is due and whose
-	// conversation has no live lease, oldest first; lock those rows
-	// (skipping rows another claim holds); take each conversation's lease,
+	// conversation has no live lease, oldest first; lock up to n of those
+	// rows, skipping rows another claim holds (candidates are over-fetched
+	// so two instances claiming at once do not both come back empty); take each conversation's lease,
 	// which only succeeds where the latest committed lease has expired (the
 	// upsert re-checks under the row lock, whatever this snapshot saw);
 	// stamp the claimed rows with the lease's token.
@@ -276,10 +277,12 @@ func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState st
 	WHERE h.next_attempt_at <= $1
 	  AND NOT EXISTS (SELECT 1 FROM ` + leases + ` l WHERE l.conversation_key = h.conversation_key AND l.lease_until > $1)
 	ORDER BY h.seq
-	LIMIT $2
+	LIMIT 4 * $2::int
 ), locked AS (
 	SELECT t.seq, t.conversation_key FROM ` + table + ` t
 	WHERE t.seq IN (SELECT seq FROM ready) AND t.state = 'pending' AND t.next_attempt_at <= $1
+	ORDER BY t.seq
+	LIMIT $2::int
 	FOR UPDATE OF t SKIP LOCKED
 ), leased AS (
 	INSERT INTO ` + leases + ` AS l (conversation_key, seq, claimed_by, lease_until, token)
