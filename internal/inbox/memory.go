@@ -49,7 +49,7 @@ type memBackend struct {
 	out      *memQueue[OutboundReply]
 	dedup    map[memMsgKey]struct{}
 	statusIx map[memStatusKey]struct{}
-	stats_   []memStatus
+	statusLog   []memStatus
 	subs     map[queueKind]map[chan<- struct{}]struct{}
 }
 
@@ -176,7 +176,7 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 			continue
 		}
 		b.statusIx[k] = struct{}{}
-		b.stats_ = append(b.stats_, memStatus{s: s, acceptedAt: now})
+		b.statusLog = append(b.statusLog, memStatus{s: s, acceptedAt: now})
 		fresh = append(fresh, s)
 		res.NewStatuses++
 	}
@@ -374,7 +374,7 @@ func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error
 		rec := ReplyRecord{Reply: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, ProviderID: e.providerID,
 			QueuedAt: e.acceptedAt, NextAttemptAt: e.nextAt, LastAttemptAt: e.lastAttemptAt, DoneAt: e.doneAt}
 		if e.providerID != "" {
-			for _, s := range b.stats_ {
+			for _, s := range b.statusLog {
 				if s.s.TenantID == e.item.TenantID && s.s.Channel == e.item.Channel && s.s.MessageID == e.providerID &&
 					rankStatus(s.s.Status) > rankStatus(rec.DeliveryStatus) {
 					rec.DeliveryStatus = s.s.Status
@@ -390,7 +390,7 @@ func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []chat.Status
-	for _, s := range b.stats_ {
+	for _, s := range b.statusLog {
 		if s.s.TenantID == tenantID && s.s.Channel == channel && s.s.MessageID == messageID {
 			out = append(out, s.s)
 		}
@@ -438,7 +438,7 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 		n++
 		return true
 	})
-	b.stats_ = slices.DeleteFunc(b.stats_, func(s memStatus) bool {
+	b.statusLog = slices.DeleteFunc(b.statusLog, func(s memStatus) bool {
 		if !s.acceptedAt.Before(before) {
 			return false
 		}

@@ -252,14 +252,13 @@ func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[
 
 // pgQueue is the claim/lease protocol on one item table and its lease table.
 type pgQueue[T any] struct {
-	pool                                    *pgxpool.Pool
-	claimSQL, extendSQL, retrySQL, failSQL  string
-	releaseSQL                              string
-	table, leases, failState, tokenSequence string
+	pool                                               *pgxpool.Pool
+	table                                              string
+	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL string
 }
 
 func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState string) *pgQueue[T] {
-	q := &pgQueue[T]{pool: pool, table: table, leases: leases, failState: failState, tokenSequence: tokenSeq}
+	q := &pgQueue[T]{pool: pool, table: table}
 	// Claim: the pending head of each conversation that is due and whose
 	// conversation has no live lease, oldest first; lock up to n of those
 	// rows, skipping rows another claim holds (candidates are over-fetched
