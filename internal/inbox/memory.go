@@ -43,14 +43,14 @@ func signal(wake chan<- struct{}) {
 // memBackend keeps everything under one mutex, which is what makes
 // "message done + replies queued" atomic in memory.
 type memBackend struct {
-	mu       sync.Mutex
-	tokens   int64
-	in       *memQueue[chat.Message]
-	out      *memQueue[OutboundReply]
-	dedup    map[memMsgKey]struct{}
-	statusIx map[memStatusKey]struct{}
-	statusLog   []memStatus
-	subs     map[queueKind]map[chan<- struct{}]struct{}
+	mu        sync.Mutex
+	tokens    int64
+	in        *memQueue[chat.Message]
+	out       *memQueue[OutboundReply]
+	dedup     map[memMsgKey]struct{}
+	statusIx  map[memStatusKey]struct{}
+	statusLog []memStatus
+	subs      map[queueKind]map[chan<- struct{}]struct{}
 }
 
 type memMsgKey struct {
