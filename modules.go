@@ -9,6 +9,7 @@ import (
 	_ "github.com/agentehotel/agente-caddy/modules/hmacwebhook"
 	_ "github.com/agentehotel/agente-caddy/modules/hotelagent"
 	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
+	_ "github.com/agentehotel/agente-caddy/modules/ratelimit"
 	_ "github.com/agentehotel/agente-caddy/modules/requestmetrics"
 	_ "github.com/agentehotel/agente-caddy/modules/tenantresolve"
 )
