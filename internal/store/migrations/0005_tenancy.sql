@@ -1,10 +1,10 @@
 -- Tenancy: per-hotel settings the agent needs, identifier uniqueness on the
 -- normalised value, and change notification for every instance's cache.
 
+-- (tenants.pms_hotel_id, which the tenancy store also reads, comes from 0020_pms.)
 ALTER TABLE tenants
-    ADD COLUMN timezone     text    NOT NULL DEFAULT 'Europe/Madrid',
-    ADD COLUMN language     text    NOT NULL DEFAULT 'es',
-    ADD COLUMN pms_hotel_id integer NOT NULL DEFAULT 1 CHECK (pms_hotel_id > 0);
+    ADD COLUMN timezone text NOT NULL DEFAULT 'Europe/Madrid',
+    ADD COLUMN language text NOT NULL DEFAULT 'es';
 
 -- The key lookups compare: phone digits without an international "00"
 -- prefix ('+34 600 111 222' and '34600111222' are one guest), lowercase
