@@ -38,27 +38,35 @@ func Actor(ctx context.Context) string {
 	return s
 }
 
-// RequireJWT verifies "Authorization: Bearer <jwt>" (adminauth.Verify) with
-// the secret and calls next with the token's subject as the actor; any
-// failure is a 401 JSON error with WWW-Authenticate. now is the clock
-// (nil: time.Now).
+// RequireJWT verifies "Authorization: Bearer <jwt>" (Authenticate) and
+// calls next with the token's subject as the actor. now is the clock (nil:
+// time.Now).
 func RequireJWT(secret []byte, now func() time.Time, next http.Handler) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		claims, err := adminauth.Verify(r.Header.Get("Authorization"), secret, now())
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="agente-caddy admin"`)
-			msg := "unauthorized"
-			if errors.Is(err, adminauth.ErrUnauthorized) {
-				msg = err.Error()
-			}
-			apierror.Write(w, http.StatusUnauthorized, msg)
-			return
+		if r, ok := Authenticate(w, r, secret, now()); ok {
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), claims.Subject)))
 	})
+}
+
+// Authenticate verifies the request's bearer token (adminauth.Verify) with
+// secret. On success it returns the request carrying the token's subject as
+// the actor; on failure it has answered 401 JSON with WWW-Authenticate.
+func Authenticate(w http.ResponseWriter, r *http.Request, secret []byte, now time.Time) (*http.Request, bool) {
+	claims, err := adminauth.Verify(r.Header.Get("Authorization"), secret, now)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agente-caddy admin"`)
+		msg := "unauthorized"
+		if errors.Is(err, adminauth.ErrUnauthorized) {
+			msg = err.Error()
+		}
+		apierror.Write(w, http.StatusUnauthorized, msg)
+		return r, false
+	}
+	return r.WithContext(WithActor(r.Context(), claims.Subject)), true
 }
 
 // FlagStore is what the feature-flag routes need (*flags.Store).

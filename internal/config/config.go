@@ -210,6 +210,19 @@ func (s Settings) Check() error {
 	return errors.Join(errs...)
 }
 
+// CheckEnvironment loads and checks the process environment: the startup
+// check every module that reads secrets runs before reading them.
+func CheckEnvironment() error {
+	s, err := FromOS()
+	if err != nil {
+		return fmt.Errorf("environment: %w", err)
+	}
+	if err := s.Check(); err != nil {
+		return fmt.Errorf("refusing to start in %s:\n%w", s.Environment, err)
+	}
+	return nil
+}
+
 // IsPlaceholder reports whether v is a value nobody should run real guests on:
 // a CHANGE_ME marker, a development default, or an obvious dummy.
 func IsPlaceholder(v string) bool {

@@ -308,7 +308,7 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 			return outcome{replies: replies, err: err}
 		},
 		complete: func(ctx context.Context, now time.Time, c claimed[chat.Message], out outcome) error {
-			replies := fillReplies(c.item, out.replies)
+			replies := AddressReplies(c.item, out.replies)
 			for i := range replies {
 				if err := validReply(&replies[i]); err != nil {
 					return Permanent(err)
@@ -366,9 +366,9 @@ func callHandler(ctx context.Context, h Handler, m chat.Message) (replies []Outb
 	return h(ctx, m)
 }
 
-// fillReplies completes the addressing the Handler left out from the message
+// AddressReplies completes the addressing a Handler left out from the message
 // it answers.
-func fillReplies(m chat.Message, replies []OutboundReply) []OutboundReply {
+func AddressReplies(m chat.Message, replies []OutboundReply) []OutboundReply {
 	if len(replies) == 0 {
 		return nil
 	}

@@ -186,7 +186,7 @@ func TestLoadSeedRejects(t *testing.T) {
 }
 
 func TestOpenDevelopmentSeed(t *testing.T) {
-	s, err := Open(context.Background(), nil, "../../test/fixtures/tenants.yaml", PostgresOptions{})
+	s, err := Open(context.Background(), nil, "../../caddy/dev-tenants.yaml", PostgresOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

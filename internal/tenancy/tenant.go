@@ -239,5 +239,8 @@ type Store interface {
 	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
 
 	Health() Health
+	// Check fails when the directory serves a cache its source can no
+	// longer refresh (for /health/ready).
+	Check(ctx context.Context) error
 	Close()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentehotel/agente-caddy/internal/signature"
+	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
 
@@ -98,6 +99,12 @@ func (MatchHMACWebhook) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secrets and registers the metrics.
 func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
+	// Secrets come from the environment: in staging/production a missing or
+	// placeholder one must stop the start with the variable named, whichever
+	// module happens to be provisioned first.
+	if err := config.CheckEnvironment(); err != nil {
+		return err
+	}
 	if err := telemetry.Register(ctx.GetMetricsRegistry(), checks); err != nil {
 		return err
 	}
@@ -114,7 +121,7 @@ func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
 	}
 	v, err := signature.NewVerifier(resolved...)
 	if err != nil {
-		return fmt.Errorf("hmac_webhook: secret: %v (is the environment variable set?)", err)
+		return fmt.Errorf("hmac_webhook: secret: %v (%s)", err, strings.Join(m.Secrets, ", "))
 	}
 	m.verifier = v
 	return nil
