@@ -6,4 +6,5 @@ package agentecaddy
 
 import (
 	_ "github.com/agentehotel/agente-caddy/internal/config"
+	_ "github.com/agentehotel/agente-caddy/modules/canary"
 )
