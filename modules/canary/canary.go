@@ -138,7 +138,6 @@ type Handler struct {
 	trusted        []netip.Prefix
 	keyPlaceholder string // Key's variable when Key is exactly one placeholder
 	limits         judge.Limits
-	logger         *zap.Logger
 	rnd            *rand.Rand // tests only: seeded keyless draws (not concurrency-safe)
 }
 
@@ -164,7 +163,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision resolves defaults, joins (or creates) the named state and starts
 // the judge loop, which stops with the config.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
 	if err := h.resolve(); err != nil {
 		return err
 	}
@@ -172,7 +170,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	val, _, err := states.LoadOrNew(h.Name, func() (caddy.Destructor, error) {
-		return &state{name: h.Name, now: time.Now, log: caddy.Log().Named("canary").With(zap.String("canary", h.Name))}, nil
+		return &state{name: h.Name, now: time.Now, log: caddy.Log().Named("http.handlers.canary").With(zap.String("canary", h.Name))}, nil
 	})
 	if err != nil {
 		return err
@@ -269,15 +267,15 @@ func (h *Handler) resolve() error {
 	if k := h.Key; len(k) > 2 && k[0] == '{' && k[len(k)-1] == '}' && strings.Count(k, "{") == 1 {
 		h.keyPlaceholder = k[1 : len(k)-1]
 	}
-	return h.check()
-}
-
-// Validate rejects a bad config with a message naming the field.
-func (h *Handler) Validate() error {
 	if err := h.check(); err != nil {
 		return err
 	}
 	return h.limits.Validate()
+}
+
+// Validate rejects a bad config with a message naming the field.
+func (h *Handler) Validate() error {
+	return h.check()
 }
 
 func (h *Handler) check() error {
