@@ -1,3 +1,253 @@
 // Package config reads agente-caddy's environment (DESIGN.md "Configuration")
 // and decides whether it is fit to start.
+//
+// One Caddyfile serves every environment; what changes between them is the
+// environment. Development and test run with no other service and with
+// documented development secrets; staging and production refuse to start on a
+// missing, placeholder or too-short secret, or without Postgres and Redis.
 package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Environment is where the binary runs.
+type Environment string
+
+const (
+	Development Environment = "development"
+	Test        Environment = "test"
+	Staging     Environment = "staging"
+	Production  Environment = "production"
+)
+
+// Strict reports whether the environment serves real guests: secrets must be
+// real and state must be durable.
+func (e Environment) Strict() bool { return e == Staging || e == Production }
+
+// ParseEnvironment reads ENVIRONMENT; empty means development.
+func ParseEnvironment(s string) (Environment, error) {
+	switch e := Environment(strings.ToLower(strings.TrimSpace(s))); e {
+	case "":
+		return Development, nil
+	case Development, Test, Staging, Production:
+		return e, nil
+	default:
+		return "", fmt.Errorf("ENVIRONMENT: %q is not one of development, test, staging, production", s)
+	}
+}
+
+// DefaultWhatsAppAPIBase is the Graph API version the sender targets.
+const DefaultWhatsAppAPIBase = "https://graph.facebook.com/v21.0"
+
+// MinKeyLength is the shortest SECRET_KEY / JWT_SECRET_KEY accepted in staging and production.
+const MinKeyLength = 32
+
+// DevDefaults are the secrets development and test use when the variable is
+// unset. They are public (README.md lists them), so staging and production
+// reject every one of them.
+var DevDefaults = map[string]string{
+	"SECRET_KEY":            "dev-secret-key-not-for-production-000000",
+	"JWT_SECRET_KEY":        "dev-jwt-secret-key-not-for-production-00",
+	"WHATSAPP_APP_SECRET":   "dev-whatsapp-app-secret",
+	"WHATSAPP_VERIFY_TOKEN": "dev-verify-token",
+	"GMAIL_WEBHOOK_SECRET":  "dev-gmail-webhook-secret",
+	"DEFAULT_TENANT_ID":     "default",
+}
+
+// Settings is the parsed environment.
+type Settings struct {
+	Environment           Environment
+	Debug                 bool
+	SecretKey             string
+	JWTSecretKey          string
+	PostgresURL           string
+	RedisURL              string
+	WhatsAppAccessToken   string
+	WhatsAppPhoneNumberID string
+	WhatsAppVerifyToken   string
+	WhatsAppAppSecret     string
+	WhatsAppAPIBase       string
+	PMSType               string
+	PMSBaseURL            string
+	PMSAPIKey             string
+	DefaultTenantID       string
+	TenancyDynamicEnabled bool
+	GmailUsername         string
+	GmailAppPassword      string
+	GmailWebhookSecret    string
+	SMTPAddr              string
+	FeatureFlags          string
+	SLOTarget             float64
+}
+
+// Lookup is os.LookupEnv's shape, so tests can pass a map.
+type Lookup func(string) (string, bool)
+
+// FromOS reads the process environment.
+func FromOS() (Settings, error) { return Load(os.LookupEnv) }
+
+// Load parses the environment. Malformed values are errors that name the variable.
+func Load(lookup Lookup) (Settings, error) {
+	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	var errs []error
+	boolean := func(k string, def bool) bool {
+		v := get(k)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a boolean", k, v))
+		}
+		return b
+	}
+	env, err := ParseEnvironment(get("ENVIRONMENT"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s := Settings{
+		Environment:           env,
+		Debug:                 boolean("DEBUG", false),
+		SecretKey:             get("SECRET_KEY"),
+		JWTSecretKey:          get("JWT_SECRET_KEY"),
+		PostgresURL:           get("POSTGRES_URL"),
+		RedisURL:              get("REDIS_URL"),
+		WhatsAppAccessToken:   get("WHATSAPP_ACCESS_TOKEN"),
+		WhatsAppPhoneNumberID: get("WHATSAPP_PHONE_NUMBER_ID"),
+		WhatsAppVerifyToken:   get("WHATSAPP_VERIFY_TOKEN"),
+		WhatsAppAppSecret:     get("WHATSAPP_APP_SECRET"),
+		WhatsAppAPIBase:       get("WHATSAPP_API_BASE"),
+		PMSType:               strings.ToLower(get("PMS_TYPE")),
+		PMSBaseURL:            get("PMS_BASE_URL"),
+		PMSAPIKey:             get("PMS_API_KEY"),
+		DefaultTenantID:       get("DEFAULT_TENANT_ID"),
+		TenancyDynamicEnabled: boolean("TENANCY_DYNAMIC_ENABLED", true),
+		GmailUsername:         get("GMAIL_USERNAME"),
+		GmailAppPassword:      get("GMAIL_APP_PASSWORD"),
+		GmailWebhookSecret:    get("GMAIL_WEBHOOK_SECRET"),
+		SMTPAddr:              get("SMTP_ADDR"),
+		FeatureFlags:          get("FEATURE_FLAGS"),
+		SLOTarget:             99.0,
+	}
+	if s.WhatsAppAPIBase == "" {
+		s.WhatsAppAPIBase = DefaultWhatsAppAPIBase
+	}
+	if s.PMSType == "" {
+		s.PMSType = "demo"
+	}
+	if s.PMSType != "demo" && s.PMSType != "qloapps" {
+		errs = append(errs, fmt.Errorf("PMS_TYPE: %q is not one of demo, qloapps", s.PMSType))
+	}
+	if v := get("SLO_TARGET"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f >= 100 {
+			errs = append(errs, fmt.Errorf("SLO_TARGET: %q must be a percentage between 0 and 100", v))
+		} else {
+			s.SLOTarget = f
+		}
+	}
+	return s, errors.Join(errs...)
+}
+
+// secret is one variable the startup check looks at.
+type secret struct {
+	name     string
+	value    string
+	minLen   int
+	required bool
+}
+
+func (s Settings) secrets() []secret {
+	return []secret{
+		{"SECRET_KEY", s.SecretKey, MinKeyLength, true},
+		{"JWT_SECRET_KEY", s.JWTSecretKey, MinKeyLength, true},
+		{"WHATSAPP_APP_SECRET", s.WhatsAppAppSecret, 0, true},
+		{"WHATSAPP_VERIFY_TOKEN", s.WhatsAppVerifyToken, 0, true},
+		{"WHATSAPP_ACCESS_TOKEN", s.WhatsAppAccessToken, 0, true},
+		{"GMAIL_WEBHOOK_SECRET", s.GmailWebhookSecret, 0, true},
+		{"PMS_API_KEY", s.PMSAPIKey, 0, s.PMSType == "qloapps"},
+		{"GMAIL_APP_PASSWORD", s.GmailAppPassword, 0, s.GmailUsername != ""},
+	}
+}
+
+// Check decides whether the settings may serve real guests. Development and
+// test always pass. Staging and production fail, naming every offending
+// variable, on a missing, placeholder or too-short secret, on a missing
+// POSTGRES_URL or REDIS_URL (in-memory stores are refused there), and on a
+// QloApps PMS without PMS_BASE_URL.
+func (s Settings) Check() error {
+	if !s.Environment.Strict() {
+		return nil
+	}
+	var errs []error
+	for _, sec := range s.secrets() {
+		switch {
+		case sec.value == "":
+			if sec.required {
+				errs = append(errs, fmt.Errorf("%s is required in %s", sec.name, s.Environment))
+			}
+		case IsPlaceholder(sec.value):
+			errs = append(errs, fmt.Errorf("%s is a placeholder or development value; set a real secret", sec.name))
+		case len(sec.value) < sec.minLen:
+			errs = append(errs, fmt.Errorf("%s is %d bytes; at least %d are required in %s", sec.name, len(sec.value), sec.minLen, s.Environment))
+		}
+	}
+	if s.PostgresURL == "" {
+		errs = append(errs, fmt.Errorf("POSTGRES_URL is required in %s (in-memory stores lose accepted messages on restart)", s.Environment))
+	}
+	if s.RedisURL == "" {
+		errs = append(errs, fmt.Errorf("REDIS_URL is required in %s (rate limits must be shared by every instance)", s.Environment))
+	}
+	if s.PMSType == "qloapps" && s.PMSBaseURL == "" {
+		errs = append(errs, fmt.Errorf("PMS_BASE_URL is required when PMS_TYPE=qloapps"))
+	}
+	return errors.Join(errs...)
+}
+
+// IsPlaceholder reports whether v is a value nobody should run real guests on:
+// a CHANGE_ME marker, a development default, or an obvious dummy.
+func IsPlaceholder(v string) bool {
+	l := strings.ToLower(strings.TrimSpace(v))
+	if strings.HasPrefix(l, "change_me") || strings.HasPrefix(l, "changeme") || strings.HasPrefix(l, "your-") || strings.HasPrefix(l, "your_") {
+		return true
+	}
+	switch l {
+	case "secret", "dummy", "test", "password", "changeit", "xxx", "todo":
+		return true
+	}
+	for _, d := range DevDefaults {
+		if v == d {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplyDevDefaults sets each unset development secret (DevDefaults) through
+// set when the environment is development or test, so Caddyfile placeholders
+// such as {env.WHATSAPP_APP_SECRET} resolve to the documented values. It
+// returns the names it set, sorted; it sets nothing in staging or production.
+func ApplyDevDefaults(lookup Lookup, set func(k, v string) error) []string {
+	envName, _ := lookup("ENVIRONMENT")
+	env, err := ParseEnvironment(envName)
+	if err != nil || env.Strict() {
+		return nil
+	}
+	var applied []string
+	for k, v := range DevDefaults {
+		if cur, ok := lookup(k); ok && strings.TrimSpace(cur) != "" {
+			continue
+		}
+		if set(k, v) == nil {
+			applied = append(applied, k)
+		}
+	}
+	sort.Strings(applied)
+	return applied
+}

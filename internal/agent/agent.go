@@ -1,0 +1,269 @@
+// Package agent is the hotel agent's orchestrator: given one normalised guest
+// message and the hotel it was sent to, it reads the intent (through the
+// analyzer it is given), keeps the conversation's state in a session, talks
+// to the PMS and returns the replies to send. It does not import Caddy and it
+// does not send anything: the durable inbox calls Handle once per message and
+// delivers the replies.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms"
+)
+
+// AnalyzeFunc reads a guest's text: intent, language and entities. now is the
+// current instant in the hotel's time zone, for relative dates.
+type AnalyzeFunc func(text string, now time.Time) nlp.Result
+
+// Flags are the feature flags that change how the agent answers.
+type Flags struct {
+	// InteractiveMessages allows reply buttons and lists
+	// (features.interactive_messages); off, every reply is plain text.
+	InteractiveMessages bool
+}
+
+// BusinessHours is when the front desk answers, as offsets from midnight in
+// the hotel's time zone. Close before Open spans midnight (22:00–06:00). The
+// zero value means DefaultBusinessHours.
+type BusinessHours struct {
+	Open  time.Duration
+	Close time.Duration
+}
+
+// DefaultBusinessHours is 08:00–22:00.
+var DefaultBusinessHours = BusinessHours{Open: 8 * time.Hour, Close: 22 * time.Hour}
+
+// ParseBusinessHours reads "HH:MM-HH:MM" (e.g. "08:00-22:00").
+func ParseBusinessHours(s string) (BusinessHours, error) {
+	open, close, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return BusinessHours{}, fmt.Errorf("business hours %q: want HH:MM-HH:MM", s)
+	}
+	o, err := parseClock(open)
+	if err != nil {
+		return BusinessHours{}, fmt.Errorf("business hours %q: %w", s, err)
+	}
+	c, err := parseClock(close)
+	if err != nil {
+		return BusinessHours{}, fmt.Errorf("business hours %q: %w", s, err)
+	}
+	if o == c {
+		return BusinessHours{}, fmt.Errorf("business hours %q: opening and closing are the same time", s)
+	}
+	return BusinessHours{Open: o, Close: c}, nil
+}
+
+func parseClock(s string) (time.Duration, error) {
+	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || hh < 0 || hh > 24 || mm < 0 || mm > 59 || (hh == 24 && mm != 0) {
+		return 0, fmt.Errorf("%q is not a time of day (HH:MM)", s)
+	}
+	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, nil
+}
+
+func (b BusinessHours) orDefault() BusinessHours {
+	if b == (BusinessHours{}) {
+		return DefaultBusinessHours
+	}
+	return b
+}
+
+// Contains reports whether t (already in the hotel's zone) is within hours.
+func (b BusinessHours) Contains(t time.Time) bool {
+	b = b.orDefault()
+	y, mo, d := t.Date()
+	since := t.Sub(time.Date(y, mo, d, 0, 0, 0, 0, t.Location()))
+	if b.Open < b.Close {
+		return since >= b.Open && since < b.Close
+	}
+	return since >= b.Open || since < b.Close
+}
+
+func clockString(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d", int(d.Hours())%24, int(d.Minutes())%60)
+}
+
+// String is "08:00–22:00".
+func (b BusinessHours) String() string {
+	b = b.orDefault()
+	return clockString(b.Open) + "–" + clockString(b.Close)
+}
+
+// HotelContext is what the caller knows about the hotel a message was sent to
+// (from tenancy and feature flags).
+type HotelContext struct {
+	TenantID string
+	// Name is the hotel's display name in replies.
+	Name string
+	// Location is the hotel's time zone; nil means UTC.
+	Location *time.Location
+	// BusinessHours is when staff answer; the zero value is 08:00–22:00.
+	BusinessHours BusinessHours
+	// Language is the hotel's default reply language ("es" or "en"; "" is "es"),
+	// used until the guest's own language is known.
+	Language string
+	// Hotel is the property in the PMS; its TenantID defaults to TenantID.
+	Hotel pms.Hotel
+	// EmergencyPhone is the number given outside business hours; empty means
+	// the PMS's hotel phone.
+	EmergencyPhone string
+	// PhotoURL, when set, heads offer and greeting buttons with the hotel's photo.
+	PhotoURL string
+	Flags    Flags
+}
+
+func (h HotelContext) withDefaults() HotelContext {
+	if h.Location == nil {
+		h.Location = time.UTC
+	}
+	if h.Hotel.TenantID == "" {
+		h.Hotel.TenantID = h.TenantID
+	}
+	if h.Language = supportedLanguage(h.Language); h.Language == "" {
+		h.Language = langES
+	}
+	h.BusinessHours = h.BusinessHours.orDefault()
+	return h
+}
+
+// Orchestrator answers guest messages. Safe for concurrent use by many
+// conversations; one conversation's messages must be handled in order.
+type Orchestrator struct {
+	analyze  AnalyzeFunc
+	pms      pms.PMS
+	sessions SessionStore
+	now      func() time.Time
+	ttl      time.Duration
+}
+
+// Option configures an Orchestrator.
+type Option func(*Orchestrator)
+
+// WithClock replaces time.Now (tests; business hours and relative dates).
+func WithClock(now func() time.Time) Option { return func(o *Orchestrator) { o.now = now } }
+
+// WithSessionTTL sets how long a session lives after the guest's last
+// message (default DefaultSessionTTL).
+func WithSessionTTL(d time.Duration) Option { return func(o *Orchestrator) { o.ttl = d } }
+
+// New returns an orchestrator that reads messages with analyze, books through
+// p and remembers conversations in sessions.
+func New(analyze AnalyzeFunc, p pms.PMS, sessions SessionStore, opts ...Option) (*Orchestrator, error) {
+	if analyze == nil || p == nil || sessions == nil {
+		return nil, errors.New("agent: New needs an analyzer, a PMS and a session store")
+	}
+	o := &Orchestrator{analyze: analyze, pms: p, sessions: sessions, now: time.Now, ttl: DefaultSessionTTL}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.ttl <= 0 {
+		return nil, fmt.Errorf("agent: session TTL must be positive, got %v", o.ttl)
+	}
+	return o, nil
+}
+
+// ErrBadMessage is returned for a message the orchestrator cannot attribute
+// (no guest, or a tenant other than the hotel's); retrying will not help.
+var ErrBadMessage = errors.New("agent: bad message")
+
+// Handle answers one guest message. It returns the replies to send, in
+// order; none when a person has taken over the conversation. A PMS failure is
+// not an error: the guest gets an apology and the failure is counted. An error
+// is returned only when the message is unusable (ErrBadMessage) or the
+// session could not be read or written; then nothing was answered and the
+// caller may retry the message (a retried message does not book twice).
+// A message delivered again after it was answered gets the same replies.
+func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelContext) ([]chat.Reply, error) {
+	start := time.Now()
+	intent := nlp.Unknown
+	status := statusSuccess
+	defer func() {
+		label := intentLabel(intent)
+		messagesTotal.WithLabelValues(label, status).Inc()
+		latencySeconds.WithLabelValues(label).Observe(time.Since(start).Seconds())
+	}()
+
+	h := hotel.withDefaults()
+	if h.TenantID == "" || strings.TrimSpace(m.From) == "" {
+		status = statusError
+		return nil, fmt.Errorf("%w: tenant %q, guest %q", ErrBadMessage, h.TenantID, m.From)
+	}
+	if m.TenantID != "" && m.TenantID != h.TenantID {
+		status = statusError
+		return nil, fmt.Errorf("%w: message of tenant %q handled as tenant %q", ErrBadMessage, m.TenantID, h.TenantID)
+	}
+	now := o.now().In(h.Location)
+	key := KeyFor(h.TenantID, m.Channel, m.From)
+	sess, err := o.sessions.Load(ctx, key, now)
+	if err != nil {
+		status = statusError
+		return nil, err
+	}
+
+	if m.ID != "" {
+		for _, r := range sess.State.Recent {
+			if r.MessageID == m.ID {
+				intent = nlp.Intent(r.Intent)
+				return r.Replies, nil
+			}
+		}
+	}
+
+	t := &turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
+	t.run()
+	intent = t.intent
+	if t.failed {
+		status = statusError
+	}
+
+	st := &sess.State
+	st.IntentHistory = appendCapped(st.IntentHistory, intentLabel(t.intent), maxHistory)
+	if m.ID != "" {
+		st.Recent = append(st.Recent, RecentTurn{MessageID: m.ID, Intent: intentLabel(t.intent), Replies: t.replies})
+		if len(st.Recent) > maxRecent {
+			st.Recent = st.Recent[len(st.Recent)-maxRecent:]
+		}
+	}
+	sess.UpdatedAt = now
+	sess.ExpiresAt = now.Add(o.ttl)
+	if err := o.sessions.Save(ctx, sess); err != nil {
+		status = statusError
+		return nil, err
+	}
+	return t.replies, nil
+}
+
+// ResetHandoff gives a conversation back to the agent after a person took it
+// over. It reports whether the conversation was in handoff.
+func (o *Orchestrator) ResetHandoff(ctx context.Context, tenantID string, ch chat.Channel, guest string) (bool, error) {
+	now := o.now()
+	sess, err := o.sessions.Load(ctx, KeyFor(tenantID, ch, guest), now)
+	if err != nil {
+		return false, err
+	}
+	if sess.New || !sess.State.Handoff {
+		return false, nil
+	}
+	sess.State.Handoff = false
+	sess.UpdatedAt = now
+	sess.ExpiresAt = now.Add(o.ttl)
+	return true, o.sessions.Save(ctx, sess)
+}
+
+func appendCapped(list []string, v string, n int) []string {
+	list = append(list, v)
+	if len(list) > n {
+		list = list[len(list)-n:]
+	}
+	return list
+}

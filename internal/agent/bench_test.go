@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms"
+	"github.com/agentehotel/agente-caddy/internal/pms/demo"
+)
+
+// referenceNs is one demo PMS availability call, measured in the same run:
+// the benchmarks below report their cost as a multiple of it.
+var referenceNs = sync.OnceValue(func() float64 {
+	d := demo.New(demo.WithClock(func() time.Time { return morning }))
+	h := pms.Hotel{TenantID: "tenant_hotel_madrid"}
+	s := pms.Stay{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Adults: 2}
+	// testing.Benchmark cannot nest in a running benchmark; a timed loop can.
+	const n = 20000
+	start := time.Now()
+	for range n {
+		if _, err := d.Availability(context.Background(), h, s); err != nil {
+			panic(err)
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / n
+})
+
+func benchEnv(b *testing.B, s SessionStore) (*Orchestrator, HotelContext) {
+	plenty := func(string) demo.Property {
+		p := demo.DefaultProperty("Hotel Madrid Central")
+		for i := range p.Rooms {
+			p.Rooms[i].Count = 1 << 30
+		}
+		return p
+	}
+	clock := func() time.Time { return morning }
+	analyze := func(text string, now time.Time) nlp.Result { return corpus[text] }
+	o, err := New(analyze, demo.New(demo.WithClock(clock), demo.WithProperty(plenty)), s, WithClock(clock))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return o, HotelContext{TenantID: "tenant_hotel_madrid", Name: "Hotel Madrid Central", Location: madridTZ}
+}
+
+// BenchmarkBookingConversation is a guest booking in three messages
+// (availability, room, yes): one op is the whole conversation.
+func BenchmarkBookingConversation(b *testing.B) {
+	for _, sf := range []struct {
+		name string
+		new  func(*testing.B) SessionStore
+	}{
+		{"memory", func(*testing.B) SessionStore { return NewMemorySessions() }},
+		{"postgres", func(b *testing.B) SessionStore {
+			pool := maybePostgres(b)
+			if pool == nil {
+				b.Skip("Postgres unreachable")
+			}
+			return NewPostgresSessions(pool)
+		}},
+	} {
+		b.Run(sf.name, func(b *testing.B) {
+			o, h := benchEnv(b, sf.new(b))
+			ctx := context.Background()
+			texts := []string{"hola, tienen habitación doble del 5 al 7 de diciembre para 2?", "la doble", "sí"}
+			n := 0
+			start := time.Now()
+			for b.Loop() {
+				n++
+				from := fmt.Sprintf("3469%08d", n)
+				for i, text := range texts {
+					replies, err := o.Handle(ctx, chat.Message{TenantID: h.TenantID, Channel: chat.WhatsApp,
+						ID: fmt.Sprintf("wamid.%s.%d", from, i), From: from, Kind: chat.KindText, Text: text}, h)
+					if err != nil || len(replies) != 1 {
+						b.Fatalf("%q: %v, %d replies", text, err, len(replies))
+					}
+				}
+			}
+			perConv := float64(time.Since(start).Nanoseconds()) / float64(n)
+			b.ReportMetric(3*1e9/perConv, "msgs/s")
+			b.ReportMetric(perConv/3/referenceNs(), "x_pms_call/msg")
+		})
+	}
+}

@@ -1,0 +1,532 @@
+package agent
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms"
+)
+
+// Steps of a conversation: what the agent last asked and is waiting for.
+const (
+	stepAskDates       = "ask_dates"
+	stepAskCheckout    = "ask_checkout"
+	stepAskGuests      = "ask_guests"
+	stepChooseRoom     = "choose_room"
+	stepConfirmBooking = "confirm_booking"
+	stepAskBookingID   = "ask_booking_id"
+	stepConfirmCancel  = "confirm_cancel"
+	stepLateCheckout   = "late_checkout"
+)
+
+// Reply ids of buttons and list rows. They are stable: a tap is handled by its
+// id, whatever its title says.
+const (
+	BtnConfirmBooking   = "confirm_booking"
+	BtnChangeDates      = "change_dates"
+	BtnAbortBooking     = "abort_booking"
+	BtnConfirmCancel    = "confirm_cancel"
+	BtnKeepBooking      = "keep_booking"
+	BtnMenuAvailability = "menu_availability"
+	BtnMenuInfo         = "menu_info"
+	BtnMenuHuman        = "menu_human"
+	BtnLateCheckoutYes  = "late_checkout_request"
+	BtnLateCheckoutNo   = "late_checkout_no"
+	roomReplyPrefix     = "room_" // + PMS room type id
+)
+
+// WhatsApp's limits (reference/external-apis.md).
+const (
+	maxButtons      = 3
+	maxButtonTitle  = 20
+	maxButtonsBody  = 1024
+	maxListRows     = 10
+	maxRowTitle     = 24
+	maxRowDesc      = 72
+	maxSectionTitle = 24
+	maxTextBody     = 4096
+)
+
+// alternativeShifts are the check-in moves (days) tried when a stay is sold
+// out, in order; at most maxAlternatives are offered.
+var alternativeShifts = []int{1, -1, 2, 7}
+
+const maxAlternatives = 2
+
+// turn is one message being answered.
+type turn struct {
+	o   *Orchestrator
+	ctx context.Context
+	m   chat.Message
+	h   HotelContext
+	s   *Session
+	st  *State
+	now time.Time // in the hotel's zone
+
+	lang    string
+	res     nlp.Result
+	intent  nlp.Intent // metric label
+	failed  bool       // a PMS call failed (counted as status="error")
+	replies []chat.Reply
+
+	info    *pms.HotelInfo
+	infoErr error
+}
+
+func knownIntent(in nlp.Intent) nlp.Intent {
+	for _, k := range Intents {
+		if in == k {
+			return in
+		}
+	}
+	return nlp.Unknown
+}
+
+func (t *turn) run() {
+	t.lang = t.st.Language
+	if t.lang == "" {
+		t.lang = t.h.Language
+	}
+	t.intent = nlp.Unknown
+	text := strings.TrimSpace(t.m.Text)
+
+	if t.st.Handoff {
+		// A person has the conversation: stay silent, but still count what
+		// the guest asked.
+		if text != "" {
+			t.intent = knownIntent(t.o.analyze(text, t.now).Intent)
+		}
+		return
+	}
+	if t.m.Name != "" && t.st.Context.Name == "" {
+		t.st.Context.Name = t.m.Name
+	}
+	if t.m.ReplyID != "" && (t.m.Kind == chat.KindButtonReply || t.m.Kind == chat.KindListReply) {
+		if t.onButton(t.m.ReplyID) {
+			return
+		}
+	}
+	if text == "" {
+		t.text(t.say("unsupported", view{}))
+		return
+	}
+	t.res = t.o.analyze(text, t.now)
+	t.intent = knownIntent(t.res.Intent)
+	t.pickLanguage(text)
+	if e := strings.TrimSpace(t.res.Entities.Email); e != "" {
+		t.st.Context.Email = e
+	}
+	if t.res.Urgent && !t.h.BusinessHours.Contains(t.now) {
+		t.afterHours()
+		return
+	}
+	if t.onStep(text) {
+		return
+	}
+	t.dispatch()
+}
+
+// pickLanguage answers in the guest's language. A short message ("ok", "2")
+// says little about it, so only the first message or one of three words or
+// more changes the conversation's language.
+func (t *turn) pickLanguage(text string) {
+	l := supportedLanguage(t.res.Language)
+	if l == "" {
+		return
+	}
+	if t.st.Language == "" || (l != t.st.Language && len(strings.Fields(text)) >= 3) {
+		t.st.Language = l
+	}
+	t.lang = t.st.Language
+}
+
+func (t *turn) say(key string, v view) string { return say(t.lang, key, v) }
+
+// interactive reports whether replies may carry buttons and lists: the flag
+// is on and the channel shows them (email gets text and typed answers).
+func (t *turn) interactive() bool {
+	return t.h.Flags.InteractiveMessages && t.m.Channel == chat.WhatsApp
+}
+
+// ---- replies ----
+
+func (t *turn) text(s string) {
+	t.replies = append(t.replies, chat.Reply{Kind: chat.ReplyText, Text: truncate(s, maxTextBody)})
+}
+
+func (t *turn) button(id, titleKey string) chat.Button {
+	return chat.Button{ID: id, Title: truncate(t.say(titleKey, view{}), maxButtonTitle)}
+}
+
+// ask sends body with reply buttons when interactive messages are on, or
+// body plus a hint telling what to type otherwise.
+func (t *turn) ask(body, hint, image string, buttons ...chat.Button) {
+	if !t.interactive() {
+		t.text(body + "\n\n" + hint)
+		return
+	}
+	if len(buttons) > maxButtons {
+		buttons = buttons[:maxButtons]
+	}
+	t.replies = append(t.replies, chat.Reply{Kind: chat.ReplyButtons, Text: truncate(body, maxButtonsBody), ImageURL: image, Buttons: buttons})
+}
+
+// ---- routing ----
+
+// onButton handles a tapped button or list row by its id. Unknown ids are
+// left to the text.
+func (t *turn) onButton(id string) bool {
+	switch {
+	case id == BtnConfirmBooking:
+		t.intent = nlp.MakeReservation
+		if t.st.Step == stepConfirmBooking && t.st.Pending != nil {
+			t.book()
+		} else {
+			t.text(t.say("nothing_pending", view{}))
+		}
+	case id == BtnChangeDates:
+		t.intent = nlp.MakeReservation
+		t.changeDates()
+	case id == BtnAbortBooking:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case strings.HasPrefix(id, roomReplyPrefix):
+		t.intent = nlp.MakeReservation
+		n, _ := strconv.Atoi(strings.TrimPrefix(id, roomReplyPrefix))
+		for _, off := range t.st.LastOffer {
+			if off.RoomTypeID == n && t.st.Step == stepChooseRoom {
+				t.selectOffer(off)
+				return true
+			}
+		}
+		// An old list: look again with what we know.
+		t.reservation(true)
+	case id == BtnConfirmCancel:
+		t.intent = nlp.CancelReservation
+		if t.st.Step == stepConfirmCancel && t.st.Pending != nil {
+			t.doCancel()
+		} else {
+			t.startCancel("")
+		}
+	case id == BtnKeepBooking:
+		t.intent = nlp.CancelReservation
+		t.keepBooking()
+	case id == BtnMenuAvailability:
+		t.intent = nlp.CheckAvailability
+		t.reservation(true)
+	case id == BtnMenuInfo:
+		t.intent = nlp.HotelInfo
+		t.hotelInfo()
+	case id == BtnMenuHuman:
+		t.intent = nlp.HumanHandoff
+		t.handoff("")
+	case id == BtnLateCheckoutYes:
+		t.intent = nlp.LateCheckout
+		if t.st.Step == stepLateCheckout {
+			t.handoff("late_requested")
+		} else {
+			t.lateCheckout()
+		}
+	case id == BtnLateCheckoutNo:
+		t.intent = nlp.LateCheckout
+		t.clearFlow()
+		t.text(t.say("late_declined", view{}))
+	default:
+		return false
+	}
+	return true
+}
+
+// onStep handles a text that answers what the agent last asked. It reports
+// false when the message is about something else (it is then dispatched by
+// intent, and the pending question stays).
+func (t *turn) onStep(text string) bool {
+	e := t.res.Entities
+	switch t.st.Step {
+	case stepConfirmBooking:
+		switch {
+		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_confirm"):
+			t.intent = nlp.MakeReservation
+			t.book()
+		case t.matchesTitle(text, "btn_change_dates") || t.startsWithKeyword(text, "kw_change"):
+			t.intent = nlp.MakeReservation
+			if hasStayEntities(e) {
+				t.mergeSlots()
+				t.reservation(false)
+			} else {
+				t.changeDates()
+			}
+		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_abort"):
+			t.intent = nlp.MakeReservation
+			t.abortBooking()
+		case hasSlotEntities(e):
+			t.intent = nlp.MakeReservation
+			t.mergeSlots()
+			t.reservation(false)
+		case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+			t.intent = nlp.MakeReservation
+			t.confirmPrompt()
+		default:
+			return false
+		}
+		return true
+
+	case stepChooseRoom:
+		if hasStayEntities(e) {
+			t.intent = nlp.MakeReservation
+			t.mergeSlots()
+			t.reservation(false)
+			return true
+		}
+		if off, ok := t.chosenOffer(text); ok {
+			t.intent = nlp.MakeReservation
+			t.selectOffer(off)
+			return true
+		}
+		switch {
+		case t.res.Answer == nlp.No:
+			t.intent = nlp.MakeReservation
+			t.abortBooking()
+		case e.RoomType != "":
+			// A room type that is not on offer: look again, saying so.
+			t.intent = nlp.MakeReservation
+			t.mergeSlots()
+			t.reservation(true)
+		case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+			t.intent = nlp.MakeReservation
+			t.offersReply()
+		default:
+			return false
+		}
+		return true
+
+	case stepAskDates, stepAskCheckout, stepAskGuests:
+		if n, ok := bareNumber(text); ok {
+			switch {
+			case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
+				t.st.Context.Adults, t.st.Context.Children = n, 0
+				t.intent = nlp.MakeReservation
+				t.reservation(false)
+				return true
+			case t.st.Step == stepAskCheckout && n >= 1 && n <= 60:
+				t.st.Context.Nights, t.st.Context.CheckOut = n, ""
+				t.intent = nlp.MakeReservation
+				t.reservation(false)
+				return true
+			}
+		}
+		switch {
+		case hasSlotEntities(e):
+			if !isBookingIntent(t.intent) {
+				t.intent = nlp.MakeReservation
+			}
+			t.mergeSlots()
+			t.reservation(false)
+		case t.res.Answer == nlp.No:
+			t.intent = nlp.MakeReservation
+			t.abortBooking()
+		case t.intent == nlp.Unknown:
+			t.intent = nlp.MakeReservation
+			t.reservation(false)
+		default:
+			return false
+		}
+		return true
+
+	case stepAskBookingID:
+		if id := t.findBookingID(text); id != "" {
+			t.intent = nlp.CancelReservation
+			t.cancelLookup(id)
+			return true
+		}
+		switch {
+		case t.res.Answer == nlp.No:
+			t.intent = nlp.CancelReservation
+			t.clearFlow()
+			t.text(t.say("booking_aborted", view{}))
+		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
+			t.intent = nlp.CancelReservation
+			t.text(t.say("cancel_ask_id", view{}))
+		default:
+			return false
+		}
+		return true
+
+	case stepConfirmCancel:
+		switch {
+		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_confirm_cancel"):
+			t.intent = nlp.CancelReservation
+			t.doCancel()
+		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_keep_booking"):
+			t.intent = nlp.CancelReservation
+			t.keepBooking()
+		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
+			t.intent = nlp.CancelReservation
+			t.cancelPrompt()
+		default:
+			return false
+		}
+		return true
+
+	case stepLateCheckout:
+		switch {
+		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_late_yes"):
+			t.intent = nlp.LateCheckout
+			t.handoff("late_requested")
+		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_late_no"):
+			t.intent = nlp.LateCheckout
+			t.clearFlow()
+			t.text(t.say("late_declined", view{}))
+		default:
+			t.clearFlow()
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// dispatch answers a message by its intent.
+func (t *turn) dispatch() {
+	e := t.res.Entities
+	switch t.intent {
+	case nlp.Greeting:
+		if hasStayEntities(e) {
+			t.mergeSlots()
+			t.reservation(true)
+			return
+		}
+		t.greet()
+	case nlp.CheckAvailability, nlp.Pricing:
+		t.mergeSlots()
+		t.reservation(true)
+	case nlp.MakeReservation:
+		t.mergeSlots()
+		t.reservation(false)
+	case nlp.CancelReservation:
+		t.startCancel(t.m.Text)
+	case nlp.HotelInfo:
+		t.hotelInfo()
+	case nlp.LateCheckout:
+		t.lateCheckout()
+	case nlp.HumanHandoff:
+		t.handoff("")
+	case nlp.Goodbye:
+		t.clearFlow()
+		t.text(t.say("goodbye", view{}))
+	default:
+		if hasSlotEntities(e) {
+			t.mergeSlots()
+			t.reservation(true)
+			return
+		}
+		t.help()
+	}
+}
+
+func isBookingIntent(in nlp.Intent) bool {
+	return in == nlp.CheckAvailability || in == nlp.MakeReservation || in == nlp.Pricing
+}
+
+func hasStayEntities(e nlp.Entities) bool {
+	return !e.CheckIn.IsZero() || !e.CheckOut.IsZero() || e.Nights > 0 || e.Adults > 0 || e.Children > 0
+}
+
+func hasSlotEntities(e nlp.Entities) bool { return hasStayEntities(e) || e.RoomType != "" }
+
+var bareNumberRE = regexp.MustCompile(`^\s*(\d{1,2})\s*[.)]?\s*$`)
+
+func bareNumber(text string) (int, bool) {
+	m := bareNumberRE.FindStringSubmatch(text)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}
+
+// matchesTitle reports whether the guest typed a button's title (in either
+// language): channels without buttons and guests who copy them.
+func (t *turn) matchesTitle(text, key string) bool {
+	f := fold(strings.Trim(text, " .!¡?¿"))
+	for _, lang := range []string{langES, langEN} {
+		if f == fold(say(lang, key, view{})) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *turn) startsWithKeyword(text, key string) bool {
+	words := strings.Fields(fold(text))
+	if len(words) == 0 {
+		return false
+	}
+	for _, lang := range []string{langES, langEN} {
+		if words[0] == say(lang, key, view{}) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *turn) clearFlow() {
+	t.st.Step = ""
+	t.st.Pending = nil
+	t.st.LastOffer = nil
+	t.st.OfferStale = false
+}
+
+// clearStay forgets the stay being discussed (not who the guest is).
+func (t *turn) clearStay() {
+	c := &t.st.Context
+	c.CheckIn, c.CheckOut, c.Nights, c.Adults, c.Children, c.RoomType = "", "", 0, 0, 0, ""
+}
+
+// ---- PMS access ----
+
+// pmsFailed answers a PMS failure with an apology and counts it.
+func (t *turn) pmsFailed() {
+	t.failed = true
+	t.text(t.say("pms_error", view{Phone: t.h.EmergencyPhone}))
+}
+
+func (t *turn) hotelInfoData() (*pms.HotelInfo, error) {
+	if t.info == nil && t.infoErr == nil {
+		info, err := t.o.pms.HotelInfo(t.ctx, t.h.Hotel)
+		if err != nil {
+			t.infoErr = err
+		} else {
+			t.info = &info
+		}
+	}
+	return t.info, t.infoErr
+}
+
+func (t *turn) hotelName() string {
+	if t.h.Name != "" {
+		return t.h.Name
+	}
+	if info, err := t.hotelInfoData(); err == nil && info.Name != "" {
+		return info.Name
+	}
+	return t.say("the_hotel", view{})
+}
+
+func (t *turn) staleNote(asOf time.Time) string {
+	v := view{}
+	if !asOf.IsZero() {
+		a := asOf.In(t.h.Location)
+		if pms.DateOf(a) == pms.DateOf(t.now) {
+			v.AsOf = a.Format("15:04")
+		} else {
+			v.AsOf = formatDate(t.lang, pms.DateOf(a), t.now) + " " + a.Format("15:04")
+		}
+	}
+	return t.say("stale", v)
+}

@@ -1,0 +1,158 @@
+package agent
+
+import (
+	"strings"
+	"time"
+)
+
+func (t *turn) hotelInfo() {
+	info, err := t.hotelInfoData()
+	if err != nil {
+		t.pmsFailed()
+		return
+	}
+	addr := info.Address
+	if info.City != "" && !strings.Contains(addr, info.City) {
+		addr += ", " + info.City
+	}
+	v := view{
+		Hotel:        t.hotelName(),
+		Address:      addr,
+		CheckInTime:  info.CheckInTime,
+		CheckOutTime: info.CheckOutTime,
+		Amenities:    strings.Join(info.Amenities, ", "),
+		Phone:        info.Phone,
+	}
+	var lines []string
+	for _, topic := range t.res.Entities.Topics {
+		switch topic {
+		case "address":
+			lines = append(lines, t.say("info_address", v))
+		case "checkin_time":
+			lines = append(lines, t.say("info_checkin", v))
+		case "checkout_time":
+			lines = append(lines, t.say("info_checkout", v))
+		case "amenities":
+			lines = append(lines, t.say("info_amenities", v))
+		default:
+			kws, ok := amenityKeywords[topic]
+			if !ok {
+				continue
+			}
+			found := ""
+			for _, a := range info.Amenities {
+				for _, kw := range kws {
+					if found == "" && strings.Contains(fold(a), kw) {
+						found = a
+					}
+				}
+			}
+			if found != "" {
+				lines = append(lines, t.say("info_has", view{Amenity: found}))
+			} else {
+				lines = append(lines, t.say("info_hasnt", view{Topic: t.say("topic_"+topic, view{})}))
+			}
+		}
+	}
+	if len(lines) == 0 {
+		lines = append(lines, t.say("info_general", v))
+	}
+	if info.Stale {
+		lines = append(lines, t.staleNote(time.Time{}))
+	}
+	t.text(strings.Join(lines, "\n"))
+}
+
+func (t *turn) lateCheckout() {
+	info, err := t.hotelInfoData()
+	if err != nil {
+		t.pmsFailed()
+		return
+	}
+	t.clearFlow()
+	t.st.Step = stepLateCheckout
+	body := t.say("late_checkout", view{CheckOutTime: info.CheckOutTime})
+	if info.Stale {
+		body += "\n\n" + t.staleNote(time.Time{})
+	}
+	t.ask(body, t.say("late_hint_text", view{}), "",
+		t.button(BtnLateCheckoutYes, "btn_late_yes"),
+		t.button(BtnLateCheckoutNo, "btn_late_no"))
+}
+
+// emergencyPhone is the number to give outside hours: the configured one, or
+// the hotel's as the PMS knows it (best effort).
+func (t *turn) emergencyPhone() string {
+	if t.h.EmergencyPhone != "" {
+		return t.h.EmergencyPhone
+	}
+	if info, err := t.hotelInfoData(); err == nil {
+		return info.Phone
+	}
+	return ""
+}
+
+// handoff passes the conversation to a person: replies once, then the agent
+// stays silent until ResetHandoff or the session expires. textKey overrides
+// the default message.
+func (t *turn) handoff(textKey string) {
+	t.clearFlow()
+	t.st.Handoff = true
+	v := view{Hotel: t.hotelName(), Hours: t.h.BusinessHours.String(), Opens: clockString(t.h.BusinessHours.Open)}
+	switch {
+	case textKey != "":
+		t.text(t.say(textKey, v))
+	case t.h.BusinessHours.Contains(t.now):
+		t.text(t.say("handoff", v))
+	default:
+		v.Phone = t.emergencyPhone()
+		t.text(t.say("handoff_after_hours", v))
+	}
+}
+
+// afterHours answers an urgent message outside business hours: who to call
+// now and when a person will answer. The conversation is not handed off, so
+// the agent keeps answering what it can.
+func (t *turn) afterHours() {
+	t.text(t.say("after_hours", view{
+		Hours: t.h.BusinessHours.String(),
+		Opens: clockString(t.h.BusinessHours.Open),
+		Phone: t.emergencyPhone(),
+	}))
+}
+
+func (t *turn) greet() {
+	first, _, _ := strings.Cut(strings.TrimSpace(t.m.Name), " ")
+	body := t.say("greeting", view{Hotel: t.hotelName(), Guest: first})
+	if !t.interactive() {
+		t.text(body)
+		return
+	}
+	t.ask(body, "", t.h.PhotoURL,
+		t.button(BtnMenuAvailability, "btn_menu_availability"),
+		t.button(BtnMenuInfo, "btn_menu_info"),
+		t.button(BtnMenuHuman, "btn_menu_human"))
+}
+
+func (t *turn) help() {
+	switch t.st.Step {
+	case stepChooseRoom:
+		t.offersReply()
+		return
+	case stepConfirmBooking:
+		t.confirmPrompt()
+		return
+	case stepConfirmCancel:
+		t.cancelPrompt()
+		return
+	}
+	body := t.say("help", view{})
+	if !t.interactive() {
+		t.text(body)
+		return
+	}
+	t.ask(body, "", "",
+		t.button(BtnMenuAvailability, "btn_menu_availability"),
+		t.button(BtnMenuInfo, "btn_menu_info"),
+		t.button(BtnMenuHuman, "btn_menu_human"))
+}

@@ -1,0 +1,453 @@
+package agent
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms"
+)
+
+// mergeSlots takes the stay details of this message into the session: new
+// values replace old ones; a new check-in alone keeps the stay's length.
+func (t *turn) mergeSlots() {
+	e := t.res.Entities
+	c := &t.st.Context
+	oldIn, _ := pms.ParseDate(c.CheckIn)
+	oldOut, _ := pms.ParseDate(c.CheckOut)
+	switch {
+	case !e.CheckIn.IsZero():
+		c.CheckIn = e.CheckIn.String()
+		switch {
+		case !e.CheckOut.IsZero():
+			c.CheckOut, c.Nights = e.CheckOut.String(), 0
+		case e.Nights > 0:
+			c.CheckOut, c.Nights = "", e.Nights
+		case !oldIn.IsZero() && !oldOut.IsZero() && oldIn.Before(oldOut):
+			c.CheckOut, c.Nights = e.CheckIn.AddDays(pms.Stay{CheckIn: oldIn, CheckOut: oldOut}.Nights()).String(), 0
+		default:
+			c.CheckOut = ""
+		}
+	case !e.CheckOut.IsZero():
+		c.CheckOut, c.Nights = e.CheckOut.String(), 0
+	case e.Nights > 0:
+		c.CheckOut, c.Nights = "", e.Nights
+	}
+	if e.Adults > 0 {
+		c.Adults, c.Children = e.Adults, e.Children
+	} else if e.Children > 0 {
+		c.Children = e.Children
+	}
+	if e.RoomType != "" {
+		c.RoomType = e.RoomType
+	}
+	t.st.Pending = nil
+}
+
+// stay is the stay collected so far and whether it is complete; when it is
+// not, the question to ask has been sent.
+func (t *turn) stay() (pms.Stay, bool) {
+	c := &t.st.Context
+	ci, _ := pms.ParseDate(c.CheckIn)
+	co, _ := pms.ParseDate(c.CheckOut)
+	if ci.IsZero() {
+		t.st.Step = stepAskDates
+		t.text(t.say("ask_dates", view{}))
+		return pms.Stay{}, false
+	}
+	if co.IsZero() && c.Nights > 0 {
+		co = ci.AddDays(c.Nights)
+		c.CheckOut, c.Nights = co.String(), 0
+	}
+	if co.IsZero() {
+		t.st.Step = stepAskCheckout
+		t.text(t.say("ask_checkout", view{CheckIn: formatDate(t.lang, ci, t.now)}))
+		return pms.Stay{}, false
+	}
+	if !ci.Before(co) {
+		c.CheckIn, c.CheckOut, c.Nights = "", "", 0
+		t.st.Step = stepAskDates
+		t.text(t.say("bad_dates", view{}))
+		return pms.Stay{}, false
+	}
+	if ci.Before(pms.DateOf(t.now)) {
+		c.CheckIn, c.CheckOut, c.Nights = "", "", 0
+		t.st.Step = stepAskDates
+		t.text(t.say("past_dates", view{CheckIn: formatDate(t.lang, ci, t.now)}))
+		return pms.Stay{}, false
+	}
+	if c.Adults < 1 {
+		t.st.Step = stepAskGuests
+		t.text(t.say("ask_guests", view{}))
+		return pms.Stay{}, false
+	}
+	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children}, true
+}
+
+func (t *turn) stayView(s pms.Stay) view {
+	return view{
+		Hotel:    t.hotelName(),
+		CheckIn:  formatDate(t.lang, s.CheckIn, t.now),
+		CheckOut: formatDate(t.lang, s.CheckOut, t.now),
+		Nights:   s.Nights(),
+		Party:    formatParty(t.lang, s.Adults, s.Children),
+	}
+}
+
+// reservation moves the booking conversation on: asks for what is missing,
+// or looks up availability and shows the offers (showOffers, or when the
+// guest's room type is not clear) or goes straight to the confirmation when
+// the guest asked to book and one offer fits.
+func (t *turn) reservation(showOffers bool) {
+	t.st.Pending = nil
+	s, ok := t.stay()
+	if !ok {
+		return
+	}
+	av, err := t.o.pms.Availability(t.ctx, t.h.Hotel, s)
+	if err != nil {
+		if errors.Is(err, pms.ErrInvalid) {
+			v := t.stayView(s)
+			t.clearFlow()
+			t.st.Context.CheckIn, t.st.Context.CheckOut = "", ""
+			t.st.Step = stepAskDates
+			t.text(t.say("invalid_stay", v))
+			return
+		}
+		t.pmsFailed()
+		return
+	}
+	if len(av.Offers) == 0 {
+		t.soldOut(s)
+		return
+	}
+	offers := make([]OfferState, 0, len(av.Offers))
+	for _, o := range av.Offers {
+		offers = append(offers, OfferState{
+			RoomTypeID: o.RoomType.ID,
+			Name:       o.RoomType.Name,
+			Category:   roomCategory(o.RoomType.Name),
+			Available:  o.Available,
+			TotalPrice: o.TotalPrice,
+			Currency:   av.Currency,
+		})
+	}
+	wanted := t.st.Context.RoomType
+	var matching []OfferState
+	for _, o := range offers {
+		if wanted != "" && o.Category == wanted {
+			matching = append(matching, o)
+		}
+	}
+	// The room type the guest asked for goes first.
+	if len(matching) > 0 {
+		rest := make([]OfferState, 0, len(offers))
+		rest = append(rest, matching...)
+		for _, o := range offers {
+			if o.Category != wanted {
+				rest = append(rest, o)
+			}
+		}
+		offers = rest
+	}
+	if len(offers) > maxListRows {
+		offers = offers[:maxListRows]
+	}
+	t.st.LastOffer = offers
+	t.st.OfferStale = av.Stale
+	t.st.OfferAsOf = ""
+	if av.Stale && !av.AsOf.IsZero() {
+		t.st.OfferAsOf = av.AsOf.UTC().Format(time.RFC3339)
+	}
+	if !showOffers {
+		switch {
+		case len(matching) == 1:
+			t.selectOffer(matching[0])
+			return
+		case wanted == "" && len(offers) == 1:
+			t.selectOffer(offers[0])
+			return
+		}
+	}
+	t.offersReply()
+}
+
+// offersReply shows st.LastOffer: numbered text, buttons (up to three) or a
+// list, saying so first when the room type the guest wants is not among them.
+func (t *turn) offersReply() {
+	c := t.st.Context
+	ci, _ := pms.ParseDate(c.CheckIn)
+	co, _ := pms.ParseDate(c.CheckOut)
+	s := pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children}
+	if len(t.st.LastOffer) == 0 || ci.IsZero() || co.IsZero() {
+		t.reservation(true)
+		return
+	}
+	t.st.Step = stepChooseRoom
+	missing := c.RoomType
+	for _, o := range t.st.LastOffer {
+		if o.Category == c.RoomType {
+			missing = ""
+		}
+	}
+	labels := t.offerLabels(t.st.LastOffer)
+	var lines []string
+	for i, o := range t.st.LastOffer {
+		lines = append(lines, t.say("offer_line", view{N: i + 1, Room: labels[i], Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
+	}
+	v := t.stayView(s)
+	v.Options = strings.Join(lines, "\n")
+	var parts []string
+	if missing != "" {
+		parts = append(parts, t.say("offers_room_missing", view{Room: roomLabel(t.lang, missing, missing)}))
+	}
+	parts = append(parts, t.say("offers", v))
+	if t.st.OfferStale {
+		asOf, _ := time.Parse(time.RFC3339, t.st.OfferAsOf)
+		parts = append(parts, t.staleNote(asOf))
+	}
+	body := strings.Join(parts, "\n\n")
+
+	switch {
+	case !t.interactive():
+		t.text(body + "\n\n" + t.say("offers_hint_text", view{}))
+	case len(t.st.LastOffer) <= maxButtons:
+		buttons := make([]chat.Button, 0, len(t.st.LastOffer))
+		for i, o := range t.st.LastOffer {
+			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(labels[i], maxButtonTitle)})
+		}
+		t.ask(body+"\n\n"+t.say("offers_hint_buttons", view{}), "", t.h.PhotoURL, buttons...)
+	default:
+		rows := make([]chat.Row, 0, len(t.st.LastOffer))
+		for i, o := range t.st.LastOffer {
+			rows = append(rows, chat.Row{
+				ID:          roomReplyPrefix + strconv.Itoa(o.RoomTypeID),
+				Title:       truncate(labels[i], maxRowTitle),
+				Description: truncate(t.say("offer_row", view{Total: formatPrice(t.lang, o.TotalPrice, o.Currency), Nights: s.Nights()}), maxRowDesc),
+			})
+		}
+		t.replies = append(t.replies, chat.Reply{
+			Kind:       chat.ReplyList,
+			Text:       truncate(body+"\n\n"+t.say("offers_hint_buttons", view{}), maxTextBody),
+			ListButton: truncate(t.say("list_button", view{}), maxButtonTitle),
+			Sections:   []chat.Section{{Title: truncate(t.say("list_section", view{}), maxSectionTitle), Rows: rows}},
+		})
+	}
+}
+
+// offerLabels names each offer for the guest; two offers of one category
+// keep their PMS names so that the choices stay distinct.
+func (t *turn) offerLabels(offers []OfferState) []string {
+	count := map[string]int{}
+	for _, o := range offers {
+		count[o.Category]++
+	}
+	out := make([]string, len(offers))
+	for i, o := range offers {
+		if o.Category != "" && count[o.Category] == 1 {
+			out[i] = roomLabel(t.lang, o.Category, o.Name)
+		} else {
+			out[i] = o.Name
+		}
+	}
+	return out
+}
+
+// chosenOffer reads which offer the guest picked: a room type, a number, a
+// label, or "yes" when there was one offer.
+func (t *turn) chosenOffer(text string) (OfferState, bool) {
+	offers := t.st.LastOffer
+	if want := t.res.Entities.RoomType; want != "" {
+		for _, o := range offers {
+			if o.Category == want {
+				return o, true
+			}
+		}
+	}
+	if n, ok := bareNumber(text); ok && n >= 1 && n <= len(offers) {
+		return offers[n-1], true
+	}
+	f := fold(strings.Trim(text, " .!¡?¿"))
+	for i, l := range t.offerLabels(offers) {
+		if f == fold(l) || f == fold(offers[i].Name) {
+			return offers[i], true
+		}
+	}
+	if t.res.Answer == nlp.Yes && len(offers) == 1 {
+		return offers[0], true
+	}
+	return OfferState{}, false
+}
+
+// selectOffer makes the offer the pending booking and asks to confirm it.
+func (t *turn) selectOffer(o OfferState) {
+	c := t.st.Context
+	t.st.Pending = &Pending{
+		Kind:       "booking",
+		RoomTypeID: o.RoomTypeID,
+		RoomName:   o.Name,
+		Category:   o.Category,
+		CheckIn:    c.CheckIn,
+		CheckOut:   c.CheckOut,
+		Adults:     c.Adults,
+		Children:   c.Children,
+		TotalPrice: o.TotalPrice,
+		Currency:   o.Currency,
+	}
+	t.confirmPrompt()
+}
+
+func (t *turn) pendingStay() pms.Stay {
+	p := t.st.Pending
+	ci, _ := pms.ParseDate(p.CheckIn)
+	co, _ := pms.ParseDate(p.CheckOut)
+	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: p.Adults, Children: p.Children}
+}
+
+// confirmPrompt shows the pending booking and asks for the yes.
+func (t *turn) confirmPrompt() {
+	p := t.st.Pending
+	if p == nil || p.Kind != "booking" {
+		t.reservation(false)
+		return
+	}
+	t.st.Step = stepConfirmBooking
+	v := t.stayView(t.pendingStay())
+	v.Room = roomLabel(t.lang, p.Category, p.RoomName)
+	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
+	body := t.say("confirm_prompt", v)
+	if t.st.OfferStale {
+		asOf, _ := time.Parse(time.RFC3339, t.st.OfferAsOf)
+		body += "\n\n" + t.staleNote(asOf)
+	}
+	t.ask(body, t.say("confirm_hint_text", view{}), "",
+		t.button(BtnConfirmBooking, "btn_confirm"),
+		t.button(BtnChangeDates, "btn_change_dates"),
+		t.button(BtnAbortBooking, "btn_abort"))
+}
+
+// bookingReference is the idempotency key of a booking: the session and the
+// message that confirmed it, so a redelivered message books once.
+func bookingReference(sessionID, messageID string, now time.Time) string {
+	if messageID == "" {
+		messageID = now.UTC().Format(time.RFC3339Nano)
+	}
+	h := sha256.Sum256([]byte(sessionID + "\x00" + messageID))
+	return "AG" + strings.ToUpper(hex.EncodeToString(h[:10]))
+}
+
+// book books the pending offer through the PMS.
+func (t *turn) book() {
+	p := t.st.Pending
+	if p == nil || p.Kind != "booking" {
+		t.text(t.say("nothing_pending", view{}))
+		return
+	}
+	if p.Reference == "" {
+		p.Reference = bookingReference(t.s.ID, t.m.ID, t.now)
+	}
+	b, err := t.o.pms.CreateBooking(t.ctx, pms.BookingRequest{
+		Hotel:      t.h.Hotel,
+		RoomTypeID: p.RoomTypeID,
+		Stay:       t.pendingStay(),
+		Guest:      t.guest(),
+		Reference:  p.Reference,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, pms.ErrSoldOut):
+		t.text(t.say("booking_sold_out", view{Room: roomLabel(t.lang, p.Category, p.RoomName)}))
+		t.st.Context.RoomType = p.Category
+		t.reservation(true)
+		return
+	case errors.Is(err, pms.ErrInvalid), errors.Is(err, pms.ErrNotFound):
+		v := t.stayView(t.pendingStay())
+		t.clearFlow()
+		t.st.Context.CheckIn, t.st.Context.CheckOut = "", ""
+		t.st.Step = stepAskDates
+		t.text(t.say("invalid_stay", v))
+		return
+	default:
+		// The pending booking and its reference stay: the guest's next "yes"
+		// retries without risk of booking twice.
+		t.pmsFailed()
+		return
+	}
+	v := t.stayView(b.Stay)
+	v.BookingID = b.ID
+	v.Room = roomLabel(t.lang, p.Category, b.RoomName)
+	v.Total = formatPrice(t.lang, b.TotalPrice, b.Currency)
+	t.st.Bookings = appendCapped(t.st.Bookings, b.ID, maxBookings)
+	t.clearFlow()
+	t.clearStay()
+	t.text(t.say("booked", v))
+}
+
+// guest is who the booking is for, from the channel and what the guest told us.
+func (t *turn) guest() pms.Guest {
+	g := pms.Guest{Email: t.st.Context.Email}
+	first, last, _ := strings.Cut(strings.TrimSpace(t.st.Context.Name), " ")
+	g.FirstName, g.LastName = first, strings.TrimSpace(last)
+	switch t.m.Channel {
+	case chat.WhatsApp:
+		g.Phone = strings.TrimPrefix(t.s.Key.UserID, "+")
+	case chat.Gmail:
+		if g.Email == "" {
+			g.Email = t.s.Key.UserID
+		}
+	}
+	return g
+}
+
+func (t *turn) changeDates() {
+	c := &t.st.Context
+	c.CheckIn, c.CheckOut, c.Nights = "", "", 0
+	t.clearFlow()
+	t.st.Step = stepAskDates
+	t.text(t.say("ask_dates", view{}))
+}
+
+func (t *turn) abortBooking() {
+	t.clearFlow()
+	t.clearStay()
+	t.text(t.say("booking_aborted", view{}))
+}
+
+// soldOut says nothing is free and looks for nearby dates that are.
+func (t *turn) soldOut(s pms.Stay) {
+	v := t.stayView(s)
+	msg := t.say("sold_out", v)
+	var alts []string
+	today := pms.DateOf(t.now)
+	for _, shift := range alternativeShifts {
+		if len(alts) == maxAlternatives {
+			break
+		}
+		alt := pms.Stay{CheckIn: s.CheckIn.AddDays(shift), CheckOut: s.CheckOut.AddDays(shift), Adults: s.Adults, Children: s.Children}
+		if alt.CheckIn.Before(today) {
+			continue
+		}
+		av, err := t.o.pms.Availability(t.ctx, t.h.Hotel, alt)
+		if err != nil {
+			break // suggestions are a courtesy; the answer stands without them
+		}
+		if len(av.Offers) > 0 {
+			alts = append(alts, t.say("alternative", view{CheckIn: formatDate(t.lang, alt.CheckIn, t.now), CheckOut: formatDate(t.lang, alt.CheckOut, t.now)}))
+		}
+	}
+	if len(alts) > 0 {
+		msg += " " + t.say("sold_out_alternatives", view{Alternatives: strings.Join(alts, t.say("or", view{}))})
+	} else {
+		msg += " " + t.say("sold_out_other_dates", view{})
+	}
+	t.clearFlow()
+	c := &t.st.Context
+	c.CheckIn, c.CheckOut, c.Nights = "", "", 0
+	t.st.Step = stepAskDates
+	t.text(msg)
+}

@@ -1,0 +1,249 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+// DefaultSessionTTL is how long a conversation is remembered after the
+// guest's last message; an expired session starts fresh.
+const DefaultSessionTTL = 24 * time.Hour
+
+// SessionKey names one guest's conversation with one hotel on one channel.
+// Build it with KeyFor so that a guest's identifier is spelled one way.
+type SessionKey struct {
+	TenantID string
+	Channel  chat.Channel
+	UserID   string
+}
+
+// KeyFor is the session key of a guest: WhatsApp numbers are stored in E.164
+// with the '+' (as the seed's sessions rows spell them), email addresses in
+// lower case.
+func KeyFor(tenantID string, ch chat.Channel, from string) SessionKey {
+	from = strings.TrimSpace(from)
+	switch ch {
+	case chat.WhatsApp:
+		var b strings.Builder
+		for _, r := range from {
+			if r >= '0' && r <= '9' {
+				b.WriteRune(r)
+			}
+		}
+		if b.Len() > 0 {
+			from = "+" + b.String()
+		}
+	case chat.Gmail:
+		from = strings.ToLower(from)
+	}
+	return SessionKey{TenantID: tenantID, Channel: ch, UserID: from}
+}
+
+// Session is a guest's conversation state plus its bookkeeping.
+type Session struct {
+	ID        string
+	Key       SessionKey
+	State     State
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+	// New is true when no live session existed and this one starts fresh.
+	New bool
+}
+
+// State is what the agent remembers between messages; it is stored as the
+// sessions.state JSON document. intent_history and context are the seed's
+// key names, so rows written by the original system load.
+type State struct {
+	IntentHistory []string     `json:"intent_history"`
+	Context       Slots        `json:"context"`
+	Step          string       `json:"step,omitempty"`
+	Pending       *Pending     `json:"pending_confirmation,omitempty"`
+	LastOffer     []OfferState `json:"last_offer,omitempty"`
+	// OfferStale is set when LastOffer came from a stale availability
+	// answer given at OfferAsOf (RFC 3339; empty when unknown).
+	OfferStale bool         `json:"offer_stale,omitempty"`
+	OfferAsOf  string       `json:"offer_as_of,omitempty"`
+	Handoff    bool         `json:"handoff,omitempty"`
+	Language   string       `json:"language,omitempty"`
+	Bookings   []string     `json:"bookings,omitempty"` // ids booked in this conversation, newest last
+	Recent     []RecentTurn `json:"recent,omitempty"`   // last answered messages, for redeliveries
+}
+
+// Slots are the reservation details collected so far. Dates are ISO days.
+type Slots struct {
+	CheckIn  string `json:"check_in,omitempty"`
+	CheckOut string `json:"check_out,omitempty"`
+	Nights   int    `json:"nights,omitempty"`
+	Adults   int    `json:"adults,omitempty"`
+	Children int    `json:"children,omitempty"`
+	// Guests is the seed's party size; it is read as adults when adults is unset.
+	Guests   int    `json:"guests,omitempty"`
+	RoomType string `json:"room_type,omitempty"` // single|double|twin|suite|family
+	Email    string `json:"email,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// OfferState is one room type offered to the guest in the last answer.
+type OfferState struct {
+	RoomTypeID int     `json:"room_type_id"`
+	Name       string  `json:"name"`
+	Category   string  `json:"category,omitempty"`
+	Available  int     `json:"available"`
+	TotalPrice float64 `json:"total_price"`
+	Currency   string  `json:"currency"`
+}
+
+// Pending is the action waiting for the guest's yes.
+type Pending struct {
+	Kind       string  `json:"kind"` // booking | cancel | late_checkout
+	RoomTypeID int     `json:"room_type_id,omitempty"`
+	RoomName   string  `json:"room_name,omitempty"`
+	Category   string  `json:"category,omitempty"`
+	CheckIn    string  `json:"check_in,omitempty"`
+	CheckOut   string  `json:"check_out,omitempty"`
+	Adults     int     `json:"adults,omitempty"`
+	Children   int     `json:"children,omitempty"`
+	TotalPrice float64 `json:"total_price,omitempty"`
+	Currency   string  `json:"currency,omitempty"`
+	BookingID  string  `json:"booking_id,omitempty"`
+	// Reference is the idempotency key of the first attempt to book, reused
+	// by later attempts so that a booking the PMS made but we never heard
+	// about is not made twice.
+	Reference string `json:"reference,omitempty"`
+}
+
+// RecentTurn is the answer given to one message, replayed when the same
+// message is delivered again.
+type RecentTurn struct {
+	MessageID string       `json:"message_id"`
+	Intent    string       `json:"intent"`
+	Replies   []chat.Reply `json:"replies"`
+}
+
+// maxRecent and maxHistory bound the state document.
+const (
+	maxRecent   = 5
+	maxHistory  = 20
+	maxBookings = 10
+)
+
+// normalize fixes up a state read from storage: nil slices of old rows, the
+// seed's guests count.
+func (s *State) normalize() {
+	if s.IntentHistory == nil {
+		s.IntentHistory = []string{}
+	}
+	if s.Context.Adults == 0 && s.Context.Guests > 0 {
+		s.Context.Adults = s.Context.Guests
+	}
+	s.Context.Guests = 0
+}
+
+// SessionStore keeps sessions. Every operation is scoped by the key's tenant:
+// a store never returns or changes another tenant's session. Callers handle
+// one conversation's messages in order (the inbox does), so the store does not
+// arbitrate concurrent writers of one session: the last Save wins.
+type SessionStore interface {
+	// Load returns the live session of key, or a fresh one (New = true) when
+	// there is none or it expired at or before now.
+	Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error)
+	// Save writes the session (s.Key, s.ExpiresAt set by the caller).
+	Save(ctx context.Context, s *Session) error
+	// Delete forgets the session of key.
+	Delete(ctx context.Context, key SessionKey) error
+}
+
+// freshSession starts a conversation. Its id is derived from the key and the
+// instant, so it is deterministic and distinct across tenants.
+func freshSession(key SessionKey, now time.Time) *Session {
+	h := sha256.Sum256([]byte(key.TenantID + "\x00" + string(key.Channel) + "\x00" + key.UserID + "\x00" + now.UTC().Format(time.RFC3339Nano)))
+	return &Session{
+		ID:        "sess_" + hex.EncodeToString(h[:12]),
+		Key:       key,
+		State:     State{IntentHistory: []string{}},
+		CreatedAt: now,
+		UpdatedAt: now,
+		New:       true,
+	}
+}
+
+// MemorySessions is the in-memory SessionStore for development and tests. It
+// stores the state as JSON, like Postgres, so both stores behave alike.
+type MemorySessions struct {
+	mu    sync.Mutex
+	rows  map[SessionKey]memoryRow
+	saves int
+}
+
+type memoryRow struct {
+	id                              string
+	state                           []byte
+	createdAt, updatedAt, expiresAt time.Time
+}
+
+// NewMemorySessions returns an empty in-memory store.
+func NewMemorySessions() *MemorySessions {
+	return &MemorySessions{rows: map[SessionKey]memoryRow{}}
+}
+
+// Load implements SessionStore.
+func (m *MemorySessions) Load(_ context.Context, key SessionKey, now time.Time) (*Session, error) {
+	m.mu.Lock()
+	row, ok := m.rows[key]
+	m.mu.Unlock()
+	if !ok || !row.expiresAt.After(now) {
+		return freshSession(key, now), nil
+	}
+	return decodeSession(key, row.id, row.state, row.createdAt, row.updatedAt, row.expiresAt, now), nil
+}
+
+// Save implements SessionStore.
+func (m *MemorySessions) Save(_ context.Context, s *Session) error {
+	b, err := json.Marshal(s.State)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rows[s.Key] = memoryRow{id: s.ID, state: b, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, expiresAt: s.ExpiresAt}
+	// Expired sessions are dropped now and then, so memory stays bounded by
+	// the guests of the last TTL.
+	m.saves++
+	if m.saves%1024 == 0 {
+		for k, r := range m.rows {
+			if !r.expiresAt.After(s.UpdatedAt) {
+				delete(m.rows, k)
+			}
+		}
+	}
+	return nil
+}
+
+// Delete implements SessionStore.
+func (m *MemorySessions) Delete(_ context.Context, key SessionKey) error {
+	m.mu.Lock()
+	delete(m.rows, key)
+	m.mu.Unlock()
+	return nil
+}
+
+// decodeSession builds a live session from a stored row. A state document
+// that does not parse starts the conversation over rather than failing every
+// later message of the guest.
+func decodeSession(key SessionKey, id string, raw []byte, created, updated, expires, now time.Time) *Session {
+	var st State
+	if err := json.Unmarshal(raw, &st); err != nil {
+		s := freshSession(key, now)
+		return s
+	}
+	st.normalize()
+	return &Session{ID: id, Key: key, State: st, CreatedAt: created, UpdatedAt: updated, ExpiresAt: expires}
+}

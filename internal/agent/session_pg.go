@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PostgresSessions keeps sessions in the sessions table of
+// internal/store/migrations/0001_core.sql, one row per tenant, channel and
+// guest. Every statement filters on tenant_id. The tenant must exist in
+// tenants (the table's foreign key).
+type PostgresSessions struct {
+	pool *pgxpool.Pool
+}
+
+// NewPostgresSessions returns a store over pool; the schema must be migrated.
+func NewPostgresSessions(pool *pgxpool.Pool) *PostgresSessions {
+	return &PostgresSessions{pool: pool}
+}
+
+// Load implements SessionStore.
+func (p *PostgresSessions) Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error) {
+	var (
+		id                          string
+		raw                         []byte
+		created, updated, expiresAt time.Time
+	)
+	err := p.pool.QueryRow(ctx, `
+		SELECT session_id, state, created_at, updated_at, expires_at
+		FROM sessions
+		WHERE tenant_id = $1 AND channel = $2 AND user_id = $3`,
+		key.TenantID, string(key.Channel), key.UserID,
+	).Scan(&id, &raw, &created, &updated, &expiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return freshSession(key, now), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading session: %w", err)
+	}
+	if !expiresAt.After(now) {
+		return freshSession(key, now), nil
+	}
+	return decodeSession(key, id, raw, created, updated, expiresAt, now), nil
+}
+
+// Save implements SessionStore. A fresh session replaces an expired row of
+// the same guest (new session_id and created_at).
+func (p *PostgresSessions) Save(ctx context.Context, s *Session) error {
+	b, err := json.Marshal(s.State)
+	if err != nil {
+		return err
+	}
+	_, err = p.pool.Exec(ctx, `
+		INSERT INTO sessions (session_id, tenant_id, user_id, channel, state, created_at, updated_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
+		ON CONFLICT (tenant_id, channel, user_id) DO UPDATE SET
+			session_id = EXCLUDED.session_id,
+			state      = EXCLUDED.state,
+			created_at = EXCLUDED.created_at,
+			updated_at = EXCLUDED.updated_at,
+			expires_at = EXCLUDED.expires_at`,
+		s.ID, s.Key.TenantID, s.Key.UserID, string(s.Key.Channel), string(b), s.CreatedAt, s.UpdatedAt, s.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("saving session: %w", err)
+	}
+	return nil
+}
+
+// Delete implements SessionStore.
+func (p *PostgresSessions) Delete(ctx context.Context, key SessionKey) error {
+	_, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND channel = $2 AND user_id = $3`,
+		key.TenantID, string(key.Channel), key.UserID)
+	if err != nil {
+		return fmt.Errorf("deleting session: %w", err)
+	}
+	return nil
+}
+
+// PurgeExpired deletes sessions that expired at or before now, for a
+// periodic housekeeping job; it returns how many went.
+func (p *PostgresSessions) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("purging sessions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func env(kv map[string]string) Lookup {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+}
+
+func realProduction() map[string]string {
+	return map[string]string{
+		"ENVIRONMENT":           "production",
+		"SECRET_KEY":            strings.Repeat("s", 40),
+		"JWT_SECRET_KEY":        strings.Repeat("j", 40),
+		"WHATSAPP_APP_SECRET":   "9f8e7d6c5b4a",
+		"WHATSAPP_VERIFY_TOKEN": "verify-7d1c",
+		"WHATSAPP_ACCESS_TOKEN": "EAAG-real-token",
+		"GMAIL_WEBHOOK_SECRET":  "gmail-4e2a",
+		"POSTGRES_URL":          "postgres://agente@db/agente",
+		"REDIS_URL":             "redis://cache:6379/0",
+	}
+}
+
+func TestProductionCheckNamesOffendingVariable(t *testing.T) {
+	cases := []struct {
+		name, key, value, want string
+	}{
+		{"missing secret", "WHATSAPP_APP_SECRET", "", "WHATSAPP_APP_SECRET is required"},
+		{"change me", "SECRET_KEY", "CHANGE_ME_to_something_long_enough_123456", "SECRET_KEY is a placeholder"},
+		{"dev default", "WHATSAPP_VERIFY_TOKEN", DevDefaults["WHATSAPP_VERIFY_TOKEN"], "WHATSAPP_VERIFY_TOKEN is a placeholder"},
+		{"short jwt", "JWT_SECRET_KEY", "short-but-real-7e1", "JWT_SECRET_KEY is 18 bytes; at least 32"},
+		{"no postgres", "POSTGRES_URL", "", "POSTGRES_URL is required"},
+		{"no redis", "REDIS_URL", "", "REDIS_URL is required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			kv := realProduction()
+			kv[c.key] = c.value
+			s, err := Load(env(kv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Check()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Check() = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestRealProductionPasses(t *testing.T) {
+	s, err := Load(env(realProduction()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("real production settings rejected: %v", err)
+	}
+}
+
+func TestQloAppsNeedsKeyAndURL(t *testing.T) {
+	kv := realProduction()
+	kv["PMS_TYPE"] = "qloapps"
+	s, _ := Load(env(kv))
+	err := s.Check()
+	if err == nil || !strings.Contains(err.Error(), "PMS_API_KEY") || !strings.Contains(err.Error(), "PMS_BASE_URL") {
+		t.Fatalf("Check() = %v, want PMS_API_KEY and PMS_BASE_URL named", err)
+	}
+}
+
+func TestDevelopmentNeedsNothing(t *testing.T) {
+	s, err := Load(env(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Environment != Development || s.PMSType != "demo" || s.WhatsAppAPIBase != DefaultWhatsAppAPIBase {
+		t.Fatalf("defaults = %+v", s)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("development must start with nothing set: %v", err)
+	}
+}
+
+func TestLoadRejectsMalformedValues(t *testing.T) {
+	_, err := Load(env(map[string]string{"ENVIRONMENT": "prod", "DEBUG": "maybe", "SLO_TARGET": "101", "PMS_TYPE": "opera"}))
+	for _, name := range []string{"ENVIRONMENT", "DEBUG", "SLO_TARGET", "PMS_TYPE"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Load error %v does not name %s", err, name)
+		}
+	}
+}
+
+func TestApplyDevDefaults(t *testing.T) {
+	kv := map[string]string{"WHATSAPP_APP_SECRET": "mine"}
+	set := func(k, v string) error { kv[k] = v; return nil }
+	applied := ApplyDevDefaults(env(kv), set)
+	if kv["WHATSAPP_APP_SECRET"] != "mine" {
+		t.Fatal("a set variable was overwritten")
+	}
+	if kv["WHATSAPP_VERIFY_TOKEN"] != DevDefaults["WHATSAPP_VERIFY_TOKEN"] || len(applied) != len(DevDefaults)-1 {
+		t.Fatalf("applied %v", applied)
+	}
+	prod := map[string]string{"ENVIRONMENT": "production"}
+	if got := ApplyDevDefaults(env(prod), func(k, v string) error { prod[k] = v; return nil }); len(got) != 0 || len(prod) != 1 {
+		t.Fatalf("production must get no defaults, got %v", got)
+	}
+}
+
+func TestDevDefaultsAreLongEnoughForDevelopmentButRejectedInProduction(t *testing.T) {
+	for k, v := range DevDefaults {
+		if !IsPlaceholder(v) {
+			t.Errorf("dev default of %s is not recognised as a placeholder", k)
+		}
+	}
+	if len(DevDefaults["JWT_SECRET_KEY"]) < MinKeyLength || len(DevDefaults["SECRET_KEY"]) < MinKeyLength {
+		t.Error("dev keys should be long enough that only the placeholder rule rejects them")
+	}
+}

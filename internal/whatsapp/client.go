@@ -1,0 +1,215 @@
+package whatsapp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+// DefaultBaseURL is the Graph API version we target (DESIGN.md
+// WHATSAPP_API_BASE).
+const DefaultBaseURL = "https://graph.facebook.com/v21.0"
+
+// Meta error codes the sender treats specially (reference/external-apis.md).
+const (
+	CodeThroughput      = 130429 // per-number throughput limit
+	CodePairRate        = 131056 // too many messages to the same user (≈ 1 per 6 s)
+	CodeOutsideWindow   = 131047 // 24-hour customer-service window closed: needs a template
+	CodeMaintenance     = 131057 // business account in maintenance or upgrade
+	CodeUnknown         = 1      // "An unknown error occurred", transient per Meta
+	CodeTemporary       = 2      // "Service temporarily unavailable"
+	CodeAppRateLimit    = 4      // application request limit
+	CodeWABARateLimit   = 80007  // WhatsApp Business Account rate limit
+	CodeSomethingWrong  = 131000 // "Something went wrong", transient per Meta
+	CodeServiceUnavail  = 131016 // "Service unavailable"
+	CodeInvalidParam    = 100
+	CodeInvalidToken    = 190
+	pairRateBackoff     = 6 * time.Second
+	throughputBackoff   = 1 * time.Second
+	maintenanceBackoff  = 30 * time.Second
+	rateLimitBackoff    = 60 * time.Second
+	maxResponseBodySize = 1 << 20
+)
+
+// Client sends replies through the WhatsApp Cloud API.
+type Client struct {
+	// BaseURL is the Graph API base including the version; empty means
+	// DefaultBaseURL. Tests point it at test/fakegraph.
+	BaseURL string
+	// Token is the system-user access token (WHATSAPP_ACCESS_TOKEN).
+	Token string
+	// HTTPClient sends the requests; nil means a client with a 30 s timeout.
+	// The context given to Send bounds each call too.
+	HTTPClient *http.Client
+}
+
+var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
+
+// SendError is a send that failed. Retryable tells the outbox whether to try
+// again; RetryAfter, when not zero, is the least wait before doing so (the
+// answer's Retry-After, or the pace Meta's limit implies).
+type SendError struct {
+	Status     int    // HTTP status; 0 when no answer came (transport error) or the reply was invalid
+	Code       int    // Meta's error.code; 0 when the answer had none
+	Message    string // Meta's error.message, or what went wrong
+	Retryable  bool
+	RetryAfter time.Duration
+	Err        error // the transport error or ErrInvalidReply, if any
+}
+
+func (e *SendError) Error() string {
+	var b strings.Builder
+	b.WriteString("whatsapp send: ")
+	if e.Status != 0 {
+		fmt.Fprintf(&b, "HTTP %d ", e.Status)
+	}
+	if e.Code != 0 {
+		fmt.Fprintf(&b, "code %d ", e.Code)
+	}
+	b.WriteString(e.Message)
+	if e.Retryable {
+		b.WriteString(" (retryable")
+		if e.RetryAfter > 0 {
+			fmt.Fprintf(&b, " after %s", e.RetryAfter)
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// IsRetryable reports whether err is a SendError worth retrying.
+func IsRetryable(err error) bool {
+	var se *SendError
+	return errors.As(err, &se) && se.Retryable
+}
+
+// Send posts r to guest `to` (E.164, with or without '+') from business number
+// phoneNumberID and returns the new message's wamid. r is fitted into Meta's
+// limits first (see Render). Every failure is a *SendError.
+//
+// A transport error after the request left (a timeout waiting for the answer)
+// is retryable although Meta may have delivered the message: the Cloud API has
+// no idempotency key, so a retry can duplicate a reply in that rare case.
+func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Reply) (string, error) {
+	body, err := Render(to, r)
+	if err != nil {
+		return "", &SendError{Message: err.Error(), Err: err}
+	}
+	if phoneNumberID == "" || strings.ContainsAny(phoneNumberID, "/?#") {
+		err := invalid("phone_number_id %q", phoneNumberID)
+		return "", &SendError{Message: err.Error(), Err: err}
+	}
+	base := c.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	endpoint := strings.TrimSuffix(base, "/") + "/" + url.PathEscape(phoneNumberID) + "/messages"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return "", &SendError{Message: "building request: " + err.Error(), Err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", &SendError{Message: err.Error(), Retryable: true, Err: err}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBodySize))
+	if err != nil {
+		return "", &SendError{Status: resp.StatusCode, Message: "reading answer: " + err.Error(), Retryable: true, Err: err}
+	}
+	if resp.StatusCode/100 == 2 {
+		var ok struct {
+			Messages []struct {
+				ID string `json:"id"`
+			} `json:"messages"`
+		}
+		if json.Unmarshal(raw, &ok) != nil || len(ok.Messages) == 0 || ok.Messages[0].ID == "" {
+			// Meta took the request; retrying could send the message twice.
+			return "", &SendError{Status: resp.StatusCode, Message: "answer has no message id: " + snippet(raw)}
+		}
+		return ok.Messages[0].ID, nil
+	}
+	return "", classify(resp, raw)
+}
+
+// classify turns an error answer into a SendError: Meta's throughput, pair-
+// rate, maintenance and transient codes, 429 and 5xx are retryable; 131047
+// (24-hour window), bad tokens and other 4xx are not.
+func classify(resp *http.Response, raw []byte) *SendError {
+	var body struct {
+		Error struct {
+			Message     string `json:"message"`
+			Code        int    `json:"code"`
+			IsTransient bool   `json:"is_transient"`
+		} `json:"error"`
+	}
+	e := &SendError{Status: resp.StatusCode}
+	if json.Unmarshal(raw, &body) == nil && (body.Error.Code != 0 || body.Error.Message != "") {
+		e.Code, e.Message = body.Error.Code, body.Error.Message
+	} else {
+		e.Message = http.StatusText(resp.StatusCode) + ": " + snippet(raw)
+	}
+	switch e.Code {
+	case CodeThroughput:
+		e.Retryable, e.RetryAfter = true, throughputBackoff
+	case CodePairRate:
+		e.Retryable, e.RetryAfter = true, pairRateBackoff
+	case CodeMaintenance:
+		e.Retryable, e.RetryAfter = true, maintenanceBackoff
+	case CodeAppRateLimit, CodeWABARateLimit:
+		e.Retryable, e.RetryAfter = true, rateLimitBackoff
+	case CodeUnknown, CodeTemporary, CodeSomethingWrong, CodeServiceUnavail:
+		e.Retryable = true
+	case CodeOutsideWindow:
+		return e // never retried, whatever the status says
+	default:
+		e.Retryable = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || body.Error.IsTransient
+	}
+	if d := retryAfter(resp.Header.Get("Retry-After")); e.Retryable && d > e.RetryAfter {
+		e.RetryAfter = d
+	}
+	return e
+}
+
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func snippet(b []byte) string {
+	const max = 200
+	s := strings.TrimSpace(string(b))
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strconv.Quote(s)
+}

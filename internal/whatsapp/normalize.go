@@ -1,0 +1,719 @@
+// Package whatsapp is the WhatsApp Cloud API channel: it normalises Meta's
+// webhook envelopes into chat.Message / chat.Status values (Normalize), tells
+// a WhatsApp payload from an email one (DetectChannel, CheckChannel), and
+// sends replies through the Graph API (Client). Wire formats:
+// reference/external-apis.md.
+package whatsapp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+// ErrorKind is a normalisation problem, named as the seed names it; the
+// value is the `error_type` label of message_normalization_errors_total.
+// An ErrorKind is an error, so errors.Is(err, ErrMissingEntry) works on what
+// Normalize returns.
+type ErrorKind string
+
+const (
+	// ErrMissingEntry: the envelope has no `entry` or an empty one.
+	ErrMissingEntry ErrorKind = "missing_entry"
+	// ErrMissingChanges: an entry has no `changes` or an empty one.
+	ErrMissingChanges ErrorKind = "missing_changes"
+	// ErrMissingMessages: a `messages` change whose value has neither
+	// messages, nor statuses, nor errors.
+	ErrMissingMessages ErrorKind = "missing_messages"
+	// ErrUnexpected: anything else: not a JSON object, a field of the wrong
+	// JSON type, a message without sender, an impossible timestamp.
+	ErrUnexpected ErrorKind = "unexpected"
+)
+
+func (k ErrorKind) Error() string { return "whatsapp normalisation: " + string(k) }
+
+// Problem is one part of an envelope that could not be read. Entry, Change and
+// Item locate it (-1 when the problem is above that level); Item indexes
+// messages, or statuses when Status is true.
+type Problem struct {
+	Kind   ErrorKind
+	Entry  int
+	Change int
+	Item   int
+	Status bool
+	Detail string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(string(p.Kind))
+	if p.Entry >= 0 {
+		fmt.Fprintf(&b, " at entry[%d]", p.Entry)
+		if p.Change >= 0 {
+			fmt.Fprintf(&b, ".changes[%d]", p.Change)
+			if p.Item >= 0 {
+				if p.Status {
+					fmt.Fprintf(&b, ".value.statuses[%d]", p.Item)
+				} else {
+					fmt.Fprintf(&b, ".value.messages[%d]", p.Item)
+				}
+			}
+		}
+	}
+	if p.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(p.Detail)
+	}
+	return b.String()
+}
+
+// NormalizeError lists every problem of one envelope. It unwraps to the
+// problems' kinds.
+type NormalizeError struct {
+	Problems []Problem
+}
+
+func (e *NormalizeError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	return "whatsapp normalisation: " + strings.Join(parts, "; ")
+}
+
+// Unwrap returns the distinct kinds, for errors.Is.
+func (e *NormalizeError) Unwrap() []error {
+	var out []error
+	seen := map[ErrorKind]bool{}
+	for _, p := range e.Problems {
+		if !seen[p.Kind] {
+			seen[p.Kind] = true
+			out = append(out, p.Kind)
+		}
+	}
+	return out
+}
+
+// Kinds returns the distinct kinds in order of first appearance.
+func (e *NormalizeError) Kinds() []ErrorKind {
+	var out []ErrorKind
+	for _, k := range e.Unwrap() {
+		out = append(out, k.(ErrorKind))
+	}
+	return out
+}
+
+// NormalizeOptions tunes Normalize. The zero value is ready to use.
+type NormalizeOptions struct {
+	// Metadata filters each message's client-supplied `metadata`; the zero
+	// value applies chat.DefaultAllowedMetadata.
+	Metadata chat.MetadataFilter
+	// Now stamps messages that carry no timestamp; nil means time.Now.
+	Now func() time.Time
+}
+
+// Batch is what one webhook envelope carried, in envelope order.
+type Batch struct {
+	Messages []chat.Message
+	Statuses []chat.Status
+	// Errors are asynchronous errors Meta reported under value.errors[].
+	Errors []chat.Error
+	// PhoneNumberIDs and WABAIDs are the distinct, non-empty business numbers
+	// (value.metadata.phone_number_id) and accounts (entry[].id) of the
+	// changes that carried events, in order: the keys of tenant resolution.
+	PhoneNumberIDs []string
+	WABAIDs        []string
+
+	// origin[i] is the business of the i-th message / status, for ByBusiness.
+	msgOrigin    []business
+	statusOrigin []business
+	errorOrigin  []business
+}
+
+type business struct {
+	phoneNumberID string
+	wabaID        string
+}
+
+// Len is the number of events (messages, statuses and errors).
+func (b Batch) Len() int { return len(b.Messages) + len(b.Statuses) + len(b.Errors) }
+
+// ForTenant returns a copy of b with every message and status stamped with
+// tenant id. b is not modified.
+func (b Batch) ForTenant(id string) Batch {
+	out := b
+	out.Messages = append([]chat.Message(nil), b.Messages...)
+	for i := range out.Messages {
+		out.Messages[i].TenantID = id
+	}
+	out.Statuses = append([]chat.Status(nil), b.Statuses...)
+	for i := range out.Statuses {
+		out.Statuses[i].TenantID = id
+	}
+	return out
+}
+
+// ByBusiness splits b by business number (phone_number_id, WABA id), in order
+// of first appearance, so a batch that mixes hotels can be resolved to a
+// tenant per part. Each part has at most one PhoneNumberIDs and one WABAIDs
+// entry (none when the envelope lacked it). A batch with one business, or one
+// not built by Normalize, comes back as the only part.
+func (b Batch) ByBusiness() []Batch {
+	if len(b.msgOrigin) != len(b.Messages) || len(b.statusOrigin) != len(b.Statuses) || len(b.errorOrigin) != len(b.Errors) {
+		return []Batch{b}
+	}
+	var order []business
+	parts := map[business]*Batch{}
+	part := func(o business) *Batch {
+		p, ok := parts[o]
+		if !ok {
+			p = &Batch{PhoneNumberIDs: appendUnique(nil, o.phoneNumberID), WABAIDs: appendUnique(nil, o.wabaID)}
+			parts[o] = p
+			order = append(order, o)
+		}
+		return p
+	}
+	for i, m := range b.Messages {
+		p := part(b.msgOrigin[i])
+		p.Messages = append(p.Messages, m)
+		p.msgOrigin = append(p.msgOrigin, b.msgOrigin[i])
+	}
+	for i, s := range b.Statuses {
+		p := part(b.statusOrigin[i])
+		p.Statuses = append(p.Statuses, s)
+		p.statusOrigin = append(p.statusOrigin, b.statusOrigin[i])
+	}
+	for i, e := range b.Errors {
+		p := part(b.errorOrigin[i])
+		p.Errors = append(p.Errors, e)
+		p.errorOrigin = append(p.errorOrigin, b.errorOrigin[i])
+	}
+	if len(order) <= 1 {
+		return []Batch{b}
+	}
+	out := make([]Batch, len(order))
+	for i, o := range order {
+		out[i] = *parts[o]
+	}
+	return out
+}
+
+// Wire shapes of the envelope (reference/external-apis.md). Only what we use
+// is declared; Meta adds fields freely and unknown ones are ignored.
+type (
+	wireEnvelope struct {
+		Object string      `json:"object"`
+		Entry  []wireEntry `json:"entry"`
+	}
+	wireEntry struct {
+		ID      string       `json:"id"`
+		Changes []wireChange `json:"changes"`
+	}
+	wireChange struct {
+		Field string     `json:"field"`
+		Value *wireValue `json:"value"`
+	}
+	wireValue struct {
+		Metadata struct {
+			PhoneNumberID string `json:"phone_number_id"`
+		} `json:"metadata"`
+		Contacts []wireContact `json:"contacts"`
+		Messages []wireMessage `json:"messages"`
+		Statuses []wireStatus  `json:"statuses"`
+		Errors   []wireError   `json:"errors"`
+	}
+	wireContact struct {
+		WaID    string `json:"wa_id"`
+		Profile struct {
+			Name string `json:"name"`
+		} `json:"profile"`
+	}
+	wireMessage struct {
+		From      string `json:"from"`
+		ID        string `json:"id"`
+		Timestamp string `json:"timestamp"`
+		Type      string `json:"type"`
+		Text      *struct {
+			Body string `json:"body"`
+		} `json:"text"`
+		Interactive *struct {
+			Type        string     `json:"type"`
+			ButtonReply *wireReply `json:"button_reply"`
+			ListReply   *wireReply `json:"list_reply"`
+		} `json:"interactive"`
+		Button *struct { // quick-reply button of a template message
+			Payload string `json:"payload"`
+			Text    string `json:"text"`
+		} `json:"button"`
+		Image    *wireMedia `json:"image"`
+		Audio    *wireMedia `json:"audio"`
+		Video    *wireMedia `json:"video"`
+		Document *wireMedia `json:"document"`
+		Sticker  *wireMedia `json:"sticker"`
+		Location *struct {
+			Latitude  float64 `json:"latitude"`
+			Longitude float64 `json:"longitude"`
+			Name      string  `json:"name"`
+			Address   string  `json:"address"`
+		} `json:"location"`
+		Context *struct {
+			ID string `json:"id"`
+		} `json:"context"`
+		Errors []wireError `json:"errors"`
+		// Not Meta's: the original system's clients put metadata on the
+		// message (seed 003 §2.3). Raw so that a non-object does not cost
+		// the message.
+		Metadata json.RawMessage `json:"metadata"`
+	}
+	wireReply struct {
+		ID          string `json:"id"`
+		Title       string `json:"title"`
+		Description string `json:"description"`
+	}
+	wireMedia struct {
+		ID       string `json:"id"`
+		MimeType string `json:"mime_type"`
+		SHA256   string `json:"sha256"`
+		Caption  string `json:"caption"`
+	}
+	wireStatus struct {
+		ID          string      `json:"id"`
+		Status      string      `json:"status"`
+		Timestamp   string      `json:"timestamp"`
+		RecipientID string      `json:"recipient_id"`
+		Errors      []wireError `json:"errors"`
+	}
+	wireError struct {
+		Code    int    `json:"code"`
+		Title   string `json:"title"`
+		Message string `json:"message"`
+	}
+)
+
+// Normalize reads a webhook envelope. It returns everything it could read and,
+// when some part could not be read, a *NormalizeError listing each problem
+// (every problem is also counted in message_normalization_errors_total).
+//
+// A partly bad envelope is not all-or-nothing: one malformed message does not
+// cost its neighbours. So the caller acknowledges and processes whatever Batch
+// holds, and treats the error as something to log. When Batch is empty and the
+// error is set, nothing in the envelope was usable; the body passed signature
+// and JSON checks, so redelivery would not fix it either, and acknowledging is
+// still right (Meta retries non-2xx answers for days).
+//
+// Messages get Channel, ID, From (E.164 digits), To (phone_number_id), Name,
+// Timestamp, Kind and the kind's fields; TenantID is left empty (see
+// Batch.ForTenant). A message without an id (the seed's fixtures) gets a
+// stable synthetic one, "nid.<hex>", derived from its content, so a redelivery
+// deduplicates all the same.
+func Normalize(body []byte, opts NormalizeOptions) (Batch, error) {
+	start := time.Now()
+	b, problems := normalize(body, opts)
+	chat.NormalizationLatency.WithLabelValues(string(chat.WhatsApp)).Observe(time.Since(start).Seconds())
+	if len(problems) == 0 {
+		return b, nil
+	}
+	for _, p := range problems {
+		chat.RecordNormalizationError(chat.WhatsApp, string(p.Kind))
+	}
+	return b, &NormalizeError{Problems: problems}
+}
+
+func normalize(body []byte, opts NormalizeOptions) (Batch, []Problem) {
+	notObject := []Problem{{Kind: ErrUnexpected, Entry: -1, Change: -1, Item: -1, Detail: "not a JSON object"}}
+	if !isObject(body) {
+		return Batch{}, notObject
+	}
+	var env wireEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return Batch{}, notObject
+		}
+		// A field of the wrong type somewhere: read the envelope level by
+		// level so that only the bad parts are lost.
+		return salvage(body, opts)
+	}
+	n := &normalizer{opts: opts}
+	if len(env.Entry) == 0 {
+		n.problem(ErrMissingEntry, -1, -1, -1, false, "")
+		return n.batch, n.problems
+	}
+	for ei := range env.Entry {
+		e := &env.Entry[ei]
+		if len(e.Changes) == 0 {
+			n.problem(ErrMissingChanges, ei, -1, -1, false, "")
+			continue
+		}
+		for ci := range e.Changes {
+			c := &e.Changes[ci]
+			n.change(ei, ci, e.ID, c.Field, c.Value, nil)
+		}
+	}
+	return n.batch, n.problems
+}
+
+type normalizer struct {
+	opts     NormalizeOptions
+	batch    Batch
+	problems []Problem
+}
+
+func (n *normalizer) problem(k ErrorKind, entry, change, item int, status bool, detail string) {
+	n.problems = append(n.problems, Problem{Kind: k, Entry: entry, Change: change, Item: item, Status: status, Detail: detail})
+}
+
+// change reads one change's value. On the salvage path raws holds the
+// messages and statuses undecoded, so that each is decoded on its own.
+func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws *wireValueRaws) {
+	// Other subscribed fields (account_update, templates, ...) are
+	// legitimate events this channel does not handle, not errors.
+	if field != "" && field != "messages" {
+		return
+	}
+	if v == nil {
+		n.problem(ErrMissingMessages, ei, ci, -1, false, "change has no value")
+		return
+	}
+	nMsgs, nStatuses := len(v.Messages), len(v.Statuses)
+	if raws != nil {
+		nMsgs, nStatuses = len(raws.messages), len(raws.statuses)
+	}
+	if nMsgs == 0 && nStatuses == 0 && len(v.Errors) == 0 && (raws == nil || !raws.malformed) {
+		n.problem(ErrMissingMessages, ei, ci, -1, false, "")
+		return
+	}
+	origin := business{phoneNumberID: v.Metadata.PhoneNumberID, wabaID: wabaID}
+	n.batch.PhoneNumberIDs = appendUnique(n.batch.PhoneNumberIDs, origin.phoneNumberID)
+	n.batch.WABAIDs = appendUnique(n.batch.WABAIDs, origin.wabaID)
+	n.batch.Messages = slices.Grow(n.batch.Messages, nMsgs)
+	n.batch.msgOrigin = slices.Grow(n.batch.msgOrigin, nMsgs)
+
+	for mi := 0; mi < nMsgs; mi++ {
+		var wm *wireMessage
+		if raws != nil {
+			wm = new(wireMessage)
+			if err := json.Unmarshal(raws.messages[mi], wm); err != nil {
+				n.problem(ErrUnexpected, ei, ci, mi, false, jsonDetail(err))
+				continue
+			}
+		} else {
+			wm = &v.Messages[mi]
+		}
+		m, detail := n.message(wm, v)
+		if detail != "" {
+			n.problem(ErrUnexpected, ei, ci, mi, false, detail)
+			continue
+		}
+		m.To = origin.phoneNumberID
+		n.batch.Messages = append(n.batch.Messages, m)
+		n.batch.msgOrigin = append(n.batch.msgOrigin, origin)
+	}
+	for si := 0; si < nStatuses; si++ {
+		var ws *wireStatus
+		if raws != nil {
+			ws = new(wireStatus)
+			if err := json.Unmarshal(raws.statuses[si], ws); err != nil {
+				n.problem(ErrUnexpected, ei, ci, si, true, jsonDetail(err))
+				continue
+			}
+		} else {
+			ws = &v.Statuses[si]
+		}
+		s, detail := n.status(ws)
+		if detail != "" {
+			n.problem(ErrUnexpected, ei, ci, si, true, detail)
+			continue
+		}
+		n.batch.Statuses = append(n.batch.Statuses, s)
+		n.batch.statusOrigin = append(n.batch.statusOrigin, origin)
+	}
+	for _, we := range v.Errors {
+		n.batch.Errors = append(n.batch.Errors, chatError(we))
+		n.batch.errorOrigin = append(n.batch.errorOrigin, origin)
+	}
+}
+
+// message converts one wire message, or says why it cannot.
+func (n *normalizer) message(wm *wireMessage, v *wireValue) (chat.Message, string) {
+	from, ok := e164Digits(wm.From)
+	if !ok {
+		if wm.From == "" {
+			return chat.Message{}, "message has no sender"
+		}
+		return chat.Message{}, "sender is not a phone number"
+	}
+	ts, ok := n.timestamp(wm.Timestamp)
+	if !ok {
+		return chat.Message{}, "timestamp is not unix seconds"
+	}
+	m := chat.Message{
+		Channel:   chat.WhatsApp,
+		ID:        wm.ID,
+		From:      from,
+		Timestamp: ts,
+	}
+	m.Name = contactName(v.Contacts, from)
+	if wm.Context != nil {
+		m.ContextID = wm.Context.ID
+	}
+	if !readKind(&m, wm) {
+		m = unsupported(m, wm)
+	}
+	if m.ID == "" {
+		m.ID = syntheticID(v.Metadata.PhoneNumberID, wm, m)
+	}
+	if len(wm.Metadata) > 0 && !bytes.Equal(wm.Metadata, []byte("null")) {
+		m.Metadata = n.metadata(wm.Metadata)
+	}
+	return m, ""
+}
+
+// readKind fills m's kind and the kind's fields; false means the agent cannot
+// use this message and it is to be marked unsupported.
+func readKind(m *chat.Message, wm *wireMessage) bool {
+	switch wm.Type {
+	case "text":
+		if wm.Text == nil {
+			return false
+		}
+		m.Kind = chat.KindText
+		m.Text = wm.Text.Body
+	case "interactive":
+		switch {
+		case wm.Interactive != nil && wm.Interactive.Type == "button_reply" && wm.Interactive.ButtonReply != nil:
+			m.Kind = chat.KindButtonReply
+			m.ReplyID = wm.Interactive.ButtonReply.ID
+			m.Text = wm.Interactive.ButtonReply.Title
+		case wm.Interactive != nil && wm.Interactive.Type == "list_reply" && wm.Interactive.ListReply != nil:
+			m.Kind = chat.KindListReply
+			m.ReplyID = wm.Interactive.ListReply.ID
+			m.Text = wm.Interactive.ListReply.Title
+		default:
+			return false
+		}
+	case "button":
+		// A tapped quick-reply button of a template: the same thing to the
+		// agent as an interactive button reply.
+		if wm.Button == nil {
+			return false
+		}
+		m.Kind = chat.KindButtonReply
+		m.ReplyID = wm.Button.Payload
+		m.Text = wm.Button.Text
+	case "image", "audio":
+		media := wm.Image
+		m.Kind = chat.KindImage
+		if wm.Type == "audio" {
+			media, m.Kind = wm.Audio, chat.KindAudio
+		}
+		if media == nil {
+			return false
+		}
+		m.Media = chatMedia(media)
+		m.Text = media.Caption
+	case "location":
+		l := wm.Location
+		if l == nil || math.Abs(l.Latitude) > 90 || math.Abs(l.Longitude) > 180 {
+			return false
+		}
+		m.Kind = chat.KindLocation
+		m.Location = &chat.Location{Latitude: l.Latitude, Longitude: l.Longitude, Name: l.Name, Address: l.Address}
+	default:
+		// "unsupported", and every type the agent cannot use (video,
+		// document, sticker, reaction, contacts, order, system, and types
+		// Meta adds later).
+		return false
+	}
+	return true
+}
+
+// contactName is the profile name of the contact whose wa_id is from. Meta
+// lists one contact per sender; a single contact is the sender.
+func contactName(contacts []wireContact, from string) string {
+	if len(contacts) == 1 {
+		return contacts[0].Profile.Name
+	}
+	for _, c := range contacts {
+		if c.WaID == from {
+			return c.Profile.Name
+		}
+	}
+	for _, c := range contacts {
+		if d, _ := e164Digits(c.WaID); d == from {
+			return c.Profile.Name
+		}
+	}
+	return ""
+}
+
+func unsupported(m chat.Message, wm *wireMessage) chat.Message {
+	m.Kind = chat.KindUnsupported
+	for _, media := range []*wireMedia{wm.Video, wm.Document, wm.Sticker, wm.Image, wm.Audio} {
+		if media != nil {
+			m.Media = chatMedia(media)
+			m.Text = media.Caption
+			break
+		}
+	}
+	for _, we := range wm.Errors {
+		m.Errors = append(m.Errors, chatError(we))
+	}
+	return m
+}
+
+func (n *normalizer) metadata(raw json.RawMessage) map[string]any {
+	var md map[string]any
+	if err := json.Unmarshal(raw, &md); err != nil {
+		// Not an object: nothing of it can be allow-listed; count it as one
+		// dropped key.
+		chat.MetadataFilteredKeys.Inc()
+		return nil
+	}
+	return n.opts.Metadata.Apply(md)
+}
+
+func (n *normalizer) status(ws *wireStatus) (chat.Status, string) {
+	if ws.ID == "" {
+		return chat.Status{}, "status has no message id"
+	}
+	if ws.Status == "" {
+		return chat.Status{}, "status has no status"
+	}
+	ts, ok := n.timestamp(ws.Timestamp)
+	if !ok {
+		return chat.Status{}, "timestamp is not unix seconds"
+	}
+	rcpt, ok := e164Digits(ws.RecipientID)
+	if !ok {
+		// Group and other recipients are not phone numbers; keep as sent.
+		rcpt = ws.RecipientID
+	}
+	s := chat.Status{
+		Channel:   chat.WhatsApp,
+		MessageID: ws.ID,
+		Status:    ws.Status,
+		Recipient: rcpt,
+		Timestamp: ts,
+	}
+	for _, we := range ws.Errors {
+		s.Errors = append(s.Errors, chatError(we))
+	}
+	return s, ""
+}
+
+// maxUnix is 9999-12-31T23:59:59Z: later instants cannot be serialised as
+// RFC 3339 and are no real message's.
+const maxUnix = 253402300799
+
+func (n *normalizer) timestamp(s string) (time.Time, bool) {
+	if s == "" {
+		if n.opts.Now != nil {
+			return n.opts.Now().UTC(), true
+		}
+		return time.Now().UTC(), true
+	}
+	sec, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || sec < 0 || sec > maxUnix {
+		return time.Time{}, false
+	}
+	return time.Unix(sec, 0).UTC(), true
+}
+
+func chatMedia(w *wireMedia) *chat.Media {
+	return &chat.Media{ID: w.ID, MimeType: w.MimeType, SHA256: w.SHA256, Caption: w.Caption}
+}
+
+func chatError(we wireError) chat.Error {
+	title := we.Title
+	if title == "" {
+		title = we.Message
+	}
+	return chat.Error{Code: we.Code, Title: title}
+}
+
+// syntheticID derives a stable id for a message that came without one.
+func syntheticID(phoneNumberID string, wm *wireMessage, m chat.Message) string {
+	h := sha256.New()
+	for _, s := range []string{phoneNumberID, m.From, wm.Timestamp, wm.Type, string(m.Kind), m.Text, m.ReplyID, m.ContextID} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if m.Media != nil {
+		h.Write([]byte(m.Media.ID))
+	}
+	if m.Location != nil {
+		fmt.Fprintf(h, "%v,%v", m.Location.Latitude, m.Location.Longitude)
+	}
+	return "nid." + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// e164Digits normalises a phone number to E.164 digits without '+': it drops
+// '+', spaces, dashes, dots and parentheses, and accepts the result only if it
+// is 1 to 15 digits (E.164's maximum; Meta's wa_id is the same digits).
+func e164Digits(s string) (string, bool) {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < '0' || c > '9' {
+			clean = false
+			break
+		}
+	}
+	if !clean {
+		var b strings.Builder
+		b.Grow(len(s))
+		for _, r := range s {
+			switch {
+			case r >= '0' && r <= '9':
+				b.WriteRune(r)
+			case r == '+' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+			default:
+				return "", false
+			}
+		}
+		s = b.String()
+	}
+	if len(s) == 0 || len(s) > 15 {
+		return "", false
+	}
+	return s, true
+}
+
+// appendUnique appends s unless it is empty or already in list.
+func appendUnique(list []string, s string) []string {
+	if s == "" {
+		return list
+	}
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+func isObject(body []byte) bool {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
+}
+
+func jsonDetail(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("field %q is a JSON %s, want %s", te.Field, te.Value, te.Type)
+		}
+		return fmt.Sprintf("a JSON %s where %s was expected", te.Value, te.Type)
+	}
+	return err.Error()
+}

@@ -1,0 +1,328 @@
+package whatsapp
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+// Meta's limits on outbound messages, in characters (reference/external-apis.md).
+const (
+	MaxTextBody          = 4096
+	MaxButtons           = 3
+	MaxButtonTitle       = 20
+	MaxButtonID          = 256
+	MaxButtonBody        = 1024
+	MaxHeaderFooter      = 60
+	MaxListBody          = 4096
+	MaxListButton        = 20
+	MaxListRows          = 10
+	MaxListSections      = 10
+	MaxSectionTitle      = 24
+	MaxRowTitle          = 24
+	MaxRowID             = 200
+	MaxRowDescription    = 72
+	MaxImageCaption      = 1024
+	DefaultListButton    = "Ver opciones"
+	truncationMark       = "…"
+	truncationMarkRunes  = 1
+	messagingProductName = "whatsapp"
+)
+
+// ErrInvalidReply is a reply that cannot be sent as it is whatever Meta's
+// state: no body, an over-long or repeated button id, a bad image URL, a bad
+// recipient. Sending it again cannot succeed.
+var ErrInvalidReply = errors.New("whatsapp: invalid reply")
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidReply, fmt.Sprintf(format, a...))
+}
+
+// Wire shapes of a send request (reference/external-apis.md).
+type (
+	outMessage struct {
+		MessagingProduct string          `json:"messaging_product"`
+		RecipientType    string          `json:"recipient_type"`
+		To               string          `json:"to"`
+		Type             string          `json:"type"`
+		Text             *outText        `json:"text,omitempty"`
+		Interactive      *outInteractive `json:"interactive,omitempty"`
+		Image            *outImage       `json:"image,omitempty"`
+	}
+	outText struct {
+		PreviewURL bool   `json:"preview_url"`
+		Body       string `json:"body"`
+	}
+	outInteractive struct {
+		Type   string     `json:"type"`
+		Header *outHeader `json:"header,omitempty"`
+		Body   outBody    `json:"body"`
+		Footer *outBody   `json:"footer,omitempty"`
+		Action outAction  `json:"action"`
+	}
+	outHeader struct {
+		Type  string    `json:"type"`
+		Text  string    `json:"text,omitempty"`
+		Image *outImage `json:"image,omitempty"`
+	}
+	outBody struct {
+		Text string `json:"text"`
+	}
+	outAction struct {
+		Buttons  []outButton  `json:"buttons,omitempty"`
+		Button   string       `json:"button,omitempty"`
+		Sections []outSection `json:"sections,omitempty"`
+	}
+	outButton struct {
+		Type  string   `json:"type"`
+		Reply outReply `json:"reply"`
+	}
+	outReply struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	outSection struct {
+		Title string   `json:"title,omitempty"`
+		Rows  []outRow `json:"rows"`
+	}
+	outRow struct {
+		ID          string `json:"id"`
+		Title       string `json:"title"`
+		Description string `json:"description,omitempty"`
+	}
+	outImage struct {
+		Link    string `json:"link"`
+		Caption string `json:"caption,omitempty"`
+	}
+)
+
+// Render is the JSON body Send posts for r to recipient `to`. It fits r into
+// Meta's limits rather than letting Meta reject it:
+//
+//   - Text longer than the field's limit (body 4096, button body 1024,
+//     header/footer 60, button title 20, list button 20, section and row
+//     title 24, row description 72, caption 1024) is cut on a rune boundary
+//     and ends in "…".
+//   - Buttons: more than 3 buttons, a body over 1024 characters, or titles
+//     that are equal once cut become a list (one untitled section, the full
+//     title in the row description when it was cut; a header image is
+//     dropped, lists cannot show one). No buttons: sent as text.
+//   - Lists: more than 10 rows in all become numbered plain text
+//     (chat.Reply.Plain); empty sections are dropped; several sections where
+//     one has no title are merged into one; no label → DefaultListButton.
+//   - Ids are never cut (they carry meaning): an empty, too long or repeated
+//     button/row id, an empty body, or an image URL that is not absolute
+//     http(s) is ErrInvalidReply.
+func Render(to string, r chat.Reply) ([]byte, error) {
+	m, err := build(to, r)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+func build(to string, r chat.Reply) (*outMessage, error) {
+	digits, ok := e164Digits(to)
+	if !ok {
+		return nil, invalid("recipient %q is not a phone number", to)
+	}
+	m := &outMessage{MessagingProduct: messagingProductName, RecipientType: "individual", To: "+" + digits}
+	switch r.Kind {
+	case chat.ReplyButtons:
+		return buttons(m, r)
+	case chat.ReplyList:
+		return list(m, r)
+	case chat.ReplyImage:
+		return image(m, r)
+	default:
+		return text(m, r.Text)
+	}
+}
+
+func text(m *outMessage, body string) (*outMessage, error) {
+	if isBlank(body) {
+		return nil, invalid("empty text")
+	}
+	m.Type = "text"
+	m.Text = &outText{Body: truncate(body, MaxTextBody)}
+	return m, nil
+}
+
+func image(m *outMessage, r chat.Reply) (*outMessage, error) {
+	if err := checkURL(r.ImageURL); err != nil {
+		return nil, err
+	}
+	m.Type = "image"
+	m.Image = &outImage{Link: r.ImageURL, Caption: truncate(r.Text, MaxImageCaption)}
+	return m, nil
+}
+
+func buttons(m *outMessage, r chat.Reply) (*outMessage, error) {
+	if len(r.Buttons) == 0 {
+		return text(m, r.Plain())
+	}
+	if isBlank(r.Text) {
+		return nil, invalid("buttons without body text")
+	}
+	if err := checkIDs(len(r.Buttons), func(i int) string { return r.Buttons[i].ID }, MaxButtonID, "button"); err != nil {
+		return nil, err
+	}
+	asList := len(r.Buttons) > MaxButtons || utf8.RuneCountInString(r.Text) > MaxButtonBody
+	titles := map[string]bool{}
+	out := make([]outButton, len(r.Buttons))
+	for i, b := range r.Buttons {
+		t := truncate(b.Title, MaxButtonTitle)
+		if isBlank(t) || titles[t] {
+			// Meta wants distinct, non-empty button titles; rows need not be.
+			asList = true
+		}
+		titles[t] = true
+		out[i] = outButton{Type: "reply", Reply: outReply{ID: b.ID, Title: t}}
+	}
+	if asList {
+		rows := make([]chat.Row, len(r.Buttons))
+		for i, b := range r.Buttons {
+			rows[i] = chat.Row{ID: b.ID, Title: b.Title}
+		}
+		lr := r
+		lr.Kind, lr.Buttons, lr.ImageURL = chat.ReplyList, nil, ""
+		lr.Sections = []chat.Section{{Rows: rows}}
+		return list(m, lr)
+	}
+	in := &outInteractive{Type: "button", Body: outBody{Text: r.Text}, Action: outAction{Buttons: out}}
+	switch {
+	case r.ImageURL != "":
+		if err := checkURL(r.ImageURL); err != nil {
+			return nil, err
+		}
+		in.Header = &outHeader{Type: "image", Image: &outImage{Link: r.ImageURL}}
+	case !isBlank(r.Header):
+		in.Header = &outHeader{Type: "text", Text: truncate(r.Header, MaxHeaderFooter)}
+	}
+	if !isBlank(r.Footer) {
+		in.Footer = &outBody{Text: truncate(r.Footer, MaxHeaderFooter)}
+	}
+	m.Type, m.Interactive = "interactive", in
+	return m, nil
+}
+
+func list(m *outMessage, r chat.Reply) (*outMessage, error) {
+	var sections []chat.Section
+	rows, untitled := 0, false
+	for _, s := range r.Sections {
+		if len(s.Rows) == 0 {
+			continue
+		}
+		sections = append(sections, s)
+		rows += len(s.Rows)
+		untitled = untitled || isBlank(s.Title)
+	}
+	if rows == 0 || rows > MaxListRows {
+		pr := r
+		pr.Sections = sections
+		return text(m, pr.Plain())
+	}
+	if isBlank(r.Text) {
+		return nil, invalid("list without body text")
+	}
+	if len(sections) > 1 && untitled {
+		var all []chat.Row
+		for _, s := range sections {
+			all = append(all, s.Rows...)
+		}
+		sections = []chat.Section{{Rows: all}}
+	}
+	var ids []string
+	for _, s := range sections {
+		for _, row := range s.Rows {
+			ids = append(ids, row.ID)
+		}
+	}
+	if err := checkIDs(len(ids), func(i int) string { return ids[i] }, MaxRowID, "row"); err != nil {
+		return nil, err
+	}
+	label := r.ListButton
+	if isBlank(label) {
+		label = DefaultListButton
+	}
+	in := &outInteractive{Type: "list", Body: outBody{Text: truncate(r.Text, MaxListBody)},
+		Action: outAction{Button: truncate(label, MaxListButton)}}
+	for _, s := range sections {
+		os := outSection{Rows: make([]outRow, len(s.Rows))}
+		if len(sections) > 1 {
+			os.Title = truncate(s.Title, MaxSectionTitle)
+		}
+		for i, row := range s.Rows {
+			title, desc := row.Title, row.Description
+			if utf8.RuneCountInString(title) > MaxRowTitle && desc == "" {
+				desc = title // keep the whole title readable
+			}
+			os.Rows[i] = outRow{ID: row.ID, Title: truncate(title, MaxRowTitle), Description: truncate(desc, MaxRowDescription)}
+			if isBlank(os.Rows[i].Title) {
+				return nil, invalid("row %q has no title", row.ID)
+			}
+		}
+		in.Action.Sections = append(in.Action.Sections, os)
+	}
+	if !isBlank(r.Header) {
+		in.Header = &outHeader{Type: "text", Text: truncate(r.Header, MaxHeaderFooter)}
+	}
+	if !isBlank(r.Footer) {
+		in.Footer = &outBody{Text: truncate(r.Footer, MaxHeaderFooter)}
+	}
+	m.Type, m.Interactive = "interactive", in
+	return m, nil
+}
+
+func checkIDs(n int, id func(int) string, max int, what string) error {
+	seen := make(map[string]bool, n)
+	for i := 0; i < n; i++ {
+		s := id(i)
+		switch {
+		case s == "":
+			return invalid("%s %d has no id", what, i)
+		case utf8.RuneCountInString(s) > max:
+			return invalid("%s id %q is longer than %d characters", what, truncate(s, 40), max)
+		case seen[s]:
+			return invalid("%s id %q is repeated", what, s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return invalid("image URL %q is not an absolute http(s) URL", truncate(s, 80))
+	}
+	return nil
+}
+
+// truncate cuts s to at most max runes, ending in "…" when cut.
+func truncate(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	keep := max - truncationMarkRunes
+	for i := range s {
+		if keep == 0 {
+			return s[:i] + truncationMark
+		}
+		keep--
+	}
+	return s
+}
+
+func isBlank(s string) bool {
+	for _, r := range s {
+		if r != ' ' && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
+}

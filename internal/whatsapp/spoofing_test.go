@@ -1,0 +1,81 @@
+package whatsapp
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+func TestDetectChannel(t *testing.T) {
+	cases := []struct {
+		name string
+		body string
+		want chat.Channel
+	}{
+		{"meta envelope", string(readFixture(t, "meta_reference_text.json")), chat.WhatsApp},
+		{"seed whatsapp without object", string(readFixture(t, "seed_whatsapp_tenant_madrid.json")), chat.WhatsApp},
+		{"object only", `{"object":"whatsapp_business_account"}`, chat.WhatsApp},
+		{"seed gmail", string(readFixture(t, "seed_gmail_tenant_bcn.json")), chat.Gmail},
+		{"gmail without subject", `{"from":"a@b.c","body":"hola"}`, chat.Gmail},
+		{"both shapes", `{"entry":[],"from":"a@b.c","subject":"s","body":"b"}`, ""},
+		{"neither", `{"hello":"world"}`, ""},
+		{"from alone", `{"from":"a@b.c"}`, ""},
+		{"not JSON", `{{`, ""},
+		{"array", `[{"entry":[]}]`, ""},
+		{"entry of odd type", `{"entry":5}`, chat.WhatsApp},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := DetectChannel([]byte(c.body)); got != c.want {
+				t.Fatalf("DetectChannel = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestCheckChannel(t *testing.T) {
+	gmail := readFixture(t, "seed_gmail_tenant_bcn.json")
+	wa := readFixture(t, "seed_whatsapp_tenant_madrid.json")
+	cases := []struct {
+		name  string
+		route chat.Channel
+		body  string
+		claim chat.Channel // "" = accepted
+	}{
+		{"whatsapp on whatsapp", chat.WhatsApp, string(wa), ""},
+		{"gmail on gmail", chat.Gmail, string(gmail), ""},
+		{"gmail on whatsapp", chat.WhatsApp, string(gmail), chat.Gmail},
+		{"whatsapp on gmail", chat.Gmail, string(wa), chat.WhatsApp},
+		{"both shapes on whatsapp", chat.WhatsApp, `{"entry":[],"from":"a@b.c","subject":"s"}`, chat.Gmail},
+		{"both shapes on gmail", chat.Gmail, `{"entry":[],"from":"a@b.c","subject":"s"}`, chat.WhatsApp},
+		{"claimed channel field", chat.WhatsApp, `{"channel":"gmail","entry":[]}`, chat.Gmail},
+		{"claimed channel field, other case", chat.Gmail, `{"channel":"WhatsApp","from":"a@b.c","body":"x"}`, chat.WhatsApp},
+		{"claimed own channel", chat.WhatsApp, `{"channel":"whatsapp","entry":[]}`, ""},
+		{"claimed unknown channel", chat.WhatsApp, `{"channel":"sms","entry":[]}`, "sms"},
+		{"neither shape is left to the normaliser", chat.WhatsApp, `{"hello":1}`, ""},
+		{"invalid JSON is left to the JSON check", chat.Gmail, `{`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := testutil.ToFloat64(ChannelSpoofingDetected)
+			err := CheckChannel(c.route, []byte(c.body))
+			grew := testutil.ToFloat64(ChannelSpoofingDetected) - before
+			if c.claim == "" {
+				if err != nil || grew != 0 {
+					t.Fatalf("err=%v counter+%v, want accepted", err, grew)
+				}
+				return
+			}
+			var se *SpoofingError
+			if !errors.As(err, &se) || se.Route != c.route || se.Claim != c.claim {
+				t.Fatalf("err = %#v, want SpoofingError{%s, %s}", err, c.route, c.claim)
+			}
+			if grew != 1 {
+				t.Fatalf("channel_spoofing_detected_total grew by %v", grew)
+			}
+		})
+	}
+}

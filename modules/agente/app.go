@@ -1,0 +1,300 @@
+// Package agente is the `agente` Caddy app: the process-wide part of
+// agente-caddy that the HTTP modules share. It reads the environment
+// (DESIGN.md "Configuration"), refuses to start staging or production on bad
+// secrets, owns the Postgres pool and Redis client (shared across config
+// reloads through caddy.UsagePools), applies migrations, and keeps the
+// readiness checks every module contributes to /health/ready.
+//
+// Handlers reach it with ctx.App("agente"); with no `agente` global option it
+// is created with its defaults, which read everything from the environment.
+package agente
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/health"
+	"github.com/agentehotel/agente-caddy/internal/store"
+	"github.com/agentehotel/agente-caddy/internal/telemetry"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+	httpcaddyfile.RegisterGlobalOption("agente", parseGlobalOption)
+	// Development secrets must exist before the Caddyfile's {env.*}
+	// placeholders are read; init runs before caddycmd.Main in every build
+	// (ours and xcaddy's) because this package is imported by the root.
+	config.ApplyDevDefaults(os.LookupEnv, os.Setenv)
+}
+
+// App is the `agente` app. Every field is optional: an empty field takes its
+// value from the environment variable named in its comment.
+//
+// Caddyfile (global options):
+//
+//	{
+//		agente {
+//			environment <development|test|staging|production>
+//			postgres    <url>        # POSTGRES_URL; empty: in-memory stores (development only)
+//			redis       <url>        # REDIS_URL; empty: in-memory (development only)
+//			key_prefix  <prefix>     # REDIS_KEY_PREFIX; prefix of every Redis key we write
+//			migrate     on|off       # apply embedded migrations at start (default on)
+//		}
+//	}
+type App struct {
+	// Environment overrides ENVIRONMENT.
+	Environment string `json:"environment,omitempty"`
+	// PostgresURL overrides POSTGRES_URL. Placeholders are resolved.
+	PostgresURL string `json:"postgres_url,omitempty"`
+	// RedisURL overrides REDIS_URL. Placeholders are resolved.
+	RedisURL string `json:"redis_url,omitempty"`
+	// KeyPrefix overrides REDIS_KEY_PREFIX: prefixed to every Redis key of
+	// ours, so environments can share a Redis. Default empty, which keeps the
+	// seed's key names (feature_flags, feature:<flag>).
+	KeyPrefix string `json:"key_prefix,omitempty"`
+	// Migrate applies the embedded Postgres migrations at start (under an
+	// advisory lock, so instances starting together are safe). Default true.
+	Migrate *bool `json:"migrate,omitempty"`
+
+	settings  config.Settings
+	postgres  *pgxpool.Pool
+	redis     *redis.Client
+	readiness *health.Checker
+	release   []func()
+	logger    *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "agente", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision reads and checks the environment and connects the shared stores.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.readiness = new(health.Checker)
+	if err := telemetry.Register(ctx.GetMetricsRegistry(), append(telemetry.HTTPCollectors(), health.Collectors()...)...); err != nil {
+		return err
+	}
+	settings, err := config.FromOS()
+	if err != nil {
+		return fmt.Errorf("agente: environment: %w", err)
+	}
+	repl := caddy.NewReplacer()
+	if a.Environment != "" {
+		env, err := config.ParseEnvironment(repl.ReplaceAll(a.Environment, ""))
+		if err != nil {
+			return fmt.Errorf("agente: environment: %w", err)
+		}
+		settings.Environment = env
+	}
+	if a.PostgresURL != "" {
+		settings.PostgresURL = repl.ReplaceAll(a.PostgresURL, "")
+	}
+	if a.RedisURL != "" {
+		settings.RedisURL = repl.ReplaceAll(a.RedisURL, "")
+	}
+	if a.KeyPrefix == "" {
+		a.KeyPrefix = os.Getenv("REDIS_KEY_PREFIX")
+	}
+	a.KeyPrefix = repl.ReplaceAll(a.KeyPrefix, "")
+	if err := settings.Check(); err != nil {
+		return fmt.Errorf("agente: refusing to start in %s:\n%w", settings.Environment, err)
+	}
+	a.settings = settings
+
+	if settings.PostgresURL != "" {
+		pool, release, err := AcquirePostgres(ctx, settings.PostgresURL)
+		if err != nil {
+			return fmt.Errorf("agente: postgres: %w", err)
+		}
+		a.postgres, a.release = pool, append(a.release, release)
+		a.readiness.Add("database", pool.Ping)
+		if a.Migrate == nil || *a.Migrate {
+			applied, err := store.Migrate(ctx, pool)
+			if err != nil {
+				return fmt.Errorf("agente: migrations: %w", err)
+			}
+			if len(applied) > 0 {
+				a.logger.Info("applied migrations", zap.Strings("migrations", applied))
+			}
+		}
+	}
+	if settings.RedisURL != "" {
+		client, release, err := AcquireRedis(settings.RedisURL)
+		if err != nil {
+			return fmt.Errorf("agente: redis: %w", err)
+		}
+		a.redis, a.release = client, append(a.release, release)
+		a.readiness.Add("redis", func(ctx context.Context) error { return client.Ping(ctx).Err() })
+	}
+	if a.postgres == nil || a.redis == nil {
+		var memory []string
+		if a.postgres == nil {
+			memory = append(memory, "Postgres (POSTGRES_URL unset): tenants, inbox, sessions")
+		}
+		if a.redis == nil {
+			memory = append(memory, "Redis (REDIS_URL unset): rate limits, flags, PMS cache")
+		}
+		a.logger.Warn("running with in-memory stores; state is lost on restart and not shared between instances",
+			zap.String("environment", string(settings.Environment)), zap.Strings("in_memory", memory))
+	}
+	return nil
+}
+
+// Start implements caddy.App; the app has nothing to run on its own.
+func (a *App) Start() error { return nil }
+
+// Stop implements caddy.App.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on the shared connections; they close
+// when the last config using them is gone.
+func (a *App) Cleanup() error {
+	for _, release := range a.release {
+		release()
+	}
+	a.release = nil
+	return nil
+}
+
+// Settings is the checked environment.
+func (a *App) Settings() config.Settings { return a.settings }
+
+// Postgres is the shared pool, or nil when running in memory.
+func (a *App) Postgres() *pgxpool.Pool { return a.postgres }
+
+// Redis is the shared client, or nil when running in memory.
+func (a *App) Redis() *redis.Client { return a.redis }
+
+// RedisKeyPrefix prefixes every Redis key of ours.
+func (a *App) RedisKeyPrefix() string { return a.KeyPrefix }
+
+// Readiness is where modules add the checks of their dependencies.
+func (a *App) Readiness() *health.Checker { return a.readiness }
+
+// Load returns the app of the config being provisioned.
+func Load(ctx caddy.Context) (*App, error) {
+	v, err := ctx.App("agente")
+	if err != nil {
+		return nil, err
+	}
+	return v.(*App), nil
+}
+
+// postgresPools and redisClients keep one connection pool per URL for the
+// whole process: a reload provisions the new config (which acquires) before
+// cleaning up the old one (which releases), so connections survive reloads.
+var (
+	postgresPools = caddy.NewUsagePool()
+	redisClients  = caddy.NewUsagePool()
+)
+
+type pooledPostgres struct{ *pgxpool.Pool }
+
+func (p pooledPostgres) Destruct() error { p.Close(); return nil }
+
+type pooledRedis struct{ *redis.Client }
+
+func (r pooledRedis) Destruct() error { return r.Close() }
+
+// AcquirePostgres returns the process's pool for url, connecting on first
+// use; call release when the holder is cleaned up.
+func AcquirePostgres(ctx context.Context, url string) (*pgxpool.Pool, func(), error) {
+	v, _, err := postgresPools.LoadOrNew(url, func() (caddy.Destructor, error) {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		pool, err := store.Connect(cctx, url)
+		if err != nil {
+			return nil, err
+		}
+		return pooledPostgres{pool}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.(pooledPostgres).Pool, func() { _, _ = postgresPools.Delete(url) }, nil
+}
+
+// AcquireRedis returns the process's client for url. It does not dial: Redis
+// may be down at start, and go-redis reconnects on its own.
+func AcquireRedis(url string) (*redis.Client, func(), error) {
+	v, _, err := redisClients.LoadOrNew(url, func() (caddy.Destructor, error) {
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, errors.New("REDIS_URL is not a redis:// or rediss:// URL")
+		}
+		opts.DialTimeout = 2 * time.Second
+		opts.ReadTimeout = time.Second
+		opts.WriteTimeout = time.Second
+		return pooledRedis{redis.NewClient(opts)}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.(pooledRedis).Client, func() { _, _ = redisClients.Delete(url) }, nil
+}
+
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	d.Next() // option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		key := d.Val()
+		var val string
+		if !d.AllArgs(&val) {
+			return nil, d.ArgErr()
+		}
+		switch key {
+		case "environment":
+			app.Environment = val
+		case "postgres":
+			app.PostgresURL = val
+		case "redis":
+			app.RedisURL = val
+		case "key_prefix":
+			app.KeyPrefix = val
+		case "migrate":
+			on, err := parseOnOff(val)
+			if err != nil {
+				return nil, d.Errf("migrate: %v", err)
+			}
+			app.Migrate = &on
+		default:
+			return nil, d.Errf("unrecognized agente option '%s'", key)
+		}
+	}
+	return httpcaddyfile.App{Name: "agente", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseOnOff(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not on or off", s)
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

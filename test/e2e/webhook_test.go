@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/signature"
+)
+
+var devSecret = config.DevDefaults["WHATSAPP_APP_SECRET"]
+
+const envelope = `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Sheena"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.e2e-1","timestamp":"1739321024","type":"text","text":{"body":"Hola"}}]}}]}]}`
+
+func signed(body string) map[string]string {
+	return map[string]string{
+		"Content-Type":        "application/json",
+		"X-Hub-Signature-256": signature.Sign(devSecret, []byte(body)),
+	}
+}
+
+// walkWebhookChain sends one request per row of DESIGN.md's validation order
+// (and the other routes) through the running binary.
+func walkWebhookChain(t *testing.T, in *Instance) {
+	t.Helper()
+	big := `{"p":"` + strings.Repeat("a", 1<<20) + `"}`
+	cases := []struct {
+		name, method, path, body string
+		header                   map[string]string
+		status                   int
+		contains                 string
+	}{
+		{"live", "GET", "/health/live", "", nil, 200, `"alive"`},
+		{"ready", "GET", "/health/ready", "", nil, 200, `"ready":true`},
+		{"handshake", "GET", "/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=" + config.DevDefaults["WHATSAPP_VERIFY_TOKEN"], "", nil, 200, "1158201444"},
+		{"handshake alias", "GET", "/api/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=42&hub.verify_token=" + config.DevDefaults["WHATSAPP_VERIFY_TOKEN"], "", nil, 200, "42"},
+		{"handshake wrong token", "GET", "/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=guess", "", nil, 403, `"status":403`},
+		{"handshake wrong mode", "GET", "/webhooks/whatsapp?hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=" + config.DevDefaults["WHATSAPP_VERIFY_TOKEN"], "", nil, 403, `"error"`},
+		{"signed event", "POST", "/webhooks/whatsapp", envelope, signed(envelope), 200, `{"status":"ok"}`},
+		{"signed event alias", "POST", "/api/webhooks/whatsapp", envelope, signed(envelope), 200, `"ok"`},
+		{"no signature", "POST", "/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "application/json"}, 401, `"status":401`},
+		{"signature of another body", "POST", "/webhooks/whatsapp", envelope, signed(`{}`), 401, `"status":401`},
+		{"wrong content type", "POST", "/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "text/plain", "X-Hub-Signature-256": signature.Sign(devSecret, []byte(envelope))}, 415, `"status":415`},
+		{"too large", "POST", "/webhooks/whatsapp", big, signed(big), 413, `"status":413`},
+		{"empty body", "POST", "/webhooks/whatsapp", "", signed(""), 400, `"status":400`},
+		{"invalid JSON", "POST", "/webhooks/whatsapp", `{"entry":`, signed(`{"entry":`), 400, `"status":400`},
+		{"wrong method", "PUT", "/webhooks/whatsapp", "", nil, 405, `"status":405`},
+		{"unknown path", "GET", "/wp-login.php", "", nil, 404, `"status":404`},
+	}
+	for _, c := range cases {
+		var body []byte
+		if c.body != "" || c.method == "POST" {
+			body = []byte(c.body)
+		}
+		status, hdr, got := Do(t, c.method, in.URL(c.path), body, c.header)
+		if status != c.status || !strings.Contains(got, c.contains) {
+			t.Errorf("%s: %d %q, want %d containing %q", c.name, status, got, c.status, c.contains)
+		}
+		if status >= 400 && hdr.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: error answered as %q, want application/json", c.name, hdr.Get("Content-Type"))
+		}
+		if hdr.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: security headers missing", c.name)
+		}
+	}
+	_, _, metrics := Do(t, "GET", in.URL("/metrics"), nil, nil)
+	for _, want := range []string{
+		`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="401"}`,
+		`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="413"}`,
+		`request_duration_seconds_bucket{endpoint="/webhooks/whatsapp",method="POST"`,
+		`webhook_signature_checks_total{result="valid"}`,
+		`webhook_signature_checks_total{result="mismatch"}`,
+		`readiness_up 1`,
+		`caddy_http_requests_total`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestWebhookChainSurvivesReload(t *testing.T) {
+	in := Start(t, Options{})
+	walkWebhookChain(t, in)
+
+	caddyfile, err := os.ReadFile(filepath.Join(RepoRoot(), "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads := strings.Count(in.Logs(), "load complete")
+	in.Reload(caddyfile)
+	if strings.Count(in.Logs(), "load complete") != loads+1 {
+		t.Fatalf("the config was not reloaded:\n%s", in.Logs())
+	}
+	walkWebhookChain(t, in)
+}
+
+func TestStartupRefusesPlaceholderSecretsInProduction(t *testing.T) {
+	env := map[string]string{
+		"ENVIRONMENT":           "production",
+		"SECRET_KEY":            strings.Repeat("k", 40),
+		"JWT_SECRET_KEY":        "CHANGE_ME_please_to_a_real_secret_value",
+		"WHATSAPP_APP_SECRET":   "real-app-secret",
+		"WHATSAPP_VERIFY_TOKEN": "real-verify-token",
+		"WHATSAPP_ACCESS_TOKEN": "EAAG-real",
+		"GMAIL_WEBHOOK_SECRET":  "real-gmail",
+		"POSTGRES_URL":          "postgres://nobody@127.0.0.1:1/none",
+		"REDIS_URL":             "redis://127.0.0.1:1/0",
+		"SITE_ADDRESS":          "127.0.0.1:0",
+		"CADDY_ADMIN":           "127.0.0.1:0",
+	}
+	out, code := Run(t, env, "run", "--config", "Caddyfile")
+	if code == 0 || !strings.Contains(out, "JWT_SECRET_KEY") {
+		t.Fatalf("exit %d, want non-zero naming JWT_SECRET_KEY:\n%s", code, out)
+	}
+	delete(env, "WHATSAPP_APP_SECRET")
+	env["JWT_SECRET_KEY"] = "short"
+	out, code = Run(t, env, "run", "--config", "Caddyfile")
+	if code == 0 || !strings.Contains(out, "WHATSAPP_APP_SECRET is required") || !strings.Contains(out, "JWT_SECRET_KEY is 5 bytes") {
+		t.Fatalf("exit %d, want non-zero naming WHATSAPP_APP_SECRET and JWT_SECRET_KEY:\n%s", code, out)
+	}
+}
+
+func TestListModulesShowsOurs(t *testing.T) {
+	out, code := Run(t, nil, "list-modules")
+	if code != 0 {
+		t.Fatalf("list-modules exit %d\n%s", code, out)
+	}
+	for _, id := range []string{"agente", "http.matchers.hmac_webhook", "http.handlers.hotel_agent", "http.handlers.json_error", "http.handlers.request_metrics"} {
+		if !strings.Contains(out, id+"\n") {
+			t.Errorf("list-modules lacks %s", id)
+		}
+	}
+}
+
+func TestShippedCaddyfilesAdapt(t *testing.T) {
+	for _, f := range []string{"Caddyfile"} {
+		out, code := Run(t, nil, "validate", "--config", f, "--adapter", "caddyfile")
+		if code != 0 {
+			t.Errorf("validate %s: exit %d\n%s", f, code, out)
+		}
+	}
+}
+
+func TestHandshakeAttemptsAreRateLimited(t *testing.T) {
+	in := Start(t, Options{Env: map[string]string{"RATE_LIMIT_WEBHOOK_GET": "3"}})
+	guess := in.URL("/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=guess")
+	for i := 0; i < 3; i++ {
+		if status, _, _ := Do(t, "GET", guess, nil, nil); status != 403 {
+			t.Fatalf("attempt %d: %d, want 403", i+1, status)
+		}
+	}
+	status, hdr, body := Do(t, "GET", guess, nil, nil)
+	if status != 429 || hdr.Get("Retry-After") == "" || hdr.Get("RateLimit-Limit") != "3" || !strings.Contains(body, `"status":429`) {
+		t.Fatalf("4th attempt: %d %v %s, want 429 with Retry-After and RateLimit-* headers", status, hdr, body)
+	}
+
+	off := Start(t, Options{Env: map[string]string{"RATE_LIMIT_WEBHOOK_GET": "3", "RATE_LIMIT_ENABLED": "false"}})
+	for i := 0; i < 5; i++ {
+		if status, _, _ := Do(t, "GET", off.URL("/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=guess"), nil, nil); status != 403 {
+			t.Fatalf("RATE_LIMIT_ENABLED=false, attempt %d: %d", i+1, status)
+		}
+	}
+}
