@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,11 +152,14 @@ func (o diffOptions) run(ctx context.Context) (judge.Verdict, error) {
 			return v, fmt.Errorf("writing report: %w", err)
 		}
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // fail reasons say "p < alpha"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return v, err
 	}
-	if err := os.WriteFile(o.out, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(o.out, buf.Bytes(), 0o644); err != nil {
 		return v, fmt.Errorf("writing report: %w", err)
 	}
 	return v, nil
