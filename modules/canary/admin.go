@@ -54,16 +54,7 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodGet {
 			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/")
 		}
-		var views []view
-		states.Range(func(_, v any) bool {
-			views = append(views, v.(*state).view())
-			return true
-		})
-		sort.Slice(views, func(i, j int) bool { return views[i].Name < views[j].Name })
-		if views == nil {
-			views = []view{}
-		}
-		return writeJSON(w, http.StatusOK, map[string]any{"canaries": views})
+		return writeJSON(w, http.StatusOK, map[string]any{"canaries": Views()})
 	}
 
 	name, action, _ := strings.Cut(rest, "/")
@@ -114,6 +105,18 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		return writeErr(w, http.StatusInternalServerError, err.Error())
 	}
 	return writeJSON(w, http.StatusOK, s.view())
+}
+
+// Views returns every canary of the running configs, sorted by name, as the
+// admin API shows them (for other modules' summaries, e.g. a dashboard).
+func Views() []View {
+	views := []View{}
+	states.Range(func(_, v any) bool {
+		views = append(views, v.(*state).view())
+		return true
+	})
+	sort.Slice(views, func(i, j int) bool { return views[i].Name < views[j].Name })
+	return views
 }
 
 func lookup(name string) *state {

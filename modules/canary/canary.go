@@ -117,8 +117,11 @@ type Handler struct {
 	MinSamples int `json:"min_samples,omitempty"`
 	// Interval is how often the judge runs. Default 30s.
 	Interval caddy.Duration `json:"interval,omitempty"`
-	// Steps are canary percentages (1-100, increasing), one taken per
-	// PASS verdict. Empty: the weights stay as set.
+	// Steps are canary percentages (1-100, increasing). Each PASS verdict
+	// moves the canary to the first step above its current share (a canary
+	// at weight 0 takes the first step without waiting for a verdict, since
+	// there is nothing to judge); 100 means promoted. Empty: the weights
+	// stay as set.
 	Steps []int `json:"steps,omitempty"`
 	// P95IncreaseLimit is the largest tolerated canary/baseline p95 ratio.
 	// 0: env P95_INCREASE_LIMIT, else 1.10.

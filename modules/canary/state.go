@@ -408,8 +408,8 @@ func (s *state) resume() error {
 	return nil
 }
 
-// armView is one arm in the admin API.
-type armView struct {
+// ArmView is one arm in the admin API.
+type ArmView struct {
 	Weight     int     `json:"weight"`
 	Percent    float64 `json:"percent"`
 	Upstream   string  `json:"upstream,omitempty"`
@@ -421,9 +421,9 @@ type armView struct {
 	P99Seconds float64 `json:"p99_seconds"`
 }
 
-// view is a canary in the admin API. Verdict is computed on the current
+// View is a canary in the admin API. Verdict is computed on the current
 // window when the view is taken; LastJudged* is the judge loop's last round.
-type view struct {
+type View struct {
 	Name             string             `json:"name"`
 	Status           string             `json:"status"`
 	Weights          map[string]int     `json:"weights"`
@@ -432,7 +432,7 @@ type view struct {
 	AutoRollback     bool               `json:"auto_rollback"`
 	WindowSeconds    float64            `json:"window_seconds"`
 	IntervalSeconds  float64            `json:"interval_seconds"`
-	Arms             map[string]armView `json:"arms"`
+	Arms             map[string]ArmView `json:"arms"`
 	Verdict          judge.Verdict      `json:"verdict"`
 	Analysis         judge.Analysis     `json:"analysis"`
 	LastJudgedAt     *time.Time         `json:"last_judged_at,omitempty"`
@@ -440,7 +440,7 @@ type view struct {
 	AutoRollbacks    uint64             `json:"auto_rollbacks"`
 }
 
-func (s *state) view() view {
+func (s *state) view() View {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -448,7 +448,7 @@ func (s *state) view() view {
 	for _, w := range s.weights {
 		total += w
 	}
-	v := view{
+	v := View{
 		Name:            s.name,
 		Status:          s.status,
 		Weights:         maps.Clone(s.weights),
@@ -457,7 +457,7 @@ func (s *state) view() view {
 		AutoRollback:    s.cfg.autoRollback,
 		WindowSeconds:   s.cfg.window.Seconds(),
 		IntervalSeconds: s.cfg.interval.Seconds(),
-		Arms:            make(map[string]armView, len(s.arms)),
+		Arms:            make(map[string]ArmView, len(s.arms)),
 		AutoRollbacks:   s.autoRollbacks,
 	}
 	if v.Steps == nil {
@@ -465,7 +465,7 @@ func (s *state) view() view {
 	}
 	for _, name := range s.order {
 		snap := s.arms[name].window.Snapshot(now)
-		av := armView{
+		av := ArmView{
 			Weight:     s.weights[name],
 			Upstream:   s.upstreams[name],
 			Requests:   snap.Requests,

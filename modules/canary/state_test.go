@@ -1,6 +1,10 @@
 package canary
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,4 +146,47 @@ func TestCanaryPercentSharesTheRest(t *testing.T) {
 	if w["canary"] != 25 || w["baseline"] != 50 || w["other"] != 25 {
 		t.Fatalf("weights %v", w)
 	}
+}
+
+// Requests, admin writes, judge rounds and a reload at the same time (run
+// with -race).
+func TestConcurrentTrafficAndControl(t *testing.T) {
+	h := twoArms(t.Name(), 90, 10)
+	h.Steps = []int{20, 50}
+	h.Interval = 10_000_000 // 10ms
+	provision(t, h)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				r := request("192.0.2.1:1", http.Header{"X-Guest-Phone": {fmt.Sprint(i)}})
+				_ = h.ServeHTTP(httptest.NewRecorder(), r, terminal)
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		switch i % 5 {
+		case 0:
+			_ = h.state.setWeights(map[string]int{"baseline": 100 - i%100, "canary": i % 100})
+		case 1:
+			h.state.tick(time.Now().Add(time.Duration(i) * time.Second))
+		case 2:
+			_ = h.state.view()
+		case 3:
+			_ = h.state.rollback()
+		case 4:
+			again := provision(t, twoArms(t.Name(), 90, 10))
+			_ = again.Cleanup()
+		}
+	}
+	close(done)
+	wg.Wait()
 }
