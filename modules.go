@@ -12,4 +12,5 @@ import (
 	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
 	_ "github.com/agentehotel/agente-caddy/modules/ratelimit"
 	_ "github.com/agentehotel/agente-caddy/modules/requestmetrics"
+	_ "github.com/agentehotel/agente-caddy/modules/tenantresolve"
 )
