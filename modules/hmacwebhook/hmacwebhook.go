@@ -21,8 +21,8 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
 
