@@ -127,6 +127,9 @@ func (h *HotelAgent) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.app = app
+	if err := h.holdConnections(ctx); err != nil {
+		return err
+	}
 	if h.VerifyToken == "" {
 		h.VerifyToken = "{env.WHATSAPP_VERIFY_TOKEN}"
 	}
@@ -175,6 +178,30 @@ func (h *HotelAgent) Provision(ctx caddy.Context) error {
 	}
 	h.inline = app.Settings().Environment == config.Test
 	h.startWorkers(ctx, !h.inline)
+	return nil
+}
+
+// holdConnections takes this handler's own reference to the shared Postgres
+// pool and Redis client. Caddy cleans a config's modules up in no fixed
+// order, so at shutdown the agente app may release its reference first; the
+// workers still record what they finished (or hand their claims back) while
+// Cleanup waits for them, and need the connections until then.
+func (h *HotelAgent) holdConnections(ctx caddy.Context) error {
+	s := h.app.Settings()
+	if h.app.Postgres() != nil {
+		_, release, err := agente.AcquirePostgres(ctx, s.PostgresURL)
+		if err != nil {
+			return err
+		}
+		h.release = append(h.release, release)
+	}
+	if h.app.Redis() != nil {
+		_, release, err := agente.AcquireRedis(s.RedisURL)
+		if err != nil {
+			return err
+		}
+		h.release = append(h.release, release)
+	}
 	return nil
 }
 
