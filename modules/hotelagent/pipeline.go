@@ -89,7 +89,7 @@ func (h *HotelAgent) location(name string) *time.Location {
 // openInbox returns the durable inbox: Postgres when configured, else the
 // process's memory inbox.
 func (h *HotelAgent) openInbox(logger *slog.Logger) (*inbox.Inbox, error) {
-	opts := inbox.Options{Logger: logger}
+	opts := inbox.Options{Logger: logger, LeaseDuration: time.Duration(h.InboxLease)}
 	if pool := h.app.Postgres(); pool != nil {
 		return inbox.NewPostgres(pool, opts), nil
 	}
