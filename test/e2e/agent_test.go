@@ -37,11 +37,10 @@ const (
 // agentStack is one agente-caddy process on its own Postgres database and
 // Redis key prefix, sending replies to its own fake Graph API.
 type agentStack struct {
-	t           testing.TB
-	in          *Instance
-	graph       *fakegraph.Server
-	db          *pgxpool.Pool
-	redisPrefix string
+	t     testing.TB
+	in    *Instance
+	graph *fakegraph.Server
+	db    *pgxpool.Pool
 }
 
 // startAgentStack starts the shipped Caddyfile with Postgres, Redis and the
@@ -78,10 +77,8 @@ func startAgentStack(t testing.TB, env map[string]string, flags ...string) *agen
 		"WHATSAPP_ACCESS_TOKEN":    agentGraphToken,
 		"WHATSAPP_PHONE_NUMBER_ID": agentPhoneNumberID,
 	}
-	for k, v := range env {
-		full[k] = v
-	}
-	s := &agentStack{t: t, graph: graph, redisPrefix: prefix}
+	maps.Copy(full, env)
+	s := &agentStack{t: t, graph: graph}
 	s.in = Start(t, Options{Env: full})
 	db, err := pgxpool.New(context.Background(), pgURL)
 	if err != nil {
@@ -111,11 +108,11 @@ func (s *agentStack) registerHotel() {
 	}
 }
 
-// guestSeq keeps guests' phone numbers distinct across the tests of a run.
-var guestSeq atomic.Int64
+// agentGuestSeq keeps guests' phone numbers distinct across the tests of a run.
+var agentGuestSeq atomic.Int64
 
 // newGuestPhone is a fresh guest's phone number (E.164 digits).
-func newGuestPhone() string { return fmt.Sprintf("3461%07d", guestSeq.Add(1)) }
+func newGuestPhone() string { return fmt.Sprintf("3461%07d", agentGuestSeq.Add(1)) }
 
 // webhookMessage is Meta's envelope of one message from a guest to the
 // hotel's business number. content is the message's type-specific part,
