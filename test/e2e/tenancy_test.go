@@ -1,0 +1,232 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/agentehotel/agente-caddy/internal/testservices"
+)
+
+// Issue 3 through the real binary: the admin API on Postgres and Redis,
+// tenant changes crossing instances, every resolution result, the seed's
+// staging data and the security "bloqueantes".
+
+const adminSecret = "e2e-admin-jwt-secret-0123456789abcdef"
+
+// badTokens are the Authorization headers every admin route must refuse.
+func badTokens(t *testing.T) map[string]string {
+	t.Helper()
+	now := time.Now()
+	valid := jwt.MapClaims{"sub": "ops", "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
+	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := sign(jwt.SigningMethodHS256, []byte(adminSecret), valid)
+	parts := strings.Split(good, ".")
+	return map[string]string{
+		"no header":          "",
+		"empty bearer":       "Bearer ",
+		"basic scheme":       "Basic b3BzOnBhc3N3b3Jk",
+		"garbage":            "Bearer garbage",
+		"three garbage dots": "Bearer a.b.c",
+		"alg none":           "Bearer " + sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid),
+		"alg none, HS256 signature kept": "Bearer " + strings.Join([]string{
+			// header {"alg":"none"} with the payload and signature of a good token
+			"eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0", parts[1], parts[2]}, "."),
+		"HS512 same secret": "Bearer " + sign(jwt.SigningMethodHS512, []byte(adminSecret), valid),
+		"RS256":             "Bearer " + sign(jwt.SigningMethodRS256, rsaKey, valid),
+		"wrong secret":      "Bearer " + sign(jwt.SigningMethodHS256, []byte("not-the-server-secret-0123456789abcdef"), valid),
+		"expired":           "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret), jwt.MapClaims{"sub": "ops", "exp": now.Add(-2 * time.Minute).Unix()}),
+		"missing exp":       "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret), jwt.MapClaims{"sub": "ops", "iat": now.Unix()}),
+		"missing sub":       "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret), jwt.MapClaims{"exp": now.Add(time.Minute).Unix()}),
+		"tampered payload": "Bearer " + parts[0] + "." +
+			strings.TrimRight(jwtSegment(`{"sub":"root","exp":`+fmt.Sprint(now.Add(time.Hour).Unix())+`}`), "=") + "." + parts[2],
+	}
+}
+
+func jwtSegment(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestAdminAPIOnPostgresAndRedis: a token minted by `agente-caddy
+// admin-token` manages tenants; every bad token is 401 JSON; validation
+// errors are 400/404/409; each write leaves an audit row naming the token's
+// subject; the admin limits apply per subject after authentication.
+func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
+	pgURL := testservices.Postgres(t)
+	redisURL, prefix := testservices.Redis(t)
+	rdb, _ := testservices.RedisClient(t)
+	in := Start(t, Options{Env: map[string]string{
+		"POSTGRES_URL": pgURL, "REDIS_URL": redisURL, "REDIS_KEY_PREFIX": prefix,
+		"JWT_SECRET_KEY": adminSecret, "RATE_LIMIT_ADMIN_DASHBOARD": "2",
+	}, ReadyPath: "/health/ready"})
+	token := mintAdminToken(t, adminSecret, "ops", "10m")
+
+	t.Run("every bad token is 401", func(t *testing.T) {
+		for name, header := range badTokens(t) {
+			for _, route := range []struct{ method, path, body string }{
+				{"GET", "/admin/tenants", ""},
+				{"POST", "/admin/tenants", `{"tenant_id":"intruder","name":"x"}`},
+				{"GET", "/admin/dashboard", ""},
+			} {
+				h := map[string]string{"Content-Type": "application/json"}
+				if header != "" {
+					h["Authorization"] = header
+				}
+				var body []byte
+				if route.body != "" {
+					body = []byte(route.body)
+				}
+				status, hdr, got := Do(t, route.method, in.URL(route.path), body, h)
+				if status != 401 || hdr.Get("Content-Type") != "application/json" || !strings.Contains(got, `"status":401`) ||
+					!strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("%s on %s %s: %d %v %s, want 401 JSON with WWW-Authenticate", name, route.method, route.path, status, hdr, got)
+				}
+			}
+		}
+		if status, _ := adminCall(t, in, token, "GET", "/admin/tenants/intruder", ""); status != 404 {
+			t.Fatalf("a refused POST created a tenant: %d", status)
+		}
+	})
+
+	t.Run("CRUD", func(t *testing.T) {
+		steps := []struct {
+			method, path, body string
+			status             int
+			contains           string
+		}{
+			{"GET", "/admin/tenants", "", 200, `{"tenants":[]}`},
+			{"POST", "/admin/tenants", `{"tenant_id":"hotel_e2e","name":"Hotel E2E"}`, 201, `"tenant_id":"hotel_e2e","name":"Hotel E2E","status":"active"`},
+			{"POST", "/admin/tenants", `{"tenant_id":"hotel_e2e","name":"Again"}`, 409, "hotel_e2e"},
+			{"POST", "/admin/tenants", `{"tenant_id":"hotel_other"}`, 400, "name"},
+			{"POST", "/admin/tenants", `{"tenant_id":"bad id!","name":"x"}`, 400, "tenant_id"},
+			{"POST", "/admin/tenants", `{"tenant_id":"x","name":"x","colour":"red"}`, 400, "colour"},
+			{"POST", "/admin/tenants", `{"tenant_id":`, 400, "JSON"},
+			{"PATCH", "/admin/tenants/hotel_e2e", `{"status":"closed"}`, 400, "status"},
+			{"PATCH", "/admin/tenants/nowhere", `{"status":"inactive"}`, 404, "nowhere"},
+			{"PATCH", "/admin/tenants/hotel_e2e", `{"status":"inactive"}`, 200, `"status":"inactive"`},
+			{"POST", "/admin/tenants/hotel_e2e/identifiers", `{"identifier":"+34 611 000 111"}`, 201, `"type":"phone","value":"+34611000111"`},
+			{"POST", "/admin/tenants/hotel_e2e/identifiers", `{"identifier":"Guest@Example.com"}`, 201, `"value":"guest@example.com"`},
+			{"POST", "/admin/tenants/hotel_e2e/identifiers", `{"identifier":"555000111","type":"phone_number_id"}`, 201, `"type":"phone_number_id"`},
+			{"POST", "/admin/tenants/hotel_e2e/identifiers", `{"identifier":"0034611000111"}`, 409, ""},
+			{"POST", "/admin/tenants/nowhere/identifiers", `{"identifier":"+34 699 000 000"}`, 404, "nowhere"},
+			{"POST", "/admin/tenants/hotel_e2e/identifiers", `{"identifier":"not an identifier"}`, 400, ""},
+			{"POST", "/admin/tenants/hotel_e2e/identifiers", `{}`, 400, "identifier"},
+			{"DELETE", "/admin/tenants/hotel_e2e/identifiers/guest@example.com", "", 200, `"deleted":[{"type":"email","value":"guest@example.com"`},
+			{"DELETE", "/admin/tenants/hotel_e2e/identifiers/guest@example.com", "", 404, ""},
+			{"GET", "/admin/tenants/hotel_e2e", "", 200, `"identifiers":[{"type":"phone","value":"+34611000111","channel":"whatsapp"},{"type":"phone_number_id","value":"555000111"`},
+			{"PUT", "/admin/feature-flags/features.interactive_messages", `{"enabled":true}`, 200, `"enabled":true`},
+			{"POST", "/admin/tenants/refresh", "", 200, `"tenants":1`},
+		}
+		for _, s := range steps {
+			status, got := adminCall(t, in, token, s.method, s.path, s.body)
+			if status != s.status || !strings.Contains(got, s.contains) {
+				t.Errorf("%s %s %s: %d %s, want %d containing %s", s.method, s.path, s.body, status, got, s.status, s.contains)
+			}
+		}
+		var list struct {
+			Tenants []struct {
+				TenantID, Name, Status string
+				Identifiers            []struct{ Type, Value string }
+			}
+		}
+		_, got := adminCall(t, in, token, "GET", "/admin/tenants", "")
+		if err := json.Unmarshal([]byte(got), &list); err != nil || len(list.Tenants) != 1 || list.Tenants[0].Status != "inactive" ||
+			len(list.Tenants[0].Identifiers) != 2 {
+			t.Fatalf("GET /admin/tenants: %s", got)
+		}
+		// The flag is in Redis under the instance's prefix (seed 003 §2.2 layout).
+		if v, err := rdb.HGet(context.Background(), prefix+"feature_flags", "features.interactive_messages").Result(); err != nil || v != "1" && v != "true" {
+			t.Fatalf("feature_flags hash in Redis: %q %v", v, err)
+		}
+	})
+
+	t.Run("audit rows name the token subject", func(t *testing.T) {
+		other := mintAdminToken(t, adminSecret, "night-shift@hotel", "5m")
+		if status, got := adminCall(t, in, other, "PATCH", "/admin/tenants/hotel_e2e", `{"status":"active"}`); status != 200 {
+			t.Fatalf("PATCH by another admin: %d %s", status, got)
+		}
+		pool := connect(t, pgURL)
+		rows, err := pool.Query(context.Background(), `SELECT actor, action, target FROM admin_audit ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var actor, action, target string
+			if err := rows.Scan(&actor, &action, &target); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, actor+" "+action+" "+target)
+		}
+		if rows.Err() != nil {
+			t.Fatal(rows.Err())
+		}
+		// Only the writes that succeeded, in order; refused ones leave nothing.
+		want := []string{
+			"ops tenant.create hotel_e2e",
+			"ops tenant.update hotel_e2e",
+			"ops identifier.add hotel_e2e",
+			"ops identifier.add hotel_e2e",
+			"ops identifier.add hotel_e2e",
+			"ops identifier.delete hotel_e2e",
+			"ops flag.set features.interactive_messages",
+			"ops tenants.refresh ",
+			"night-shift@hotel tenant.update hotel_e2e",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("admin_audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+
+	t.Run("limits apply per admin after authentication", func(t *testing.T) {
+		for i := 1; i <= 2; i++ {
+			if status, got := adminCall(t, in, token, "GET", "/admin/dashboard", ""); status != 200 || !strings.Contains(got, `"tenants":{"active":1`) {
+				t.Fatalf("dashboard call %d: %d %s", i, status, got)
+			}
+		}
+		status, hdr, got := Do(t, "GET", in.URL("/admin/dashboard"), nil, map[string]string{"Authorization": "Bearer " + token})
+		if status != 429 || hdr.Get("Retry-After") == "" || !strings.Contains(got, `"status":429`) {
+			t.Fatalf("third dashboard call: %d %v %s, want 429 with Retry-After", status, hdr, got)
+		}
+		// Unauthenticated callers never reach the limiter: 401, not 429.
+		for name, header := range map[string]string{"none": "", "garbage": "Bearer garbage"} {
+			h := map[string]string{}
+			if header != "" {
+				h["Authorization"] = header
+			}
+			if status, _, got := Do(t, "GET", in.URL("/admin/dashboard"), nil, h); status != 401 {
+				t.Fatalf("unauthenticated (%s) after the limit: %d %s, want 401", name, status, got)
+			}
+		}
+		// Another admin has its own window.
+		other := mintAdminToken(t, adminSecret, "ops2", "5m")
+		if status, got := adminCall(t, in, other, "GET", "/admin/dashboard", ""); status != 200 {
+			t.Fatalf("another admin: %d %s", status, got)
+		}
+		// Other admin routes have their own zones.
+		if status, got := adminCall(t, in, token, "GET", "/admin/tenants", ""); status != 200 {
+			t.Fatalf("/admin/tenants after the dashboard limit: %d %s", status, got)
+		}
+		// The windows live in Redis, under the instance's key prefix.
+		keys, err := rdb.Keys(context.Background(), prefix+"ratelimit:*").Result()
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("no rate-limit keys under %q in Redis: %v %v", prefix, keys, err)
+		}
+	})
+}
