@@ -230,3 +230,188 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantWrittenOnOneInstanceResolvesOnAnother: two binaries on one
+// database. A hotel and its WhatsApp business number created through
+// instance A's admin API decide the tenant of a webhook on instance B within
+// a second (LISTEN/NOTIFY, no refresh call); so do deactivating it and
+// removing the number.
+func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
+	pgURL := testservices.Postgres(t)
+	env := map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL, "JWT_SECRET_KEY": adminSecret,
+		"DEFAULT_TENANT_ID": "hotel_fallback", "RATE_LIMIT_ENABLED": "false"}
+	a := Start(t, Options{Env: env, ReadyPath: "/health/ready"})
+	b := Start(t, Options{Env: env, ReadyPath: "/health/ready"})
+	token := mintAdminToken(t, adminSecret, "ops", "10m")
+	if status, got := adminCall(t, a, token, "POST", "/admin/tenants", `{"tenant_id":"hotel_fallback","name":"Hotel Fallback"}`); status != 201 {
+		t.Fatalf("create fallback: %d %s", status, got)
+	}
+
+	const pnid = "777000111"
+	guest := 0
+	greetingOnB := func() string {
+		guest++
+		body := waPayload(waMessage{PhoneNumberID: pnid, From: fmt.Sprintf("4479000%05d", guest), ID: fmt.Sprintf("wamid.cross-%d", guest), Text: "Hola", Name: "Ana"})
+		status, got := postWhatsApp(t, b, "/webhooks/whatsapp", body, nil)
+		if status != 200 {
+			t.Fatalf("webhook on B: %d %s", status, got)
+		}
+		return replyText(t, got)
+	}
+	// Before: the business number is nobody's, B uses the default hotel.
+	waitUntil(t, 2*time.Second, "B knows the fallback hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
+
+	// Written on A...
+	if status, got := adminCall(t, a, token, "POST", "/admin/tenants", `{"tenant_id":"hotel_nuevo","name":"Hotel Nuevo Retiro"}`); status != 201 {
+		t.Fatalf("create: %d %s", status, got)
+	}
+	hits := metric(t, b, `tenant_resolution_total{result="hit"}`)
+	written := time.Now()
+	status, got := adminCall(t, a, token, "POST", "/admin/tenants/hotel_nuevo/identifiers", `{"identifier":"`+pnid+`","type":"phone_number_id"}`)
+	if status != 201 {
+		t.Fatalf("add identifier: %d %s", status, got)
+	}
+	// ...resolves on B within a second of the write.
+	waitUntil(t, time.Second-time.Since(written), "B resolves the new business number", func() bool {
+		return strings.Contains(greetingOnB(), "Hotel Nuevo Retiro")
+	})
+	t.Logf("identifier added on A resolved on B %v after the admin request was sent", time.Since(written))
+	if metric(t, b, `tenant_resolution_total{result="hit"}`) <= hits {
+		t.Fatal("B did not count the resolution as a hit")
+	}
+	// A session exists for the new hotel, written by B.
+	var sessions int
+	if err := connect(t, pgURL).QueryRow(context.Background(), `SELECT count(*) FROM sessions WHERE tenant_id = 'hotel_nuevo'`).Scan(&sessions); err != nil || sessions == 0 {
+		t.Fatalf("sessions of hotel_nuevo: %d %v", sessions, err)
+	}
+
+	// Deactivated on A: B stops resolving it within a second.
+	written = time.Now()
+	if status, got := adminCall(t, a, token, "PATCH", "/admin/tenants/hotel_nuevo", `{"status":"inactive"}`); status != 200 {
+		t.Fatalf("deactivate: %d %s", status, got)
+	}
+	waitUntil(t, time.Second-time.Since(written), "B stops resolving an inactive hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
+	t.Logf("deactivation on A seen on B %v after the admin request was sent", time.Since(written))
+
+	// Reactivated, then the number removed on A.
+	if status, got := adminCall(t, a, token, "PATCH", "/admin/tenants/hotel_nuevo", `{"status":"active"}`); status != 200 {
+		t.Fatalf("reactivate: %d %s", status, got)
+	}
+	waitUntil(t, time.Second, "B resolves the reactivated hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Nuevo Retiro") })
+	if status, got := adminCall(t, a, token, "DELETE", "/admin/tenants/hotel_nuevo/identifiers/"+pnid+"?type=phone_number_id", ""); status != 200 {
+		t.Fatalf("delete identifier: %d %s", status, got)
+	}
+	waitUntil(t, time.Second, "B forgets a removed number", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
+}
+
+// resolutionCounts reads tenant_resolution_total and
+// tenant_isolation_errors_total.
+func resolutionCounts(t *testing.T, in *Instance) map[string]float64 {
+	t.Helper()
+	text := scrape(t, in)
+	out := map[string]float64{}
+	for _, r := range []string{"provided", "hit", "default", "miss_strict"} {
+		v, ok := seriesValue(text, `tenant_resolution_total{result="`+r+`"}`)
+		if !ok {
+			t.Fatalf("/metrics lacks tenant_resolution_total{result=%q}", r)
+		}
+		out[r] = v
+	}
+	v, ok := seriesValue(text, "tenant_isolation_errors_total")
+	if !ok {
+		t.Fatal("/metrics lacks tenant_isolation_errors_total")
+	}
+	out["isolation_errors"] = v
+	return out
+}
+
+// TestEveryResolutionResult: each result of DESIGN.md's resolution order,
+// observed through the binary as the hotel that answers and as exactly one
+// increment of tenant_resolution_total{result}. A client's X-Tenant-ID or a
+// tenant key in the message metadata never decides; a mismatching header is
+// counted in tenant_isolation_errors_total.
+func TestEveryResolutionResult(t *testing.T) {
+	in := Start(t, Options{Config: "test/e2e/testdata/tenancy.Caddyfile", Env: map[string]string{
+		"ENVIRONMENT": "test", "JWT_SECRET_KEY": adminSecret, "DEFAULT_TENANT_ID": "default",
+	}})
+	const madridPNID = "106540352242922" // caddy/dev-tenants.yaml
+	n := 0
+	msg := func(pnid, from string, md map[string]any) string {
+		n++
+		return waPayload(waMessage{PhoneNumberID: pnid, From: from, ID: fmt.Sprintf("wamid.res-%d", n), Text: "Hola", Name: "Leo", Metadata: md})
+	}
+	cases := []struct {
+		name, path, body string
+		header           map[string]string
+		status           int
+		hotel            string // in the greeting
+		result           string // the one counter that moves
+		isolation        float64
+	}{
+		{"business number", "/webhooks/whatsapp", msg(madridPNID, "4479111000001", nil), nil, 200, "Hotel Madrid Central", "hit", 0},
+		{"guest phone (seed identifier)", "/webhooks/whatsapp", msg("", "34600222333", nil), nil, 200, "Hotel Barcelona Beach", "hit", 0},
+		{"business number wins over guest", "/webhooks/whatsapp", msg(madridPNID, "34600333444", nil), nil, 200, "Hotel Madrid Central", "hit", 0},
+		{"unknown: DEFAULT_TENANT_ID", "/webhooks/whatsapp", msg("", "4479111000002", nil), nil, 200, "Bienvenido/a a default", "default", 0},
+		{"unknown business number: default", "/webhooks/whatsapp", msg("999999999", "4479111000003", nil), nil, 200, "Bienvenido/a a default", "default", 0},
+		{"route's trusted tenant", "/provided/webhooks/whatsapp", msg(madridPNID, "4479111000004", nil), nil, 200, "Hotel Barcelona Beach", "provided", 0},
+		{"strict route, known", "/strict/webhooks/whatsapp", msg(madridPNID, "4479111000005", nil), nil, 200, "Hotel Madrid Central", "hit", 0},
+		{"strict route, unknown", "/strict/webhooks/whatsapp", msg("", "4479111000006", nil), nil, 403, "", "miss_strict", 0},
+		{"spoofed X-Tenant-ID", "/webhooks/whatsapp", msg(madridPNID, "4479111000007", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_bcn"}, 200, "Hotel Madrid Central", "hit", 1},
+		{"spoofed X-Tenant-ID on a strict miss", "/strict/webhooks/whatsapp", msg("", "4479111000008", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"}, 403, "", "miss_strict", 1},
+		{"honest X-Tenant-ID", "/webhooks/whatsapp", msg(madridPNID, "4479111000009", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"}, 200, "Hotel Madrid Central", "hit", 0},
+		{"tenant override in metadata", "/webhooks/whatsapp", msg("", "4479111000010", map[string]any{"x_tenant_override": "tenant_hotel_bcn", "tenant_id": "tenant_hotel_bcn"}), nil, 200, "Bienvenido/a a default", "default", 0},
+	}
+	for _, c := range cases {
+		before := resolutionCounts(t, in)
+		status, got := postWhatsApp(t, in, c.path, c.body, c.header)
+		after := resolutionCounts(t, in)
+		if status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, status, got, c.status)
+			continue
+		}
+		if c.hotel != "" && !strings.Contains(replyText(t, got), c.hotel) {
+			t.Errorf("%s: reply %q does not name %q", c.name, replyText(t, got), c.hotel)
+		}
+		if status == 403 && !strings.Contains(got, `"status":403`) {
+			t.Errorf("%s: 403 not JSON: %s", c.name, got)
+		}
+		for k, v := range after {
+			want := before[k]
+			if k == c.result {
+				want++
+			}
+			if k == "isolation_errors" {
+				want += c.isolation
+			}
+			if v != want {
+				t.Errorf("%s: %s went %v → %v, want %v", c.name, k, before[k], v, want)
+			}
+		}
+	}
+
+	// The gmail route resolves by the sender's address.
+	mail := `{"from":"Guest One <guest1@sevilla.com>","subject":"Hola","body":"Hola","timestamp":"2026-11-20T10:00:00Z"}`
+	before := resolutionCounts(t, in)
+	status, _, got := Do(t, "POST", in.URL("/webhooks/gmail"), []byte(mail), signedBy(gmailSecret, mail, map[string]string{"X-Tenant-ID": "tenant_hotel_bcn"}))
+	if status != 200 || !strings.Contains(replyText(t, got), "Hotel Sevilla Plaza") {
+		t.Fatalf("gmail: %d %s", status, got)
+	}
+	if after := resolutionCounts(t, in); after["hit"] != before["hit"]+1 || after["isolation_errors"] != before["isolation_errors"]+1 {
+		t.Fatalf("gmail: counts %v → %v", before, after)
+	}
+
+	// An inactive hotel does not resolve: its guests get the default.
+	token := mintAdminToken(t, adminSecret, "ops", "5m")
+	if status, got := adminCall(t, in, token, "PATCH", "/admin/tenants/tenant_hotel_bcn", `{"status":"inactive"}`); status != 200 {
+		t.Fatalf("deactivate: %d %s", status, got)
+	}
+	status, got = postWhatsApp(t, in, "/webhooks/whatsapp", msg("", "34600222333", nil), nil)
+	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a default") {
+		t.Fatalf("guest of an inactive hotel: %d %s", status, got)
+	}
+	// ...and a route that trusts it falls back to the default too.
+	status, got = postWhatsApp(t, in, "/provided/webhooks/whatsapp", msg(madridPNID, "4479111000011", nil), nil)
+	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a default") {
+		t.Fatalf("trusted but inactive tenant: %d %s", status, got)
+	}
+}
