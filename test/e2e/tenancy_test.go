@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -414,4 +416,208 @@ func TestEveryResolutionResult(t *testing.T) {
 	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a default") {
 		t.Fatalf("trusted but inactive tenant: %d %s", status, got)
 	}
+}
+
+// seedPayloads are seed 003 §2.3's staging payloads (tests/fixtures/
+// staging_payloads.json), verbatim but for the mis-encoded accents.
+const (
+	seedWhatsAppMadrid    = `{"entry":[{"changes":[{"value":{"messages":[{"from":"34600111222","text":{"body":"Hola, quiero reservar una habitación para el 1 de noviembre"},"timestamp":"1698844800","type":"text"}]}}]}]}`
+	seedWhatsAppMalicious = `{"entry":[{"changes":[{"value":{"messages":[{"from":"34600111222","text":{"body":"Test metadata injection"},"timestamp":"1698844800","type":"text","metadata":{"malicious_key":"should_be_filtered","x_tenant_override":"tenant_hotel_bcn","safe_key":"should_pass"}}]}}]}]}`
+	seedGmailBarcelona    = `{"from":"guest1@barcelona.com","subject":"Consulta disponibilidad habitación","body":"Buenos días, quisiera saber si tienen disponibilidad para 2 personas del 5 al 7 de noviembre.","timestamp":"2025-10-22T10:30:00Z"}`
+)
+
+// migratedWithSeed applies the schema with `agente-caddy migrate` and then
+// the seed's init-staging-db.sql, unchanged, as psql would (one
+// multi-statement simple-protocol Exec), twice (it is idempotent).
+func migratedWithSeed(t *testing.T) string {
+	t.Helper()
+	pgURL := testservices.Postgres(t)
+	out, code := Run(t, map[string]string{"POSTGRES_URL": pgURL}, "migrate")
+	if code != 0 || !strings.Contains(out, "applied 0001_core\n") {
+		t.Fatalf("migrate: exit %d\n%s", code, out)
+	}
+	if out, code := Run(t, map[string]string{"POSTGRES_URL": pgURL}, "migrate"); code != 0 || !strings.Contains(out, "schema up to date") {
+		t.Fatalf("second migrate: exit %d\n%s", code, out)
+	}
+	seed, err := os.ReadFile(filepath.Join(RepoRoot(), "test", "sql", "init-staging-db.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := connect(t, pgURL)
+	for i := 0; i < 2; i++ {
+		if _, err := pool.Exec(context.Background(), string(seed)); err != nil {
+			t.Fatalf("init-staging-db.sql (run %d) against the migrated schema: %v", i+1, err)
+		}
+	}
+	return pgURL
+}
+
+// TestSeedStagingDataResolves: the seed's staging database, created by the
+// binary's migrations plus init-staging-db.sql, routes the seed's payloads
+// to the seed's hotels, and the seed's session of +34600111222 is the one
+// the conversation continues.
+func TestSeedStagingDataResolves(t *testing.T) {
+	pgURL := migratedWithSeed(t)
+	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL}, ReadyPath: "/health/ready"})
+	before := resolutionCounts(t, in)
+
+	// seed "whatsapp_tenant_madrid": from +34600111222, no business number.
+	if status, got := postWhatsApp(t, in, "/webhooks/whatsapp", seedWhatsAppMadrid, nil); status != 200 || !strings.Contains(got, `"status":"ok"`) {
+		t.Fatalf("whatsapp_tenant_madrid: %d %s", status, got)
+	}
+	status, got := postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{From: "34600111222", ID: "wamid.seed-2", Text: "Hola", Name: "Marta"}), nil)
+	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a Hotel Madrid Central") {
+		t.Fatalf("+34600111222 says hello: %d %s", status, got)
+	}
+	// seed "gmail_tenant_bcn".
+	status, _, got = Do(t, "POST", in.URL("/webhooks/gmail"), []byte(seedGmailBarcelona), signedBy(gmailSecret, seedGmailBarcelona, nil))
+	if status != 200 || !strings.Contains(replyText(t, got), "Disponibilidad en Hotel Barcelona Beach") {
+		t.Fatalf("gmail_tenant_bcn: %d %s", status, got)
+	}
+	if after := resolutionCounts(t, in); after["hit"] != before["hit"]+3 || after["default"] != before["default"] {
+		t.Fatalf("resolutions %v → %v, want 3 more hits", before, after)
+	}
+
+	// The seed's session_madrid_001 carried on (its intent history first).
+	var sessionID, state string
+	err := connect(t, pgURL).QueryRow(context.Background(),
+		`SELECT session_id, state->>'intent_history' FROM sessions WHERE tenant_id = 'tenant_hotel_madrid' AND user_id = '+34600111222'`).Scan(&sessionID, &state)
+	if err != nil || sessionID != "session_madrid_001" || !strings.HasPrefix(state, `["check_availability", `) || !strings.Contains(state, `"greeting"`) {
+		t.Fatalf("madrid session: %s %s %v", sessionID, state, err)
+	}
+	var others int
+	if err := connect(t, pgURL).QueryRow(context.Background(),
+		`SELECT count(*) FROM sessions WHERE user_id IN ('+34600111222', '34600111222') AND tenant_id <> 'tenant_hotel_madrid'`).Scan(&others); err != nil || others != 0 {
+		t.Fatalf("sessions of +34600111222 outside Madrid: %d %v", others, err)
+	}
+}
+
+// TestSecurityBloqueantes: seed 003's blocking checks through the binary, on
+// the seed's staging database.
+func TestSecurityBloqueantes(t *testing.T) {
+	pgURL := migratedWithSeed(t)
+	pool := connect(t, pgURL)
+	env := map[string]string{"POSTGRES_URL": pgURL, "JWT_SECRET_KEY": adminSecret}
+	// Development: events go through the durable inbox to the workers.
+	dev := Start(t, Options{Env: env, ReadyPath: "/health/ready"})
+	// Test: the same chain, answered inline so the test reads the replies.
+	testEnv := map[string]string{"ENVIRONMENT": "test"}
+	for k, v := range env {
+		testEnv[k] = v
+	}
+	inline := Start(t, Options{Env: testEnv, ReadyPath: "/health/ready"})
+
+	t.Run("metadata filter", func(t *testing.T) {
+		filtered := metric(t, dev, "metadata_filtered_keys_total")
+		if status, got := postWhatsApp(t, dev, "/webhooks/whatsapp", seedWhatsAppMalicious, nil); status != 200 || got != `{"status":"ok"}` {
+			t.Fatalf("whatsapp_malicious_metadata: %d %s", status, got)
+		}
+		if d := metric(t, dev, "metadata_filtered_keys_total") - filtered; d != 2 {
+			t.Fatalf("metadata_filtered_keys_total +%v, want +2 (malicious_key, x_tenant_override)", d)
+		}
+		// What reached the agent is in the inbox: the Madrid guest's
+		// message with only the allow-listed key.
+		var tenant, metadata, text string
+		err := pool.QueryRow(context.Background(),
+			`SELECT tenant_id, coalesce(payload->'metadata', 'null')::text, payload->>'text' FROM inbox_messages WHERE payload->>'text' = 'Test metadata injection'`).Scan(&tenant, &metadata, &text)
+		if err != nil || tenant != "tenant_hotel_madrid" || metadata != `{"safe_key": "should_pass"}` {
+			t.Fatalf("inbox row: tenant %q metadata %s (%v)", tenant, metadata, err)
+		}
+		// ...and the worker answers it.
+		waitUntil(t, 10*time.Second, "the worker processes the message", func() bool {
+			var state string
+			_ = pool.QueryRow(context.Background(), `SELECT state FROM inbox_messages WHERE payload->>'text' = 'Test metadata injection'`).Scan(&state)
+			return state == "done"
+		})
+	})
+
+	t.Run("channel spoofing", func(t *testing.T) {
+		whatsappWithClaim := `{"object":"whatsapp_business_account","channel":"gmail","entry":[]}`
+		cases := []struct {
+			name, path, secret, body string
+		}{
+			{"gmail payload on the WhatsApp route", "/webhooks/whatsapp", devSecret, seedGmailBarcelona},
+			{"gmail payload on the WhatsApp alias", "/api/webhooks/whatsapp", devSecret, seedGmailBarcelona},
+			{"WhatsApp payload on the gmail route", "/webhooks/gmail", gmailSecret, seedWhatsAppMadrid},
+			{"WhatsApp payload claiming gmail", "/webhooks/whatsapp", devSecret, whatsappWithClaim},
+		}
+		for _, in := range []*Instance{dev, inline} {
+			for _, c := range cases {
+				before := metric(t, in, "channel_spoofing_detected_total")
+				status, hdr, got := Do(t, "POST", in.URL(c.path), []byte(c.body), signedBy(c.secret, c.body, nil))
+				if status != 400 || hdr.Get("Content-Type") != "application/json" || !strings.Contains(got, `"status":400`) {
+					t.Errorf("%s: %d %s, want 400 JSON", c.name, status, got)
+				}
+				if d := metric(t, in, "channel_spoofing_detected_total") - before; d != 1 {
+					t.Errorf("%s: channel_spoofing_detected_total +%v, want +1", c.name, d)
+				}
+			}
+		}
+		// Nothing of them was accepted.
+		var n int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM inbox_messages WHERE channel = 'gmail' OR payload->>'text' LIKE 'Hola, quiero%'`).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("spoofed payloads in the inbox: %d %v", n, err)
+		}
+	})
+
+	t.Run("tenant isolation", func(t *testing.T) {
+		// Each hotel gets its WhatsApp business number.
+		token := mintAdminToken(t, adminSecret, "ops", "5m")
+		for tenant, pnid := range map[string]string{"tenant_hotel_madrid": "600000001", "tenant_hotel_bcn": "600000002"} {
+			if status, got := adminCall(t, inline, token, "POST", "/admin/tenants/"+tenant+"/identifiers", `{"identifier":"`+pnid+`","type":"phone_number_id"}`); status != 201 {
+				t.Fatalf("%s number: %d %s", tenant, status, got)
+			}
+		}
+		const guest = "34699123456" // nobody's identifier: the hotel decides
+		n := 0
+		say := func(pnid, text string, header map[string]string) string {
+			t.Helper()
+			n++
+			status, got := postWhatsApp(t, inline, "/webhooks/whatsapp", waPayload(waMessage{PhoneNumberID: pnid, From: guest, ID: fmt.Sprintf("wamid.iso-%d", n), Text: text, Name: "Iris"}), header)
+			if status != 200 {
+				t.Fatalf("%q to %s: %d %s", text, pnid, status, got)
+			}
+			return replyText(t, got)
+		}
+		waitUntil(t, time.Second, "the numbers resolve", func() bool { return strings.Contains(say("600000002", "Hola", nil), "Hotel Barcelona Beach") })
+		isolation := metric(t, inline, "tenant_isolation_errors_total")
+
+		if r := say("600000001", "hola, ¿tenéis habitación doble del 5 al 7 de diciembre para 2?", nil); !strings.Contains(r, "Disponibilidad en Hotel Madrid Central") {
+			t.Fatalf("Madrid offers: %s", r)
+		}
+		// The same guest picks "the double" at Barcelona, claiming to be
+		// Madrid's conversation in the header and in the metadata: Barcelona
+		// knows no offer of this guest.
+		r := say("600000002", "la doble", map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"})
+		if strings.Contains(r, "Resumen de tu reserva") || strings.Contains(r, "Madrid") || !strings.Contains(r, "¿Para qué fechas?") {
+			t.Fatalf("Barcelona's answer uses Madrid's conversation: %s", r)
+		}
+		if d := metric(t, inline, "tenant_isolation_errors_total") - isolation; d != 1 {
+			t.Fatalf("tenant_isolation_errors_total +%v, want +1", d)
+		}
+		// At Madrid the conversation is where the guest left it.
+		if r := say("600000001", "la doble", nil); !strings.Contains(r, "Resumen de tu reserva en Hotel Madrid Central") {
+			t.Fatalf("Madrid lost its conversation: %s", r)
+		}
+
+		rows, err := pool.Query(context.Background(), `SELECT session_id, tenant_id, state::text FROM sessions WHERE user_id = '+34699123456' ORDER BY tenant_id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type row struct{ id, tenant, state string }
+		var got []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.tenant, &r.state); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r)
+		}
+		if len(got) != 2 || got[0].tenant != "tenant_hotel_bcn" || got[1].tenant != "tenant_hotel_madrid" || got[0].id == got[1].id {
+			t.Fatalf("sessions of the guest: %+v, want one per hotel", got)
+		}
+		if strings.Contains(got[0].state, "12-05") || !strings.Contains(got[1].state, "12-05") {
+			t.Fatalf("Barcelona's session holds Madrid's dates:\nbcn:    %s\nmadrid: %s", got[0].state, got[1].state)
+		}
+	})
 }
