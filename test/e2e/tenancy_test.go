@@ -391,6 +391,23 @@ func TestEveryResolutionResult(t *testing.T) {
 		}
 	}
 
+	// A payload of the other channel is spoofing, refused before any
+	// resolution, also where no tenant would resolve (strict route).
+	for _, path := range []string{"/webhooks/whatsapp", "/strict/webhooks/whatsapp"} {
+		before := resolutionCounts(t, in)
+		spoofed := metric(t, in, "channel_spoofing_detected_total")
+		status, got := postWhatsApp(t, in, path, seedGmailBarcelona, nil)
+		if status != 400 || !strings.Contains(got, "channel spoofing") {
+			t.Errorf("gmail payload on %s: %d %s, want 400", path, status, got)
+		}
+		if d := metric(t, in, "channel_spoofing_detected_total") - spoofed; d != 1 {
+			t.Errorf("gmail payload on %s: channel_spoofing_detected_total +%v", path, d)
+		}
+		if after := resolutionCounts(t, in); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("gmail payload on %s was resolved: %v → %v", path, before, after)
+		}
+	}
+
 	// The gmail route resolves by the sender's address.
 	mail := `{"from":"Guest One <guest1@sevilla.com>","subject":"Hola","body":"Hola","timestamp":"2026-11-20T10:00:00Z"}`
 	before := resolutionCounts(t, in)
@@ -620,4 +637,36 @@ func TestSecurityBloqueantes(t *testing.T) {
 			t.Fatalf("Barcelona's session holds Madrid's dates:\nbcn:    %s\nmadrid: %s", got[0].state, got[1].state)
 		}
 	})
+}
+
+// TestDefaultTenantMustExistOnPostgres: with Postgres the directory is the
+// tenants table, which sessions reference. A DEFAULT_TENANT_ID (here the
+// development default, "default") that is not a tenant there cannot take a
+// guest: the webhook is refused at the edge (403, miss_strict) rather than
+// failing inside the agent (500 inline, or an accepted message the workers
+// can never answer). Once the hotel exists, it is the default.
+func TestDefaultTenantMustExistOnPostgres(t *testing.T) {
+	pgURL := testservices.Postgres(t)
+	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL, "JWT_SECRET_KEY": adminSecret}, ReadyPath: "/health/ready"})
+	unknown := func(id string) (int, string) {
+		return postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{From: "4479222000001", ID: id, Text: "Hola", Name: "Noa"}), nil)
+	}
+	before := resolutionCounts(t, in)
+	if status, got := unknown("wamid.nodefault-1"); status != 403 || !strings.Contains(got, `"status":403`) {
+		t.Fatalf("unknown guest, default tenant not in Postgres: %d %s, want 403", status, got)
+	}
+	if after := resolutionCounts(t, in); after["miss_strict"] != before["miss_strict"]+1 || after["default"] != before["default"] {
+		t.Fatalf("resolutions %v → %v, want one miss_strict", before, after)
+	}
+	token := mintAdminToken(t, adminSecret, "ops", "5m")
+	if status, got := adminCall(t, in, token, "POST", "/admin/tenants", `{"tenant_id":"default","name":"Hotel Por Defecto"}`); status != 201 {
+		t.Fatalf("create default: %d %s", status, got)
+	}
+	status, got := unknown("wamid.nodefault-2")
+	if status != 200 || !strings.Contains(replyText(t, got), "Hotel Por Defecto") {
+		t.Fatalf("unknown guest once the default hotel exists: %d %s", status, got)
+	}
+	if after := resolutionCounts(t, in); after["default"] != before["default"]+1 {
+		t.Fatalf("resolutions %v → %v, want one default", before, after)
+	}
 }
