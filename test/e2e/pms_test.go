@@ -33,11 +33,11 @@ type pmsGuest struct {
 	n     int
 }
 
-var guestSeq int
+var pmsGuestSeq int
 
 func newPMSGuest(t *testing.T, in *Instance) *pmsGuest {
-	guestSeq++
-	return &pmsGuest{t: t, in: in, phone: fmt.Sprintf("4479333%05d", guestSeq)}
+	pmsGuestSeq++
+	return &pmsGuest{t: t, in: in, phone: fmt.Sprintf("4479333%05d", pmsGuestSeq)}
 }
 
 // say sends text and returns the reply and how long the request took.
