@@ -260,8 +260,15 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 		}
 		return replyText(t, got)
 	}
-	// Before: the business number is nobody's, B uses the default hotel.
-	waitUntil(t, 2*time.Second, "B knows the fallback hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
+	// Before: the business number is nobody's, B uses the default hotel
+	// (once B has heard of it: a default that is not a tenant takes no guest).
+	waitUntil(t, time.Second, "B knows the fallback hotel", func() bool {
+		status, _ := adminCall(t, b, token, "GET", "/admin/tenants/hotel_fallback", "")
+		return status == 200
+	})
+	if r := greetingOnB(); !strings.Contains(r, "Hotel Fallback") {
+		t.Fatalf("unknown business number on B: %q, want the default hotel", r)
+	}
 
 	// Written on A...
 	if status, got := adminCall(t, a, token, "POST", "/admin/tenants", `{"tenant_id":"hotel_nuevo","name":"Hotel Nuevo Retiro"}`); status != 201 {
