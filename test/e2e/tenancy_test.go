@@ -677,3 +677,77 @@ func TestDefaultTenantMustExistOnPostgres(t *testing.T) {
 		t.Fatalf("resolutions %v → %v, want one default", before, after)
 	}
 }
+
+// TestPostgresOutageThroughTheBinary: Postgres stops under a running
+// instance. /health/ready goes 503 naming the database, the tenant cache
+// keeps resolving (an event for a known hotel is refused 503 only because
+// the inbox cannot store it, so Meta redelivers), the admin API reads from
+// the cache and refuses writes with 503; once Postgres is back, readiness
+// recovers and a change made by hand arrives by NOTIFY again.
+func TestPostgresOutageThroughTheBinary(t *testing.T) {
+	srv := testservices.StartPostgres(t)
+	in := Start(t, Options{Env: map[string]string{"POSTGRES_URL": srv.URL(), "JWT_SECRET_KEY": adminSecret, "DEFAULT_TENANT_ID": "hotel_outage"}, ReadyPath: "/health/ready"})
+	token := mintAdminToken(t, adminSecret, "ops", "5m")
+	for _, w := range []struct{ path, body string }{
+		{"/admin/tenants", `{"tenant_id":"hotel_outage","name":"Hotel Outage"}`},
+		{"/admin/tenants/hotel_outage/identifiers", `{"identifier":"611222333","type":"phone_number_id"}`},
+	} {
+		if status, got := adminCall(t, in, token, "POST", w.path, w.body); status != 201 {
+			t.Fatalf("POST %s: %d %s", w.path, status, got)
+		}
+	}
+	n := 0
+	event := func() (int, string) {
+		n++
+		return postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{PhoneNumberID: "611222333", From: "4479444000001", ID: fmt.Sprintf("wamid.outage-%d", n), Text: "Hola"}), nil)
+	}
+	if status, got := event(); status != 200 {
+		t.Fatalf("before the outage: %d %s", status, got)
+	}
+
+	srv.Stop()
+	var ready string
+	waitUntil(t, 10*time.Second, "readiness reports the outage", func() bool {
+		var status int
+		status, _, ready = Do(t, "GET", in.URL("/health/ready"), nil, nil)
+		return status == 503
+	})
+	if !strings.Contains(ready, `"database":{"error"`) || !strings.Contains(ready, `"ready":false`) {
+		t.Fatalf("/health/ready during the outage: %s", ready)
+	}
+	if metric(t, in, "readiness_up") != 0 || metric(t, in, `dependency_up{name="database"}`) != 0 {
+		t.Fatal("readiness metrics do not show the outage")
+	}
+	hits := metric(t, in, `tenant_resolution_total{result="hit"}`)
+	if status, got := event(); status != 503 || !strings.Contains(got, `"status":503`) {
+		t.Fatalf("event during the outage: %d %s, want 503 (redeliver)", status, got)
+	}
+	if metric(t, in, `tenant_resolution_total{result="hit"}`) != hits+1 {
+		t.Fatal("the cache did not resolve the hotel during the outage")
+	}
+	if status, got := adminCall(t, in, token, "GET", "/admin/tenants/hotel_outage", ""); status != 200 || !strings.Contains(got, "611222333") {
+		t.Fatalf("admin read during the outage: %d %s", status, got)
+	}
+	if status, got := adminCall(t, in, token, "POST", "/admin/tenants", `{"tenant_id":"hotel_new","name":"New"}`); status != 503 {
+		t.Fatalf("admin write during the outage: %d %s, want 503", status, got)
+	}
+
+	srv.Start()
+	waitUntil(t, 15*time.Second, "readiness recovers", func() bool {
+		status, _, _ := Do(t, "GET", in.URL("/health/ready"), nil, nil)
+		return status == 200
+	})
+	waitUntil(t, 5*time.Second, "events are accepted again", func() bool {
+		status, _ := event()
+		return status == 200
+	})
+	// LISTEN is back: an identifier inserted by hand resolves without a refresh.
+	pool := connect(t, srv.URL())
+	if _, err := pool.Exec(context.Background(), `INSERT INTO tenant_user_identifiers (tenant_id, identifier_type, identifier_value) VALUES ('hotel_outage', 'email', 'back@example.com')`); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 7*time.Second, "a change after the restart arrives", func() bool {
+		status, got := adminCall(t, in, token, "GET", "/admin/tenants/hotel_outage", "")
+		return status == 200 && strings.Contains(got, "back@example.com")
+	})
+}
