@@ -12,13 +12,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
@@ -267,7 +265,7 @@ func (m *MatchHMACWebhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			n, err := parseSize(d.Val())
+			n, err := config.ParseSize(d.Val())
 			if err != nil {
 				return d.Errf("max_body: %v", err)
 			}
@@ -287,17 +285,6 @@ func (m *MatchHMACWebhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func parseSize(s string) (int64, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
-	}
-	n, err := humanize.ParseBytes(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size: %v", s, err)
-	}
-	return int64(n), nil
 }
 
 var checks = prometheus.NewCounterVec(prometheus.CounterOpts{

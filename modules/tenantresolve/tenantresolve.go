@@ -10,17 +10,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
 	"github.com/agentehotel/agente-caddy/internal/apierror"
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 	wa "github.com/agentehotel/agente-caddy/internal/whatsapp"
@@ -344,7 +343,7 @@ func (m *TenantResolve) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			case "default":
 				m.Default = d.Val()
 			case "max_body":
-				n, err := parseSize(d.Val())
+				n, err := config.ParseSize(d.Val())
 				if err != nil {
 					return d.Errf("max_body: %v", err)
 				}
@@ -360,17 +359,6 @@ func (m *TenantResolve) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func parseSize(s string) (int64, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
-	}
-	n, err := humanize.ParseBytes(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size: %v", s, err)
-	}
-	return int64(n), nil
 }
 
 // Interface guards

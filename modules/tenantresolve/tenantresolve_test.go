@@ -7,14 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/agentehotel/agente-caddy/test/adapttest"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -276,27 +275,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 }
 
-// TestCaddyfileAdapt compares each testdata/*.caddyfiletest (a Caddyfile, a
-// line of dashes, the JSON it must adapt to) with the adapter's output.
-func TestCaddyfileAdapt(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.caddyfiletest")
-	if len(files) == 0 {
-		t.Fatal("no golden files")
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts := strings.SplitN(string(data), "----------", 2)
-		if len(parts) != 2 {
-			t.Fatalf("%s: missing the ---------- separator", f)
-		}
-		if !caddytest.CompareAdapt(t, f, parts[0], "caddyfile", strings.TrimSpace(parts[1])) {
-			t.Errorf("%s: adapted JSON differs", f)
-		}
-	}
-}
+func TestCaddyfileAdapt(t *testing.T) { adapttest.Run(t, "testdata/*.caddyfiletest") }
 
 // BenchmarkServeHTTP is the middleware's cost on a Meta sample message:
 // body copy, identifier decode, lookup, header and vars. x_json_valid
