@@ -6,6 +6,7 @@ package pms
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -186,3 +187,86 @@ var (
 	// ErrUnavailable: to the guest it is the PMS failing.
 	ErrMalformed = errors.New("pms: malformed answer")
 )
+
+// GuestDetail names one detail of a Guest.
+type GuestDetail string
+
+const (
+	GuestFirstName GuestDetail = "first_name"
+	GuestLastName  GuestDetail = "last_name"
+	GuestEmail     GuestDetail = "email"
+	GuestPhone     GuestDetail = "phone"
+)
+
+// GuestFields says which guest details CreateBooking needs.
+type GuestFields struct {
+	FirstName bool
+	LastName  bool
+	Email     bool
+	Phone     bool
+}
+
+// DefaultGuestFields is what a PMS that does not say needs: a first name,
+// so that the booking is for someone.
+var DefaultGuestFields = GuestFields{FirstName: true}
+
+// GuestRequirer is implemented by a PMS that says which guest details
+// CreateBooking needs (the caller collects them before booking); wrappers
+// delegate to the PMS they wrap.
+type GuestRequirer interface {
+	GuestRequirements() GuestFields
+}
+
+// GuestRequirementsOf is p's requirements when it says, else DefaultGuestFields.
+func GuestRequirementsOf(p PMS) GuestFields {
+	if r, ok := p.(GuestRequirer); ok {
+		return r.GuestRequirements()
+	}
+	return DefaultGuestFields
+}
+
+// Missing lists the details f needs that g lacks (blank counts as
+// missing), in the order first name, last name, email, phone.
+func (f GuestFields) Missing(g Guest) []GuestDetail {
+	var out []GuestDetail
+	for _, d := range []struct {
+		need  bool
+		value string
+		name  GuestDetail
+	}{
+		{f.FirstName, g.FirstName, GuestFirstName},
+		{f.LastName, g.LastName, GuestLastName},
+		{f.Email, g.Email, GuestEmail},
+		{f.Phone, g.Phone, GuestPhone},
+	} {
+		if d.need && strings.TrimSpace(d.value) == "" {
+			out = append(out, d.name)
+		}
+	}
+	return out
+}
+
+// InvalidGuestError is a booking refused because of one guest detail,
+// missing or not accepted by the PMS. It matches ErrInvalid, and Err (the
+// PMS's own answer, when there was one) too.
+type InvalidGuestError struct {
+	Detail GuestDetail
+	Reason string // the PMS's words, or ours
+	Err    error
+}
+
+func (e *InvalidGuestError) Error() string {
+	msg := "pms: guest " + string(e.Detail) + " rejected"
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) hold, and reach Err.
+func (e *InvalidGuestError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalid, e.Err}
+	}
+	return []error{ErrInvalid}
+}

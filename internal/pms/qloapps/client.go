@@ -11,7 +11,9 @@
 //
 // Errors wrap the pms sentinels: 401/403 → ErrUnauthorized, 404 →
 // ErrNotFound, a booking QloApps refuses because the rooms are gone →
-// ErrSoldOut, other 4xx → ErrInvalid, 5xx/transport/timeouts →
+// ErrSoldOut, a booking refused for a customer_detail field →
+// *pms.InvalidGuestError (which matches ErrInvalid), other 4xx → ErrInvalid,
+// 5xx/transport/timeouts →
 // ErrUnavailable, an unreadable answer → ErrMalformed and ErrUnavailable.
 // HTTP failures are *APIError values (HTTPStatus() reports the status).
 package qloapps
@@ -83,7 +85,10 @@ type Client struct {
 	currency atomic.Pointer[string] // learned from hotel_ari when cfg.Currency is empty
 }
 
-var _ pms.PMS = (*Client)(nil)
+var (
+	_ pms.PMS           = (*Client)(nil)
+	_ pms.GuestRequirer = (*Client)(nil)
+)
 
 // New checks cfg and returns a client; it makes no request.
 func New(cfg Config) (*Client, error) {
@@ -717,6 +722,35 @@ func soldOut(err error) bool {
 		strings.Contains(strings.ToLower(ae.Message), "not available")
 }
 
+// GuestRequirements: QloApps' bookings webservice refuses a customer_detail
+// without firstname, lastname and email, and without phone when the shop
+// requires one (PS_ONE_PHONE_AT_LEAST, on by default), so all four are asked.
+func (c *Client) GuestRequirements() pms.GuestFields {
+	return pms.GuestFields{FirstName: true, LastName: true, Email: true, Phone: true}
+}
+
+// refusedGuestDetail reads which customer_detail field a 400 answer to a
+// booking refuses ("Please provide a valid phone number.", or a Customer
+// field the shop's validation rejected), and QloApps' words.
+func refusedGuestDetail(err error) (pms.GuestDetail, string) {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+		return "", ""
+	}
+	m := strings.ToLower(ae.Message)
+	switch {
+	case strings.Contains(m, "first name"), strings.Contains(m, "firstname"):
+		return pms.GuestFirstName, ae.Message
+	case strings.Contains(m, "last name"), strings.Contains(m, "lastname"):
+		return pms.GuestLastName, ae.Message
+	case strings.Contains(m, "email"):
+		return pms.GuestEmail, ae.Message
+	case strings.Contains(m, "phone"):
+		return pms.GuestPhone, ae.Message
+	}
+	return "", ""
+}
+
 // CreateBooking books one room of req.RoomTypeID for the stay, as a new
 // booking awaiting payment. req.Reference is stored as the booking's source
 // (and in its remark, for the hotel's staff). Before creating, the client
@@ -731,10 +765,12 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 	switch {
 	case req.RoomTypeID <= 0:
 		return pms.Booking{}, fmt.Errorf("%w: room type id is required", pms.ErrInvalid)
-	case strings.TrimSpace(g.FirstName) == "" || strings.TrimSpace(g.LastName) == "":
-		return pms.Booking{}, fmt.Errorf("%w: guest first and last name are required", pms.ErrInvalid)
+	case strings.TrimSpace(g.FirstName) == "":
+		return pms.Booking{}, &pms.InvalidGuestError{Detail: pms.GuestFirstName, Reason: "QloApps needs the guest's first name"}
+	case strings.TrimSpace(g.LastName) == "":
+		return pms.Booking{}, &pms.InvalidGuestError{Detail: pms.GuestLastName, Reason: "QloApps needs the guest's last name"}
 	case strings.TrimSpace(g.Email) == "":
-		return pms.Booking{}, fmt.Errorf("%w: guest email is required", pms.ErrInvalid)
+		return pms.Booking{}, &pms.InvalidGuestError{Detail: pms.GuestEmail, Reason: "QloApps needs the guest's email"}
 	case req.Reference != "" && !referencePattern.MatchString(req.Reference):
 		return pms.Booking{}, fmt.Errorf("%w: booking reference must be 1-64 of A-Z a-z 0-9 . _ : -", pms.ErrInvalid)
 	}
@@ -790,6 +826,9 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 	if _, err := c.do(ctx, r, &ans); err != nil {
 		if soldOut(err) {
 			return pms.Booking{}, fmt.Errorf("%w: %w", pms.ErrSoldOut, err)
+		}
+		if d, msg := refusedGuestDetail(err); d != "" {
+			return pms.Booking{}, &pms.InvalidGuestError{Detail: d, Reason: msg, Err: err}
 		}
 		return pms.Booking{}, err
 	}

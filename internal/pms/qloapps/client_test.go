@@ -251,11 +251,34 @@ func TestCreateBookingValidation(t *testing.T) {
 	if fake.TotalCalls() != 0 {
 		t.Fatalf("invalid requests reached QloApps")
 	}
-	// QloApps' own refusal (no phone) is ErrInvalid too.
+	// A missing guest detail names the detail.
+	for want, mutate := range map[pms.GuestDetail]func(*pms.Guest){
+		pms.GuestFirstName: func(g *pms.Guest) { g.FirstName = "" },
+		pms.GuestLastName:  func(g *pms.Guest) { g.LastName = " " },
+		pms.GuestEmail:     func(g *pms.Guest) { g.Email = "" },
+	} {
+		r := base
+		mutate(&r.Guest)
+		var ge *pms.InvalidGuestError
+		if _, err := c.CreateBooking(ctx, r); !errors.As(err, &ge) || ge.Detail != want {
+			t.Errorf("guest without %s: err = %v", want, err)
+		}
+	}
+	if fake.TotalCalls() != 0 {
+		t.Fatalf("invalid requests reached QloApps")
+	}
+	// QloApps' own refusal (no phone) is ErrInvalid too, naming the detail.
 	r := base
 	r.Guest.Phone = ""
-	if _, err := c.CreateBooking(ctx, r); !errors.Is(err, pms.ErrInvalid) || errors.Is(err, pms.ErrSoldOut) {
-		t.Fatalf("no phone: err = %v, want ErrInvalid", err)
+	_, err := c.CreateBooking(ctx, r)
+	var ge *pms.InvalidGuestError
+	var ae *qloapps.APIError
+	if !errors.Is(err, pms.ErrInvalid) || errors.Is(err, pms.ErrSoldOut) || !errors.As(err, &ge) || ge.Detail != pms.GuestPhone ||
+		!errors.As(err, &ae) || ae.Status != 400 {
+		t.Fatalf("no phone: err = %v, want an InvalidGuestError for the phone wrapping QloApps' 400", err)
+	}
+	if got := c.GuestRequirements(); got != (pms.GuestFields{FirstName: true, LastName: true, Email: true, Phone: true}) {
+		t.Errorf("GuestRequirements = %+v", got)
 	}
 }
 

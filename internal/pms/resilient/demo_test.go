@@ -60,3 +60,46 @@ func TestWrapsTheDemoPMS(t *testing.T) {
 		t.Fatalf("GetBooking unknown: %v", err)
 	}
 }
+
+// needsEverything is a PMS that says it needs every guest detail.
+type needsEverything struct{ *demo.PMS }
+
+func (needsEverything) GuestRequirements() pms.GuestFields {
+	return pms.GuestFields{FirstName: true, LastName: true, Email: true, Phone: true}
+}
+
+func TestGuestRequirementsComeFromTheWrappedPMS(t *testing.T) {
+	all := pms.GuestFields{FirstName: true, LastName: true, Email: true, Phone: true}
+	if got := pms.GuestRequirementsOf(Wrap(needsEverything{demo.New()}, nil, nil, Options{})); got != all {
+		t.Errorf("wrapping a PMS that needs everything: %+v", got)
+	}
+	if got := pms.GuestRequirementsOf(Wrap(demo.New(), nil, nil, Options{})); got != pms.DefaultGuestFields {
+		t.Errorf("wrapping a PMS that does not say: %+v, want the default %+v", got, pms.DefaultGuestFields)
+	}
+}
+
+func TestInvalidGuestErrorGoesThroughUnchanged(t *testing.T) {
+	refused := &pms.InvalidGuestError{Detail: pms.GuestPhone, Reason: "Please provide a valid phone number."}
+	inner := &refusing{PMS: demo.New(), err: refused}
+	p := Wrap(inner, nil, nil, Options{BackoffBase: time.Millisecond, BackoffMax: time.Millisecond})
+	_, err := p.CreateBooking(bg(t), pms.BookingRequest{Hotel: pms.Hotel{TenantID: "demo", PMSID: 1}, RoomTypeID: 2,
+		Stay: stay("2030-02-02", "2030-02-04", 2), Guest: guest(), Reference: "r-1"})
+	var ge *pms.InvalidGuestError
+	if !errors.As(err, &ge) || ge.Detail != pms.GuestPhone || !errors.Is(err, pms.ErrInvalid) {
+		t.Fatalf("err = %v, want the inner PMS's InvalidGuestError", err)
+	}
+	if inner.calls != 1 {
+		t.Errorf("a refused guest detail was tried %d times, want once", inner.calls)
+	}
+}
+
+type refusing struct {
+	*demo.PMS
+	err   error
+	calls int
+}
+
+func (r *refusing) CreateBooking(context.Context, pms.BookingRequest) (pms.Booking, error) {
+	r.calls++
+	return pms.Booking{}, r.err
+}

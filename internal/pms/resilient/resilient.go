@@ -134,7 +134,10 @@ type PMS struct {
 	namer   EndpointNamer
 }
 
-var _ pms.PMS = (*PMS)(nil)
+var (
+	_ pms.PMS           = (*PMS)(nil)
+	_ pms.GuestRequirer = (*PMS)(nil)
+)
 
 // Wrap puts inner behind breaker and cache. breaker nil gets a private
 // breaker with default settings; cache nil disables caching (and stale
@@ -147,6 +150,9 @@ func Wrap(inner pms.PMS, breaker *Breaker, cache Cache, opts Options) *PMS {
 	p.namer, _ = inner.(EndpointNamer)
 	return p
 }
+
+// GuestRequirements are the wrapped PMS's: the wrapper adds no requirement.
+func (p *PMS) GuestRequirements() pms.GuestFields { return pms.GuestRequirementsOf(p.inner) }
 
 // Breaker is the wrapper's breaker.
 func (p *PMS) Breaker() *Breaker { return p.breaker }
