@@ -71,7 +71,7 @@ hola gracias favor saludos mensaje numero nombre apellido correo mail email tele
 perfecto genial excelente listo claro vale dale ok okay okey entendido correcto exacto obvio bueno buenisimo
 capital francia clima lluvia sol calor frio playa centro ciudad aeropuerto estacion tren bus taxi auto coche carro
 bano cuarto piso llave llaves toalla toallas cama camas agua luz ruido problema problemas ayuda amigo amigos familia
-hijo hijos hija hijas esposa esposo marido mujer novia novio pareja jajaja jaja jeje
+hijo hijos hija hijas esposa esposo marido mujer novia novio pareja jajaja jaja jeje llamo llama apellidos movil
 the a an and or but if of to in on at by for from with without about as into than then there here this that
 these those it its is are was were be been being am do does did done have has had having i me my mine we us our
 you your he she they them their what which who whom whose when where why how all any some no not yes yeah yep

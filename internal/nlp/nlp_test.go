@@ -270,6 +270,9 @@ func TestIntentsNormalisation(t *testing.T) {
 		"":                    Unknown,
 		"🙂":                   Unknown,
 		"asdf qwer":           Unknown,
+		// "me llamo" is an introduction, not "llámame"
+		"me llamo Ana García López": Unknown,
+		"me pueden llamar?":         HumanHandoff,
 	}
 	for text, want := range cases {
 		r := Analyze(text, at(t, sunday))
