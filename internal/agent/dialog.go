@@ -118,8 +118,8 @@ func (t *turn) run() {
 	t.res = t.o.analyze(text, t.now)
 	t.intent = knownIntent(t.res.Intent)
 	t.pickLanguage(text)
-	if e := strings.TrimSpace(t.res.Entities.Email); e != "" {
-		t.st.Context.Email = e
+	if !isDetailStep(t.st.Step) {
+		t.readDetails(text, "")
 	}
 	if t.res.Urgent && !t.h.BusinessHours.Contains(t.now) {
 		t.afterHours()
@@ -184,9 +184,13 @@ func (t *turn) onButton(id string) bool {
 	switch {
 	case id == BtnConfirmBooking:
 		t.intent = nlp.MakeReservation
-		if t.st.Step == stepConfirmBooking && t.st.Pending != nil {
+		switch {
+		case t.st.Step == stepConfirmBooking && t.st.Pending != nil:
 			t.book()
-		} else {
+		case isDetailStep(t.st.Step) && t.st.Pending != nil:
+			// An old confirmation button while a detail is missing: ask again.
+			t.confirmPrompt()
+		default:
 			t.text(t.say("nothing_pending", view{}))
 		}
 	case id == BtnChangeDates:
@@ -275,6 +279,9 @@ func (t *turn) onStep(text string) bool {
 			return false
 		}
 		return true
+
+	case stepAskGuestName, stepAskLastName, stepAskEmail, stepAskPhone:
+		return t.onDetailStep(text)
 
 	case stepChooseRoom:
 		if hasStayEntities(e) {
@@ -480,6 +487,7 @@ func (t *turn) clearFlow() {
 	t.st.Pending = nil
 	t.st.LastOffer = nil
 	t.st.OfferStale = false
+	t.st.DetailTries = 0
 }
 
 // clearStay forgets the stay being discussed (not who the guest is).

@@ -316,8 +316,12 @@ func (t *turn) confirmPrompt() {
 		t.reservation(false)
 		return
 	}
+	if t.askGuestDetail() {
+		return
+	}
 	t.st.Step = stepConfirmBooking
 	v := t.stayView(t.pendingStay())
+	v.Holder = t.holder()
 	v.Room = roomLabel(t.lang, p.Category, p.RoomName)
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
 	body := t.say("confirm_prompt", v)
@@ -348,6 +352,11 @@ func (t *turn) book() {
 		t.text(t.say("nothing_pending", view{}))
 		return
 	}
+	if t.askGuestDetail() {
+		// Confirmed before the PMS's requirements were known (a session
+		// from before they were asked): the missing detail first.
+		return
+	}
 	if p.Reference == "" {
 		p.Reference = bookingReference(t.s.ID, t.m.ID, t.now)
 	}
@@ -365,7 +374,19 @@ func (t *turn) book() {
 		t.st.Context.RoomType = p.Category
 		t.reservation(true)
 		return
-	case errors.Is(err, pms.ErrInvalid), errors.Is(err, pms.ErrNotFound):
+	case errors.Is(err, pms.ErrInvalid):
+		// The stay was bookable a moment ago: what the PMS refuses is most
+		// likely the guest's details. The dates stay.
+		var ge *pms.InvalidGuestError
+		if errors.As(err, &ge) && p.Refusals == 0 {
+			p.Refusals++
+			t.detailRefused(ge.Detail)
+			return
+		}
+		t.failed = true
+		t.bookingHandoff("booking_failed")
+		return
+	case errors.Is(err, pms.ErrNotFound):
 		v := t.stayView(t.pendingStay())
 		t.clearFlow()
 		t.st.Context.CheckIn, t.st.Context.CheckOut = "", ""
@@ -386,22 +407,6 @@ func (t *turn) book() {
 	t.clearFlow()
 	t.clearStay()
 	t.text(t.say("booked", v))
-}
-
-// guest is who the booking is for, from the channel and what the guest told us.
-func (t *turn) guest() pms.Guest {
-	g := pms.Guest{Email: t.st.Context.Email}
-	first, last, _ := strings.Cut(strings.TrimSpace(t.st.Context.Name), " ")
-	g.FirstName, g.LastName = first, strings.TrimSpace(last)
-	switch t.m.Channel {
-	case chat.WhatsApp:
-		g.Phone = strings.TrimPrefix(t.s.Key.UserID, "+")
-	case chat.Gmail:
-		if g.Email == "" {
-			g.Email = t.s.Key.UserID
-		}
-	}
-	return g
 }
 
 func (t *turn) changeDates() {

@@ -75,6 +75,9 @@ type State struct {
 	Language   string       `json:"language,omitempty"`
 	Bookings   []string     `json:"bookings,omitempty"` // ids booked in this conversation, newest last
 	Recent     []RecentTurn `json:"recent,omitempty"`   // last answered messages, for redeliveries
+	// DetailTries counts the replies in a row that did not give the guest
+	// detail asked for.
+	DetailTries int `json:"detail_tries,omitempty"`
 }
 
 // Slots are the reservation details collected so far. Dates are ISO days.
@@ -88,7 +91,16 @@ type Slots struct {
 	Guests   int    `json:"guests,omitempty"`
 	RoomType string `json:"room_type,omitempty"` // single|double|twin|suite|family
 	Email    string `json:"email,omitempty"`
-	Name     string `json:"name,omitempty"`
+	// Name is the guest's name as the channel gave it (WhatsApp profile,
+	// email display name); FirstName and LastName, when set, are the name
+	// the guest gave and win over it.
+	Name      string `json:"name,omitempty"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Phone     string `json:"phone,omitempty"` // as the guest typed it; empty: the WhatsApp sender
+	// Refused lists the details (pms.GuestDetail) whose channel-given value
+	// the PMS refused: the guest is asked for them instead.
+	Refused []string `json:"refused,omitempty"`
 }
 
 // OfferState is one room type offered to the guest in the last answer.
@@ -118,6 +130,9 @@ type Pending struct {
 	// by later attempts so that a booking the PMS made but we never heard
 	// about is not made twice.
 	Reference string `json:"reference,omitempty"`
+	// Refusals counts the guest details the PMS refused for this booking:
+	// after one, the guest is asked again; after two, a person takes over.
+	Refusals int `json:"refusals,omitempty"`
 }
 
 // RecentTurn is the answer given to one message, replayed when the same

@@ -45,6 +45,8 @@ type view struct {
 	Topic        string
 	AsOf         string
 	N            int
+	Holder       string // who the booking is for: "Ana García (ana@example.com, +34600111222)"
+	Detail       string // a guest detail's name: "el teléfono"
 }
 
 var texts = map[string]map[string]string{
@@ -84,6 +86,7 @@ var texts = map[string]map[string]string{
 			"• Entrada: {{.CheckIn}}\n" +
 			"• Salida: {{.CheckOut}} ({{.Nights}} {{if eq .Nights 1}}noche{{else}}noches{{end}})\n" +
 			"• Huéspedes: {{.Party}}\n" +
+			"{{if .Holder}}• Titular: {{.Holder}}\n{{end}}" +
 			"• Total: {{.Total}}\n" +
 			"¿Confirmo la reserva?",
 		"confirm_hint_text": "Responde SÍ para confirmar, CAMBIAR para cambiar las fechas o NO para cancelar.",
@@ -98,6 +101,24 @@ var texts = map[string]map[string]string{
 			"Huéspedes: {{.Party}}\n" +
 			"Total: {{.Total}}\n" +
 			"Guarda el número de reserva por si necesitas cambiarla o cancelarla.",
+		"ask_full_name":     "Para hacer la reserva necesito el nombre y los apellidos del titular. ¿A nombre de quién la hago?",
+		"ask_first_name":    "¿A nombre de quién hago la reserva?",
+		"ask_last_name":     "Gracias{{if .Guest}}, {{.Guest}}{{end}}. ¿Me dices tus apellidos para la reserva?",
+		"ask_email":         "¿A qué correo electrónico te enviamos la confirmación de la reserva?",
+		"ask_phone":         "¿Me das un teléfono de contacto para la reserva? (p. ej. +34 600 111 222)",
+		"bad_full_name":     "No he entendido el nombre. Escríbeme el nombre y los apellidos del titular, p. ej. «Ana García López».",
+		"bad_first_name":    "No he entendido el nombre. ¿A nombre de quién hago la reserva? (p. ej. «Ana García»)",
+		"bad_last_name":     "No he entendido los apellidos. Escríbemelos, p. ej. «García López».",
+		"bad_email":         "Eso no parece una dirección de correo válida. Escríbemela completa, p. ej. nombre@ejemplo.com.",
+		"bad_phone":         "Eso no parece un teléfono válido. Escríbemelo con el prefijo del país, p. ej. +34 600 111 222.",
+		"detail_refused":    "El sistema de reservas no ha aceptado {{.Detail}}.",
+		"detail_first_name": "el nombre",
+		"detail_last_name":  "los apellidos",
+		"detail_email":      "el correo electrónico",
+		"detail_phone":      "el teléfono",
+		"booking_failed": "No he podido completar la reserva{{if .CheckIn}} del {{.CheckIn}} al {{.CheckOut}}{{end}}. " +
+			"Un compañero del equipo de {{.Hotel}} te contactará por aquí para terminarla.",
+		"details_handoff":  "No consigo tomar bien tus datos. Un compañero del equipo de {{.Hotel}} te contactará por aquí para terminar la reserva.",
 		"booking_aborted":  "De acuerdo, no he hecho ninguna reserva. ¿Te ayudo con algo más?",
 		"nothing_pending":  "No tengo ninguna reserva pendiente de confirmar. Dime fechas y personas y te busco habitación.",
 		"booking_sold_out": "Vaya, la última habitación {{.Room}} para esas fechas se acaba de reservar.",
@@ -192,6 +213,7 @@ var texts = map[string]map[string]string{
 			"• Check-in: {{.CheckIn}}\n" +
 			"• Check-out: {{.CheckOut}} ({{.Nights}} {{if eq .Nights 1}}night{{else}}nights{{end}})\n" +
 			"• Guests: {{.Party}}\n" +
+			"{{if .Holder}}• Lead guest: {{.Holder}}\n{{end}}" +
 			"• Total: {{.Total}}\n" +
 			"Shall I confirm it?",
 		"confirm_hint_text": "Reply YES to confirm, CHANGE to change the dates or NO to cancel.",
@@ -206,6 +228,24 @@ var texts = map[string]map[string]string{
 			"Guests: {{.Party}}\n" +
 			"Total: {{.Total}}\n" +
 			"Keep the booking number in case you need to change or cancel it.",
+		"ask_full_name":     "To make the booking I need the lead guest's first and last name. Who should I book it for?",
+		"ask_first_name":    "Who should I make the booking for?",
+		"ask_last_name":     "Thanks{{if .Guest}}, {{.Guest}}{{end}}. What is your surname, for the booking?",
+		"ask_email":         "Which email address should we send the booking confirmation to?",
+		"ask_phone":         "Could you give me a contact phone number for the booking? (e.g. +44 7911 123456)",
+		"bad_full_name":     "I didn't get the name. Please write the lead guest's first and last name, e.g. \"Anna Smith\".",
+		"bad_first_name":    "I didn't get the name. Who should I make the booking for? (e.g. \"Anna Smith\")",
+		"bad_last_name":     "I didn't get the surname. Please write it, e.g. \"Smith\".",
+		"bad_email":         "That doesn't look like a valid email address. Please write it in full, e.g. name@example.com.",
+		"bad_phone":         "That doesn't look like a valid phone number. Please write it with the country code, e.g. +44 7911 123456.",
+		"detail_refused":    "The booking system did not accept {{.Detail}}.",
+		"detail_first_name": "the first name",
+		"detail_last_name":  "the surname",
+		"detail_email":      "the email address",
+		"detail_phone":      "the phone number",
+		"booking_failed": "I couldn't complete the booking{{if .CheckIn}} from {{.CheckIn}} to {{.CheckOut}}{{end}}. " +
+			"A member of the {{.Hotel}} team will contact you here to finish it.",
+		"details_handoff":  "I can't seem to take down your details. A member of the {{.Hotel}} team will contact you here to finish the booking.",
 		"booking_aborted":  "All right, I haven't booked anything. Anything else I can help with?",
 		"nothing_pending":  "There is no booking waiting for confirmation. Tell me dates and guests and I'll find you a room.",
 		"booking_sold_out": "Oh no, the last {{.Room}} room for those dates has just been booked.",

@@ -16,7 +16,8 @@ func TestTemplatesAreCompleteAndWithinLimits(t *testing.T) {
 	full := view{Hotel: "H", Guest: "Ana", Room: "Doble", CheckIn: "vie 5 dic", CheckOut: "dom 7 dic", Nights: 2,
 		Party: "2 adultos", Total: "260,00 €", BookingID: "DEMO-1", Phone: "+34", Hours: "08:00–22:00", Opens: "08:00",
 		Options: "1. Doble", Alternatives: "x", Address: "Calle", CheckInTime: "15:00", CheckOutTime: "12:00",
-		Amenities: "WiFi", Amenity: "Parking", Topic: "parking", AsOf: "08:00", N: 1}
+		Amenities: "WiFi", Amenity: "Parking", Topic: "parking", AsOf: "08:00", N: 1,
+		Holder: "Ana García (ana@example.com)", Detail: "el teléfono"}
 	for _, lang := range []string{langES, langEN} {
 		for key := range texts[langES] {
 			if _, ok := texts[lang][key]; !ok {

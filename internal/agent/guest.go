@@ -1,0 +1,295 @@
+package agent
+
+import (
+	"strings"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms"
+)
+
+// The booking's guest details are collected after the room is chosen and
+// before the confirmation, one question at a time, asking only what the PMS
+// needs (pms.GuestRequirementsOf) and the channel did not already give: a
+// WhatsApp profile name of two words or more is the name, a WhatsApp sender
+// is the phone, a Gmail sender is the email. Every reply is read for every
+// detail ("Juan Pérez, juan@example.com"), and an introduced name or phone
+// ("me llamo…", "mi teléfono es…") is taken from any message.
+
+// Steps that wait for a guest detail.
+const (
+	stepAskGuestName = "ask_guest_name"
+	stepAskLastName  = "ask_last_name"
+	stepAskEmail     = "ask_email"
+	stepAskPhone     = "ask_phone"
+)
+
+// maxDetailTries is how many replies in a row may fail to give the detail
+// asked before a person takes over: a guest stuck in a loop with a bot is
+// worse off than one waiting for staff.
+const maxDetailTries = 3
+
+// contactPhoneDigits is how long a number must be to be read as a phone from
+// a reply that was not asked for one (shorter ones are room numbers, prices).
+const contactPhoneDigits = 9
+
+func isDetailStep(step string) bool {
+	switch step {
+	case stepAskGuestName, stepAskLastName, stepAskEmail, stepAskPhone:
+		return true
+	}
+	return false
+}
+
+func detailOfStep(step string) pms.GuestDetail {
+	switch step {
+	case stepAskLastName:
+		return pms.GuestLastName
+	case stepAskEmail:
+		return pms.GuestEmail
+	case stepAskPhone:
+		return pms.GuestPhone
+	}
+	return pms.GuestFirstName
+}
+
+func stepOfDetail(d pms.GuestDetail) string {
+	switch d {
+	case pms.GuestLastName:
+		return stepAskLastName
+	case pms.GuestEmail:
+		return stepAskEmail
+	case pms.GuestPhone:
+		return stepAskPhone
+	}
+	return stepAskGuestName
+}
+
+func (t *turn) requirements() pms.GuestFields { return pms.GuestRequirementsOf(t.o.pms) }
+
+func (t *turn) refused(d pms.GuestDetail) bool {
+	for _, r := range t.st.Context.Refused {
+		if r == string(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// guest is who the booking is for: what the guest told us, else what the
+// channel says (unless the PMS refused it).
+func (t *turn) guest() pms.Guest {
+	c := t.st.Context
+	g := pms.Guest{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone}
+	if g.FirstName == "" && g.LastName == "" {
+		g.FirstName, g.LastName = profileName(c.Name)
+	}
+	switch t.s.Key.Channel {
+	case chat.WhatsApp:
+		if g.Phone == "" && !t.refused(pms.GuestPhone) {
+			g.Phone = strings.TrimPrefix(t.s.Key.UserID, "+")
+		}
+	case chat.Gmail:
+		if g.Email == "" && !t.refused(pms.GuestEmail) {
+			g.Email = t.s.Key.UserID
+		}
+	}
+	return g
+}
+
+func detailValue(g pms.Guest, d pms.GuestDetail) string {
+	switch d {
+	case pms.GuestFirstName:
+		return g.FirstName
+	case pms.GuestLastName:
+		return g.LastName
+	case pms.GuestEmail:
+		return g.Email
+	case pms.GuestPhone:
+		return g.Phone
+	}
+	return ""
+}
+
+// holder is the guest as the confirmation shows them: "Ana García
+// (ana@example.com, +34600111222)".
+func (t *turn) holder() string {
+	g := t.guest()
+	name := strings.TrimSpace(g.FirstName + " " + g.LastName)
+	var contacts []string
+	if g.Email != "" {
+		contacts = append(contacts, g.Email)
+	}
+	if g.Phone != "" {
+		contacts = append(contacts, displayPhone(g.Phone))
+	}
+	switch {
+	case name == "":
+		return strings.Join(contacts, ", ")
+	case len(contacts) == 0:
+		return name
+	}
+	return name + " (" + strings.Join(contacts, ", ") + ")"
+}
+
+// readDetails takes the guest details a message states. Outside a detail
+// step only introduced ones count; in one, the reply itself is read for the
+// detail asked, and a long enough number is a phone. It reports whether
+// anything was read.
+func (t *turn) readDetails(text string, step string) bool {
+	c := &t.st.Context
+	read := false
+	if e := strings.TrimSpace(t.res.Entities.Email); e != "" {
+		c.Email = e
+		read = true
+	}
+	plain := t.res.Intent == nlp.Unknown && t.res.Answer == "" && !hasSlotEntities(t.res.Entities)
+	switch {
+	case step == stepAskGuestName:
+		if f, l, ok := parseFullName(text, answered, plain); ok {
+			c.FirstName, c.LastName = f, l
+			read = true
+		}
+	case step == stepAskLastName:
+		if f, l, ok := parseFullName(text, introduced, false); ok && l != "" {
+			c.FirstName, c.LastName = f, l
+			read = true
+		} else if l, ok := parseSurname(text, t.guest().FirstName, plain); ok {
+			c.FirstName, c.LastName = t.guest().FirstName, l
+			read = true
+		}
+	default:
+		if f, l, ok := parseFullName(text, introduced, false); ok {
+			c.FirstName, c.LastName = f, l
+			read = true
+		}
+	}
+	if p, ok := labelledPhone(text); ok {
+		c.Phone = p
+		read = true
+	} else if isDetailStep(step) {
+		min := contactPhoneDigits
+		if step == stepAskPhone {
+			min = minPhoneDigits
+		}
+		if p, ok := parsePhone(text, min); ok {
+			c.Phone = p
+			read = true
+		}
+	}
+	return read
+}
+
+// askGuestDetail asks for the first detail the booking still lacks and
+// reports whether it did; false means the booking can go ahead.
+func (t *turn) askGuestDetail() bool {
+	missing := t.requirements().Missing(t.guest())
+	if len(missing) == 0 {
+		return false
+	}
+	t.st.Step = stepOfDetail(missing[0])
+	t.text(t.detailQuestion(missing[0]))
+	return true
+}
+
+func (t *turn) detailQuestion(d pms.GuestDetail) string {
+	switch d {
+	case pms.GuestLastName:
+		return t.say("ask_last_name", view{Guest: t.guest().FirstName})
+	case pms.GuestEmail:
+		return t.say("ask_email", view{})
+	case pms.GuestPhone:
+		return t.say("ask_phone", view{})
+	}
+	if t.requirements().LastName {
+		return t.say("ask_full_name", view{})
+	}
+	return t.say("ask_first_name", view{})
+}
+
+// onDetailStep handles the reply to a guest-detail question. It reports
+// false when the message is about something else.
+func (t *turn) onDetailStep(text string) bool {
+	p := t.st.Pending
+	if p == nil || p.Kind != "booking" {
+		t.st.Step = ""
+		return false
+	}
+	asked := detailOfStep(t.st.Step)
+	read := t.readDetails(text, t.st.Step)
+	switch {
+	case detailValue(t.guest(), asked) != "":
+		t.intent = nlp.MakeReservation
+		t.st.DetailTries = 0
+		t.confirmPrompt()
+	case read:
+		// Another detail than the one asked: take it and ask again.
+		t.intent = nlp.MakeReservation
+		t.confirmPrompt()
+	case hasSlotEntities(t.res.Entities):
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.detailNotUnderstood(asked)
+	default:
+		return false
+	}
+	return true
+}
+
+// detailNotUnderstood says what was wrong with the reply and asks again, or
+// hands the guest to a person after maxDetailTries.
+func (t *turn) detailNotUnderstood(d pms.GuestDetail) {
+	t.st.DetailTries++
+	if t.st.DetailTries >= maxDetailTries {
+		t.bookingHandoff("details_handoff")
+		return
+	}
+	key := "bad_" + string(d)
+	if d == pms.GuestFirstName && t.requirements().LastName {
+		key = "bad_full_name"
+	}
+	t.text(t.say(key, view{}))
+}
+
+// detailRefused answers a booking the PMS refused because of one guest
+// detail: the detail is forgotten (a channel's value is not used again) and
+// asked for; the stay and the pending booking stay as they are.
+func (t *turn) detailRefused(d pms.GuestDetail) {
+	c := &t.st.Context
+	g := t.guest()
+	switch d {
+	case pms.GuestFirstName:
+		c.FirstName, c.LastName = "", g.LastName
+	case pms.GuestLastName:
+		c.FirstName, c.LastName = g.FirstName, ""
+	case pms.GuestEmail:
+		c.Email = ""
+	case pms.GuestPhone:
+		c.Phone = ""
+	}
+	if (d == pms.GuestEmail || d == pms.GuestPhone) && !t.refused(d) {
+		c.Refused = append(c.Refused, string(d))
+	}
+	t.st.Step = stepOfDetail(d)
+	t.st.DetailTries = 0
+	t.text(t.say("detail_refused", view{Detail: t.say("detail_"+string(d), view{})}) + " " + t.detailQuestion(d))
+}
+
+// bookingHandoff gives a booking the agent cannot complete to a person. The
+// stay the guest asked for stays in the session, for staff to see.
+func (t *turn) bookingHandoff(key string) {
+	v := view{Hotel: t.hotelName()}
+	if p := t.st.Pending; p != nil && p.Kind == "booking" {
+		s := t.pendingStay()
+		v.CheckIn, v.CheckOut = formatDate(t.lang, s.CheckIn, t.now), formatDate(t.lang, s.CheckOut, t.now)
+	}
+	t.clearFlow()
+	t.st.Handoff = true
+	t.text(t.say(key, v))
+}
