@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
@@ -133,16 +134,31 @@ func (t *turn) run() {
 
 // pickLanguage answers in the guest's language. A short message ("ok", "2")
 // says little about it, so only the first message or one of three words or
-// more changes the conversation's language.
+// more changes the conversation's language; numbers are not words, and a
+// reply giving a name, an email or a phone is data, not prose.
 func (t *turn) pickLanguage(text string) {
 	l := supportedLanguage(t.res.Language)
 	if l == "" {
 		return
 	}
-	if t.st.Language == "" || (l != t.st.Language && len(strings.Fields(text)) >= 3) {
+	if t.st.Language != "" && isDetailStep(t.st.Step) {
+		return
+	}
+	if t.st.Language == "" || (l != t.st.Language && wordCount(text) >= 3) {
 		t.st.Language = l
 	}
 	t.lang = t.st.Language
+}
+
+// wordCount counts the words of text that have a letter in them.
+func wordCount(text string) int {
+	n := 0
+	for _, f := range strings.Fields(text) {
+		if strings.IndexFunc(f, unicode.IsLetter) >= 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func (t *turn) say(key string, v view) string { return say(t.lang, key, v) }

@@ -246,6 +246,7 @@ func newEnv(t *testing.T, s SessionStore, opts ...envOption) *env {
 type conv struct {
 	e     *env
 	from  string
+	name  string // the channel's profile or display name
 	ch    chat.Channel
 	hotel HotelContext
 	seq   int
@@ -253,14 +254,14 @@ type conv struct {
 
 func (e *env) guest() *conv {
 	n := guestSeq.Add(1)
-	return &conv{e: e, from: fmt.Sprintf("34600%06d", n), ch: chat.WhatsApp, hotel: e.hotel}
+	return &conv{e: e, from: fmt.Sprintf("34600%06d", n), name: "Ana García", ch: chat.WhatsApp, hotel: e.hotel}
 }
 
 func (c *conv) message(kind chat.Kind, text, replyID string) chat.Message {
 	c.seq++
 	return chat.Message{
 		TenantID: c.hotel.TenantID, Channel: c.ch, ID: fmt.Sprintf("wamid.%s.%d", c.from, c.seq),
-		From: c.from, Name: "Ana García", Timestamp: c.e.clock.Now(), Kind: kind, Text: text, ReplyID: replyID,
+		From: c.from, Name: c.name, Timestamp: c.e.clock.Now(), Kind: kind, Text: text, ReplyID: replyID,
 	}
 }
 
