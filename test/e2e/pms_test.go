@@ -30,6 +30,7 @@ type pmsGuest struct {
 	t     *testing.T
 	in    *Instance
 	phone string
+	name  string // WhatsApp profile name
 	n     int
 }
 
@@ -37,14 +38,14 @@ var pmsGuestSeq int
 
 func newPMSGuest(t *testing.T, in *Instance) *pmsGuest {
 	pmsGuestSeq++
-	return &pmsGuest{t: t, in: in, phone: fmt.Sprintf("4479333%05d", pmsGuestSeq)}
+	return &pmsGuest{t: t, in: in, phone: fmt.Sprintf("4479333%05d", pmsGuestSeq), name: "Pablo García"}
 }
 
 // say sends text and returns the reply and how long the request took.
 func (g *pmsGuest) say(text string) (string, time.Duration) {
 	g.t.Helper()
 	g.n++
-	body := waPayload(waMessage{PhoneNumberID: madridPNID, From: g.phone, ID: fmt.Sprintf("wamid.%s-%d", g.phone, g.n), Text: text, Name: "Pablo García"})
+	body := waPayload(waMessage{PhoneNumberID: madridPNID, From: g.phone, ID: fmt.Sprintf("wamid.%s-%d", g.phone, g.n), Text: text, Name: g.name})
 	start := time.Now()
 	status, got := postWhatsApp(g.t, g.in, "/webhooks/whatsapp", body, nil)
 	took := time.Since(start)
@@ -191,11 +192,13 @@ func TestQloAppsBreakerStaleAndRecovery(t *testing.T) {
 func TestQloAppsBookingRetriedAfterTimeoutBooksOnce(t *testing.T) {
 	in, fake := startQloAppsInstance(t)
 	g := newPMSGuest(t, in)
-	// QloApps needs the guest's full name (the WhatsApp profile's) and an email.
+	// QloApps needs the guest's full name, email and phone: the name is the
+	// WhatsApp profile's, the phone the sender's, and the email is asked
+	// before the confirmation.
 	for _, step := range []struct{ say, want string }{
-		{"hola, mi correo es pablo@example.com", "Bienvenido/a a Hotel Madrid Central"},
 		{askAvailability, "1. General Rooms: 220,00 USD"},
-		{"1", "¿Confirmo la reserva?"},
+		{"1", "¿A qué correo electrónico te enviamos la confirmación"},
+		{"pablo@example.com", "Titular: Pablo García (pablo@example.com, +" + g.phone + ")"},
 	} {
 		if r, _ := g.say(step.say); !strings.Contains(r, step.want) {
 			t.Fatalf("%q: %q, want %q", step.say, r, step.want)
@@ -221,5 +224,33 @@ func TestQloAppsBookingRetriedAfterTimeoutBooksOnce(t *testing.T) {
 	if c.Firstname != "Pablo" || c.Lastname != "García" || c.Email != "pablo@example.com" || c.Phone != g.phone ||
 		len(b[0].Lines) != 1 || !strings.HasSuffix(b[0].Lines[0].From, "-12-05") || !strings.HasSuffix(b[0].Lines[0].To, "-12-07") || b[0].Lines[0].RoomTypeID != 1 {
 		t.Fatalf("booking %+v", b[0])
+	}
+}
+
+// TestQloAppsGuestWithOneWordProfileNameBooks: the end-to-end bug behind the
+// guest-details step. QloApps refuses a booking without the guest's last
+// name and email; a WhatsApp guest whose profile name is one word is asked
+// for the surname, then the email, and books.
+func TestQloAppsGuestWithOneWordProfileNameBooks(t *testing.T) {
+	in, fake := startQloAppsInstance(t)
+	g := newPMSGuest(t, in)
+	g.name = "Pablo"
+	for _, step := range []struct{ say, want string }{
+		{askAvailability, "1. General Rooms: 220,00 USD"},
+		{"1", "Gracias, Pablo. ¿Me dices tus apellidos para la reserva?"},
+		{"García Ruiz", "¿A qué correo electrónico"},
+		{"pablo@example.com", "Titular: Pablo García Ruiz (pablo@example.com, +" + g.phone + ")"},
+		{"sí", "¡Reserva confirmada!"},
+	} {
+		if r, _ := g.say(step.say); !strings.Contains(r, step.want) {
+			t.Fatalf("%q: %q, want %q", step.say, r, step.want)
+		}
+	}
+	b := fake.Bookings()
+	if len(b) != 1 {
+		t.Fatalf("QloApps holds %d bookings, want 1", len(b))
+	}
+	if c := b[0].Customer; c.Firstname != "Pablo" || c.Lastname != "García Ruiz" || c.Email != "pablo@example.com" || c.Phone != g.phone {
+		t.Fatalf("customer_detail %+v", c)
 	}
 }
