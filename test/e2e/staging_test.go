@@ -98,7 +98,7 @@ func localCAClient(t *testing.T, in *Instance) *http.Client {
 		t.Fatalf("root certificate is not PEM: %q", ca.Root)
 	}
 	return &http.Client{
-		Timeout: 10 * time.Second,
+		Timeout:   10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
 		// The HTTP port's redirect is checked as an answer, not followed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
