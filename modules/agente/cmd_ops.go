@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -47,7 +48,7 @@ default 0.5), --period SLO_PERIOD (default 30d). Writes to stdout, or to
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "alertmanager-config",
-		Usage: "[--out <file>]",
+		Usage: "[--out <file> [--mode 0600]]",
 		Short: "Renders the Alertmanager configuration from the environment",
 		Long: `
 Renders Alertmanager's configuration: seed 003's routing tree (security
@@ -59,9 +60,12 @@ when their variables are missing, never failing:
   ALERT_EMAIL_TO + SMTP_HOST              email (ALERT_EMAIL_FROM, default SMTP_USER;
   [SMTP_PORT 587, SMTP_USER,              SMTP_REQUIRE_TLS default true)
    SMTP_PASSWORD, SMTP_REQUIRE_TLS]
-Writes to stdout, or to --out atomically (mode 0640: it holds secrets).`,
+Writes to stdout, or to --out atomically with --mode (default 0600: it
+holds secrets; compose.yaml uses 0644 so Alertmanager, another user, can
+read it from their private volume).`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("out", "", "write here instead of stdout")
+			cmd.Flags().String("mode", "0600", "permissions of the --out file (octal)")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdAlertmanagerConfig)
 		},
 	})
@@ -141,11 +145,15 @@ func cmdAlertmanagerConfig(fl caddycmd.Flags) (int, error) {
 	for _, w := range s.Warnings {
 		fmt.Fprintln(os.Stderr, "alertmanager-config: "+w)
 	}
+	mode, err := strconv.ParseUint(fl.String("mode"), 8, 32)
+	if err != nil || mode > 0o777 {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("--mode %q is not an octal permission like 0600", fl.String("mode"))
+	}
 	cfg, err := alertmanager.Render(s)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	return output(fl.String("out"), cfg, 0o640)
+	return output(fl.String("out"), cfg, os.FileMode(mode))
 }
 
 // output writes to stdout, or replaces path atomically so a reader (Prometheus,
