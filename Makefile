@@ -34,7 +34,7 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 xcaddy-build:
-	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)=. --output bin/agente-caddy-xcaddy
+	$(GO) tool xcaddy build $(CADDY_VERSION) --with $(MODULE)@v0.0.0=. --output bin/agente-caddy-xcaddy
 
 clean:
 	rm -rf bin

@@ -5,10 +5,13 @@
 package agentecaddy
 
 import (
+	_ "github.com/agentehotel/agente-caddy/modules/adminauth"
 	_ "github.com/agentehotel/agente-caddy/modules/agente"
+	_ "github.com/agentehotel/agente-caddy/modules/canary"
 	_ "github.com/agentehotel/agente-caddy/modules/hmacwebhook"
 	_ "github.com/agentehotel/agente-caddy/modules/hotelagent"
 	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
 	_ "github.com/agentehotel/agente-caddy/modules/ratelimit"
 	_ "github.com/agentehotel/agente-caddy/modules/requestmetrics"
+	_ "github.com/agentehotel/agente-caddy/modules/tenantresolve"
 )

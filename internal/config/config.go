@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Environment is where the binary runs.
@@ -210,6 +212,19 @@ func (s Settings) Check() error {
 	return errors.Join(errs...)
 }
 
+// CheckEnvironment loads and checks the process environment: the startup
+// check every module that reads secrets runs before reading them.
+func CheckEnvironment() error {
+	s, err := FromOS()
+	if err != nil {
+		return fmt.Errorf("environment: %w", err)
+	}
+	if err := s.Check(); err != nil {
+		return fmt.Errorf("refusing to start in %s:\n%w", s.Environment, err)
+	}
+	return nil
+}
+
 // IsPlaceholder reports whether v is a value nobody should run real guests on:
 // a CHANGE_ME marker, a development default, or an obvious dummy.
 func IsPlaceholder(v string) bool {
@@ -250,4 +265,17 @@ func ApplyDevDefaults(lookup Lookup, set func(k, v string) error) []string {
 	}
 	sort.Strings(applied)
 	return applied
+}
+
+// ParseSize reads a byte size as a plain number of bytes or with a unit
+// (1MiB, 512KB, 1048576), as Caddyfile options such as max_body take it.
+func ParseSize(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size: %v", s, err)
+	}
+	return int64(n), nil
 }

@@ -181,4 +181,8 @@ var (
 	ErrUnavailable  = errors.New("pms: unavailable") // transport failure, 5xx, timeout
 	ErrCircuitOpen  = errors.New("pms: circuit breaker open")
 	ErrUnauthorized = errors.New("pms: credentials rejected")
+	// ErrMalformed marks an answer the PMS sent but that could not be read
+	// (bad JSON, missing fields). Implementations wrap it together with
+	// ErrUnavailable: to the guest it is the PMS failing.
+	ErrMalformed = errors.New("pms: malformed answer")
 )

@@ -26,9 +26,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
+	"github.com/agentehotel/agente-caddy/internal/tenancy"
 )
 
 func init() {
@@ -52,6 +54,8 @@ func init() {
 //			redis       <url>        # REDIS_URL; empty: in-memory (development only)
 //			key_prefix  <prefix>     # REDIS_KEY_PREFIX; prefix of every Redis key we write
 //			migrate     on|off       # apply embedded migrations at start (default on)
+//			tenants_file <path>      # TENANTS_FILE; seeds the in-memory tenant directory (no Postgres)
+//			tenant_refresh <duration> # full reload of the Postgres tenant cache; default 60s
 //		}
 //	}
 type App struct {
@@ -68,10 +72,19 @@ type App struct {
 	// Migrate applies the embedded Postgres migrations at start (under an
 	// advisory lock, so instances starting together are safe). Default true.
 	Migrate *bool `json:"migrate,omitempty"`
+	// TenantsFile overrides TENANTS_FILE: the JSON or YAML tenant directory
+	// loaded into memory when there is no Postgres (development). Ignored
+	// with Postgres, which is the source of truth.
+	TenantsFile string `json:"tenants_file,omitempty"`
+	// TenantRefresh is the period of the Postgres tenant cache's full
+	// reload; NOTIFY makes changes visible sooner. Default 60s.
+	TenantRefresh caddy.Duration `json:"tenant_refresh,omitempty"`
 
 	settings  config.Settings
 	postgres  *pgxpool.Pool
 	redis     *redis.Client
+	tenants   tenancy.Store
+	flags     *flags.Store
 	readiness *health.Checker
 	release   []func()
 	logger    *zap.Logger
@@ -112,7 +125,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.KeyPrefix = repl.ReplaceAll(a.KeyPrefix, "")
 	if err := settings.Check(); err != nil {
-		return fmt.Errorf("agente: refusing to start in %s:\n%w", settings.Environment, err)
+		return fmt.Errorf("refusing to start in %s:\n%w", settings.Environment, err)
 	}
 	a.settings = settings
 
@@ -143,6 +156,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.redis, a.release = client, append(a.release, release)
 		a.readiness.Add("redis", func(ctx context.Context) error { return client.Ping(ctx).Err() })
+	}
+	if err := a.openTenants(ctx); err != nil {
+		return err
+	}
+	if err := a.openFlags(ctx); err != nil {
+		return err
 	}
 	if a.postgres == nil || a.redis == nil {
 		var memory []string
@@ -186,6 +205,15 @@ func (a *App) Redis() *redis.Client { return a.redis }
 // RedisKeyPrefix prefixes every Redis key of ours.
 func (a *App) RedisKeyPrefix() string { return a.KeyPrefix }
 
+// Tenants is the tenant directory every route of the process shares.
+func (a *App) Tenants() tenancy.Store { return a.tenants }
+
+// TenantResolver gives tenant_resolve the directory (its TenantSource).
+func (a *App) TenantResolver() tenancy.Resolver { return a.tenants }
+
+// Flags are the feature flags (Redis, or memory without Redis).
+func (a *App) Flags() *flags.Store { return a.flags }
+
 // Readiness is where modules add the checks of their dependencies.
 func (a *App) Readiness() *health.Checker { return a.readiness }
 
@@ -196,6 +224,76 @@ func Load(ctx caddy.Context) (*App, error) {
 		return nil, err
 	}
 	return v.(*App), nil
+}
+
+// directories keeps one tenant directory (cache, LISTEN connection) per
+// source for the whole process, across reloads; flagStores likewise, so
+// flags set in memory survive a reload.
+var (
+	directories = caddy.NewUsagePool()
+	flagStores  = caddy.NewUsagePool()
+)
+
+type pooledDirectory struct{ tenancy.Store }
+
+func (d pooledDirectory) Destruct() error { d.Close(); return nil }
+
+type pooledFlags struct{ *flags.Store }
+
+func (pooledFlags) Destruct() error { return nil }
+
+func (a *App) openTenants(ctx caddy.Context) error {
+	file := a.TenantsFile
+	if file == "" {
+		file = os.Getenv("TENANTS_FILE")
+	}
+	file = caddy.NewReplacer().ReplaceAll(file, "")
+	key := "memory:" + file
+	if a.postgres != nil {
+		key, file = "postgres:"+a.settings.PostgresURL, ""
+	}
+	logger := a.logger.Named("tenancy")
+	v, _, err := directories.LoadOrNew(key, func() (caddy.Destructor, error) {
+		st, err := tenancy.Open(context.WithoutCancel(ctx), a.postgres, file, tenancy.PostgresOptions{
+			Refresh: time.Duration(a.TenantRefresh),
+			Logf:    func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+		})
+		if err != nil {
+			return nil, err
+		}
+		return pooledDirectory{st}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("agente: tenants: %w", err)
+	}
+	a.tenants = v.(pooledDirectory).Store
+	a.release = append(a.release, func() { _, _ = directories.Delete(key) })
+	a.readiness.Add("tenant_cache", a.tenants.Check)
+	return telemetry.Register(ctx.GetMetricsRegistry(), tenancy.Collectors()...)
+}
+
+func (a *App) openFlags(ctx caddy.Context) error {
+	defaults, err := flags.DefaultsFromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("agente: FEATURE_FLAGS: %w", err)
+	}
+	key := "memory"
+	if a.redis != nil {
+		key = "redis:" + a.settings.RedisURL + "|" + a.KeyPrefix
+	}
+	v, _, err := flagStores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		opts := flags.Options{KeyPrefix: a.KeyPrefix, Defaults: defaults}
+		if a.redis != nil {
+			opts.Client = a.redis
+		}
+		return pooledFlags{flags.New(opts)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.flags = v.(pooledFlags).Store
+	a.release = append(a.release, func() { _, _ = flagStores.Delete(key) })
+	return telemetry.Register(ctx.GetMetricsRegistry(), flags.Collectors()...)
 }
 
 // postgresPools and redisClients keep one connection pool per URL for the
@@ -272,6 +370,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			app.RedisURL = val
 		case "key_prefix":
 			app.KeyPrefix = val
+		case "tenants_file":
+			app.TenantsFile = val
+		case "tenant_refresh":
+			d2, err := caddy.ParseDuration(val)
+			if err != nil {
+				return nil, d.Errf("tenant_refresh: %v", err)
+			}
+			app.TenantRefresh = caddy.Duration(d2)
 		case "migrate":
 			on, err := parseOnOff(val)
 			if err != nil {

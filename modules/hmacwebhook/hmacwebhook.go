@@ -12,15 +12,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
@@ -98,6 +97,12 @@ func (MatchHMACWebhook) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secrets and registers the metrics.
 func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
+	// Secrets come from the environment: in staging/production a missing or
+	// placeholder one must stop the start with the variable named, whichever
+	// module happens to be provisioned first.
+	if err := config.CheckEnvironment(); err != nil {
+		return err
+	}
 	if err := telemetry.Register(ctx.GetMetricsRegistry(), checks); err != nil {
 		return err
 	}
@@ -114,7 +119,7 @@ func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
 	}
 	v, err := signature.NewVerifier(resolved...)
 	if err != nil {
-		return fmt.Errorf("hmac_webhook: secret: %v (is the environment variable set?)", err)
+		return fmt.Errorf("hmac_webhook: secret: %v (%s)", err, strings.Join(m.Secrets, ", "))
 	}
 	m.verifier = v
 	return nil
@@ -260,7 +265,7 @@ func (m *MatchHMACWebhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			n, err := parseSize(d.Val())
+			n, err := config.ParseSize(d.Val())
 			if err != nil {
 				return d.Errf("max_body: %v", err)
 			}
@@ -280,17 +285,6 @@ func (m *MatchHMACWebhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func parseSize(s string) (int64, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n, nil
-	}
-	n, err := humanize.ParseBytes(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size: %v", s, err)
-	}
-	return int64(n), nil
 }
 
 var checks = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -1,23 +1,40 @@
 // Package hotelagent is the `hotel_agent` handler: the application layer the
 // original system ran in FastAPI. It answers Meta's verification handshake,
-// accepts signed webhook events, and serves the health routes.
+// makes signed webhook events durable in the inbox before acknowledging
+// them, runs the workers that answer guests (orchestrator, PMS, replies
+// through the outbox), and serves the health routes.
 package hotelagent
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/agentehotel/agente-caddy/internal/admin"
+	"github.com/agentehotel/agente-caddy/internal/agent"
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/health"
+	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms/resilient"
+	"github.com/agentehotel/agente-caddy/internal/telemetry"
+	"github.com/agentehotel/agente-caddy/internal/whatsapp"
 	"github.com/agentehotel/agente-caddy/modules/agente"
+	"github.com/agentehotel/agente-caddy/modules/canary"
 )
 
 func init() {
@@ -34,17 +51,31 @@ const maxChallenge = 128
 // tenant_resolve, ratelimit):
 //
 //	GET  /webhooks/whatsapp, /api/webhooks/whatsapp   Meta's verification handshake
-//	POST /webhooks/whatsapp, /api/webhooks/whatsapp   signed events → 200 {"status":"ok"}
+//	POST /webhooks/whatsapp, /api/webhooks/whatsapp   signed events → inbox → 200 {"status":"ok",...}
+//	POST /webhooks/gmail                              signed email JSON → inbox → 200
 //	GET  /health/live                                 200 while the process serves
 //	GET  /health/ready                                200 when every dependency answers, else 503
 //
-// Other requests go to the next handler.
+// Other requests go to the next handler. In ENVIRONMENT=test, webhook
+// messages are answered inline and the answer carries the reply
+// ({"status":"ok","response_type":...,"content":...}); otherwise workers
+// answer them after the acknowledgement, in order per conversation.
 //
 // Caddyfile:
 //
 //	hotel_agent {
-//		verify_token  <token>      # default {env.WHATSAPP_VERIFY_TOKEN}
-//		ready_timeout <duration>   # per-dependency deadline of /health/ready, default 2s
+//		verify_token   <token>       # default {env.WHATSAPP_VERIFY_TOKEN}
+//		default_tenant <tenant id>   # default {env.DEFAULT_TENANT_ID}
+//		metadata_allow <key...>      # message metadata keys that reach the agent; default the original system's
+//		ready_timeout  <duration>    # per-dependency deadline of /health/ready, default 2s
+//		pms demo|qloapps {           # default {env.PMS_TYPE}
+//			base_url     <url>       # default {env.PMS_BASE_URL}
+//			api_key      <key>       # default {env.PMS_API_KEY}
+//			time_zone    <IANA zone> # default Europe/Madrid
+//			timeout      <duration>  # whole operation, retries included; default 5s
+//			breaker_open <duration>  # open breaker's wait before a probe; default 30s
+//			availability_ttl <duration> # default 60s
+//		}
 //	}
 type HotelAgent struct {
 	// VerifyToken is the token Meta echoes in hub.verify_token during the
@@ -54,9 +85,33 @@ type HotelAgent struct {
 	// ReadyTimeout bounds each dependency check of /health/ready. Default 2s.
 	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty"`
 
-	verifyToken []byte
-	app         *agente.App
-	logger      *zap.Logger
+	// DefaultTenant receives messages no identifier resolves, when no
+	// tenant_resolve in front decided. Default {env.DEFAULT_TENANT_ID}.
+	DefaultTenant string `json:"default_tenant,omitempty"`
+
+	// MetadataAllow lists the keys of a message's `metadata` that reach the
+	// agent; every other key is dropped and counted in
+	// metadata_filtered_keys_total. Default: user_context, custom_fields,
+	// source, external_request_id, language_hint, subject, from_full.
+	MetadataAllow []string `json:"metadata_allow,omitempty"`
+
+	// PMS is the property-management system behind the agent.
+	PMS PMSConfig `json:"pms,omitempty"`
+
+	verifyToken   []byte
+	defaultTenant string
+	metadata      chat.MetadataFilter
+	inline        bool
+	app           *agente.App
+	logger        *zap.Logger
+	orchestrator  *agent.Orchestrator
+	admin         http.Handler
+	breaker       *resilient.Breaker
+	inbox         *inbox.Inbox
+	sender        *channelSender
+	zones         *sync.Map // time zone name → *time.Location
+	release       []func()
+	stopWorkers   func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -67,6 +122,7 @@ func (HotelAgent) CaddyModule() caddy.ModuleInfo {
 // Provision resolves the configuration and reaches the shared app.
 func (h *HotelAgent) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.zones = new(sync.Map)
 	app, err := agente.Load(ctx)
 	if err != nil {
 		return err
@@ -79,7 +135,69 @@ func (h *HotelAgent) Provision(ctx caddy.Context) error {
 	if h.ReadyTimeout == 0 {
 		h.ReadyTimeout = caddy.Duration(2 * time.Second)
 	}
+	if h.DefaultTenant == "" {
+		h.DefaultTenant = "{env.DEFAULT_TENANT_ID}"
+	}
+	h.defaultTenant = caddy.NewReplacer().ReplaceAll(h.DefaultTenant, "")
+	if h.MetadataAllow != nil {
+		h.metadata = chat.NewMetadataFilter(h.MetadataAllow)
+	}
+	if err := telemetry.Register(ctx.GetMetricsRegistry(), collectors()...); err != nil {
+		return err
+	}
+
+	property, err := h.buildPMS(ctx)
+	if err != nil {
+		return err
+	}
+	var sessions agent.SessionStore
+	if pool := app.Postgres(); pool != nil {
+		sessions = agent.NewPostgresSessions(pool)
+	} else if sessions, err = keep(h, "sessions:memory", func() agent.SessionStore { return agent.NewMemorySessions() }); err != nil {
+		return err
+	}
+	if h.orchestrator, err = agent.New(nlp.Analyze, property, sessions); err != nil {
+		return err
+	}
+	logger := slogFrom(h.logger)
+	if h.inbox, err = h.openInbox(logger); err != nil {
+		return err
+	}
+	h.sender = newChannelSender(app.Settings(), logger)
+	if h.admin, err = admin.New(admin.Options{
+		Tenants:   app.Tenants(),
+		Flags:     app.Flags(),
+		Dashboard: h.dashboard,
+		OnError: func(r *http.Request, err error) {
+			h.logger.Error("admin API", zap.String("path", r.URL.Path), zap.Error(err))
+		},
+	}); err != nil {
+		return err
+	}
+	h.inline = app.Settings().Environment == config.Test
+	h.startWorkers(ctx, !h.inline)
 	return nil
+}
+
+// Cleanup stops this config's workers (their claims are released for the
+// next config or instance) and releases the shared state it held.
+func (h *HotelAgent) Cleanup() error {
+	if h.stopWorkers != nil {
+		h.stopWorkers()
+	}
+	for _, release := range h.release {
+		release()
+	}
+	h.release = nil
+	return nil
+}
+
+func collectors() []prometheus.Collector {
+	var cs []prometheus.Collector
+	for _, group := range [][]prometheus.Collector{agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors()} {
+		cs = append(cs, group...)
+	}
+	return cs
 }
 
 // Validate rejects a configuration that would accept any handshake.
@@ -105,12 +223,39 @@ func (h *HotelAgent) ServeHTTP(w http.ResponseWriter, r *http.Request, next cadd
 		}
 		w.Header().Set("Allow", "GET, POST")
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("use GET for the handshake or POST for events"))
+	case "/webhooks/gmail":
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			return caddyhttp.Error(http.StatusMethodNotAllowed, errors.New("use POST"))
+		}
+		return h.acceptGmail(w, r)
 	case "/health/live":
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	case "/health/ready":
 		return h.ready(w, r)
 	}
+	if strings.HasPrefix(r.URL.Path, "/admin/") {
+		// admin_auth in front has authenticated the request (the admin
+		// handler refuses any request without an actor).
+		h.admin.ServeHTTP(w, r)
+		return nil
+	}
 	return next.ServeHTTP(w, r)
+}
+
+// dashboard adds the live figures of this process to /admin/dashboard.
+func (h *HotelAgent) dashboard(ctx context.Context) map[string]any {
+	out := map[string]any{"environment": string(h.app.Settings().Environment)}
+	if st, err := h.inbox.Stats(ctx); err == nil {
+		out["inbox_pending"], out["outbox_pending"] = st.InboxPending, st.OutboxPending
+	}
+	if h.breaker != nil {
+		out["pms_breaker_state"] = h.breaker.State()
+	}
+	if views := canary.Views(); len(views) > 0 {
+		out["canaries"] = views
+	}
+	return out
 }
 
 // handshake answers Meta's subscription check: the challenge is echoed only
@@ -130,12 +275,6 @@ func (h *HotelAgent) handshake(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write([]byte(challenge))
 	return err
-}
-
-// acceptWhatsApp acknowledges a signed event; the hmac_webhook matcher in
-// front of this handler has verified signature, type, size and JSON.
-func (h *HotelAgent) acceptWhatsApp(w http.ResponseWriter, _ *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (h *HotelAgent) ready(w http.ResponseWriter, r *http.Request) error {
@@ -187,6 +326,22 @@ func (h *HotelAgent) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.VerifyToken = d.Val()
+		case "default_tenant":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DefaultTenant = d.Val()
+		case "metadata_allow":
+			h.MetadataAllow = append(h.MetadataAllow, d.RemainingArgs()...)
+			if len(h.MetadataAllow) == 0 {
+				return d.ArgErr()
+			}
+			continue
+		case "pms":
+			if err := h.PMS.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+			continue
 		case "ready_timeout":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -216,6 +371,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 var (
 	_ caddy.Provisioner           = (*HotelAgent)(nil)
 	_ caddy.Validator             = (*HotelAgent)(nil)
+	_ caddy.CleanerUpper          = (*HotelAgent)(nil)
 	_ caddyhttp.MiddlewareHandler = (*HotelAgent)(nil)
 	_ caddyfile.Unmarshaler       = (*HotelAgent)(nil)
 )

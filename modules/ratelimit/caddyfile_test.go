@@ -3,15 +3,15 @@ package ratelimit
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/agentehotel/agente-caddy/test/adapttest"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // TestAdaptGolden adapts testdata/*.caddyfiletest (Caddyfile, a line of
@@ -22,35 +22,13 @@ func TestAdaptGolden(t *testing.T) {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
-	files, err := filepath.Glob("testdata/*.caddyfiletest")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := strings.SplitN(string(data), "----------\n", 2)
-			if len(parts) != 2 {
-				t.Fatalf("%s: no ---------- separator", f)
-			}
-			if !caddytest.CompareAdapt(t, f, parts[0], "caddyfile", strings.TrimRight(parts[1], "\n")) {
-				t.Errorf("%s: adapted JSON differs from the golden file (diff above)", f)
-			}
-		})
-	}
+	adapttest.Run(t, "testdata/*.caddyfiletest")
 }
 
 // TestEventsFromEnvironment: `events {$RATE_LIMIT_WEBHOOK_POST:120}` takes the
 // variable when set, the seed's default when not.
 func TestEventsFromEnvironment(t *testing.T) {
-	data, err := os.ReadFile("testdata/webhook.caddyfiletest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf := strings.SplitN(string(data), "----------\n", 2)[0]
+	cf, _ := adapttest.Split(t, "testdata/webhook.caddyfiletest")
 	eventsOf := func() []int {
 		t.Helper()
 		out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)

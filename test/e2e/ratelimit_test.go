@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,16 +13,19 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/testservices"
 )
 
-// TestRateLimitThreeInstancesOneRedis: three agente-caddy processes on one
-// Redis; 300 concurrent webhook POSTs for one tenant, spread over the three,
-// with the seed's 120/min → exactly 120 admitted, 180 answered 429.
+// TestRateLimitThreeInstancesOneRedis: three agente-caddy processes serving
+// the shipped Caddyfile on one Redis; 300 concurrent signed webhooks of one
+// hotel, spread over the three, with the seed's 120/min → exactly 120
+// admitted, 180 answered 429. The limit is keyed by the resolved hotel, so
+// the webhooks of another hotel still pass.
 func TestRateLimitThreeInstancesOneRedis(t *testing.T) {
 	redisURL, prefix := testservices.Redis(t)
-	env := map[string]string{"REDIS_URL": redisURL, "RATE_LIMIT_KEY_PREFIX": prefix}
+	env := map[string]string{"REDIS_URL": redisURL, "REDIS_KEY_PREFIX": prefix}
 	var instances []*Instance
 	for i := 0; i < 3; i++ {
-		instances = append(instances, Start(t, Options{Config: "test/e2e/testdata/ratelimit-cluster.Caddyfile", Env: env, ReadyPath: "/"}))
+		instances = append(instances, Start(t, Options{Env: env}))
 	}
+	madrid := strings.Replace(envelope, "wamid.e2e-1", "wamid.rl-madrid", 1)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 	defer client.CloseIdleConnections()
 	var mu sync.Mutex
@@ -32,8 +37,10 @@ func TestRateLimitThreeInstancesOneRedis(t *testing.T) {
 		go func(in *Instance) {
 			defer wg.Done()
 			<-start
-			req, _ := http.NewRequest(http.MethodPost, in.URL("/webhooks/whatsapp"), bytes.NewReader([]byte(`{}`)))
-			req.Header.Set("X-Tenant", "hotel-madrid")
+			req, _ := http.NewRequest(http.MethodPost, in.URL("/webhooks/whatsapp"), bytes.NewReader([]byte(madrid)))
+			for k, v := range signed(madrid) {
+				req.Header.Set(k, v)
+			}
 			code := -1
 			if resp, err := client.Do(req); err == nil {
 				_, _ = io.Copy(io.Discard, resp.Body)
@@ -50,10 +57,12 @@ func TestRateLimitThreeInstancesOneRedis(t *testing.T) {
 	if codes[200] != 120 || codes[429] != 180 {
 		t.Fatalf("status counts over 3 instances %v, want exactly 120×200 and 180×429", codes)
 	}
-	// Another tenant has its own window on every instance.
-	for _, in := range instances {
-		if status, hdr, _ := Do(t, http.MethodPost, in.URL("/webhooks/whatsapp"), []byte(`{}`), map[string]string{"X-Tenant": "hotel-bcn"}); status != 200 || hdr.Get("RateLimit-Limit") != "120" {
-			t.Fatalf("other tenant: %d %v", status, hdr)
+	// Another hotel (resolved by its guest's phone) has its own window on every instance.
+	bcn := strings.NewReplacer(`"phone_number_id":"106540352242922"`, `"phone_number_id":"1"`, `"from":"16505551234"`, `"from":"34600222333"`).Replace(madrid)
+	for i, in := range instances {
+		body := strings.Replace(bcn, "wamid.rl-madrid", fmt.Sprintf("wamid.rl-bcn-%d", i), 1)
+		if status, hdr, _ := Do(t, http.MethodPost, in.URL("/webhooks/whatsapp"), []byte(body), signed(body)); status != 200 || hdr.Get("RateLimit-Limit") != "120" {
+			t.Fatalf("other hotel on instance %d: %d %v", i, status, hdr)
 		}
 	}
 }

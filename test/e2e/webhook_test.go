@@ -173,3 +173,24 @@ func TestShippedCaddyfilesAdapt(t *testing.T) {
 		t.Errorf("TLS_ISSUER=letsencrypt adapted:\n%s", out)
 	}
 }
+
+func TestHandshakeAttemptsAreRateLimited(t *testing.T) {
+	in := Start(t, Options{Env: map[string]string{"RATE_LIMIT_WEBHOOK_GET": "3"}})
+	guess := in.URL("/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=guess")
+	for i := 0; i < 3; i++ {
+		if status, _, _ := Do(t, "GET", guess, nil, nil); status != 403 {
+			t.Fatalf("attempt %d: %d, want 403", i+1, status)
+		}
+	}
+	status, hdr, body := Do(t, "GET", guess, nil, nil)
+	if status != 429 || hdr.Get("Retry-After") == "" || hdr.Get("RateLimit-Limit") != "3" || !strings.Contains(body, `"status":429`) {
+		t.Fatalf("4th attempt: %d %v %s, want 429 with Retry-After and RateLimit-* headers", status, hdr, body)
+	}
+
+	off := Start(t, Options{Env: map[string]string{"RATE_LIMIT_WEBHOOK_GET": "3", "RATE_LIMIT_ENABLED": "false"}})
+	for i := 0; i < 5; i++ {
+		if status, _, _ := Do(t, "GET", off.URL("/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=guess"), nil, nil); status != 403 {
+			t.Fatalf("RATE_LIMIT_ENABLED=false, attempt %d: %d", i+1, status)
+		}
+	}
+}

@@ -1,0 +1,523 @@
+// Package admin is the admin HTTP API (DESIGN.md "Admin API") as a plain
+// http.Handler: tenants and their identifiers, feature flags, the dashboard.
+//
+// Authentication is not done here: the server puts RequireJWT (or its own
+// middleware calling WithActor) and the rate limiter in front, in that order
+// (seed: auth first, then limits). As a backstop the handler answers 401 to
+// any request whose context carries no actor, so a missing middleware fails
+// closed and no write goes unaudited.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/adminauth"
+	"github.com/agentehotel/agente-caddy/internal/apierror"
+	"github.com/agentehotel/agente-caddy/internal/flags"
+	"github.com/agentehotel/agente-caddy/internal/tenancy"
+)
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the authenticated admin (JWT sub).
+func WithActor(ctx context.Context, sub string) context.Context {
+	return context.WithValue(ctx, actorKey{}, sub)
+}
+
+// Actor returns the authenticated admin of ctx, or "".
+func Actor(ctx context.Context) string {
+	s, _ := ctx.Value(actorKey{}).(string)
+	return s
+}
+
+// RequireJWT verifies "Authorization: Bearer <jwt>" (Authenticate) and
+// calls next with the token's subject as the actor. now is the clock (nil:
+// time.Now).
+func RequireJWT(secret []byte, now func() time.Time, next http.Handler) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r, ok := Authenticate(w, r, secret, now()); ok {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// Authenticate verifies the request's bearer token (adminauth.Verify) with
+// secret. On success it returns the request carrying the token's subject as
+// the actor; on failure it has answered 401 JSON with WWW-Authenticate.
+func Authenticate(w http.ResponseWriter, r *http.Request, secret []byte, now time.Time) (*http.Request, bool) {
+	claims, err := adminauth.Verify(r.Header.Get("Authorization"), secret, now)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agente-caddy admin"`)
+		msg := "unauthorized"
+		if errors.Is(err, adminauth.ErrUnauthorized) {
+			msg = err.Error()
+		}
+		apierror.Write(w, http.StatusUnauthorized, msg)
+		return r, false
+	}
+	return r.WithContext(WithActor(r.Context(), claims.Subject)), true
+}
+
+// FlagStore is what the feature-flag routes need (*flags.Store).
+type FlagStore interface {
+	All(ctx context.Context) (map[string]bool, error)
+	Set(ctx context.Context, flag string, enabled bool) error
+}
+
+// DashboardSource adds live figures to GET /admin/dashboard (messages
+// today, breaker state, canary state...). Its keys are merged into the top
+// level of the summary; it must answer quickly and never block on I/O long.
+type DashboardSource func(ctx context.Context) map[string]any
+
+// Options configure the handler.
+type Options struct {
+	// Tenants is the tenant directory (required).
+	Tenants tenancy.Store
+	// Flags serves /admin/feature-flags; nil answers 503 there.
+	Flags FlagStore
+	// Dashboard adds the server's live figures to /admin/dashboard.
+	Dashboard DashboardSource
+	// MaxBodyBytes bounds request bodies (default 64 KiB); larger is 413.
+	MaxBodyBytes int64
+	// OnError receives the cause of every 5xx answer (for the log).
+	OnError func(r *http.Request, err error)
+}
+
+// Handler serves the admin API.
+type Handler struct {
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New builds the admin API handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Tenants == nil {
+		return nil, errors.New("admin: a tenant store is required")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	if opts.OnError == nil {
+		opts.OnError = func(*http.Request, error) {}
+	}
+	h := &Handler{opts: opts, mux: http.NewServeMux()}
+	m := h.mux
+	m.HandleFunc("GET /admin/tenants", h.listTenants)
+	m.HandleFunc("POST /admin/tenants", h.createTenant)
+	m.HandleFunc("POST /admin/tenants/refresh", h.refresh)
+	m.HandleFunc("GET /admin/tenants/{id}", h.getTenant)
+	m.HandleFunc("PATCH /admin/tenants/{id}", h.patchTenant)
+	m.HandleFunc("POST /admin/tenants/{id}/identifiers", h.addIdentifier)
+	m.HandleFunc("DELETE /admin/tenants/{id}/identifiers/{identifier}", h.deleteIdentifier)
+	m.HandleFunc("GET /admin/feature-flags", h.listFlags)
+	m.HandleFunc("PUT /admin/feature-flags/{flag}", h.setFlag)
+	m.HandleFunc("GET /admin/dashboard", h.dashboard)
+	// Same paths without a method: the method is wrong (405, JSON).
+	for path, allow := range map[string]string{
+		"/admin/tenants":                               "GET, POST",
+		"/admin/tenants/{id}":                          "GET, PATCH",
+		"/admin/tenants/{id}/identifiers":              "POST",
+		"/admin/tenants/{id}/identifiers/{identifier}": "DELETE",
+		"/admin/feature-flags":                         "GET",
+		"/admin/feature-flags/{flag}":                  "PUT",
+		"/admin/dashboard":                             "GET",
+	} {
+		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			if path == "/admin/tenants/{id}" && r.PathValue("id") == "refresh" {
+				w.Header().Set("Allow", "POST")
+			} else {
+				w.Header().Set("Allow", allow)
+			}
+			apierror.Write(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed", r.Method))
+		})
+	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		apierror.Write(w, http.StatusNotFound, "no such admin route")
+	})
+	return h, nil
+}
+
+// ServeHTTP answers 401 without an actor, else routes the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if Actor(r.Context()) == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="agente-caddy admin"`)
+		apierror.Write(w, http.StatusUnauthorized, "unauthorized")
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// TenantJSON is a tenant on the wire.
+type TenantJSON struct {
+	TenantID    string           `json:"tenant_id"`
+	Name        string           `json:"name"`
+	Status      string           `json:"status"`
+	Timezone    string           `json:"timezone"`
+	Language    string           `json:"language"`
+	PMSHotelID  int              `json:"pms_hotel_id"`
+	Identifiers []IdentifierJSON `json:"identifiers"`
+	CreatedAt   time.Time        `json:"created_at"`
+	UpdatedAt   time.Time        `json:"updated_at"`
+}
+
+// IdentifierJSON is an identifier on the wire.
+type IdentifierJSON struct {
+	Type    string `json:"type"`
+	Value   string `json:"value"`
+	Channel string `json:"channel"`
+}
+
+func status(active bool) string {
+	if active {
+		return "active"
+	}
+	return "inactive"
+}
+
+func tenantJSON(t tenancy.Tenant) TenantJSON {
+	out := TenantJSON{TenantID: t.ID, Name: t.Name, Status: status(t.Active), Timezone: t.Timezone, Language: t.Language,
+		PMSHotelID: t.PMSHotelID, Identifiers: make([]IdentifierJSON, 0, len(t.Identifiers)), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+	for _, id := range t.Identifiers {
+		out.Identifiers = append(out.Identifiers, identifierJSON(id))
+	}
+	return out
+}
+
+func identifierJSON(id tenancy.Identifier) IdentifierJSON {
+	return IdentifierJSON{Type: string(id.Type), Value: id.Value, Channel: id.Channel}
+}
+
+func parseStatus(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "active":
+		return true, nil
+	case "inactive":
+		return false, nil
+	}
+	return false, fmt.Errorf("status must be \"active\" or \"inactive\", not %q", s)
+}
+
+func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) {
+	ts := h.opts.Tenants.Tenants()
+	out := make([]TenantJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tenantJSON(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
+}
+
+func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	t, ok := h.opts.Tenants.Tenant(id)
+	if !ok {
+		apierror.Write(w, http.StatusNotFound, fmt.Sprintf("tenant %q not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, tenantJSON(t))
+}
+
+type createTenantBody struct {
+	TenantID   *string `json:"tenant_id"`
+	Name       *string `json:"name"`
+	Status     *string `json:"status"`
+	Timezone   string  `json:"timezone"`
+	Language   string  `json:"language"`
+	PMSHotelID int     `json:"pms_hotel_id"`
+}
+
+func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
+	var b createTenantBody
+	if !h.decode(w, r, &b) {
+		return
+	}
+	if b.TenantID == nil || b.Name == nil {
+		apierror.Write(w, http.StatusBadRequest, "tenant_id and name are required")
+		return
+	}
+	t := tenancy.Tenant{ID: *b.TenantID, Name: *b.Name, Active: true, Timezone: b.Timezone, Language: b.Language, PMSHotelID: b.PMSHotelID}
+	if b.Status != nil {
+		active, err := parseStatus(*b.Status)
+		if err != nil {
+			apierror.Write(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		t.Active = active
+	}
+	out, err := h.opts.Tenants.CreateTenant(r.Context(), Actor(r.Context()), t)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, tenantJSON(out))
+}
+
+type patchTenantBody struct {
+	Status     *string `json:"status"`
+	Name       *string `json:"name"`
+	Timezone   *string `json:"timezone"`
+	Language   *string `json:"language"`
+	PMSHotelID *int    `json:"pms_hotel_id"`
+}
+
+func (h *Handler) patchTenant(w http.ResponseWriter, r *http.Request) {
+	var b patchTenantBody
+	if !h.decode(w, r, &b) {
+		return
+	}
+	p := tenancy.TenantPatch{Name: b.Name, Timezone: b.Timezone, Language: b.Language, PMSHotelID: b.PMSHotelID}
+	if b.Status != nil {
+		active, err := parseStatus(*b.Status)
+		if err != nil {
+			apierror.Write(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		p.Active = &active
+	}
+	out, err := h.opts.Tenants.UpdateTenant(r.Context(), Actor(r.Context()), r.PathValue("id"), p)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tenantJSON(out))
+}
+
+type identifierBody struct {
+	Identifier *string `json:"identifier"`
+	// Type is optional: phone, email, phone_number_id (pnid), waba_id
+	// (waba). Without it the type is inferred (tenancy.ParseIdentifier);
+	// a WhatsApp phone_number_id needs it or the "pnid:" prefix.
+	Type    string `json:"type"`
+	Channel string `json:"channel"`
+}
+
+func (h *Handler) addIdentifier(w http.ResponseWriter, r *http.Request) {
+	var b identifierBody
+	if !h.decode(w, r, &b) {
+		return
+	}
+	if b.Identifier == nil {
+		apierror.Write(w, http.StatusBadRequest, "identifier is required")
+		return
+	}
+	id, err := tenancy.ParseIdentifier(*b.Identifier, b.Type)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if b.Channel != "" {
+		if !tenancy.ValidChannel(b.Channel) {
+			apierror.Write(w, http.StatusBadRequest, fmt.Sprintf("channel %q: want whatsapp or gmail", b.Channel))
+			return
+		}
+		id.Channel = b.Channel
+	}
+	tenantID := r.PathValue("id")
+	out, err := h.opts.Tenants.AddIdentifier(r.Context(), Actor(r.Context()), tenantID, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"tenant_id": tenantID, "identifier": identifierJSON(out)})
+}
+
+// deleteIdentifier parses {identifier} like the POST body ("?type=" plays
+// the body's type). Bare digits also match a WhatsApp id with those digits.
+func (h *Handler) deleteIdentifier(w http.ResponseWriter, r *http.Request) {
+	id, err := tenancy.ParseIdentifier(r.PathValue("identifier"), r.URL.Query().Get("type"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tenantID := r.PathValue("id")
+	gone, err := h.opts.Tenants.DeleteIdentifier(r.Context(), Actor(r.Context()), tenantID, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]IdentifierJSON, 0, len(gone))
+	for _, g := range gone {
+		out = append(out, identifierJSON(g))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenant_id": tenantID, "deleted": out})
+}
+
+func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := h.opts.Tenants.Refresh(ctx); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.opts.Tenants.RecordAudit(ctx, tenancy.AuditEntry{Actor: Actor(ctx), Action: tenancy.ActionTenantsRefresh}); err != nil {
+		h.opts.OnError(r, fmt.Errorf("auditing refresh: %w", err))
+	}
+	st := h.opts.Tenants.Stats()
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "tenants": st.Tenants, "active": st.Active, "identifiers": st.Identifiers})
+}
+
+func (h *Handler) listFlags(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Flags == nil {
+		apierror.Write(w, http.StatusServiceUnavailable, "feature flags are not configured")
+		return
+	}
+	all, err := h.opts.Flags.All(r.Context())
+	if err != nil {
+		// Serve the last known values, but say they may be stale.
+		h.opts.OnError(r, err)
+		writeJSON(w, http.StatusOK, map[string]any{"flags": all, "stale": true})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flags": all})
+}
+
+type flagBody struct {
+	Enabled *bool `json:"enabled"`
+}
+
+func (h *Handler) setFlag(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Flags == nil {
+		apierror.Write(w, http.StatusServiceUnavailable, "feature flags are not configured")
+		return
+	}
+	flag := r.PathValue("flag")
+	if !flags.ValidName(flag) {
+		apierror.Write(w, http.StatusBadRequest, fmt.Sprintf("invalid flag name %q", flag))
+		return
+	}
+	var b flagBody
+	if !h.decode(w, r, &b) {
+		return
+	}
+	if b.Enabled == nil {
+		apierror.Write(w, http.StatusBadRequest, "enabled (true or false) is required")
+		return
+	}
+	ctx := r.Context()
+	if err := h.opts.Flags.Set(ctx, flag, *b.Enabled); err != nil {
+		h.opts.OnError(r, err)
+		apierror.Write(w, http.StatusServiceUnavailable, "feature flag store unavailable")
+		return
+	}
+	err := h.opts.Tenants.RecordAudit(ctx, tenancy.AuditEntry{Actor: Actor(ctx), Action: tenancy.ActionFlagSet, Target: flag,
+		Detail: map[string]any{"enabled": *b.Enabled}})
+	if err != nil {
+		// The flag is set; the audit row is not. Say so rather than hide it.
+		h.opts.OnError(r, fmt.Errorf("auditing flag %s: %w", flag, err))
+		apierror.Write(w, http.StatusServiceUnavailable, "flag set, but the audit log is unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flag": flag, "enabled": *b.Enabled})
+}
+
+func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	st := h.opts.Tenants.Stats()
+	hl := h.opts.Tenants.Health()
+	cache := map[string]any{"healthy": hl.Healthy, "listening": hl.Listening}
+	if !hl.LastRefresh.IsZero() {
+		cache["last_refresh"] = hl.LastRefresh.UTC()
+	}
+	if hl.LastError != nil {
+		cache["last_error"] = "tenant store unavailable"
+	}
+	out := map[string]any{
+		"tenants": map[string]any{"total": st.Tenants, "active": st.Active, "inactive": st.Tenants - st.Active, "identifiers": st.Identifiers, "cache": cache},
+	}
+	if h.opts.Flags != nil {
+		all, err := h.opts.Flags.All(ctx)
+		if err != nil {
+			h.opts.OnError(r, err)
+		}
+		out["flags"] = all
+	}
+	if h.opts.Dashboard != nil {
+		for k, v := range h.opts.Dashboard(ctx) {
+			out[k] = v
+		}
+	}
+	out["generated_at"] = time.Now().UTC()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// decode reads one JSON object into v: Content-Type JSON if given (415),
+// bounded (413), no unknown fields, nothing after it (400).
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			apierror.Write(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return false
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("unexpected data after the JSON object")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		apierror.Write(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooBig.Limit))
+	case errors.Is(err, io.EOF):
+		apierror.Write(w, http.StatusBadRequest, "body must be a JSON object")
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		apierror.Write(w, http.StatusBadRequest, "invalid JSON")
+	case errors.As(err, &typ):
+		apierror.Write(w, http.StatusBadRequest, fmt.Sprintf("field %q must be %s", typ.Field, typ.Type))
+	default:
+		// Unknown fields and trailing data: encoding/json's message is precise.
+		apierror.Write(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return false
+}
+
+// fail maps a store error to its status; 5xx causes go to OnError only.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, tenancy.ErrInvalid):
+		apierror.Write(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, tenancy.ErrNotFound):
+		apierror.Write(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, tenancy.ErrConflict):
+		apierror.Write(w, http.StatusConflict, err.Error())
+	case errors.Is(err, tenancy.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		h.opts.OnError(r, err)
+		apierror.Write(w, http.StatusServiceUnavailable, "tenant store unavailable")
+	default:
+		h.opts.OnError(r, err)
+		apierror.Write(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		apierror.Write(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

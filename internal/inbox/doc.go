@@ -1,0 +1,103 @@
+// Package inbox makes webhook ingestion durable and processing exactly-once
+// in effect: the inbox holds accepted guest messages and delivery statuses
+// until a worker has handled them, and the outbox holds the replies that
+// handling produced until they are delivered. Both live in one package
+// because a message is marked done in the same transaction that queues its
+// replies; that atomic step is the whole point.
+//
+// # The path of a message
+//
+//	webhook ─▶ Accept (one INSERT … ON CONFLICT DO NOTHING, committed) ─▶ 200
+//	Run: claim ─▶ Handler(ctx, msg) → replies ─▶ commit {message done + replies queued}
+//	RunSender: claim reply ─▶ Sender.Send ─▶ record provider id (wamid), or retry / fail
+//
+// Accept returns nil only once the batch is durable (Postgres: committed in a
+// single statement and round trip). Redelivered messages, keyed by (tenant_id,
+// channel, message id), are counted as duplicates and never handled again.
+//
+// # Guarantees
+//
+//   - Every accepted message is handed to the Handler until it succeeds, or
+//     it is marked dead after MaxAttempts (exponential back-off with jitter
+//     between attempts; a Permanent error marks it dead at once). The last
+//     error is recorded. A dead message no longer blocks its conversation.
+//   - Messages of one conversation (chat.Message.ConversationKey) are handled
+//     one at a time, in acceptance order (within a batch: by the channel's
+//     timestamp). A message waiting for a retry holds back the later messages
+//     of its conversation; other conversations run in parallel, up to Workers.
+//   - A crash (kill -9) loses nothing: unfinished rows stay pending, and a
+//     conversation claimed by a dead instance becomes claimable again when its
+//     lease expires. Live workers renew their leases every LeaseDuration/3.
+//   - Exactly-once effect: the Handler does not send; it returns replies. The
+//     message is marked done and its replies are queued in one transaction,
+//     and only if the claim's fencing token is still current. A worker that
+//     lost its lease (it stalled past expiry and another instance took the
+//     message over) cannot commit, so a message yields its replies once.
+//     Side effects a Handler performs itself (booking in a PMS) happen at
+//     least once and must be idempotent, e.g. keyed by the message id.
+//   - Sending is at least once: a crash after the provider accepted a reply
+//     and before the outbox recorded it resends that one reply after the lease
+//     expires. The Cloud API has no idempotency key, so this window (one
+//     in-flight reply per recipient) cannot be closed from our side.
+//
+// # Per-conversation ordering across instances: a lease row in Postgres
+//
+// The issue offered a per-conversation lock in Redis or partitioned workers.
+// We chose neither: the lock is a row in Postgres (inbox_leases, keyed by
+// conversation), taken in the same statement that claims the message.
+//
+//   - Redis would be a second source of truth beside the rows it guards: a
+//     lock held in Redis while the row's state lives in Postgres needs its own
+//     expiry, fencing and failure handling, and a Redis outage would stop
+//     processing though the inbox itself is healthy.
+//   - Partitioned workers (conversation hash → instance) need membership and
+//     rebalancing; while partitions move, ordering is exactly what breaks, and
+//     one slow conversation stalls every other in its partition.
+//
+// A claim picks the oldest pending message of each conversation (the head),
+// locks those rows with FOR UPDATE SKIP LOCKED, and takes each conversation's
+// lease with INSERT … ON CONFLICT (conversation_key) DO UPDATE … WHERE
+// lease_until <= now. That upsert sees the latest committed lease whatever the
+// statement's snapshot was, so two instances never hold one conversation even
+// when they race; a conversation whose lease is live is skipped, not waited
+// for. The lease carries a token from a sequence, copied onto the message row;
+// finishing (done, retry, dead) is conditional on that token, which is the
+// fence against a worker that lost its lease. Per-conversation order across
+// instances follows: only a head can be claimed, and only with the lease.
+//
+// The outbox uses the same scheme keyed by tenant|channel|recipient, so the
+// replies to one guest leave in the order they were queued, while different
+// guests are sent to in parallel (SenderWorkers). A reply waiting for a retry
+// holds back later replies to the same guest; a failed one does not.
+//
+// # Wake-up
+//
+// Accept NOTIFYs agente_inbox in its transaction (and a completion that queued
+// replies NOTIFYs agente_outbox); each Run/RunSender LISTENs on a dedicated
+// connection outside the pool, so an accepted message is claimed within
+// milliseconds. Polling every PollInterval covers lost notifications, retries
+// coming due and expired leases.
+//
+// # Time
+//
+// Leases and retry times compare against Options.Now (default time.Now), not
+// the database clock, so tests can move time deterministically. Instances that
+// share a database must keep their clocks in sync (NTP); skew eats into the
+// lease margin (30 s by default).
+//
+// # Memory implementation
+//
+// NewMemory has the same semantics in one process, for development and
+// tests. It keeps everything in memory: a restart loses every pending
+// message, reply and dedup key, and it grows with traffic until Prune. Never
+// use it where messages matter.
+//
+// # Statuses
+//
+// Delivery statuses are deduplicated on (tenant, channel, message id, status)
+// and stored; they are never handed to the Handler. They refer to replies we
+// sent, so ReplyRecord.DeliveryStatus shows the latest one for each sent
+// reply, and Statuses lists them. Options.OnStatus, when set, is called after
+// Accept commits for each newly recorded status (at most once; for metrics
+// and logs, not for work that must happen).
+package inbox

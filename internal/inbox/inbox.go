@@ -1,0 +1,494 @@
+package inbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrInvalid is wrapped by errors for input that can never be accepted
+// (a message without tenant, channel, id or sender).
+var ErrInvalid = errors.New("inbox: invalid input")
+
+// errLeaseLost reports that a claim's lease was taken over (after it
+// expired) by another worker, so its outcome must not be committed.
+var errLeaseLost = errors.New("inbox: lease lost to another worker")
+
+// AcceptResult counts what one Accept call recorded.
+type AcceptResult struct {
+	New       int // messages recorded for processing
+	Duplicate int // messages already accepted earlier (or twice in this batch)
+
+	NewStatuses       int // statuses recorded
+	DuplicateStatuses int // statuses already recorded
+}
+
+// Handler processes one guest message and returns the replies to send. The
+// inbox marks the message done and queues the replies in one transaction; it
+// fills an empty TenantID, Channel, To (the guest), PhoneNumberID (the
+// business number the guest wrote to), InReplyTo and Subject from the message.
+// Returning an error retries the message later (Permanent(err): never).
+type Handler func(ctx context.Context, m chat.Message) ([]OutboundReply, error)
+
+// Options tune an Inbox. Zero values take the defaults named on each field.
+type Options struct {
+	// InstanceID names this process in claimed_by columns and logs.
+	// Default: hostname-pid-random.
+	InstanceID string
+	// Workers is how many conversations Run handles at once. Default 8.
+	Workers int
+	// SenderWorkers is how many recipients RunSender sends to at once. Default 4.
+	SenderWorkers int
+	// LeaseDuration is how long a claim stays exclusive without renewal;
+	// live workers renew every third of it. Default 30s.
+	LeaseDuration time.Duration
+	// PollInterval bounds how late retries, expired leases and missed
+	// notifications are noticed. Default 1s.
+	PollInterval time.Duration
+	// HandlerTimeout bounds one Handler call. Default 2m.
+	HandlerTimeout time.Duration
+	// SendTimeout bounds one Sender.Send call. Default 30s.
+	SendTimeout time.Duration
+	// MaxAttempts is how many times a message is handed to the Handler
+	// before it is marked dead. Default 8.
+	MaxAttempts int
+	// SendMaxAttempts is how many times a reply is tried before it is marked
+	// failed. Default 10.
+	SendMaxAttempts int
+	// RetryBackoff spaces Handler retries. Default {1s, 5m}.
+	RetryBackoff Backoff
+	// SendBackoff spaces send retries; a RetryAfter from the error wins when
+	// longer. Default {2s, 10m}.
+	SendBackoff Backoff
+	// Now is the clock for leases and retry times. Default time.Now.
+	Now func() time.Time
+	// Rand returns the jitter fraction in [0,1). Default math/rand/v2.
+	Rand func() float64
+	// Logger receives operational warnings. Default slog.Default().
+	Logger *slog.Logger
+	// OnStatus, when set, is called after Accept commits, once for each
+	// status newly recorded. Keep it fast: it runs in the webhook's request.
+	OnStatus func(chat.Status)
+}
+
+// Backoff is exponential back-off with jitter: attempt n waits
+// Base·2^(n-1), capped at Max, of which the upper half is jittered.
+type Backoff struct {
+	Base time.Duration
+	Max  time.Duration
+}
+
+// Delay is the wait after the attempt-th failed attempt (1-based); r in [0,1)
+// is the jitter draw: r=0 waits half the step, r→1 the full step.
+func (b Backoff) Delay(attempt int, r float64) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := b.Base
+	for i := 1; i < attempt && d < b.Max; i++ {
+		d *= 2
+	}
+	if d > b.Max {
+		d = b.Max
+	}
+	return d/2 + time.Duration(r*float64(d/2))
+}
+
+func (o Options) withDefaults() Options {
+	if o.InstanceID == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		o.InstanceID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.SenderWorkers <= 0 {
+		o.SenderWorkers = 4
+	}
+	if o.LeaseDuration <= 0 {
+		o.LeaseDuration = 30 * time.Second
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.HandlerTimeout <= 0 {
+		o.HandlerTimeout = 2 * time.Minute
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 30 * time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.SendMaxAttempts <= 0 {
+		o.SendMaxAttempts = 10
+	}
+	if o.RetryBackoff.Base <= 0 {
+		o.RetryBackoff.Base = time.Second
+	}
+	if o.RetryBackoff.Max < o.RetryBackoff.Base {
+		o.RetryBackoff.Max = max(5*time.Minute, o.RetryBackoff.Base)
+	}
+	if o.SendBackoff.Base <= 0 {
+		o.SendBackoff.Base = 2 * time.Second
+	}
+	if o.SendBackoff.Max < o.SendBackoff.Base {
+		o.SendBackoff.Max = max(10*time.Minute, o.SendBackoff.Base)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = mrand.Float64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Inbox is the durable inbox and outbox, backed by Postgres (NewPostgres) or
+// process memory (NewMemory). Its methods are safe for concurrent use.
+type Inbox struct {
+	b    backend
+	opts Options
+}
+
+// NewPostgres returns an Inbox on pool. The schema comes from store.Migrate
+// (migration 0010_inbox). Several instances may share one database.
+func NewPostgres(pool *pgxpool.Pool, opts Options) *Inbox {
+	return &Inbox{b: newPGBackend(pool), opts: opts.withDefaults()}
+}
+
+// NewMemory returns an Inbox that keeps everything in process memory, for
+// development and tests: a restart loses every pending message and reply.
+func NewMemory(opts Options) *Inbox {
+	return &Inbox{b: newMemBackend(), opts: opts.withDefaults()}
+}
+
+// InstanceID is the name this Inbox claims work under.
+func (ib *Inbox) InstanceID() string { return ib.opts.InstanceID }
+
+// Accept records a batch durably (nil error: committed) and deduplicates it:
+// messages by (tenant, channel, id), statuses by (tenant, channel, message
+// id, status). Messages of the batch are queued in channel-timestamp order.
+func (ib *Inbox) Accept(ctx context.Context, msgs []chat.Message, statuses []chat.Status) (AcceptResult, error) {
+	if len(msgs) == 0 && len(statuses) == 0 {
+		return AcceptResult{}, nil
+	}
+	for i := range msgs {
+		if err := validMessage(&msgs[i]); err != nil {
+			return AcceptResult{}, err
+		}
+	}
+	for i := range statuses {
+		if err := validStatus(&statuses[i]); err != nil {
+			return AcceptResult{}, err
+		}
+	}
+	byTime := func(a, b chat.Message) int { return a.Timestamp.Compare(b.Timestamp) }
+	if !slices.IsSortedFunc(msgs, byTime) {
+		msgs = slices.Clone(msgs)
+		slices.SortStableFunc(msgs, byTime)
+	}
+	res, fresh, err := ib.b.accept(ctx, ib.opts.Now(), msgs, statuses)
+	if err != nil {
+		return AcceptResult{}, err
+	}
+	if res.New > 0 {
+		acceptedNewMessages.Add(float64(res.New))
+	}
+	if res.Duplicate > 0 {
+		acceptedDupMessages.Add(float64(res.Duplicate))
+	}
+	if res.NewStatuses > 0 {
+		acceptedNewStatuses.Add(float64(res.NewStatuses))
+	}
+	if res.DuplicateStatuses > 0 {
+		acceptedDupStatuses.Add(float64(res.DuplicateStatuses))
+	}
+	if ib.opts.OnStatus != nil {
+		for _, s := range fresh {
+			ib.opts.OnStatus(s)
+		}
+	}
+	return res, nil
+}
+
+func validMessage(m *chat.Message) error {
+	switch {
+	case m.TenantID == "":
+		return fmt.Errorf("%w: message %q has no tenant", ErrInvalid, m.ID)
+	case m.Channel == "":
+		return fmt.Errorf("%w: message %q has no channel", ErrInvalid, m.ID)
+	case m.ID == "":
+		return fmt.Errorf("%w: message from %q has no id", ErrInvalid, m.From)
+	case m.From == "":
+		return fmt.Errorf("%w: message %q has no sender", ErrInvalid, m.ID)
+	}
+	return nil
+}
+
+func validStatus(s *chat.Status) error {
+	switch {
+	case s.TenantID == "":
+		return fmt.Errorf("%w: status for %q has no tenant", ErrInvalid, s.MessageID)
+	case s.Channel == "":
+		return fmt.Errorf("%w: status for %q has no channel", ErrInvalid, s.MessageID)
+	case s.MessageID == "":
+		return fmt.Errorf("%w: status has no message id", ErrInvalid)
+	case s.Status == "":
+		return fmt.Errorf("%w: status for %q is empty", ErrInvalid, s.MessageID)
+	}
+	return nil
+}
+
+func validReply(r *OutboundReply) error {
+	switch {
+	case r.TenantID == "":
+		return fmt.Errorf("%w: reply to %q has no tenant", ErrInvalid, r.To)
+	case r.Channel == "":
+		return fmt.Errorf("%w: reply to %q has no channel", ErrInvalid, r.To)
+	case r.To == "":
+		return fmt.Errorf("%w: reply has no recipient", ErrInvalid)
+	}
+	return nil
+}
+
+// Enqueue queues replies that answer no inbox message (for example a
+// proactive notice). Replies to one recipient are sent in the order queued.
+func (ib *Inbox) Enqueue(ctx context.Context, replies ...OutboundReply) error {
+	if len(replies) == 0 {
+		return nil
+	}
+	for i := range replies {
+		if err := validReply(&replies[i]); err != nil {
+			return err
+		}
+	}
+	return ib.b.enqueue(ctx, ib.opts.Now(), replies)
+}
+
+// Run hands accepted messages to h until ctx ends, then waits for the
+// handlers in flight (their ctx is cancelled; a message interrupted that way
+// is released without counting the attempt). It returns nil on shutdown.
+func (ib *Inbox) Run(ctx context.Context, h Handler) error {
+	if h == nil {
+		return errors.New("inbox: Run needs a handler")
+	}
+	o := ib.opts
+	l := &loop[chat.Message]{
+		name:        "inbox",
+		q:           ib.b.inbox(),
+		workers:     o.Workers,
+		owner:       o.InstanceID,
+		lease:       o.LeaseDuration,
+		poll:        o.PollInterval,
+		now:         o.Now,
+		rand:        o.Rand,
+		log:         o.Logger,
+		maxAttempts: o.MaxAttempts,
+		backoff:     o.RetryBackoff,
+		work: func(ctx context.Context, c claimed[chat.Message]) outcome {
+			hctx, cancel := context.WithTimeout(ctx, o.HandlerTimeout)
+			defer cancel()
+			replies, err := callHandler(hctx, h, c.item)
+			return outcome{replies: replies, err: err}
+		},
+		complete: func(ctx context.Context, now time.Time, c claimed[chat.Message], out outcome) error {
+			replies := AddressReplies(c.item, out.replies)
+			for i := range replies {
+				if err := validReply(&replies[i]); err != nil {
+					return Permanent(err)
+				}
+			}
+			if err := ib.b.completeMessage(ctx, now, c, replies); err != nil {
+				return err
+			}
+			processingLatency.Observe(now.Sub(c.acceptedAt).Seconds())
+			return nil
+		},
+		observe: func(_ claimed[chat.Message], r result) {
+			switch r {
+			case resultDone:
+				processedOK.Inc()
+			case resultRetry:
+				processedRetry.Inc()
+			case resultGaveUp:
+				processedDead.Inc()
+			case resultLeaseLost:
+				leaseLostInbox.Inc()
+			}
+		},
+		pending: func(ctx context.Context) {
+			if s, err := ib.b.stats(ctx); err == nil {
+				inboxPending.Set(float64(s.InboxPending))
+			}
+		},
+	}
+	ib.runLoop(ctx, queueInbox, l.run)
+	return nil
+}
+
+// runLoop runs a loop with its wake-up listener and returns when both have
+// stopped.
+func (ib *Inbox) runLoop(ctx context.Context, q queueKind, run func(ctx context.Context, wake <-chan struct{})) {
+	wake := make(chan struct{}, 1)
+	lctx, stop := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		ib.b.listen(lctx, q, wake, ib.opts.Logger)
+	}()
+	run(ctx, wake)
+	stop()
+	<-listening
+}
+
+func callHandler(ctx context.Context, h Handler, m chat.Message) (replies []OutboundReply, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, m)
+}
+
+// AddressReplies completes the addressing a Handler left out from the message
+// it answers.
+func AddressReplies(m chat.Message, replies []OutboundReply) []OutboundReply {
+	if len(replies) == 0 {
+		return nil
+	}
+	out := make([]OutboundReply, len(replies))
+	for i, r := range replies {
+		if r.TenantID == "" {
+			r.TenantID = m.TenantID
+		}
+		if r.Channel == "" {
+			r.Channel = m.Channel
+		}
+		if r.To == "" {
+			r.To = m.From
+		}
+		if r.PhoneNumberID == "" && m.Channel == chat.WhatsApp {
+			r.PhoneNumberID = m.To
+		}
+		if r.InReplyTo == "" {
+			r.InReplyTo = m.ID
+		}
+		if r.Subject == "" {
+			r.Subject = m.Subject
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// Query selects records for Messages and Replies, oldest first.
+type Query struct {
+	TenantID  string // empty: every tenant
+	InReplyTo string // Replies only: the inbound message id they answer
+	Limit     int    // default and maximum 1000
+}
+
+func (q Query) limit() int {
+	if q.Limit <= 0 || q.Limit > 1000 {
+		return 1000
+	}
+	return q.Limit
+}
+
+// Record states.
+const (
+	StatePending = "pending" // waiting for (another) attempt
+	StateDone    = "done"    // message handled, its replies queued
+	StateDead    = "dead"    // message given up after MaxAttempts or a permanent error
+	StateSent    = "sent"    // reply accepted by the provider
+	StateFailed  = "failed"  // reply given up
+)
+
+// MessageRecord is an accepted message and where it stands.
+type MessageRecord struct {
+	Message    chat.Message
+	State      string // pending | done | dead
+	Attempts   int
+	LastError  string
+	AcceptedAt time.Time
+	DoneAt     time.Time // zero while pending
+}
+
+// ReplyRecord is a queued reply and where it stands.
+type ReplyRecord struct {
+	Reply         OutboundReply
+	State         string // pending | sent | failed
+	Attempts      int
+	LastError     string
+	ProviderID    string // wamid once sent
+	QueuedAt      time.Time
+	NextAttemptAt time.Time
+	LastAttemptAt time.Time // zero before the first attempt
+	DoneAt        time.Time // sent or failed at; zero while pending
+	// DeliveryStatus is the most advanced status the channel reported for
+	// ProviderID (sent < delivered < read < failed), or "".
+	DeliveryStatus string
+}
+
+// Messages lists accepted messages, oldest first.
+func (ib *Inbox) Messages(ctx context.Context, q Query) ([]MessageRecord, error) {
+	return ib.b.messages(ctx, q)
+}
+
+// Replies lists queued, sent and failed replies, oldest first.
+func (ib *Inbox) Replies(ctx context.Context, q Query) ([]ReplyRecord, error) {
+	return ib.b.replies(ctx, q)
+}
+
+// Statuses lists the recorded delivery statuses of one business message.
+func (ib *Inbox) Statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error) {
+	return ib.b.statuses(ctx, tenantID, channel, messageID)
+}
+
+// Stats are the current queue depths.
+type Stats struct {
+	InboxPending  int // messages accepted and not yet done or dead
+	OutboxPending int // replies not yet sent or failed
+}
+
+// Stats counts what is waiting.
+func (ib *Inbox) Stats(ctx context.Context) (Stats, error) { return ib.b.stats(ctx) }
+
+// Prune deletes finished messages and replies (done, dead, sent, failed)
+// finished before the cutoff, and statuses accepted before it. Pending work
+// is never pruned. Dedup forgets pruned message ids, so keep more than the
+// channel's redelivery horizon (Meta: days; a week or more is safe).
+func (ib *Inbox) Prune(ctx context.Context, before time.Time) (int64, error) {
+	return ib.b.prune(ctx, before)
+}
+
+// rankStatus orders delivery statuses by how far the message got.
+func rankStatus(s string) int {
+	switch s {
+	case "sent":
+		return 1
+	case "delivered":
+		return 2
+	case "read":
+		return 3
+	case "failed":
+		return 4
+	}
+	return 0
+}

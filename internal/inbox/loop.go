@@ -1,0 +1,264 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// claimed is one leased item: the lease belongs to its conversation and is
+// fenced by token.
+type claimed[T any] struct {
+	seq        int64
+	key        string // conversation key
+	token      int64
+	attempts   int // including this one
+	acceptedAt time.Time
+	item       T
+}
+
+// queue is what the loop needs from a backend's inbox or outbox.
+type queue[T any] interface {
+	// claim leases up to n conversation heads that are due and not leased.
+	claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
+	// extend renews c's lease; errLeaseLost if another worker has it now.
+	extend(ctx context.Context, c claimed[T], leaseUntil time.Time) error
+	// retry schedules another attempt at `at` and frees the conversation.
+	retry(ctx context.Context, c claimed[T], now, at time.Time, msg string) error
+	// fail gives the item up (dead / failed) and frees the conversation.
+	fail(ctx context.Context, c claimed[T], now time.Time, msg string) error
+	// release frees the conversation without counting the attempt.
+	release(ctx context.Context, c claimed[T]) error
+}
+
+type queueKind int
+
+const (
+	queueInbox queueKind = iota
+	queueOutbox
+)
+
+type outcome struct {
+	replies    []OutboundReply
+	providerID string
+	err        error
+}
+
+type result int
+
+const (
+	resultDone result = iota
+	resultRetry
+	resultGaveUp
+	resultLeaseLost
+)
+
+// finishTimeout bounds the write that records an outcome; it is not tied to
+// the Run context, so a shutdown still records what finished.
+const finishTimeout = 10 * time.Second
+
+// pendingEvery is how often the pending gauges are refreshed.
+const pendingEvery = 5 * time.Second
+
+// loop claims due items and runs them on up to `workers` goroutines, one per
+// conversation, renewing leases while they run.
+type loop[T any] struct {
+	name        string
+	q           queue[T]
+	workers     int
+	owner       string
+	lease       time.Duration
+	poll        time.Duration
+	now         func() time.Time
+	rand        func() float64
+	log         *slog.Logger
+	maxAttempts int
+	backoff     Backoff
+
+	work     func(ctx context.Context, c claimed[T]) outcome
+	complete func(ctx context.Context, now time.Time, c claimed[T], o outcome) error
+	observe  func(c claimed[T], r result)
+	pending  func(ctx context.Context)
+}
+
+func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	finished := make(chan struct{}, l.workers)
+	ticker := time.NewTicker(l.poll)
+	defer ticker.Stop()
+	inflight := 0
+	failures := 0
+	var lastPending time.Time
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		if free := l.workers - inflight; free > 0 {
+			cs, err := l.claim(ctx, free)
+			if ctx.Err() != nil {
+				l.releaseAll(ctx, cs)
+				return
+			}
+			switch {
+			case err != nil && ctx.Err() == nil:
+				// Log the first failure and then one in 60, so an outage
+				// is visible without flooding.
+				if failures%60 == 0 {
+					l.log.Warn("claiming work failed; retrying", "queue", l.name, "error", err, "failures", failures+1)
+				}
+				failures++
+			case err == nil:
+				if failures > 0 {
+					l.log.Info("claiming work recovered", "queue", l.name, "failures", failures)
+					failures = 0
+				}
+			}
+			for _, c := range cs {
+				inflight++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					l.process(ctx, c)
+					finished <- struct{}{}
+				}()
+			}
+		}
+		if time.Since(lastPending) >= pendingEvery && l.pending != nil {
+			l.pending(ctx)
+			lastPending = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-ticker.C:
+		case <-finished:
+			inflight--
+		}
+		// Take every completion already signalled, so the next claim asks
+		// for all free slots at once.
+		for drained := false; !drained; {
+			select {
+			case <-finished:
+				inflight--
+			default:
+				drained = true
+			}
+		}
+	}
+}
+
+// claim is not cancelled by shutdown: a claim abandoned mid-flight can still
+// commit on the server, and its items would then sit leased, unseen, until
+// the lease expires. So every claim is awaited, and handed back if Run is
+// stopping by then.
+func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	now := l.now()
+	return l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+}
+
+func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	for _, c := range cs {
+		if err := l.q.release(fctx, c); err != nil {
+			l.log.Warn("handing back a claim at shutdown failed; it is retried after its lease expires",
+				"queue", l.name, "seq", c.seq, "error", err)
+		}
+	}
+}
+
+// process runs one claimed item: the work under a lease kept alive by a
+// heartbeat, then the outcome recorded under the same fence.
+func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
+	wctx, cancel := context.WithCancel(ctx)
+	var lost atomic.Bool
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		l.heartbeat(wctx, c, func() { lost.Store(true); cancel() })
+	}()
+	out := l.work(wctx, c)
+	cancel()
+	<-hbDone
+
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer fcancel()
+	err := l.finish(fctx, c, out, ctx.Err() != nil || lost.Load())
+	if errors.Is(err, errLeaseLost) {
+		l.observe(c, resultLeaseLost)
+		l.log.Warn("lease lost before the outcome was recorded; another worker owns it now",
+			"queue", l.name, "seq", c.seq, "attempt", c.attempts)
+		return
+	}
+	if err != nil {
+		// The lease will expire and the item will be claimed again.
+		l.log.Warn("recording outcome failed; the item will be retried after its lease expires",
+			"queue", l.name, "seq", c.seq, "error", err)
+	}
+}
+
+func (l *loop[T]) heartbeat(ctx context.Context, c claimed[T], lostLease func()) {
+	t := time.NewTicker(max(l.lease/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		err := l.q.extend(hctx, c, l.now().Add(l.lease))
+		cancel()
+		if errors.Is(err, errLeaseLost) {
+			lostLease()
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			l.log.Warn("renewing lease failed", "queue", l.name, "seq", c.seq, "error", err)
+		}
+	}
+}
+
+func (l *loop[T]) finish(ctx context.Context, c claimed[T], out outcome, interrupted bool) error {
+	now := l.now()
+	if out.err == nil {
+		err := l.complete(ctx, now, c, out)
+		if err == nil {
+			l.observe(c, resultDone)
+			return nil
+		}
+		var pe permanentError
+		if !errors.As(err, &pe) {
+			return err
+		}
+		out.err = err // e.g. an invalid reply: no retry can fix it
+	}
+	if interrupted {
+		// Shutdown or lost lease: not the item's fault, so the attempt
+		// does not count (release fails with errLeaseLost when lost).
+		return l.q.release(ctx, c)
+	}
+	msg := out.err.Error()
+	retry, after := classify(out.err)
+	if !retry || c.attempts >= l.maxAttempts {
+		if err := l.q.fail(ctx, c, now, msg); err != nil {
+			return err
+		}
+		l.observe(c, resultGaveUp)
+		l.log.Warn("giving up", "queue", l.name, "seq", c.seq, "attempts", c.attempts, "error", msg)
+		return nil
+	}
+	delay := max(l.backoff.Delay(c.attempts, l.rand()), after)
+	if err := l.q.retry(ctx, c, now, now.Add(delay), msg); err != nil {
+		return err
+	}
+	l.observe(c, resultRetry)
+	return nil
+}

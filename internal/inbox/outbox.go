@@ -1,0 +1,172 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+// OutboundReply is one reply waiting in the outbox.
+type OutboundReply struct {
+	TenantID      string       `json:"tenant_id"`
+	Channel       chat.Channel `json:"channel"`
+	To            string       `json:"to"`                        // guest: E.164 digits or email address
+	PhoneNumberID string       `json:"phone_number_id,omitempty"` // WhatsApp business sender
+	InReplyTo     string       `json:"in_reply_to,omitempty"`     // inbound message id it answers
+	Subject       string       `json:"subject,omitempty"`         // email subject
+	Reply         chat.Reply   `json:"reply"`
+}
+
+// ConversationKey orders the sends: replies with the same key leave one at a
+// time, in the order queued. It equals the ConversationKey of the guest's
+// messages (tenant|channel|guest).
+func (r OutboundReply) ConversationKey() string {
+	return r.TenantID + "|" + string(r.Channel) + "|" + r.To
+}
+
+// Sender delivers one reply and returns the provider's message id (the
+// wamid on WhatsApp).
+type Sender interface {
+	Send(ctx context.Context, r OutboundReply) (providerID string, err error)
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(ctx context.Context, r OutboundReply) (string, error)
+
+// Send calls f.
+func (f SenderFunc) Send(ctx context.Context, r OutboundReply) (string, error) { return f(ctx, r) }
+
+// RetryableError is how a Sender (or Handler) error says whether trying
+// again can help and how long the provider asked us to wait. Errors that do
+// not implement it are retried (up to the attempt limit) unless wrapped with
+// Permanent.
+type RetryableError interface {
+	error
+	Retryable() bool
+	RetryAfter() time.Duration
+}
+
+// Permanent marks err as not worth retrying: the message is marked dead, or
+// the reply failed, at once with err recorded.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string             { return p.err.Error() }
+func (p permanentError) Unwrap() error             { return p.err }
+func (p permanentError) Retryable() bool           { return false }
+func (p permanentError) RetryAfter() time.Duration { return 0 }
+
+// classify says whether err is worth another attempt, and the least wait.
+func classify(err error) (retry bool, after time.Duration) {
+	var re RetryableError
+	if errors.As(err, &re) {
+		return re.Retryable(), re.RetryAfter()
+	}
+	return true, 0
+}
+
+// RunSender delivers queued replies through s until ctx ends, then waits for
+// the sends in flight. Replies to one recipient go one at a time in queue
+// order; a retryable error backs off (exponentially with jitter, at least the
+// error's RetryAfter), a permanent one or SendMaxAttempts marks it failed.
+// It returns nil on shutdown.
+func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
+	if s == nil {
+		return errors.New("inbox: RunSender needs a sender")
+	}
+	o := ib.opts
+	l := &loop[OutboundReply]{
+		name:        "outbox",
+		q:           ib.b.outbox(),
+		workers:     o.SenderWorkers,
+		owner:       o.InstanceID,
+		lease:       o.LeaseDuration,
+		poll:        o.PollInterval,
+		now:         o.Now,
+		rand:        o.Rand,
+		log:         o.Logger,
+		maxAttempts: o.SendMaxAttempts,
+		backoff:     o.SendBackoff,
+		work: func(ctx context.Context, c claimed[OutboundReply]) outcome {
+			sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
+			defer cancel()
+			id, err := callSender(sctx, s, c.item)
+			return outcome{providerID: id, err: err}
+		},
+		complete: func(ctx context.Context, now time.Time, c claimed[OutboundReply], out outcome) error {
+			return ib.b.completeReply(ctx, now, c, out.providerID)
+		},
+		observe: func(c claimed[OutboundReply], r result) {
+			ch := string(c.item.Channel)
+			switch r {
+			case resultDone:
+				outboxSent.WithLabelValues(ch, "sent").Inc()
+			case resultRetry:
+				outboxSent.WithLabelValues(ch, "retry").Inc()
+			case resultGaveUp:
+				outboxSent.WithLabelValues(ch, "failed").Inc()
+			case resultLeaseLost:
+				leaseLostOutbox.Inc()
+			}
+		},
+		pending: func(ctx context.Context) {
+			if st, err := ib.b.stats(ctx); err == nil {
+				outboxPending.Set(float64(st.OutboxPending))
+			}
+		},
+	}
+	ib.runLoop(ctx, queueOutbox, l.run)
+	return nil
+}
+
+func callSender(ctx context.Context, s Sender, r OutboundReply) (id string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sender panicked: %v", p)
+		}
+	}()
+	return s.Send(ctx, r)
+}
+
+// LogSender stands in for a channel when there are no credentials (development
+// without WHATSAPP_ACCESS_TOKEN): replies are logged and kept, not sent.
+type LogSender struct {
+	Logger *slog.Logger // default slog.Default()
+
+	mu   sync.Mutex
+	sent []OutboundReply
+}
+
+// Send logs r, keeps it and returns a made-up provider id ("logged-N").
+func (l *LogSender) Send(_ context.Context, r OutboundReply) (string, error) {
+	l.mu.Lock()
+	l.sent = append(l.sent, r)
+	id := fmt.Sprintf("logged-%d", len(l.sent))
+	l.mu.Unlock()
+	log := l.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Info("reply logged, not sent (no channel credentials)",
+		"tenant_id", r.TenantID, "channel", string(r.Channel), "to", r.To,
+		"in_reply_to", r.InReplyTo, "kind", string(r.Reply.Kind), "text", r.Reply.Text, "provider_id", id)
+	return id, nil
+}
+
+// Sent returns the replies logged so far, in order.
+func (l *LogSender) Sent() []OutboundReply {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]OutboundReply(nil), l.sent...)
+}

@@ -1,0 +1,535 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// NOTIFY channels: Accept wakes the inbox workers, a completion that queued
+// replies wakes the senders.
+const (
+	notifyInbox  = "agente_inbox"
+	notifyOutbox = "agente_outbox"
+)
+
+type pgBackend struct {
+	pool *pgxpool.Pool
+	in   *pgQueue[chat.Message]
+	out  *pgQueue[OutboundReply]
+}
+
+func newPGBackend(pool *pgxpool.Pool) *pgBackend {
+	return &pgBackend{
+		pool: pool,
+		in:   newPGQueue[chat.Message](pool, "inbox_messages", "inbox_leases", "inbox_lease_token_seq", StateDead),
+		out:  newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_leases", "outbox_lease_token_seq", StateFailed),
+	}
+}
+
+func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }
+func (b *pgBackend) outbox() queue[OutboundReply] { return b.out }
+
+// Accept is one statement, hence one implicit transaction and one round
+// trip: the batch travels as a JSON array, each element becomes a row (and
+// its payload), duplicates are skipped by the unique key, and pg_notify
+// fires at commit only when something new was recorded.
+// acceptStatusesCTE records statuses from the JSON array in jsonParam.
+func acceptStatusesCTE(jsonParam, nowParam string) string {
+	return `
+st AS (
+	INSERT INTO inbox_statuses (tenant_id, channel, message_id, status, recipient, sent_at, errors, accepted_at)
+	SELECT e->>'tenant_id', e->>'channel', e->>'message_id', e->>'status', coalesce(e->>'recipient', ''),
+		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e->'errors', ` + nowParam + `
+	FROM jsonb_array_elements(` + jsonParam + `::jsonb) AS b(e)
+	ON CONFLICT DO NOTHING
+	RETURNING tenant_id, channel, message_id, status
+)`
+}
+
+const acceptStatusesResult = `(SELECT count(*) FROM st),
+	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st)`
+
+var (
+	acceptStatusesSQL = `WITH ` + acceptStatusesCTE("$1", "$2") + `
+SELECT ` + acceptStatusesResult
+	acceptBothSQL = `WITH ` + acceptMessagesCTE + `, ` + acceptStatusesCTE("$4", "$3") + `
+SELECT (SELECT count(*) FROM ins),
+	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins LIMIT 1) n),
+	` + acceptStatusesResult
+)
+
+const (
+	acceptMessagesCTE = `
+ins AS (
+	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at)
+	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],
+		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e, $3, $3
+	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
+	ORDER BY ord
+	ON CONFLICT (tenant_id, channel, message_id) DO NOTHING
+	RETURNING 1
+)`
+	acceptMessagesSQL = `WITH ` + acceptMessagesCTE + `
+SELECT (SELECT count(*) FROM ins),
+	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins LIMIT 1) n)`
+)
+
+func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status) (AcceptResult, []chat.Status, error) {
+	var (
+		res               AcceptResult
+		newMsgs, notified int64
+		newSts            int64
+		keys              []byte
+		err               error
+	)
+	var msgJSON, stJSON []byte
+	var convKeys []string
+	if len(msgs) > 0 {
+		if msgJSON, err = json.Marshal(msgs); err != nil {
+			return res, nil, fmt.Errorf("encoding messages: %w", err)
+		}
+		convKeys = make([]string, len(msgs))
+		for i := range msgs {
+			convKeys[i] = msgs[i].ConversationKey()
+		}
+	}
+	if len(statuses) > 0 {
+		if stJSON, err = json.Marshal(statuses); err != nil {
+			return res, nil, fmt.Errorf("encoding statuses: %w", err)
+		}
+	}
+	switch {
+	case len(statuses) == 0:
+		err = b.pool.QueryRow(ctx, acceptMessagesSQL, msgJSON, convKeys, now).Scan(&newMsgs, &notified)
+	case len(msgs) == 0:
+		// $1..$3 unused; keep the parameter numbering of the shared CTE.
+		err = b.pool.QueryRow(ctx, acceptStatusesSQL, stJSON, now).Scan(&newSts, &keys)
+	default:
+		err = b.pool.QueryRow(ctx, acceptBothSQL, msgJSON, convKeys, now, stJSON).Scan(&newMsgs, &notified, &newSts, &keys)
+	}
+	if err != nil {
+		return AcceptResult{}, nil, fmt.Errorf("accepting into the inbox: %w", err)
+	}
+	res.New = int(newMsgs)
+	res.Duplicate = len(msgs) - res.New
+	res.NewStatuses = int(newSts)
+	res.DuplicateStatuses = len(statuses) - res.NewStatuses
+	var fresh []chat.Status
+	if newSts > 0 {
+		var rows [][4]string
+		if err := json.Unmarshal(keys, &rows); err != nil {
+			return res, nil, fmt.Errorf("decoding recorded statuses: %w", err)
+		}
+		recorded := make(map[[4]string]bool, len(rows))
+		for _, r := range rows {
+			recorded[r] = true
+		}
+		for _, s := range statuses {
+			k := [4]string{s.TenantID, string(s.Channel), s.MessageID, s.Status}
+			if recorded[k] {
+				fresh = append(fresh, s)
+				delete(recorded, k) // a status repeated in the batch is new once
+			}
+		}
+	}
+	return res, fresh, nil
+}
+
+// insertRepliesSQL queues replies ($1 JSON array, $2 conversation keys, $3
+// now); the guard ($4) lets completeMessage make it conditional.
+func insertRepliesSQL(guard string) string {
+	return `INSERT INTO outbox_replies (tenant_id, channel, recipient, phone_number_id, in_reply_to, subject, conversation_key, payload, accepted_at, next_attempt_at)
+	SELECT e->>'tenant_id', e->>'channel', e->>'to', coalesce(e->>'phone_number_id', ''), coalesce(e->>'in_reply_to', ''),
+		coalesce(e->>'subject', ''), ($2::text[])[ord], e, $3, $3
+	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
+	` + guard + `
+	ORDER BY ord
+	RETURNING 1`
+}
+
+var enqueueSQL = `WITH out AS (` + insertRepliesSQL("") + `)
+SELECT (SELECT count(*) FROM out), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM out LIMIT 1) n)`
+
+func encodeReplies(replies []OutboundReply) ([]byte, []string, error) {
+	js, err := json.Marshal(replies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding replies: %w", err)
+	}
+	keys := make([]string, len(replies))
+	for i := range replies {
+		keys[i] = replies[i].ConversationKey()
+	}
+	return js, keys, nil
+}
+
+func (b *pgBackend) enqueue(ctx context.Context, now time.Time, replies []OutboundReply) error {
+	js, keys, err := encodeReplies(replies)
+	if err != nil {
+		return err
+	}
+	var n, notified int64
+	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now).Scan(&n, &notified); err != nil {
+		return fmt.Errorf("queueing replies: %w", err)
+	}
+	return nil
+}
+
+// The finishing statements lock the item row first (FOR UPDATE), then
+// delete the lease only if both still carry this claim's token, then update
+// the row only if that delete happened: one statement, so atomic, and with
+// the lock order of claim (item, then lease), so the two cannot deadlock.
+//
+// Parameters: $1 seq, $2 token, $3 conversation key, then per statement.
+func fenceCTE(table, leases string) string {
+	return `msg AS (
+	SELECT seq FROM ` + table + ` WHERE seq = $1 AND lease_token = $2 AND state = 'pending' FOR UPDATE
+), lease AS (
+	DELETE FROM ` + leases + ` WHERE conversation_key = $3 AND token = $2 AND EXISTS (SELECT 1 FROM msg) RETURNING 1
+)`
+}
+
+// completeMessageSQL: $4 now, $5 replies JSON, $6 reply conversation keys.
+var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
+	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
+	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
+), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
+	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)")) + `)
+SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM out LIMIT 1) n)`
+
+// completeMessageNoRepliesSQL is completeMessageSQL for a handler that
+// answered nothing.
+var completeMessageNoRepliesSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
+	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
+	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
+)
+SELECT count(*) FROM upd`
+
+func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
+	var done, notified int64
+	var err error
+	if len(replies) == 0 {
+		err = b.pool.QueryRow(ctx, completeMessageNoRepliesSQL, c.seq, c.token, c.key, now).Scan(&done)
+	} else {
+		js, keys, encErr := encodeReplies(replies)
+		if encErr != nil {
+			return Permanent(encErr)
+		}
+		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys).Scan(&done, &notified)
+	}
+	if err != nil {
+		return fmt.Errorf("completing inbox message: %w", err)
+	}
+	if done == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+var completeReplySQL = `WITH ` + fenceCTE("outbox_replies", "outbox_leases") + `, upd AS (
+	UPDATE outbox_replies SET state = 'sent', done_at = $4, provider_id = $5, last_error = NULL
+	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
+)
+SELECT count(*) FROM upd`
+
+func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error {
+	var done int64
+	if err := b.pool.QueryRow(ctx, completeReplySQL, c.seq, c.token, c.key, now, providerID).Scan(&done); err != nil {
+		return fmt.Errorf("recording sent reply: %w", err)
+	}
+	if done == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+// pgQueue is the claim/lease protocol on one item table and its lease table.
+type pgQueue[T any] struct {
+	pool                                               *pgxpool.Pool
+	table                                              string
+	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL string
+}
+
+func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState string) *pgQueue[T] {
+	q := &pgQueue[T]{pool: pool, table: table}
+	// Claim: the pending head of each conversation that is due and whose
+	// conversation has no live lease, oldest first; lock up to n of those
+	// rows, skipping rows another claim holds (candidates are over-fetched
+	// so two instances claiming at once do not both come back empty); take each conversation's lease,
+	// which only succeeds where the latest committed lease has expired (the
+	// upsert re-checks under the row lock, whatever this snapshot saw);
+	// stamp the claimed rows with the lease's token.
+	// $1 now, $2 limit, $3 owner, $4 lease until.
+	q.claimSQL = `WITH heads AS (
+	SELECT DISTINCT ON (conversation_key) seq, conversation_key, next_attempt_at
+	FROM ` + table + ` WHERE state = 'pending'
+	ORDER BY conversation_key, seq
+), ready AS (
+	SELECT h.seq FROM heads h
+	WHERE h.next_attempt_at <= $1
+	  AND NOT EXISTS (SELECT 1 FROM ` + leases + ` l WHERE l.conversation_key = h.conversation_key AND l.lease_until > $1)
+	ORDER BY h.seq
+	LIMIT 4 * $2::int
+), locked AS (
+	SELECT t.seq, t.conversation_key FROM ` + table + ` t
+	WHERE t.seq IN (SELECT seq FROM ready) AND t.state = 'pending' AND t.next_attempt_at <= $1
+	ORDER BY t.seq
+	LIMIT $2::int
+	FOR UPDATE OF t SKIP LOCKED
+), leased AS (
+	INSERT INTO ` + leases + ` AS l (conversation_key, seq, claimed_by, lease_until, token)
+	SELECT conversation_key, seq, $3, $4, nextval('` + tokenSeq + `') FROM locked ORDER BY conversation_key
+	ON CONFLICT (conversation_key) DO UPDATE
+		SET seq = excluded.seq, claimed_by = excluded.claimed_by, lease_until = excluded.lease_until, token = excluded.token
+		WHERE l.lease_until <= $1
+	RETURNING l.seq, l.token
+)
+UPDATE ` + table + ` t SET claimed_by = $3, lease_token = leased.token, attempts = t.attempts + 1, last_attempt_at = $1
+FROM leased WHERE t.seq = leased.seq
+RETURNING t.seq, t.conversation_key, t.lease_token, t.attempts, t.accepted_at, t.payload`
+	// $1 conversation key, $2 token, $3 lease until.
+	q.extendSQL = `UPDATE ` + leases + ` SET lease_until = $3 WHERE conversation_key = $1 AND token = $2`
+	fence := `WITH ` + fenceCTE(table, leases) + `, upd AS (
+	UPDATE ` + table + ` SET %s WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
+)
+SELECT count(*) FROM upd`
+	// $4 next attempt at, $5 error.
+	q.retrySQL = fmt.Sprintf(fence, `next_attempt_at = $4, last_error = $5`)
+	// $4 now, $5 error.
+	q.failSQL = fmt.Sprintf(fence, `state = '`+failState+`', done_at = $4, last_error = $5`)
+	q.releaseSQL = fmt.Sprintf(fence, `attempts = attempts - 1`)
+	return q
+}
+
+func (q *pgQueue[T]) claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
+	rows, err := q.pool.Query(ctx, q.claimSQL, now, n, owner, leaseUntil)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out, bad []claimed[T]
+	var badErr []string
+	for rows.Next() {
+		var c claimed[T]
+		var payload []byte
+		if err := rows.Scan(&c.seq, &c.key, &c.token, &c.attempts, &c.acceptedAt, &payload); err != nil {
+			return out, err
+		}
+		if err := json.Unmarshal(payload, &c.item); err != nil {
+			// A row we wrote ourselves, so only schema drift gets here;
+			// no attempt can fix it, so give it up with the reason.
+			bad = append(bad, c)
+			badErr = append(badErr, fmt.Sprintf("decoding stored payload: %v", err))
+			continue
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	for i, c := range bad {
+		if err := q.fail(ctx, c, now, badErr[i]); err != nil {
+			return out, fmt.Errorf("giving up undecodable %s row %d: %w", q.table, c.seq, err)
+		}
+	}
+	return out, rows.Err()
+}
+
+func (q *pgQueue[T]) extend(ctx context.Context, c claimed[T], leaseUntil time.Time) error {
+	tag, err := q.pool.Exec(ctx, q.extendSQL, c.key, c.token, leaseUntil)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+func (q *pgQueue[T]) fenced(ctx context.Context, sql string, args ...any) error {
+	var n int64
+	if err := q.pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+func (q *pgQueue[T]) retry(ctx context.Context, c claimed[T], now, at time.Time, msg string) error {
+	return q.fenced(ctx, q.retrySQL, c.seq, c.token, c.key, at, msg)
+}
+
+func (q *pgQueue[T]) fail(ctx context.Context, c claimed[T], now time.Time, msg string) error {
+	return q.fenced(ctx, q.failSQL, c.seq, c.token, c.key, now, msg)
+}
+
+func (q *pgQueue[T]) release(ctx context.Context, c claimed[T]) error {
+	return q.fenced(ctx, q.releaseSQL, c.seq, c.token, c.key)
+}
+
+// listen holds its own connection (outside the pool, so it never starves
+// Accept) and LISTENs until ctx ends, reconnecting after failures; polling
+// covers the gaps.
+func (b *pgBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger) {
+	channel := notifyInbox
+	if q == queueOutbox {
+		channel = notifyOutbox
+	}
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := b.listenOnce(ctx, channel, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("LISTEN connection lost; polling until it is back", "channel", channel, "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+func (b *pgBackend) listenOnce(ctx context.Context, channel string, wake chan<- struct{}) error {
+	conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return err
+	}
+	signal(wake) // anything accepted while we were not listening
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		signal(wake)
+	}
+}
+
+// rankSQL is rankStatus in SQL.
+func rankSQL(col string) string {
+	return `CASE ` + col + ` WHEN 'failed' THEN 4 WHEN 'read' THEN 3 WHEN 'delivered' THEN 2 WHEN 'sent' THEN 1 ELSE 0 END`
+}
+
+func nullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func (b *pgBackend) messages(ctx context.Context, q Query) ([]MessageRecord, error) {
+	rows, err := b.pool.Query(ctx, `SELECT payload, state, attempts, coalesce(last_error, ''), accepted_at, done_at
+		FROM inbox_messages WHERE ($1 = '' OR tenant_id = $1) ORDER BY seq LIMIT $2`, q.TenantID, q.limit())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MessageRecord
+	for rows.Next() {
+		var r MessageRecord
+		var payload []byte
+		var done *time.Time
+		if err := rows.Scan(&payload, &r.State, &r.Attempts, &r.LastError, &r.AcceptedAt, &done); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(payload, &r.Message); err != nil {
+			return nil, err
+		}
+		r.DoneAt = nullTime(done)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (b *pgBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error) {
+	rows, err := b.pool.Query(ctx, `SELECT r.payload, r.state, r.attempts, coalesce(r.last_error, ''), coalesce(r.provider_id, ''),
+			r.accepted_at, r.next_attempt_at, r.last_attempt_at, r.done_at, coalesce(s.status, '')
+		FROM outbox_replies r
+		LEFT JOIN LATERAL (
+			SELECT status FROM inbox_statuses s
+			WHERE r.provider_id IS NOT NULL AND s.tenant_id = r.tenant_id AND s.channel = r.channel AND s.message_id = r.provider_id
+			ORDER BY `+rankSQL("s.status")+` DESC
+			LIMIT 1
+		) s ON true
+		WHERE ($1 = '' OR r.tenant_id = $1) AND ($2 = '' OR r.in_reply_to = $2)
+		ORDER BY r.seq LIMIT $3`, q.TenantID, q.InReplyTo, q.limit())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReplyRecord
+	for rows.Next() {
+		var r ReplyRecord
+		var payload []byte
+		var last, done *time.Time
+		if err := rows.Scan(&payload, &r.State, &r.Attempts, &r.LastError, &r.ProviderID,
+			&r.QueuedAt, &r.NextAttemptAt, &last, &done, &r.DeliveryStatus); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(payload, &r.Reply); err != nil {
+			return nil, err
+		}
+		r.LastAttemptAt, r.DoneAt = nullTime(last), nullTime(done)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (b *pgBackend) statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error) {
+	rows, err := b.pool.Query(ctx, `SELECT status, recipient, sent_at, errors FROM inbox_statuses
+		WHERE tenant_id = $1 AND channel = $2 AND message_id = $3
+		ORDER BY sent_at NULLS LAST, `+rankSQL("status"), tenantID, string(channel), messageID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []chat.Status
+	for rows.Next() {
+		s := chat.Status{TenantID: tenantID, Channel: channel, MessageID: messageID}
+		var sent *time.Time
+		var errs []byte
+		if err := rows.Scan(&s.Status, &s.Recipient, &sent, &errs); err != nil {
+			return nil, err
+		}
+		s.Timestamp = nullTime(sent)
+		if len(errs) > 0 && string(errs) != "null" {
+			if err := json.Unmarshal(errs, &s.Errors); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func (b *pgBackend) stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := b.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM inbox_messages WHERE state = 'pending'),
+		(SELECT count(*) FROM outbox_replies WHERE state = 'pending')`).Scan(&s.InboxPending, &s.OutboxPending)
+	return s, err
+}
+
+func (b *pgBackend) prune(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := b.pool.QueryRow(ctx, `WITH
+		m AS (DELETE FROM inbox_messages WHERE state <> 'pending' AND done_at < $1 RETURNING 1),
+		r AS (DELETE FROM outbox_replies WHERE state <> 'pending' AND done_at < $1 RETURNING 1),
+		s AS (DELETE FROM inbox_statuses WHERE accepted_at < $1 RETURNING 1)
+		SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM r) + (SELECT count(*) FROM s)`, before).Scan(&n)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

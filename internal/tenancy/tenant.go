@@ -1,0 +1,246 @@
+// Package tenancy decides which hotel (tenant) a message belongs to and keeps
+// the tenant directory: hotels, the identifiers that map guests and WhatsApp
+// business numbers to them, and the admin writes that change it.
+//
+// Every store serves resolution from an immutable in-process snapshot (maps
+// swapped atomically), so the hot path is a map lookup and never a query. The
+// Postgres store refreshes that snapshot periodically and on NOTIFY; the memory
+// store (development) is its own source of truth.
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors the admin API maps to status codes.
+var (
+	ErrNotFound    = errors.New("not found")                // 404
+	ErrConflict    = errors.New("already exists")           // 409
+	ErrInvalid     = errors.New("invalid")                  // 400
+	ErrUnavailable = errors.New("tenant store unavailable") // 503
+)
+
+// kindError carries a message written for the API client and the sentinel
+// (ErrInvalid, ErrNotFound...) that decides the status code.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &kindError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// Tenant is a hotel.
+type Tenant struct {
+	ID     string
+	Name   string
+	Active bool
+	// Timezone is an IANA zone name; the agent reads dates in it.
+	Timezone string
+	// Language is the hotel's default reply language (BCP 47, e.g. "es").
+	Language string
+	// PMSHotelID is the hotel's id in the PMS (QloApps id_hotel).
+	PMSHotelID  int
+	Identifiers []Identifier
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Defaults of the columns added by 0005_tenancy.sql.
+const (
+	DefaultTimezone   = "Europe/Madrid"
+	DefaultLanguage   = "es"
+	DefaultPMSHotelID = 1
+)
+
+// TenantPatch changes some fields of a tenant; nil fields stay as they are.
+type TenantPatch struct {
+	Name       *string
+	Active     *bool
+	Timezone   *string
+	Language   *string
+	PMSHotelID *int
+}
+
+// Empty reports whether the patch changes nothing.
+func (p TenantPatch) Empty() bool {
+	return p.Name == nil && p.Active == nil && p.Timezone == nil && p.Language == nil && p.PMSHotelID == nil
+}
+
+var (
+	tenantIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	languagePattern = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+)
+
+// reservedTenantIDs would collide with admin routes under /admin/tenants/.
+var reservedTenantIDs = map[string]bool{"refresh": true}
+
+// ValidateTenantID rejects ids that cannot be path segments or would be
+// confused with admin routes.
+func ValidateTenantID(id string) error {
+	if !tenantIDPattern.MatchString(id) {
+		return errorf(ErrInvalid, "tenant_id %q must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit", id)
+	}
+	if reservedTenantIDs[strings.ToLower(id)] {
+		return errorf(ErrInvalid, "tenant_id %q is reserved", id)
+	}
+	return nil
+}
+
+// Normalize fills defaults and validates a tenant before it is created.
+func (t *Tenant) Normalize() error {
+	if err := ValidateTenantID(t.ID); err != nil {
+		return err
+	}
+	t.Name = strings.TrimSpace(t.Name)
+	if t.Timezone == "" {
+		t.Timezone = DefaultTimezone
+	}
+	if t.Language == "" {
+		t.Language = DefaultLanguage
+	}
+	if t.PMSHotelID == 0 {
+		t.PMSHotelID = DefaultPMSHotelID
+	}
+	return validateFields(t.Name, t.Timezone, t.Language, t.PMSHotelID)
+}
+
+// Validate checks the fields a patch sets.
+func (p TenantPatch) Validate() error {
+	if p.Empty() {
+		return errorf(ErrInvalid, "nothing to change")
+	}
+	name, tz, lang, pms := "x", DefaultTimezone, DefaultLanguage, DefaultPMSHotelID
+	if p.Name != nil {
+		name = strings.TrimSpace(*p.Name)
+		*p.Name = name
+	}
+	if p.Timezone != nil {
+		tz = *p.Timezone
+	}
+	if p.Language != nil {
+		lang = *p.Language
+	}
+	if p.PMSHotelID != nil {
+		pms = *p.PMSHotelID
+	}
+	return validateFields(name, tz, lang, pms)
+}
+
+func validateFields(name, tz, lang string, pmsID int) error {
+	switch {
+	case name == "":
+		return errorf(ErrInvalid, "name is required")
+	case utf8.RuneCountInString(name) > 200:
+		return errorf(ErrInvalid, "name is longer than 200 characters")
+	case !utf8.ValidString(name):
+		return errorf(ErrInvalid, "name is not valid UTF-8")
+	case !languagePattern.MatchString(lang):
+		return errorf(ErrInvalid, "language %q is not a language tag like \"es\" or \"en-GB\"", lang)
+	case pmsID < 1:
+		return errorf(ErrInvalid, "pms_hotel_id must be a positive integer")
+	}
+	if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
+		return errorf(ErrInvalid, "timezone %q is not an IANA time zone like \"Europe/Madrid\"", tz)
+	}
+	return nil
+}
+
+func (p TenantPatch) apply(t *Tenant) {
+	if p.Name != nil {
+		t.Name = *p.Name
+	}
+	if p.Active != nil {
+		t.Active = *p.Active
+	}
+	if p.Timezone != nil {
+		t.Timezone = *p.Timezone
+	}
+	if p.Language != nil {
+		t.Language = *p.Language
+	}
+	if p.PMSHotelID != nil {
+		t.PMSHotelID = *p.PMSHotelID
+	}
+}
+
+// AuditEntry is one row of admin_audit: who changed what.
+type AuditEntry struct {
+	Actor  string         // JWT sub
+	Action string         // e.g. tenant.create
+	Target string         // tenant id, flag name...
+	Detail map[string]any // what changed
+	At     time.Time
+}
+
+// Audit actions written by the stores and the admin API.
+const (
+	ActionTenantCreate     = "tenant.create"
+	ActionTenantUpdate     = "tenant.update"
+	ActionIdentifierAdd    = "identifier.add"
+	ActionIdentifierDelete = "identifier.delete"
+	ActionTenantsRefresh   = "tenants.refresh"
+	ActionFlagSet          = "flag.set"
+)
+
+// Stats summarises the cache for the dashboard and metrics.
+type Stats struct {
+	Tenants     int
+	Active      int
+	Identifiers int
+}
+
+// Health is the store's view of its source, for /health/ready.
+type Health struct {
+	Healthy bool
+	// Listening reports the NOTIFY connection is up (always true in memory).
+	Listening   bool
+	LastRefresh time.Time
+	LastError   error
+}
+
+// Resolver answers which tenant a request belongs to.
+type Resolver interface {
+	Resolve(in ResolveInput) (tenantID string, result Result)
+}
+
+// Store is the tenant directory the admin API and the middleware share.
+// Reads (Resolve, Tenant, Tenants, Stats) come from the in-process cache;
+// writes go to the source, are audited with actor in the same transaction
+// and are visible to this instance's reads when they return.
+type Store interface {
+	Resolver
+	Tenant(id string) (Tenant, bool)
+	Tenants() []Tenant
+	Stats() Stats
+
+	CreateTenant(ctx context.Context, actor string, t Tenant) (Tenant, error)
+	UpdateTenant(ctx context.Context, actor, id string, p TenantPatch) (Tenant, error)
+	AddIdentifier(ctx context.Context, actor, tenantID string, id Identifier) (Identifier, error)
+	// DeleteIdentifier removes the tenant's identifiers matching id and
+	// returns them; ErrNotFound when the tenant or the identifier is unknown.
+	DeleteIdentifier(ctx context.Context, actor, tenantID string, id Identifier) ([]Identifier, error)
+	// Refresh reloads the cache from the source now.
+	Refresh(ctx context.Context) error
+
+	// RecordAudit writes an audit row for a write that is not a tenant
+	// write (feature flags); AuditLog lists the newest rows first.
+	RecordAudit(ctx context.Context, e AuditEntry) error
+	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+
+	Health() Health
+	// Check fails when the directory serves a cache its source can no
+	// longer refresh (for /health/ready).
+	Check(ctx context.Context) error
+	Close()
+}

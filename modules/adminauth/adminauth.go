@@ -1,0 +1,117 @@
+// Package adminauth is the `admin_auth` handler: it lets through only
+// requests carrying a valid admin JWT (HS256, `exp` required) and hands the
+// token's subject to what follows, so the admin API can audit who did what
+// and rate limits can be keyed by admin.
+package adminauth
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/agentehotel/agente-caddy/internal/admin"
+	"github.com/agentehotel/agente-caddy/internal/config"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("admin_auth", parseCaddyfile)
+}
+
+// SubjectVar is the request variable ({http.vars.admin_sub}) holding the
+// authenticated admin's JWT subject.
+const SubjectVar = "admin_sub"
+
+// Handler verifies `Authorization: Bearer <jwt>`: HS256 with the secret,
+// `exp` required, `alg: none` and every other algorithm refused. A request
+// without a valid token is answered 401 JSON with WWW-Authenticate and goes
+// no further.
+//
+// Caddyfile (inside a `route`, before what it protects):
+//
+//	admin_auth {
+//		secret <key>     # default {env.JWT_SECRET_KEY}
+//	}
+type Handler struct {
+	// Secret is the HS256 key. Default {env.JWT_SECRET_KEY}.
+	Secret string `json:"secret,omitempty"`
+
+	secret []byte
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.admin_auth", New: func() caddy.Module { return new(Handler) }}
+}
+
+// Provision resolves the secret.
+func (h *Handler) Provision(caddy.Context) error {
+	if err := config.CheckEnvironment(); err != nil {
+		return err
+	}
+	if h.Secret == "" {
+		h.Secret = "{env.JWT_SECRET_KEY}"
+	}
+	h.secret = []byte(caddy.NewReplacer().ReplaceAll(h.Secret, ""))
+	return nil
+}
+
+// Validate refuses to protect anything with an empty key.
+func (h *Handler) Validate() error {
+	if len(h.secret) == 0 {
+		return errors.New("admin_auth: secret: empty (set JWT_SECRET_KEY)")
+	}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	r, ok := admin.Authenticate(w, r, h.secret, time.Now())
+	if !ok {
+		return nil
+	}
+	caddyhttp.SetVar(r.Context(), SubjectVar, admin.Actor(r.Context()))
+	return next.ServeHTTP(w, r)
+}
+
+// UnmarshalCaddyfile implements caddyfile.Unmarshaler.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "secret":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Secret = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unrecognized admin_auth option '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var m Handler
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return &m, err
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)

@@ -1,0 +1,26 @@
+package agente
+
+import (
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/agentehotel/agente-caddy/test/adapttest"
+)
+
+func TestCaddyfileAdapt(t *testing.T) { adapttest.Run(t, "testdata/*.caddyfiletest") }
+
+func TestGlobalOptionRejectsUnknown(t *testing.T) {
+	for _, bad := range []string{
+		"agente extra",
+		"agente {\n postgress x\n}",
+		"agente {\n migrate maybe\n}",
+		"agente {\n tenant_refresh soon\n}",
+		"agente {\n redis a b\n}",
+	} {
+		if _, err := parseGlobalOption(caddyfile.NewTestDispenser(bad), nil); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}

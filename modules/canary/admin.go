@@ -1,0 +1,151 @@
+package canary
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/agentehotel/agente-caddy/internal/apierror"
+)
+
+func init() {
+	caddy.RegisterModule(AdminAPI{})
+}
+
+// AdminAPI serves the canaries on Caddy's admin endpoint. It acts on the
+// shared state directly, so every change takes effect at once, without a
+// config reload:
+//
+//	GET  /canary/                  all canaries: {"canaries": [view...]}
+//	GET  /canary/<name>            one canary: status, weights, per-arm numbers, verdict
+//	POST /canary/<name>/weights    {"baseline": 90, "canary": 10}; arms left out keep their weight
+//	POST /canary/<name>/promote    canary → 100 %, status "promoted"
+//	POST /canary/<name>/rollback   canary → 0 %, status "rolled_back"
+//	POST /canary/<name>/pause      stop the steps (auto-rollback stays armed)
+//	POST /canary/<name>/resume     run the steps again (from the first step if the canary is at 0)
+//
+// Writes answer the canary's view. Errors are {"error": "...", "status": N}.
+type AdminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.canary",
+		New: func() caddy.Module { return new(AdminAPI) },
+	}
+}
+
+// Routes returns the /canary/ routes.
+func (a *AdminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/canary/", Handler: caddy.AdminHandlerFunc(a.serveHTTP)}}
+}
+
+// maxWeightsBody bounds a weights document.
+const maxWeightsBody = 64 << 10
+
+func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/canary/"), "/")
+	if rest == "" {
+		if r.Method != http.MethodGet {
+			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/")
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"canaries": Views()})
+	}
+
+	name, action, _ := strings.Cut(rest, "/")
+	s := lookup(name)
+	if s == nil {
+		return writeErr(w, http.StatusNotFound, "no canary named "+quote(name))
+	}
+	if action == "" {
+		if r.Method != http.MethodGet {
+			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/<name>")
+		}
+		return writeJSON(w, http.StatusOK, s.view())
+	}
+	if r.Method != http.MethodPost {
+		return writeErr(w, http.StatusMethodNotAllowed, "use POST on /canary/<name>/"+action)
+	}
+	var err error
+	switch action {
+	case "weights":
+		var in map[string]int
+		body, rerr := io.ReadAll(io.LimitReader(r.Body, maxWeightsBody+1))
+		switch {
+		case rerr != nil:
+			return writeErr(w, http.StatusBadRequest, "reading body: "+rerr.Error())
+		case len(body) > maxWeightsBody:
+			return writeErr(w, http.StatusRequestEntityTooLarge, "weights document too large")
+		}
+		if jerr := json.Unmarshal(body, &in); jerr != nil || len(in) == 0 {
+			return writeErr(w, http.StatusBadRequest, `body must be a JSON object of arm weights, e.g. {"baseline":90,"canary":10}`)
+		}
+		err = s.setWeights(in)
+	case "promote":
+		err = s.promote()
+	case "rollback":
+		err = s.rollback()
+	case "pause":
+		s.pause()
+	case "resume":
+		err = s.resume()
+	default:
+		return writeErr(w, http.StatusNotFound, "unknown action "+quote(action)+" (weights, promote, rollback, pause, resume)")
+	}
+	if err != nil {
+		var bad errBadRequest
+		if errors.As(err, &bad) {
+			return writeErr(w, http.StatusBadRequest, bad.msg)
+		}
+		return writeErr(w, http.StatusInternalServerError, err.Error())
+	}
+	return writeJSON(w, http.StatusOK, s.view())
+}
+
+// Views returns every canary of the running configs, sorted by name, as the
+// admin API shows them (for other modules' summaries, e.g. a dashboard).
+func Views() []View {
+	views := []View{}
+	states.Range(func(_, v any) bool {
+		views = append(views, v.(*state).view())
+		return true
+	})
+	sort.Slice(views, func(i, j int) bool { return views[i].Name < views[j].Name })
+	return views
+}
+
+func lookup(name string) *state {
+	var found *state
+	states.Range(func(k, v any) bool {
+		if k == name {
+			found = v.(*state)
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, msg string) error {
+	apierror.Write(w, status, msg)
+	return nil
+}
+
+// Interface guards
+var _ caddy.AdminRouter = (*AdminAPI)(nil)

@@ -1,0 +1,81 @@
+package canary
+
+import (
+	"context"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// provision provisions h the way Caddy does (Provision, then Validate) with a
+// context that is cancelled, and the handler cleaned up, when the test ends.
+func provision(t testing.TB, h *Handler) *Handler {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	if err := h.Provision(ctx); err != nil {
+		cancel()
+		t.Fatalf("provision: %v", err)
+	}
+	if err := h.Validate(); err != nil {
+		cancel()
+		_ = h.Cleanup()
+		t.Fatalf("validate: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = h.Cleanup()
+	})
+	return h
+}
+
+// twoArms is a handler named name with baseline/canary weights.
+func twoArms(name string, baseline, canary int) *Handler {
+	return &Handler{
+		Name: name,
+		Arms: []Arm{
+			{Name: "baseline", Weight: baseline, Upstream: "127.0.0.1:9001"},
+			{Name: "canary", Weight: canary, Upstream: "127.0.0.1:9002"},
+		},
+		Interval: caddy.Duration(time.Hour), // tests drive the judge themselves
+	}
+}
+
+// seeded makes h's keyless draws deterministic (single goroutine only).
+func seeded(h *Handler, seed int64) *Handler {
+	h.rnd = rand.New(rand.NewSource(seed))
+	return h
+}
+
+// request is a request prepared like Caddy's server does for handlers: vars
+// table and a replacer with the HTTP placeholders.
+func request(remote string, header http.Header) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = remote
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{}))
+	caddyhttp.NewTestReplacer(r)
+	return r
+}
+
+// armOf serves r through h to a handler answering status and returns the arm
+// the rest of the route saw.
+func armOf(t testing.TB, h *Handler, r *http.Request, status int) string {
+	t.Helper()
+	var arm string
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		arm, _ = caddyhttp.GetVar(r.Context(), VarArm).(string)
+		w.WriteHeader(status)
+		return nil
+	})
+	if err := h.ServeHTTP(httptest.NewRecorder(), r, next); err != nil {
+		t.Fatalf("ServeHTTP: %v", err)
+	}
+	return arm
+}
