@@ -19,6 +19,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
+	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
 )
 
 func randomSecret(t *testing.T) string {
@@ -35,6 +36,8 @@ func randomSecret(t *testing.T) string {
 func stagingEnv(t *testing.T, graph *fakegraph.Server, appSecret string) map[string]string {
 	t.Helper()
 	redisURL, prefix := testservices.Redis(t)
+	pmsKey := randomSecret(t)
+	qlo := fakeqloapps.Start(t, pmsKey)
 	return map[string]string{
 		"ENVIRONMENT":           "staging",
 		"DOMAIN":                "localhost",
@@ -53,9 +56,9 @@ func stagingEnv(t *testing.T, graph *fakegraph.Server, appSecret string) map[str
 		"POSTGRES_URL":          testservices.Postgres(t),
 		"REDIS_URL":             redisURL,
 		"REDIS_KEY_PREFIX":      prefix,
-		// QloApps joins when test/fakeqloapps lands on main; the demo PMS
-		// keeps the chain whole meanwhile.
-		"PMS_TYPE": "demo",
+		"PMS_TYPE":              "qloapps",
+		"PMS_BASE_URL":          qlo.URL,
+		"PMS_API_KEY":           pmsKey,
 	}
 }
 
@@ -105,7 +108,7 @@ func localCAClient(t *testing.T, in *Instance) *http.Client {
 	}
 }
 
-func send(t *testing.T, c *http.Client, method, url, body string, header map[string]string) (int, http.Header, string) {
+func sendTLS(t *testing.T, c *http.Client, method, url, body string, header map[string]string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -124,7 +127,8 @@ func send(t *testing.T, c *http.Client, method, url, body string, header map[str
 }
 
 // The staging chain over HTTPS on loopback: Caddyfile.staging with the local
-// CA, Postgres, Redis, JSON access logs and OpenTelemetry traces; a signed
+// CA, Postgres, Redis, QloApps (the fake), JSON access logs and OpenTelemetry
+// traces; a signed
 // webhook through TLS is accepted, an unsigned one refused.
 func TestStagingChainOverTLS(t *testing.T) {
 	graph := fakegraph.Start(t, "unused")
@@ -160,29 +164,43 @@ func TestStagingChainOverTLS(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// A hotel whose WhatsApp number is the envelope's, registered through
+	// the admin API over TLS with a token minted from the staging secret.
+	token, code := Run(t, map[string]string{"JWT_SECRET_KEY": env["JWT_SECRET_KEY"]}, "admin-token", "--sub", "e2e-staging")
+	if code != 0 {
+		t.Fatalf("admin-token: exit %d %s", code, token)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(token), "Content-Type": "application/json"}
+	if status, _, body := sendTLS(t, client, "POST", base+"/admin/tenants", `{"tenant_id":"tenant_hotel_madrid","name":"Hotel Madrid Central"}`, auth); status != 201 {
+		t.Fatalf("creating a tenant over TLS: %d %s", status, body)
+	}
+	if status, _, body := sendTLS(t, client, "POST", base+"/admin/tenants/tenant_hotel_madrid/identifiers", `{"identifier":"106540352242922","type":"phone_number_id"}`, auth); status != 201 {
+		t.Fatalf("registering the hotel's number: %d %s", status, body)
+	}
+
 	sign := func(body string) map[string]string {
 		return map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(appSecret, []byte(body))}
 	}
-	if status, hdr, body := send(t, client, "POST", base+"/webhooks/whatsapp", envelope, sign(envelope)); status != 200 || !strings.Contains(body, `"ok"`) {
+	if status, hdr, body := sendTLS(t, client, "POST", base+"/webhooks/whatsapp", envelope, sign(envelope)); status != 200 || !strings.Contains(body, `"ok"`) {
 		t.Errorf("signed webhook over TLS: %d %s", status, body)
 	} else if hdr.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("security headers missing over TLS: %v", hdr)
 	}
-	if status, _, body := send(t, client, "POST", base+"/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "application/json"}); status != 401 {
+	if status, _, body := sendTLS(t, client, "POST", base+"/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "application/json"}); status != 401 {
 		t.Errorf("unsigned webhook over TLS: %d %s", status, body)
 	}
 	// Signed with the development secret: staging must not accept it.
 	devSigned := map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(devSecret, []byte(envelope))}
-	if status, _, _ := send(t, client, "POST", base+"/webhooks/whatsapp", envelope, devSigned); status != 401 {
+	if status, _, _ := sendTLS(t, client, "POST", base+"/webhooks/whatsapp", envelope, devSigned); status != 401 {
 		t.Errorf("webhook signed with the development secret: %d, want 401", status)
 	}
-	status, _, body := send(t, client, "GET", base+"/health/ready", "", nil)
-	if status != 200 || !strings.Contains(body, `"database"`) || !strings.Contains(body, `"redis"`) {
-		t.Errorf("readiness over TLS on Postgres and Redis: %d %s", status, body)
+	status, _, body := sendTLS(t, client, "GET", base+"/health/ready", "", nil)
+	if status != 200 || !strings.Contains(body, `"database"`) || !strings.Contains(body, `"redis"`) || !strings.Contains(body, `"pms"`) {
+		t.Errorf("readiness over TLS on Postgres, Redis and QloApps: %d %s", status, body)
 	}
 
 	// Plain HTTP on the HTTP port redirects to HTTPS.
-	status, hdr, _ := send(t, &http.Client{CheckRedirect: client.CheckRedirect, Timeout: 5 * time.Second}, "GET", "http://localhost:"+env["HTTP_PORT"]+"/health/live", "", nil)
+	status, hdr, _ := sendTLS(t, &http.Client{CheckRedirect: client.CheckRedirect, Timeout: 5 * time.Second}, "GET", "http://localhost:"+env["HTTP_PORT"]+"/health/live", "", nil)
 	if status != http.StatusPermanentRedirect || !strings.HasPrefix(hdr.Get("Location"), "https://localhost") {
 		t.Errorf("HTTP port: %d Location %q, want a redirect to HTTPS", status, hdr.Get("Location"))
 	}
