@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/metricnames"
 	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/fakegraph"
+	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
 )
 
 // Series Prometheus makes itself rather than scraping them.
@@ -133,50 +136,93 @@ func scrapedNames(exposition string) map[string]bool {
 // a name missing from the scrape either was renamed (fix the code or the
 // rules) or was never exercised here (exercise it, or have the module
 // initialise its label children at start).
-func exerciseForMetrics(t *testing.T, in *Instance) {
+func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 	t.Helper()
+	post := func(path, body string, header map[string]string) int {
+		status, _, _ := Do(t, "POST", in.URL(path), []byte(body), header)
+		return status
+	}
+
+	// The admin API: the default tenant and a hotel for the envelope's number
+	// (in Postgres a message needs its tenant to exist), flags, dashboard.
+	token, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", "drift-test")
+	if code != 0 {
+		t.Fatalf("admin-token: exit %d %s", code, token)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(token), "Content-Type": "application/json"}
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/admin/tenants", `{"tenant_id":"default","name":"Hotel Default"}`},
+		{"POST", "/admin/tenants", `{"tenant_id":"tenant_drift","name":"Hotel Drift"}`},
+		{"POST", "/admin/tenants/tenant_drift/identifiers", `{"identifier":"106540352242922","type":"phone_number_id"}`},
+		{"POST", "/admin/tenants/tenant_drift/identifiers", `{"identifier":"+34600111222"}`},
+		{"POST", "/admin/tenants/refresh", ""},
+		{"GET", "/admin/tenants", ""},
+		{"GET", "/admin/feature-flags", ""},
+		{"PUT", "/admin/feature-flags/features.interactive_messages", `{"enabled":true}`},
+		{"GET", "/admin/dashboard", ""},
+	} {
+		var body []byte
+		if r.body != "" {
+			body = []byte(r.body)
+		}
+		if status, _, got := Do(t, r.method, in.URL(r.path), body, auth); status >= 300 {
+			t.Errorf("%s %s: %d %s", r.method, r.path, status, got)
+		}
+	}
+
 	walkWebhookChain(t, in)
 
-	// Seed payloads: a text message with metadata keys to filter, an email.
+	// Seed payloads: metadata keys to filter, another hotel's guest, an email.
 	for _, f := range []string{"internal/whatsapp/testdata/seed_whatsapp_malicious_metadata.json", "internal/whatsapp/testdata/seed_whatsapp_tenant_madrid.json"} {
 		body, err := os.ReadFile(filepath.Join(RepoRoot(), f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		Do(t, "POST", in.URL("/webhooks/whatsapp"), body, signed(string(body)))
+		post("/webhooks/whatsapp", string(body), signed(string(body)))
 	}
 	gmail, _ := os.ReadFile(filepath.Join(RepoRoot(), "internal/email/testdata/seed_gmail_tenant_bcn.json"))
-	Do(t, "POST", in.URL("/webhooks/gmail"), gmail, map[string]string{
+	post("/webhooks/gmail", string(gmail), map[string]string{
 		"Content-Type":        "application/json",
 		"X-Hub-Signature-256": signature.Sign(config.DevDefaults["GMAIL_WEBHOOK_SECRET"], gmail),
 	})
+	// Envelopes that do not normalise.
+	for _, bad := range []string{`{"object":"whatsapp_business_account"}`, `{"object":"whatsapp_business_account","entry":[{"id":"1"}]}`, `{"entry":[{"changes":[{"value":{}}]}]}`} {
+		post("/webhooks/whatsapp", bad, signed(bad))
+	}
 	// A client claiming another tenant than the one resolved.
 	hdr := signed(envelope)
 	hdr["X-Tenant-ID"] = "tenant_hotel_bcn"
-	Do(t, "POST", in.URL("/webhooks/whatsapp"), []byte(envelope), hdr)
+	post("/webhooks/whatsapp", envelope, hdr)
 
-	// The admin API, when the binary has it.
-	if token, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", "drift-test"); code == 0 {
-		auth := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(token), "Content-Type": "application/json"}
-		for _, r := range []struct{ method, path, body string }{
-			{"GET", "/admin/tenants", ""},
-			{"POST", "/admin/tenants", `{"tenant_id":"tenant_drift","name":"Hotel Drift"}`},
-			{"POST", "/admin/tenants/tenant_drift/identifiers", `{"identifier":"+34600999888"}`},
-			{"POST", "/admin/tenants/refresh", ""},
-			{"GET", "/admin/feature-flags", ""},
-			{"PUT", "/admin/feature-flags/features.interactive_messages", `{"enabled":true}`},
-			{"GET", "/admin/dashboard", ""},
-		} {
-			var body []byte
-			if r.body != "" {
-				body = []byte(r.body)
-			}
-			Do(t, r.method, in.URL(r.path), body, auth)
-		}
-	} else {
-		t.Logf("no admin-token subcommand yet; admin API not exercised")
+	// The PMS: an availability question answered (then cached), then the
+	// PMS failing: errors, retries, the breaker.
+	ask := func(id, text string) {
+		body := strings.NewReplacer("wamid.e2e-1", id, `"body":"Hola"`, `"body":"`+text+`"`).Replace(envelope)
+		post("/webhooks/whatsapp", body, signed(body))
+	}
+	ask("wamid.drift-avail-1", "¿Tienen habitación para 2 personas del 5 al 7 de noviembre?")
+	ask("wamid.drift-avail-2", "¿Tienen habitación para 2 personas del 5 al 7 de noviembre?")
+	qlo.Inject("", 100, fakeqloapps.ServerError, 0)
+	for i, dates := range []string{"del 10 al 12 de diciembre", "del 14 al 16 de diciembre", "del 18 al 20 de diciembre", "del 22 al 24 de diciembre"} {
+		ask(fmt.Sprintf("wamid.drift-fail-%d", i), "¿Hay disponibilidad para 2 personas "+dates+"?")
 	}
 	Do(t, "GET", in.URL("/health/ready"), nil, nil)
+}
+
+// exerciseCanary runs the canary scenarios' config and sends traffic through
+// a canary whose canary arm fails half the time.
+func exerciseCanary(t *testing.T) *Instance {
+	t.Helper()
+	in := Start(t, Options{Config: "test/e2e/testdata/canary.Caddyfile", ReadyPath: "/ready", Env: map[string]string{
+		"BASELINE_UPSTREAM": canaryUpstream(t, "baseline", 0, 0),
+		"SLOW_UPSTREAM":     canaryUpstream(t, "slow", 0, 0),
+		"FLAKY_UPSTREAM":    canaryUpstream(t, "flaky", 0, 2),
+		"TWIN_UPSTREAM":     canaryUpstream(t, "twin", 0, 0),
+	}})
+	for i := 0; i < 40; i++ {
+		Do(t, "GET", in.URL(fmt.Sprintf("/errors/%d", i)), nil, nil)
+	}
+	return in
 }
 
 // TestMetricNamesDoNotDrift: every metric name a rule, alert or dashboard
@@ -187,22 +233,50 @@ func TestMetricNamesDoNotDrift(t *testing.T) {
 	if len(uses) < 60 {
 		t.Fatalf("only %d metric names found in the rules and dashboards: the extraction is broken", len(uses))
 	}
+	graph := fakegraph.Start(t, "drift-token")
+	const pmsKey = "drift-pms-key"
+	qlo := fakeqloapps.Start(t, pmsKey)
 	redisURL, prefix := testservices.Redis(t)
+	// Development (not test): messages go through the durable inbox and the
+	// workers, as in production, and walkWebhookChain's answers hold.
 	in := Start(t, Options{Env: map[string]string{
-		"ENVIRONMENT":      "test",
-		"POSTGRES_URL":     testservices.Postgres(t),
-		"REDIS_URL":        redisURL,
-		"REDIS_KEY_PREFIX": prefix,
+		"ENVIRONMENT":           "development",
+		"POSTGRES_URL":          testservices.Postgres(t),
+		"REDIS_URL":             redisURL,
+		"REDIS_KEY_PREFIX":      prefix,
+		"PMS_TYPE":              "qloapps",
+		"PMS_BASE_URL":          qlo.URL,
+		"PMS_API_KEY":           pmsKey,
+		"WHATSAPP_ACCESS_TOKEN": "drift-token",
+		"WHATSAPP_API_BASE":     graph.BaseURL(),
 	}})
-	exerciseForMetrics(t, in)
-	_, _, exposition := Do(t, "GET", in.URL("/metrics"), nil, nil)
-	scraped := scrapedNames(exposition)
+	exerciseForMetrics(t, in, qlo)
+	canary := exerciseCanary(t)
 
+	// Replies leave through the outbox and the canary's judge ticks in the
+	// background: give them a few seconds.
 	var missing []string
-	for name := range uses {
-		if !scraped[name] && !recorded[name] && !prometheusOwn[name] {
-			missing = append(missing, name)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		scraped := map[string]bool{}
+		// The canary scenarios' config has no metrics route: both are read
+		// from the admin API's /metrics, which serves the same registry.
+		for _, inst := range []*Instance{in, canary} {
+			_, _, exposition := Do(t, "GET", inst.AdminURL("/metrics"), nil, nil)
+			for n := range scrapedNames(exposition) {
+				scraped[n] = true
+			}
 		}
+		missing = missing[:0]
+		for name := range uses {
+			if !scraped[name] && !recorded[name] && !prometheusOwn[name] {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
