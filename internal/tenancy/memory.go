@@ -20,6 +20,10 @@ import (
 // cache is the read side both stores share.
 type cache struct {
 	snap atomic.Pointer[snapshot]
+	// complete is set when the directory lists every tenant that exists
+	// (Postgres, whose sessions reference the tenants table): a tenant named
+	// by configuration that it does not list cannot take a guest.
+	complete bool
 }
 
 func (c *cache) load() *snapshot { return c.snap.Load() }
@@ -31,7 +35,7 @@ func (c *cache) publish(s *snapshot) {
 
 // Resolve decides the tenant of a request and counts the result.
 func (c *cache) Resolve(in ResolveInput) (string, Result) {
-	id, r := c.load().resolve(in)
+	id, r := c.load().resolve(in, c.complete)
 	countResolution(r)
 	return id, r
 }

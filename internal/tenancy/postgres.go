@@ -55,7 +55,9 @@ func (o *PostgresOptions) defaults() {
 // NOTIFY on NotifyChannel arrives (any instance's write, or a manual change),
 // and after the LISTEN connection is re-established. Writes update this
 // instance's cache as soon as they commit. While Postgres is unreachable the
-// last good cache keeps serving and Health reports unhealthy.
+// last good cache keeps serving and Health reports unhealthy. The table is
+// the whole directory: a configured tenant (explicit or DEFAULT_TENANT_ID)
+// that is not in it does not resolve, as sessions reference tenants.
 type PostgresStore struct {
 	cache
 	pool *pgxpool.Pool
@@ -90,6 +92,7 @@ var _ Store = (*PostgresStore)(nil)
 func NewPostgresStore(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) (*PostgresStore, error) {
 	opts.defaults()
 	p := &PostgresStore{pool: pool, opts: opts, reloadCh: make(chan struct{}, 1)}
+	p.complete = true
 	p.publish(emptySnapshot())
 
 	// LISTEN before the first load, so no change between the two is missed.

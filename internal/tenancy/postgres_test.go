@@ -285,3 +285,36 @@ func TestPostgresOutageKeepsServingAndRecovers(t *testing.T) {
 		return id == "h1"
 	})
 }
+
+// With Postgres the tenants table is the whole directory: a configured
+// tenant (DEFAULT_TENANT_ID, a route's explicit tenant) that is not in it
+// does not resolve, since a session cannot reference a missing tenant. The
+// memory store, seeded without the development default, still accepts it.
+func TestPostgresConfiguredTenantMustExist(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, migrated(t, testservices.Postgres(t)), tenancy.PostgresOptions{})
+	in := tenancy.ResolveInput{GuestPhone: "34699000001", Default: "default"}
+	if id, r := s.Resolve(in); id != "" || r != tenancy.ResultMissStrict {
+		t.Fatalf("missing default: %q %s, want miss_strict", id, r)
+	}
+	if id, r := s.Resolve(tenancy.ResolveInput{Tenant: "default"}); id != "" || r != tenancy.ResultMissStrict {
+		t.Fatalf("missing explicit tenant: %q %s, want miss_strict", id, r)
+	}
+	if _, err := s.CreateTenant(ctx, "ops", tenancy.Tenant{ID: "default", Name: "Default", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	if id, r := s.Resolve(in); id != "default" || r != tenancy.ResultDefault {
+		t.Fatalf("existing default: %q %s", id, r)
+	}
+	if id, r := s.Resolve(tenancy.ResolveInput{Tenant: "default"}); id != "default" || r != tenancy.ResultProvided {
+		t.Fatalf("existing explicit tenant: %q %s", id, r)
+	}
+
+	mem, err := tenancy.NewMemoryStore(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, r := mem.Resolve(in); id != "default" || r != tenancy.ResultDefault {
+		t.Fatalf("memory store, unlisted default: %q %s", id, r)
+	}
+}

@@ -36,6 +36,7 @@ type ResolveInput struct {
 	// GuestEmail, "whatsapp" only GuestPhone; empty uses both (phone first).
 	Channel string
 	// Default is the fallback tenant (DEFAULT_TENANT_ID), ignored when Strict.
+	// With the Postgres directory it must be a tenant there (like Tenant).
 	Default string
 	// Strict rejects a request no identifier resolves instead of defaulting.
 	Strict bool
@@ -43,9 +44,10 @@ type ResolveInput struct {
 
 // resolve applies the resolution order to one snapshot. Inactive tenants
 // never resolve: their identifiers are skipped, as are a configured explicit
-// or default tenant the directory lists as inactive.
-func (s *snapshot) resolve(in ResolveInput) (string, Result) {
-	if in.Tenant != "" && s.configuredUsable(in.Tenant) {
+// or default tenant the directory lists as inactive, or does not list when
+// it is complete.
+func (s *snapshot) resolve(in ResolveInput, complete bool) (string, Result) {
+	if in.Tenant != "" && s.configuredUsable(in.Tenant, complete) {
 		return in.Tenant, ResultProvided
 	}
 	if id, ok := s.activeOwner(PhoneNumberID, in.PhoneNumberID); ok {
@@ -64,7 +66,7 @@ func (s *snapshot) resolve(in ResolveInput) (string, Result) {
 			return id, ResultHit
 		}
 	}
-	if !in.Strict && in.Default != "" && s.configuredUsable(in.Default) {
+	if !in.Strict && in.Default != "" && s.configuredUsable(in.Default, complete) {
 		return in.Default, ResultDefault
 	}
 	return "", ResultMissStrict

@@ -106,11 +106,17 @@ func (s *snapshot) activeOwner(t IdentifierType, key string) (string, bool) {
 }
 
 // configuredUsable accepts a tenant named by configuration (explicit or
-// default) unless the directory knows it and it is inactive: the directory
-// may not list every configured tenant (DEFAULT_TENANT_ID in development).
-func (s *snapshot) configuredUsable(id string) bool {
+// default) unless the directory knows it and it is inactive. A directory
+// that is not complete may not list every configured tenant
+// (DEFAULT_TENANT_ID in development, with the in-memory stores); a complete
+// one (Postgres) must, because a guest's session cannot belong to a tenant
+// that does not exist.
+func (s *snapshot) configuredUsable(id string, complete bool) bool {
 	t, known := s.tenants[id]
-	return !known || t.Active
+	if !known {
+		return !complete
+	}
+	return t.Active
 }
 
 func (s *snapshot) tenant(id string) (Tenant, bool) {

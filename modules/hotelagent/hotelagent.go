@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,6 +44,9 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("hotel_agent", httpcaddyfile.Before, "respond")
 }
 
+// minInboxLease is the shortest inbox_lease accepted.
+const minInboxLease = time.Second
+
 // maxChallenge bounds the hub.challenge echoed back: Meta sends an integer.
 const maxChallenge = 128
 
@@ -68,6 +72,7 @@ const maxChallenge = 128
 //		default_tenant <tenant id>   # default {env.DEFAULT_TENANT_ID}
 //		metadata_allow <key...>      # message metadata keys that reach the agent; default the original system's
 //		ready_timeout  <duration>    # per-dependency deadline of /health/ready, default 2s
+//		inbox_lease    <duration>    # takeover delay of a crashed process's work, default 30s (min 1s)
 //		pms demo|qloapps {           # default {env.PMS_TYPE}
 //			base_url     <url>       # default {env.PMS_BASE_URL}
 //			api_key      <key>       # default {env.PMS_API_KEY}
@@ -94,6 +99,13 @@ type HotelAgent struct {
 	// metadata_filtered_keys_total. Default: user_context, custom_fields,
 	// source, external_request_id, language_hint, subject, from_full.
 	MetadataAllow []string `json:"metadata_allow,omitempty"`
+
+	// InboxLease is how long a worker's claim on a conversation (inbox) or
+	// on a guest's queued replies (outbox) stays exclusive without renewal;
+	// live workers renew it every third of it. After a crash, what the dead
+	// process held waits this long before another process, or the restarted
+	// one, takes it over. Default 30s; at least 1s.
+	InboxLease caddy.Duration `json:"inbox_lease,omitempty"`
 
 	// PMS is the property-management system behind the agent.
 	PMS PMSConfig `json:"pms,omitempty"`
@@ -128,6 +140,9 @@ func (h *HotelAgent) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.app = app
+	if err := h.holdConnections(ctx); err != nil {
+		return err
+	}
 	if h.VerifyToken == "" {
 		h.VerifyToken = "{env.WHATSAPP_VERIFY_TOKEN}"
 	}
@@ -179,6 +194,30 @@ func (h *HotelAgent) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// holdConnections takes this handler's own reference to the shared Postgres
+// pool and Redis client. Caddy cleans a config's modules up in no fixed
+// order, so at shutdown the agente app may release its reference first; the
+// workers still record what they finished (or hand their claims back) while
+// Cleanup waits for them, and need the connections until then.
+func (h *HotelAgent) holdConnections(ctx caddy.Context) error {
+	s := h.app.Settings()
+	if h.app.Postgres() != nil {
+		_, release, err := agente.AcquirePostgres(ctx, s.PostgresURL)
+		if err != nil {
+			return err
+		}
+		h.release = append(h.release, release)
+	}
+	if h.app.Redis() != nil {
+		_, release, err := agente.AcquireRedis(s.RedisURL)
+		if err != nil {
+			return err
+		}
+		h.release = append(h.release, release)
+	}
+	return nil
+}
+
 // Cleanup stops this config's workers (their claims are released for the
 // next config or instance) and releases the shared state it held.
 func (h *HotelAgent) Cleanup() error {
@@ -207,6 +246,9 @@ func (h *HotelAgent) Validate() error {
 	}
 	if h.ReadyTimeout < 0 {
 		return errors.New("hotel_agent: ready_timeout: must be positive")
+	}
+	if h.InboxLease != 0 && time.Duration(h.InboxLease) < minInboxLease {
+		return fmt.Errorf("hotel_agent: inbox_lease: %s is shorter than %s: renewals every third of it must outlast a slow database round trip", time.Duration(h.InboxLease), minInboxLease)
 	}
 	return nil
 }
@@ -342,6 +384,15 @@ func (h *HotelAgent) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			continue
+		case "inbox_lease":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil {
+				return d.Errf("inbox_lease: %v", err)
+			}
+			h.InboxLease = caddy.Duration(dur)
 		case "ready_timeout":
 			if !d.NextArg() {
 				return d.ArgErr()

@@ -89,7 +89,7 @@ func (h *HotelAgent) location(name string) *time.Location {
 // openInbox returns the durable inbox: Postgres when configured, else the
 // process's memory inbox.
 func (h *HotelAgent) openInbox(logger *slog.Logger) (*inbox.Inbox, error) {
-	opts := inbox.Options{Logger: logger}
+	opts := inbox.Options{Logger: logger, LeaseDuration: time.Duration(h.InboxLease)}
 	if pool := h.app.Postgres(); pool != nil {
 		return inbox.NewPostgres(pool, opts), nil
 	}
@@ -100,7 +100,12 @@ func (h *HotelAgent) openInbox(logger *slog.Logger) (*inbox.Inbox, error) {
 // startWorkers runs the inbox's workers and the outbox's sender until the
 // config is unloaded. In ENVIRONMENT=test messages are answered inline by
 // the webhook, so no inbox worker runs; the sender still delivers.
-func (h *HotelAgent) startWorkers(ctx caddy.Context, runInbox bool) {
+//
+// The workers stop when the config's context ends or when Cleanup runs,
+// whichever comes first: Caddy also calls Cleanup when Validate fails, with
+// the context still live, and Cleanup waits for the workers.
+func (h *HotelAgent) startWorkers(cctx caddy.Context, runInbox bool) {
+	ctx, cancel := context.WithCancel(cctx)
 	var wg sync.WaitGroup
 	run := func(name string, f func(context.Context) error) {
 		wg.Go(func() {
@@ -129,7 +134,7 @@ func (h *HotelAgent) startWorkers(ctx caddy.Context, runInbox bool) {
 			}
 		}
 	})
-	h.stopWorkers = wg.Wait
+	h.stopWorkers = func() { cancel(); wg.Wait() }
 }
 
 // channelSender delivers queued replies on the channel they belong to, or

@@ -18,9 +18,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/agentehotel/agente-caddy/internal/apierror"
+	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
+	wa "github.com/agentehotel/agente-caddy/internal/whatsapp"
 )
 
 func init() {
@@ -62,7 +64,9 @@ type TenantSource interface {
 // tenant_resolution_total{result}.
 //
 // The body is read (at most max_body bytes; more is 413) and restored for the
-// next handler; a non-empty body that is not JSON is 400. Errors are written
+// next handler; a non-empty body that is not JSON is 400, and so is a payload
+// of the other channel (a gmail payload on a whatsapp route or the reverse,
+// counted in channel_spoofing_detected_total), before any resolution. Errors are written
 // as the JSON error document, not passed to error routes.
 //
 // Caddyfile (inside a `route` block, or ordered with the global `order`):
@@ -110,7 +114,7 @@ func (TenantResolve) CaddyModule() caddy.ModuleInfo {
 // `agente` app and registers the metrics.
 func (m *TenantResolve) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
-	if err := telemetry.Register(ctx.GetMetricsRegistry(), tenancy.Collectors()...); err != nil {
+	if err := telemetry.Register(ctx.GetMetricsRegistry(), append(tenancy.Collectors(), wa.ChannelSpoofingDetected)...); err != nil {
 		return err
 	}
 	if m.Channel == "" {
@@ -230,6 +234,12 @@ func (m *TenantResolve) identifiers(r *http.Request, in *tenancy.ResolveInput) (
 	r.ContentLength = int64(len(body))
 	if len(bytes.TrimSpace(body)) == 0 {
 		return 0, nil
+	}
+	// A payload of the other channel is refused before it is resolved (and
+	// rate-limited) as this route's: without a default tenant or on a strict
+	// route it would otherwise be a 403 no-tenant, never counted as spoofing.
+	if err := wa.CheckChannel(chat.Channel(m.Channel), body); err != nil {
+		return http.StatusBadRequest, err
 	}
 	var decodeErr error
 	if m.Channel == "gmail" {

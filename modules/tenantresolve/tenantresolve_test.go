@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
+	wa "github.com/agentehotel/agente-caddy/internal/whatsapp"
 )
 
 // directory: Madrid owns the business number, a WABA id, a guest phone and
@@ -308,4 +309,44 @@ func BenchmarkServeHTTP(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/ref, "x_json_valid")
 	})
+}
+
+// A payload of the other channel is refused (400) and counted as spoofing
+// before it is resolved: on a strict route, or with no default, it would
+// otherwise be a 403 no-tenant that no spoofing alert sees.
+func TestOtherChannelsPayloadIsRefusedBeforeResolution(t *testing.T) {
+	gmail := `{"from":"guest1@barcelona.com","subject":"Consulta","body":"Hola","timestamp":"2025-10-22T10:30:00Z"}`
+	for _, c := range []struct {
+		name string
+		mod  TenantResolve
+		body string
+	}{
+		{"gmail payload on a strict whatsapp route", TenantResolve{Strict: true}, gmail},
+		{"gmail payload on a whatsapp route with a default", TenantResolve{Default: "tenant_hotel_bcn"}, gmail},
+		{"whatsapp payload on a gmail route", TenantResolve{Channel: "gmail", Strict: true}, whatsapp("106540352242922", "1", "34600111222")},
+		{"whatsapp payload claiming gmail", TenantResolve{Strict: true}, `{"object":"whatsapp_business_account","channel":"gmail","entry":[]}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := provisioned(t, &c.mod, directory(t))
+			spoofed := testutil.ToFloat64(wa.ChannelSpoofingDetected)
+			var resolved float64
+			for _, r := range []tenancy.Result{tenancy.ResultHit, tenancy.ResultDefault, tenancy.ResultMissStrict, tenancy.ResultProvided} {
+				resolved += testutil.ToFloat64(tenancy.Resolutions.WithLabelValues(string(r)))
+			}
+			rec, s := serve(t, m, c.body)
+			if rec.Code != 400 || s.called || !strings.Contains(rec.Body.String(), "channel spoofing") {
+				t.Fatalf("%d (next called %v) %s, want 400 channel spoofing", rec.Code, s.called, rec.Body)
+			}
+			if d := testutil.ToFloat64(wa.ChannelSpoofingDetected) - spoofed; d != 1 {
+				t.Fatalf("channel_spoofing_detected_total +%v, want +1", d)
+			}
+			var after float64
+			for _, r := range []tenancy.Result{tenancy.ResultHit, tenancy.ResultDefault, tenancy.ResultMissStrict, tenancy.ResultProvided} {
+				after += testutil.ToFloat64(tenancy.Resolutions.WithLabelValues(string(r)))
+			}
+			if after != resolved {
+				t.Fatalf("a spoofed payload was resolved")
+			}
+		})
+	}
 }

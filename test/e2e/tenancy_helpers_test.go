@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/signature"
+)
+
+// Helpers of the tenancy, PMS and email scenarios (issues 3 and 6).
+
+var gmailSecret = config.DevDefaults["GMAIL_WEBHOOK_SECRET"]
+
+// scrape is the binary's /metrics text.
+func scrape(t testing.TB, in *Instance) string {
+	t.Helper()
+	status, _, body := Do(t, "GET", in.URL("/metrics"), nil, nil)
+	if status != 200 {
+		t.Fatalf("/metrics: %d %s", status, body)
+	}
+	return body
+}
+
+// seriesValue finds one series in Prometheus text, written as exposed
+// (labels in alphabetical order), e.g. `tenant_resolution_total{result="hit"}`.
+func seriesValue(text, series string) (float64, bool) {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		return v, err == nil
+	}
+	return 0, false
+}
+
+// metric is seriesValue on a fresh scrape; an absent series is 0.
+func metric(t testing.TB, in *Instance, series string) float64 {
+	t.Helper()
+	v, _ := seriesValue(scrape(t, in), series)
+	return v
+}
+
+// waitUntil polls cond every 20ms until it holds, failing the test after
+// within. It returns how long it took.
+func waitUntil(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// waMessage is one guest text message in a WhatsApp Cloud API webhook.
+type waMessage struct {
+	PhoneNumberID string // value.metadata.phone_number_id; "" leaves metadata out
+	From          string // guest's number, digits as Meta sends them
+	ID            string // wamid
+	Text          string
+	Name          string
+	Metadata      map[string]any // the message's metadata object (seed 003 §2.3)
+}
+
+// waPayload renders m as Meta's webhook JSON.
+func waPayload(m waMessage) string {
+	msg := map[string]any{"from": m.From, "id": m.ID, "timestamp": strconv.FormatInt(time.Now().Unix(), 10),
+		"type": "text", "text": map[string]any{"body": m.Text}}
+	if m.Metadata != nil {
+		msg["metadata"] = m.Metadata
+	}
+	value := map[string]any{"messaging_product": "whatsapp", "messages": []any{msg}}
+	if m.PhoneNumberID != "" {
+		value["metadata"] = map[string]any{"display_phone_number": "15550000000", "phone_number_id": m.PhoneNumberID}
+	}
+	if m.Name != "" {
+		value["contacts"] = []any{map[string]any{"profile": map[string]any{"name": m.Name}, "wa_id": m.From}}
+	}
+	b, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account",
+		"entry": []any{map[string]any{"id": "102290129340398", "changes": []any{map[string]any{"field": "messages", "value": value}}}}})
+	return string(b)
+}
+
+// signedBy are the headers of a body signed with secret, plus extra.
+func signedBy(secret, body string, extra map[string]string) map[string]string {
+	h := map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(secret, []byte(body))}
+	for k, v := range extra {
+		h[k] = v
+	}
+	return h
+}
+
+// postWhatsApp sends a webhook signed with the development app secret.
+func postWhatsApp(t testing.TB, in *Instance, path, body string, extra map[string]string) (int, string) {
+	t.Helper()
+	status, _, got := Do(t, "POST", in.URL(path), []byte(body), signedBy(devSecret, body, extra))
+	return status, got
+}
+
+// testModeReply is the body of a webhook answered inline (ENVIRONMENT=test).
+type testModeReply struct {
+	Status       string          `json:"status"`
+	ResponseType string          `json:"response_type"`
+	Content      json.RawMessage `json:"content"`
+}
+
+// replyText is the text of the reply the binary echoed: the content for a
+// text reply, the reply's body text otherwise.
+func replyText(t testing.TB, body string) string {
+	t.Helper()
+	var r testModeReply
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.Status != "ok" {
+		t.Fatalf("not a test-mode answer: %s", body)
+	}
+	var s string
+	if json.Unmarshal(r.Content, &s) == nil {
+		return s
+	}
+	var reply struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(r.Content, &reply); err != nil {
+		t.Fatalf("reply content: %s", r.Content)
+	}
+	return reply.Text
+}
+
+// mintAdminToken runs `agente-caddy admin-token`.
+func mintAdminToken(t testing.TB, secret, sub, ttl string) string {
+	t.Helper()
+	out, code := Run(t, map[string]string{"JWT_SECRET_KEY": secret}, "admin-token", "--sub", sub, "--ttl", ttl)
+	token := strings.TrimSpace(out)
+	if code != 0 || strings.Count(token, ".") != 2 || strings.ContainsAny(token, " \n") {
+		t.Fatalf("admin-token: exit %d: %s", code, out)
+	}
+	return token
+}
+
+// adminCall sends a JSON admin API request with token ("" sends none).
+func adminCall(t testing.TB, in *Instance, token, method, path, body string) (int, string) {
+	t.Helper()
+	h := map[string]string{}
+	if token != "" {
+		h["Authorization"] = "Bearer " + token
+	}
+	var b []byte
+	if body != "" {
+		b = []byte(body)
+		h["Content-Type"] = "application/json"
+	}
+	status, hdr, got := Do(t, method, in.URL(path), b, h)
+	if status >= 400 && (hdr.Get("Content-Type") != "application/json" || !strings.Contains(got, `"status":`+strconv.Itoa(status))) {
+		t.Errorf("%s %s: error %d not answered as JSON: %q %s", method, path, status, hdr.Get("Content-Type"), got)
+	}
+	return status, got
+}
+
+// connect opens a pool on the test database, closed when the test ends.
+func connect(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
