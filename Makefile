@@ -6,7 +6,9 @@ CADDY_VERSION := v2.11.9
 # Whole-suite timeout; a full `make test` takes a few minutes on 2 cores.
 TEST_TIMEOUT ?= 12m
 
-.PHONY: build run test test-in-env bench lint xcaddy-build clean
+.PHONY: build run test test-in-env bench lint xcaddy-build clean \
+	docker-build docker-up docker-down health synthetic-health-check canary-diff \
+	slo-rules slo-rules-update alertmanager-config promtool-check promtool-test
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/agente-caddy
@@ -36,3 +38,52 @@ xcaddy-build:
 
 clean:
 	rm -rf bin
+
+## ---------------------------------------------------------------- operations
+## (observability/README.md; compose.yaml needs a .env: cp .env.example .env)
+PROM_DIR := observability/prometheus
+HEALTH_CHECK_URL ?= http://localhost:8080
+
+docker-build:
+	docker build -t agente-caddy:local .
+
+## docker-up: the whole stack (add COMPOSE_PROFILES=qloapps for QloApps + MySQL).
+docker-up:
+	@test -f .env || { echo "no .env: cp .env.example .env and replace every CHANGE_ME"; exit 1; }
+	docker compose up -d --build
+
+docker-down:
+	docker compose down
+
+## health: container states (when the stack runs) and the synthetic check of HEALTH_CHECK_URL.
+health: build
+	@if docker compose ps >/dev/null 2>&1; then docker compose ps; fi
+	HEALTH_CHECK_URL=$(HEALTH_CHECK_URL) ./$(BIN) synthetic-health-check
+
+## synthetic-health-check: /health/live, /health/ready, /metrics of HEALTH_CHECK_URL; exit 0 OK, 1 degraded, 2 down.
+synthetic-health-check: build
+	HEALTH_CHECK_URL=$(HEALTH_CHECK_URL) ./$(BIN) synthetic-health-check
+
+## canary-diff: baseline vs canary report in .playbook/canary_diff_report.json (exit 0 PASS, 1 FAIL, 2 INCONCLUSIVE).
+canary-diff: build
+	./$(BIN) canary-diff $(CANARY_DIFF_ARGS)
+
+## slo-rules: SLO recording rules for SLO_TARGET (ERROR_BUDGET_FRACTION, SLO_TRAFFIC_FLOOR, SLO_PERIOD) on stdout.
+slo-rules: build
+	@./$(BIN) slo-rules
+
+## slo-rules-update: regenerate the committed default rules after changing internal/slo.
+slo-rules-update: build
+	env -u SLO_TARGET -u ERROR_BUDGET_FRACTION -u SLO_TRAFFIC_FLOOR -u SLO_PERIOD \
+		./$(BIN) slo-rules --out $(PROM_DIR)/generated/slo_rules.yml
+
+## alertmanager-config: the Alertmanager config the current environment renders.
+alertmanager-config: build
+	@./$(BIN) alertmanager-config
+
+promtool-check:
+	cd $(PROM_DIR) && promtool check config prometheus.yml && \
+		promtool check rules alerts.yml recording_rules.yml generated/*.yml
+
+promtool-test:
+	cd $(PROM_DIR) && promtool test rules tests/*.yml

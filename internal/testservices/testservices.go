@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,3 +158,38 @@ func Require(t testing.TB, what string, err error) {
 		unavailable(t, what, fmt.Errorf("%w", err))
 	}
 }
+
+// Tool returns the path of a command-line tool a test needs (promtool,
+// prometheus, amtool), installing the Debian package that ships it when it
+// is missing and the test runs as root. Like the servers above, a tool that
+// cannot be had skips the test locally and fails it under CI=true.
+func Tool(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	toolMu.Lock()
+	defer toolMu.Unlock()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if os.Geteuid() != 0 {
+		unavailable(t, name, fmt.Errorf("not installed, and not root to install Debian's %s", debianPackage))
+	}
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	// Another test binary may be installing too: wait for dpkg's lock.
+	for _, args := range [][]string{
+		{"-o", "DPkg::Lock::Timeout=300", "update", "-q"},
+		{"-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", debianPackage},
+	} {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			unavailable(t, name, fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out))
+		}
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		unavailable(t, name, fmt.Errorf("still missing after installing %s: %w", debianPackage, err))
+	}
+	return p
+}
+
+var toolMu sync.Mutex

@@ -136,6 +136,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.postgres, a.release = pool, append(a.release, release)
 		a.readiness.Add("database", pool.Ping)
+		if err := telemetry.Register(ctx.GetMetricsRegistry(), store.PoolCollector(pool)); err != nil {
+			return err
+		}
 		if a.Migrate == nil || *a.Migrate {
 			applied, err := store.Migrate(ctx, pool)
 			if err != nil {

@@ -136,11 +136,41 @@ func TestListModulesShowsOurs(t *testing.T) {
 }
 
 func TestShippedCaddyfilesAdapt(t *testing.T) {
-	for _, f := range []string{"Caddyfile"} {
-		out, code := Run(t, nil, "validate", "--config", f, "--adapter", "caddyfile")
+	cases := []struct {
+		file string
+		env  map[string]string
+		want []string // substrings of the adapted JSON
+	}{
+		{"Caddyfile", nil, []string{`"hmac_webhook"`, `"request_metrics"`}},
+		// ACME for the domain, admin on localhost, JSON logs, tracing, the internal listener.
+		{"Caddyfile.staging", map[string]string{"DOMAIN": "hotel.example"}, []string{
+			`"host":["hotel.example"]`, `"listen":"localhost:2019"`, `"format":"json"`, `"handler":"tracing"`,
+			`"listen":[":9180"]`, `"hmac_webhook"`, `"install_trust":false`}},
+		{"Caddyfile.staging", map[string]string{"DOMAIN": "hotel.example", "TLS_ISSUER": "internal", "CADDY_ADMIN_PORT": "2999", "HTTPS_PORT": "8443"}, []string{
+			`"module":"internal"`, `"listen":"localhost:2999"`, `"https_port":8443`}},
+	}
+	for _, c := range cases {
+		out, code := Run(t, c.env, "validate", "--config", c.file, "--adapter", "caddyfile")
 		if code != 0 {
-			t.Errorf("validate %s: exit %d\n%s", f, code, out)
+			t.Errorf("validate %s %v: exit %d\n%s", c.file, c.env, code, out)
 		}
+		out, code = Run(t, c.env, "adapt", "--config", c.file, "--adapter", "caddyfile")
+		if code != 0 {
+			t.Errorf("adapt %s %v: exit %d\n%s", c.file, c.env, code, out)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("adapt %s %v: lacks %s", c.file, c.env, w)
+			}
+		}
+		if strings.Contains(c.file, "staging") && (strings.Contains(out, `"listen":"0.0.0.0`) || strings.Contains(out, `"listen":":2019"`)) {
+			t.Errorf("%s exposes the admin API beyond localhost", c.file)
+		}
+	}
+	// Unknown issuer names fail loudly instead of falling back.
+	if out, code := Run(t, map[string]string{"DOMAIN": "hotel.example", "TLS_ISSUER": "letsencrypt"}, "adapt", "--config", "Caddyfile.staging"); code == 0 {
+		t.Errorf("TLS_ISSUER=letsencrypt adapted:\n%s", out)
 	}
 }
 

@@ -62,6 +62,7 @@ func run(args []string) int {
 		return 1
 	}
 	teardown = append(teardown, stopRedis)
+	ensureTools()
 
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -256,6 +257,24 @@ func pingRedis(u string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	return c.Ping(ctx).Err()
+}
+
+// ensureTools installs the Prometheus tools the observability tests run
+// (promtool, prometheus, amtool) once, before the tests start in parallel.
+// A failure is only logged: those tests then skip locally and fail in CI.
+func ensureTools() {
+	var missing []string
+	for tool, pkg := range map[string]string{"promtool": "prometheus", "amtool": "prometheus-alertmanager"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, pkg)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if err := aptInstall(missing...); err != nil {
+		logf("Prometheus tools not installed (%v); the observability tests will need them", err)
+	}
 }
 
 func aptInstall(pkgs ...string) error {
