@@ -86,6 +86,7 @@ type App struct {
 	tenants   tenancy.Store
 	flags     *flags.Store
 	readiness *health.Checker
+	stop      func()
 	release   []func()
 	logger    *zap.Logger
 }
@@ -177,11 +178,39 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Start implements caddy.App; the app has nothing to run on its own.
-func (a *App) Start() error { return nil }
+// readinessInterval is how often the app runs the readiness checks on its
+// own, so dependency_up and readiness_up stay current (and DependencyDown
+// can fire) even when nobody polls /health/ready.
+const readinessInterval = 15 * time.Second
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Start runs the readiness checks periodically until Stop.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a.stop = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		t := time.NewTicker(readinessInterval)
+		defer t.Stop()
+		for {
+			a.readiness.Run(ctx, 2*time.Second)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop ends the periodic readiness checks.
+func (a *App) Stop() error {
+	if a.stop != nil {
+		a.stop()
+	}
+	return nil
+}
 
 // Cleanup releases this config's hold on the shared connections; they close
 // when the last config using them is gone.

@@ -138,6 +138,7 @@ func (h *HotelAgent) answerInline(w http.ResponseWriter, r *http.Request, msgs [
 	for _, m := range msgs {
 		replies, err := h.handle(r.Context(), m)
 		if err != nil {
+			h.logger.Error("answering inline (ENVIRONMENT=test)", zap.String("tenant_id", m.TenantID), zap.String("message_id", m.ID), zap.Error(err))
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
 		replies = inbox.AddressReplies(m, replies)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/signature"
@@ -91,8 +92,13 @@ func TestWebhookChainSurvivesReload(t *testing.T) {
 	}
 	loads := strings.Count(in.Logs(), "load complete")
 	in.Reload(caddyfile)
-	if strings.Count(in.Logs(), "load complete") != loads+1 {
-		t.Fatalf("the config was not reloaded:\n%s", in.Logs())
+	// The log line may land just after /load answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(in.Logs(), "load complete") != loads+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the config was not reloaded:\n%s", in.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	walkWebhookChain(t, in)
 }
