@@ -161,12 +161,11 @@ func TestRedisPrecedenceAndTTL(t *testing.T) {
 		t.Fatalf("gauge %v after read", got)
 	}
 
-	all, err := s.All(ctx)
-	if err != nil {
+	if _, err := s.All(ctx); err != nil {
 		t.Fatal(err)
 	}
 	client.Set(ctx, prefix+"feature:scanned.only", "1", 0)
-	all, err = s.All(ctx)
+	all, err := s.All(ctx)
 	if err != nil || !all["scanned.only"] || !all["only.redis"] || all["f.hash"] {
 		t.Fatalf("All = %v, %v", all, err)
 	}

@@ -38,8 +38,8 @@ func unavailable(t testing.TB, what string, err error) {
 	t.Skipf("%s unreachable (%v); run `make test` to start one", what, err)
 }
 
-// RandomName returns a lowercase identifier unique enough for test databases and key prefixes.
-func RandomName(prefix string) string {
+// randomName returns a lowercase identifier unique enough for test databases and key prefixes.
+func randomName(prefix string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
@@ -65,7 +65,7 @@ func Postgres(t testing.TB) string {
 		unavailable(t, "Postgres", err)
 	}
 	defer conn.Close(ctx)
-	name := RandomName("t_")
+	name := randomName("t_")
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("creating test database: %v", err)
 	}
@@ -90,8 +90,8 @@ func Postgres(t testing.TB) string {
 	return u.String()
 }
 
-// RedisServerURL is the URL of the test Redis server.
-func RedisServerURL() string {
+// redisServerURL is the URL of the test Redis server.
+func redisServerURL() string {
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		return u
 	}
@@ -103,7 +103,7 @@ func RedisServerURL() string {
 // deleted when the test ends.
 func Redis(t testing.TB) (redisURL, keyPrefix string) {
 	t.Helper()
-	redisURL = RedisServerURL()
+	redisURL = redisServerURL()
 	opts, err := redis.ParseURL(redisURL)
 	if err != nil {
 		t.Fatalf("parsing REDIS_URL: %v", err)
@@ -115,7 +115,7 @@ func Redis(t testing.TB) (redisURL, keyPrefix string) {
 		client.Close()
 		unavailable(t, "Redis", err)
 	}
-	keyPrefix = RandomName("test:") + ":"
+	keyPrefix = randomName("test:") + ":"
 	t.Cleanup(func() {
 		defer client.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -140,15 +140,6 @@ func RedisClient(t testing.TB) (*redis.Client, string) {
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
 	return c, prefix
-}
-
-// RedactURL hides a URL's password for logs.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return strings.SplitN(s, "@", 2)[len(strings.SplitN(s, "@", 2))-1]
-	}
-	return u.Redacted()
 }
 
 // Require fails (or skips outside CI) unless cond; for tests needing a local binary.
