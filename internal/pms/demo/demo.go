@@ -331,18 +331,11 @@ func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Bo
 
 // GetBooking returns one of the tenant's bookings.
 func (p *PMS) GetBooking(ctx context.Context, h pms.Hotel, id string) (pms.Booking, error) {
-	if err := ctx.Err(); err != nil {
-		return pms.Booking{}, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ht, err := p.hotelFor(h)
+	_, b, err := p.booking(ctx, h, id)
 	if err != nil {
 		return pms.Booking{}, err
-	}
-	b, ok := ht.bookings[id]
-	if !ok {
-		return pms.Booking{}, fmt.Errorf("%w: booking %q", pms.ErrNotFound, id)
 	}
 	return *b, nil
 }
@@ -350,18 +343,11 @@ func (p *PMS) GetBooking(ctx context.Context, h pms.Hotel, id string) (pms.Booki
 // CancelBooking cancels a booking and gives its rooms back to the inventory.
 // Cancelling a cancelled booking changes nothing and returns it.
 func (p *PMS) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms.Booking, error) {
-	if err := ctx.Err(); err != nil {
-		return pms.Booking{}, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ht, err := p.hotelFor(h)
+	ht, b, err := p.booking(ctx, h, id)
 	if err != nil {
 		return pms.Booking{}, err
-	}
-	b, ok := ht.bookings[id]
-	if !ok {
-		return pms.Booking{}, fmt.Errorf("%w: booking %q", pms.ErrNotFound, id)
 	}
 	if b.Status == pms.BookingCancelled {
 		return *b, nil
@@ -371,6 +357,22 @@ func (p *PMS) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms.Bo
 	}
 	b.Status = pms.BookingCancelled
 	return *b, nil
+}
+
+// booking finds one of the tenant's bookings; p.mu must be held.
+func (p *PMS) booking(ctx context.Context, h pms.Hotel, id string) (*hotel, *pms.Booking, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
+	}
+	ht, err := p.hotelFor(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, ok := ht.bookings[id]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: booking %q", pms.ErrNotFound, id)
+	}
+	return ht, b, nil
 }
 
 // Ping always answers: the demo is in the process.
