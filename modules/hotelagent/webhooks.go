@@ -54,7 +54,8 @@ func (h *HotelAgent) acceptWhatsApp(w http.ResponseWriter, r *http.Request) erro
 	}
 	var msgs []chat.Message
 	var statuses []chat.Status
-	for _, part := range batch.ByBusiness() {
+	parts := batch.ByBusiness()
+	for _, part := range parts {
 		in := tenancy.ResolveInput{Channel: string(chat.WhatsApp), Default: h.defaultTenant}
 		if len(part.PhoneNumberIDs) > 0 {
 			in.PhoneNumberID = part.PhoneNumberIDs[0]
@@ -67,7 +68,7 @@ func (h *HotelAgent) acceptWhatsApp(w http.ResponseWriter, r *http.Request) erro
 		} else if len(part.Statuses) > 0 {
 			in.GuestPhone = part.Statuses[0].Recipient
 		}
-		tenant, ok := h.tenantOf(r, in, len(batch.ByBusiness()) == 1)
+		tenant, ok := h.tenantOf(r, in, len(parts) == 1)
 		if !ok {
 			h.logger.Warn("no tenant for a webhook part; dropped", zap.Strings("phone_number_ids", part.PhoneNumberIDs))
 			continue
