@@ -17,6 +17,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/pms"
+	"github.com/agentehotel/agente-caddy/internal/tenancy"
 	"github.com/agentehotel/agente-caddy/internal/whatsapp"
 )
 
@@ -45,15 +46,16 @@ func (h *HotelAgent) handle(ctx context.Context, m chat.Message) ([]inbox.Outbou
 }
 
 // hotelContext is what the orchestrator needs to know of the hotel: its
-// name, time zone, language and PMS id from the tenant directory, and the
-// flags that shape replies.
+// name, time zone, language and PMS id from the tenant directory (the
+// directory's defaults for a tenant it does not know), and the flags that
+// shape replies.
 func (h *HotelAgent) hotelContext(ctx context.Context, tenantID string) agent.HotelContext {
 	hc := agent.HotelContext{
 		TenantID: tenantID,
 		Name:     tenantID,
-		Language: "es",
-		Hotel:    pms.Hotel{TenantID: tenantID, PMSID: 1},
-		Location: h.location("Europe/Madrid"),
+		Language: tenancy.DefaultLanguage,
+		Hotel:    pms.Hotel{TenantID: tenantID, PMSID: tenancy.DefaultPMSHotelID},
+		Location: h.location(tenancy.DefaultTimezone),
 	}
 	if t, ok := h.app.Tenants().Tenant(tenantID); ok {
 		hc.Name = t.Name
