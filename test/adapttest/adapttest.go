@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -40,6 +41,11 @@ func Run(t *testing.T, pattern string) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			cf, want := Split(t, f)
+			// CompareAdapt only logs the adapter's warnings (e.g. a
+			// directive without an order); a golden file must have none.
+			if _, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil); err == nil && len(warnings) > 0 {
+				t.Errorf("%s: adapter warnings: %v", f, warnings)
+			}
 			if !caddytest.CompareAdapt(t, f, cf, "caddyfile", want) {
 				t.Errorf("%s: adapted JSON differs from the golden file (diff above)", f)
 			}
