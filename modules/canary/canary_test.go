@@ -1,25 +1,21 @@
 package canary
 
 import (
-	"encoding/json"
 	"errors"
-	"flag"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/agentehotel/agente-caddy/test/adapttest"
+)
 
 func TestVarsExposeArmAndUpstream(t *testing.T) {
 	h := provision(t, twoArms(t.Name(), 0, 1)) // all canary
@@ -280,36 +276,5 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 }
 
-// Golden Caddyfile → JSON adaptation (testdata/adapt.caddyfile →
-// testdata/adapt.json; go test -update rewrites the golden file).
-func TestCaddyfileAdapt(t *testing.T) {
-	in, err := os.ReadFile("testdata/adapt.caddyfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(in, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(warnings) > 0 {
-		t.Fatalf("warnings: %v", warnings)
-	}
-	var pretty map[string]any
-	if err := json.Unmarshal(out, &pretty); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := json.MarshalIndent(pretty, "", "\t")
-	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile("testdata/adapt.json", got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile("testdata/adapt.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("adapted JSON differs from testdata/adapt.json:\n%s", got)
-	}
-}
+// Golden Caddyfile → JSON adaptation (testdata/*.caddyfiletest).
+func TestCaddyfileAdapt(t *testing.T) { adapttest.Run(t, "testdata/*.caddyfiletest") }
