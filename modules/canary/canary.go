@@ -216,9 +216,12 @@ func (h *Handler) settings() settings {
 	}
 }
 
-// resolve fills defaults and derived fields and checks the config; Provision
+// resolve checks the config and fills defaults and derived fields; Provision
 // calls it before touching shared state so a bad config changes nothing.
 func (h *Handler) resolve() error {
+	if err := h.check(); err != nil {
+		return err
+	}
 	if h.Window == 0 {
 		h.Window = caddy.Duration(defaultWindow)
 	}
@@ -246,9 +249,6 @@ func (h *Handler) resolve() error {
 		h.limits.Alpha = h.Alpha
 	}
 	if h.MinSamples != 0 {
-		if h.MinSamples < 0 {
-			return fmt.Errorf("min_samples must be at least 1, got %d", h.MinSamples)
-		}
 		h.limits.MinSamples = uint64(h.MinSamples)
 	}
 	h.trusted = h.trusted[:0]
@@ -269,9 +269,6 @@ func (h *Handler) resolve() error {
 	h.keyPlaceholder = ""
 	if k := h.Key; len(k) > 2 && k[0] == '{' && k[len(k)-1] == '}' && strings.Count(k, "{") == 1 {
 		h.keyPlaceholder = k[1 : len(k)-1]
-	}
-	if err := h.check(); err != nil {
-		return err
 	}
 	return h.limits.Validate()
 }
