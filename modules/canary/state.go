@@ -1,7 +1,6 @@
 package canary
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -155,18 +154,19 @@ func (s *state) apply(arms []armConfig, cfg settings) error {
 
 // setWeightsLocked makes weights current. A canary going from weight 0 to a
 // positive weight is a new attempt: every arm's window is emptied so that
-// the verdict of a rolled-back attempt does not judge the next one.
+// the verdict of a rolled-back attempt does not judge the next one. Weights
+// it refuses are an errBadRequest: through the admin API, the caller's fault.
 func (s *state) setWeightsLocked(weights map[string]int) error {
 	var total int
 	for _, name := range s.order {
 		w := weights[name]
 		if w < 0 {
-			return fmt.Errorf("weight of arm %q is negative", name)
+			return errBadRequest{fmt.Sprintf("weight of arm %q is negative", name)}
 		}
 		total += w
 	}
 	if total <= 0 {
-		return errors.New("weights must add up to more than 0")
+		return errBadRequest{"weights must add up to more than 0"}
 	}
 	routes := make([]route, len(s.order))
 	ws := make([]int, len(s.order))
@@ -338,17 +338,7 @@ func (s *state) setWeights(in map[string]int) error {
 		if _, ok := s.arms[name]; !ok {
 			return errBadRequest{fmt.Sprintf("unknown arm %q (arms: %v)", name, s.order)}
 		}
-		if v < 0 {
-			return errBadRequest{fmt.Sprintf("weight of arm %q is negative", name)}
-		}
 		w[name] = v
-	}
-	var total int
-	for _, v := range w {
-		total += v
-	}
-	if total <= 0 {
-		return errBadRequest{"weights must add up to more than 0"}
 	}
 	if err := s.setWeightsLocked(w); err != nil {
 		return err
