@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,12 +150,18 @@ func TestCanaryPercentSharesTheRest(t *testing.T) {
 }
 
 // Requests, admin writes, judge rounds and a reload at the same time (run
-// with -race).
+// with -race): every request is still measured exactly once.
 func TestConcurrentTrafficAndControl(t *testing.T) {
 	h := twoArms(t.Name(), 90, 10)
 	h.Steps = []int{20, 50}
 	h.Interval = 10_000_000 // 10ms
 	provision(t, h)
+	measured := func() float64 {
+		return testutil.ToFloat64(requestsTotal.WithLabelValues(t.Name(), "baseline")) +
+			testutil.ToFloat64(requestsTotal.WithLabelValues(t.Name(), "canary"))
+	}
+	before := measured()
+	var served atomic.Int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
@@ -168,7 +175,11 @@ func TestConcurrentTrafficAndControl(t *testing.T) {
 				default:
 				}
 				r := request("192.0.2.1:1", http.Header{"X-Guest-Phone": {fmt.Sprint(i)}})
-				_ = h.ServeHTTP(httptest.NewRecorder(), r, terminal)
+				if err := h.ServeHTTP(httptest.NewRecorder(), r, terminal); err != nil {
+					t.Error(err)
+					return
+				}
+				served.Add(1)
 			}
 		}()
 	}
@@ -189,4 +200,7 @@ func TestConcurrentTrafficAndControl(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+	if d := measured() - before; d != float64(served.Load()) {
+		t.Fatalf("canary_requests_total +%v for %d requests served", d, served.Load())
+	}
 }
