@@ -117,10 +117,7 @@ func StartPostgres(t testing.TB) *PostgresServer {
 	if out, err := s.run("initdb", "-D", s.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	s.port, err = freePort()
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
+	s.port = FreePort(t)
 	conf := fmt.Sprintf("\n# agente-caddy test server\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"+
 		"fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 30\nshared_buffers = 16MB\n", s.port)
 	f, err := os.OpenFile(filepath.Join(s.dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
@@ -200,11 +197,15 @@ func (s *PostgresServer) run(name string, args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago, for
+// a server a test starts itself and cannot hand 127.0.0.1:0 (Postgres,
+// redis-server, Caddy's admin and site addresses).
+func FreePort(t testing.TB) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		t.Fatalf("free port: %v", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return l.Addr().(*net.TCPAddr).Port
 }

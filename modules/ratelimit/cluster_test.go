@@ -29,7 +29,7 @@ func TestThreeServersShareOneRedis(t *testing.T) {
 	var sites strings.Builder
 	var ports []int
 	for i := 0; i < 3; i++ {
-		port := freePort(t)
+		port := testservices.FreePort(t)
 		ports = append(ports, port)
 		fmt.Fprintf(&sites, `
 http://127.0.0.1:%d {
@@ -49,7 +49,7 @@ http://127.0.0.1:%d {
 }
 `, port, redisURL, sep, i, prefix)
 	}
-	cf := fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\tpersist_config off\n\tlog {\n\t\toutput discard\n\t}\n}\n%s", freePort(t), sites.String())
+	cf := fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\tpersist_config off\n\tlog {\n\t\toutput discard\n\t}\n}\n%s", testservices.FreePort(t), sites.String())
 	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
 	if err != nil {
 		t.Fatal(err)

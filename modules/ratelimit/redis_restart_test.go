@@ -31,7 +31,7 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 	if err != nil {
 		testservices.Require(t, "redis-server binary (for the kill/restart test)", err)
 	}
-	r := &privateRedis{t: t, bin: bin, port: freePort(t)}
+	r := &privateRedis{t: t, bin: bin, port: testservices.FreePort(t)}
 	r.start()
 	t.Cleanup(r.stop)
 	return r

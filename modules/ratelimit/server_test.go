@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -22,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/agentehotel/agente-caddy/internal/testservices"
 )
 
 func TestMain(m *testing.M) {
@@ -35,16 +36,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type testServer struct {
@@ -76,7 +67,7 @@ http://127.0.0.1:%d {
 // startServer runs Caddy with route as the site's only route.
 func startServer(t testing.TB, route string) *testServer {
 	t.Helper()
-	s := &testServer{t: t, admin: freePort(t), site: freePort(t), client: &http.Client{Timeout: 10 * time.Second}}
+	s := &testServer{t: t, admin: testservices.FreePort(t), site: testservices.FreePort(t), client: &http.Client{Timeout: 10 * time.Second}}
 	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(s.caddyfile(route)), nil)
 	if err != nil {
 		t.Fatalf("adapting: %v", err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/testservices"
 )
 
 // The end-to-end tests run the real agente-caddy binary: AGENTE_CADDY_BIN
@@ -62,17 +63,6 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// FreePort returns a free TCP port on 127.0.0.1.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // Options describe one instance.
 type Options struct {
 	// Config is the Caddyfile path, relative to the repository root
@@ -107,10 +97,10 @@ func Start(t testing.TB, opts Options) *Instance {
 		opts.ReadyPath = "/health/live"
 	}
 	if opts.SitePort == 0 {
-		opts.SitePort = FreePort(t)
+		opts.SitePort = testservices.FreePort(t)
 	}
 	if opts.AdminPort == 0 {
-		opts.AdminPort = FreePort(t)
+		opts.AdminPort = testservices.FreePort(t)
 	}
 	in := &Instance{t: t, SitePort: opts.SitePort, AdminPort: opts.AdminPort, opts: opts}
 	in.start()

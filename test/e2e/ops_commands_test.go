@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/agentehotel/agente-caddy/internal/testservices"
 )
 
 func TestSLORulesCommand(t *testing.T) {
@@ -79,7 +81,7 @@ func TestSyntheticHealthCheckAndHealthcheckCommands(t *testing.T) {
 		t.Errorf("instance without Redis: exit %d, want 1 (DEGRADED)\n%s", code, out)
 	}
 
-	closed := fmt.Sprintf("http://127.0.0.1:%d", FreePort(t))
+	closed := fmt.Sprintf("http://127.0.0.1:%d", testservices.FreePort(t))
 	out, code = Run(t, map[string]string{"HEALTH_CHECK_URL": closed, "MAX_RETRIES": "1", "TIMEOUT": "1"}, "synthetic-health-check")
 	if code != 2 || !strings.Contains(out, "DOWN") {
 		t.Errorf("nothing listening: exit %d, want 2 (DOWN)\n%s", code, out)

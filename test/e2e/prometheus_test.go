@@ -96,7 +96,7 @@ func TestPrometheusScrapesTheBinary(t *testing.T) {
 	in := Start(t, Options{})
 	walkWebhookChain(t, in)
 
-	port := FreePort(t)
+	port := testservices.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(bin,
 		"--config.file="+prometheusConfig(t, fmt.Sprintf("127.0.0.1:%d", in.SitePort)),

@@ -42,8 +42,8 @@ func stagingEnv(t *testing.T, graph *fakegraph.Server, appSecret string) map[str
 		"ENVIRONMENT":           "staging",
 		"DOMAIN":                "localhost",
 		"TLS_ISSUER":            "internal",
-		"HTTPS_PORT":            strconv.Itoa(FreePort(t)),
-		"HTTP_PORT":             strconv.Itoa(FreePort(t)),
+		"HTTPS_PORT":            strconv.Itoa(testservices.FreePort(t)),
+		"HTTP_PORT":             strconv.Itoa(testservices.FreePort(t)),
 		"XDG_DATA_HOME":         t.TempDir(), // Caddy's storage: a fresh local CA
 		"XDG_CONFIG_HOME":       t.TempDir(),
 		"SECRET_KEY":            randomSecret(t),
@@ -142,7 +142,7 @@ func TestStagingChainOverTLS(t *testing.T) {
 
 	// The harness polls SitePort over plain HTTP: that is the internal
 	// listener here; the admin API listens on localhost:AdminPort.
-	site, admin := FreePort(t), FreePort(t)
+	site, admin := testservices.FreePort(t), testservices.FreePort(t)
 	env["INTERNAL_ADDRESS"] = fmt.Sprintf("127.0.0.1:%d", site)
 	env["CADDY_ADMIN_PORT"] = strconv.Itoa(admin)
 	in := Start(t, Options{Config: "Caddyfile.staging", Env: env, SitePort: site, AdminPort: admin})
