@@ -14,15 +14,13 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 	"github.com/agentehotel/agente-caddy/internal/whatsapp"
+	"github.com/agentehotel/agente-caddy/modules/tenantresolve"
 )
 
 // maxEventBody bounds what the handler reads when nothing in front of it did
 // (Meta's payloads stay under 3 MB). The hmac_webhook matcher normally has
 // already read and restored a body of at most its own limit.
 const maxEventBody = 3 << 20
-
-// tenantVar is where tenant_resolve leaves the request's tenant.
-const tenantVar = "tenant_id"
 
 func readEvent(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEventBody))
@@ -107,7 +105,7 @@ func (h *HotelAgent) acceptGmail(w http.ResponseWriter, r *http.Request) error {
 // the request is about one hotel, or the directory's answer for this part.
 func (h *HotelAgent) tenantOf(r *http.Request, in tenancy.ResolveInput, single bool) (string, bool) {
 	if single {
-		if v, _ := caddyhttp.GetVar(r.Context(), tenantVar).(string); v != "" {
+		if v, _ := caddyhttp.GetVar(r.Context(), tenantresolve.VarTenantID).(string); v != "" {
 			return v, true
 		}
 	}
