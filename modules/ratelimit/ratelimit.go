@@ -229,7 +229,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("redis_url: %v", redactedErr(err, redisURL))
 	}
-	val, _, err = pool.LoadOrNew("redis:"+redisURL, func() (caddy.Destructor, error) {
+	val, shared, err := pool.LoadOrNew("redis:"+redisURL, func() (caddy.Destructor, error) {
 		return newRedisConn(opts, redactURL(redisURL)), nil
 	})
 	if err != nil {
@@ -252,6 +252,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		limiter.FailoverOptions{Policy: policy, Circuit: conn.circuit, OnDegraded: func(error) { backendErrors.Inc() }},
 	)
 
+	if shared {
+		// Only a new client is asked: every handler and reload using the
+		// URL would otherwise wait on the same dead Redis in turn.
+		return nil
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := conn.client.Ping(pingCtx).Err(); err != nil {
