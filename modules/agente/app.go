@@ -237,9 +237,6 @@ func (a *App) RedisKeyPrefix() string { return a.KeyPrefix }
 // Tenants is the tenant directory every route of the process shares.
 func (a *App) Tenants() tenancy.Store { return a.tenants }
 
-// TenantResolver gives tenant_resolve the directory (its TenantSource).
-func (a *App) TenantResolver() tenancy.Resolver { return a.tenants }
-
 // Flags are the feature flags (Redis, or memory without Redis).
 func (a *App) Flags() *flags.Store { return a.flags }
 

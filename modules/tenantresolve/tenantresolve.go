@@ -44,9 +44,11 @@ const (
 const DefaultMaxBody = 1 << 20
 
 // TenantSource is what the `agente` app offers this module: the tenant
-// directory every route of the config shares.
+// directory every route of the config shares. (An interface rather than an
+// import of modules/agente, whose init sets development defaults such as
+// DEFAULT_TENANT_ID in the environment.)
 type TenantSource interface {
-	TenantResolver() tenancy.Resolver
+	Tenants() tenancy.Store
 }
 
 // TenantResolve resolves the tenant of each request (DESIGN.md "Tenant
@@ -141,7 +143,7 @@ func (m *TenantResolve) Provision(ctx caddy.Context) error {
 		if !ok {
 			return fmt.Errorf("tenant_resolve: the agente app (%T) does not provide a tenant directory", app)
 		}
-		m.resolver = src.TenantResolver()
+		m.resolver = src.Tenants()
 		if m.resolver == nil {
 			return errors.New("tenant_resolve: the agente app has no tenant directory")
 		}
