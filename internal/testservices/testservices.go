@@ -8,6 +8,7 @@
 package testservices
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,13 +16,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
 )
 
 const (
@@ -146,7 +148,7 @@ func RedisClient(t testing.TB) (*redis.Client, string) {
 func Require(t testing.TB, what string, err error) {
 	t.Helper()
 	if err != nil {
-		unavailable(t, what, fmt.Errorf("%w", err))
+		unavailable(t, what, err)
 	}
 }
 
@@ -161,20 +163,9 @@ func Tool(t testing.TB, name, debianPackage string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	if os.Geteuid() != 0 {
-		unavailable(t, name, fmt.Errorf("not installed, and not root to install Debian's %s", debianPackage))
-	}
-	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	// Another test binary may be installing too: wait for dpkg's lock.
-	for _, args := range [][]string{
-		{"-o", "DPkg::Lock::Timeout=300", "update", "-q"},
-		{"-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", debianPackage},
-	} {
-		cmd := exec.Command("apt-get", args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			unavailable(t, name, fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out))
-		}
+	var out bytes.Buffer
+	if err := localserver.AptInstall(&out, debianPackage); err != nil {
+		unavailable(t, name, fmt.Errorf("not installed: %v\n%s", err, out.Bytes()))
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
