@@ -4,7 +4,7 @@
 // servers they name or starting throwaway ones. Run directly with `go test`,
 // the package falls back to the conventional local servers. When no server
 // answers, the test is skipped locally and fails under CI=true: an integration
-// test never silently skips in CI.
+// test never silently skips in CI. Eventually is the polling loop they share.
 package testservices
 
 import (
