@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,7 +341,7 @@ func TestDashboards(t *testing.T) {
 						steps = append(steps, *s.Value)
 					}
 				}
-				if !contains(steps, th) {
+				if !slices.Contains(steps, th) {
 					t.Errorf("%s: alert %s fires at %v but the panel's threshold steps are %v", where, m[1], th, steps)
 				}
 			}
@@ -349,15 +350,6 @@ func TestDashboards(t *testing.T) {
 	if referenced < 20 {
 		t.Errorf("only %d panel-to-alert threshold references; the convention is not being used", referenced)
 	}
-}
-
-func contains(xs []float64, x float64) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func TestGrafanaProvisioning(t *testing.T) {
