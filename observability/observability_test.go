@@ -276,6 +276,10 @@ func loadDashboards(t *testing.T) map[string]dashboard {
 
 var alertRef = regexp.MustCompile(`Alert: ([A-Za-z0-9]+)`)
 
+// alertsOverRawRange is an _over_time function of ALERTS on a range without
+// a subquery step, e.g. count_over_time(ALERTS{...}[1h]).
+var alertsOverRawRange = regexp.MustCompile(`_over_time\(\s*ALERTS(\{[^}]*\})?\s*\[[^:\]]*\]`)
+
 // exprs returns every PromQL query of a dashboard, templating included.
 func (d dashboard) exprs() []string {
 	var out []string
@@ -310,6 +314,9 @@ func TestDashboards(t *testing.T) {
 		for _, e := range d.exprs() {
 			if _, err := metricnames.InExpr(e); err != nil {
 				t.Errorf("%s: %v", uid, err)
+			}
+			if alertsOverRawRange.MatchString(e) {
+				t.Errorf("%s: %s counts ALERTS samples over a plain range; their spacing is each rule group's interval, so use a subquery ([1h:15s])", uid, e)
 			}
 		}
 		ids := map[int]bool{}
