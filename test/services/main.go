@@ -15,11 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -156,27 +154,15 @@ func redisServer() (string, func(), error) {
 			return "", nil, err
 		}
 	}
-	port, err := freePort()
+	srv, err := localserver.NewRedis(bin)
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
-	cmd.Dir = os.TempDir()
-	if err := cmd.Start(); err != nil {
+	if err := srv.Start(); err != nil {
 		return "", nil, err
 	}
-	u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	deadline := time.Now().Add(10 * time.Second)
-	for pingRedis(u) != nil {
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, errors.New("throwaway redis-server did not answer within 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	logf("started a throwaway Redis on 127.0.0.1:%d", port)
-	return u, stop, nil
+	logf("started a throwaway Redis at %s", srv.URL())
+	return srv.URL(), srv.Stop, nil
 }
 
 func pingRedis(u string) error {
@@ -207,13 +193,4 @@ func ensureTools() {
 	if err := localserver.AptInstall(os.Stderr, missing...); err != nil {
 		logf("Prometheus tools not installed (%v); the observability tests will need them", err)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

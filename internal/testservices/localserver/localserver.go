@@ -1,8 +1,9 @@
-// Package localserver runs throwaway Postgres servers from the binaries
-// installed on this machine, and installs Debian packages for the tools
-// tests need. It does not import testing: `make test` (test/services) uses
-// it to start the shared servers, and internal/testservices wraps it for
-// tests that own a server of their own.
+// Package localserver runs throwaway Postgres and Redis servers from the
+// binaries installed on this machine, and installs Debian packages for the
+// tools tests need. It does not import testing: `make test` (test/services)
+// uses it to start the shared servers, and tests that stop and restart a
+// server of their own use it too (through internal/testservices for
+// Postgres).
 package localserver
 
 import (
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // PostgresBinDir finds initdb and pg_ctl: $PG_BIN, `pg_config --bindir`, the
@@ -171,6 +173,57 @@ func (p *Postgres) command(name string, args ...string) *exec.Cmd {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	}
 	return cmd
+}
+
+// Redis is a redis-server on a free 127.0.0.1 port that keeps nothing on
+// disk. Stop and Start again serve an empty server on the same port.
+type Redis struct {
+	bin  string
+	port int
+	cmd  *exec.Cmd
+}
+
+// NewRedis picks the port of a server run from bin (the path of
+// redis-server); Start serves it.
+func NewRedis(bin string) (*Redis, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	return &Redis{bin: bin, port: port}, nil
+}
+
+// URL is the server's redis:// URL (database 0).
+func (r *Redis) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+// Start starts the server and waits until it answers PING.
+func (r *Redis) Start() error {
+	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	r.cmd.Dir = os.TempDir()
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.Stop()
+			return errors.New("throwaway redis-server did not answer within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// Stop kills the server, as a crash would.
+func (r *Redis) Stop() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+		r.cmd = nil
+	}
 }
 
 func freePort() (int, error) {
