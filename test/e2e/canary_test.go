@@ -260,15 +260,8 @@ func TestCanaryEndToEnd(t *testing.T) {
 		}
 		// Prometheus counters carried over too.
 		_, _, metrics := Do(t, http.MethodGet, in.AdminURL("/metrics"), nil, nil)
-		var b, c float64
-		for _, line := range strings.Split(metrics, "\n") {
-			if strings.HasPrefix(line, `canary_requests_total{arm="baseline",name="e2e-same"} `) {
-				fmt.Sscan(strings.Fields(line)[1], &b)
-			}
-			if strings.HasPrefix(line, `canary_requests_total{arm="canary",name="e2e-same"} `) {
-				fmt.Sscan(strings.Fields(line)[1], &c)
-			}
-		}
+		b, _ := seriesValue(metrics, `canary_requests_total{arm="baseline",name="e2e-same"}`)
+		c, _ := seriesValue(metrics, `canary_requests_total{arm="canary",name="e2e-same"}`)
 		if uint64(b+c) != total(after) {
 			t.Fatalf("canary_requests_total for e2e-same is %v, window holds %d", b+c, total(after))
 		}
