@@ -268,7 +268,7 @@ func (p *PostgresStore) query(ctx context.Context) ([]Tenant, error) {
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
 
-	rows, err := tx.Query(ctx, `SELECT id, name, is_active, timezone, language, pms_hotel_id, created_at, updated_at FROM tenants`)
+	rows, err := tx.Query(ctx, `SELECT `+tenantColumns+` FROM tenants`)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (p *PostgresStore) query(ctx context.Context) ([]Tenant, error) {
 	index := map[string]int{}
 	for rows.Next() {
 		var t Tenant
-		if err := rows.Scan(&t.ID, &t.Name, &t.Active, &t.Timezone, &t.Language, &t.PMSHotelID, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		if err := scanTenant(rows, &t); err != nil {
 			rows.Close()
 			return nil, err
 		}
