@@ -1,7 +1,6 @@
 package tenancy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -303,12 +302,8 @@ func (s *seedIdentifier) UnmarshalYAML(n *yaml.Node) error {
 // LoadSeed reads a development seed (format on seedFile) into tenants,
 // parsing identifiers like the admin API. Unknown fields are errors.
 func LoadSeed(r io.Reader) ([]Tenant, error) {
-	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
-	if err != nil {
-		return nil, err
-	}
 	var f seedFile
-	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec := yaml.NewDecoder(io.LimitReader(r, 64<<20))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
