@@ -79,7 +79,6 @@ type Settings struct {
 	PMSBaseURL            string
 	PMSAPIKey             string
 	DefaultTenantID       string
-	TenancyDynamicEnabled bool
 	GmailUsername         string
 	GmailAppPassword      string
 	GmailWebhookSecret    string
@@ -94,7 +93,9 @@ type Lookup func(string) (string, bool)
 // FromOS reads the process environment.
 func FromOS() (Settings, error) { return Load(os.LookupEnv) }
 
-// Load parses the environment. Malformed values are errors that name the variable.
+// Load parses the environment. Malformed values are errors that name the
+// variable. TENANCY_DYNAMIC_ENABLED and FEATURE_FLAGS are internal/flags'
+// (flags.DefaultsFromEnv reads and checks them).
 func Load(lookup Lookup) (Settings, error) {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
 	var errs []error
@@ -129,7 +130,6 @@ func Load(lookup Lookup) (Settings, error) {
 		PMSBaseURL:            get("PMS_BASE_URL"),
 		PMSAPIKey:             get("PMS_API_KEY"),
 		DefaultTenantID:       get("DEFAULT_TENANT_ID"),
-		TenancyDynamicEnabled: boolean("TENANCY_DYNAMIC_ENABLED", true),
 		GmailUsername:         get("GMAIL_USERNAME"),
 		GmailAppPassword:      get("GMAIL_APP_PASSWORD"),
 		GmailWebhookSecret:    get("GMAIL_WEBHOOK_SECRET"),
