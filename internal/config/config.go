@@ -44,9 +44,6 @@ func ParseEnvironment(s string) (Environment, error) {
 	}
 }
 
-// DefaultWhatsAppAPIBase is the Graph API version the sender targets.
-const DefaultWhatsAppAPIBase = "https://graph.facebook.com/v21.0"
-
 // MinKeyLength is the shortest SECRET_KEY / JWT_SECRET_KEY accepted in staging and production.
 const MinKeyLength = 32
 
@@ -62,7 +59,8 @@ var DevDefaults = map[string]string{
 	"DEFAULT_TENANT_ID":     "default",
 }
 
-// Settings is the parsed environment.
+// Settings is the parsed environment. An empty WhatsAppAPIBase means the
+// sender's own default (whatsapp.DefaultBaseURL).
 type Settings struct {
 	Environment           Environment
 	Debug                 bool
@@ -78,12 +76,10 @@ type Settings struct {
 	PMSType               string
 	PMSBaseURL            string
 	PMSAPIKey             string
-	DefaultTenantID       string
 	GmailUsername         string
 	GmailAppPassword      string
 	GmailWebhookSecret    string
 	SMTPAddr              string
-	FeatureFlags          string
 	SLOTarget             float64
 }
 
@@ -129,16 +125,11 @@ func Load(lookup Lookup) (Settings, error) {
 		PMSType:               strings.ToLower(get("PMS_TYPE")),
 		PMSBaseURL:            get("PMS_BASE_URL"),
 		PMSAPIKey:             get("PMS_API_KEY"),
-		DefaultTenantID:       get("DEFAULT_TENANT_ID"),
 		GmailUsername:         get("GMAIL_USERNAME"),
 		GmailAppPassword:      get("GMAIL_APP_PASSWORD"),
 		GmailWebhookSecret:    get("GMAIL_WEBHOOK_SECRET"),
 		SMTPAddr:              get("SMTP_ADDR"),
-		FeatureFlags:          get("FEATURE_FLAGS"),
 		SLOTarget:             99.0,
-	}
-	if s.WhatsAppAPIBase == "" {
-		s.WhatsAppAPIBase = DefaultWhatsAppAPIBase
 	}
 	if s.PMSType == "" {
 		s.PMSType = "demo"

@@ -75,7 +75,7 @@ func TestDevelopmentNeedsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Environment != Development || s.PMSType != "demo" || s.WhatsAppAPIBase != DefaultWhatsAppAPIBase {
+	if s.Environment != Development || s.PMSType != "demo" || s.WhatsAppAPIBase != "" {
 		t.Fatalf("defaults = %+v", s)
 	}
 	if err := s.Check(); err != nil {
