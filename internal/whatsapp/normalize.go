@@ -1,6 +1,6 @@
 // Package whatsapp is the WhatsApp Cloud API channel: it normalises Meta's
-// webhook envelopes into chat.Message / chat.Status values (Normalize), tells
-// a WhatsApp payload from an email one (DetectChannel, CheckChannel), and
+// webhook envelopes into chat.Message / chat.Status values (Normalize),
+// rejects a payload of the other channel on its route (CheckChannel), and
 // sends replies through the Graph API (Client). Wire formats:
 // reference/external-apis.md.
 package whatsapp
@@ -100,15 +100,6 @@ func (e *NormalizeError) Unwrap() []error {
 			seen[p.Kind] = true
 			out = append(out, p.Kind)
 		}
-	}
-	return out
-}
-
-// Kinds returns the distinct kinds in order of first appearance.
-func (e *NormalizeError) Kinds() []ErrorKind {
-	var out []ErrorKind
-	for _, k := range e.Unwrap() {
-		out = append(out, k.(ErrorKind))
 	}
 	return out
 }
