@@ -464,9 +464,7 @@ func (n *normalizer) message(wm *wireMessage, v *wireValue) (chat.Message, strin
 	if m.ID == "" {
 		m.ID = syntheticID(v.Metadata.PhoneNumberID, wm, m)
 	}
-	if len(wm.Metadata) > 0 && !bytes.Equal(wm.Metadata, []byte("null")) {
-		m.Metadata = n.metadata(wm.Metadata)
-	}
+	m.Metadata = n.opts.Metadata.Apply(chat.DecodeMetadata(wm.Metadata))
 	return m, ""
 }
 
@@ -561,17 +559,6 @@ func unsupported(m chat.Message, wm *wireMessage) chat.Message {
 		m.Errors = append(m.Errors, chatError(we))
 	}
 	return m
-}
-
-func (n *normalizer) metadata(raw json.RawMessage) map[string]any {
-	var md map[string]any
-	if err := json.Unmarshal(raw, &md); err != nil {
-		// Not an object: nothing of it can be allow-listed; count it as one
-		// dropped key.
-		chat.MetadataFilteredKeys.Inc()
-		return nil
-	}
-	return n.opts.Metadata.Apply(md)
 }
 
 func (n *normalizer) status(ws *wireStatus) (chat.Status, string) {
