@@ -1,8 +1,8 @@
 // Package admin is the admin HTTP API (DESIGN.md "Admin API") as a plain
 // http.Handler: tenants and their identifiers, feature flags, the dashboard.
 //
-// Authentication is not done here: the server puts RequireJWT (or its own
-// middleware calling WithActor) and the rate limiter in front, in that order
+// Authentication is not done here: the server puts a middleware calling
+// Authenticate (modules/adminauth) and the rate limiter in front, in that order
 // (seed: auth first, then limits). As a backstop the handler answers 401 to
 // any request whose context carries no actor, so a missing middleware fails
 // closed and no write goes unaudited.
@@ -36,20 +36,6 @@ func WithActor(ctx context.Context, sub string) context.Context {
 func Actor(ctx context.Context) string {
 	s, _ := ctx.Value(actorKey{}).(string)
 	return s
-}
-
-// RequireJWT verifies "Authorization: Bearer <jwt>" (Authenticate) and
-// calls next with the token's subject as the actor. now is the clock (nil:
-// time.Now).
-func RequireJWT(secret []byte, now func() time.Time, next http.Handler) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r, ok := Authenticate(w, r, secret, now()); ok {
-			next.ServeHTTP(w, r)
-		}
-	})
 }
 
 // Authenticate verifies the request's bearer token (adminauth.Verify) with
