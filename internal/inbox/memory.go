@@ -29,7 +29,6 @@ type backend interface {
 	messages(ctx context.Context, q Query) ([]MessageRecord, error)
 	replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 	statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error)
-	stats(ctx context.Context) (Stats, error)
 	prune(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -396,17 +395,14 @@ func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat
 	return out, nil
 }
 
-func (b *memBackend) stats(ctx context.Context) (Stats, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var s Stats
-	for _, l := range b.in.open {
-		s.InboxPending += len(l)
+func (q *memQueue[T]) pending(ctx context.Context) (int, error) {
+	q.b.mu.Lock()
+	defer q.b.mu.Unlock()
+	n := 0
+	for _, l := range q.open {
+		n += len(l)
 	}
-	for _, l := range b.out.open {
-		s.OutboxPending += len(l)
-	}
-	return s, nil
+	return n, nil
 }
 
 func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error) {
