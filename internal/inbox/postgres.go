@@ -37,10 +37,6 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }
 func (b *pgBackend) outbox() queue[OutboundReply] { return b.out }
 
-// Accept is one statement, hence one implicit transaction and one round
-// trip: the batch travels as a JSON array, each element becomes a row (and
-// its payload), duplicates are skipped by the unique key, and pg_notify
-// fires at commit only when something new was recorded.
 // acceptStatusesCTE records statuses from the JSON array in jsonParam.
 func acceptStatusesCTE(jsonParam, nowParam string) string {
 	return `
@@ -82,6 +78,10 @@ SELECT (SELECT count(*) FROM ins),
 	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins LIMIT 1) n)`
 )
 
+// accept is one statement, hence one implicit transaction and one round
+// trip: the batch travels as a JSON array, each element becomes a row (and
+// its payload), duplicates are skipped by the unique key, and pg_notify
+// fires at commit only when something new was recorded.
 func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status) (AcceptResult, []chat.Status, error) {
 	var (
 		res               AcceptResult
@@ -110,7 +110,6 @@ func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Messa
 	case len(statuses) == 0:
 		err = b.pool.QueryRow(ctx, acceptMessagesSQL, msgJSON, convKeys, now).Scan(&newMsgs, &notified)
 	case len(msgs) == 0:
-		// $1..$3 unused; keep the parameter numbering of the shared CTE.
 		err = b.pool.QueryRow(ctx, acceptStatusesSQL, stJSON, now).Scan(&newSts, &keys)
 	default:
 		err = b.pool.QueryRow(ctx, acceptBothSQL, msgJSON, convKeys, now, stJSON).Scan(&newMsgs, &notified, &newSts, &keys)
