@@ -252,13 +252,13 @@ func malformed(r request, err error) error {
 	return fmt.Errorf("qloapps %s %s: %w: %w: %v", r.method, r.endpoint, pms.ErrMalformed, pms.ErrUnavailable, err)
 }
 
-// encodeQuery is url.Values.Encode without escaping the brackets and pipes
-// of PrestaShop's filter[field]=[a|b] and display=[f1,f2] syntax, which the
-// webservice reads literally.
-func encodeQuery(q url.Values) string {
-	s := q.Encode()
-	return strings.NewReplacer("%5B", "[", "%5D", "]", "%7C", "|", "%2C", ",").Replace(s)
-}
+// filterUnescaper undoes the escaping of the brackets, pipes and commas of
+// PrestaShop's filter[field]=[a|b] and display=[f1,f2] syntax.
+var filterUnescaper = strings.NewReplacer("%5B", "[", "%5D", "]", "%7C", "|", "%2C", ",")
+
+// encodeQuery is url.Values.Encode without escaping PrestaShop's filter
+// syntax, which the webservice reads literally.
+func encodeQuery(q url.Values) string { return filterUnescaper.Replace(q.Encode()) }
 
 // errorMessage extracts {"errors":[{"code":..,"message":".."}]} texts.
 func errorMessage(raw []byte) string {
