@@ -154,12 +154,6 @@ func Wrap(inner pms.PMS, breaker *Breaker, cache Cache, opts Options) *PMS {
 // GuestRequirements are the wrapped PMS's: the wrapper adds no requirement.
 func (p *PMS) GuestRequirements() pms.GuestFields { return pms.GuestRequirementsOf(p.inner) }
 
-// Breaker is the wrapper's breaker.
-func (p *PMS) Breaker() *Breaker { return p.breaker }
-
-// Options are the wrapper's effective options.
-func (p *PMS) Options() Options { return p.opts }
-
 func (p *PMS) endpoint(op string) (method, endpoint string) {
 	if p.namer != nil {
 		if m, e := p.namer.Endpoint(op); m != "" && e != "" {
