@@ -233,12 +233,11 @@ func (s *Server) Bookings() []Booking {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Booking, 0, len(s.bookings))
-	for _, b := range s.bookings {
+	for _, b := range s.sortedBookingsLocked() {
 		c := *b
 		c.Lines = append([]Line(nil), b.Lines...)
 		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
