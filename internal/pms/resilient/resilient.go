@@ -246,11 +246,7 @@ type cached[T any] struct {
 func escapeKeyPart(s string) string { return url.QueryEscape(s) }
 
 func hotelKey(op string, h pms.Hotel) string {
-	id := h.PMSID
-	if id <= 0 {
-		id = 1
-	}
-	return "pms:" + escapeKeyPart(h.TenantID) + ":" + op + ":" + strconv.Itoa(id)
+	return "pms:" + escapeKeyPart(h.TenantID) + ":" + op + ":" + strconv.Itoa(h.PropertyID())
 }
 
 func availabilityKey(h pms.Hotel, s pms.Stay) string {
