@@ -48,11 +48,4 @@ func Collectors() []prometheus.Collector {
 }
 
 // intentLabel keeps the label's values to the known intents.
-func intentLabel(in nlp.Intent) string {
-	for _, k := range Intents {
-		if in == k {
-			return string(in)
-		}
-	}
-	return string(nlp.Unknown)
-}
+func intentLabel(in nlp.Intent) string { return string(knownIntent(in)) }
