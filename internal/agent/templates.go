@@ -8,6 +8,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
@@ -323,11 +324,11 @@ var (
 	// amenityKeywords tell which of the PMS's amenity names answer a topic
 	// (accent-free, lower case; names may be in either language).
 	amenityKeywords = map[string][]string{
-		"parking":   {"parking", "aparcamiento", "garaje", "garage"},
-		"wifi":      {"wifi", "wi-fi", "internet"},
-		"breakfast": {"desayuno", "breakfast"},
-		"pool":      {"piscina", "pool"},
-		"pets":      {"mascota", "pet", "perro", "dog"},
+		nlp.TopicParking:   {"parking", "aparcamiento", "garaje", "garage"},
+		nlp.TopicWifi:      {"wifi", "wi-fi", "internet"},
+		nlp.TopicBreakfast: {"desayuno", "breakfast"},
+		nlp.TopicPool:      {"piscina", "pool"},
+		nlp.TopicPets:      {"mascota", "pet", "perro", "dog"},
 	}
 	// roomKeywords classify a PMS room type name into the categories the
 	// analyzer extracts; checked in this order ("double twin" is a twin).
