@@ -72,6 +72,7 @@ var knownEndpoints = []string{
 	"/admin/tenants/{id}",
 	"/admin/tenants/{id}/identifiers",
 	"/admin/tenants/{id}/identifiers/{identifier}",
+	"/admin/tenants/{id}/conversations/{guest}/resume",
 	"/admin/feature-flags",
 	"/admin/feature-flags/{flag}",
 	"/admin/dashboard",
