@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -275,6 +276,10 @@ func loadDashboards(t *testing.T) map[string]dashboard {
 
 var alertRef = regexp.MustCompile(`Alert: ([A-Za-z0-9]+)`)
 
+// alertsOverRawRange is an _over_time function of ALERTS on a range without
+// a subquery step, e.g. count_over_time(ALERTS{...}[1h]).
+var alertsOverRawRange = regexp.MustCompile(`_over_time\(\s*ALERTS(\{[^}]*\})?\s*\[[^:\]]*\]`)
+
 // exprs returns every PromQL query of a dashboard, templating included.
 func (d dashboard) exprs() []string {
 	var out []string
@@ -310,6 +315,9 @@ func TestDashboards(t *testing.T) {
 			if _, err := metricnames.InExpr(e); err != nil {
 				t.Errorf("%s: %v", uid, err)
 			}
+			if alertsOverRawRange.MatchString(e) {
+				t.Errorf("%s: %s counts ALERTS samples over a plain range; their spacing is each rule group's interval, so use a subquery ([1h:15s])", uid, e)
+			}
 		}
 		ids := map[int]bool{}
 		for _, p := range d.Panels {
@@ -340,7 +348,7 @@ func TestDashboards(t *testing.T) {
 						steps = append(steps, *s.Value)
 					}
 				}
-				if !contains(steps, th) {
+				if !slices.Contains(steps, th) {
 					t.Errorf("%s: alert %s fires at %v but the panel's threshold steps are %v", where, m[1], th, steps)
 				}
 			}
@@ -349,15 +357,6 @@ func TestDashboards(t *testing.T) {
 	if referenced < 20 {
 		t.Errorf("only %d panel-to-alert threshold references; the convention is not being used", referenced)
 	}
-}
-
-func contains(xs []float64, x float64) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func TestGrafanaProvisioning(t *testing.T) {

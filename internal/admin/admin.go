@@ -1,8 +1,8 @@
 // Package admin is the admin HTTP API (DESIGN.md "Admin API") as a plain
 // http.Handler: tenants and their identifiers, feature flags, the dashboard.
 //
-// Authentication is not done here: the server puts RequireJWT (or its own
-// middleware calling WithActor) and the rate limiter in front, in that order
+// Authentication is not done here: the server puts a middleware calling
+// Authenticate (modules/adminauth) and the rate limiter in front, in that order
 // (seed: auth first, then limits). As a backstop the handler answers 401 to
 // any request whose context carries no actor, so a missing middleware fails
 // closed and no write goes unaudited.
@@ -36,20 +36,6 @@ func WithActor(ctx context.Context, sub string) context.Context {
 func Actor(ctx context.Context) string {
 	s, _ := ctx.Value(actorKey{}).(string)
 	return s
-}
-
-// RequireJWT verifies "Authorization: Bearer <jwt>" (Authenticate) and
-// calls next with the token's subject as the actor. now is the clock (nil:
-// time.Now).
-func RequireJWT(secret []byte, now func() time.Time, next http.Handler) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r, ok := Authenticate(w, r, secret, now()); ok {
-			next.ServeHTTP(w, r)
-		}
-	})
 }
 
 // Authenticate verifies the request's bearer token (adminauth.Verify) with
@@ -92,6 +78,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// OnError receives the cause of every 5xx answer (for the log).
 	OnError func(r *http.Request, err error)
+	// ResumeConversation ends a human handoff: the agent answers the guest
+	// again. It reports whether the conversation was handed off. Nil answers
+	// 503 on the route.
+	ResumeConversation func(ctx context.Context, tenantID, channel, guest string) (bool, error)
 }
 
 // Handler serves the admin API.
@@ -120,18 +110,20 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("PATCH /admin/tenants/{id}", h.patchTenant)
 	m.HandleFunc("POST /admin/tenants/{id}/identifiers", h.addIdentifier)
 	m.HandleFunc("DELETE /admin/tenants/{id}/identifiers/{identifier}", h.deleteIdentifier)
+	m.HandleFunc("POST /admin/tenants/{id}/conversations/{guest}/resume", h.resumeConversation)
 	m.HandleFunc("GET /admin/feature-flags", h.listFlags)
 	m.HandleFunc("PUT /admin/feature-flags/{flag}", h.setFlag)
 	m.HandleFunc("GET /admin/dashboard", h.dashboard)
 	// Same paths without a method: the method is wrong (405, JSON).
 	for path, allow := range map[string]string{
-		"/admin/tenants":                               "GET, POST",
-		"/admin/tenants/{id}":                          "GET, PATCH",
-		"/admin/tenants/{id}/identifiers":              "POST",
-		"/admin/tenants/{id}/identifiers/{identifier}": "DELETE",
-		"/admin/feature-flags":                         "GET",
-		"/admin/feature-flags/{flag}":                  "PUT",
-		"/admin/dashboard":                             "GET",
+		"/admin/tenants":                                   "GET, POST",
+		"/admin/tenants/{id}":                              "GET, PATCH",
+		"/admin/tenants/{id}/identifiers":                  "POST",
+		"/admin/tenants/{id}/identifiers/{identifier}":     "DELETE",
+		"/admin/tenants/{id}/conversations/{guest}/resume": "POST",
+		"/admin/feature-flags":                             "GET",
+		"/admin/feature-flags/{flag}":                      "PUT",
+		"/admin/dashboard":                                 "GET",
 	} {
 		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			if path == "/admin/tenants/{id}" && r.PathValue("id") == "refresh" {
@@ -417,6 +409,44 @@ func (h *Handler) setFlag(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"flag": flag, "enabled": *b.Enabled})
+}
+
+// resumeConversation hands a conversation back to the agent after a human
+// handoff (?channel=whatsapp|gmail, default whatsapp; guest is the phone or
+// email the guest writes from).
+func (h *Handler) resumeConversation(w http.ResponseWriter, r *http.Request) {
+	if h.opts.ResumeConversation == nil {
+		apierror.Write(w, http.StatusServiceUnavailable, "conversations are not served here")
+		return
+	}
+	id, guest := r.PathValue("id"), r.PathValue("guest")
+	if _, ok := h.opts.Tenants.Tenant(id); !ok {
+		apierror.Write(w, http.StatusNotFound, fmt.Sprintf("tenant %q not found", id))
+		return
+	}
+	channel := r.URL.Query().Get("channel")
+	if channel == "" {
+		channel = "whatsapp"
+	}
+	if !tenancy.ValidChannel(channel) {
+		apierror.Write(w, http.StatusBadRequest, "channel must be whatsapp or gmail")
+		return
+	}
+	ctx := r.Context()
+	was, err := h.opts.ResumeConversation(ctx, id, channel, guest)
+	if err != nil {
+		h.opts.OnError(r, err)
+		apierror.Write(w, http.StatusServiceUnavailable, "session store unavailable")
+		return
+	}
+	err = h.opts.Tenants.RecordAudit(ctx, tenancy.AuditEntry{Actor: Actor(ctx), Action: tenancy.ActionConversationResume,
+		Target: id, Detail: map[string]any{"channel": channel, "guest": guest, "was_handed_off": was}})
+	if err != nil {
+		h.opts.OnError(r, fmt.Errorf("auditing resume of %s/%s: %w", id, guest, err))
+		apierror.Write(w, http.StatusServiceUnavailable, "conversation resumed, but the audit log is unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenant_id": id, "channel": channel, "guest": guest, "was_handed_off": was})
 }
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {

@@ -17,7 +17,8 @@ import (
 
 var jwtSecret = []byte("test-secret-test-secret-test-secret!")
 
-// api is an admin server behind RequireJWT, the way the lead mounts it.
+// api is an admin server behind Authenticate, the way modules/adminauth
+// mounts it.
 type api struct {
 	t     *testing.T
 	srv   *httptest.Server
@@ -30,7 +31,11 @@ func newAPI(t *testing.T, opts Options) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(RequireJWT(jwtSecret, nil, h))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r, ok := Authenticate(w, r, jwtSecret, time.Now()); ok {
+			h.ServeHTTP(w, r)
+		}
+	}))
 	t.Cleanup(srv.Close)
 	tok, err := adminauth.Mint(jwtSecret, "ops@hotel", time.Hour)
 	if err != nil {
@@ -307,4 +312,45 @@ func TestFlagsAndDashboard(t *testing.T) {
 	b := newAPI(t, Options{Tenants: store})
 	b.expect("GET", "/admin/feature-flags", "", 503)
 	b.expect("PUT", "/admin/feature-flags/x", `{"enabled":true}`, 503)
+}
+
+func TestResumeConversation(t *testing.T) {
+	store, err := tenancy.NewMemoryStore(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type call struct{ tenant, channel, guest string }
+	var calls []call
+	handedOff := map[call]bool{{"h1", "whatsapp", "34600111222"}: true}
+	a := newAPI(t, Options{Tenants: store, ResumeConversation: func(_ context.Context, tenant, channel, guest string) (bool, error) {
+		c := call{tenant, channel, guest}
+		calls = append(calls, c)
+		was := handedOff[c]
+		delete(handedOff, c)
+		return was, nil
+	}})
+	a.expect("POST", "/admin/tenants", `{"tenant_id":"h1","name":"One"}`, 201)
+
+	r := a.expect("POST", "/admin/tenants/h1/conversations/34600111222/resume", "", 200)
+	if r.body["was_handed_off"] != true || r.body["channel"] != "whatsapp" {
+		t.Fatalf("resume %s", r.raw)
+	}
+	r = a.expect("POST", "/admin/tenants/h1/conversations/34600111222/resume", "", 200)
+	if r.body["was_handed_off"] != false {
+		t.Fatalf("second resume %s", r.raw)
+	}
+	a.expect("POST", "/admin/tenants/h1/conversations/guest@x.com/resume?channel=gmail", "", 200)
+	a.expect("POST", "/admin/tenants/h1/conversations/x/resume?channel=sms", "", 400)
+	a.expect("POST", "/admin/tenants/nope/conversations/x/resume", "", 404)
+	a.expect("GET", "/admin/tenants/h1/conversations/x/resume", "", 405)
+	if len(calls) != 3 || calls[2] != (call{"h1", "gmail", "guest@x.com"}) {
+		t.Fatalf("calls %+v", calls)
+	}
+	log, _ := store.AuditLog(context.Background(), 10)
+	if len(log) == 0 || log[0].Action != tenancy.ActionConversationResume || log[0].Target != "h1" || log[0].Actor == "" {
+		t.Fatalf("audit %+v", log)
+	}
+
+	without := newAPI(t, Options{Tenants: store})
+	without.expect("POST", "/admin/tenants/h1/conversations/x/resume", "", 503)
 }

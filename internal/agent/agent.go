@@ -143,7 +143,6 @@ type Orchestrator struct {
 	pms      pms.PMS
 	sessions SessionStore
 	now      func() time.Time
-	ttl      time.Duration
 }
 
 // Option configures an Orchestrator.
@@ -152,22 +151,15 @@ type Option func(*Orchestrator)
 // WithClock replaces time.Now (tests; business hours and relative dates).
 func WithClock(now func() time.Time) Option { return func(o *Orchestrator) { o.now = now } }
 
-// WithSessionTTL sets how long a session lives after the guest's last
-// message (default DefaultSessionTTL).
-func WithSessionTTL(d time.Duration) Option { return func(o *Orchestrator) { o.ttl = d } }
-
 // New returns an orchestrator that reads messages with analyze, books through
 // p and remembers conversations in sessions.
 func New(analyze AnalyzeFunc, p pms.PMS, sessions SessionStore, opts ...Option) (*Orchestrator, error) {
 	if analyze == nil || p == nil || sessions == nil {
 		return nil, errors.New("agent: New needs an analyzer, a PMS and a session store")
 	}
-	o := &Orchestrator{analyze: analyze, pms: p, sessions: sessions, now: time.Now, ttl: DefaultSessionTTL}
+	o := &Orchestrator{analyze: analyze, pms: p, sessions: sessions, now: time.Now}
 	for _, opt := range opts {
 		opt(o)
-	}
-	if o.ttl <= 0 {
-		return nil, fmt.Errorf("agent: session TTL must be positive, got %v", o.ttl)
 	}
 	return o, nil
 }
@@ -235,7 +227,7 @@ func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelCo
 		}
 	}
 	sess.UpdatedAt = now
-	sess.ExpiresAt = now.Add(o.ttl)
+	sess.ExpiresAt = now.Add(DefaultSessionTTL)
 	if err := o.sessions.Save(ctx, sess); err != nil {
 		status = statusError
 		return nil, err
@@ -256,7 +248,7 @@ func (o *Orchestrator) ResetHandoff(ctx context.Context, tenantID string, ch cha
 	}
 	sess.State.Handoff = false
 	sess.UpdatedAt = now
-	sess.ExpiresAt = now.Add(o.ttl)
+	sess.ExpiresAt = now.Add(DefaultSessionTTL)
 	return true, o.sessions.Save(ctx, sess)
 }
 

@@ -49,18 +49,9 @@ func (t *turn) owns(b pms.Booking) bool {
 			return true
 		}
 	}
-	digits := func(s string) string {
-		var out strings.Builder
-		for _, r := range s {
-			if r >= '0' && r <= '9' {
-				out.WriteRune(r)
-			}
-		}
-		return out.String()
-	}
 	switch t.m.Channel {
 	case chat.WhatsApp:
-		if p := digits(b.Guest.Phone); p != "" && p == digits(t.s.Key.UserID) {
+		if p := digitsOf(b.Guest.Phone); p != "" && p == digitsOf(t.s.Key.UserID) {
 			return true
 		}
 	case chat.Gmail:

@@ -80,7 +80,7 @@ type turn struct {
 }
 
 func knownIntent(in nlp.Intent) nlp.Intent {
-	for _, k := range Intents {
+	for _, k := range nlp.Intents() {
 		if in == k {
 			return in
 		}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -24,23 +25,24 @@ const (
 )
 
 var (
-	introducedNameIntros = []string{
+	introducedNamePhrases = []string{
 		"me llamo", "mi nombre es", "mi nombre completo es", "a nombre de", "nombre y apellidos", "nombre completo",
 		"el titular es", "el titular sera",
 		"my name is", "my name's", "my full name is", "under the name of", "under the name", "in the name of", "full name",
 		"the lead guest is",
 	}
-	answeredNameIntros = append([]string{
+	introducedNameIntros = newPhraseList(introducedNamePhrases...)
+	answeredNameIntros   = newPhraseList(append([]string{
 		"soy", "yo soy", "es", "nombre", "de parte de", "name", "i am", "i'm", "im", "this is", "it's", "its", "it is", "is",
-	}, introducedNameIntros...)
-	surnameIntros = []string{
+	}, introducedNamePhrases...)...)
+	surnameIntros = newPhraseList(
 		"mi apellido es", "mis apellidos son", "apellidos", "apellido", "son", "es",
 		"my surname is", "my last name is", "my family name is", "surname", "last name", "family name", "it's", "it is", "is",
-	}
-	phoneLabels = []string{
+	)
+	phoneLabels = newPhraseList(
 		"telefono", "tel", "tlf", "tfno", "movil", "celular", "numero de contacto", "whatsapp",
 		"phone", "mobile", "cell", "phone number", "contact number",
-	}
+	)
 
 	// nameParticles join the words of a name ("María de la Fuente", "van
 	// der Berg") and stay lower case.
@@ -114,21 +116,31 @@ func foldWord(s string) string { return string(foldRunes([]rune(s))) }
 // withoutEmails blanks e-mail addresses (and half-typed ones) out of text.
 func withoutEmails(text string) string { return emailLikeRE.ReplaceAllString(text, " , ") }
 
+// phraseList holds folded phrases as runes, longest first (so "mi nombre
+// completo es" wins over "mi nombre es"), prepared once for afterIntro.
+type phraseList [][]rune
+
+func newPhraseList(phrases ...string) phraseList {
+	out := make(phraseList, len(phrases))
+	for i, p := range phrases {
+		out[i] = []rune(p)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
 // afterIntro finds the earliest of phrases (folded, whole words) in text and
 // returns what follows it; found is false when none occurs.
-func afterIntro(text string, phrases []string) (rest string, found bool) {
+func afterIntro(text string, phrases phraseList) (rest string, found bool) {
 	rs := []rune(text)
 	f := foldRunes(rs)
-	sorted := append([]string(nil), phrases...)
-	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
 	for i := range f {
 		if i > 0 && (unicode.IsLetter(f[i-1]) || unicode.IsDigit(f[i-1]) || f[i-1] == '\'') {
 			continue
 		}
-		for _, p := range sorted {
-			pr := []rune(p)
-			end := i + len(pr)
-			if end > len(f) || string(f[i:end]) != p {
+		for _, p := range phrases {
+			end := i + len(p)
+			if end > len(f) || !slices.Equal(f[i:end], p) {
 				continue
 			}
 			if end < len(f) && (unicode.IsLetter(f[end]) || unicode.IsDigit(f[end])) {

@@ -3,6 +3,8 @@ package agent
 import (
 	"strings"
 	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/nlp"
 )
 
 func (t *turn) hotelInfo() {
@@ -26,13 +28,13 @@ func (t *turn) hotelInfo() {
 	var lines []string
 	for _, topic := range t.res.Entities.Topics {
 		switch topic {
-		case "address":
+		case nlp.TopicAddress:
 			lines = append(lines, t.say("info_address", v))
-		case "checkin_time":
+		case nlp.TopicCheckInTime:
 			lines = append(lines, t.say("info_checkin", v))
-		case "checkout_time":
+		case nlp.TopicCheckOutTime:
 			lines = append(lines, t.say("info_checkout", v))
-		case "amenities":
+		case nlp.TopicAmenities:
 			lines = append(lines, t.say("info_amenities", v))
 		default:
 			kws, ok := amenityKeywords[topic]

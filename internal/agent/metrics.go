@@ -13,12 +13,6 @@ const (
 	statusError   = "error"
 )
 
-// Intents are the intent label values, DESIGN.md "Intent labels".
-var Intents = []nlp.Intent{
-	nlp.Greeting, nlp.CheckAvailability, nlp.MakeReservation, nlp.CancelReservation, nlp.Pricing,
-	nlp.HotelInfo, nlp.LateCheckout, nlp.HumanHandoff, nlp.Goodbye, nlp.Unknown,
-}
-
 var (
 	messagesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "orchestrator_messages_total",
@@ -35,7 +29,7 @@ var (
 func init() {
 	// Every series exists from the start, so rate() and the seed's error-rate
 	// alerts see zeros rather than gaps.
-	for _, in := range Intents {
+	for _, in := range nlp.Intents() {
 		messagesTotal.WithLabelValues(string(in), statusSuccess)
 		messagesTotal.WithLabelValues(string(in), statusError)
 		latencySeconds.WithLabelValues(string(in))
@@ -48,11 +42,4 @@ func Collectors() []prometheus.Collector {
 }
 
 // intentLabel keeps the label's values to the known intents.
-func intentLabel(in nlp.Intent) string {
-	for _, k := range Intents {
-		if in == k {
-			return string(in)
-		}
-	}
-	return string(nlp.Unknown)
-}
+func intentLabel(in nlp.Intent) string { return string(knownIntent(in)) }

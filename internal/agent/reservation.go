@@ -112,11 +112,7 @@ func (t *turn) reservation(showOffers bool) {
 	av, err := t.o.pms.Availability(t.ctx, t.h.Hotel, s)
 	if err != nil {
 		if errors.Is(err, pms.ErrInvalid) {
-			v := t.stayView(s)
-			t.clearFlow()
-			t.st.Context.CheckIn, t.st.Context.CheckOut = "", ""
-			t.st.Step = stepAskDates
-			t.text(t.say("invalid_stay", v))
+			t.invalidStay(s)
 			return
 		}
 		t.pmsFailed()
@@ -387,11 +383,7 @@ func (t *turn) book() {
 		t.bookingHandoff("booking_failed")
 		return
 	case errors.Is(err, pms.ErrNotFound):
-		v := t.stayView(t.pendingStay())
-		t.clearFlow()
-		t.st.Context.CheckIn, t.st.Context.CheckOut = "", ""
-		t.st.Step = stepAskDates
-		t.text(t.say("invalid_stay", v))
+		t.invalidStay(t.pendingStay())
 		return
 	default:
 		// The pending booking and its reference stay: the guest's next "yes"
@@ -407,6 +399,16 @@ func (t *turn) book() {
 	t.clearFlow()
 	t.clearStay()
 	t.text(t.say("booked", v))
+}
+
+// invalidStay answers a stay the PMS will not look up or book: the guest is
+// asked for other dates.
+func (t *turn) invalidStay(s pms.Stay) {
+	v := t.stayView(s)
+	t.clearFlow()
+	t.st.Context.CheckIn, t.st.Context.CheckOut = "", ""
+	t.st.Step = stepAskDates
+	t.text(t.say("invalid_stay", v))
 }
 
 func (t *turn) changeDates() {

@@ -31,19 +31,24 @@ func KeyFor(tenantID string, ch chat.Channel, from string) SessionKey {
 	from = strings.TrimSpace(from)
 	switch ch {
 	case chat.WhatsApp:
-		var b strings.Builder
-		for _, r := range from {
-			if r >= '0' && r <= '9' {
-				b.WriteRune(r)
-			}
-		}
-		if b.Len() > 0 {
-			from = "+" + b.String()
+		if d := digitsOf(from); d != "" {
+			from = "+" + d
 		}
 	case chat.Gmail:
 		from = strings.ToLower(from)
 	}
 	return SessionKey{TenantID: tenantID, Channel: ch, UserID: from}
+}
+
+// digitsOf keeps the ASCII digits of s.
+func digitsOf(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Session is a guest's conversation state plus its bookkeeping.

@@ -81,13 +81,3 @@ func (p *PostgresSessions) Delete(ctx context.Context, key SessionKey) error {
 	}
 	return nil
 }
-
-// PurgeExpired deletes sessions that expired at or before now, for a
-// periodic housekeeping job; it returns how many went.
-func (p *PostgresSessions) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now)
-	if err != nil {
-		return 0, fmt.Errorf("purging sessions: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}

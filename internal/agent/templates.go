@@ -8,6 +8,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
@@ -323,11 +324,11 @@ var (
 	// amenityKeywords tell which of the PMS's amenity names answer a topic
 	// (accent-free, lower case; names may be in either language).
 	amenityKeywords = map[string][]string{
-		"parking":   {"parking", "aparcamiento", "garaje", "garage"},
-		"wifi":      {"wifi", "wi-fi", "internet"},
-		"breakfast": {"desayuno", "breakfast"},
-		"pool":      {"piscina", "pool"},
-		"pets":      {"mascota", "pet", "perro", "dog"},
+		nlp.TopicParking:   {"parking", "aparcamiento", "garaje", "garage"},
+		nlp.TopicWifi:      {"wifi", "wi-fi", "internet"},
+		nlp.TopicBreakfast: {"desayuno", "breakfast"},
+		nlp.TopicPool:      {"piscina", "pool"},
+		nlp.TopicPets:      {"mascota", "pet", "perro", "dog"},
 	}
 	// roomKeywords classify a PMS room type name into the categories the
 	// analyzer extracts; checked in this order ("double twin" is a twin).
@@ -450,11 +451,13 @@ func formatParty(lang string, adults, children int) string {
 	return s
 }
 
+// accentFolder strips Spanish accents; built once, fold runs on every message.
+var accentFolder = strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ü", "u", "ñ", "n",
+	"Á", "a", "É", "e", "Í", "i", "Ó", "o", "Ú", "u", "Ü", "u", "Ñ", "n")
+
 // fold lowers s and strips Spanish accents, for keyword matching.
 func fold(s string) string {
-	r := strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ü", "u", "ñ", "n",
-		"Á", "a", "É", "e", "Í", "i", "Ó", "o", "Ú", "u", "Ü", "u", "Ñ", "n")
-	return strings.TrimSpace(strings.ToLower(r.Replace(s)))
+	return strings.TrimSpace(strings.ToLower(accentFolder.Replace(s)))
 }
 
 // roomCategory classifies a PMS room type, or "" when its name says nothing known.

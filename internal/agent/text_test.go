@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
 
@@ -133,7 +134,7 @@ func TestMetricsArePreinitialisedAndCount(t *testing.T) {
 	for _, mf := range mfs {
 		series[mf.GetName()] = len(mf.GetMetric())
 	}
-	if series["orchestrator_messages_total"] != 2*len(Intents) || series["orchestrator_latency_seconds"] != len(Intents) {
+	if series["orchestrator_messages_total"] != 2*len(nlp.Intents()) || series["orchestrator_latency_seconds"] != len(nlp.Intents()) {
 		t.Fatalf("series before any message: %v", series)
 	}
 

@@ -37,8 +37,7 @@ type Settings struct {
 	SMTPUser, SMTPPassword string // SMTP_USER, SMTP_PASSWORD
 	SMTPRequireTLS         bool   // SMTP_REQUIRE_TLS, default true
 	// Warnings say which half-configured channel was left off.
-	Warnings                   []string
-	slackEnabled, emailEnabled bool
+	Warnings []string
 }
 
 // Receiver names of the routing tree.
@@ -93,8 +92,6 @@ func FromEnv(lookup Lookup) (Settings, error) {
 		u, err := url.Parse(s.SlackWebhookURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, errors.New("SLACK_WEBHOOK_URL: not an http(s) URL"))
-		} else {
-			s.slackEnabled = true
 		}
 	}
 	switch {
@@ -117,7 +114,6 @@ func FromEnv(lookup Lookup) (Settings, error) {
 			if _, err := mail.ParseAddress(s.EmailFrom); err != nil {
 				errs = append(errs, fmt.Errorf("ALERT_EMAIL_FROM (or SMTP_USER): %q is not an address", s.EmailFrom))
 			}
-			s.emailEnabled = true
 		}
 		if strings.ContainsAny(s.SMTPHost, ":/ ") {
 			errs = append(errs, fmt.Errorf("SMTP_HOST: %q must be a host name without port (the port is SMTP_PORT)", s.SMTPHost))
@@ -126,11 +122,14 @@ func FromEnv(lookup Lookup) (Settings, error) {
 	return s, errors.Join(errs...)
 }
 
-// SlackEnabled and EmailEnabled report the channels the config will use.
-func (s Settings) SlackEnabled() bool { return s.slackEnabled }
+// SlackEnabled reports whether alerts go to Slack.
+func (s Settings) SlackEnabled() bool { return s.SlackWebhookURL != "" }
 
-// EmailEnabled reports whether alerts are also mailed.
-func (s Settings) EmailEnabled() bool { return s.emailEnabled }
+// EmailEnabled reports whether alerts are also mailed: they need a
+// recipient, a server and a sender.
+func (s Settings) EmailEnabled() bool {
+	return s.EmailTo != "" && s.SMTPHost != "" && s.EmailFrom != ""
+}
 
 // The subset of Alertmanager's configuration we write; field names are
 // Alertmanager's.
@@ -232,12 +231,12 @@ func Render(s Settings) ([]byte, error) {
 	for _, name := range names {
 		r := receiver{Name: name}
 		if name != NullReceiver {
-			if s.slackEnabled {
+			if s.SlackEnabled() {
 				r.SlackConfigs = []slackConfig{{APIURL: s.SlackWebhookURL, Channel: slackChannels[name], SendResolved: true, Title: slackTitle, Text: slackText}}
 			}
 			// The security team hears by Slack; its alerts are mailed by
 			// the critical or warning route they continue to.
-			if s.emailEnabled && name != SecurityReceiver {
+			if s.EmailEnabled() && name != SecurityReceiver {
 				r.EmailConfigs = []emailConfig{{
 					To: s.EmailTo, From: s.EmailFrom,
 					Smarthost:    net.JoinHostPort(s.SMTPHost, strconv.Itoa(s.SMTPPort)),
@@ -254,10 +253,10 @@ func Render(s Settings) ([]byte, error) {
 		return nil, err
 	}
 	var channels []string
-	if s.slackEnabled {
+	if s.SlackEnabled() {
 		channels = append(channels, "slack")
 	}
-	if s.emailEnabled {
+	if s.EmailEnabled() {
 		channels = append(channels, "email")
 	}
 	if len(channels) == 0 {

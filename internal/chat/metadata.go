@@ -1,5 +1,7 @@
 package chat
 
+import "encoding/json"
+
 // DefaultAllowedMetadata is the original system's metadata allowlist
 // (DESIGN.md "Message metadata allowlist").
 var DefaultAllowedMetadata = []string{
@@ -67,4 +69,20 @@ func (f MetadataFilter) Apply(md map[string]any) map[string]any {
 		MetadataFilteredKeys.Add(float64(dropped))
 	}
 	return kept
+}
+
+// DecodeMetadata reads the client-supplied metadata of a payload, before
+// filtering. Absent or null is nil. A JSON value that is not an object has
+// no key that could be allow-listed: it is dropped and counted as one key in
+// metadata_filtered_keys_total.
+func DecodeMetadata(raw json.RawMessage) map[string]any {
+	if len(raw) == 0 {
+		return nil
+	}
+	var md map[string]any
+	if err := json.Unmarshal(raw, &md); err != nil {
+		MetadataFilteredKeys.Inc()
+		return nil
+	}
+	return md
 }

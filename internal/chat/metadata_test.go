@@ -60,3 +60,26 @@ func TestRecordNormalized(t *testing.T) {
 		t.Fatalf("grew by %v, want 3", got)
 	}
 }
+
+func TestDecodeMetadata(t *testing.T) {
+	before := testutil.ToFloat64(MetadataFilteredKeys)
+	for _, raw := range []string{"", "null"} {
+		if md := DecodeMetadata([]byte(raw)); md != nil {
+			t.Errorf("%q: %v, want nil", raw, md)
+		}
+	}
+	if md := DecodeMetadata([]byte(`{"source":"web","x":1}`)); len(md) != 2 || md["source"] != "web" {
+		t.Errorf("object: %v", md)
+	}
+	if got := testutil.ToFloat64(MetadataFilteredKeys) - before; got != 0 {
+		t.Fatalf("counted %v for absent, null and an object", got)
+	}
+	for _, raw := range []string{`["x_tenant_override"]`, `"x"`, `5`} {
+		if md := DecodeMetadata([]byte(raw)); md != nil {
+			t.Errorf("%s: %v, want nil", raw, md)
+		}
+	}
+	if got := testutil.ToFloat64(MetadataFilteredKeys) - before; got != 3 {
+		t.Fatalf("non-objects counted %v, want one each (3)", got)
+	}
+}

@@ -44,9 +44,6 @@ func ParseEnvironment(s string) (Environment, error) {
 	}
 }
 
-// DefaultWhatsAppAPIBase is the Graph API version the sender targets.
-const DefaultWhatsAppAPIBase = "https://graph.facebook.com/v21.0"
-
 // MinKeyLength is the shortest SECRET_KEY / JWT_SECRET_KEY accepted in staging and production.
 const MinKeyLength = 32
 
@@ -62,7 +59,8 @@ var DevDefaults = map[string]string{
 	"DEFAULT_TENANT_ID":     "default",
 }
 
-// Settings is the parsed environment.
+// Settings is the parsed environment. An empty WhatsAppAPIBase means the
+// sender's own default (whatsapp.DefaultBaseURL).
 type Settings struct {
 	Environment           Environment
 	Debug                 bool
@@ -78,13 +76,10 @@ type Settings struct {
 	PMSType               string
 	PMSBaseURL            string
 	PMSAPIKey             string
-	DefaultTenantID       string
-	TenancyDynamicEnabled bool
 	GmailUsername         string
 	GmailAppPassword      string
 	GmailWebhookSecret    string
 	SMTPAddr              string
-	FeatureFlags          string
 	SLOTarget             float64
 }
 
@@ -94,7 +89,9 @@ type Lookup func(string) (string, bool)
 // FromOS reads the process environment.
 func FromOS() (Settings, error) { return Load(os.LookupEnv) }
 
-// Load parses the environment. Malformed values are errors that name the variable.
+// Load parses the environment. Malformed values are errors that name the
+// variable. TENANCY_DYNAMIC_ENABLED and FEATURE_FLAGS are internal/flags'
+// (flags.DefaultsFromEnv reads and checks them).
 func Load(lookup Lookup) (Settings, error) {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
 	var errs []error
@@ -128,17 +125,11 @@ func Load(lookup Lookup) (Settings, error) {
 		PMSType:               strings.ToLower(get("PMS_TYPE")),
 		PMSBaseURL:            get("PMS_BASE_URL"),
 		PMSAPIKey:             get("PMS_API_KEY"),
-		DefaultTenantID:       get("DEFAULT_TENANT_ID"),
-		TenancyDynamicEnabled: boolean("TENANCY_DYNAMIC_ENABLED", true),
 		GmailUsername:         get("GMAIL_USERNAME"),
 		GmailAppPassword:      get("GMAIL_APP_PASSWORD"),
 		GmailWebhookSecret:    get("GMAIL_WEBHOOK_SECRET"),
 		SMTPAddr:              get("SMTP_ADDR"),
-		FeatureFlags:          get("FEATURE_FLAGS"),
 		SLOTarget:             99.0,
-	}
-	if s.WhatsAppAPIBase == "" {
-		s.WhatsAppAPIBase = DefaultWhatsAppAPIBase
 	}
 	if s.PMSType == "" {
 		s.PMSType = "demo"

@@ -75,7 +75,7 @@ func TestDevelopmentNeedsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Environment != Development || s.PMSType != "demo" || s.WhatsAppAPIBase != DefaultWhatsAppAPIBase {
+	if s.Environment != Development || s.PMSType != "demo" || s.WhatsAppAPIBase != "" {
 		t.Fatalf("defaults = %+v", s)
 	}
 	if err := s.Check(); err != nil {
@@ -116,5 +116,16 @@ func TestDevDefaultsAreLongEnoughForDevelopmentButRejectedInProduction(t *testin
 	}
 	if len(DevDefaults["JWT_SECRET_KEY"]) < MinKeyLength || len(DevDefaults["SECRET_KEY"]) < MinKeyLength {
 		t.Error("dev keys should be long enough that only the placeholder rule rejects them")
+	}
+}
+
+// TENANCY_DYNAMIC_ENABLED and FEATURE_FLAGS belong to internal/flags, which
+// reads them with its own syntax (yes/on/1...); Load must not refuse a value
+// that package accepts.
+func TestLoadLeavesFlagVariablesToFlags(t *testing.T) {
+	for _, v := range []string{"yes", "on", "no", "off", "1"} {
+		if _, err := Load(env(map[string]string{"TENANCY_DYNAMIC_ENABLED": v})); err != nil {
+			t.Errorf("TENANCY_DYNAMIC_ENABLED=%s: %v", v, err)
+		}
 	}
 }

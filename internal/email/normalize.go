@@ -155,15 +155,11 @@ func normalize(body []byte, opts NormalizeOptions) (chat.Message, *NormalizeErro
 			m.To = to.Address
 		}
 	}
-	md := map[string]any{}
-	if len(p.Metadata) > 0 && !bytes.Equal(bytes.TrimSpace(p.Metadata), []byte("null")) {
-		if err := json.Unmarshal(p.Metadata, &md); err != nil {
-			// Not an object: nothing of it can be allow-listed.
-			chat.MetadataFilteredKeys.Inc()
+	md := chat.DecodeMetadata(p.Metadata)
+	if from.Name != "" {
+		if md == nil {
 			md = map[string]any{}
 		}
-	}
-	if from.Name != "" {
 		md["from_full"] = strings.TrimSpace(p.From) // ours, not the client's
 	}
 	if len(md) > 0 {

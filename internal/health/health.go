@@ -45,18 +45,6 @@ func (c *Checker) Add(name string, check Check) {
 	c.checks[name] = check
 }
 
-// Names lists the registered checks, sorted.
-func (c *Checker) Names() []string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	names := make([]string, 0, len(c.checks))
-	for n := range c.checks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // Run asks every dependency at once, each bounded by timeout, and records
 // dependency_up{name}, readiness_up and readiness_last_check_timestamp.
 func (c *Checker) Run(ctx context.Context, timeout time.Duration) Report {

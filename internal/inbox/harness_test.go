@@ -147,13 +147,7 @@ func runSender(t *testing.T, ib *inbox.Inbox, s inbox.Sender) (stop func()) {
 // behaviour under test never happened.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testservices.Eventually(t, waitLimit, what, cond)
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -332,11 +332,7 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 				leaseLostInbox.Inc()
 			}
 		},
-		pending: func(ctx context.Context) {
-			if s, err := ib.b.stats(ctx); err == nil {
-				inboxPending.Set(float64(s.InboxPending))
-			}
-		},
+		pendingGauge: inboxPending,
 	}
 	ib.runLoop(ctx, queueInbox, l.run)
 	return nil
@@ -468,7 +464,17 @@ type Stats struct {
 }
 
 // Stats counts what is waiting.
-func (ib *Inbox) Stats(ctx context.Context) (Stats, error) { return ib.b.stats(ctx) }
+func (ib *Inbox) Stats(ctx context.Context) (Stats, error) {
+	in, err := ib.b.inbox().pending(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	out, err := ib.b.outbox().pending(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	return Stats{InboxPending: in, OutboxPending: out}, nil
+}
 
 // Prune deletes finished messages and replies (done, dead, sent, failed)
 // finished before the cutoff, and statuses accepted before it. Pending work

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // claimed is one leased item: the lease belongs to its conversation and is
@@ -32,6 +34,8 @@ type queue[T any] interface {
 	fail(ctx context.Context, c claimed[T], now time.Time, msg string) error
 	// release frees the conversation without counting the attempt.
 	release(ctx context.Context, c claimed[T]) error
+	// pending counts the items not yet finished.
+	pending(ctx context.Context) (int, error)
 }
 
 type queueKind int
@@ -60,7 +64,7 @@ const (
 // the Run context, so a shutdown still records what finished.
 const finishTimeout = 10 * time.Second
 
-// pendingEvery is how often the pending gauges are refreshed.
+// pendingEvery is how often the pending gauge is refreshed.
 const pendingEvery = 5 * time.Second
 
 // loop claims due items and runs them on up to `workers` goroutines, one per
@@ -81,7 +85,8 @@ type loop[T any] struct {
 	work     func(ctx context.Context, c claimed[T]) outcome
 	complete func(ctx context.Context, now time.Time, c claimed[T], o outcome) error
 	observe  func(c claimed[T], r result)
-	pending  func(ctx context.Context)
+	// pendingGauge, when set, shows q.pending, refreshed every pendingEvery.
+	pendingGauge prometheus.Gauge
 }
 
 func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
@@ -127,8 +132,10 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 				}()
 			}
 		}
-		if time.Since(lastPending) >= pendingEvery && l.pending != nil {
-			l.pending(ctx)
+		if time.Since(lastPending) >= pendingEvery && l.pendingGauge != nil {
+			if n, err := l.q.pending(ctx); err == nil {
+				l.pendingGauge.Set(float64(n))
+			}
 			lastPending = time.Now()
 		}
 		select {

@@ -55,6 +55,8 @@ func (q *stubQueue) release(ctx context.Context, c claimed[string]) error {
 	return errLeaseLost
 }
 
+func (q *stubQueue) pending(context.Context) (int, error) { return 0, nil }
+
 // A worker renews its lease while it works and, once the lease is lost,
 // has its work cancelled and records nothing.
 func TestHeartbeatRenewsAndCancelsOnLostLease(t *testing.T) {

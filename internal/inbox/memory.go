@@ -29,7 +29,6 @@ type backend interface {
 	messages(ctx context.Context, q Query) ([]MessageRecord, error)
 	replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 	statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error)
-	stats(ctx context.Context) (Stats, error)
 	prune(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -262,51 +261,43 @@ func (q *memQueue[T]) finish(e *memEntry[T], state string, now time.Time) {
 	}
 }
 
-func (q *memQueue[T]) extend(ctx context.Context, c claimed[T], leaseUntil time.Time) error {
+// fenced runs f on c's entry under b.mu if c's claim is still current, else
+// reports errLeaseLost; the memory twin of pgQueue.fenced.
+func (q *memQueue[T]) fenced(c claimed[T], f func(e *memEntry[T])) error {
 	q.b.mu.Lock()
 	defer q.b.mu.Unlock()
-	if _, ok := q.holds(c); !ok {
+	e, ok := q.holds(c)
+	if !ok {
 		return errLeaseLost
 	}
-	q.leases[c.key] = memLease{token: c.token, until: leaseUntil}
+	f(e)
 	return nil
+}
+
+func (q *memQueue[T]) extend(ctx context.Context, c claimed[T], leaseUntil time.Time) error {
+	return q.fenced(c, func(*memEntry[T]) { q.leases[c.key] = memLease{token: c.token, until: leaseUntil} })
 }
 
 func (q *memQueue[T]) retry(ctx context.Context, c claimed[T], now, at time.Time, msg string) error {
-	q.b.mu.Lock()
-	defer q.b.mu.Unlock()
-	e, ok := q.holds(c)
-	if !ok {
-		return errLeaseLost
-	}
-	e.nextAt = at
-	e.lastErr = msg
-	delete(q.leases, c.key)
-	return nil
+	return q.fenced(c, func(e *memEntry[T]) {
+		e.nextAt = at
+		e.lastErr = msg
+		delete(q.leases, c.key)
+	})
 }
 
 func (q *memQueue[T]) fail(ctx context.Context, c claimed[T], now time.Time, msg string) error {
-	q.b.mu.Lock()
-	defer q.b.mu.Unlock()
-	e, ok := q.holds(c)
-	if !ok {
-		return errLeaseLost
-	}
-	e.lastErr = msg
-	q.finish(e, q.failState, now)
-	return nil
+	return q.fenced(c, func(e *memEntry[T]) {
+		e.lastErr = msg
+		q.finish(e, q.failState, now)
+	})
 }
 
 func (q *memQueue[T]) release(ctx context.Context, c claimed[T]) error {
-	q.b.mu.Lock()
-	defer q.b.mu.Unlock()
-	e, ok := q.holds(c)
-	if !ok {
-		return errLeaseLost
-	}
-	e.attempts--
-	delete(q.leases, c.key)
-	return nil
+	return q.fenced(c, func(e *memEntry[T]) {
+		e.attempts--
+		delete(q.leases, c.key)
+	})
 }
 
 func (b *memBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
@@ -404,17 +395,14 @@ func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat
 	return out, nil
 }
 
-func (b *memBackend) stats(ctx context.Context) (Stats, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var s Stats
-	for _, l := range b.in.open {
-		s.InboxPending += len(l)
+func (q *memQueue[T]) pending(ctx context.Context) (int, error) {
+	q.b.mu.Lock()
+	defer q.b.mu.Unlock()
+	n := 0
+	for _, l := range q.open {
+		n += len(l)
 	}
-	for _, l := range b.out.open {
-		s.OutboxPending += len(l)
-	}
-	return s, nil
+	return n, nil
 }
 
 func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error) {

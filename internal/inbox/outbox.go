@@ -120,11 +120,7 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 				leaseLostOutbox.Inc()
 			}
 		},
-		pending: func(ctx context.Context) {
-			if st, err := ib.b.stats(ctx); err == nil {
-				outboxPending.Set(float64(st.OutboxPending))
-			}
-		},
+		pendingGauge: outboxPending,
 	}
 	ib.runLoop(ctx, queueOutbox, l.run)
 	return nil

@@ -37,10 +37,6 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }
 func (b *pgBackend) outbox() queue[OutboundReply] { return b.out }
 
-// Accept is one statement, hence one implicit transaction and one round
-// trip: the batch travels as a JSON array, each element becomes a row (and
-// its payload), duplicates are skipped by the unique key, and pg_notify
-// fires at commit only when something new was recorded.
 // acceptStatusesCTE records statuses from the JSON array in jsonParam.
 func acceptStatusesCTE(jsonParam, nowParam string) string {
 	return `
@@ -82,6 +78,10 @@ SELECT (SELECT count(*) FROM ins),
 	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins LIMIT 1) n)`
 )
 
+// accept is one statement, hence one implicit transaction and one round
+// trip: the batch travels as a JSON array, each element becomes a row (and
+// its payload), duplicates are skipped by the unique key, and pg_notify
+// fires at commit only when something new was recorded.
 func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status) (AcceptResult, []chat.Status, error) {
 	var (
 		res               AcceptResult
@@ -110,7 +110,6 @@ func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Messa
 	case len(statuses) == 0:
 		err = b.pool.QueryRow(ctx, acceptMessagesSQL, msgJSON, convKeys, now).Scan(&newMsgs, &notified)
 	case len(msgs) == 0:
-		// $1..$3 unused; keep the parameter numbering of the shared CTE.
 		err = b.pool.QueryRow(ctx, acceptStatusesSQL, stJSON, now).Scan(&newSts, &keys)
 	default:
 		err = b.pool.QueryRow(ctx, acceptBothSQL, msgJSON, convKeys, now, stJSON).Scan(&newMsgs, &notified, &newSts, &keys)
@@ -252,9 +251,9 @@ func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[
 
 // pgQueue is the claim/lease protocol on one item table and its lease table.
 type pgQueue[T any] struct {
-	pool                                               *pgxpool.Pool
-	table                                              string
-	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL string
+	pool                                                           *pgxpool.Pool
+	table                                                          string
+	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL, pendingSQL string
 }
 
 func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState string) *pgQueue[T] {
@@ -305,6 +304,7 @@ SELECT count(*) FROM upd`
 	// $4 now, $5 error.
 	q.failSQL = fmt.Sprintf(fence, `state = '`+failState+`', done_at = $4, last_error = $5`)
 	q.releaseSQL = fmt.Sprintf(fence, `attempts = attempts - 1`)
+	q.pendingSQL = `SELECT count(*) FROM ` + table + ` WHERE state = 'pending'`
 	return q
 }
 
@@ -372,6 +372,12 @@ func (q *pgQueue[T]) fail(ctx context.Context, c claimed[T], now time.Time, msg 
 
 func (q *pgQueue[T]) release(ctx context.Context, c claimed[T]) error {
 	return q.fenced(ctx, q.releaseSQL, c.seq, c.token, c.key)
+}
+
+func (q *pgQueue[T]) pending(ctx context.Context) (int, error) {
+	var n int
+	err := q.pool.QueryRow(ctx, q.pendingSQL).Scan(&n)
+	return n, err
 }
 
 // listen holds its own connection (outside the pool, so it never starves
@@ -511,14 +517,6 @@ func (b *pgBackend) statuses(ctx context.Context, tenantID string, channel chat.
 		out = append(out, s)
 	}
 	return out, rows.Err()
-}
-
-func (b *pgBackend) stats(ctx context.Context) (Stats, error) {
-	var s Stats
-	err := b.pool.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM inbox_messages WHERE state = 'pending'),
-		(SELECT count(*) FROM outbox_replies WHERE state = 'pending')`).Scan(&s.InboxPending, &s.OutboxPending)
-	return s, err
 }
 
 func (b *pgBackend) prune(ctx context.Context, before time.Time) (int64, error) {

@@ -87,6 +87,8 @@ const (
 	LatencyBins = 2048
 )
 
+// latencyUpper are the latency bins' upper bounds in seconds, shared by
+// every Window's snapshots.
 var latencyUpper = func() []float64 {
 	u := make([]float64, LatencyBins)
 	for i := range u {
@@ -95,10 +97,6 @@ var latencyUpper = func() []float64 {
 	u[LatencyBins-1] = math.Inf(1)
 	return u
 }()
-
-// LatencyUpperBounds returns the latency bins' upper bounds in seconds,
-// shared by every Window's snapshots. Callers must not modify it.
-func LatencyUpperBounds() []float64 { return latencyUpper }
 
 // latencyBin is the bin of latency d.
 func latencyBin(d time.Duration) int {

@@ -1,64 +1,21 @@
 package judge
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // MannWhitneyResult is the outcome of a Mann-Whitney U (Wilcoxon rank-sum)
-// test of x against y.
+// test of x against y. The test uses the normal approximation with the tie
+// correction of the variance and a continuity correction of 0.5 (as R's
+// wilcox.test(exact=FALSE, correct=TRUE) and SciPy's
+// mannwhitneyu(method="asymptotic") do), which is what the judge needs for
+// samples of 50 and more.
 type MannWhitneyResult struct {
 	// U is x's statistic: the number of pairs (xi, yj) with xi > yj, a tie
 	// counting one half. y's statistic is len(x)·len(y) − U.
 	U float64
-	// Z is (U − mean) / sd without continuity correction; 0 when sd is 0.
-	Z float64
 	// PGreater is the one-sided p-value for "x tends to be larger than y".
 	PGreater float64
 	// PLess is the one-sided p-value for "x tends to be smaller than y".
 	PLess float64
-}
-
-// TwoSided is the two-sided p-value.
-func (r MannWhitneyResult) TwoSided() float64 {
-	return math.Min(1, 2*math.Min(r.PGreater, r.PLess))
-}
-
-// MannWhitney tests the samples x and y. It uses the normal approximation
-// with the tie correction of the variance and a continuity correction of 0.5
-// (as R's wilcox.test(exact=FALSE, correct=TRUE) and SciPy's
-// mannwhitneyu(method="asymptotic") do), which is what the judge needs for
-// samples of 50 and more. Empty samples, or samples whose values are all
-// equal, give p-values of 1.
-func MannWhitney(x, y []float64) MannWhitneyResult {
-	xs := slices.Clone(x)
-	ys := slices.Clone(y)
-	slices.Sort(xs)
-	slices.Sort(ys)
-	var acc mwAccumulator
-	i, j := 0, 0
-	for i < len(xs) || j < len(ys) {
-		var v float64
-		switch {
-		case i == len(xs):
-			v = ys[j]
-		case j == len(ys):
-			v = xs[i]
-		default:
-			v = math.Min(xs[i], ys[j])
-		}
-		var cx, cy float64
-		for i < len(xs) && xs[i] == v {
-			cx++
-			i++
-		}
-		for j < len(ys) && ys[j] == v {
-			cy++
-			j++
-		}
-		acc.group(cx, cy)
-	}
-	return acc.result()
 }
 
 // MannWhitneyBinned tests two samples given as counts over the same ordered
@@ -112,7 +69,6 @@ func (a *mwAccumulator) result() MannWhitneyResult {
 		return r
 	}
 	sd := math.Sqrt(variance)
-	r.Z = (a.u - mean) / sd
 	r.PGreater = upperTail((a.u - mean - 0.5) / sd)
 	r.PLess = upperTail(-(a.u - mean + 0.5) / sd)
 	return r

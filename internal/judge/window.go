@@ -17,7 +17,6 @@ const WindowSlots = 30
 //
 // Windows are safe for concurrent use.
 type Window struct {
-	span   time.Duration
 	bucket int64 // nanoseconds per slot
 
 	mu    sync.Mutex
@@ -37,11 +36,8 @@ func NewWindow(span time.Duration) *Window {
 	if span < WindowSlots {
 		span = WindowSlots
 	}
-	return &Window{span: span, bucket: int64(span) / WindowSlots}
+	return &Window{bucket: int64(span) / WindowSlots}
 }
-
-// Span is the duration the window covers.
-func (w *Window) Span() time.Duration { return w.span }
 
 // Record adds one request that ended at `at`, took latency, and failed or not.
 func (w *Window) Record(at time.Time, latency time.Duration, failed bool) {

@@ -436,8 +436,6 @@ func soundKey(w string) string {
 			c = 'b'
 		case 'z':
 			c = 's'
-		case 'k':
-			c = 'k'
 		case 'q':
 			c = 'k'
 			if next == 'u' {
@@ -561,31 +559,24 @@ func abs(x int) int {
 	return x
 }
 
-// mergePhrases joins words that the rules treat as one: "check in" →
-// "checkin", "wi fi" → "wifi", and rewrites "un par de"/"a couple of" as 2.
+// wordPairs are two words the rules treat as one. "hay que dejar la
+// habitación" is an obligation, not "there is".
+var wordPairs = map[[2]string]string{
+	{"check", "in"}:  "checkin",
+	{"check", "out"}: "checkout",
+	{"hay", "que"}:   "hay_que",
+	{"wi", "fi"}:     "wifi",
+}
+
+// mergePhrases joins wordPairs ("check in" → "checkin", "wi fi" → "wifi")
+// and rewrites "un par de"/"a couple of" as 2.
 func mergePhrases(toks []token) []token {
 	out := toks[:0]
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		if i+1 < len(toks) && !t.brk {
-			nx := toks[i+1].w
-			switch {
-			case t.w == "check" && (nx == "in" || nx == "out"):
-				t.w = "check" + nx
-				t.brk = toks[i+1].brk
-				out = append(out, t)
-				i++
-				continue
-			case t.w == "hay" && nx == "que":
-				// "hay que dejar la habitación": an obligation, not "there is"
-				t.w = "hay_que"
-				t.brk = toks[i+1].brk
-				out = append(out, t)
-				i++
-				continue
-			case t.w == "wi" && nx == "fi":
-				t.w = "wifi"
-				t.brk = toks[i+1].brk
+			if w, ok := wordPairs[[2]string{t.w, toks[i+1].w}]; ok {
+				t.w, t.brk = w, toks[i+1].brk
 				out = append(out, t)
 				i++
 				continue

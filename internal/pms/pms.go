@@ -17,6 +17,14 @@ type Hotel struct {
 	PMSID    int
 }
 
+// PropertyID is PMSID, or 1 when it is unset: the id a PMS is asked about.
+func (h Hotel) PropertyID() int {
+	if h.PMSID <= 0 {
+		return 1
+	}
+	return h.PMSID
+}
+
 // Date is a calendar day with no time zone; stays are counted in nights
 // between two Dates.
 type Date struct {

@@ -47,3 +47,11 @@ func TestInvalidGuestErrorMatchesErrInvalid(t *testing.T) {
 		t.Error("matches ErrUnavailable")
 	}
 }
+
+func TestPropertyIDDefaultsToOne(t *testing.T) {
+	for pmsID, want := range map[int]int{0: 1, -3: 1, 1: 1, 7: 7} {
+		if got := (pms.Hotel{TenantID: "t", PMSID: pmsID}).PropertyID(); got != want {
+			t.Errorf("PMSID %d: PropertyID %d, want %d", pmsID, got, want)
+		}
+	}
+}

@@ -162,6 +162,6 @@ func TestCommittedDefaultRulesAreRendered(t *testing.T) {
 	}
 	want, _ := Render(Default())
 	if string(committed) != string(want) {
-		t.Fatalf("%s is not the renderer's output for the defaults; run `make slo-rules`", path)
+		t.Fatalf("%s is not the renderer's output for the defaults; run `make slo-rules-update`", path)
 	}
 }

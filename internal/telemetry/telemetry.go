@@ -72,10 +72,21 @@ var knownEndpoints = []string{
 	"/admin/tenants/{id}",
 	"/admin/tenants/{id}/identifiers",
 	"/admin/tenants/{id}/identifiers/{identifier}",
+	"/admin/tenants/{id}/conversations/{guest}/resume",
 	"/admin/feature-flags",
 	"/admin/feature-flags/{flag}",
 	"/admin/dashboard",
 }
+
+// endpointSegments are knownEndpoints split once: Endpoint runs on every
+// request.
+var endpointSegments = func() [][]string {
+	out := make([][]string, len(knownEndpoints))
+	for i, tmpl := range knownEndpoints {
+		out[i] = strings.Split(tmpl, "/")
+	}
+	return out
+}()
 
 // Endpoint maps a request path to its route template, or "other".
 func Endpoint(path string) string {
@@ -83,9 +94,9 @@ func Endpoint(path string) string {
 		path = strings.TrimSuffix(path, "/")
 	}
 	segs := strings.Split(path, "/")
-	for _, tmpl := range knownEndpoints {
-		if matchTemplate(strings.Split(tmpl, "/"), segs) {
-			return tmpl
+	for i, tmpl := range endpointSegments {
+		if matchTemplate(tmpl, segs) {
+			return knownEndpoints[i]
 		}
 	}
 	return "other"

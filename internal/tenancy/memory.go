@@ -1,7 +1,6 @@
 package tenancy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,7 +54,6 @@ type MemoryStore struct {
 	cache
 	mu    sync.Mutex // serialises writers
 	audit []AuditEntry
-	now   func() time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -63,7 +61,7 @@ var _ Store = (*MemoryStore)(nil)
 // NewMemoryStore builds a store holding tenants (validated like admin
 // writes; a duplicate tenant or identifier is an error).
 func NewMemoryStore(tenants []Tenant) (*MemoryStore, error) {
-	m := &MemoryStore{now: time.Now}
+	m := &MemoryStore{}
 	m.publish(emptySnapshot())
 	ctx := context.Background()
 	for _, t := range tenants {
@@ -96,9 +94,6 @@ func NewMemoryStoreFromFile(path string) (*MemoryStore, error) {
 	return NewMemoryStore(tenants)
 }
 
-// SetClock replaces the clock used for timestamps (tests).
-func (m *MemoryStore) SetClock(now func() time.Time) { m.now = now }
-
 func (m *MemoryStore) create(t Tenant) (Tenant, error) {
 	if err := t.Normalize(); err != nil {
 		return Tenant{}, err
@@ -106,7 +101,8 @@ func (m *MemoryStore) create(t Tenant) (Tenant, error) {
 	if _, exists := m.load().tenants[t.ID]; exists {
 		return Tenant{}, errorf(ErrConflict, "tenant %q already exists", t.ID)
 	}
-	t.CreatedAt, t.UpdatedAt = m.now(), m.now()
+	t.CreatedAt = time.Now()
+	t.UpdatedAt = t.CreatedAt
 	t.Identifiers = nil
 	m.publish(m.load().withTenant(t))
 	return t, nil
@@ -137,7 +133,7 @@ func (m *MemoryStore) UpdateTenant(_ context.Context, actor, id string, p Tenant
 	}
 	t := copyTenant(old)
 	p.apply(&t)
-	t.UpdatedAt = m.now()
+	t.UpdatedAt = time.Now()
 	m.publish(m.load().withTenant(t))
 	m.record(actor, ActionTenantUpdate, id, patchDetail(p))
 	return t, nil
@@ -197,7 +193,7 @@ func (m *MemoryStore) RecordAudit(_ context.Context, e AuditEntry) error {
 
 // record appends an audit entry; m.mu is held.
 func (m *MemoryStore) record(actor, action, target string, detail map[string]any) {
-	m.audit = append(m.audit, AuditEntry{Actor: actor, Action: action, Target: target, Detail: detail, At: m.now()})
+	m.audit = append(m.audit, AuditEntry{Actor: actor, Action: action, Target: target, Detail: detail, At: time.Now()})
 }
 
 // AuditLog lists the newest entries first.
@@ -306,12 +302,8 @@ func (s *seedIdentifier) UnmarshalYAML(n *yaml.Node) error {
 // LoadSeed reads a development seed (format on seedFile) into tenants,
 // parsing identifiers like the admin API. Unknown fields are errors.
 func LoadSeed(r io.Reader) ([]Tenant, error) {
-	b, err := io.ReadAll(io.LimitReader(r, 64<<20))
-	if err != nil {
-		return nil, err
-	}
 	var f seedFile
-	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec := yaml.NewDecoder(io.LimitReader(r, 64<<20))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err

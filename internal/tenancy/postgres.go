@@ -268,7 +268,7 @@ func (p *PostgresStore) query(ctx context.Context) ([]Tenant, error) {
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read-only
 
-	rows, err := tx.Query(ctx, `SELECT id, name, is_active, timezone, language, pms_hotel_id, created_at, updated_at FROM tenants`)
+	rows, err := tx.Query(ctx, `SELECT `+tenantColumns+` FROM tenants`)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +276,7 @@ func (p *PostgresStore) query(ctx context.Context) ([]Tenant, error) {
 	index := map[string]int{}
 	for rows.Next() {
 		var t Tenant
-		if err := rows.Scan(&t.ID, &t.Name, &t.Active, &t.Timezone, &t.Language, &t.PMSHotelID, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		if err := scanTenant(rows, &t); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -407,11 +407,16 @@ func serverUnavailable(e *pgconn.PgError) bool {
 	return false
 }
 
-func audit(ctx context.Context, tx pgx.Tx, actor, action, target string, detail map[string]any) error {
+// execer is a transaction of a write, or the pool for an audit row alone.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func audit(ctx context.Context, db execer, actor, action, target string, detail map[string]any) error {
 	if detail == nil {
 		detail = map[string]any{}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO admin_audit (actor, action, target, detail) VALUES ($1, $2, $3, $4)`, actor, action, target, detail)
+	_, err := db.Exec(ctx, `INSERT INTO admin_audit (actor, action, target, detail) VALUES ($1, $2, $3, $4)`, actor, action, target, detail)
 	return err
 }
 
@@ -574,19 +579,12 @@ func (p *PostgresStore) DeleteIdentifier(ctx context.Context, actor, tenantID st
 	return gone, err
 }
 
-// RecordAudit writes an audit row on its own (feature-flag writes).
+// RecordAudit writes an audit row on its own (feature-flag writes): one
+// INSERT, which needs no transaction around it.
 func (p *PostgresStore) RecordAudit(ctx context.Context, e AuditEntry) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.QueryTimeout)
 	defer cancel()
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return unavailable(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
-	if err := audit(ctx, tx, e.Actor, e.Action, e.Target, e.Detail); err != nil {
-		return unavailable(err)
-	}
-	return unavailable(tx.Commit(ctx))
+	return unavailable(audit(ctx, p.pool, e.Actor, e.Action, e.Target, e.Detail))
 }
 
 // AuditLog lists the newest audit rows first (limit ≤ 0: 100).

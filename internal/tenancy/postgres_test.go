@@ -42,19 +42,6 @@ func newStore(t *testing.T, pool *pgxpool.Pool, opts tenancy.PostgresOptions) *t
 	return s
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func TestSeedSQLRunsUnchangedAndResolves(t *testing.T) {
 	ctx := context.Background()
 	pool := migrated(t, testservices.Postgres(t))
@@ -74,7 +61,7 @@ func TestSeedSQLRunsUnchangedAndResolves(t *testing.T) {
 	}
 
 	// The triggers NOTIFY the store: no explicit refresh needed.
-	eventually(t, 2*time.Second, "seed visible in cache", func() bool { return s.Stats().Identifiers == 7 })
+	testservices.Eventually(t, 2*time.Second, "seed visible in cache", func() bool { return s.Stats().Identifiers == 7 })
 	if st := s.Stats(); st.Tenants != 3 || st.Active != 3 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -203,7 +190,7 @@ func TestNotifyPropagatesBetweenInstances(t *testing.T) {
 	if _, err := a.AddIdentifier(ctx, "ops", "h1", phone); err != nil {
 		t.Fatal(err)
 	}
-	took := eventually(t, time.Second, "identifier added on A visible on B", func() bool {
+	took := testservices.Eventually(t, time.Second, "identifier added on A visible on B", func() bool {
 		id, _ := b.Resolve(tenancy.ResolveInput{GuestPhone: "34611000001"})
 		return id == "h1"
 	})
@@ -213,7 +200,7 @@ func TestNotifyPropagatesBetweenInstances(t *testing.T) {
 	if _, err := b.UpdateTenant(ctx, "ops", "h1", tenancy.TenantPatch{Active: &off}); err != nil {
 		t.Fatal(err)
 	}
-	took = eventually(t, time.Second, "deactivation on B visible on A", func() bool {
+	took = testservices.Eventually(t, time.Second, "deactivation on B visible on A", func() bool {
 		_, r := a.Resolve(tenancy.ResolveInput{GuestPhone: "34611000001"})
 		return r == tenancy.ResultMissStrict
 	})
@@ -223,7 +210,7 @@ func TestNotifyPropagatesBetweenInstances(t *testing.T) {
 	if _, err := poolA.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ('manual', 'By hand')`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "manual insert visible on both", func() bool {
+	testservices.Eventually(t, time.Second, "manual insert visible on both", func() bool {
 		_, okA := a.Tenant("manual")
 		_, okB := b.Tenant("manual")
 		return okA && okB
@@ -252,7 +239,7 @@ func TestPostgresOutageKeepsServingAndRecovers(t *testing.T) {
 	}
 
 	srv.Stop()
-	eventually(t, 5*time.Second, "store reports the outage", func() bool { return !s.Healthy() })
+	testservices.Eventually(t, 5*time.Second, "store reports the outage", func() bool { return !s.Healthy() })
 	t.Logf("during outage: %v", s.LastRefreshError())
 	if rep := ready.Run(ctx, time.Second); rep.Ready || rep.Dependencies[1].Up {
 		t.Fatalf("readiness during the outage: %+v", rep)
@@ -273,14 +260,14 @@ func TestPostgresOutageKeepsServingAndRecovers(t *testing.T) {
 	}
 
 	srv.Start()
-	eventually(t, 10*time.Second, "store recovers after restart", s.Healthy)
+	testservices.Eventually(t, 10*time.Second, "store recovers after restart", s.Healthy)
 	// The pool may still hold connections to the old server; they fail once each.
-	eventually(t, 5*time.Second, "ready after the restart", func() bool { return ready.Run(ctx, time.Second).Ready })
+	testservices.Eventually(t, 5*time.Second, "ready after the restart", func() bool { return ready.Run(ctx, time.Second).Ready })
 	// LISTEN is back: a change made by hand after the restart arrives by NOTIFY.
 	if _, err := pool.Exec(ctx, `INSERT INTO tenant_user_identifiers (tenant_id, identifier_type, identifier_value) VALUES ('h1', 'email', 'back@example.com')`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "change after restart arrives", func() bool {
+	testservices.Eventually(t, 2*time.Second, "change after restart arrives", func() bool {
 		id, _ := s.Resolve(tenancy.ResolveInput{GuestEmail: "back@example.com"})
 		return id == "h1"
 	})

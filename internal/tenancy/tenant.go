@@ -185,12 +185,13 @@ type AuditEntry struct {
 
 // Audit actions written by the stores and the admin API.
 const (
-	ActionTenantCreate     = "tenant.create"
-	ActionTenantUpdate     = "tenant.update"
-	ActionIdentifierAdd    = "identifier.add"
-	ActionIdentifierDelete = "identifier.delete"
-	ActionTenantsRefresh   = "tenants.refresh"
-	ActionFlagSet          = "flag.set"
+	ActionTenantCreate       = "tenant.create"
+	ActionTenantUpdate       = "tenant.update"
+	ActionIdentifierAdd      = "identifier.add"
+	ActionIdentifierDelete   = "identifier.delete"
+	ActionTenantsRefresh     = "tenants.refresh"
+	ActionFlagSet            = "flag.set"
+	ActionConversationResume = "conversation.resume"
 )
 
 // Stats summarises the cache for the dashboard and metrics.

@@ -4,10 +4,11 @@
 // servers they name or starting throwaway ones. Run directly with `go test`,
 // the package falls back to the conventional local servers. When no server
 // answers, the test is skipped locally and fails under CI=true: an integration
-// test never silently skips in CI.
+// test never silently skips in CI. Eventually is the polling loop they share.
 package testservices
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,19 +16,32 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
 )
 
 const (
 	localPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	localRedis    = "redis://127.0.0.1:6379/0"
 )
+
+// FreePort is localserver.FreePort for a test: a port of 127.0.0.1 that was
+// free a moment ago, for a server the test starts and cannot hand
+// 127.0.0.1:0 (Caddy's admin and site addresses, a private redis-server).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := localserver.FreePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port
+}
 
 // unavailable skips the test, or fails it under CI.
 func unavailable(t testing.TB, what string, err error) {
@@ -146,7 +160,7 @@ func RedisClient(t testing.TB) (*redis.Client, string) {
 func Require(t testing.TB, what string, err error) {
 	t.Helper()
 	if err != nil {
-		unavailable(t, what, fmt.Errorf("%w", err))
+		unavailable(t, what, err)
 	}
 }
 
@@ -161,20 +175,9 @@ func Tool(t testing.TB, name, debianPackage string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	if os.Geteuid() != 0 {
-		unavailable(t, name, fmt.Errorf("not installed, and not root to install Debian's %s", debianPackage))
-	}
-	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	// Another test binary may be installing too: wait for dpkg's lock.
-	for _, args := range [][]string{
-		{"-o", "DPkg::Lock::Timeout=300", "update", "-q"},
-		{"-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", debianPackage},
-	} {
-		cmd := exec.Command("apt-get", args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			unavailable(t, name, fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out))
-		}
+	var out bytes.Buffer
+	if err := localserver.AptInstall(&out, debianPackage); err != nil {
+		unavailable(t, name, fmt.Errorf("not installed: %v\n%s", err, out.Bytes()))
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,12 +87,6 @@ func (e *SendError) Error() string {
 }
 
 func (e *SendError) Unwrap() error { return e.Err }
-
-// IsRetryable reports whether err is a SendError worth retrying.
-func IsRetryable(err error) bool {
-	var se *SendError
-	return errors.As(err, &se) && se.Retryable
-}
 
 // Send posts r to guest `to` (E.164, with or without '+') from business number
 // phoneNumberID and returns the new message's wamid. r is fitted into Meta's

@@ -269,9 +269,6 @@ func TestSendErrorClasses(t *testing.T) {
 			if se.Status != tc.status || se.Code != tc.code || se.Retryable != tc.retryable || se.RetryAfter != tc.retryAfter {
 				t.Fatalf("got %+v, want status %d code %d retryable %v after %s", se, tc.status, tc.code, tc.retryable, tc.retryAfter)
 			}
-			if IsRetryable(err) != tc.retryable {
-				t.Fatal("IsRetryable disagrees")
-			}
 			// The failure is consumed: the next call goes through.
 			if tc.fail != nil {
 				if _, err := c.Send(context.Background(), testPhoneNumberID, guest, text); err != nil {
@@ -320,7 +317,8 @@ func TestSendAuthAndTransportErrors(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		_, err := c.Send(ctx, testPhoneNumberID, guest, chat.Reply{Text: "hola"})
-		if !IsRetryable(err) || !errors.Is(err, context.DeadlineExceeded) {
+		var se *SendError
+		if !errors.As(err, &se) || !se.Retryable || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v", err)
 		}
 	})

@@ -59,7 +59,6 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("ByBusiness lost events: %d of %d", n, b.Len())
 		}
 		checkPathsAgree(t, body)
-		DetectChannel(body)
 		CheckChannel(chat.WhatsApp, body)
 	})
 }

@@ -1,6 +1,6 @@
 // Package whatsapp is the WhatsApp Cloud API channel: it normalises Meta's
-// webhook envelopes into chat.Message / chat.Status values (Normalize), tells
-// a WhatsApp payload from an email one (DetectChannel, CheckChannel), and
+// webhook envelopes into chat.Message / chat.Status values (Normalize),
+// rejects a payload of the other channel on its route (CheckChannel), and
 // sends replies through the Graph API (Client). Wire formats:
 // reference/external-apis.md.
 package whatsapp
@@ -100,15 +100,6 @@ func (e *NormalizeError) Unwrap() []error {
 			seen[p.Kind] = true
 			out = append(out, p.Kind)
 		}
-	}
-	return out
-}
-
-// Kinds returns the distinct kinds in order of first appearance.
-func (e *NormalizeError) Kinds() []ErrorKind {
-	var out []ErrorKind
-	for _, k := range e.Unwrap() {
-		out = append(out, k.(ErrorKind))
 	}
 	return out
 }
@@ -473,9 +464,7 @@ func (n *normalizer) message(wm *wireMessage, v *wireValue) (chat.Message, strin
 	if m.ID == "" {
 		m.ID = syntheticID(v.Metadata.PhoneNumberID, wm, m)
 	}
-	if len(wm.Metadata) > 0 && !bytes.Equal(wm.Metadata, []byte("null")) {
-		m.Metadata = n.metadata(wm.Metadata)
-	}
+	m.Metadata = n.opts.Metadata.Apply(chat.DecodeMetadata(wm.Metadata))
 	return m, ""
 }
 
@@ -570,17 +559,6 @@ func unsupported(m chat.Message, wm *wireMessage) chat.Message {
 		m.Errors = append(m.Errors, chatError(we))
 	}
 	return m
-}
-
-func (n *normalizer) metadata(raw json.RawMessage) map[string]any {
-	var md map[string]any
-	if err := json.Unmarshal(raw, &md); err != nil {
-		// Not an object: nothing of it can be allow-listed; count it as one
-		// dropped key.
-		chat.MetadataFilteredKeys.Inc()
-		return nil
-	}
-	return n.opts.Metadata.Apply(md)
 }
 
 func (n *normalizer) status(ws *wireStatus) (chat.Status, string) {

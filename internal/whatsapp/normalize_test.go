@@ -352,7 +352,11 @@ func TestNormalizeErrors(t *testing.T) {
 			if !errors.As(err, &ne) {
 				t.Fatalf("err = %v, want *NormalizeError", err)
 			}
-			if got := ne.Kinds(); !reflect.DeepEqual(got, c.kinds) {
+			var got []ErrorKind
+			for _, k := range ne.Unwrap() {
+				got = append(got, k.(ErrorKind))
+			}
+			if !reflect.DeepEqual(got, c.kinds) {
 				t.Fatalf("kinds %v, want %v (%v)", got, c.kinds, err)
 			}
 			for _, k := range c.kinds {

@@ -64,24 +64,6 @@ func (m markers) looksGmail() bool {
 	return m.From != nil && (m.Subject != nil || m.Body != nil)
 }
 
-// DetectChannel tells which channel's wire format body is: chat.WhatsApp for
-// a Meta envelope, chat.Gmail for the email webhook's JSON, "" for anything
-// else (not JSON, neither shape, or both at once).
-func DetectChannel(body []byte) chat.Channel {
-	m, ok := readMarkers(body)
-	if !ok {
-		return ""
-	}
-	wa, gm := m.looksWhatsApp(), m.looksGmail()
-	switch {
-	case wa && !gm:
-		return chat.WhatsApp
-	case gm && !wa:
-		return chat.Gmail
-	}
-	return ""
-}
-
 // SpoofingError is a payload that claims or looks like another channel than
 // its route's. The webhook answers it with 400.
 type SpoofingError struct {

@@ -9,33 +9,6 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
-func TestDetectChannel(t *testing.T) {
-	cases := []struct {
-		name string
-		body string
-		want chat.Channel
-	}{
-		{"meta envelope", string(readFixture(t, "meta_reference_text.json")), chat.WhatsApp},
-		{"seed whatsapp without object", string(readFixture(t, "seed_whatsapp_tenant_madrid.json")), chat.WhatsApp},
-		{"object only", `{"object":"whatsapp_business_account"}`, chat.WhatsApp},
-		{"seed gmail", string(readFixture(t, "seed_gmail_tenant_bcn.json")), chat.Gmail},
-		{"gmail without subject", `{"from":"a@b.c","body":"hola"}`, chat.Gmail},
-		{"both shapes", `{"entry":[],"from":"a@b.c","subject":"s","body":"b"}`, ""},
-		{"neither", `{"hello":"world"}`, ""},
-		{"from alone", `{"from":"a@b.c"}`, ""},
-		{"not JSON", `{{`, ""},
-		{"array", `[{"entry":[]}]`, ""},
-		{"entry of odd type", `{"entry":5}`, chat.WhatsApp},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if got := DetectChannel([]byte(c.body)); got != c.want {
-				t.Fatalf("DetectChannel = %q, want %q", got, c.want)
-			}
-		})
-	}
-}
-
 func TestCheckChannel(t *testing.T) {
 	gmail := readFixture(t, "seed_gmail_tenant_bcn.json")
 	wa := readFixture(t, "seed_whatsapp_tenant_madrid.json")
@@ -55,6 +28,11 @@ func TestCheckChannel(t *testing.T) {
 		{"claimed channel field, other case", chat.Gmail, `{"channel":"WhatsApp","from":"a@b.c","body":"x"}`, chat.WhatsApp},
 		{"claimed own channel", chat.WhatsApp, `{"channel":"whatsapp","entry":[]}`, ""},
 		{"claimed unknown channel", chat.WhatsApp, `{"channel":"sms","entry":[]}`, "sms"},
+		{"object alone is a Meta envelope", chat.Gmail, `{"object":"whatsapp_business_account"}`, chat.WhatsApp},
+		{"entry of odd type is still an envelope", chat.Gmail, `{"entry":5}`, chat.WhatsApp},
+		{"gmail without subject", chat.WhatsApp, `{"from":"a@b.c","body":"hola"}`, chat.Gmail},
+		{"from alone is not gmail", chat.WhatsApp, `{"from":"a@b.c"}`, ""},
+		{"array is left to the normaliser", chat.WhatsApp, `[{"from":"a@b.c","body":"x"}]`, ""},
 		{"neither shape is left to the normaliser", chat.WhatsApp, `{"hello":1}`, ""},
 		{"invalid JSON is left to the JSON check", chat.Gmail, `{`, ""},
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,14 +13,13 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/limiter"
 	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
 )
 
 // privateRedis is a redis-server of this test's own, which it may kill.
 type privateRedis struct {
-	t    *testing.T
-	bin  string
-	port int
-	cmd  *exec.Cmd
+	t   *testing.T
+	srv *localserver.Redis
 }
 
 func startPrivateRedis(t *testing.T) *privateRedis {
@@ -31,42 +28,30 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 	if err != nil {
 		testservices.Require(t, "redis-server binary (for the kill/restart test)", err)
 	}
-	r := &privateRedis{t: t, bin: bin, port: testservices.FreePort(t)}
+	srv, err := localserver.NewRedis(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &privateRedis{t: t, srv: srv}
 	r.start()
-	t.Cleanup(r.stop)
+	t.Cleanup(srv.Stop)
 	return r
 }
 
-func (r *privateRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+func (r *privateRedis) url() string { return r.srv.URL() }
 
 func (r *privateRedis) start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.t.TempDir())
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("starting redis-server: %v", err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			r.t.Fatal("redis-server did not answer within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := r.srv.Start(); err != nil {
+		r.t.Fatal(err)
 	}
 }
 
-func (r *privateRedis) stop() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-		r.cmd = nil
-	}
-}
+func (r *privateRedis) stop() { r.srv.Stop() }
 
 func (r *privateRedis) client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port)})
+	opts, _ := redis.ParseURL(r.url())
+	c := redis.NewClient(opts)
 	r.t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -75,11 +60,6 @@ func (r *privateRedis) client() *redis.Client {
 // behaviour (allow: a local limit; deny: 429); Redis returns → the shared
 // limits are used again, without a restart of Caddy.
 func TestRedisKilledAndBack(t *testing.T) {
-	if os.Getenv("CI") != "true" {
-		if _, err := exec.LookPath("redis-server"); err != nil {
-			t.Skip("redis-server not installed; this test starts and kills a private one")
-		}
-	}
 	rs := startPrivateRedis(t)
 	route := func(policy string) string {
 		return fmt.Sprintf(`

@@ -466,18 +466,13 @@ func TestTestEnvironmentAnswersInline(t *testing.T) {
 		"WHATSAPP_PHONE_NUMBER_ID": agentPhoneNumberID,
 	}
 	w := newWebhookClient(2)
-	type inline struct {
-		Status       string          `json:"status"`
-		ResponseType string          `json:"response_type"`
-		Content      json.RawMessage `json:"content"`
-	}
-	post := func(in *Instance, body []byte) inline {
+	post := func(in *Instance, body []byte) testModeReply {
 		t.Helper()
 		status, got, err := w.post(in.URL("/webhooks/whatsapp"), body)
 		if err != nil || status != http.StatusOK {
 			t.Fatalf("webhook: %d %s %v", status, got, err)
 		}
-		var out inline
+		var out testModeReply
 		if err := json.Unmarshal([]byte(got), &out); err != nil || out.Status != "ok" {
 			t.Fatalf("answer %s: %v", got, err)
 		}

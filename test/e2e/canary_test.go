@@ -44,7 +44,9 @@ type canaryView struct {
 		Status      string   `json:"status"`
 		FailReasons []string `json:"fail_reasons"`
 	} `json:"verdict"`
-	AutoRollbacks int `json:"auto_rollbacks"`
+	AutoRollbacks    int        `json:"auto_rollbacks"`
+	LastJudgedAt     *time.Time `json:"last_judged_at"`
+	LastJudgedStatus string     `json:"last_judged_status"`
 }
 
 func getCanary(t *testing.T, in *Instance, name string) canaryView {
@@ -204,9 +206,12 @@ func TestCanaryEndToEnd(t *testing.T) {
 
 	t.Run("20 requests are inconclusive", func(t *testing.T) {
 		send(t, in, "/few/x", 20, 4)
-		time.Sleep(600 * time.Millisecond) // a judge round runs
-		v := getCanary(t, in, "e2e-few")
-		if v.Verdict.Status != "INCONCLUSIVE" || v.Weights["canary"] != 50 || v.Status != "running" {
+		// The judge loop, not only the view, finds nothing to act on.
+		sent := time.Now()
+		v := waitCanary(t, in, "e2e-few", 10*time.Second, func(v canaryView) bool {
+			return v.LastJudgedAt != nil && v.LastJudgedAt.After(sent)
+		})
+		if v.LastJudgedStatus != "INCONCLUSIVE" || v.Verdict.Status != "INCONCLUSIVE" || v.Weights["canary"] != 50 || v.Status != "running" {
 			t.Fatalf("%+v", v)
 		}
 		code, report := canaryDiff(t, in, "e2e-few")
@@ -255,15 +260,8 @@ func TestCanaryEndToEnd(t *testing.T) {
 		}
 		// Prometheus counters carried over too.
 		_, _, metrics := Do(t, http.MethodGet, in.AdminURL("/metrics"), nil, nil)
-		var b, c float64
-		for _, line := range strings.Split(metrics, "\n") {
-			if strings.HasPrefix(line, `canary_requests_total{arm="baseline",name="e2e-same"} `) {
-				fmt.Sscan(strings.Fields(line)[1], &b)
-			}
-			if strings.HasPrefix(line, `canary_requests_total{arm="canary",name="e2e-same"} `) {
-				fmt.Sscan(strings.Fields(line)[1], &c)
-			}
-		}
+		b, _ := seriesValue(metrics, `canary_requests_total{arm="baseline",name="e2e-same"}`)
+		c, _ := seriesValue(metrics, `canary_requests_total{arm="canary",name="e2e-same"}`)
 		if uint64(b+c) != total(after) {
 			t.Fatalf("canary_requests_total for e2e-same is %v, window holds %d", b+c, total(after))
 		}

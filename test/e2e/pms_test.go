@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
 )
 
@@ -160,7 +161,7 @@ func TestQloAppsBreakerStaleAndRecovery(t *testing.T) {
 	// 5. QloApps is back; after breaker_open (2s) the breaker is half-open
 	// (the dashboard and /metrics say so) and lets one probe through.
 	fake.ClearFaults()
-	waitUntil(t, 5*time.Second, "the breaker goes half-open", func() bool {
+	testservices.Eventually(t, 5*time.Second, "the breaker goes half-open", func() bool {
 		status, body := adminCall(t, in, token, "GET", "/admin/dashboard", "")
 		return status == 200 && strings.Contains(body, `"pms_breaker_state":"half_open"`)
 	})

@@ -85,17 +85,10 @@ func localCAClient(t *testing.T, in *Instance) *http.Client {
 	var ca struct {
 		Root string `json:"root_certificate"`
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testservices.Eventually(t, 20*time.Second, "admin /pki/ca/local serves the root", func() bool {
 		status, _, body := Do(t, "GET", in.AdminURL("/pki/ca/local"), nil, nil)
-		if status == 200 && json.Unmarshal([]byte(body), &ca) == nil && ca.Root != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("admin /pki/ca/local: %d %s", status, body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return status == 200 && json.Unmarshal([]byte(body), &ca) == nil && ca.Root != ""
+	})
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM([]byte(ca.Root)) {
 		t.Fatalf("root certificate is not PEM: %q", ca.Root)
@@ -235,11 +228,5 @@ func TestStagingChainOverTLS(t *testing.T) {
 	}
 
 	// Traces reach the OTLP endpoint.
-	deadline = time.Now().Add(15 * time.Second)
-	for exports.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no OTLP trace export within 15s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testservices.Eventually(t, 15*time.Second, "an OTLP trace export", func() bool { return exports.Load() > 0 })
 }

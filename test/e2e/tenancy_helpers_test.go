@@ -53,20 +53,6 @@ func metric(t testing.TB, in *Instance, series string) float64 {
 	return v
 }
 
-// waitUntil polls cond every 20ms until it holds, failing the test after
-// within. It returns how long it took.
-func waitUntil(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > within {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // waMessage is one guest text message in a WhatsApp Cloud API webhook.
 type waMessage struct {
 	PhoneNumberID string // value.metadata.phone_number_id; "" leaves metadata out

@@ -262,7 +262,7 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 	}
 	// Before: the business number is nobody's, B uses the default hotel
 	// (once B has heard of it: a default that is not a tenant takes no guest).
-	waitUntil(t, time.Second, "B knows the fallback hotel", func() bool {
+	testservices.Eventually(t, time.Second, "B knows the fallback hotel", func() bool {
 		status, _ := adminCall(t, b, token, "GET", "/admin/tenants/hotel_fallback", "")
 		return status == 200
 	})
@@ -281,7 +281,7 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 		t.Fatalf("add identifier: %d %s", status, got)
 	}
 	// ...resolves on B within a second of the write.
-	waitUntil(t, time.Second-time.Since(written), "B resolves the new business number", func() bool {
+	testservices.Eventually(t, time.Second-time.Since(written), "B resolves the new business number", func() bool {
 		return strings.Contains(greetingOnB(), "Hotel Nuevo Retiro")
 	})
 	t.Logf("identifier added on A resolved on B %v after the admin request was sent", time.Since(written))
@@ -299,18 +299,18 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 	if status, got := adminCall(t, a, token, "PATCH", "/admin/tenants/hotel_nuevo", `{"status":"inactive"}`); status != 200 {
 		t.Fatalf("deactivate: %d %s", status, got)
 	}
-	waitUntil(t, time.Second-time.Since(written), "B stops resolving an inactive hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
+	testservices.Eventually(t, time.Second-time.Since(written), "B stops resolving an inactive hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
 	t.Logf("deactivation on A seen on B %v after the admin request was sent", time.Since(written))
 
 	// Reactivated, then the number removed on A.
 	if status, got := adminCall(t, a, token, "PATCH", "/admin/tenants/hotel_nuevo", `{"status":"active"}`); status != 200 {
 		t.Fatalf("reactivate: %d %s", status, got)
 	}
-	waitUntil(t, time.Second, "B resolves the reactivated hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Nuevo Retiro") })
+	testservices.Eventually(t, time.Second, "B resolves the reactivated hotel", func() bool { return strings.Contains(greetingOnB(), "Hotel Nuevo Retiro") })
 	if status, got := adminCall(t, a, token, "DELETE", "/admin/tenants/hotel_nuevo/identifiers/"+pnid+"?type=phone_number_id", ""); status != 200 {
 		t.Fatalf("delete identifier: %d %s", status, got)
 	}
-	waitUntil(t, time.Second, "B forgets a removed number", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
+	testservices.Eventually(t, time.Second, "B forgets a removed number", func() bool { return strings.Contains(greetingOnB(), "Hotel Fallback") })
 }
 
 // resolutionCounts reads tenant_resolution_total and
@@ -548,7 +548,7 @@ func TestSecurityBloqueantes(t *testing.T) {
 			t.Fatalf("inbox row: tenant %q metadata %s (%v)", tenant, metadata, err)
 		}
 		// ...and the worker answers it.
-		waitUntil(t, 10*time.Second, "the worker processes the message", func() bool {
+		testservices.Eventually(t, 10*time.Second, "the worker processes the message", func() bool {
 			var state string
 			_ = pool.QueryRow(context.Background(), `SELECT state FROM inbox_messages WHERE payload->>'text' = 'Test metadata injection'`).Scan(&state)
 			return state == "done"
@@ -603,7 +603,7 @@ func TestSecurityBloqueantes(t *testing.T) {
 			}
 			return replyText(t, got)
 		}
-		waitUntil(t, time.Second, "the numbers resolve", func() bool { return strings.Contains(say("600000002", "Hola", nil), "Hotel Barcelona Beach") })
+		testservices.Eventually(t, time.Second, "the numbers resolve", func() bool { return strings.Contains(say("600000002", "Hola", nil), "Hotel Barcelona Beach") })
 		isolation := metric(t, inline, "tenant_isolation_errors_total")
 
 		if r := say("600000001", "hola, ¿tenéis habitación doble del 5 al 7 de diciembre para 2?", nil); !strings.Contains(r, "Disponibilidad en Hotel Madrid Central") {
@@ -707,7 +707,7 @@ func TestPostgresOutageThroughTheBinary(t *testing.T) {
 
 	srv.Stop()
 	var ready string
-	waitUntil(t, 10*time.Second, "readiness reports the outage", func() bool {
+	testservices.Eventually(t, 10*time.Second, "readiness reports the outage", func() bool {
 		var status int
 		status, _, ready = Do(t, "GET", in.URL("/health/ready"), nil, nil)
 		return status == 503
@@ -733,11 +733,11 @@ func TestPostgresOutageThroughTheBinary(t *testing.T) {
 	}
 
 	srv.Start()
-	waitUntil(t, 15*time.Second, "readiness recovers", func() bool {
+	testservices.Eventually(t, 15*time.Second, "readiness recovers", func() bool {
 		status, _, _ := Do(t, "GET", in.URL("/health/ready"), nil, nil)
 		return status == 200
 	})
-	waitUntil(t, 5*time.Second, "events are accepted again", func() bool {
+	testservices.Eventually(t, 5*time.Second, "events are accepted again", func() bool {
 		status, _ := event()
 		return status == 200
 	})
@@ -746,7 +746,7 @@ func TestPostgresOutageThroughTheBinary(t *testing.T) {
 	if _, err := pool.Exec(context.Background(), `INSERT INTO tenant_user_identifiers (tenant_id, identifier_type, identifier_value) VALUES ('hotel_outage', 'email', 'back@example.com')`); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 7*time.Second, "a change after the restart arrives", func() bool {
+	testservices.Eventually(t, 7*time.Second, "a change after the restart arrives", func() bool {
 		status, got := adminCall(t, in, token, "GET", "/admin/tenants/hotel_outage", "")
 		return status == 200 && strings.Contains(got, "back@example.com")
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/signature"
+	"github.com/agentehotel/agente-caddy/internal/testservices"
 )
 
 var devSecret = config.DevDefaults["WHATSAPP_APP_SECRET"]
@@ -93,13 +94,9 @@ func TestWebhookChainSurvivesReload(t *testing.T) {
 	loads := strings.Count(in.Logs(), "load complete")
 	in.Reload(caddyfile)
 	// The log line may land just after /load answers.
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(in.Logs(), "load complete") != loads+1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the config was not reloaded:\n%s", in.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testservices.Eventually(t, 10*time.Second, "the config is reloaded", func() bool {
+		return strings.Count(in.Logs(), "load complete") == loads+1
+	})
 	walkWebhookChain(t, in)
 }
 

@@ -16,6 +16,12 @@
 // in `to`, and a text, interactive (button or list) or image message within
 // Meta's limits, with no field Meta does not know for those types (400 with
 // code 100 otherwise). Character limits count runes.
+//
+// The limits and request shapes are written out here from
+// reference/external-apis.md on purpose, not imported from internal/whatsapp:
+// the fake is the independent check of the client's rendering
+// (whatsapp.TestRenderAlwaysPassesTheFake), and a shared constant would let
+// one wrong limit pass both.
 package fakegraph
 
 import (

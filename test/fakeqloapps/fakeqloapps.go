@@ -233,12 +233,11 @@ func (s *Server) Bookings() []Booking {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Booking, 0, len(s.bookings))
-	for _, b := range s.bookings {
+	for _, b := range s.sortedBookingsLocked() {
 		c := *b
 		c.Lines = append([]Line(nil), b.Lines...)
 		out = append(out, c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
@@ -271,41 +270,39 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"code": status, "message": msg}}})
 }
 
+// endpoints are the handlers by endpoint key; route accepts only these.
+var endpoints = map[string]func(s *Server, w http.ResponseWriter, r *http.Request, id int) *apiError{
+	HotelARI:       (*Server).hotelARI,
+	Hotels:         (*Server).listHotels,
+	Hotel:          (*Server).hotel,
+	HotelRoomTypes: (*Server).hotelRoomTypes,
+	RoomTypes:      (*Server).listRoomTypes,
+	RoomType:       (*Server).roomType,
+	CreateBooking:  (*Server).createBooking,
+	GetBooking:     (*Server).getBooking,
+	UpdateBooking:  (*Server).updateBooking,
+	Orders:         (*Server).orders,
+}
+
 // route maps a request to its endpoint key and the id in the path, if any.
 func route(method, path string) (key string, id int, ok bool) {
-	p := strings.Trim(strings.TrimPrefix(path, "/api"), "/")
-	if !strings.HasPrefix(path, "/api/") {
+	p, found := strings.CutPrefix(path, "/api/")
+	if !found {
 		return "", 0, false
 	}
-	parts := strings.Split(p, "/")
-	res := parts[0]
-	if len(parts) > 2 {
-		return "", 0, false
-	}
-	if len(parts) == 2 {
-		n, err := strconv.Atoi(parts[1])
+	res, rest, hasID := strings.Cut(strings.Trim(p, "/"), "/")
+	key = method + " /api/" + res
+	if hasID {
+		n, err := strconv.Atoi(rest)
 		if err != nil || n <= 0 {
 			return "", 0, false
 		}
-		id = n
-		switch {
-		case method == http.MethodGet && res == "hotels":
-			return Hotel, id, true
-		case method == http.MethodGet && res == "room_types":
-			return RoomType, id, true
-		case method == http.MethodGet && res == "bookings":
-			return GetBooking, id, true
-		case method == http.MethodPut && res == "bookings":
-			return UpdateBooking, id, true
-		}
+		key, id = key+"/{id}", n
+	}
+	if _, ok := endpoints[key]; !ok {
 		return "", 0, false
 	}
-	k := method + " /api/" + res
-	switch k {
-	case HotelARI, Hotels, HotelRoomTypes, RoomTypes, CreateBooking, Orders:
-		return k, 0, true
-	}
-	return "", 0, false
+	return key, id, true
 }
 
 func (s *Server) takeFault(key string) *pendingFault {
@@ -378,30 +375,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request, key string, id int) {
-	var err *apiError
-	switch key {
-	case HotelARI:
-		err = s.hotelARI(w, r)
-	case Hotels:
-		err = s.listHotels(w, r)
-	case Hotel:
-		err = s.hotel(w, id)
-	case HotelRoomTypes:
-		err = s.hotelRoomTypes(w, r)
-	case RoomTypes:
-		err = s.listRoomTypes(w, r)
-	case RoomType:
-		err = s.roomType(w, id)
-	case CreateBooking:
-		err = s.createBooking(w, r)
-	case GetBooking:
-		err = s.getBooking(w, id)
-	case UpdateBooking:
-		err = s.updateBooking(w, r, id)
-	case Orders:
-		err = s.orders(w, r)
-	}
-	if err != nil {
+	if err := endpoints[key](s, w, r, id); err != nil {
 		writeError(w, err.status, err.msg)
 	}
 }
@@ -474,7 +448,7 @@ type ariXML struct {
 	} `xml:"hotel_ari"`
 }
 
-func (s *Server) hotelARI(w http.ResponseWriter, r *http.Request) *apiError {
+func (s *Server) hotelARI(w http.ResponseWriter, r *http.Request, _ int) *apiError {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	body = bytes.TrimPrefix(bytes.TrimSpace(body), []byte("xml="))
 	var req ariXML
@@ -552,7 +526,7 @@ func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
 // ---- hotels and room types -------------------------------------------------
 
-func (s *Server) listHotels(w http.ResponseWriter, r *http.Request) *apiError {
+func (s *Server) listHotels(w http.ResponseWriter, r *http.Request, _ int) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]int, 0, len(s.hotels))
@@ -571,7 +545,7 @@ func (s *Server) listHotels(w http.ResponseWriter, r *http.Request) *apiError {
 	return nil
 }
 
-func (s *Server) hotel(w http.ResponseWriter, id int) *apiError {
+func (s *Server) hotel(w http.ResponseWriter, _ *http.Request, id int) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.hotels[id]
@@ -588,7 +562,7 @@ func (s *Server) hotel(w http.ResponseWriter, id int) *apiError {
 	return nil
 }
 
-func (s *Server) hotelRoomTypes(w http.ResponseWriter, r *http.Request) *apiError {
+func (s *Server) hotelRoomTypes(w http.ResponseWriter, r *http.Request, _ int) *apiError {
 	hotelIDs, _, ferr := filterValues(r, "id_hotel")
 	if ferr != nil {
 		return ferr
@@ -647,7 +621,7 @@ func productJSON(rt *RoomTypeData) map[string]any {
 		"price": fmt.Sprintf("%.6f", rt.PricePerNight), "active": "1"}
 }
 
-func (s *Server) listRoomTypes(w http.ResponseWriter, r *http.Request) *apiError {
+func (s *Server) listRoomTypes(w http.ResponseWriter, r *http.Request, _ int) *apiError {
 	ids, _, ferr := filterValues(r, "id")
 	if ferr != nil {
 		return ferr
@@ -669,7 +643,7 @@ func (s *Server) listRoomTypes(w http.ResponseWriter, r *http.Request) *apiError
 	return nil
 }
 
-func (s *Server) roomType(w http.ResponseWriter, id int) *apiError {
+func (s *Server) roomType(w http.ResponseWriter, _ *http.Request, id int) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rt := s.roomTypes[id]
@@ -806,7 +780,7 @@ func (s *Server) validateLines(b *reqBooking, hotelID int) *apiError {
 	return nil
 }
 
-func (s *Server) createBooking(w http.ResponseWriter, r *http.Request) *apiError {
+func (s *Server) createBooking(w http.ResponseWriter, r *http.Request, _ int) *apiError {
 	b, aerr := readBooking(r)
 	if aerr != nil {
 		return aerr
@@ -921,7 +895,7 @@ func (s *Server) bookingJSON(b *Booking) map[string]any {
 	}
 }
 
-func (s *Server) getBooking(w http.ResponseWriter, id int) *apiError {
+func (s *Server) getBooking(w http.ResponseWriter, _ *http.Request, id int) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.bookings[id]
@@ -1010,7 +984,7 @@ func (s *Server) updateBooking(w http.ResponseWriter, r *http.Request, id int) *
 
 // ---- orders ---------------------------------------------------------------
 
-func (s *Server) orders(w http.ResponseWriter, r *http.Request) *apiError {
+func (s *Server) orders(w http.ResponseWriter, r *http.Request, _ int) *apiError {
 	sources, _, ferr := filterValues(r, "source")
 	if ferr != nil {
 		return ferr

@@ -198,3 +198,28 @@ func TestFaultsApplyToTheNamedEndpointOnly(t *testing.T) {
 		t.Fatalf("malformed fault sent valid JSON: %s", body)
 	}
 }
+
+func TestOnlyKnownEndpointsAreRouted(t *testing.T) {
+	s := fakeqloapps.Start(t, key)
+	ok := basic(key, "")
+	for _, req := range []string{"GET /api/nope", "DELETE /api/bookings/1", "GET /api/hotels/x", "GET /api/hotels/0",
+		"GET /api/hotels/1/2", "POST /api/hotels", "GET /hotels", "GET /api/"} {
+		method, path, _ := strings.Cut(req, " ")
+		if code, _, body := call(t, s, method, path+"?output_format=JSON", "", ok); code != http.StatusMethodNotAllowed {
+			t.Errorf("%s: %d %s, want 405", req, code, body)
+		}
+	}
+	for req, endpoint := range map[string]string{
+		"GET /api/hotels/1":     fakeqloapps.Hotel,
+		"GET /api/hotels/":      fakeqloapps.Hotels,
+		"GET /api/room_types/1": fakeqloapps.RoomType,
+		"GET /api/bookings/1":   fakeqloapps.GetBooking,
+	} {
+		method, path, _ := strings.Cut(req, " ")
+		before := s.Calls(endpoint)
+		call(t, s, method, path+"?output_format=JSON", "", ok)
+		if s.Calls(endpoint) != before+1 {
+			t.Errorf("%s was not routed to %s", req, endpoint)
+		}
+	}
+}

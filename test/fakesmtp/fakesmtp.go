@@ -1,20 +1,21 @@
-// Package fakesmtp is a small ESMTP server on 127.0.0.1 for tests that run
-// the real binary: it speaks what net/smtp's client needs (EHLO/HELO, AUTH
-// PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT), can require authentication,
-// and records every accepted message.
+// Package fakesmtp is a small ESMTP server on 127.0.0.1 for tests of the
+// email sender and of the real binary: it speaks what net/smtp's client
+// needs (EHLO/HELO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP,
+// QUIT), can require authentication, and records every accepted message.
 //
 //	s := fakesmtp.Start(t, fakesmtp.Options{User: "hotel@example.com", Password: "app"})
 //	// SMTP_ADDR=s.Addr()
 //	mails, err := s.WaitForMails(1, 5*time.Second)
 //	msg, _ := mails[0].Parse()   // headers and the decoded body
 //
-// It offers no STARTTLS: the binary verifies certificates against the
-// system roots, which a test certificate is not in. Plain AUTH is still
-// possible because net/smtp allows it to localhost.
+// STARTTLS is offered only with Options.TLSConfig: the binary verifies
+// certificates against the system roots, which a test certificate is not
+// in. Plain AUTH is still possible because net/smtp allows it to localhost.
 package fakesmtp
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -34,14 +35,23 @@ type Options struct {
 	// User and Password, when User is set, are required (AUTH PLAIN) before
 	// MAIL; AUTH is not offered otherwise.
 	User, Password string
+	// TLSConfig, when set, makes the server offer STARTTLS with it.
+	TLSConfig *tls.Config
+	// AuthOnlyAfterTLS offers and accepts AUTH only after STARTTLS, as Gmail does.
+	AuthOnlyAfterTLS bool
+	// Addr is the address to listen on; default 127.0.0.1:0 (a free port).
+	Addr string
+	// Unresponsive accepts connections and never answers, as a hung server.
+	Unresponsive bool
 }
 
 // Mail is one accepted message.
 type Mail struct {
 	From     string   // MAIL FROM address
 	To       []string // RCPT TO addresses
-	Data     []byte   // the message as sent after DATA (dot-unstuffed)
+	Data     []byte   // the message as sent after DATA (dot-unstuffed, LF line ends)
 	AuthUser string   // who authenticated, "" without AUTH
+	TLS      bool     // sent after STARTTLS
 }
 
 // Message is a parsed Mail: its header and its body decoded from the
@@ -99,13 +109,14 @@ type Server struct {
 	ln   net.Listener
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex
-	mails   []Mail
-	changed chan struct{} // closed and replaced on every accepted mail
-	authErr int           // failed AUTH attempts
+	mu       sync.Mutex
+	mails    []Mail
+	changed  chan struct{} // closed and replaced on every accepted mail
+	authSeen int           // AUTH commands, accepted or not
+	authErr  int           // refused AUTH commands
 }
 
-// Start listens on 127.0.0.1 (a free port) until the test ends.
+// Start listens on Options.Addr until the test ends.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	s, err := New(opts)
@@ -116,9 +127,13 @@ func Start(tb testing.TB, opts Options) *Server {
 	return s
 }
 
-// New listens on 127.0.0.1 (a free port); Close stops it.
+// New listens on Options.Addr; Close stops it.
 func New(opts Options) (*Server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +164,13 @@ func (s *Server) FailedAuths() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.authErr
+}
+
+// AuthAttempts is how many AUTH commands arrived, accepted or not.
+func (s *Server) AuthAttempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authSeen
 }
 
 // WaitForMails waits until at least n messages were accepted.
@@ -191,12 +213,17 @@ func (s *Server) accept() {
 const maxData = 10 << 20
 
 func (s *Server) session(conn net.Conn) {
+	if s.opts.Unresponsive {
+		_, _ = conn.Read(make([]byte, 1)) // until the client gives up
+		return
+	}
 	tp := textproto.NewConn(conn)
 	reply := func(format string, args ...any) bool { return tp.PrintfLine(format, args...) == nil }
 	if !reply("220 fakesmtp.local ESMTP ready") {
 		return
 	}
-	var authUser string
+	isTLS, authUser := false, ""
+	authOffered := func() bool { return s.opts.User != "" && (isTLS || !s.opts.AuthOnlyAfterTLS) }
 	var cur *Mail
 	for {
 		line, err := tp.ReadLine()
@@ -208,7 +235,10 @@ func (s *Server) session(conn net.Conn) {
 		switch strings.ToUpper(verb) {
 		case "EHLO":
 			exts := []string{"fakesmtp.local greets " + arg, "8BITMIME", fmt.Sprintf("SIZE %d", maxData)}
-			if s.opts.User != "" {
+			if s.opts.TLSConfig != nil && !isTLS {
+				exts = append(exts, "STARTTLS")
+			}
+			if authOffered() {
 				exts = append(exts, "AUTH PLAIN")
 			}
 			for i, e := range exts {
@@ -220,9 +250,27 @@ func (s *Server) session(conn net.Conn) {
 			}
 		case "HELO":
 			ok = reply("250 fakesmtp.local")
+		case "STARTTLS":
+			if s.opts.TLSConfig == nil || isTLS {
+				ok = reply("502 5.5.1 not offered")
+				break
+			}
+			if !reply("220 2.0.0 go ahead") {
+				return
+			}
+			tc := tls.Server(conn, s.opts.TLSConfig)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			// RFC 3207: the session starts over.
+			isTLS, authUser, cur = true, "", nil
+			tp = textproto.NewConn(tc)
 		case "AUTH":
+			s.mu.Lock()
+			s.authSeen++
+			s.mu.Unlock()
 			mech, resp, _ := strings.Cut(arg, " ")
-			if s.opts.User == "" || !strings.EqualFold(mech, "PLAIN") {
+			if !authOffered() || !strings.EqualFold(mech, "PLAIN") {
 				ok = reply("504 5.5.4 unrecognised authentication type")
 				break
 			}
@@ -250,7 +298,7 @@ func (s *Server) session(conn net.Conn) {
 				ok = reply("530 5.7.0 authentication required")
 				break
 			}
-			cur = &Mail{From: addrArg(arg, "FROM:"), AuthUser: authUser}
+			cur = &Mail{From: addrArg(arg, "FROM:"), AuthUser: authUser, TLS: isTLS}
 			ok = reply("250 2.1.0 ok")
 		case "RCPT":
 			if cur == nil {

@@ -5,7 +5,7 @@
 //
 // A server named by POSTGRES_URL or REDIS_URL is reused when it answers.
 // Otherwise a throwaway one is started from the local binaries on a free
-// port (initdb into a temporary directory; redis-server --save ”), after
+// port (initdb into a temporary directory; redis-server --save ""), after
 // installing the Debian packages when the binaries are missing and we run as
 // root. Throwaway servers are stopped and their files removed afterwards.
 // The exit status is the command's.
@@ -15,19 +15,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
 )
 
 func main() {
@@ -103,41 +100,27 @@ func postgres() (string, func(), error) {
 			logf("POSTGRES_URL does not answer (%v); starting a throwaway server", err)
 		}
 	}
-	bin, err := postgresBinDir()
+	bin, err := localserver.PostgresBinDir()
+	if err != nil {
+		if err := localserver.AptInstall(os.Stderr, "postgresql"); err != nil {
+			return "", nil, fmt.Errorf("initdb/pg_ctl not found and could not be installed: %w", err)
+		}
+		if bin, err = localserver.PostgresBinDir(); err != nil {
+			return "", nil, err
+		}
+	}
+	pg, err := localserver.InitPostgres(bin, "max_connections = 300")
 	if err != nil {
 		return "", nil, err
 	}
-	dir, err := os.MkdirTemp("", "agente-pg-")
-	if err != nil {
+	if err := pg.Start(); err != nil {
+		pg.Remove()
 		return "", nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	asUser, err := postgresOSUser(dir)
-	if err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := asUser(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
-	if out, err := asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		cleanup()
-		return "", nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
-	}
-	u := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	logf("started a throwaway Postgres on 127.0.0.1:%d", port)
-	return u, func() {
-		_ = asUser(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").Run()
-		cleanup()
+	logf("started a throwaway Postgres at %s", pg.URL())
+	return pg.URL(), func() {
+		_ = pg.Stop("immediate")
+		pg.Remove()
 	}, nil
 }
 
@@ -152,59 +135,6 @@ func pingPostgres(u string) error {
 	return conn.Ping(ctx)
 }
 
-// postgresBinDir finds initdb and pg_ctl, installing the Debian package when
-// they are missing and we may.
-func postgresBinDir() (string, error) {
-	find := func() string {
-		if p, err := exec.LookPath("initdb"); err == nil {
-			if _, err := exec.LookPath("pg_ctl"); err == nil {
-				return filepath.Dir(p)
-			}
-		}
-		dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-		for i := len(dirs) - 1; i >= 0; i-- {
-			if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
-				return dirs[i]
-			}
-		}
-		return ""
-	}
-	if d := find(); d != "" {
-		return d, nil
-	}
-	if err := aptInstall("postgresql"); err != nil {
-		return "", fmt.Errorf("initdb/pg_ctl not found and could not be installed: %w", err)
-	}
-	if d := find(); d != "" {
-		return d, nil
-	}
-	return "", errors.New("initdb not found after installing postgresql")
-}
-
-// postgresOSUser returns a command builder that runs as a user Postgres
-// accepts: itself, or the postgres account when we are root (Postgres refuses
-// to run as root).
-func postgresOSUser(dir string) (func(name string, args ...string) *exec.Cmd, error) {
-	if os.Geteuid() != 0 {
-		return exec.Command, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root needs the postgres OS user: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
-		return nil, err
-	}
-	return func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(name, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-		cmd.Dir = dir
-		return cmd
-	}, nil
-}
-
 // redisServer returns a reachable server's URL and how to stop it.
 func redisServer() (string, func(), error) {
 	if u := os.Getenv("REDIS_URL"); u != "" {
@@ -217,34 +147,22 @@ func redisServer() (string, func(), error) {
 	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if err := aptInstall("redis-server"); err != nil {
+		if err := localserver.AptInstall(os.Stderr, "redis-server"); err != nil {
 			return "", nil, fmt.Errorf("redis-server not found and could not be installed: %w", err)
 		}
 		if bin, err = exec.LookPath("redis-server"); err != nil {
 			return "", nil, err
 		}
 	}
-	port, err := freePort()
+	srv, err := localserver.NewRedis(bin)
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
-	cmd.Dir = os.TempDir()
-	if err := cmd.Start(); err != nil {
+	if err := srv.Start(); err != nil {
 		return "", nil, err
 	}
-	u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	deadline := time.Now().Add(10 * time.Second)
-	for pingRedis(u) != nil {
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, errors.New("throwaway redis-server did not answer within 10s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	logf("started a throwaway Redis on 127.0.0.1:%d", port)
-	return u, stop, nil
+	logf("started a throwaway Redis at %s", srv.URL())
+	return srv.URL(), srv.Stop, nil
 }
 
 func pingRedis(u string) error {
@@ -272,32 +190,7 @@ func ensureTools() {
 	if len(missing) == 0 {
 		return
 	}
-	if err := aptInstall(missing...); err != nil {
+	if err := localserver.AptInstall(os.Stderr, missing...); err != nil {
 		logf("Prometheus tools not installed (%v); the observability tests will need them", err)
 	}
-}
-
-func aptInstall(pkgs ...string) error {
-	if os.Geteuid() != 0 {
-		return errors.New("not root, so cannot install " + strings.Join(pkgs, " ") + "; install it or set the URL")
-	}
-	logf("installing %s from Debian packages", strings.Join(pkgs, " "))
-	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	update := exec.Command("apt-get", "update", "-q")
-	update.Env, update.Stdout, update.Stderr = env, os.Stderr, os.Stderr
-	if err := update.Run(); err != nil {
-		return fmt.Errorf("apt-get update: %w", err)
-	}
-	install := exec.Command("apt-get", append([]string{"install", "-y", "-q", "--no-install-recommends"}, pkgs...)...)
-	install.Env, install.Stdout, install.Stderr = env, os.Stderr, os.Stderr
-	return install.Run()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

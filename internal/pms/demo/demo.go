@@ -124,8 +124,12 @@ type hotel struct {
 	seq      int
 }
 
-// hotelFor returns the tenant's property, creating it on first use. p.mu must be held.
-func (p *PMS) hotelFor(h pms.Hotel) (*hotel, error) {
+// hotelFor returns the tenant's property, creating it on first use, or
+// ErrUnavailable once ctx is done (as a remote PMS would). p.mu must be held.
+func (p *PMS) hotelFor(ctx context.Context, h pms.Hotel) (*hotel, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
+	}
 	if h.TenantID == "" {
 		return nil, fmt.Errorf("%w: hotel has no tenant id", pms.ErrInvalid)
 	}
@@ -205,13 +209,10 @@ func price(r *Room, s pms.Stay) float64 {
 // Availability lists the room types that fit the party and have a room free
 // on every night of the stay, in the property's order.
 func (p *PMS) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms.Availability, error) {
-	if err := ctx.Err(); err != nil {
-		return pms.Availability{}, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
-	}
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ht, err := p.hotelFor(h)
+	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return pms.Availability{}, err
 	}
@@ -233,12 +234,9 @@ func (p *PMS) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms.Av
 
 // HotelInfo describes the tenant's property.
 func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, error) {
-	if err := ctx.Err(); err != nil {
-		return pms.HotelInfo{}, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ht, err := p.hotelFor(h)
+	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return pms.HotelInfo{}, err
 	}
@@ -258,12 +256,9 @@ func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, error)
 
 // RoomTypes lists the property's room types.
 func (p *PMS) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ht, err := p.hotelFor(h)
+	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -279,13 +274,10 @@ func (p *PMS) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, error
 // exactly one guest. A request whose Reference was already booked returns
 // that booking and takes nothing more.
 func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Booking, error) {
-	if err := ctx.Err(); err != nil {
-		return pms.Booking{}, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
-	}
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ht, err := p.hotelFor(req.Hotel)
+	ht, err := p.hotelFor(ctx, req.Hotel)
 	if err != nil {
 		return pms.Booking{}, err
 	}
@@ -361,10 +353,7 @@ func (p *PMS) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms.Bo
 
 // booking finds one of the tenant's bookings; p.mu must be held.
 func (p *PMS) booking(ctx context.Context, h pms.Hotel, id string) (*hotel, *pms.Booking, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
-	}
-	ht, err := p.hotelFor(h)
+	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return nil, nil, err
 	}

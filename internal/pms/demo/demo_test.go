@@ -187,10 +187,30 @@ func TestBookingRejections(t *testing.T) {
 	if _, err := p.CreateBooking(ctx, pms.BookingRequest{Hotel: madrid, RoomTypeID: 1, Stay: stay}); !errors.Is(err, pms.ErrInvalid) {
 		t.Errorf("two adults in a single: %v", err)
 	}
+	b, err := p.CreateBooking(ctx, pms.BookingRequest{Hotel: madrid, RoomTypeID: 2, Stay: stay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every call answers a done context as a remote PMS would: unavailable.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := p.CreateBooking(cctx, pms.BookingRequest{Hotel: madrid, RoomTypeID: 2, Stay: stay}); !errors.Is(err, pms.ErrUnavailable) {
-		t.Errorf("cancelled context: %v", err)
+	for name, call := range map[string]func() error{
+		"Availability": func() error { _, err := p.Availability(cctx, madrid, stay); return err },
+		"HotelInfo":    func() error { _, err := p.HotelInfo(cctx, madrid); return err },
+		"RoomTypes":    func() error { _, err := p.RoomTypes(cctx, madrid); return err },
+		"CreateBooking": func() error {
+			_, err := p.CreateBooking(cctx, pms.BookingRequest{Hotel: madrid, RoomTypeID: 2, Stay: stay})
+			return err
+		},
+		"GetBooking":    func() error { _, err := p.GetBooking(cctx, madrid, b.ID); return err },
+		"CancelBooking": func() error { _, err := p.CancelBooking(cctx, madrid, b.ID); return err },
+	} {
+		if err := call(); !errors.Is(err, pms.ErrUnavailable) {
+			t.Errorf("%s with a cancelled context: %v", name, err)
+		}
+	}
+	if got, _ := p.GetBooking(ctx, madrid, b.ID); got.Status != pms.BookingNew {
+		t.Errorf("a cancelled-context CancelBooking changed the booking: %+v", got)
 	}
 }
 

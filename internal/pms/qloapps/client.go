@@ -252,13 +252,13 @@ func malformed(r request, err error) error {
 	return fmt.Errorf("qloapps %s %s: %w: %w: %v", r.method, r.endpoint, pms.ErrMalformed, pms.ErrUnavailable, err)
 }
 
-// encodeQuery is url.Values.Encode without escaping the brackets and pipes
-// of PrestaShop's filter[field]=[a|b] and display=[f1,f2] syntax, which the
-// webservice reads literally.
-func encodeQuery(q url.Values) string {
-	s := q.Encode()
-	return strings.NewReplacer("%5B", "[", "%5D", "]", "%7C", "|", "%2C", ",").Replace(s)
-}
+// filterUnescaper undoes the escaping of the brackets, pipes and commas of
+// PrestaShop's filter[field]=[a|b] and display=[f1,f2] syntax.
+var filterUnescaper = strings.NewReplacer("%5B", "[", "%5D", "]", "%7C", "|", "%2C", ",")
+
+// encodeQuery is url.Values.Encode without escaping PrestaShop's filter
+// syntax, which the webservice reads literally.
+func encodeQuery(q url.Values) string { return filterUnescaper.Replace(q.Encode()) }
 
 // errorMessage extracts {"errors":[{"code":..,"message":".."}]} texts.
 func errorMessage(raw []byte) string {
@@ -311,7 +311,7 @@ func (c *Client) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms
 	if err := s.Validate(); err != nil {
 		return pms.Availability{}, fmt.Errorf("%w: %v", pms.ErrInvalid, err)
 	}
-	body, err := ariBody(hotelID(h), s)
+	body, err := ariBody(h.PropertyID(), s)
 	if err != nil {
 		return pms.Availability{}, err
 	}
@@ -349,13 +349,6 @@ func (c *Client) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms
 	return out, nil
 }
 
-func hotelID(h pms.Hotel) int {
-	if h.PMSID <= 0 {
-		return 1
-	}
-	return h.PMSID
-}
-
 // ---- hotel info and room types --------------------------------------------
 
 type hotelAnswer struct {
@@ -376,7 +369,7 @@ type hotelAnswer struct {
 // check-in/out times. Amenities are not read (QloApps keeps them as ids of
 // another resource); TimeZone is Config.TimeZone.
 func (c *Client) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, error) {
-	id := hotelID(h)
+	id := h.PropertyID()
 	r := request{method: http.MethodGet, endpoint: EndpointHotel, path: "/api/hotels/" + strconv.Itoa(id)}
 	var ans hotelAnswer
 	if _, err := c.do(ctx, r, &ans); err != nil {
@@ -418,7 +411,7 @@ type product struct {
 // names and descriptions from room_types (QloApps products). RoomType.ID is
 // the product id, the id hotel_ari and bookings use.
 func (c *Client) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, error) {
-	id := hotelID(h)
+	id := h.PropertyID()
 	r := request{method: http.MethodGet, endpoint: EndpointHotelRoomTypes, path: "/api/hotel_room_types",
 		query: url.Values{"display": {"full"}, "filter[id_hotel]": {"[" + strconv.Itoa(id) + "]"}}}
 	raw, err := c.do(ctx, r, nil)
@@ -665,8 +658,8 @@ func (c *Client) getBooking(ctx context.Context, h pms.Hotel, id string) (pms.Bo
 	}
 	// A booking of another hotel is not this tenant's: answer as QloApps
 	// would for an id that does not exist.
-	if int(ans.Booking.IDProperty) != hotelID(h) {
-		return pms.Booking{}, nil, fmt.Errorf("%w: booking %s is not in hotel %d", pms.ErrNotFound, id, hotelID(h))
+	if int(ans.Booking.IDProperty) != h.PropertyID() {
+		return pms.Booking{}, nil, fmt.Errorf("%w: booking %s is not in hotel %d", pms.ErrNotFound, id, h.PropertyID())
 	}
 	b, err := ans.Booking.toBooking()
 	if err != nil {
@@ -798,7 +791,7 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 		return pms.Booking{}, err
 	}
 	wb := wireBooking{
-		IDProperty:     hotelID(req.Hotel),
+		IDProperty:     req.Hotel.PropertyID(),
 		BookingStatus:  int(pms.BookingNew),
 		PaymentStatus:  3, // awaiting payment
 		Currency:       cur,

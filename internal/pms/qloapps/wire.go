@@ -180,15 +180,15 @@ func isEmptyList(b []byte) bool {
 }
 
 var (
-	blockTag = regexp.MustCompile(`(?i)</?(p|br|div|li|ul|ol|h[1-6]|tr|td|table)\b[^>]*>`)
-	htmlTag  = regexp.MustCompile(`<[^>]*>`)
+	blockTag      = regexp.MustCompile(`(?i)</?(p|br|div|li|ul|ol|h[1-6]|tr|td|table)\b[^>]*>`)
+	htmlTag       = regexp.MustCompile(`<[^>]*>`)
+	htmlUnescaper = strings.NewReplacer("&nbsp;", " ", "&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'")
 )
 
 // plainText strips the HTML QloApps keeps in descriptions.
 func plainText(s string) string {
 	s = htmlTag.ReplaceAllString(blockTag.ReplaceAllString(s, " "), "")
-	r := strings.NewReplacer("&nbsp;", " ", "&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'")
-	return strings.Join(strings.Fields(r.Replace(s)), " ")
+	return strings.Join(strings.Fields(htmlUnescaper.Replace(s)), " ")
 }
 
 // clockTime normalises QloApps' check-in/out times ("12:00", "12:00:00",

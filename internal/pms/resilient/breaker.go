@@ -32,9 +32,9 @@ type BreakerSettings struct {
 // by the PMS identity and hand it to each new Wrap. It satisfies
 // caddy.Destructor (Destruct does nothing: the breaker owns no resources).
 type Breaker struct {
-	settings BreakerSettings
-	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
-	streak   atomic.Int64
+	name   string
+	cb     *gobreaker.TwoStepCircuitBreaker[struct{}]
+	streak atomic.Int64
 }
 
 // NewBreaker returns a closed breaker.
@@ -48,7 +48,7 @@ func NewBreaker(s BreakerSettings) *Breaker {
 	if s.HalfOpenMaxRequests == 0 {
 		s.HalfOpenMaxRequests = 1
 	}
-	b := &Breaker{settings: s}
+	b := &Breaker{name: s.Name}
 	threshold := s.FailureThreshold
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        s.Name,
@@ -63,9 +63,6 @@ func NewBreaker(s BreakerSettings) *Breaker {
 	breakerState.Set(0)
 	return b
 }
-
-// Settings are the breaker's effective settings.
-func (b *Breaker) Settings() BreakerSettings { return b.settings }
 
 // State is "closed", "open" or "half_open".
 func (b *Breaker) State() string { return stateLabel(b.cb.State()) }
@@ -103,7 +100,7 @@ func (b *Breaker) guard() (func(error), error) {
 	done, err := b.cb.Allow()
 	if err != nil {
 		breakerCalls.WithLabelValues(label, "rejected").Inc()
-		return nil, &openError{name: b.settings.Name, cause: err}
+		return nil, &openError{name: b.name, cause: err}
 	}
 	return func(callErr error) {
 		done(callErr)

@@ -3,6 +3,7 @@ package resilient
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -177,9 +178,12 @@ func (m *MemoryCache) Len() int {
 // ---- redis ----------------------------------------------------------------
 
 // RedisCache is a Cache in Redis, shared by every instance. Every key it
-// writes starts with its prefix. A tenant's availability index is a set at
-// prefix+"pms:availability_index:"+tenant whose members are
-// "checkIn|checkOut|key"; it expires a retention after its last addition.
+// writes starts with its prefix. A tenant's availability index is a sorted
+// set at prefix+"pms:availability_index:"+tenant whose members are
+// "checkIn|checkOut|key", scored by when that entry expires (Unix ms). Each
+// addition drops the members whose entries have expired, so the index holds
+// the live entries only, and the index itself expires a retention after its
+// last addition.
 type RedisCache struct {
 	client redis.UniversalClient
 	prefix string
@@ -214,11 +218,15 @@ func (r *RedisCache) Set(ctx context.Context, key string, value []byte, retentio
 // SetAvailability implements Cache.
 func (r *RedisCache) SetAvailability(ctx context.Context, tenant, key string, checkIn, checkOut pms.Date, value []byte, retention time.Duration) error {
 	idx := r.indexKey(tenant)
+	// Redis expires the entry by its own clock; ours only decides when its
+	// index member goes, so skew only moves that by as much.
+	now := time.Now()
 	// Pipelined, not MULTI: the key and the index may live in different
 	// cluster slots.
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, r.prefix+key, value, retention)
-		p.SAdd(ctx, idx, checkIn.String()+"|"+checkOut.String()+"|"+key)
+		p.ZAdd(ctx, idx, redis.Z{Score: float64(now.Add(retention).UnixMilli()), Member: checkIn.String() + "|" + checkOut.String() + "|" + key})
+		p.ZRemRangeByScore(ctx, idx, "-inf", strconv.FormatInt(now.UnixMilli(), 10))
 		p.Expire(ctx, idx, retention)
 		return nil
 	})
@@ -230,7 +238,7 @@ func (r *RedisCache) SetAvailability(ctx context.Context, tenant, key string, ch
 // survive it; its freshness (availability TTL) bounds how long.
 func (r *RedisCache) InvalidateAvailability(ctx context.Context, tenant string, from, to pms.Date) (int, error) {
 	idx := r.indexKey(tenant)
-	members, err := r.client.SMembers(ctx, idx).Result()
+	members, err := r.client.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
 		return 0, err
 	}
@@ -258,7 +266,7 @@ func (r *RedisCache) InvalidateAvailability(ctx context.Context, tenant string, 
 		for _, k := range keys {
 			dels = append(dels, p.Del(ctx, k))
 		}
-		p.SRem(ctx, idx, gone...)
+		p.ZRem(ctx, idx, gone...)
 		return nil
 	})
 	if err != nil {

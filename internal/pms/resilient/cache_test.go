@@ -220,3 +220,39 @@ func BenchmarkAvailabilityCacheHit(b *testing.B) {
 		benchmarkHit(b, NewRedisCache(client, prefix))
 	})
 }
+
+// A tenant's availability index forgets the entries Redis has expired: it
+// holds the live entries, not every stay ever asked for, so it does not grow
+// without bound under steady traffic (each addition keeps it alive).
+func TestRedisIndexForgetsExpiredEntries(t *testing.T) {
+	client, prefix := testservices.RedisClient(t)
+	c := NewRedisCache(client, prefix)
+	ctx := bg(t)
+	set := func(key string, retention time.Duration) {
+		t.Helper()
+		if err := c.SetAvailability(ctx, "t", key, day("2030-01-01"), day("2030-01-03"), []byte("v"), retention); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("pms:t:availability:1:short", 50*time.Millisecond)
+	set("pms:t:availability:1:kept", time.Hour)
+	// Wait for Redis to expire the short entry (an outcome, not a timing
+	// assertion: the deadline only bounds a hang).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n, err := client.Exists(ctx, prefix+"pms:t:availability:1:short").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Redis never expired the short entry")
+		}
+	}
+	set("pms:t:availability:1:new", time.Hour)
+	members, err := client.ZCard(ctx, c.indexKey("t")).Result()
+	if err != nil || members != 2 {
+		t.Fatalf("index holds %d members (%v), want 2: the live entries only", members, err)
+	}
+}

@@ -154,12 +154,6 @@ func Wrap(inner pms.PMS, breaker *Breaker, cache Cache, opts Options) *PMS {
 // GuestRequirements are the wrapped PMS's: the wrapper adds no requirement.
 func (p *PMS) GuestRequirements() pms.GuestFields { return pms.GuestRequirementsOf(p.inner) }
 
-// Breaker is the wrapper's breaker.
-func (p *PMS) Breaker() *Breaker { return p.breaker }
-
-// Options are the wrapper's effective options.
-func (p *PMS) Options() Options { return p.opts }
-
 func (p *PMS) endpoint(op string) (method, endpoint string) {
 	if p.namer != nil {
 		if m, e := p.namer.Endpoint(op); m != "" && e != "" {
@@ -252,11 +246,7 @@ type cached[T any] struct {
 func escapeKeyPart(s string) string { return url.QueryEscape(s) }
 
 func hotelKey(op string, h pms.Hotel) string {
-	id := h.PMSID
-	if id <= 0 {
-		id = 1
-	}
-	return "pms:" + escapeKeyPart(h.TenantID) + ":" + op + ":" + strconv.Itoa(id)
+	return "pms:" + escapeKeyPart(h.TenantID) + ":" + op + ":" + strconv.Itoa(h.PropertyID())
 }
 
 func availabilityKey(h pms.Hotel, s pms.Stay) string {
