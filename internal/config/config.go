@@ -235,6 +235,20 @@ func IsPlaceholder(v string) bool {
 	return false
 }
 
+// ApplyLogLevel sets LOG_LEVEL, which the shipped Caddyfiles give Caddy's
+// default logger, to DEBUG when DEBUG is true and LOG_LEVEL is unset, so the
+// original system's DEBUG switch keeps working. It reports whether it did.
+func ApplyLogLevel(lookup Lookup, set func(k, v string) error) bool {
+	if v, ok := lookup("LOG_LEVEL"); ok && strings.TrimSpace(v) != "" {
+		return false
+	}
+	v, _ := lookup("DEBUG")
+	if debug, err := strconv.ParseBool(strings.TrimSpace(v)); err != nil || !debug {
+		return false
+	}
+	return set("LOG_LEVEL", "DEBUG") == nil
+}
+
 // ApplyDevDefaults sets each unset development secret (DevDefaults) through
 // set when the environment is development or test, so Caddyfile placeholders
 // such as {env.WHATSAPP_APP_SECRET} resolve to the documented values. It

@@ -129,3 +129,23 @@ func TestLoadLeavesFlagVariablesToFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyLogLevel(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"DEBUG": "true"}, "DEBUG"},
+		{map[string]string{"DEBUG": "1"}, "DEBUG"},
+		{map[string]string{"DEBUG": "false"}, ""},
+		{map[string]string{"DEBUG": "maybe"}, ""},
+		{map[string]string{}, ""},
+		{map[string]string{"DEBUG": "true", "LOG_LEVEL": "WARN"}, "WARN"},
+	} {
+		kv := c.env
+		ApplyLogLevel(env(kv), func(k, v string) error { kv[k] = v; return nil })
+		if kv["LOG_LEVEL"] != c.want {
+			t.Errorf("%v: LOG_LEVEL %q, want %q", c.env, kv["LOG_LEVEL"], c.want)
+		}
+	}
+}

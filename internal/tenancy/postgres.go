@@ -333,12 +333,6 @@ func (p *PostgresStore) Check(context.Context) error {
 	return nil
 }
 
-// Healthy is Health().Healthy, for readiness checks.
-func (p *PostgresStore) Healthy() bool { return p.Health().Healthy }
-
-// LastRefreshError is Health().LastError.
-func (p *PostgresStore) LastRefreshError() error { return p.Health().LastError }
-
 func (p *PostgresStore) setListening(up bool, err error) {
 	p.healthMu.Lock()
 	p.listening, p.listenErr = up, err

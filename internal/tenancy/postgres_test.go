@@ -234,13 +234,13 @@ func TestPostgresOutageKeepsServingAndRecovers(t *testing.T) {
 	ready := new(health.Checker)
 	ready.Add("database", pool.Ping)
 	ready.Add("tenant_cache", s.Check)
-	if rep := ready.Run(ctx, time.Second); !rep.Ready || !s.Healthy() {
-		t.Fatalf("not ready before the outage: %+v %v", rep, s.LastRefreshError())
+	if rep := ready.Run(ctx, time.Second); !rep.Ready || !s.Health().Healthy {
+		t.Fatalf("not ready before the outage: %+v %v", rep, s.Health().LastError)
 	}
 
 	srv.Stop()
-	testservices.Eventually(t, 5*time.Second, "store reports the outage", func() bool { return !s.Healthy() })
-	t.Logf("during outage: %v", s.LastRefreshError())
+	testservices.Eventually(t, 5*time.Second, "store reports the outage", func() bool { return !s.Health().Healthy })
+	t.Logf("during outage: %v", s.Health().LastError)
 	if rep := ready.Run(ctx, time.Second); rep.Ready || rep.Dependencies[1].Up {
 		t.Fatalf("readiness during the outage: %+v", rep)
 	}
@@ -260,7 +260,7 @@ func TestPostgresOutageKeepsServingAndRecovers(t *testing.T) {
 	}
 
 	srv.Start()
-	testservices.Eventually(t, 10*time.Second, "store recovers after restart", s.Healthy)
+	testservices.Eventually(t, 10*time.Second, "store recovers after restart", func() bool { return s.Health().Healthy })
 	// The pool may still hold connections to the old server; they fail once each.
 	testservices.Eventually(t, 5*time.Second, "ready after the restart", func() bool { return ready.Run(ctx, time.Second).Ready })
 	// LISTEN is back: a change made by hand after the restart arrives by NOTIFY.

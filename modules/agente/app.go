@@ -40,6 +40,7 @@ func init() {
 	// placeholders are read; init runs before caddycmd.Main in every build
 	// (ours and xcaddy's) because this package is imported by the root.
 	config.ApplyDevDefaults(os.LookupEnv, os.Setenv)
+	config.ApplyLogLevel(os.LookupEnv, os.Setenv)
 }
 
 // App is the `agente` app. Every field is optional: an empty field takes its

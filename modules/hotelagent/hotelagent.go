@@ -183,6 +183,9 @@ func (h *HotelAgent) Provision(ctx caddy.Context) error {
 		Tenants:   app.Tenants(),
 		Flags:     app.Flags(),
 		Dashboard: h.dashboard,
+		ResumeConversation: func(ctx context.Context, tenantID, channel, guest string) (bool, error) {
+			return h.orchestrator.ResetHandoff(ctx, tenantID, chat.Channel(channel), guest)
+		},
 		OnError: func(r *http.Request, err error) {
 			h.logger.Error("admin API", zap.String("path", r.URL.Path), zap.Error(err))
 		},

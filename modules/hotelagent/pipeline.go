@@ -15,14 +15,12 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/email"
+	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 	"github.com/agentehotel/agente-caddy/internal/whatsapp"
 )
-
-// interactiveFlag is the seed's switch between buttons and plain text.
-const interactiveFlag = "features.interactive_messages"
 
 // inboxRetention is how long finished inbox rows are kept: Meta redelivers
 // for up to 7 days, and a redelivery is only recognised while its row exists.
@@ -69,7 +67,7 @@ func (h *HotelAgent) hotelContext(ctx context.Context, tenantID string) agent.Ho
 			hc.Location = h.location(t.Timezone)
 		}
 	}
-	hc.Flags.InteractiveMessages = h.app.Flags().Enabled(ctx, interactiveFlag)
+	hc.Flags.InteractiveMessages = h.app.Flags().Enabled(ctx, flags.InteractiveMessages)
 	return hc
 }
 

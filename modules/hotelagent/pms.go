@@ -94,7 +94,7 @@ func (h *HotelAgent) buildPMS(ctx caddy.Context) (pms.PMS, error) {
 	h.breaker = breaker
 	var cache resilient.Cache
 	if client := h.app.Redis(); client != nil {
-		cache = resilient.NewRedisCache(client, h.app.RedisKeyPrefix()+"pms:")
+		cache = resilient.NewRedisCache(client, h.app.RedisKeyPrefix()) // its keys start with pms:
 	} else {
 		mem, err := keep(h, "pms:cache", func() *resilient.MemoryCache {
 			return resilient.NewMemoryCache(resilient.MemoryCacheOptions{})
