@@ -90,6 +90,7 @@ type App struct {
 	stop      func()
 	release   []func()
 	logger    *zap.Logger
+	dashboard dashboard
 }
 
 // CaddyModule returns the Caddy module information.
