@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -67,6 +68,12 @@ type NormalizeOptions struct {
 }
 
 type wirePayload struct {
+	// Clues of a WhatsApp envelope on this route, read in the same pass
+	// (chat.CheckChannel).
+	Channel chat.LenientString `json:"channel"`
+	Object  chat.LenientString `json:"object"`
+	Entry   json.RawMessage    `json:"entry"`
+
 	From      string          `json:"from"`
 	To        string          `json:"to"`
 	Subject   string          `json:"subject"`
@@ -97,30 +104,85 @@ const maxMessageIDLen = 256
 // Every rejection is a *NormalizeError and is counted in
 // message_normalization_errors_total{canal="gmail"}.
 func Normalize(body []byte, opts NormalizeOptions) (chat.Message, error) {
+	return decode(body, opts, false)
+}
+
+// ErrNotJSON is a webhook body that is not valid JSON (answered 400).
+var ErrNotJSON = errors.New("body is not valid JSON")
+
+// DecodeWebhook is Normalize for a payload that arrived on the email route,
+// in one decode: it also refuses a WhatsApp payload (or one whose `channel`
+// says another channel) with a *chat.SpoofingError, counted in
+// channel_spoofing_detected_total, and a body that is not valid JSON with an
+// error that errors.Is ErrNotJSON, before anything else.
+func DecodeWebhook(body []byte, opts NormalizeOptions) (chat.Message, error) {
+	return decode(body, opts, true)
+}
+
+func decode(body []byte, opts NormalizeOptions, checkRoute bool) (chat.Message, error) {
 	start := time.Now()
-	m, err := normalize(body, opts)
+	p, err := readPayload(body, checkRoute)
+	if errors.Is(err, ErrNotJSON) || errors.As(err, new(*chat.SpoofingError)) {
+		return chat.Message{}, err // the route's refusals, before normalising
+	}
+	var m chat.Message
+	var nerr *NormalizeError
+	if err == nil {
+		m, nerr = message(p, opts)
+	} else {
+		nerr = err.(*NormalizeError)
+	}
 	chat.NormalizationLatency.WithLabelValues(string(chat.Gmail)).Observe(time.Since(start).Seconds())
-	if err != nil {
-		chat.RecordNormalizationError(chat.Gmail, string(err.Kind))
-		return chat.Message{}, err
+	if nerr != nil {
+		chat.RecordNormalizationError(chat.Gmail, string(nerr.Kind))
+		return chat.Message{}, nerr
 	}
 	return m, nil
 }
 
-func normalize(body []byte, opts NormalizeOptions) (chat.Message, *NormalizeError) {
+// notJSON is the problem of a body that is not valid JSON.
+type notJSON struct{ *NormalizeError }
+
+func (notJSON) Is(target error) bool { return target == ErrNotJSON }
+
+// readPayload decodes body once. With checkRoute it refuses, before
+// anything else, a body that is not JSON and a payload of another channel.
+func readPayload(body []byte, checkRoute bool) (wirePayload, error) {
+	notObject := &NormalizeError{Kind: ErrUnexpected, Detail: "not a JSON object"}
 	t := bytes.TrimLeft(body, " \t\r\n")
 	if len(t) == 0 || t[0] != '{' {
-		return chat.Message{}, &NormalizeError{Kind: ErrUnexpected, Detail: "not a JSON object"}
+		if checkRoute && !json.Valid(body) {
+			return wirePayload{}, notJSON{notObject}
+		}
+		return wirePayload{}, notObject
 	}
 	var p wirePayload
-	if err := json.Unmarshal(body, &p); err != nil {
+	err := json.Unmarshal(body, &p)
+	if checkRoute {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return wirePayload{}, notJSON{notObject}
+		}
+		// After a field of the wrong type the decoder went on, so the
+		// clues are read either way.
+		clues := chat.ChannelClues{Said: string(p.Channel), LooksWhatsApp: p.Object == "whatsapp_business_account" || p.Entry != nil}
+		if err := chat.CheckChannel(chat.Gmail, clues); err != nil {
+			return wirePayload{}, err
+		}
+	}
+	if err != nil {
 		detail := err.Error()
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			detail = fmt.Sprintf("field %q is a JSON %s, want %s", te.Field, te.Value, te.Type)
 		}
-		return chat.Message{}, &NormalizeError{Kind: ErrUnexpected, Detail: detail}
+		return wirePayload{}, &NormalizeError{Kind: ErrUnexpected, Detail: detail}
 	}
+	return p, nil
+}
+
+// message checks a decoded payload and makes it a chat.Message.
+func message(p wirePayload, opts NormalizeOptions) (chat.Message, *NormalizeError) {
 	if strings.TrimSpace(p.From) == "" {
 		return chat.Message{}, &NormalizeError{Kind: ErrMissingFrom}
 	}

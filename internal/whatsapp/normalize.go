@@ -1,8 +1,7 @@
 // Package whatsapp is the WhatsApp Cloud API channel: it normalises Meta's
-// webhook envelopes into chat.Message / chat.Status values (Normalize),
-// rejects a payload of the other channel on its route (CheckChannel), and
-// sends replies through the Graph API (Client). Wire formats:
-// reference/external-apis.md.
+// webhook envelopes into chat.Message / chat.Status values (DecodeWebhook,
+// Normalize), rejects a payload of the other channel on its route, and sends
+// replies through the Graph API (Client).
 package whatsapp
 
 import (
@@ -12,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -124,11 +124,38 @@ type Batch struct {
 	// changes that carried events, in order: the keys of tenant resolution.
 	PhoneNumberIDs []string
 	WABAIDs        []string
+	// First are the envelope's first identifiers, whatever its changes
+	// carry: the keys of the request's own tenant.
+	First EnvelopeKeys
 
 	// origin[i] is the business of the i-th message / status, for ByBusiness.
 	msgOrigin    []business
 	statusOrigin []business
 	errorOrigin  []business
+}
+
+// EnvelopeKeys are an envelope's first business number
+// (value.metadata.phone_number_id of any change), account (entry[].id) and
+// guest (messages[].from, else statuses[].recipient_id, as sent). Unlike
+// Batch.PhoneNumberIDs and WABAIDs they include changes without events: an
+// account_update names only its account.
+type EnvelopeKeys struct {
+	PhoneNumberID string
+	WABAID        string
+	Guest         string
+}
+
+// note keeps the first non-empty value of each key.
+func (k *EnvelopeKeys) note(phoneNumberID, wabaID, guest string) {
+	if k.PhoneNumberID == "" {
+		k.PhoneNumberID = phoneNumberID
+	}
+	if k.WABAID == "" {
+		k.WABAID = wabaID
+	}
+	if k.Guest == "" {
+		k.Guest = guest
+	}
 }
 
 type business struct {
@@ -203,8 +230,13 @@ func (b Batch) ByBusiness() []Batch {
 // is declared; Meta adds fields freely and unknown ones are ignored.
 type (
 	wireEnvelope struct {
-		Object string      `json:"object"`
-		Entry  []wireEntry `json:"entry"`
+		Entry []wireEntry `json:"entry"`
+		// Clues of the email webhook's payload on this route, read in the
+		// same pass (chat.CheckChannel).
+		Channel chat.LenientString `json:"channel"`
+		From    json.RawMessage    `json:"from"`
+		Subject json.RawMessage    `json:"subject"`
+		Body    json.RawMessage    `json:"body"`
 	}
 	wireEntry struct {
 		ID      string       `json:"id"`
@@ -308,8 +340,29 @@ type (
 // stable synthetic one, "nid.<hex>", derived from its content, so a redelivery
 // deduplicates all the same.
 func Normalize(body []byte, opts NormalizeOptions) (Batch, error) {
+	return decode(body, opts, false)
+}
+
+// ErrNotJSON is a webhook body that is not valid JSON; the webhook answers
+// it with 400 (a signed body that is not JSON is the sender's mistake).
+var ErrNotJSON = errors.New("body is not valid JSON")
+
+// DecodeWebhook is Normalize for a payload that arrived on the WhatsApp
+// route, in one decode: it also refuses a payload of another channel
+// (*chat.SpoofingError, counted in channel_spoofing_detected_total) and a
+// body that is not valid JSON (an error that errors.Is ErrNotJSON), before
+// reading any event. Every other problem is Normalize's: what could be read
+// is in Batch, the rest in a *NormalizeError.
+func DecodeWebhook(body []byte, opts NormalizeOptions) (Batch, error) {
+	return decode(body, opts, true)
+}
+
+func decode(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, error) {
 	start := time.Now()
-	b, problems := normalize(body, opts)
+	b, problems, err := normalize(body, opts, checkRoute)
+	if err != nil {
+		return Batch{}, err
+	}
 	chat.NormalizationLatency.WithLabelValues(string(chat.WhatsApp)).Observe(time.Since(start).Seconds())
 	if len(problems) == 0 {
 		return b, nil
@@ -320,28 +373,53 @@ func Normalize(body []byte, opts NormalizeOptions) (Batch, error) {
 	return b, &NormalizeError{Problems: problems}
 }
 
-func normalize(body []byte, opts NormalizeOptions) (Batch, []Problem) {
+// notJSON is the problem of a body that is not valid JSON: it is not an
+// object either.
+type notJSON struct{ *NormalizeError }
+
+func (notJSON) Is(target error) bool { return target == ErrNotJSON }
+
+func normalize(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, []Problem, error) {
 	notObject := []Problem{{Kind: ErrUnexpected, Entry: -1, Change: -1, Item: -1, Detail: "not a JSON object"}}
 	if !isObject(body) {
-		return Batch{}, notObject
+		if checkRoute && !json.Valid(body) {
+			return Batch{}, nil, notJSON{&NormalizeError{Problems: notObject}}
+		}
+		return Batch{}, notObject, nil
 	}
 	var env wireEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return Batch{}, notObject
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			if checkRoute {
+				return Batch{}, nil, notJSON{&NormalizeError{Problems: notObject}}
+			}
+			return Batch{}, notObject, nil
 		}
-		// A field of the wrong type somewhere: read the envelope level by
-		// level so that only the bad parts are lost.
-		return salvage(body, opts)
+		// A field of the wrong type somewhere. The decoder went on past it,
+		// so the route's clues are read; the events are read again level
+		// by level so that only the bad parts are lost.
+		if checkRoute {
+			if err := chat.CheckChannel(chat.WhatsApp, env.clues()); err != nil {
+				return Batch{}, nil, err
+			}
+		}
+		b, problems := salvage(body, opts)
+		return b, problems, nil
+	}
+	if checkRoute {
+		if err := chat.CheckChannel(chat.WhatsApp, env.clues()); err != nil {
+			return Batch{}, nil, err
+		}
 	}
 	n := &normalizer{opts: opts}
 	if len(env.Entry) == 0 {
 		n.problem(ErrMissingEntry, -1, -1, -1, false, "")
-		return n.batch, n.problems
+		return n.batch, n.problems, nil
 	}
 	for ei := range env.Entry {
 		e := &env.Entry[ei]
+		n.batch.First.note("", e.ID, "")
 		if len(e.Changes) == 0 {
 			n.problem(ErrMissingChanges, ei, -1, -1, false, "")
 			continue
@@ -351,7 +429,11 @@ func normalize(body []byte, opts NormalizeOptions) (Batch, []Problem) {
 			n.change(ei, ci, e.ID, c.Field, c.Value, nil)
 		}
 	}
-	return n.batch, n.problems
+	return n.batch, n.problems, nil
+}
+
+func (e *wireEnvelope) clues() chat.ChannelClues {
+	return chat.ChannelClues{Said: string(e.Channel), LooksGmail: e.From != nil && (e.Subject != nil || e.Body != nil)}
 }
 
 type normalizer struct {
@@ -367,6 +449,7 @@ func (n *normalizer) problem(k ErrorKind, entry, change, item int, status bool, 
 // change reads one change's value. On the salvage path raws holds the
 // messages and statuses undecoded, so that each is decoded on its own.
 func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws *wireValueRaws) {
+	n.noteKeys(wabaID, v)
 	// Other subscribed fields (account_update, templates, ...) are
 	// legitimate events this channel does not handle, not errors.
 	if field != "" && field != "messages" {
@@ -401,6 +484,7 @@ func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws
 		} else {
 			wm = &v.Messages[mi]
 		}
+		n.batch.First.note("", "", wm.From)
 		m, detail := n.message(wm, v)
 		if detail != "" {
 			n.problem(ErrUnexpected, ei, ci, mi, false, detail)
@@ -421,6 +505,7 @@ func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws
 		} else {
 			ws = &v.Statuses[si]
 		}
+		n.batch.First.note("", "", ws.RecipientID)
 		s, detail := n.status(ws)
 		if detail != "" {
 			n.problem(ErrUnexpected, ei, ci, si, true, detail)
@@ -433,6 +518,17 @@ func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws
 		n.batch.Errors = append(n.batch.Errors, chatError(we))
 		n.batch.errorOrigin = append(n.batch.errorOrigin, origin)
 	}
+}
+
+// noteKeys records the change's business identifiers in Batch.First,
+// whatever its field, before anything decides whether the change carries
+// events. The guest is noted as each item is read.
+func (n *normalizer) noteKeys(wabaID string, v *wireValue) {
+	if v == nil {
+		n.batch.First.note("", wabaID, "")
+		return
+	}
+	n.batch.First.note(v.Metadata.PhoneNumberID, wabaID, "")
 }
 
 // message converts one wire message, or says why it cannot.

@@ -414,7 +414,7 @@ func checkPathsAgree(t testing.TB, body []byte) {
 	if json.Unmarshal(body, &env) != nil {
 		return
 	}
-	fast, fp := normalize(body, testOpts())
+	fast, fp, _ := normalize(body, testOpts(), false)
 	slow, sp := salvage(body, testOpts())
 	if !reflect.DeepEqual(fast, slow) || !reflect.DeepEqual(fp, sp) {
 		t.Fatalf("fast and salvage paths disagree on %s\nfast %+v %v\nslow %+v %v", body, fast, fp, slow, sp)

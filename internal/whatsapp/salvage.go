@@ -48,6 +48,7 @@ func salvage(body []byte, opts NormalizeOptions) (Batch, []Problem) {
 			n.problem(ErrUnexpected, ei, -1, -1, false, jsonDetail(err))
 			continue
 		}
+		n.batch.First.note("", e.ID, "")
 		changes, ok := rawArray(e.Changes)
 		if !ok {
 			n.problem(ErrUnexpected, ei, -1, -1, false, "changes is not an array")

@@ -90,7 +90,7 @@ type App struct {
 	stop      func()
 	release   []func()
 	logger    *zap.Logger
-	dashboard dashboard
+	dashboard *dashboard
 }
 
 // CaddyModule returns the Caddy module information.
@@ -102,6 +102,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.readiness = new(health.Checker)
+	a.dashboard = new(dashboard)
 	if err := telemetry.Register(ctx.GetMetricsRegistry(), append(telemetry.HTTPCollectors(), health.Collectors()...)...); err != nil {
 		return err
 	}

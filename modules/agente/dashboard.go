@@ -20,7 +20,7 @@ type dashboard struct {
 // sorted by name. Adding a name again replaces the earlier item (handlers
 // that share state under one name show it once). report must answer quickly.
 func (a *App) AddDashboardItem(section, name string, report func(context.Context) any) {
-	d := &a.dashboard
+	d := a.dashboard
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.sections == nil {
@@ -34,7 +34,7 @@ func (a *App) AddDashboardItem(section, name string, report func(context.Context
 
 // dashboardItems is every section with its items' reports, sorted by name.
 func (a *App) dashboardItems(ctx context.Context) map[string]any {
-	d := &a.dashboard
+	d := a.dashboard
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make(map[string]any, len(d.sections))
