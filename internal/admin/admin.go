@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/adminauth"
-	"github.com/agentehotel/agente-caddy/internal/apierror"
 	"github.com/agentehotel/agente-caddy/internal/flags"
+	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 )
 
@@ -38,21 +38,34 @@ func Actor(ctx context.Context) string {
 	return s
 }
 
-// Authenticate verifies the request's bearer token (adminauth.Verify) with
-// secret. On success it returns the request carrying the token's subject as
-// the actor; on failure it has answered 401 JSON with WWW-Authenticate.
-func Authenticate(w http.ResponseWriter, r *http.Request, secret []byte, now time.Time) (*http.Request, bool) {
+// Challenge is the WWW-Authenticate header of a 401 from the admin API.
+const Challenge = `Bearer realm="agente-caddy admin"`
+
+// Authorize verifies the request's bearer token (adminauth.Verify) with
+// secret and returns its subject. A failure's message is fit for the
+// client: it says what is wrong with the token, never more.
+func Authorize(r *http.Request, secret []byte, now time.Time) (string, error) {
 	claims, err := adminauth.Verify(r.Header.Get("Authorization"), secret, now)
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="agente-caddy admin"`)
-		msg := "unauthorized"
 		if errors.Is(err, adminauth.ErrUnauthorized) {
-			msg = err.Error()
+			return "", err
 		}
-		apierror.Write(w, http.StatusUnauthorized, msg)
+		return "", adminauth.ErrUnauthorized
+	}
+	return claims.Subject, nil
+}
+
+// Authenticate is Authorize for a plain http.Handler chain. On success it
+// returns the request carrying the token's subject as the actor; on failure
+// it has answered 401 JSON with WWW-Authenticate.
+func Authenticate(w http.ResponseWriter, r *http.Request, secret []byte, now time.Time) (*http.Request, bool) {
+	sub, err := Authorize(r, secret, now)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", Challenge)
+		httpjson.Error(w, http.StatusUnauthorized, err.Error())
 		return r, false
 	}
-	return r.WithContext(WithActor(r.Context(), claims.Subject)), true
+	return r.WithContext(WithActor(r.Context(), sub)), true
 }
 
 // FlagStore is what the feature-flag routes need (*flags.Store).
@@ -131,11 +144,11 @@ func New(opts Options) (*Handler, error) {
 			} else {
 				w.Header().Set("Allow", allow)
 			}
-			apierror.Write(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed", r.Method))
+			httpjson.Error(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed", r.Method))
 		})
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		apierror.Write(w, http.StatusNotFound, "no such admin route")
+		httpjson.Error(w, http.StatusNotFound, "no such admin route")
 	})
 	return h, nil
 }
@@ -143,8 +156,8 @@ func New(opts Options) (*Handler, error) {
 // ServeHTTP answers 401 without an actor, else routes the request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if Actor(r.Context()) == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="agente-caddy admin"`)
-		apierror.Write(w, http.StatusUnauthorized, "unauthorized")
+		w.Header().Set("WWW-Authenticate", Challenge)
+		httpjson.Error(w, http.StatusUnauthorized, "unauthorized")
 		return
 	}
 	h.mux.ServeHTTP(w, r)
@@ -206,17 +219,17 @@ func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) {
 	for _, t := range ts {
 		out = append(out, tenantJSON(t))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenants": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"tenants": out})
 }
 
 func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	t, ok := h.opts.Tenants.Tenant(id)
 	if !ok {
-		apierror.Write(w, http.StatusNotFound, fmt.Sprintf("tenant %q not found", id))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("tenant %q not found", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, tenantJSON(t))
+	httpjson.Write(w, http.StatusOK, tenantJSON(t))
 }
 
 type createTenantBody struct {
@@ -234,14 +247,14 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.TenantID == nil || b.Name == nil {
-		apierror.Write(w, http.StatusBadRequest, "tenant_id and name are required")
+		httpjson.Error(w, http.StatusBadRequest, "tenant_id and name are required")
 		return
 	}
 	t := tenancy.Tenant{ID: *b.TenantID, Name: *b.Name, Active: true, Timezone: b.Timezone, Language: b.Language, PMSHotelID: b.PMSHotelID}
 	if b.Status != nil {
 		active, err := parseStatus(*b.Status)
 		if err != nil {
-			apierror.Write(w, http.StatusBadRequest, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		t.Active = active
@@ -251,7 +264,7 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, tenantJSON(out))
+	httpjson.Write(w, http.StatusCreated, tenantJSON(out))
 }
 
 type patchTenantBody struct {
@@ -271,7 +284,7 @@ func (h *Handler) patchTenant(w http.ResponseWriter, r *http.Request) {
 	if b.Status != nil {
 		active, err := parseStatus(*b.Status)
 		if err != nil {
-			apierror.Write(w, http.StatusBadRequest, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		p.Active = &active
@@ -281,7 +294,7 @@ func (h *Handler) patchTenant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, tenantJSON(out))
+	httpjson.Write(w, http.StatusOK, tenantJSON(out))
 }
 
 type identifierBody struct {
@@ -299,7 +312,7 @@ func (h *Handler) addIdentifier(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.Identifier == nil {
-		apierror.Write(w, http.StatusBadRequest, "identifier is required")
+		httpjson.Error(w, http.StatusBadRequest, "identifier is required")
 		return
 	}
 	id, err := tenancy.ParseIdentifier(*b.Identifier, b.Type)
@@ -309,7 +322,7 @@ func (h *Handler) addIdentifier(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.Channel != "" {
 		if !tenancy.ValidChannel(b.Channel) {
-			apierror.Write(w, http.StatusBadRequest, fmt.Sprintf("channel %q: want whatsapp or gmail", b.Channel))
+			httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("channel %q: want whatsapp or gmail", b.Channel))
 			return
 		}
 		id.Channel = b.Channel
@@ -320,7 +333,7 @@ func (h *Handler) addIdentifier(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"tenant_id": tenantID, "identifier": identifierJSON(out)})
+	httpjson.Write(w, http.StatusCreated, map[string]any{"tenant_id": tenantID, "identifier": identifierJSON(out)})
 }
 
 // deleteIdentifier parses {identifier} like the POST body ("?type=" plays
@@ -341,7 +354,7 @@ func (h *Handler) deleteIdentifier(w http.ResponseWriter, r *http.Request) {
 	for _, g := range gone {
 		out = append(out, identifierJSON(g))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenant_id": tenantID, "deleted": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"tenant_id": tenantID, "deleted": out})
 }
 
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
@@ -354,22 +367,22 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		h.opts.OnError(r, fmt.Errorf("auditing refresh: %w", err))
 	}
 	st := h.opts.Tenants.Stats()
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "tenants": st.Tenants, "active": st.Active, "identifiers": st.Identifiers})
+	httpjson.Write(w, http.StatusOK, map[string]any{"status": "ok", "tenants": st.Tenants, "active": st.Active, "identifiers": st.Identifiers})
 }
 
 func (h *Handler) listFlags(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Flags == nil {
-		apierror.Write(w, http.StatusServiceUnavailable, "feature flags are not configured")
+		httpjson.Error(w, http.StatusServiceUnavailable, "feature flags are not configured")
 		return
 	}
 	all, err := h.opts.Flags.All(r.Context())
 	if err != nil {
 		// Serve the last known values, but say they may be stale.
 		h.opts.OnError(r, err)
-		writeJSON(w, http.StatusOK, map[string]any{"flags": all, "stale": true})
+		httpjson.Write(w, http.StatusOK, map[string]any{"flags": all, "stale": true})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"flags": all})
+	httpjson.Write(w, http.StatusOK, map[string]any{"flags": all})
 }
 
 type flagBody struct {
@@ -378,12 +391,12 @@ type flagBody struct {
 
 func (h *Handler) setFlag(w http.ResponseWriter, r *http.Request) {
 	if h.opts.Flags == nil {
-		apierror.Write(w, http.StatusServiceUnavailable, "feature flags are not configured")
+		httpjson.Error(w, http.StatusServiceUnavailable, "feature flags are not configured")
 		return
 	}
 	flag := r.PathValue("flag")
 	if !flags.ValidName(flag) {
-		apierror.Write(w, http.StatusBadRequest, fmt.Sprintf("invalid flag name %q", flag))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("invalid flag name %q", flag))
 		return
 	}
 	var b flagBody
@@ -391,13 +404,13 @@ func (h *Handler) setFlag(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b.Enabled == nil {
-		apierror.Write(w, http.StatusBadRequest, "enabled (true or false) is required")
+		httpjson.Error(w, http.StatusBadRequest, "enabled (true or false) is required")
 		return
 	}
 	ctx := r.Context()
 	if err := h.opts.Flags.Set(ctx, flag, *b.Enabled); err != nil {
 		h.opts.OnError(r, err)
-		apierror.Write(w, http.StatusServiceUnavailable, "feature flag store unavailable")
+		httpjson.Error(w, http.StatusServiceUnavailable, "feature flag store unavailable")
 		return
 	}
 	err := h.opts.Tenants.RecordAudit(ctx, tenancy.AuditEntry{Actor: Actor(ctx), Action: tenancy.ActionFlagSet, Target: flag,
@@ -405,10 +418,10 @@ func (h *Handler) setFlag(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The flag is set; the audit row is not. Say so rather than hide it.
 		h.opts.OnError(r, fmt.Errorf("auditing flag %s: %w", flag, err))
-		apierror.Write(w, http.StatusServiceUnavailable, "flag set, but the audit log is unavailable")
+		httpjson.Error(w, http.StatusServiceUnavailable, "flag set, but the audit log is unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"flag": flag, "enabled": *b.Enabled})
+	httpjson.Write(w, http.StatusOK, map[string]any{"flag": flag, "enabled": *b.Enabled})
 }
 
 // resumeConversation hands a conversation back to the agent after a human
@@ -416,12 +429,12 @@ func (h *Handler) setFlag(w http.ResponseWriter, r *http.Request) {
 // email the guest writes from).
 func (h *Handler) resumeConversation(w http.ResponseWriter, r *http.Request) {
 	if h.opts.ResumeConversation == nil {
-		apierror.Write(w, http.StatusServiceUnavailable, "conversations are not served here")
+		httpjson.Error(w, http.StatusServiceUnavailable, "conversations are not served here")
 		return
 	}
 	id, guest := r.PathValue("id"), r.PathValue("guest")
 	if _, ok := h.opts.Tenants.Tenant(id); !ok {
-		apierror.Write(w, http.StatusNotFound, fmt.Sprintf("tenant %q not found", id))
+		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("tenant %q not found", id))
 		return
 	}
 	channel := r.URL.Query().Get("channel")
@@ -429,24 +442,24 @@ func (h *Handler) resumeConversation(w http.ResponseWriter, r *http.Request) {
 		channel = "whatsapp"
 	}
 	if !tenancy.ValidChannel(channel) {
-		apierror.Write(w, http.StatusBadRequest, "channel must be whatsapp or gmail")
+		httpjson.Error(w, http.StatusBadRequest, "channel must be whatsapp or gmail")
 		return
 	}
 	ctx := r.Context()
 	was, err := h.opts.ResumeConversation(ctx, id, channel, guest)
 	if err != nil {
 		h.opts.OnError(r, err)
-		apierror.Write(w, http.StatusServiceUnavailable, "session store unavailable")
+		httpjson.Error(w, http.StatusServiceUnavailable, "session store unavailable")
 		return
 	}
 	err = h.opts.Tenants.RecordAudit(ctx, tenancy.AuditEntry{Actor: Actor(ctx), Action: tenancy.ActionConversationResume,
 		Target: id, Detail: map[string]any{"channel": channel, "guest": guest, "was_handed_off": was}})
 	if err != nil {
 		h.opts.OnError(r, fmt.Errorf("auditing resume of %s/%s: %w", id, guest, err))
-		apierror.Write(w, http.StatusServiceUnavailable, "conversation resumed, but the audit log is unavailable")
+		httpjson.Error(w, http.StatusServiceUnavailable, "conversation resumed, but the audit log is unavailable")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenant_id": id, "channel": channel, "guest": guest, "was_handed_off": was})
+	httpjson.Write(w, http.StatusOK, map[string]any{"tenant_id": id, "channel": channel, "guest": guest, "was_handed_off": was})
 }
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -476,7 +489,7 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out["generated_at"] = time.Now().UTC()
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // decode reads one JSON object into v: Content-Type JSON if given (415),
@@ -485,7 +498,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			apierror.Write(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			httpjson.Error(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 			return false
 		}
 	}
@@ -506,16 +519,16 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooBig):
-		apierror.Write(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooBig.Limit))
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooBig.Limit))
 	case errors.Is(err, io.EOF):
-		apierror.Write(w, http.StatusBadRequest, "body must be a JSON object")
+		httpjson.Error(w, http.StatusBadRequest, "body must be a JSON object")
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		apierror.Write(w, http.StatusBadRequest, "invalid JSON")
+		httpjson.Error(w, http.StatusBadRequest, "invalid JSON")
 	case errors.As(err, &typ):
-		apierror.Write(w, http.StatusBadRequest, fmt.Sprintf("field %q must be %s", typ.Field, typ.Type))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("field %q must be %s", typ.Field, typ.Type))
 	default:
 		// Unknown fields and trailing data: encoding/json's message is precise.
-		apierror.Write(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: "))
+		httpjson.Error(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return false
 }
@@ -524,30 +537,16 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, tenancy.ErrInvalid):
-		apierror.Write(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, tenancy.ErrNotFound):
-		apierror.Write(w, http.StatusNotFound, err.Error())
+		httpjson.Error(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, tenancy.ErrConflict):
-		apierror.Write(w, http.StatusConflict, err.Error())
+		httpjson.Error(w, http.StatusConflict, err.Error())
 	case errors.Is(err, tenancy.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		h.opts.OnError(r, err)
-		apierror.Write(w, http.StatusServiceUnavailable, "tenant store unavailable")
+		httpjson.Error(w, http.StatusServiceUnavailable, "tenant store unavailable")
 	default:
 		h.opts.OnError(r, err)
-		apierror.Write(w, http.StatusInternalServerError, "internal error")
+		httpjson.Error(w, http.StatusInternalServerError, "internal error")
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		apierror.Write(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -81,6 +80,10 @@ type Settings struct {
 	GmailWebhookSecret    string
 	SMTPAddr              string
 	SLOTarget             float64
+	// DefaultTenantID receives what no identifier resolves; empty: nothing does.
+	DefaultTenantID string
+
+	lookup Lookup
 }
 
 // Lookup is os.LookupEnv's shape, so tests can pass a map.
@@ -91,8 +94,15 @@ func FromOS() (Settings, error) { return Load(os.LookupEnv) }
 
 // Load parses the environment. Malformed values are errors that name the
 // variable. TENANCY_DYNAMIC_ENABLED and FEATURE_FLAGS are internal/flags'
-// (flags.DefaultsFromEnv reads and checks them).
+// (flags.DefaultsFromEnv reads and checks them). In development and test an
+// unset development secret (DevDefaults) reads as its documented value, in
+// these Settings and through Settings.Getenv; staging and production see
+// only the process's environment.
 func Load(lookup Lookup) (Settings, error) {
+	envName, _ := lookup("ENVIRONMENT")
+	if env, err := ParseEnvironment(envName); err == nil && !env.Strict() {
+		lookup = withDevDefaults(lookup)
+	}
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
 	var errs []error
 	boolean := func(k string, def bool) bool {
@@ -130,6 +140,8 @@ func Load(lookup Lookup) (Settings, error) {
 		GmailWebhookSecret:    get("GMAIL_WEBHOOK_SECRET"),
 		SMTPAddr:              get("SMTP_ADDR"),
 		SLOTarget:             99.0,
+		DefaultTenantID:       get("DEFAULT_TENANT_ID"),
+		lookup:                lookup,
 	}
 	if s.PMSType == "" {
 		s.PMSType = "demo"
@@ -203,17 +215,29 @@ func (s Settings) Check() error {
 	return errors.Join(errs...)
 }
 
-// CheckEnvironment loads and checks the process environment: the startup
-// check every module that reads secrets runs before reading them.
-func CheckEnvironment() error {
-	s, err := FromOS()
-	if err != nil {
-		return fmt.Errorf("environment: %w", err)
+// Getenv is the variable name as the application sees it: the process's
+// value, or in development and test the development default of an unset
+// secret. Configuration placeholders ({env.NAME}) resolve through it, so a
+// Caddyfile value and a setting can never disagree.
+func (s Settings) Getenv(name string) string {
+	if s.lookup == nil {
+		return ""
 	}
-	if err := s.Check(); err != nil {
-		return fmt.Errorf("refusing to start in %s:\n%w", s.Environment, err)
+	v, _ := s.lookup(name)
+	return v
+}
+
+// withDevDefaults is lookup with DevDefaults for unset or empty variables.
+func withDevDefaults(lookup Lookup) Lookup {
+	return func(k string) (string, bool) {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+			return v, true
+		}
+		if d, ok := DevDefaults[k]; ok {
+			return d, true
+		}
+		return lookup(k)
 	}
-	return nil
 }
 
 // IsPlaceholder reports whether v is a value nobody should run real guests on:
@@ -247,29 +271,6 @@ func ApplyLogLevel(lookup Lookup, set func(k, v string) error) bool {
 		return false
 	}
 	return set("LOG_LEVEL", "DEBUG") == nil
-}
-
-// ApplyDevDefaults sets each unset development secret (DevDefaults) through
-// set when the environment is development or test, so Caddyfile placeholders
-// such as {env.WHATSAPP_APP_SECRET} resolve to the documented values. It
-// returns the names it set, sorted; it sets nothing in staging or production.
-func ApplyDevDefaults(lookup Lookup, set func(k, v string) error) []string {
-	envName, _ := lookup("ENVIRONMENT")
-	env, err := ParseEnvironment(envName)
-	if err != nil || env.Strict() {
-		return nil
-	}
-	var applied []string
-	for k, v := range DevDefaults {
-		if cur, ok := lookup(k); ok && strings.TrimSpace(cur) != "" {
-			continue
-		}
-		if set(k, v) == nil {
-			applied = append(applied, k)
-		}
-	}
-	sort.Strings(applied)
-	return applied
 }
 
 // ParseSize reads a byte size as a plain number of bytes or with a unit

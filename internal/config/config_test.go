@@ -92,19 +92,27 @@ func TestLoadRejectsMalformedValues(t *testing.T) {
 	}
 }
 
-func TestApplyDevDefaults(t *testing.T) {
-	kv := map[string]string{"WHATSAPP_APP_SECRET": "mine"}
-	set := func(k, v string) error { kv[k] = v; return nil }
-	applied := ApplyDevDefaults(env(kv), set)
-	if kv["WHATSAPP_APP_SECRET"] != "mine" {
+func TestDevDefaults(t *testing.T) {
+	s, err := Load(env(map[string]string{"WHATSAPP_APP_SECRET": "mine"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.WhatsAppAppSecret != "mine" || s.Getenv("WHATSAPP_APP_SECRET") != "mine" {
 		t.Fatal("a set variable was overwritten")
 	}
-	if kv["WHATSAPP_VERIFY_TOKEN"] != DevDefaults["WHATSAPP_VERIFY_TOKEN"] || len(applied) != len(DevDefaults)-1 {
-		t.Fatalf("applied %v", applied)
+	for k, v := range DevDefaults {
+		if k != "WHATSAPP_APP_SECRET" && s.Getenv(k) != v {
+			t.Errorf("development %s = %q, want its default %q", k, s.Getenv(k), v)
+		}
 	}
-	prod := map[string]string{"ENVIRONMENT": "production"}
-	if got := ApplyDevDefaults(env(prod), func(k, v string) error { prod[k] = v; return nil }); len(got) != 0 || len(prod) != 1 {
-		t.Fatalf("production must get no defaults, got %v", got)
+	if s.WhatsAppVerifyToken != DevDefaults["WHATSAPP_VERIFY_TOKEN"] || s.DefaultTenantID != DevDefaults["DEFAULT_TENANT_ID"] {
+		t.Fatalf("settings without their development defaults: %+v", s)
+	}
+	prod, _ := Load(env(map[string]string{"ENVIRONMENT": "production"}))
+	for k := range DevDefaults {
+		if prod.Getenv(k) != "" {
+			t.Errorf("production must get no defaults, got %s=%q", k, prod.Getenv(k))
+		}
 	}
 }
 

@@ -104,7 +104,8 @@ const maxMessageIDLen = 256
 // Every rejection is a *NormalizeError and is counted in
 // message_normalization_errors_total{canal="gmail"}.
 func Normalize(body []byte, opts NormalizeOptions) (chat.Message, error) {
-	return decode(body, opts, false)
+	m, _, err := decode(body, opts, false)
+	return m, err
 }
 
 // ErrNotJSON is a webhook body that is not valid JSON (answered 400).
@@ -114,16 +115,18 @@ var ErrNotJSON = errors.New("body is not valid JSON")
 // in one decode: it also refuses a WhatsApp payload (or one whose `channel`
 // says another channel) with a *chat.SpoofingError, counted in
 // channel_spoofing_detected_total, and a body that is not valid JSON with an
-// error that errors.Is ErrNotJSON, before anything else.
-func DecodeWebhook(body []byte, opts NormalizeOptions) (chat.Message, error) {
+// error that errors.Is ErrNotJSON, before anything else. from is the
+// payload's `from` as sent, the key of its tenant, even when the payload is
+// otherwise rejected (a *NormalizeError).
+func DecodeWebhook(body []byte, opts NormalizeOptions) (m chat.Message, from string, err error) {
 	return decode(body, opts, true)
 }
 
-func decode(body []byte, opts NormalizeOptions, checkRoute bool) (chat.Message, error) {
+func decode(body []byte, opts NormalizeOptions, checkRoute bool) (chat.Message, string, error) {
 	start := time.Now()
 	p, err := readPayload(body, checkRoute)
 	if errors.Is(err, ErrNotJSON) || errors.As(err, new(*chat.SpoofingError)) {
-		return chat.Message{}, err // the route's refusals, before normalising
+		return chat.Message{}, "", err // the route's refusals, before normalising
 	}
 	var m chat.Message
 	var nerr *NormalizeError
@@ -135,9 +138,9 @@ func decode(body []byte, opts NormalizeOptions, checkRoute bool) (chat.Message, 
 	chat.NormalizationLatency.WithLabelValues(string(chat.Gmail)).Observe(time.Since(start).Seconds())
 	if nerr != nil {
 		chat.RecordNormalizationError(chat.Gmail, string(nerr.Kind))
-		return chat.Message{}, nerr
+		return chat.Message{}, p.From, nerr
 	}
-	return m, nil
+	return m, p.From, nil
 }
 
 // notJSON is the problem of a body that is not valid JSON.

@@ -382,7 +382,7 @@ func (notJSON) Is(target error) bool { return target == ErrNotJSON }
 func normalize(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, []Problem, error) {
 	notObject := []Problem{{Kind: ErrUnexpected, Entry: -1, Change: -1, Item: -1, Detail: "not a JSON object"}}
 	if !isObject(body) {
-		if checkRoute && !json.Valid(body) {
+		if checkRoute && len(bytes.TrimSpace(body)) > 0 && !json.Valid(body) {
 			return Batch{}, nil, notJSON{&NormalizeError{Problems: notObject}}
 		}
 		return Batch{}, notObject, nil

@@ -15,30 +15,34 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/agentehotel/agente-caddy/internal/admin"
-	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/modules/agente"
 )
 
 func init() {
 	caddy.RegisterModule(Handler{})
 	httpcaddyfile.RegisterHandlerDirective("admin_auth", parseCaddyfile)
+	// Authenticate first, then limit: admin rate limits key on the subject.
+	httpcaddyfile.RegisterDirectiveOrder("admin_auth", httpcaddyfile.Before, "basic_auth")
 }
 
 // SubjectVar is the request variable ({http.vars.admin_sub}) holding the
 // authenticated admin's JWT subject.
-const SubjectVar = "admin_sub"
+const SubjectVar = agente.VarAdminSubject
 
 // Handler verifies `Authorization: Bearer <jwt>`: HS256 with the secret,
 // `exp` required, `alg: none` and every other algorithm refused. A request
-// without a valid token is answered 401 JSON with WWW-Authenticate and goes
-// no further.
+// without a valid token fails with 401 and WWW-Authenticate and goes no
+// further.
 //
-// Caddyfile (inside a `route`, before what it protects):
+// Caddyfile (ordered before basic_auth, so before ratelimit and the
+// handlers it protects):
 //
 //	admin_auth {
-//		secret <key>     # default {env.JWT_SECRET_KEY}
+//		secret <key>     # default: JWT_SECRET_KEY as the agente app reads it
 //	}
 type Handler struct {
-	// Secret is the HS256 key. Default {env.JWT_SECRET_KEY}.
+	// Secret is the HS256 key; placeholders are resolved. Default the
+	// agente app's JWT_SECRET_KEY.
 	Secret string `json:"secret,omitempty"`
 
 	secret []byte
@@ -49,15 +53,18 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.admin_auth", New: func() caddy.Module { return new(Handler) }}
 }
 
-// Provision resolves the secret.
-func (h *Handler) Provision(caddy.Context) error {
-	if err := config.CheckEnvironment(); err != nil {
+// Provision resolves the secret through the agente app, which has read and
+// checked the environment.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	app, err := agente.Load(ctx)
+	if err != nil {
 		return err
 	}
 	if h.Secret == "" {
-		h.Secret = "{env.JWT_SECRET_KEY}"
+		h.secret = []byte(app.Settings().JWTSecretKey)
+		return nil
 	}
-	h.secret = []byte(caddy.NewReplacer().ReplaceAll(h.Secret, ""))
+	h.secret = []byte(app.Replacer().ReplaceAll(h.Secret, ""))
 	return nil
 }
 
@@ -71,11 +78,12 @@ func (h *Handler) Validate() error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	r, ok := admin.Authenticate(w, r, h.secret, time.Now())
-	if !ok {
-		return nil
+	sub, err := admin.Authorize(r, h.secret, time.Now())
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", admin.Challenge)
+		return caddyhttp.Error(http.StatusUnauthorized, err)
 	}
-	caddyhttp.SetVar(r.Context(), SubjectVar, admin.Actor(r.Context()))
+	caddyhttp.SetVar(r.Context(), SubjectVar, sub)
 	return next.ServeHTTP(w, r)
 }
 

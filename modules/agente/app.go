@@ -1,19 +1,21 @@
 // Package agente is the `agente` Caddy app: the process-wide part of
-// agente-caddy that the HTTP modules share. It reads the environment
-// (DESIGN.md "Configuration"), refuses to start staging or production on bad
-// secrets, owns the Postgres pool and Redis client (shared across config
-// reloads through caddy.UsagePools), applies migrations, and keeps the
-// readiness checks every module contributes to /health/ready.
+// agente-caddy that every other module of ours uses, and the only module
+// package they import. It reads and checks the environment once (refusing
+// to start staging or production on bad secrets), owns the Postgres pool and
+// Redis client (shared across config reloads through caddy.UsagePools),
+// applies migrations, builds the application (internal/hotel) and runs its
+// workers between Start and Stop, and keeps the readiness checks behind
+// /health/ready. It also holds the contracts between our HTTP modules: the
+// request's webhook record (webhook.go) and the request variables.
 //
-// Handlers reach it with ctx.App("agente"); with no `agente` global option it
-// is created with its defaults, which read everything from the environment.
+// Modules reach it with Load(ctx); with no `agente` global option it is
+// created with its defaults, which read everything from the environment.
 package agente
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
+	"github.com/agentehotel/agente-caddy/internal/hotel"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
@@ -36,11 +39,6 @@ import (
 func init() {
 	caddy.RegisterModule(App{})
 	httpcaddyfile.RegisterGlobalOption("agente", parseGlobalOption)
-	// Development secrets must exist before the Caddyfile's {env.*}
-	// placeholders are read; init runs before caddycmd.Main in every build
-	// (ours and xcaddy's) because this package is imported by the root.
-	config.ApplyDevDefaults(os.LookupEnv, os.Setenv)
-	config.ApplyLogLevel(os.LookupEnv, os.Setenv)
 }
 
 // App is the `agente` app. Every field is optional: an empty field takes its
@@ -57,6 +55,16 @@ func init() {
 //			migrate     on|off       # apply embedded migrations at start (default on)
 //			tenants_file <path>      # TENANTS_FILE; seeds the in-memory tenant directory (no Postgres)
 //			tenant_refresh <duration> # full reload of the Postgres tenant cache; default 60s
+//			inbox_lease <duration>   # takeover delay of a crashed process's work; default 30s (min 1s)
+//			metadata_allow <key...>  # message metadata keys that reach the agent; default the original system's
+//			pms demo|qloapps {       # default PMS_TYPE
+//				base_url     <url>       # default PMS_BASE_URL
+//				api_key      <key>       # default PMS_API_KEY
+//				time_zone    <IANA zone> # default Europe/Madrid
+//				timeout      <duration>  # whole operation, retries included; default 5s
+//				breaker_open <duration>  # open breaker's wait before a probe; default 30s
+//				availability_ttl <duration> # default 60s
+//			}
 //		}
 //	}
 type App struct {
@@ -80,6 +88,19 @@ type App struct {
 	// TenantRefresh is the period of the Postgres tenant cache's full
 	// reload; NOTIFY makes changes visible sooner. Default 60s.
 	TenantRefresh caddy.Duration `json:"tenant_refresh,omitempty"`
+	// InboxLease is how long a worker's claim on a conversation (inbox) or
+	// on a guest's queued replies (outbox) stays exclusive without renewal;
+	// live workers renew it every third of it. After a crash, what the dead
+	// process held waits this long before another process, or the restarted
+	// one, takes it over. Default 30s; at least 1s.
+	InboxLease caddy.Duration `json:"inbox_lease,omitempty"`
+	// MetadataAllow lists the keys of a message's `metadata` that reach the
+	// agent; every other key is dropped and counted in
+	// metadata_filtered_keys_total. Default: user_context, custom_fields,
+	// source, external_request_id, language_hint, subject, from_full.
+	MetadataAllow []string `json:"metadata_allow,omitempty"`
+	// PMS is the property-management system behind the agent.
+	PMS PMSConfig `json:"pms,omitempty"`
 
 	settings  config.Settings
 	postgres  *pgxpool.Pool
@@ -87,6 +108,7 @@ type App struct {
 	tenants   tenancy.Store
 	flags     *flags.Store
 	readiness *health.Checker
+	hotel     *hotel.Service
 	stop      func()
 	release   []func()
 	logger    *zap.Logger
@@ -110,7 +132,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("agente: environment: %w", err)
 	}
-	repl := caddy.NewReplacer()
+	a.settings = settings
+	repl := a.Replacer()
 	if a.Environment != "" {
 		env, err := config.ParseEnvironment(repl.ReplaceAll(a.Environment, ""))
 		if err != nil {
@@ -125,7 +148,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		settings.RedisURL = repl.ReplaceAll(a.RedisURL, "")
 	}
 	if a.KeyPrefix == "" {
-		a.KeyPrefix = os.Getenv("REDIS_KEY_PREFIX")
+		a.KeyPrefix = "{env.REDIS_KEY_PREFIX}"
 	}
 	a.KeyPrefix = repl.ReplaceAll(a.KeyPrefix, "")
 	if err := settings.Check(); err != nil {
@@ -167,6 +190,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.openFlags(ctx); err != nil {
 		return err
 	}
+	if err := a.buildHotel(ctx); err != nil {
+		return err
+	}
 	if a.postgres == nil || a.redis == nil {
 		var memory []string
 		if a.postgres == nil {
@@ -186,8 +212,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 // can fire) even when nobody polls /health/ready.
 const readinessInterval = 15 * time.Second
 
-// Start runs the readiness checks periodically until Stop.
+// Start runs the application's workers, and the readiness checks
+// periodically, until Stop.
 func (a *App) Start() error {
+	a.hotel.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	a.stop = func() { cancel(); <-done }
@@ -207,17 +235,23 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop ends the periodic readiness checks.
+// Stop ends the workers (what they hold is finished or handed back for the
+// next config or instance) and the periodic readiness checks.
 func (a *App) Stop() error {
+	a.hotel.Stop()
 	if a.stop != nil {
 		a.stop()
 	}
 	return nil
 }
 
-// Cleanup releases this config's hold on the shared connections; they close
-// when the last config using them is gone.
+// Cleanup releases this config's hold on the shared connections and state;
+// they close when the last config using them is gone. Caddy also cleans up
+// a config that failed to provision and never started.
 func (a *App) Cleanup() error {
+	if a.hotel != nil {
+		a.hotel.Stop()
+	}
 	for _, release := range a.release {
 		release()
 	}
@@ -245,6 +279,31 @@ func (a *App) Flags() *flags.Store { return a.flags }
 
 // Readiness is where modules add the checks of their dependencies.
 func (a *App) Readiness() *health.Checker { return a.readiness }
+
+// Hotel is the application: webhooks are accepted into it, the admin API is
+// its.
+func (a *App) Hotel() *hotel.Service { return a.hotel }
+
+// Decoder reads webhook bodies as the application expects them (its
+// metadata allowlist).
+func (a *App) Decoder() hotel.Decoder { return a.hotel.Decoder() }
+
+// Replacer resolves configuration placeholders as the app reads the
+// environment: {env.NAME} is the process's variable or, in development and
+// test, the development default of an unset secret (config.Settings.Getenv);
+// every other placeholder is Caddy's. Modules resolve their {env.*} values
+// through it, so a Caddyfile value and a setting never disagree.
+func (a *App) Replacer() *caddy.Replacer {
+	settings, global := a.settings, caddy.NewReplacer()
+	repl := caddy.NewEmptyReplacer()
+	repl.Map(func(key string) (any, bool) {
+		if name, ok := strings.CutPrefix(key, "env."); ok {
+			return settings.Getenv(name), true
+		}
+		return global.Get(key)
+	})
+	return repl
+}
 
 // Load returns the app of the config being provisioned.
 func Load(ctx caddy.Context) (*App, error) {
@@ -274,9 +333,9 @@ func (pooledFlags) Destruct() error { return nil }
 func (a *App) openTenants(ctx caddy.Context) error {
 	file := a.TenantsFile
 	if file == "" {
-		file = os.Getenv("TENANTS_FILE")
+		file = "{env.TENANTS_FILE}"
 	}
-	file = caddy.NewReplacer().ReplaceAll(file, "")
+	file = a.Replacer().ReplaceAll(file, "")
 	key := "memory:" + file
 	if a.postgres != nil {
 		key, file = "postgres:"+a.settings.PostgresURL, ""
@@ -302,7 +361,7 @@ func (a *App) openTenants(ctx caddy.Context) error {
 }
 
 func (a *App) openFlags(ctx caddy.Context) error {
-	defaults, err := flags.DefaultsFromEnv(os.Getenv)
+	defaults, err := flags.DefaultsFromEnv(a.settings.Getenv)
 	if err != nil {
 		return fmt.Errorf("agente: FEATURE_FLAGS: %w", err)
 	}
@@ -386,6 +445,19 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	}
 	for d.NextBlock(0) {
 		key := d.Val()
+		switch key {
+		case "metadata_allow":
+			app.MetadataAllow = append(app.MetadataAllow, d.RemainingArgs()...)
+			if len(app.MetadataAllow) == 0 {
+				return nil, d.ArgErr()
+			}
+			continue
+		case "pms":
+			if err := app.PMS.unmarshalCaddyfile(d); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var val string
 		if !d.AllArgs(&val) {
 			return nil, d.ArgErr()
@@ -407,6 +479,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.Errf("tenant_refresh: %v", err)
 			}
 			app.TenantRefresh = caddy.Duration(d2)
+		case "inbox_lease":
+			d2, err := caddy.ParseDuration(val)
+			if err != nil {
+				return nil, d.Errf("inbox_lease: %v", err)
+			}
+			app.InboxLease = caddy.Duration(d2)
 		case "migrate":
 			on, err := parseOnOff(val)
 			if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/agentehotel/agente-caddy/internal/apierror"
+	"github.com/agentehotel/agente-caddy/internal/httpjson"
 )
 
 func init() {
@@ -143,7 +143,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 }
 
 func writeErr(w http.ResponseWriter, status int, msg string) error {
-	apierror.Write(w, status, msg)
+	httpjson.Error(w, status, msg)
 	return nil
 }
 

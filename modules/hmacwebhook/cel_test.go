@@ -1,19 +1,17 @@
 package hmacwebhook
 
 import (
-	"context"
 	"net/http"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/agentehotel/agente-caddy/internal/signature"
+	"github.com/agentehotel/agente-caddy/test/provisiontest"
 )
 
 func TestCELFunction(t *testing.T) {
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
+	ctx := provisiontest.Context(t)
 	t.Setenv("HMAC_CEL_SECRET", "rotated")
 	m := caddyhttp.MatchExpression{Expr: `hmac_webhook('` + secret + `', '\{env.HMAC_CEL_SECRET}') && method('POST')`}
 	if err := m.Provision(ctx); err != nil {

@@ -5,11 +5,9 @@
 package hmacwebhook
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -22,14 +20,16 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
+	"github.com/agentehotel/agente-caddy/modules/agente"
 )
 
 func init() {
 	caddy.RegisterModule(MatchHMACWebhook{})
 }
 
-// DefaultMaxBody is the largest body verified when max_body is not set (1 MiB).
-const DefaultMaxBody = 1 << 20
+// DefaultMaxBody is the largest body verified when max_body is not set: the
+// one webhook body limit (1 MiB).
+const DefaultMaxBody = agente.MaxWebhookBody
 
 // DefaultHeader carries the signature when header is not set.
 const DefaultHeader = "X-Hub-Signature-256"
@@ -47,7 +47,10 @@ const DefaultHeader = "X-Hub-Signature-256"
 //  4. Content-Type other than content_type (parameters allowed) → 415
 //  5. with require_json, a body that is not valid JSON (an empty body is not) → 400
 //
-// A match restores the body it read, so handlers after it read the same bytes.
+// The body is read once for the whole chain: a match keeps the verified
+// bytes in the request's webhook record (agente.Webhook), where
+// tenant_resolve and the webhook handlers find them, and restores the body,
+// so any other handler after it (reverse_proxy) reads the same bytes.
 // It never answers false: a request either matches or fails with an error,
 // so a failed check can never fall through to another route or Caddy's empty 200.
 //
@@ -97,16 +100,18 @@ func (MatchHMACWebhook) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves the secrets and registers the metrics.
 func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
-	// Secrets come from the environment: in staging/production a missing or
-	// placeholder one must stop the start with the variable named, whichever
-	// module happens to be provisioned first.
-	if err := config.CheckEnvironment(); err != nil {
+	// Secrets come from the environment as the agente app reads it
+	// (development defaults included); loading the app first also means a
+	// staging or production start with a missing or placeholder secret
+	// stops with the variable named, not with an empty secret.
+	app, err := agente.Load(ctx)
+	if err != nil {
 		return err
 	}
 	if err := telemetry.Register(ctx.GetMetricsRegistry(), checks); err != nil {
 		return err
 	}
-	repl := caddy.NewReplacer()
+	repl := app.Replacer()
 	resolved := make([]string, 0, len(m.Secrets))
 	for _, s := range m.Secrets {
 		resolved = append(resolved, repl.ReplaceAll(s, ""))
@@ -153,7 +158,8 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 	if err != nil {
 		return reject(result(err), http.StatusUnauthorized, err)
 	}
-	body, fits, err := readBounded(r, m.MaxBody)
+	wh := agente.WebhookOf(r)
+	body, fits, err := wh.Body(r, m.MaxBody)
 	if err != nil {
 		return reject("unreadable", http.StatusBadRequest, fmt.Errorf("reading body: %w", err))
 	}
@@ -164,14 +170,11 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 		return reject("unverifiable", http.StatusRequestEntityTooLarge,
 			fmt.Errorf("body larger than %d bytes", m.MaxBody))
 	}
-	// The body is restored before any further check so that an error route
-	// (or a later matcher) can still read it.
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
 	if err := m.verifier.Verify(body, mac); err != nil {
 		return reject("mismatch", http.StatusUnauthorized, err)
 	}
 	checks.WithLabelValues("valid").Inc()
+	wh.MarkVerified()
 	if !m.contentTypeOK(r) {
 		return false, caddyhttp.Error(http.StatusUnsupportedMediaType, errContentType(m.ContentType))
 	}
@@ -193,35 +196,6 @@ func validJSON(body []byte) bool { return json.Valid(body) }
 
 func errContentType(want string) error {
 	return fmt.Errorf("Content-Type must be %s", want)
-}
-
-// readBounded reads at most limit+1 bytes of the body. fits is false when the
-// body (declared or actual) is larger than limit; the body is then not read
-// at all when Content-Length already says so.
-func readBounded(r *http.Request, limit int64) (body []byte, fits bool, err error) {
-	if r.ContentLength > limit {
-		return nil, false, nil
-	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, true, nil
-	}
-	size := r.ContentLength
-	if size < 0 || size > limit {
-		size = 512
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead)) // room to see EOF without growing
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, false, nil
-		}
-		return nil, false, err
-	}
-	if n > limit {
-		return nil, false, nil
-	}
-	return buf.Bytes(), true, nil
 }
 
 func reject(res string, status int, err error) (bool, error) {

@@ -2,7 +2,6 @@ package hmacwebhook
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,20 +10,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/agentehotel/agente-caddy/internal/signature"
+	"github.com/agentehotel/agente-caddy/test/provisiontest"
 )
 
 const secret = "test-app-secret"
 
 func provisioned(t testing.TB, m MatchHMACWebhook) MatchHMACWebhook {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
+	ctx := provisiontest.Context(t)
 	if err := m.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +206,7 @@ func TestSecretsResolvePlaceholdersAndMustNotBeEmpty(t *testing.T) {
 	if ok, _ := m.MatchWithError(post(body, header(DefaultHeader, signature.Sign("from-env", body)))); !ok {
 		t.Fatal("placeholder secret not resolved")
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
+	ctx := provisiontest.Context(t)
 	empty := MatchHMACWebhook{Secrets: []string{"{env.HMAC_TEST_UNSET_VARIABLE}"}}
 	if err := empty.Provision(ctx); err == nil || !strings.Contains(err.Error(), "secret") {
 		t.Fatalf("an empty secret must fail provisioning naming the field, got %v", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/agentehotel/agente-caddy/internal/apierror"
+	"github.com/agentehotel/agente-caddy/internal/httpjson"
 )
 
 func init() {
@@ -49,7 +49,7 @@ func (Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Han
 			msg = he.Err.Error()
 		}
 	}
-	apierror.Write(w, status, msg)
+	httpjson.Error(w, status, msg)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -22,7 +23,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/agentehotel/agente-caddy/internal/apierror"
 	"github.com/agentehotel/agente-caddy/internal/limiter"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
@@ -30,6 +30,10 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 	httpcaddyfile.RegisterHandlerDirective("ratelimit", parseCaddyfile)
+	// After authentication (admin limits key on the token's subject) and
+	// tenant resolution (webhook limits key on the hotel), both ordered
+	// before basic_auth; before the handlers it protects.
+	httpcaddyfile.RegisterDirectiveOrder("ratelimit", httpcaddyfile.After, "basic_auth")
 }
 
 // Handler limits the rate of requests per zone and answers 429 past a limit.
@@ -46,8 +50,9 @@ func init() {
 // constraining zone (on a rejection, the one that frees up last; else the one
 // with the least left): `RateLimit-Limit` (events), `RateLimit-Remaining`
 // (requests left now) and `RateLimit-Reset` (seconds until the window is empty
-// again) — the IETF draft's header names. A rejection is a JSON 429
-// (`{"error": ..., "status": 429}`) with `Retry-After` in whole seconds, at
+// again) — the IETF draft's header names. A rejection fails the request
+// with 429 (for handle_errors to render; json_error writes
+// `{"error": ..., "status": 429}`) and `Retry-After` in whole seconds, at
 // least 1: when a request would be admitted again.
 //
 // Backends: `memory` (default) keeps counts in this process; they survive a
@@ -418,9 +423,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 	hdr.Set(headerRetryAfter, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
-	apierror.Write(w, http.StatusTooManyRequests, "rate limit exceeded")
-	return nil
+	return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)
 }
+
+var errRateLimited = errors.New("rate limit exceeded")
 
 // storeKey is a zone's key as stored: namespaced by the zone, and hashed when
 // long (keys can come from client-controlled headers).

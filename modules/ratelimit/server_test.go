@@ -22,6 +22,8 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
+
 	"github.com/agentehotel/agente-caddy/internal/testservices"
 )
 
@@ -59,6 +61,11 @@ func (s *testServer) caddyfile(route string) string {
 http://127.0.0.1:%d {
 	route {
 %s
+	}
+	# A rejection fails the request; json_error renders it, as in the
+	# shipped Caddyfiles.
+	handle_errors {
+		json_error
 	}
 }
 `, s.admin, logs, s.site, route)

@@ -4,11 +4,8 @@
 package tenantresolve
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -17,47 +14,43 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/agentehotel/agente-caddy/internal/apierror"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/hotel"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
-	wa "github.com/agentehotel/agente-caddy/internal/whatsapp"
+	"github.com/agentehotel/agente-caddy/modules/agente"
 )
 
 func init() {
 	caddy.RegisterModule(TenantResolve{})
 	httpcaddyfile.RegisterHandlerDirective("tenant_resolve", parseCaddyfile)
+	// Before authentication and limits: rate limits key on the tenant.
+	httpcaddyfile.RegisterDirectiveOrder("tenant_resolve", httpcaddyfile.Before, "basic_auth")
 }
 
 // Names of what the middleware sets for later handlers.
 const (
 	// VarTenantID is the placeholder {http.vars.tenant_id}.
-	VarTenantID = "tenant_id"
+	VarTenantID = agente.VarTenantID
 	// VarResult is {http.vars.tenant_resolution}: provided, hit or default.
-	VarResult = "tenant_resolution"
+	VarResult = agente.VarTenantResolution
 	// Header is the request header later handlers (and upstreams) read.
 	Header = "X-Tenant-ID"
 )
 
-// DefaultMaxBody bounds the body read for identifiers when max_body is unset.
-const DefaultMaxBody = 1 << 20
+// DefaultMaxBody bounds the body read when max_body is unset: the one
+// webhook body limit.
+const DefaultMaxBody = agente.MaxWebhookBody
 
-// TenantSource is what the `agente` app offers this module: the tenant
-// directory every route of the config shares. (An interface rather than an
-// import of modules/agente, whose init sets development defaults such as
-// DEFAULT_TENANT_ID in the environment.)
-type TenantSource interface {
-	Tenants() tenancy.Store
-}
-
-// TenantResolve resolves the tenant of each request (DESIGN.md "Tenant
-// resolution order"): the route's trusted tenant (provided); else the
-// hotel's WhatsApp business number value.metadata.phone_number_id, then
-// entry[].id, then the guest's phone (messages[].from, statuses[].recipient_id)
-// or, on the gmail channel, the email "from", registered to an active tenant
-// (hit); else the default tenant (default); else the request is answered 403
-// JSON (miss_strict). With strict, the default is never used.
+// TenantResolve resolves the tenant of each request: the route's trusted
+// tenant (provided); else the hotel's WhatsApp business number
+// value.metadata.phone_number_id, then entry[].id, then the guest's phone
+// (messages[].from, statuses[].recipient_id) or, on the gmail channel, the
+// email "from", registered to an active tenant (hit); else the default
+// tenant (default); else the request fails with 403 (miss_strict). With
+// strict, the default is never used. A webhook that mixes hotels' business
+// numbers gets one tenant per part as well, for the webhook handler.
 //
 // The tenant is published as {http.vars.tenant_id} and in the X-Tenant-ID
 // request header, which is overwritten: a client-supplied X-Tenant-ID never
@@ -65,21 +58,26 @@ type TenantSource interface {
 // tenant_isolation_errors_total. Each resolution counts in
 // tenant_resolution_total{result}.
 //
-// The body is read (at most max_body bytes; more is 413) and restored for the
-// next handler; a non-empty body that is not JSON is 400, and so is a payload
-// of the other channel (a gmail payload on a whatsapp route or the reverse,
-// counted in channel_spoofing_detected_total), before any resolution. Errors are written
-// as the JSON error document, not passed to error routes.
+// The body is decoded once, for the whole chain, into the request's webhook
+// record (agente.Webhook): read here only if hmac_webhook in front did not
+// (at most max_body bytes; more is 413), and kept with the tenants for the
+// webhook handler. A non-empty body that is not JSON is 400, and so is a
+// payload of the other channel (a gmail payload on a whatsapp route or the
+// reverse, counted in channel_spoofing_detected_total), before any
+// resolution. Errors are returned as caddyhttp errors, for handle_errors.
 //
-// Caddyfile (inside a `route` block, or ordered with the global `order`):
+// Caddyfile:
 //
 //	tenant_resolve [whatsapp|gmail] {
 //		channel  whatsapp|gmail   # payload format; default whatsapp
 //		tenant   <tenant id>      # trusted tenant for every request of this route
 //		default  <tenant id>      # fallback; default {env.DEFAULT_TENANT_ID}
 //		strict                    # reject (403) instead of using the default
-//		max_body <size>           # default 1MiB
+//		max_body <size>           # when it reads the body itself; default 1MiB
 //	}
+//
+// It is ordered before basic_auth (and so before ratelimit), so it needs no
+// `route` block.
 type TenantResolve struct {
 	// Channel is the payload format of the route: "whatsapp" (Cloud API
 	// webhook, default) or "gmail" ({from, subject, body, timestamp}).
@@ -96,11 +94,14 @@ type TenantResolve struct {
 	// Strict rejects requests no identifier resolves with 403 (result
 	// "miss_strict") instead of using the default.
 	Strict bool `json:"strict,omitempty"`
-	// MaxBody bounds the body read for identifiers, in bytes; default 1 MiB.
+	// MaxBody bounds the body when this handler is the first to read it, in
+	// bytes; default 1 MiB (agente.MaxWebhookBody).
 	MaxBody int64 `json:"max_body,omitempty"`
 
 	tenant, fallback string
 	resolver         tenancy.Resolver
+	decoder          hotel.Decoder
+	replacer         *caddy.Replacer
 	logger           *zap.Logger
 }
 
@@ -112,11 +113,12 @@ func (TenantResolve) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves placeholders, finds the tenant directory in the
-// `agente` app and registers the metrics.
+// Provision resolves placeholders (through the agente app, which reads the
+// environment), finds the tenant directory and the webhook decoder in the
+// app and registers the metrics.
 func (m *TenantResolve) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
-	if err := telemetry.Register(ctx.GetMetricsRegistry(), append(tenancy.Collectors(), wa.ChannelSpoofingDetected)...); err != nil {
+	if err := telemetry.Register(ctx.GetMetricsRegistry(), append(tenancy.Collectors(), chat.ChannelSpoofingDetected)...); err != nil {
 		return err
 	}
 	if m.Channel == "" {
@@ -125,7 +127,20 @@ func (m *TenantResolve) Provision(ctx caddy.Context) error {
 	if m.MaxBody == 0 {
 		m.MaxBody = DefaultMaxBody
 	}
-	repl := caddy.NewReplacer()
+	if m.resolver == nil {
+		app, err := agente.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("tenant_resolve: the agente app provides the tenant directory: %v", err)
+		}
+		m.resolver, m.decoder, m.replacer = app.Tenants(), app.Decoder(), app.Replacer()
+		if m.resolver == nil {
+			return errors.New("tenant_resolve: the agente app has no tenant directory")
+		}
+	}
+	repl := m.replacer
+	if repl == nil {
+		repl = caddy.NewReplacer()
+	}
 	m.tenant = repl.ReplaceAll(m.Tenant, "")
 	if !m.Strict {
 		def := m.Default
@@ -133,20 +148,6 @@ func (m *TenantResolve) Provision(ctx caddy.Context) error {
 			def = "{env.DEFAULT_TENANT_ID}"
 		}
 		m.fallback = repl.ReplaceAll(def, "")
-	}
-	if m.resolver == nil {
-		app, err := ctx.App("agente")
-		if err != nil {
-			return fmt.Errorf("tenant_resolve: the agente app provides the tenant directory: %v", err)
-		}
-		src, ok := app.(TenantSource)
-		if !ok {
-			return fmt.Errorf("tenant_resolve: the agente app (%T) does not provide a tenant directory", app)
-		}
-		m.resolver = src.Tenants()
-		if m.resolver == nil {
-			return errors.New("tenant_resolve: the agente app has no tenant directory")
-		}
 	}
 	if m.tenant == "" && m.fallback == "" && !m.Strict {
 		m.logger.Warn("no default tenant (DEFAULT_TENANT_ID unset): requests no identifier resolves are rejected with 403",
@@ -181,138 +182,32 @@ func (m *TenantResolve) Validate() error {
 	return nil
 }
 
-// ServeHTTP resolves the tenant and calls next, or answers the error.
+// ServeHTTP resolves the tenant and calls next, or fails the request.
 func (m *TenantResolve) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	in := tenancy.ResolveInput{Tenant: m.tenant, Default: m.fallback, Strict: m.Strict, Channel: m.Channel}
-	if m.tenant == "" {
-		status, err := m.identifiers(r, &in)
-		if err != nil {
-			apierror.Write(w, status, err.Error())
-			return nil
-		}
+	wh := agente.WebhookOf(r)
+	in, err := wh.Inbound(r, m.decoder, chat.Channel(m.Channel), m.MaxBody)
+	if err != nil {
+		return agente.WebhookError(err)
 	}
-	id, result := m.resolver.Resolve(in)
+	res := hotel.Resolve(m.resolver, in, hotel.Route{Tenant: m.tenant, Default: m.fallback, Strict: m.Strict})
+	wh.SetResolution(res)
 
 	for _, claimed := range r.Header.Values(Header) {
-		if claimed != id {
+		if claimed != res.Tenant {
 			tenancy.IsolationErrors.Inc()
 			m.logger.Debug("client-supplied X-Tenant-ID ignored",
-				zap.String("claimed", claimed), zap.String("resolved", id), zap.String("remote", r.RemoteAddr))
+				zap.String("claimed", claimed), zap.String("resolved", res.Tenant), zap.String("remote", r.RemoteAddr))
 			break
 		}
 	}
-	if result == tenancy.ResultMissStrict {
+	if res.Result == tenancy.ResultMissStrict {
 		r.Header.Del(Header)
-		apierror.Write(w, http.StatusForbidden, "no tenant for this request")
-		return nil
+		return caddyhttp.Error(http.StatusForbidden, hotel.ErrNoTenant)
 	}
-	r.Header.Set(Header, id)
-	caddyhttp.SetVar(r.Context(), VarTenantID, id)
-	caddyhttp.SetVar(r.Context(), VarResult, string(result))
+	r.Header.Set(Header, res.Tenant)
+	caddyhttp.SetVar(r.Context(), VarTenantID, res.Tenant)
+	caddyhttp.SetVar(r.Context(), VarResult, string(res.Result))
 	return next.ServeHTTP(w, r)
-}
-
-// identifiers reads the body (bounded, then restored) and fills in the
-// business and guest identifiers of the route's channel.
-func (m *TenantResolve) identifiers(r *http.Request, in *tenancy.ResolveInput) (int, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return 0, nil
-	}
-	if r.ContentLength > m.MaxBody {
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", m.MaxBody)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, m.MaxBody+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", mbe.Limit)
-		}
-		return http.StatusBadRequest, errors.New("reading body failed")
-	}
-	if int64(len(body)) > m.MaxBody {
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", m.MaxBody)
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	if len(bytes.TrimSpace(body)) == 0 {
-		return 0, nil
-	}
-	// A payload of the other channel is refused before it is resolved (and
-	// rate-limited) as this route's: without a default tenant or on a strict
-	// route it would otherwise be a 403 no-tenant, never counted as spoofing.
-	if err := wa.CheckChannel(chat.Channel(m.Channel), body); err != nil {
-		return http.StatusBadRequest, err
-	}
-	var decodeErr error
-	if m.Channel == "gmail" {
-		decodeErr = gmailIdentifiers(body, in)
-	} else {
-		decodeErr = whatsappIdentifiers(body, in)
-	}
-	var syntax *json.SyntaxError
-	if errors.As(decodeErr, &syntax) || errors.Is(decodeErr, io.ErrUnexpectedEOF) {
-		return http.StatusBadRequest, errors.New("body is not valid JSON")
-	}
-	// A type mismatch (e.g. "entry": "x") leaves what did decode; the
-	// normaliser downstream answers for the malformed event.
-	return 0, nil
-}
-
-// whatsappEvent is the part of a Cloud API webhook that names the hotel
-// and the guest.
-type whatsappEvent struct {
-	Entry []struct {
-		ID      string `json:"id"`
-		Changes []struct {
-			Value struct {
-				Metadata struct {
-					PhoneNumberID string `json:"phone_number_id"`
-				} `json:"metadata"`
-				Messages []struct {
-					From string `json:"from"`
-				} `json:"messages"`
-				Statuses []struct {
-					RecipientID string `json:"recipient_id"`
-				} `json:"statuses"`
-			} `json:"value"`
-		} `json:"changes"`
-	} `json:"entry"`
-}
-
-func whatsappIdentifiers(body []byte, in *tenancy.ResolveInput) error {
-	var ev whatsappEvent
-	err := json.Unmarshal(body, &ev)
-	for _, e := range ev.Entry {
-		if in.WABAID == "" {
-			in.WABAID = e.ID
-		}
-		for _, c := range e.Changes {
-			v := c.Value
-			if in.PhoneNumberID == "" {
-				in.PhoneNumberID = v.Metadata.PhoneNumberID
-			}
-			for _, msg := range v.Messages {
-				if in.GuestPhone == "" {
-					in.GuestPhone = msg.From
-				}
-			}
-			for _, st := range v.Statuses {
-				if in.GuestPhone == "" {
-					in.GuestPhone = st.RecipientID
-				}
-			}
-		}
-	}
-	return err
-}
-
-func gmailIdentifiers(body []byte, in *tenancy.ResolveInput) error {
-	var ev struct {
-		From string `json:"from"`
-	}
-	err := json.Unmarshal(body, &ev)
-	in.GuestEmail = ev.From
-	return err
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

@@ -2,6 +2,7 @@ package tenantresolve
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"encoding/json"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 	wa "github.com/agentehotel/agente-caddy/internal/whatsapp"
 )
@@ -95,7 +97,12 @@ func serve(t *testing.T, m *TenantResolve, body string, hdr ...string) (*httptes
 	})
 	rec := httptest.NewRecorder()
 	if err := m.ServeHTTP(rec, req, next); err != nil {
-		t.Fatalf("ServeHTTP returned %v", err)
+		// Rendered as json_error renders it in handle_errors.
+		var he caddyhttp.HandlerError
+		if !errors.As(err, &he) {
+			t.Fatalf("ServeHTTP returned %v, not a caddyhttp error", err)
+		}
+		httpjson.Error(rec, he.StatusCode, he.Err.Error())
 	}
 	return rec, s
 }

@@ -1,0 +1,227 @@
+// Package hotel is the application behind the webhooks: it decodes and
+// resolves inbound events, makes them durable in the inbox, runs the workers
+// that answer guests (orchestrator, PMS chain, replies through the outbox
+// and the channel senders), and serves the admin API. It is built from a
+// plain Config and Deps, so it runs and is tested without Caddy; the
+// `agente` Caddy app builds one per configuration and runs its workers
+// between Start and Stop.
+package hotel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agentehotel/agente-caddy/internal/admin"
+	"github.com/agentehotel/agente-caddy/internal/agent"
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/email"
+	"github.com/agentehotel/agente-caddy/internal/flags"
+	"github.com/agentehotel/agente-caddy/internal/health"
+	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms/resilient"
+	"github.com/agentehotel/agente-caddy/internal/tenancy"
+	"github.com/agentehotel/agente-caddy/internal/whatsapp"
+)
+
+// MinInboxLease is the shortest InboxLease accepted: renewals every third of
+// it must outlast a slow database round trip.
+const MinInboxLease = time.Second
+
+// Config is what the service is built from. The zero value of each field
+// takes the default named in its comment.
+type Config struct {
+	// Environment names the deployment in /admin/dashboard.
+	Environment string
+	// AnswerInline answers webhook messages in the request, with the reply
+	// in the answer, instead of through the workers (ENVIRONMENT=test).
+	AnswerInline bool
+	// DefaultTenant receives events no identifier resolves on a route that
+	// configures no default of its own. Empty: such events have no hotel.
+	DefaultTenant string
+	// MetadataAllow lists the keys of a message's `metadata` that reach the
+	// agent. Nil: the original system's list (chat.DefaultAllowedMetadata).
+	MetadataAllow []string
+	// InboxLease is how long a worker's claim on a conversation stays
+	// exclusive without renewal; what a crashed process held waits this
+	// long before another takes it over. Default 30s, at least MinInboxLease.
+	InboxLease time.Duration
+	// PMS chooses and tunes the property-management system.
+	PMS PMSConfig
+	// WhatsApp sends replies through the Graph API; without an access token
+	// replies are logged and kept, not sent (development).
+	WhatsApp WhatsAppConfig
+	// SMTP sends email replies; without an address they are logged and kept.
+	SMTP SMTPConfig
+}
+
+// WhatsAppConfig is the Cloud API sender's.
+type WhatsAppConfig struct {
+	AccessToken   string
+	APIBase       string // empty: whatsapp.DefaultBaseURL
+	PhoneNumberID string // the number replies go out from when the message named none
+}
+
+// SMTPConfig is the email sender's.
+type SMTPConfig struct {
+	Addr, Username, Password, From string
+}
+
+// Validate names the first field that cannot work.
+func (c Config) Validate() error {
+	if c.InboxLease != 0 && c.InboxLease < MinInboxLease {
+		return fmt.Errorf("inbox_lease: %s is shorter than %s: renewals every third of it must outlast a slow database round trip", c.InboxLease, MinInboxLease)
+	}
+	if c.DefaultTenant != "" {
+		if err := tenancy.ValidateTenantID(c.DefaultTenant); err != nil {
+			return fmt.Errorf("default tenant: %v", err)
+		}
+	}
+	return c.PMS.validate()
+}
+
+// Keeper keeps values that must outlive one Service: a reload builds the new
+// Service while the old one still runs, and in-memory state (the memory
+// inbox, sessions, the demo PMS's bookings, the PMS breaker) must carry
+// over. Keep returns the value under key, creating it on first use; the
+// keeper releases it when nothing holds it any more.
+type Keeper interface {
+	Keep(key string, create func() any) (any, error)
+}
+
+func keep[T any](k Keeper, key string, create func() T) (T, error) {
+	v, err := k.Keep(key, func() any { return create() })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
+}
+
+// Deps are the long-lived things the service uses but does not own.
+type Deps struct {
+	// Postgres is the shared pool; nil keeps inbox and sessions in memory.
+	Postgres *pgxpool.Pool
+	// Redis is the shared client; nil keeps the PMS cache in memory.
+	Redis *redis.Client
+	// RedisKeyPrefix prefixes every Redis key of ours.
+	RedisKeyPrefix string
+	// Tenants is the tenant directory (required).
+	Tenants tenancy.Store
+	// Flags are the feature flags (required).
+	Flags *flags.Store
+	// Readiness receives the PMS's check; nil: not reported.
+	Readiness *health.Checker
+	// Keeper keeps in-memory state across reloads (required).
+	Keeper Keeper
+	// Logger receives the service's logs; nil: slog.Default().
+	Logger *slog.Logger
+	// Dashboard adds other parts' live figures to /admin/dashboard.
+	Dashboard func(ctx context.Context) map[string]any
+}
+
+// Service is the application. Build it with New, run its workers with
+// Start, stop them with Stop.
+type Service struct {
+	cfg          Config
+	deps         Deps
+	log          *slog.Logger
+	metadata     chat.MetadataFilter
+	orchestrator *agent.Orchestrator
+	breaker      *resilient.Breaker
+	inbox        *inbox.Inbox
+	sender       *channelSender
+	admin        *admin.Handler
+	zones        sync.Map // time zone name → *time.Location
+	stopWorkers  func()
+}
+
+// New builds the service: the PMS chain, the orchestrator, the inbox, the
+// senders and the admin API. It starts nothing.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Tenants == nil || deps.Flags == nil || deps.Keeper == nil {
+		return nil, errors.New("hotel: Deps needs Tenants, Flags and a Keeper")
+	}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if cfg.MetadataAllow != nil {
+		s.metadata = chat.NewMetadataFilter(cfg.MetadataAllow)
+	}
+	property, err := s.buildPMS()
+	if err != nil {
+		return nil, err
+	}
+	var sessions agent.SessionStore
+	if deps.Postgres != nil {
+		sessions = agent.NewPostgresSessions(deps.Postgres)
+	} else if sessions, err = keep(deps.Keeper, "sessions:memory", func() agent.SessionStore { return agent.NewMemorySessions() }); err != nil {
+		return nil, err
+	}
+	if s.orchestrator, err = agent.New(nlp.Analyze, property, sessions); err != nil {
+		return nil, err
+	}
+	if s.inbox, err = s.openInbox(); err != nil {
+		return nil, err
+	}
+	s.sender = newChannelSender(cfg.WhatsApp, cfg.SMTP, s.log)
+	if s.admin, err = admin.New(admin.Options{
+		Tenants:   deps.Tenants,
+		Flags:     deps.Flags,
+		Dashboard: s.dashboard,
+		ResumeConversation: func(ctx context.Context, tenantID, channel, guest string) (bool, error) {
+			return s.orchestrator.ResetHandoff(ctx, tenantID, chat.Channel(channel), guest)
+		},
+		OnError: func(r *http.Request, err error) {
+			s.log.Error("admin API", "path", r.URL.Path, "error", err)
+		},
+	}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Collectors are the metrics the service records, for the app to register.
+func Collectors() []prometheus.Collector {
+	var cs []prometheus.Collector
+	for _, group := range [][]prometheus.Collector{
+		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(),
+	} {
+		cs = append(cs, group...)
+	}
+	return cs
+}
+
+// Admin is the admin API. It answers 401 to a request whose context carries
+// no authenticated admin (admin.WithActor): authentication is in front of it.
+func (s *Service) Admin() http.Handler { return s.admin }
+
+// dashboard adds this process's live figures to /admin/dashboard.
+func (s *Service) dashboard(ctx context.Context) map[string]any {
+	out := map[string]any{"environment": s.cfg.Environment}
+	if st, err := s.inbox.Stats(ctx); err == nil {
+		out["inbox_pending"], out["outbox_pending"] = st.InboxPending, st.OutboxPending
+	}
+	if s.breaker != nil {
+		out["pms_breaker_state"] = s.breaker.State()
+	}
+	if s.deps.Dashboard != nil {
+		for k, v := range s.deps.Dashboard(ctx) {
+			out[k] = v
+		}
+	}
+	return out
+}

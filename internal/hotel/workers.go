@@ -1,0 +1,136 @@
+package hotel
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/agent"
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/flags"
+	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/pms"
+	"github.com/agentehotel/agente-caddy/internal/tenancy"
+)
+
+// inboxRetention is how long finished inbox rows are kept: Meta redelivers
+// for up to 7 days, and a redelivery is only recognised while its row exists.
+const inboxRetention = 8 * 24 * time.Hour
+
+// openInbox returns the durable inbox: Postgres when configured, else the
+// process's memory inbox, kept across reloads so a reload loses no accepted
+// message.
+func (s *Service) openInbox() (*inbox.Inbox, error) {
+	opts := inbox.Options{Logger: s.log, LeaseDuration: s.cfg.InboxLease}
+	if s.deps.Postgres != nil {
+		return inbox.NewPostgres(s.deps.Postgres, opts), nil
+	}
+	return keep(s.deps.Keeper, "inbox:memory", func() *inbox.Inbox { return inbox.NewMemory(opts) })
+}
+
+// Start runs the inbox's workers, the outbox's sender and the pruning of
+// finished rows until Stop. With AnswerInline messages are answered by the
+// webhook itself, so no inbox worker runs; the sender still delivers.
+func (s *Service) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error(name+" stopped", "error", err)
+			}
+		})
+	}
+	if !s.cfg.AnswerInline {
+		run("inbox workers", func(ctx context.Context) error { return s.inbox.Run(ctx, s.handle) })
+	}
+	run("outbox sender", func(ctx context.Context) error { return s.inbox.RunSender(ctx, s.sender) })
+	run("inbox pruning", s.prune)
+	s.stopWorkers = func() { cancel(); wg.Wait() }
+}
+
+// Stop ends the workers and waits for them: what they hold is finished or
+// handed back for the next configuration or instance to take.
+func (s *Service) Stop() {
+	if s.stopWorkers != nil {
+		s.stopWorkers()
+		s.stopWorkers = nil
+	}
+}
+
+func (s *Service) prune(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.inbox.Prune(ctx, time.Now().Add(-inboxRetention)); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning the inbox", "error", err)
+		} else if n > 0 {
+			s.log.Info("pruned finished inbox rows", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// handle is the inbox's handler: one guest message in, the replies to queue out.
+func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
+	replies, err := s.orchestrator.Handle(ctx, m, s.hotelContext(ctx, m.TenantID))
+	if err != nil {
+		if errors.Is(err, agent.ErrBadMessage) {
+			return nil, inbox.Permanent(err)
+		}
+		return nil, err
+	}
+	out := make([]inbox.OutboundReply, len(replies))
+	for i, r := range replies {
+		out[i] = inbox.OutboundReply{Reply: r}
+	}
+	return out, nil
+}
+
+// hotelContext is what the orchestrator needs to know of the hotel: its
+// name, time zone, language and PMS id from the tenant directory (the
+// directory's defaults for a tenant it does not know), and the flags that
+// shape replies.
+func (s *Service) hotelContext(ctx context.Context, tenantID string) agent.HotelContext {
+	hc := agent.HotelContext{
+		TenantID: tenantID,
+		Name:     tenantID,
+		Language: tenancy.DefaultLanguage,
+		Hotel:    pms.Hotel{TenantID: tenantID, PMSID: tenancy.DefaultPMSHotelID},
+		Location: s.location(tenancy.DefaultTimezone),
+	}
+	if t, ok := s.deps.Tenants.Tenant(tenantID); ok {
+		hc.Name = t.Name
+		if t.Language != "" {
+			hc.Language = t.Language
+		}
+		if t.PMSHotelID > 0 {
+			hc.Hotel.PMSID = t.PMSHotelID
+		}
+		if t.Timezone != "" {
+			hc.Location = s.location(t.Timezone)
+		}
+	}
+	hc.Flags.InteractiveMessages = s.deps.Flags.Enabled(ctx, flags.InteractiveMessages)
+	return hc
+}
+
+// location caches time zones; an unknown zone falls back to UTC (the tenant
+// directory validates zones on write, so this is only a safety net).
+func (s *Service) location(name string) *time.Location {
+	if v, ok := s.zones.Load(name); ok {
+		return v.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		s.log.Warn("unknown time zone; using UTC", "zone", name, "error", err)
+		loc = time.UTC
+	}
+	s.zones.Store(name, loc)
+	return loc
+}

@@ -1,0 +1,43 @@
+// Package httpjson writes agente-caddy's JSON responses: every API answer
+// (admin, health, canary) and the one error document every route answers
+// with, {"error": "...", "status": N}. One writer, so every JSON answer
+// carries the same headers.
+package httpjson
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// ErrorBody is the JSON error document.
+type ErrorBody struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+// Write answers status with v as JSON. A value that cannot be encoded is a
+// bug: it answers 500 with the error document instead.
+func Write(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(ErrorBody{Error: http.StatusText(status), Status: status})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Answers about live state: a cache in between must never replay one.
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// Error answers status with msg as the JSON error document. An empty msg
+// becomes the status text.
+func Error(w http.ResponseWriter, status int, msg string) {
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	Write(w, status, ErrorBody{Error: msg, Status: status})
+}

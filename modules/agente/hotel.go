@@ -1,0 +1,163 @@
+package agente
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/hotel"
+	"github.com/agentehotel/agente-caddy/internal/telemetry"
+)
+
+// PMSConfig chooses and tunes the property-management system. Every string
+// field defaults from the environment variable named in its comment.
+type PMSConfig struct {
+	// Type is demo or qloapps. Default PMS_TYPE, else demo.
+	Type string `json:"type,omitempty"`
+	// BaseURL is the QloApps shop URL. Default PMS_BASE_URL.
+	BaseURL string `json:"base_url,omitempty"`
+	// APIKey is the QloApps webservice key. Default PMS_API_KEY.
+	APIKey string `json:"api_key,omitempty"`
+	// TimeZone of the hotels (QloApps keeps none). Default Europe/Madrid.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Timeout bounds one PMS operation, retries included: no guest waits
+	// longer. Default 5s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// BreakerOpenTimeout is how long the circuit breaker stays open before a
+	// half-open probe. Default 30s.
+	BreakerOpenTimeout caddy.Duration `json:"breaker_open_timeout,omitempty"`
+	// AvailabilityTTL is how long a cached availability answer is fresh. Default 60s.
+	AvailabilityTTL caddy.Duration `json:"availability_ttl,omitempty"`
+}
+
+// hotelConfig is the application's configuration: the app's fields, else
+// the environment.
+func (a *App) hotelConfig() hotel.Config {
+	s, repl := a.settings, a.Replacer()
+	or := func(v, setting string) string {
+		if v == "" {
+			return setting
+		}
+		return strings.TrimSpace(repl.ReplaceAll(v, ""))
+	}
+	return hotel.Config{
+		Environment:   string(s.Environment),
+		AnswerInline:  s.Environment == config.Test,
+		DefaultTenant: s.DefaultTenantID,
+		MetadataAllow: a.MetadataAllow,
+		InboxLease:    time.Duration(a.InboxLease),
+		PMS: hotel.PMSConfig{
+			Type:               or(a.PMS.Type, s.PMSType),
+			BaseURL:            or(a.PMS.BaseURL, s.PMSBaseURL),
+			APIKey:             or(a.PMS.APIKey, s.PMSAPIKey),
+			TimeZone:           a.PMS.TimeZone,
+			Timeout:            time.Duration(a.PMS.Timeout),
+			BreakerOpenTimeout: time.Duration(a.PMS.BreakerOpenTimeout),
+			AvailabilityTTL:    time.Duration(a.PMS.AvailabilityTTL),
+		},
+		WhatsApp: hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
+		SMTP:     hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
+	}
+}
+
+// buildHotel builds the application; Start runs its workers.
+func (a *App) buildHotel(ctx caddy.Context) error {
+	if err := telemetry.Register(ctx.GetMetricsRegistry(), hotel.Collectors()...); err != nil {
+		return err
+	}
+	cfg := a.hotelConfig()
+	svc, err := hotel.New(cfg, hotel.Deps{
+		Postgres:       a.postgres,
+		Redis:          a.redis,
+		RedisKeyPrefix: a.KeyPrefix,
+		Tenants:        a.tenants,
+		Flags:          a.flags,
+		Readiness:      a.readiness,
+		Keeper:         keeper{a},
+		Logger:         slog.New(zapslog.NewHandler(a.logger.Core())),
+		Dashboard:      a.dashboardItems,
+	})
+	if err != nil {
+		return fmt.Errorf("agente: %w", err)
+	}
+	a.hotel = svc
+	return nil
+}
+
+// kept holds the application's in-memory state that must outlive one
+// config (the memory inbox and sessions, the demo PMS's bookings, the PMS
+// cache and breaker): Caddy provisions a new config before cleaning up the
+// old one, so the reference count never drops to zero on a reload.
+var kept = caddy.NewUsagePool()
+
+type keptValue struct{ v any }
+
+func (keptValue) Destruct() error { return nil }
+
+// keeper is the app as the application's hotel.Keeper.
+type keeper struct{ a *App }
+
+func (k keeper) Keep(key string, create func() any) (any, error) {
+	v, _, err := kept.LoadOrNew(key, func() (caddy.Destructor, error) { return keptValue{create()}, nil })
+	if err != nil {
+		return nil, err
+	}
+	k.a.release = append(k.a.release, func() { _, _ = kept.Delete(key) })
+	return v.(keptValue).v, nil
+}
+
+func (c *PMSConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		c.Type = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		key := d.Val()
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		val := d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		dur := func(dst *caddy.Duration) error {
+			v, err := caddy.ParseDuration(val)
+			if err != nil {
+				return d.Errf("pms %s: %v", key, err)
+			}
+			*dst = caddy.Duration(v)
+			return nil
+		}
+		var err error
+		switch key {
+		case "base_url":
+			c.BaseURL = val
+		case "api_key":
+			c.APIKey = val
+		case "time_zone":
+			c.TimeZone = val
+		case "timeout":
+			err = dur(&c.Timeout)
+		case "breaker_open":
+			err = dur(&c.BreakerOpenTimeout)
+		case "availability_ttl":
+			err = dur(&c.AvailabilityTTL)
+		default:
+			return d.Errf("unrecognized pms option '%s'", key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var _ hotel.Keeper = keeper{}

@@ -1,0 +1,193 @@
+package agente
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/hotel"
+)
+
+// Request variables our modules set for later handlers and placeholders.
+const (
+	// VarTenantID is the request's hotel, {http.vars.tenant_id}, set by
+	// tenant_resolve: what webhook rate limits key on.
+	VarTenantID = "tenant_id"
+	// VarTenantResolution is how it was decided, {http.vars.tenant_resolution}:
+	// provided, hit or default.
+	VarTenantResolution = "tenant_resolution"
+	// VarAdminSubject is the authenticated admin's token subject,
+	// {http.vars.admin_sub}, set by admin_auth: the admin API audits writes
+	// under it and admin rate limits key on it.
+	VarAdminSubject = "admin_sub"
+	// VarWebhook holds the request's *Webhook (below).
+	VarWebhook = "agente.webhook"
+)
+
+// MaxWebhookBody is the one limit on a webhook body (1 MiB): what
+// hmac_webhook verifies by default and what a webhook handler reads when
+// nothing in front of it did. Meta's payloads stay far below it.
+const MaxWebhookBody = 1 << 20
+
+// Webhook is what the chain learns about one webhook request, kept in the
+// request variable VarWebhook so that the body is read once, decoded once
+// and its hotel resolved once, whichever of our modules run:
+//
+//   - hmac_webhook reads the body (Body), verifies it and marks it verified;
+//   - tenant_resolve decodes it (Inbound) and records the hotels (SetResolution);
+//   - the webhook handler uses what is there and does what is missing itself,
+//     so a handler used alone (nothing in front of it) still works.
+//
+// Only a *Webhook in the variable counts: the `vars` and `map` directives
+// set strings, so neither a client nor a config can forge a verified body.
+type Webhook struct {
+	body       []byte
+	read       bool
+	verified   bool
+	inbound    *hotel.Inbound
+	inErr      error
+	channel    chat.Channel
+	resolution *hotel.Resolution
+
+	reads, decodes int
+}
+
+// WebhookOf returns the request's webhook record, adding an empty one to the
+// request's variables if there is none yet.
+func WebhookOf(r *http.Request) *Webhook {
+	if w, ok := caddyhttp.GetVar(r.Context(), VarWebhook).(*Webhook); ok {
+		return w
+	}
+	w := new(Webhook)
+	caddyhttp.SetVar(r.Context(), VarWebhook, w)
+	return w
+}
+
+// Body is the request's body, read at most once for the whole chain: the
+// first module that needs it reads it, no further than limit+1 bytes, and
+// puts it back on the request for handlers that read r.Body themselves
+// (reverse_proxy); later callers get the same bytes. fits is false when the
+// body is larger than limit: then nothing is kept, and a Content-Length over
+// the limit is believed without reading at all.
+func (w *Webhook) Body(r *http.Request, limit int64) (body []byte, fits bool, err error) {
+	if w.read {
+		return w.body, int64(len(w.body)) <= limit, nil
+	}
+	if r.ContentLength > limit {
+		return nil, false, nil
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		w.read = true
+		return nil, true, nil
+	}
+	size := r.ContentLength
+	if size < 0 || size > limit {
+		size = 512
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead)) // room to see EOF without growing
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	w.reads++
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	if n > limit {
+		return nil, false, nil
+	}
+	w.body, w.read = buf.Bytes(), true
+	r.Body = &restoredBody{Reader: bytes.NewReader(w.body), w: w}
+	r.ContentLength = n
+	return w.body, true, nil
+}
+
+// restoredBody is the kept body put back on the request; reading it counts
+// as another read of the body.
+type restoredBody struct {
+	*bytes.Reader
+	w       *Webhook
+	counted bool
+}
+
+func (b *restoredBody) Read(p []byte) (int, error) {
+	if !b.counted {
+		b.counted = true
+		b.w.reads++
+	}
+	return b.Reader.Read(p)
+}
+
+func (*restoredBody) Close() error { return nil }
+
+// MarkVerified records that the body's signature was checked.
+func (w *Webhook) MarkVerified() { w.verified = true }
+
+// Verified reports whether a signature check passed for this body.
+func (w *Webhook) Verified() bool { return w.verified }
+
+// Inbound is the body decoded for channel's route, decoded on the first
+// call (reading the body first, at most limit bytes, if nothing did) and
+// kept for the others.
+func (w *Webhook) Inbound(r *http.Request, dec hotel.Decoder, channel chat.Channel, limit int64) (*hotel.Inbound, error) {
+	if (w.inbound != nil || w.inErr != nil) && w.channel == channel {
+		return w.inbound, w.inErr
+	}
+	body, fits, err := w.Body(r, limit)
+	switch {
+	case err != nil:
+		return nil, caddyhttp.Error(http.StatusBadRequest, errors.New("reading body failed"))
+	case !fits:
+		return nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", limit))
+	}
+	w.decodes++
+	w.channel = channel
+	w.inbound, w.inErr = dec.Decode(channel, body)
+	return w.inbound, w.inErr
+}
+
+// SetResolution records the hotels of the request's events.
+func (w *Webhook) SetResolution(res hotel.Resolution) { w.resolution = &res }
+
+// Resolution is what SetResolution recorded.
+func (w *Webhook) Resolution() (hotel.Resolution, bool) {
+	if w.resolution == nil {
+		return hotel.Resolution{}, false
+	}
+	return *w.resolution, true
+}
+
+// Reads is how many times the body was read: the network body, and the
+// restored copy by any later handler. A chain that works as intended reads
+// it once.
+func (w *Webhook) Reads() int { return w.reads }
+
+// Decodes is how many times the body was decoded into Go values (a JSON
+// validity scan aside). A chain that works as intended decodes it once.
+func (w *Webhook) Decodes() int { return w.decodes }
+
+// WebhookError is err as the status the sender should get: 400 for a body
+// it got wrong, 403 for no hotel, 503 when the events could not be stored
+// (the sender delivers again), 500 for anything else. caddyhttp errors pass
+// through.
+func WebhookError(err error) error {
+	var he caddyhttp.HandlerError
+	var bad *hotel.InputError
+	switch {
+	case errors.As(err, &he):
+		return err
+	case errors.As(err, &bad):
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	case errors.Is(err, hotel.ErrNoTenant):
+		return caddyhttp.Error(http.StatusForbidden, err)
+	case errors.Is(err, hotel.ErrUnavailable):
+		return caddyhttp.Error(http.StatusServiceUnavailable, hotel.ErrUnavailable)
+	}
+	return caddyhttp.Error(http.StatusInternalServerError, err)
+}
