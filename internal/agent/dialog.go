@@ -476,17 +476,23 @@ func bareNumber(text string) (int, bool) {
 // matchesTitle reports whether the guest typed a button's title (in either
 // language): channels without buttons and guests who copy them.
 func (t *turn) matchesTitle(text, key string) bool {
-	f := fold(strings.Trim(text, " .!¡?¿"))
 	for _, lang := range []string{langES, langEN} {
-		if f == fold(say(lang, key, view{})) {
+		if typedAs(text, say(lang, key, view{})) {
 			return true
 		}
 	}
 	return false
 }
 
+// typedAs reports whether the guest's text is label, give or take case,
+// accents and the spaces and punctuation around it: guests type what a
+// button or an offer says.
+func typedAs(text, label string) bool {
+	return strings.TrimSpace(nlp.Fold(strings.Trim(text, " .!¡?¿"))) == strings.TrimSpace(nlp.Fold(label))
+}
+
 func (t *turn) startsWithKeyword(text, key string) bool {
-	words := strings.Fields(fold(text))
+	words := strings.Fields(nlp.Fold(text))
 	if len(words) == 0 {
 		return false
 	}

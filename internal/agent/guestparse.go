@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"github.com/agentehotel/agente-caddy/internal/nlp"
 )
 
 // Readers of the guest details a booking needs, in what guests type:
@@ -80,38 +82,13 @@ func toWordSet(ws ...string) map[string]bool {
 	return m
 }
 
-// foldRune lowers r and drops its accent, one rune for one, so that offsets
-// in a folded text are offsets in the original.
-func foldRune(r rune) rune {
-	r = unicode.ToLower(r)
-	switch r {
-	case 'á', 'à', 'ä', 'â':
-		return 'a'
-	case 'é', 'è', 'ë', 'ê':
-		return 'e'
-	case 'í', 'ì', 'ï', 'î':
-		return 'i'
-	case 'ó', 'ò', 'ö', 'ô':
-		return 'o'
-	case 'ú', 'ù', 'ü', 'û':
-		return 'u'
-	case 'ñ':
-		return 'n'
-	case '’':
-		return '\''
-	}
-	return r
-}
-
 func foldRunes(rs []rune) []rune {
 	out := make([]rune, len(rs))
 	for i, r := range rs {
-		out[i] = foldRune(r)
+		out[i] = nlp.FoldRune(r)
 	}
 	return out
 }
-
-func foldWord(s string) string { return string(foldRunes([]rune(s))) }
 
 // withoutEmails blanks e-mail addresses (and half-typed ones) out of text.
 func withoutEmails(text string) string { return emailLikeRE.ReplaceAllString(text, " , ") }
@@ -171,7 +148,7 @@ func nameWords(s string, leadingParticle bool) []string {
 		if !isNameWord(core) {
 			break
 		}
-		w := foldWord(strings.TrimSuffix(core, "."))
+		w := nlp.Fold(strings.TrimSuffix(core, "."))
 		switch {
 		case len(words) == 0 && honorifics[w]:
 			continue
@@ -294,7 +271,7 @@ func parseSurname(text, first string, bare bool) (string, bool) {
 	text = withoutEmails(text)
 	read := func(seg string) []string {
 		words := nameWords(seg, true)
-		if len(words) > 1 && foldWord(words[0]) == foldWord(first) {
+		if len(words) > 1 && nlp.Fold(words[0]) == nlp.Fold(first) {
 			words = words[1:]
 		}
 		if len(words) > maxNameWords-1 {

@@ -44,7 +44,7 @@ func (t *turn) hotelInfo() {
 			found := ""
 			for _, a := range info.Amenities {
 				for _, kw := range kws {
-					if found == "" && strings.Contains(fold(a), kw) {
+					if found == "" && strings.Contains(nlp.Fold(a), kw) {
 						found = a
 					}
 				}

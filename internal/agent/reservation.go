@@ -268,9 +268,8 @@ func (t *turn) chosenOffer(text string) (OfferState, bool) {
 	if n, ok := bareNumber(text); ok && n >= 1 && n <= len(offers) {
 		return offers[n-1], true
 	}
-	f := fold(strings.Trim(text, " .!¡?¿"))
 	for i, l := range t.offerLabels(offers) {
-		if f == fold(l) || f == fold(offers[i].Name) {
+		if typedAs(text, l) || typedAs(text, offers[i].Name) {
 			return offers[i], true
 		}
 	}

@@ -451,18 +451,9 @@ func formatParty(lang string, adults, children int) string {
 	return s
 }
 
-// accentFolder strips Spanish accents; built once, fold runs on every message.
-var accentFolder = strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u", "ü", "u", "ñ", "n",
-	"Á", "a", "É", "e", "Í", "i", "Ó", "o", "Ú", "u", "Ü", "u", "Ñ", "n")
-
-// fold lowers s and strips Spanish accents, for keyword matching.
-func fold(s string) string {
-	return strings.TrimSpace(strings.ToLower(accentFolder.Replace(s)))
-}
-
 // roomCategory classifies a PMS room type, or "" when its name says nothing known.
 func roomCategory(name string) string {
-	n := fold(name)
+	n := nlp.Fold(name)
 	for _, rk := range roomKeywords {
 		for _, w := range rk.words {
 			if strings.Contains(n, w) {
