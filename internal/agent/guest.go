@@ -82,7 +82,7 @@ func (t *turn) guest() pms.Guest {
 	c := t.st.Context
 	g := pms.Guest{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone}
 	if g.FirstName == "" && g.LastName == "" {
-		g.FirstName, g.LastName = profileName(c.Name)
+		g.FirstName, g.LastName = nlp.SplitProfileName(c.Name)
 	}
 	switch t.s.Key.Channel {
 	case chat.WhatsApp:
@@ -146,33 +146,33 @@ func (t *turn) readDetails(text string, step string) bool {
 	plain := t.res.Intent == nlp.Unknown && t.res.Answer == "" && !hasSlotEntities(t.res.Entities)
 	switch {
 	case step == stepAskGuestName:
-		if f, l, ok := parseFullName(text, answered, plain); ok {
+		if f, l, ok := nlp.ParseFullName(text, nlp.NameAnswered, plain); ok {
 			c.FirstName, c.LastName = f, l
 			read = true
 		}
 	case step == stepAskLastName:
-		if f, l, ok := parseFullName(text, introduced, false); ok && l != "" {
+		if f, l, ok := nlp.ParseFullName(text, nlp.NameIntroduced, false); ok && l != "" {
 			c.FirstName, c.LastName = f, l
 			read = true
-		} else if l, ok := parseSurname(text, t.guest().FirstName, plain); ok {
+		} else if l, ok := nlp.ParseSurname(text, t.guest().FirstName, plain); ok {
 			c.FirstName, c.LastName = t.guest().FirstName, l
 			read = true
 		}
 	default:
-		if f, l, ok := parseFullName(text, introduced, false); ok {
+		if f, l, ok := nlp.ParseFullName(text, nlp.NameIntroduced, false); ok {
 			c.FirstName, c.LastName = f, l
 			read = true
 		}
 	}
-	if p, ok := labelledPhone(text); ok {
+	if p, ok := nlp.ParseLabelledPhone(text); ok {
 		c.Phone = p
 		read = true
 	} else if isDetailStep(step) {
 		min := contactPhoneDigits
 		if step == stepAskPhone {
-			min = minPhoneDigits
+			min = nlp.MinPhoneDigits
 		}
-		if p, ok := parsePhone(text, min); ok {
+		if p, ok := nlp.ParsePhone(text, min); ok {
 			c.Phone = p
 			read = true
 		}
@@ -292,4 +292,21 @@ func (t *turn) bookingHandoff(key string) {
 	t.clearFlow()
 	t.st.Handoff = true
 	t.text(t.say(key, v))
+}
+
+// displayPhone is how a phone is shown back: numbers stored without their
+// '+' (WhatsApp senders) get it back.
+func displayPhone(p string) string {
+	if p == "" || strings.HasPrefix(p, "+") {
+		return p
+	}
+	for _, r := range p {
+		if r < '0' || r > '9' {
+			return p
+		}
+	}
+	if len(p) >= 10 {
+		return "+" + p
+	}
+	return p
 }

@@ -37,3 +37,12 @@ func FoldRune(r rune) rune {
 
 // Fold applies FoldRune to every rune of s.
 func Fold(s string) string { return strings.Map(FoldRune, s) }
+
+// foldRunes applies FoldRune to every rune of rs, in a new slice.
+func foldRunes(rs []rune) []rune {
+	out := make([]rune, len(rs))
+	for i, r := range rs {
+		out[i] = FoldRune(r)
+	}
+	return out
+}

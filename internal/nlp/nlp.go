@@ -3,6 +3,9 @@
 // e-mail, hotel-info topics, a yes/no answer and urgency. Spanish first,
 // English too, written the way guests write on WhatsApp: no accents, typos,
 // stretched letters and shorthand ("q", "hab", "p/ 2", "finde", "xfa").
+// It also reads the guest details a booking needs from the replies that give
+// them: a name, surnames, a phone number (ParseFullName, ParseSurname,
+// ParsePhone).
 //
 // It is deterministic and rule-based (standard library only): normalisation
 // to canonical tokens, weighted phrase patterns per intent, and readers for
