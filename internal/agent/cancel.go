@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
@@ -85,7 +86,7 @@ func (t *turn) cancelLookup(id string) {
 		BookingID:  b.ID,
 		RoomTypeID: b.RoomTypeID,
 		RoomName:   b.RoomName,
-		Category:   roomCategory(b.RoomName),
+		Category:   nlp.RoomCategoryOf(b.RoomName),
 		CheckIn:    b.Stay.CheckIn.String(),
 		CheckOut:   b.Stay.CheckOut.String(),
 		Adults:     b.Stay.Adults,

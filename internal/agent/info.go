@@ -37,19 +37,10 @@ func (t *turn) hotelInfo() {
 		case nlp.TopicAmenities:
 			lines = append(lines, t.say("info_amenities", v))
 		default:
-			kws, ok := amenityKeywords[topic]
-			if !ok {
+			if !nlp.IsAmenityTopic(topic) {
 				continue
 			}
-			found := ""
-			for _, a := range info.Amenities {
-				for _, kw := range kws {
-					if found == "" && strings.Contains(nlp.Fold(a), kw) {
-						found = a
-					}
-				}
-			}
-			if found != "" {
+			if found := nlp.FindAmenity(topic, info.Amenities); found != "" {
 				lines = append(lines, t.say("info_has", view{Amenity: found}))
 			} else {
 				lines = append(lines, t.say("info_hasnt", view{Topic: t.say("topic_"+topic, view{})}))

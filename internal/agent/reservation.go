@@ -127,7 +127,7 @@ func (t *turn) reservation(showOffers bool) {
 		offers = append(offers, OfferState{
 			RoomTypeID: o.RoomType.ID,
 			Name:       o.RoomType.Name,
-			Category:   roomCategory(o.RoomType.Name),
+			Category:   nlp.RoomCategoryOf(o.RoomType.Name),
 			Available:  o.Available,
 			TotalPrice: o.TotalPrice,
 			Currency:   av.Currency,

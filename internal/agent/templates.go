@@ -8,7 +8,6 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
@@ -307,7 +306,7 @@ var texts = map[string]map[string]string{
 	},
 }
 
-// Words that are not whole sentences: dates, party sizes, amenity keywords.
+// Words that are not whole sentences: dates and party sizes.
 var (
 	monthsShort = map[string][]string{
 		langES: {"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"},
@@ -320,27 +319,6 @@ var (
 	partyWords = map[string][5]string{ // adult, adults, child, children, and
 		langES: {"adulto", "adultos", "niño", "niños", "y"},
 		langEN: {"adult", "adults", "child", "children", "and"},
-	}
-	// amenityKeywords tell which of the PMS's amenity names answer a topic
-	// (accent-free, lower case; names may be in either language).
-	amenityKeywords = map[string][]string{
-		nlp.TopicParking:   {"parking", "aparcamiento", "garaje", "garage"},
-		nlp.TopicWifi:      {"wifi", "wi-fi", "internet"},
-		nlp.TopicBreakfast: {"desayuno", "breakfast"},
-		nlp.TopicPool:      {"piscina", "pool"},
-		nlp.TopicPets:      {"mascota", "pet", "perro", "dog"},
-	}
-	// roomKeywords classify a PMS room type name into the categories the
-	// analyzer extracts; checked in this order ("double twin" is a twin).
-	roomKeywords = []struct {
-		category string
-		words    []string
-	}{
-		{"suite", []string{"suite"}},
-		{"family", []string{"family", "familiar", "familia"}},
-		{"twin", []string{"twin", "dos camas", "2 camas"}},
-		{"single", []string{"single", "individual", "sencilla"}},
-		{"double", []string{"double", "doble", "matrimonio", "king", "queen"}},
 	}
 )
 
@@ -449,19 +427,6 @@ func formatParty(lang string, adults, children int) string {
 		s += fmt.Sprintf(" %s %d %s", w[4], children, pick(children, w[2], w[3]))
 	}
 	return s
-}
-
-// roomCategory classifies a PMS room type, or "" when its name says nothing known.
-func roomCategory(name string) string {
-	n := nlp.Fold(name)
-	for _, rk := range roomKeywords {
-		for _, w := range rk.words {
-			if strings.Contains(n, w) {
-				return rk.category
-			}
-		}
-	}
-	return ""
 }
 
 // roomLabel is the room's name as the guest reads it: the category's name in

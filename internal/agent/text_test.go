@@ -74,14 +74,6 @@ func TestFormatting(t *testing.T) {
 	if got := formatParty(langEN, 1, 2); got != "1 adult and 2 children" {
 		t.Errorf("formatParty = %q", got)
 	}
-	for name, want := range map[string]string{
-		"Double": "double", "Habitación Doble": "double", "Deluxe Twin": "twin", "Junior Suite": "suite",
-		"Familiar": "family", "Individual": "single", "Deluxe Rooms": "",
-	} {
-		if got := roomCategory(name); got != want {
-			t.Errorf("roomCategory(%q) = %q, want %q", name, got, want)
-		}
-	}
 }
 
 func TestBusinessHours(t *testing.T) {

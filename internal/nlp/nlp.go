@@ -67,7 +67,7 @@ type Entities struct {
 	CheckIn, CheckOut pms.Date
 	Nights            int
 	Adults, Children  int
-	RoomType          string // single, double, twin, suite, family
+	RoomType          string // a room category: RoomSingle, RoomDouble, RoomTwin, RoomSuite, RoomFamily
 	Email             string
 	Topics            []string // hotel-info topics: address, checkin_time, checkout_time, amenities, parking, wifi, breakfast, pool, pets
 }
