@@ -113,7 +113,7 @@ func (t *turn) run() {
 		}
 	}
 	if text == "" {
-		t.text(t.say("unsupported", view{}))
+		t.text(t.say(textUnsupported, view{}))
 		return
 	}
 	t.res = t.o.analyze(text, t.now)
@@ -161,7 +161,7 @@ func wordCount(text string) int {
 	return n
 }
 
-func (t *turn) say(key string, v view) string { return say(t.lang, key, v) }
+func (t *turn) say(key textKey, v view) string { return say(t.lang, key, v) }
 
 // interactive reports whether replies may carry buttons and lists: the flag
 // is on and the channel shows them (email gets text and typed answers).
@@ -175,7 +175,7 @@ func (t *turn) text(s string) {
 	t.replies = append(t.replies, chat.Reply{Kind: chat.ReplyText, Text: truncate(s, maxTextBody)})
 }
 
-func (t *turn) button(id, titleKey string) chat.Button {
+func (t *turn) button(id string, titleKey textKey) chat.Button {
 	return chat.Button{ID: id, Title: truncate(t.say(titleKey, view{}), maxButtonTitle)}
 }
 
@@ -207,7 +207,7 @@ func (t *turn) onButton(id string) bool {
 			// An old confirmation button while a detail is missing: ask again.
 			t.confirmPrompt()
 		default:
-			t.text(t.say("nothing_pending", view{}))
+			t.text(t.say(textNothingPending, view{}))
 		}
 	case id == BtnChangeDates:
 		t.intent = nlp.MakeReservation
@@ -244,18 +244,18 @@ func (t *turn) onButton(id string) bool {
 		t.hotelInfo()
 	case id == BtnMenuHuman:
 		t.intent = nlp.HumanHandoff
-		t.handoff("")
+		t.handoff(textKey{})
 	case id == BtnLateCheckoutYes:
 		t.intent = nlp.LateCheckout
 		if t.st.Step == stepLateCheckout {
-			t.handoff("late_requested")
+			t.handoff(textLateRequested)
 		} else {
 			t.lateCheckout()
 		}
 	case id == BtnLateCheckoutNo:
 		t.intent = nlp.LateCheckout
 		t.clearFlow()
-		t.text(t.say("late_declined", view{}))
+		t.text(t.say(textLateDeclined, view{}))
 	default:
 		return false
 	}
@@ -270,10 +270,10 @@ func (t *turn) onStep(text string) bool {
 	switch t.st.Step {
 	case stepConfirmBooking:
 		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_confirm"):
+		case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirm):
 			t.intent = nlp.MakeReservation
 			t.book()
-		case t.matchesTitle(text, "btn_change_dates") || t.startsWithKeyword(text, "kw_change"):
+		case t.matchesTitle(text, textBtnChangeDates) || t.startsWithKeyword(text, textKwChange):
 			t.intent = nlp.MakeReservation
 			if hasStayEntities(e) {
 				t.mergeSlots()
@@ -281,7 +281,7 @@ func (t *turn) onStep(text string) bool {
 			} else {
 				t.changeDates()
 			}
-		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_abort"):
+		case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort):
 			t.intent = nlp.MakeReservation
 			t.abortBooking()
 		case hasSlotEntities(e):
@@ -371,10 +371,10 @@ func (t *turn) onStep(text string) bool {
 		case t.res.Answer == nlp.No:
 			t.intent = nlp.CancelReservation
 			t.clearFlow()
-			t.text(t.say("booking_aborted", view{}))
+			t.text(t.say(textBookingAborted, view{}))
 		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
 			t.intent = nlp.CancelReservation
-			t.text(t.say("cancel_ask_id", view{}))
+			t.text(t.say(textCancelAskId, view{}))
 		default:
 			return false
 		}
@@ -382,10 +382,10 @@ func (t *turn) onStep(text string) bool {
 
 	case stepConfirmCancel:
 		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_confirm_cancel"):
+		case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirmCancel):
 			t.intent = nlp.CancelReservation
 			t.doCancel()
-		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_keep_booking"):
+		case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnKeepBooking):
 			t.intent = nlp.CancelReservation
 			t.keepBooking()
 		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
@@ -398,13 +398,13 @@ func (t *turn) onStep(text string) bool {
 
 	case stepLateCheckout:
 		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_late_yes"):
+		case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnLateYes):
 			t.intent = nlp.LateCheckout
-			t.handoff("late_requested")
-		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_late_no"):
+			t.handoff(textLateRequested)
+		case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnLateNo):
 			t.intent = nlp.LateCheckout
 			t.clearFlow()
-			t.text(t.say("late_declined", view{}))
+			t.text(t.say(textLateDeclined, view{}))
 		default:
 			t.clearFlow()
 			return false
@@ -438,10 +438,10 @@ func (t *turn) dispatch() {
 	case nlp.LateCheckout:
 		t.lateCheckout()
 	case nlp.HumanHandoff:
-		t.handoff("")
+		t.handoff(textKey{})
 	case nlp.Goodbye:
 		t.clearFlow()
-		t.text(t.say("goodbye", view{}))
+		t.text(t.say(textGoodbye, view{}))
 	default:
 		if hasSlotEntities(e) {
 			t.mergeSlots()
@@ -475,7 +475,7 @@ func bareNumber(text string) (int, bool) {
 
 // matchesTitle reports whether the guest typed a button's title (in either
 // language): channels without buttons and guests who copy them.
-func (t *turn) matchesTitle(text, key string) bool {
+func (t *turn) matchesTitle(text string, key textKey) bool {
 	for _, lang := range []string{langES, langEN} {
 		if typedAs(text, say(lang, key, view{})) {
 			return true
@@ -491,7 +491,7 @@ func typedAs(text, label string) bool {
 	return strings.TrimSpace(nlp.Fold(strings.Trim(text, " .!¡?¿"))) == strings.TrimSpace(nlp.Fold(label))
 }
 
-func (t *turn) startsWithKeyword(text, key string) bool {
+func (t *turn) startsWithKeyword(text string, key textKey) bool {
 	words := strings.Fields(nlp.Fold(text))
 	if len(words) == 0 {
 		return false
@@ -523,7 +523,7 @@ func (t *turn) clearStay() {
 // pmsFailed answers a PMS failure with an apology and counts it.
 func (t *turn) pmsFailed() {
 	t.failed = true
-	t.text(t.say("pms_error", view{Phone: t.h.EmergencyPhone}))
+	t.text(t.say(textPmsError, view{Phone: t.h.EmergencyPhone}))
 }
 
 func (t *turn) hotelInfoData() (*pms.HotelInfo, error) {
@@ -545,7 +545,7 @@ func (t *turn) hotelName() string {
 	if info, err := t.hotelInfoData(); err == nil && info.Name != "" {
 		return info.Name
 	}
-	return t.say("the_hotel", view{})
+	return t.say(textTheHotel, view{})
 }
 
 func (t *turn) staleNote(asOf time.Time) string {
@@ -558,5 +558,5 @@ func (t *turn) staleNote(asOf time.Time) string {
 			v.AsOf = formatDate(t.lang, pms.DateOf(a), t.now) + " " + a.Format("15:04")
 		}
 	}
-	return t.say("stale", v)
+	return t.say(textStale, v)
 }

@@ -195,16 +195,16 @@ func (t *turn) askGuestDetail() bool {
 func (t *turn) detailQuestion(d pms.GuestDetail) string {
 	switch d {
 	case pms.GuestLastName:
-		return t.say("ask_last_name", view{Guest: t.guest().FirstName})
+		return t.say(textAskLastName, view{Guest: t.guest().FirstName})
 	case pms.GuestEmail:
-		return t.say("ask_email", view{})
+		return t.say(textAskEmail, view{})
 	case pms.GuestPhone:
-		return t.say("ask_phone", view{})
+		return t.say(textAskPhone, view{})
 	}
 	if t.requirements().LastName {
-		return t.say("ask_full_name", view{})
+		return t.say(textAskFullName, view{})
 	}
-	return t.say("ask_first_name", view{})
+	return t.say(textAskFirstName, view{})
 }
 
 // onDetailStep handles the reply to a guest-detail question. It reports
@@ -247,12 +247,12 @@ func (t *turn) onDetailStep(text string) bool {
 func (t *turn) detailNotUnderstood(d pms.GuestDetail) {
 	t.st.DetailTries++
 	if t.st.DetailTries >= maxDetailTries {
-		t.bookingHandoff("details_handoff")
+		t.bookingHandoff(textDetailsHandoff)
 		return
 	}
-	key := "bad_" + string(d)
+	key := badDetailText(d)
 	if d == pms.GuestFirstName && t.requirements().LastName {
-		key = "bad_full_name"
+		key = textBadFullName
 	}
 	t.text(t.say(key, view{}))
 }
@@ -278,12 +278,12 @@ func (t *turn) detailRefused(d pms.GuestDetail) {
 	}
 	t.st.Step = stepOfDetail(d)
 	t.st.DetailTries = 0
-	t.text(t.say("detail_refused", view{Detail: t.say("detail_"+string(d), view{})}) + " " + t.detailQuestion(d))
+	t.text(t.say(textDetailRefused, view{Detail: t.say(detailText(d), view{})}) + " " + t.detailQuestion(d))
 }
 
 // bookingHandoff gives a booking the agent cannot complete to a person. The
 // stay the guest asked for stays in the session, for staff to see.
-func (t *turn) bookingHandoff(key string) {
+func (t *turn) bookingHandoff(key textKey) {
 	v := view{Hotel: t.hotelName()}
 	if p := t.st.Pending; p != nil && p.Kind == "booking" {
 		s := t.pendingStay()

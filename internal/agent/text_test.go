@@ -29,15 +29,15 @@ func TestTemplatesAreCompleteAndWithinLimits(t *testing.T) {
 			if _, ok := texts[langES][key]; !ok {
 				t.Errorf("%s text %q has no Spanish original", lang, key)
 			}
-			if got := say(lang, key, full); got == key || strings.Contains(got, "<no value>") {
+			if got := say(lang, textKey{key}, full); got == key || strings.Contains(got, "<no value>") {
 				t.Errorf("%s/%s does not render: %q", lang, key, got)
 			}
 			if strings.HasPrefix(key, "btn_") || key == "list_button" {
-				if n := len([]rune(say(lang, key, full))); n > maxButtonTitle {
+				if n := len([]rune(say(lang, textKey{key}, full))); n > maxButtonTitle {
 					t.Errorf("%s/%s is %d characters, WhatsApp allows %d", lang, key, n, maxButtonTitle)
 				}
 			}
-			if strings.HasPrefix(key, "room_") && len([]rune(say(lang, key, full))) > maxButtonTitle {
+			if strings.HasPrefix(key, "room_") && len([]rune(say(lang, textKey{key}, full))) > maxButtonTitle {
 				t.Errorf("%s/%s does not fit a button", lang, key)
 			}
 		}

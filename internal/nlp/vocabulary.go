@@ -133,6 +133,15 @@ var topicVocabulary = []struct {
 	}, []string{"mascota", "pet", "perro", "dog"}},
 }
 
+// Topics lists every hotel-info topic, in the order answers report them.
+func Topics() []string {
+	out := make([]string, len(topicVocabulary))
+	for i, v := range topicVocabulary {
+		out[i] = v.topic
+	}
+	return out
+}
+
 // amenityWords returns the named words of topic; nil when it is no amenity.
 func amenityWords(topic string) []string {
 	for _, v := range topicVocabulary {
