@@ -262,156 +262,198 @@ func (t *turn) onButton(id string) bool {
 	return true
 }
 
-// onStep handles a text that answers what the agent last asked. It reports
-// false when the message is about something else (it is then dispatched by
-// intent, and the pending question stays).
+// stepHandler is what the agent does in one step of a conversation.
+type stepHandler struct {
+	// answer handles a message that may answer the step's question. It
+	// reports false when the message is about something else: it is then
+	// dispatched by intent, and the question stays.
+	answer func(t *turn, text string) bool
+	// repeat asks the step's question again, for a message the agent did
+	// not understand; nil gives the general help instead.
+	repeat func(t *turn)
+}
+
+// stepHandlers has an entry for every step the agent can wait in.
+var stepHandlers = map[string]stepHandler{
+	stepAskDates:       {answer: (*turn).onStayQuestion},
+	stepAskCheckout:    {answer: (*turn).onStayQuestion},
+	stepAskGuests:      {answer: (*turn).onStayQuestion},
+	stepChooseRoom:     {answer: (*turn).onChooseRoom, repeat: (*turn).offersReply},
+	stepAskGuestName:   {answer: (*turn).onDetailStep},
+	stepAskLastName:    {answer: (*turn).onDetailStep},
+	stepAskEmail:       {answer: (*turn).onDetailStep},
+	stepAskPhone:       {answer: (*turn).onDetailStep},
+	stepConfirmBooking: {answer: (*turn).onConfirmBooking, repeat: (*turn).confirmPrompt},
+	stepAskBookingID:   {answer: (*turn).onBookingID},
+	stepConfirmCancel:  {answer: (*turn).onConfirmCancel, repeat: (*turn).cancelPrompt},
+	stepLateCheckout:   {answer: (*turn).onLateCheckoutOffer},
+}
+
+// onStep handles a text that answers what the agent last asked; false when
+// there is no question or the message is about something else.
 func (t *turn) onStep(text string) bool {
+	h, ok := stepHandlers[t.st.Step]
+	if !ok {
+		return false
+	}
+	return h.answer(t, text)
+}
+
+// onConfirmBooking handles the reply to the booking's confirmation prompt.
+func (t *turn) onConfirmBooking(text string) bool {
 	e := t.res.Entities
-	switch t.st.Step {
-	case stepConfirmBooking:
-		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirm):
-			t.intent = nlp.MakeReservation
-			t.book()
-		case t.matchesTitle(text, textBtnChangeDates) || t.startsWithKeyword(text, textKwChange):
-			t.intent = nlp.MakeReservation
-			if hasStayEntities(e) {
-				t.mergeSlots()
-				t.reservation(false)
-			} else {
-				t.changeDates()
-			}
-		case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort):
-			t.intent = nlp.MakeReservation
-			t.abortBooking()
-		case hasSlotEntities(e):
-			t.intent = nlp.MakeReservation
-			t.mergeSlots()
-			t.reservation(false)
-		case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-			t.intent = nlp.MakeReservation
-			t.confirmPrompt()
-		default:
-			return false
-		}
-		return true
-
-	case stepAskGuestName, stepAskLastName, stepAskEmail, stepAskPhone:
-		return t.onDetailStep(text)
-
-	case stepChooseRoom:
+	switch {
+	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirm):
+		t.intent = nlp.MakeReservation
+		t.book()
+	case t.matchesTitle(text, textBtnChangeDates) || t.startsWithKeyword(text, textKwChange):
+		t.intent = nlp.MakeReservation
 		if hasStayEntities(e) {
-			t.intent = nlp.MakeReservation
 			t.mergeSlots()
 			t.reservation(false)
-			return true
+		} else {
+			t.changeDates()
 		}
-		if off, ok := t.chosenOffer(text); ok {
-			t.intent = nlp.MakeReservation
-			t.selectOffer(off)
-			return true
-		}
-		switch {
-		case t.res.Answer == nlp.No:
-			t.intent = nlp.MakeReservation
-			t.abortBooking()
-		case e.RoomType != "":
-			// A room type that is not on offer: look again, saying so.
-			t.intent = nlp.MakeReservation
-			t.mergeSlots()
-			t.reservation(true)
-		case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-			t.intent = nlp.MakeReservation
-			t.offersReply()
-		default:
-			return false
-		}
-		return true
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort):
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case hasSlotEntities(e):
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
+	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.confirmPrompt()
+	default:
+		return false
+	}
+	return true
+}
 
-	case stepAskDates, stepAskCheckout, stepAskGuests:
-		if n, ok := bareNumber(text); ok {
-			switch {
-			case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
-				t.st.Context.Adults, t.st.Context.Children = n, 0
-				t.intent = nlp.MakeReservation
-				t.reservation(false)
-				return true
-			case t.st.Step == stepAskCheckout && n >= 1 && n <= 60:
-				t.st.Context.Nights, t.st.Context.CheckOut = n, ""
-				t.intent = nlp.MakeReservation
-				t.reservation(false)
-				return true
-			}
-		}
-		switch {
-		case hasSlotEntities(e):
-			if !isBookingIntent(t.intent) {
-				t.intent = nlp.MakeReservation
-			}
-			t.mergeSlots()
-			t.reservation(false)
-		case t.res.Answer == nlp.No:
-			t.intent = nlp.MakeReservation
-			t.abortBooking()
-		case t.intent == nlp.Unknown:
-			t.intent = nlp.MakeReservation
-			t.reservation(false)
-		default:
-			return false
-		}
-		return true
-
-	case stepAskBookingID:
-		if id := t.findBookingID(text); id != "" {
-			t.intent = nlp.CancelReservation
-			t.cancelLookup(id)
-			return true
-		}
-		switch {
-		case t.res.Answer == nlp.No:
-			t.intent = nlp.CancelReservation
-			t.clearFlow()
-			t.text(t.say(textBookingAborted, view{}))
-		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
-			t.intent = nlp.CancelReservation
-			t.text(t.say(textCancelAskId, view{}))
-		default:
-			return false
-		}
-		return true
-
-	case stepConfirmCancel:
-		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirmCancel):
-			t.intent = nlp.CancelReservation
-			t.doCancel()
-		case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnKeepBooking):
-			t.intent = nlp.CancelReservation
-			t.keepBooking()
-		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
-			t.intent = nlp.CancelReservation
-			t.cancelPrompt()
-		default:
-			return false
-		}
-		return true
-
-	case stepLateCheckout:
-		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnLateYes):
-			t.intent = nlp.LateCheckout
-			t.handoff(textLateRequested)
-		case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnLateNo):
-			t.intent = nlp.LateCheckout
-			t.clearFlow()
-			t.text(t.say(textLateDeclined, view{}))
-		default:
-			t.clearFlow()
-			return false
-		}
+// onChooseRoom handles the reply to the offers.
+func (t *turn) onChooseRoom(text string) bool {
+	e := t.res.Entities
+	if hasStayEntities(e) {
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
 		return true
 	}
-	return false
+	if off, ok := t.chosenOffer(text); ok {
+		t.intent = nlp.MakeReservation
+		t.selectOffer(off)
+		return true
+	}
+	switch {
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case e.RoomType != "":
+		// A room type that is not on offer: look again, saying so.
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(true)
+	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.offersReply()
+	default:
+		return false
+	}
+	return true
+}
+
+// onStayQuestion handles the reply to a question about the stay: its dates,
+// its check-out or its guests. A bare number answers the number of guests
+// or of nights.
+func (t *turn) onStayQuestion(text string) bool {
+	if n, ok := bareNumber(text); ok {
+		switch {
+		case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
+			t.st.Context.Adults, t.st.Context.Children = n, 0
+			t.intent = nlp.MakeReservation
+			t.reservation(false)
+			return true
+		case t.st.Step == stepAskCheckout && n >= 1 && n <= 60:
+			t.st.Context.Nights, t.st.Context.CheckOut = n, ""
+			t.intent = nlp.MakeReservation
+			t.reservation(false)
+			return true
+		}
+	}
+	switch {
+	case hasSlotEntities(t.res.Entities):
+		if !isBookingIntent(t.intent) {
+			t.intent = nlp.MakeReservation
+		}
+		t.mergeSlots()
+		t.reservation(false)
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.reservation(false)
+	default:
+		return false
+	}
+	return true
+}
+
+// onBookingID handles the reply to "which booking do you want to cancel?".
+func (t *turn) onBookingID(text string) bool {
+	if id := t.findBookingID(text); id != "" {
+		t.intent = nlp.CancelReservation
+		t.cancelLookup(id)
+		return true
+	}
+	switch {
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.CancelReservation
+		t.clearFlow()
+		t.text(t.say(textBookingAborted, view{}))
+	case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
+		t.intent = nlp.CancelReservation
+		t.text(t.say(textCancelAskId, view{}))
+	default:
+		return false
+	}
+	return true
+}
+
+// onConfirmCancel handles the reply to the cancellation's confirmation prompt.
+func (t *turn) onConfirmCancel(text string) bool {
+	switch {
+	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirmCancel):
+		t.intent = nlp.CancelReservation
+		t.doCancel()
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnKeepBooking):
+		t.intent = nlp.CancelReservation
+		t.keepBooking()
+	case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
+		t.intent = nlp.CancelReservation
+		t.cancelPrompt()
+	default:
+		return false
+	}
+	return true
+}
+
+// onLateCheckoutOffer handles the reply to the offer to ask reception for a
+// late check-out; anything but yes or no drops the offer.
+func (t *turn) onLateCheckoutOffer(text string) bool {
+	switch {
+	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnLateYes):
+		t.intent = nlp.LateCheckout
+		t.handoff(textLateRequested)
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnLateNo):
+		t.intent = nlp.LateCheckout
+		t.clearFlow()
+		t.text(t.say(textLateDeclined, view{}))
+	default:
+		t.clearFlow()
+		return false
+	}
+	return true
 }
 
 // dispatch answers a message by its intent.

@@ -127,16 +127,11 @@ func (t *turn) greet() {
 		t.button(BtnMenuHuman, textBtnMenuHuman))
 }
 
+// help answers a message the agent did not understand: the pending
+// question again when its step has one to repeat, else what it can do.
 func (t *turn) help() {
-	switch t.st.Step {
-	case stepChooseRoom:
-		t.offersReply()
-		return
-	case stepConfirmBooking:
-		t.confirmPrompt()
-		return
-	case stepConfirmCancel:
-		t.cancelPrompt()
+	if repeat := stepHandlers[t.st.Step].repeat; repeat != nil {
+		repeat(t)
 		return
 	}
 	body := t.say(textHelp, view{})
