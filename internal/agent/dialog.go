@@ -41,7 +41,8 @@ const (
 	roomReplyPrefix     = "room_" // + PMS room type id
 )
 
-// WhatsApp's limits (reference/external-apis.md).
+// WhatsApp's limits on a message, in characters unless they count items: it
+// refuses a reply that exceeds them.
 const (
 	maxButtons      = 3
 	maxButtonTitle  = 20
