@@ -35,7 +35,7 @@ func (t *turn) startCancel(text string) {
 	if id == "" {
 		t.clearFlow()
 		t.st.Step = stepAskBookingID
-		t.text(t.say(textCancelAskId, view{}))
+		t.text(t.say(textCancelAskID, view{}))
 		return
 	}
 	t.cancelLookup(id)

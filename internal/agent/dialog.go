@@ -414,7 +414,7 @@ func (t *turn) onBookingID(text string) bool {
 		t.text(t.say(textBookingAborted, view{}))
 	case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
 		t.intent = nlp.CancelReservation
-		t.text(t.say(textCancelAskId, view{}))
+		t.text(t.say(textCancelAskID, view{}))
 	default:
 		return false
 	}

@@ -68,7 +68,7 @@ var (
 	textBookingSoldOut      = newTextKey("booking_sold_out")
 	textPmsError            = newTextKey("pms_error")
 	textStale               = newTextKey("stale")
-	textCancelAskId         = newTextKey("cancel_ask_id")
+	textCancelAskID         = newTextKey("cancel_ask_id")
 	textCancelNotFound      = newTextKey("cancel_not_found")
 	textCancelAlready       = newTextKey("cancel_already")
 	textCancelPrompt        = newTextKey("cancel_prompt")
