@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
@@ -34,7 +35,7 @@ func (t *turn) startCancel(text string) {
 	if id == "" {
 		t.clearFlow()
 		t.st.Step = stepAskBookingID
-		t.text(t.say("cancel_ask_id", view{}))
+		t.text(t.say(textCancelAskID, view{}))
 		return
 	}
 	t.cancelLookup(id)
@@ -68,7 +69,7 @@ func (t *turn) cancelLookup(id string) {
 	case errors.Is(err, pms.ErrNotFound) || (err == nil && !t.owns(b)):
 		t.clearFlow()
 		t.st.Step = stepAskBookingID
-		t.text(t.say("cancel_not_found", view{BookingID: id}))
+		t.text(t.say(textCancelNotFound, view{BookingID: id}))
 		return
 	case err != nil:
 		t.pmsFailed()
@@ -76,7 +77,7 @@ func (t *turn) cancelLookup(id string) {
 	}
 	if b.Status == pms.BookingCancelled || b.Status == pms.BookingRefunded {
 		t.clearFlow()
-		t.text(t.say("cancel_already", view{BookingID: b.ID}))
+		t.text(t.say(textCancelAlready, view{BookingID: b.ID}))
 		return
 	}
 	t.clearFlow()
@@ -85,7 +86,7 @@ func (t *turn) cancelLookup(id string) {
 		BookingID:  b.ID,
 		RoomTypeID: b.RoomTypeID,
 		RoomName:   b.RoomName,
-		Category:   roomCategory(b.RoomName),
+		Category:   nlp.RoomCategoryOf(b.RoomName),
 		CheckIn:    b.Stay.CheckIn.String(),
 		CheckOut:   b.Stay.CheckOut.String(),
 		Adults:     b.Stay.Adults,
@@ -107,9 +108,9 @@ func (t *turn) cancelPrompt() {
 	v.BookingID = p.BookingID
 	v.Room = roomLabel(t.lang, p.Category, p.RoomName)
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
-	t.ask(t.say("cancel_prompt", v), t.say("cancel_hint_text", view{}), "",
-		t.button(BtnConfirmCancel, "btn_confirm_cancel"),
-		t.button(BtnKeepBooking, "btn_keep_booking"))
+	t.ask(t.say(textCancelPrompt, v), t.say(textCancelHintText, view{}), "",
+		t.button(BtnConfirmCancel, textBtnConfirmCancel),
+		t.button(BtnKeepBooking, textBtnKeepBooking))
 }
 
 func (t *turn) doCancel() {
@@ -118,14 +119,14 @@ func (t *turn) doCancel() {
 	switch {
 	case errors.Is(err, pms.ErrNotFound):
 		t.clearFlow()
-		t.text(t.say("cancel_not_found", view{BookingID: p.BookingID}))
+		t.text(t.say(textCancelNotFound, view{BookingID: p.BookingID}))
 		return
 	case err != nil:
 		t.pmsFailed()
 		return
 	}
 	t.clearFlow()
-	t.text(t.say("cancelled", view{BookingID: b.ID}))
+	t.text(t.say(textCancelled, view{BookingID: b.ID}))
 }
 
 func (t *turn) keepBooking() {
@@ -135,8 +136,8 @@ func (t *turn) keepBooking() {
 	}
 	t.clearFlow()
 	if id == "" {
-		t.text(t.say("booking_aborted", view{}))
+		t.text(t.say(textBookingAborted, view{}))
 		return
 	}
-	t.text(t.say("cancel_kept", view{BookingID: id}))
+	t.text(t.say(textCancelKept, view{BookingID: id}))
 }

@@ -41,7 +41,8 @@ const (
 	roomReplyPrefix     = "room_" // + PMS room type id
 )
 
-// WhatsApp's limits (reference/external-apis.md).
+// WhatsApp's limits on a message, in characters unless they count items: it
+// refuses a reply that exceeds them.
 const (
 	maxButtons      = 3
 	maxButtonTitle  = 20
@@ -113,7 +114,7 @@ func (t *turn) run() {
 		}
 	}
 	if text == "" {
-		t.text(t.say("unsupported", view{}))
+		t.text(t.say(textUnsupported, view{}))
 		return
 	}
 	t.res = t.o.analyze(text, t.now)
@@ -161,7 +162,7 @@ func wordCount(text string) int {
 	return n
 }
 
-func (t *turn) say(key string, v view) string { return say(t.lang, key, v) }
+func (t *turn) say(key textKey, v view) string { return say(t.lang, key, v) }
 
 // interactive reports whether replies may carry buttons and lists: the flag
 // is on and the channel shows them (email gets text and typed answers).
@@ -175,7 +176,7 @@ func (t *turn) text(s string) {
 	t.replies = append(t.replies, chat.Reply{Kind: chat.ReplyText, Text: truncate(s, maxTextBody)})
 }
 
-func (t *turn) button(id, titleKey string) chat.Button {
+func (t *turn) button(id string, titleKey textKey) chat.Button {
 	return chat.Button{ID: id, Title: truncate(t.say(titleKey, view{}), maxButtonTitle)}
 }
 
@@ -207,7 +208,7 @@ func (t *turn) onButton(id string) bool {
 			// An old confirmation button while a detail is missing: ask again.
 			t.confirmPrompt()
 		default:
-			t.text(t.say("nothing_pending", view{}))
+			t.text(t.say(textNothingPending, view{}))
 		}
 	case id == BtnChangeDates:
 		t.intent = nlp.MakeReservation
@@ -244,174 +245,216 @@ func (t *turn) onButton(id string) bool {
 		t.hotelInfo()
 	case id == BtnMenuHuman:
 		t.intent = nlp.HumanHandoff
-		t.handoff("")
+		t.handoff(textKey{})
 	case id == BtnLateCheckoutYes:
 		t.intent = nlp.LateCheckout
 		if t.st.Step == stepLateCheckout {
-			t.handoff("late_requested")
+			t.handoff(textLateRequested)
 		} else {
 			t.lateCheckout()
 		}
 	case id == BtnLateCheckoutNo:
 		t.intent = nlp.LateCheckout
 		t.clearFlow()
-		t.text(t.say("late_declined", view{}))
+		t.text(t.say(textLateDeclined, view{}))
 	default:
 		return false
 	}
 	return true
 }
 
-// onStep handles a text that answers what the agent last asked. It reports
-// false when the message is about something else (it is then dispatched by
-// intent, and the pending question stays).
+// stepHandler is what the agent does in one step of a conversation.
+type stepHandler struct {
+	// answer handles a message that may answer the step's question. It
+	// reports false when the message is about something else: it is then
+	// dispatched by intent, and the question stays.
+	answer func(t *turn, text string) bool
+	// repeat asks the step's question again, for a message the agent did
+	// not understand; nil gives the general help instead.
+	repeat func(t *turn)
+}
+
+// stepHandlers has an entry for every step the agent can wait in.
+var stepHandlers = map[string]stepHandler{
+	stepAskDates:       {answer: (*turn).onStayQuestion},
+	stepAskCheckout:    {answer: (*turn).onStayQuestion},
+	stepAskGuests:      {answer: (*turn).onStayQuestion},
+	stepChooseRoom:     {answer: (*turn).onChooseRoom, repeat: (*turn).offersReply},
+	stepAskGuestName:   {answer: (*turn).onDetailStep},
+	stepAskLastName:    {answer: (*turn).onDetailStep},
+	stepAskEmail:       {answer: (*turn).onDetailStep},
+	stepAskPhone:       {answer: (*turn).onDetailStep},
+	stepConfirmBooking: {answer: (*turn).onConfirmBooking, repeat: (*turn).confirmPrompt},
+	stepAskBookingID:   {answer: (*turn).onBookingID},
+	stepConfirmCancel:  {answer: (*turn).onConfirmCancel, repeat: (*turn).cancelPrompt},
+	stepLateCheckout:   {answer: (*turn).onLateCheckoutOffer},
+}
+
+// onStep handles a text that answers what the agent last asked; false when
+// there is no question or the message is about something else.
 func (t *turn) onStep(text string) bool {
+	h, ok := stepHandlers[t.st.Step]
+	if !ok {
+		return false
+	}
+	return h.answer(t, text)
+}
+
+// onConfirmBooking handles the reply to the booking's confirmation prompt.
+func (t *turn) onConfirmBooking(text string) bool {
 	e := t.res.Entities
-	switch t.st.Step {
-	case stepConfirmBooking:
-		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_confirm"):
-			t.intent = nlp.MakeReservation
-			t.book()
-		case t.matchesTitle(text, "btn_change_dates") || t.startsWithKeyword(text, "kw_change"):
-			t.intent = nlp.MakeReservation
-			if hasStayEntities(e) {
-				t.mergeSlots()
-				t.reservation(false)
-			} else {
-				t.changeDates()
-			}
-		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_abort"):
-			t.intent = nlp.MakeReservation
-			t.abortBooking()
-		case hasSlotEntities(e):
-			t.intent = nlp.MakeReservation
-			t.mergeSlots()
-			t.reservation(false)
-		case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-			t.intent = nlp.MakeReservation
-			t.confirmPrompt()
-		default:
-			return false
-		}
-		return true
-
-	case stepAskGuestName, stepAskLastName, stepAskEmail, stepAskPhone:
-		return t.onDetailStep(text)
-
-	case stepChooseRoom:
+	switch {
+	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirm):
+		t.intent = nlp.MakeReservation
+		t.book()
+	case t.matchesTitle(text, textBtnChangeDates) || t.startsWithKeyword(text, textKwChange):
+		t.intent = nlp.MakeReservation
 		if hasStayEntities(e) {
-			t.intent = nlp.MakeReservation
 			t.mergeSlots()
 			t.reservation(false)
-			return true
+		} else {
+			t.changeDates()
 		}
-		if off, ok := t.chosenOffer(text); ok {
-			t.intent = nlp.MakeReservation
-			t.selectOffer(off)
-			return true
-		}
-		switch {
-		case t.res.Answer == nlp.No:
-			t.intent = nlp.MakeReservation
-			t.abortBooking()
-		case e.RoomType != "":
-			// A room type that is not on offer: look again, saying so.
-			t.intent = nlp.MakeReservation
-			t.mergeSlots()
-			t.reservation(true)
-		case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-			t.intent = nlp.MakeReservation
-			t.offersReply()
-		default:
-			return false
-		}
-		return true
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort):
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case hasSlotEntities(e):
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
+	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.confirmPrompt()
+	default:
+		return false
+	}
+	return true
+}
 
-	case stepAskDates, stepAskCheckout, stepAskGuests:
-		if n, ok := bareNumber(text); ok {
-			switch {
-			case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
-				t.st.Context.Adults, t.st.Context.Children = n, 0
-				t.intent = nlp.MakeReservation
-				t.reservation(false)
-				return true
-			case t.st.Step == stepAskCheckout && n >= 1 && n <= 60:
-				t.st.Context.Nights, t.st.Context.CheckOut = n, ""
-				t.intent = nlp.MakeReservation
-				t.reservation(false)
-				return true
-			}
-		}
-		switch {
-		case hasSlotEntities(e):
-			if !isBookingIntent(t.intent) {
-				t.intent = nlp.MakeReservation
-			}
-			t.mergeSlots()
-			t.reservation(false)
-		case t.res.Answer == nlp.No:
-			t.intent = nlp.MakeReservation
-			t.abortBooking()
-		case t.intent == nlp.Unknown:
-			t.intent = nlp.MakeReservation
-			t.reservation(false)
-		default:
-			return false
-		}
-		return true
-
-	case stepAskBookingID:
-		if id := t.findBookingID(text); id != "" {
-			t.intent = nlp.CancelReservation
-			t.cancelLookup(id)
-			return true
-		}
-		switch {
-		case t.res.Answer == nlp.No:
-			t.intent = nlp.CancelReservation
-			t.clearFlow()
-			t.text(t.say("booking_aborted", view{}))
-		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
-			t.intent = nlp.CancelReservation
-			t.text(t.say("cancel_ask_id", view{}))
-		default:
-			return false
-		}
-		return true
-
-	case stepConfirmCancel:
-		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_confirm_cancel"):
-			t.intent = nlp.CancelReservation
-			t.doCancel()
-		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_keep_booking"):
-			t.intent = nlp.CancelReservation
-			t.keepBooking()
-		case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
-			t.intent = nlp.CancelReservation
-			t.cancelPrompt()
-		default:
-			return false
-		}
-		return true
-
-	case stepLateCheckout:
-		switch {
-		case t.res.Answer == nlp.Yes || t.matchesTitle(text, "btn_late_yes"):
-			t.intent = nlp.LateCheckout
-			t.handoff("late_requested")
-		case t.res.Answer == nlp.No || t.matchesTitle(text, "btn_late_no"):
-			t.intent = nlp.LateCheckout
-			t.clearFlow()
-			t.text(t.say("late_declined", view{}))
-		default:
-			t.clearFlow()
-			return false
-		}
+// onChooseRoom handles the reply to the offers.
+func (t *turn) onChooseRoom(text string) bool {
+	e := t.res.Entities
+	if hasStayEntities(e) {
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
 		return true
 	}
-	return false
+	if off, ok := t.chosenOffer(text); ok {
+		t.intent = nlp.MakeReservation
+		t.selectOffer(off)
+		return true
+	}
+	switch {
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case e.RoomType != "":
+		// A room type that is not on offer: look again, saying so.
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(true)
+	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.offersReply()
+	default:
+		return false
+	}
+	return true
+}
+
+// onStayQuestion handles the reply to a question about the stay: its dates,
+// its check-out or its guests. A bare number answers the number of guests
+// or of nights.
+func (t *turn) onStayQuestion(text string) bool {
+	if n, ok := bareNumber(text); ok {
+		switch {
+		case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
+			t.st.Context.Adults, t.st.Context.Children = n, 0
+			t.intent = nlp.MakeReservation
+			t.reservation(false)
+			return true
+		case t.st.Step == stepAskCheckout && n >= 1 && n <= 60:
+			t.st.Context.Nights, t.st.Context.CheckOut = n, ""
+			t.intent = nlp.MakeReservation
+			t.reservation(false)
+			return true
+		}
+	}
+	switch {
+	case hasSlotEntities(t.res.Entities):
+		if !isBookingIntent(t.intent) {
+			t.intent = nlp.MakeReservation
+		}
+		t.mergeSlots()
+		t.reservation(false)
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.reservation(false)
+	default:
+		return false
+	}
+	return true
+}
+
+// onBookingID handles the reply to "which booking do you want to cancel?".
+func (t *turn) onBookingID(text string) bool {
+	if id := t.findBookingID(text); id != "" {
+		t.intent = nlp.CancelReservation
+		t.cancelLookup(id)
+		return true
+	}
+	switch {
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.CancelReservation
+		t.clearFlow()
+		t.text(t.say(textBookingAborted, view{}))
+	case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
+		t.intent = nlp.CancelReservation
+		t.text(t.say(textCancelAskID, view{}))
+	default:
+		return false
+	}
+	return true
+}
+
+// onConfirmCancel handles the reply to the cancellation's confirmation prompt.
+func (t *turn) onConfirmCancel(text string) bool {
+	switch {
+	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirmCancel):
+		t.intent = nlp.CancelReservation
+		t.doCancel()
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnKeepBooking):
+		t.intent = nlp.CancelReservation
+		t.keepBooking()
+	case t.intent == nlp.CancelReservation || t.intent == nlp.Unknown:
+		t.intent = nlp.CancelReservation
+		t.cancelPrompt()
+	default:
+		return false
+	}
+	return true
+}
+
+// onLateCheckoutOffer handles the reply to the offer to ask reception for a
+// late check-out; anything but yes or no drops the offer.
+func (t *turn) onLateCheckoutOffer(text string) bool {
+	switch {
+	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnLateYes):
+		t.intent = nlp.LateCheckout
+		t.handoff(textLateRequested)
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnLateNo):
+		t.intent = nlp.LateCheckout
+		t.clearFlow()
+		t.text(t.say(textLateDeclined, view{}))
+	default:
+		t.clearFlow()
+		return false
+	}
+	return true
 }
 
 // dispatch answers a message by its intent.
@@ -438,10 +481,10 @@ func (t *turn) dispatch() {
 	case nlp.LateCheckout:
 		t.lateCheckout()
 	case nlp.HumanHandoff:
-		t.handoff("")
+		t.handoff(textKey{})
 	case nlp.Goodbye:
 		t.clearFlow()
-		t.text(t.say("goodbye", view{}))
+		t.text(t.say(textGoodbye, view{}))
 	default:
 		if hasSlotEntities(e) {
 			t.mergeSlots()
@@ -475,18 +518,24 @@ func bareNumber(text string) (int, bool) {
 
 // matchesTitle reports whether the guest typed a button's title (in either
 // language): channels without buttons and guests who copy them.
-func (t *turn) matchesTitle(text, key string) bool {
-	f := fold(strings.Trim(text, " .!¡?¿"))
+func (t *turn) matchesTitle(text string, key textKey) bool {
 	for _, lang := range []string{langES, langEN} {
-		if f == fold(say(lang, key, view{})) {
+		if typedAs(text, say(lang, key, view{})) {
 			return true
 		}
 	}
 	return false
 }
 
-func (t *turn) startsWithKeyword(text, key string) bool {
-	words := strings.Fields(fold(text))
+// typedAs reports whether the guest's text is label, give or take case,
+// accents and the spaces and punctuation around it: guests type what a
+// button or an offer says.
+func typedAs(text, label string) bool {
+	return strings.TrimSpace(nlp.Fold(strings.Trim(text, " .!¡?¿"))) == strings.TrimSpace(nlp.Fold(label))
+}
+
+func (t *turn) startsWithKeyword(text string, key textKey) bool {
+	words := strings.Fields(nlp.Fold(text))
 	if len(words) == 0 {
 		return false
 	}
@@ -517,7 +566,7 @@ func (t *turn) clearStay() {
 // pmsFailed answers a PMS failure with an apology and counts it.
 func (t *turn) pmsFailed() {
 	t.failed = true
-	t.text(t.say("pms_error", view{Phone: t.h.EmergencyPhone}))
+	t.text(t.say(textPmsError, view{Phone: t.h.EmergencyPhone}))
 }
 
 func (t *turn) hotelInfoData() (*pms.HotelInfo, error) {
@@ -539,7 +588,7 @@ func (t *turn) hotelName() string {
 	if info, err := t.hotelInfoData(); err == nil && info.Name != "" {
 		return info.Name
 	}
-	return t.say("the_hotel", view{})
+	return t.say(textTheHotel, view{})
 }
 
 func (t *turn) staleNote(asOf time.Time) string {
@@ -552,5 +601,5 @@ func (t *turn) staleNote(asOf time.Time) string {
 			v.AsOf = formatDate(t.lang, pms.DateOf(a), t.now) + " " + a.Format("15:04")
 		}
 	}
-	return t.say("stale", v)
+	return t.say(textStale, v)
 }

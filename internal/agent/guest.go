@@ -82,7 +82,7 @@ func (t *turn) guest() pms.Guest {
 	c := t.st.Context
 	g := pms.Guest{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone}
 	if g.FirstName == "" && g.LastName == "" {
-		g.FirstName, g.LastName = profileName(c.Name)
+		g.FirstName, g.LastName = nlp.SplitProfileName(c.Name)
 	}
 	switch t.s.Key.Channel {
 	case chat.WhatsApp:
@@ -146,33 +146,33 @@ func (t *turn) readDetails(text string, step string) bool {
 	plain := t.res.Intent == nlp.Unknown && t.res.Answer == "" && !hasSlotEntities(t.res.Entities)
 	switch {
 	case step == stepAskGuestName:
-		if f, l, ok := parseFullName(text, answered, plain); ok {
+		if f, l, ok := nlp.ParseFullName(text, nlp.NameAnswered, plain); ok {
 			c.FirstName, c.LastName = f, l
 			read = true
 		}
 	case step == stepAskLastName:
-		if f, l, ok := parseFullName(text, introduced, false); ok && l != "" {
+		if f, l, ok := nlp.ParseFullName(text, nlp.NameIntroduced, false); ok && l != "" {
 			c.FirstName, c.LastName = f, l
 			read = true
-		} else if l, ok := parseSurname(text, t.guest().FirstName, plain); ok {
+		} else if l, ok := nlp.ParseSurname(text, t.guest().FirstName, plain); ok {
 			c.FirstName, c.LastName = t.guest().FirstName, l
 			read = true
 		}
 	default:
-		if f, l, ok := parseFullName(text, introduced, false); ok {
+		if f, l, ok := nlp.ParseFullName(text, nlp.NameIntroduced, false); ok {
 			c.FirstName, c.LastName = f, l
 			read = true
 		}
 	}
-	if p, ok := labelledPhone(text); ok {
+	if p, ok := nlp.ParseLabelledPhone(text); ok {
 		c.Phone = p
 		read = true
 	} else if isDetailStep(step) {
 		min := contactPhoneDigits
 		if step == stepAskPhone {
-			min = minPhoneDigits
+			min = nlp.MinPhoneDigits
 		}
-		if p, ok := parsePhone(text, min); ok {
+		if p, ok := nlp.ParsePhone(text, min); ok {
 			c.Phone = p
 			read = true
 		}
@@ -195,16 +195,16 @@ func (t *turn) askGuestDetail() bool {
 func (t *turn) detailQuestion(d pms.GuestDetail) string {
 	switch d {
 	case pms.GuestLastName:
-		return t.say("ask_last_name", view{Guest: t.guest().FirstName})
+		return t.say(textAskLastName, view{Guest: t.guest().FirstName})
 	case pms.GuestEmail:
-		return t.say("ask_email", view{})
+		return t.say(textAskEmail, view{})
 	case pms.GuestPhone:
-		return t.say("ask_phone", view{})
+		return t.say(textAskPhone, view{})
 	}
 	if t.requirements().LastName {
-		return t.say("ask_full_name", view{})
+		return t.say(textAskFullName, view{})
 	}
-	return t.say("ask_first_name", view{})
+	return t.say(textAskFirstName, view{})
 }
 
 // onDetailStep handles the reply to a guest-detail question. It reports
@@ -247,12 +247,12 @@ func (t *turn) onDetailStep(text string) bool {
 func (t *turn) detailNotUnderstood(d pms.GuestDetail) {
 	t.st.DetailTries++
 	if t.st.DetailTries >= maxDetailTries {
-		t.bookingHandoff("details_handoff")
+		t.bookingHandoff(textDetailsHandoff)
 		return
 	}
-	key := "bad_" + string(d)
+	key := badDetailText(d)
 	if d == pms.GuestFirstName && t.requirements().LastName {
-		key = "bad_full_name"
+		key = textBadFullName
 	}
 	t.text(t.say(key, view{}))
 }
@@ -278,12 +278,12 @@ func (t *turn) detailRefused(d pms.GuestDetail) {
 	}
 	t.st.Step = stepOfDetail(d)
 	t.st.DetailTries = 0
-	t.text(t.say("detail_refused", view{Detail: t.say("detail_"+string(d), view{})}) + " " + t.detailQuestion(d))
+	t.text(t.say(textDetailRefused, view{Detail: t.say(detailText(d), view{})}) + " " + t.detailQuestion(d))
 }
 
 // bookingHandoff gives a booking the agent cannot complete to a person. The
 // stay the guest asked for stays in the session, for staff to see.
-func (t *turn) bookingHandoff(key string) {
+func (t *turn) bookingHandoff(key textKey) {
 	v := view{Hotel: t.hotelName()}
 	if p := t.st.Pending; p != nil && p.Kind == "booking" {
 		s := t.pendingStay()
@@ -292,4 +292,21 @@ func (t *turn) bookingHandoff(key string) {
 	t.clearFlow()
 	t.st.Handoff = true
 	t.text(t.say(key, v))
+}
+
+// displayPhone is how a phone is shown back: numbers stored without their
+// '+' (WhatsApp senders) get it back.
+func displayPhone(p string) string {
+	if p == "" || strings.HasPrefix(p, "+") {
+		return p
+	}
+	for _, r := range p {
+		if r < '0' || r > '9' {
+			return p
+		}
+	}
+	if len(p) >= 10 {
+		return "+" + p
+	}
+	return p
 }

@@ -29,35 +29,26 @@ func (t *turn) hotelInfo() {
 	for _, topic := range t.res.Entities.Topics {
 		switch topic {
 		case nlp.TopicAddress:
-			lines = append(lines, t.say("info_address", v))
+			lines = append(lines, t.say(textInfoAddress, v))
 		case nlp.TopicCheckInTime:
-			lines = append(lines, t.say("info_checkin", v))
+			lines = append(lines, t.say(textInfoCheckin, v))
 		case nlp.TopicCheckOutTime:
-			lines = append(lines, t.say("info_checkout", v))
+			lines = append(lines, t.say(textInfoCheckout, v))
 		case nlp.TopicAmenities:
-			lines = append(lines, t.say("info_amenities", v))
+			lines = append(lines, t.say(textInfoAmenities, v))
 		default:
-			kws, ok := amenityKeywords[topic]
-			if !ok {
+			if !nlp.IsAmenityTopic(topic) {
 				continue
 			}
-			found := ""
-			for _, a := range info.Amenities {
-				for _, kw := range kws {
-					if found == "" && strings.Contains(fold(a), kw) {
-						found = a
-					}
-				}
-			}
-			if found != "" {
-				lines = append(lines, t.say("info_has", view{Amenity: found}))
+			if found := nlp.FindAmenity(topic, info.Amenities); found != "" {
+				lines = append(lines, t.say(textInfoHas, view{Amenity: found}))
 			} else {
-				lines = append(lines, t.say("info_hasnt", view{Topic: t.say("topic_"+topic, view{})}))
+				lines = append(lines, t.say(textInfoHasnt, view{Topic: t.say(topicText(topic), view{})}))
 			}
 		}
 	}
 	if len(lines) == 0 {
-		lines = append(lines, t.say("info_general", v))
+		lines = append(lines, t.say(textInfoGeneral, v))
 	}
 	if info.Stale {
 		lines = append(lines, t.staleNote(time.Time{}))
@@ -73,13 +64,13 @@ func (t *turn) lateCheckout() {
 	}
 	t.clearFlow()
 	t.st.Step = stepLateCheckout
-	body := t.say("late_checkout", view{CheckOutTime: info.CheckOutTime})
+	body := t.say(textLateCheckout, view{CheckOutTime: info.CheckOutTime})
 	if info.Stale {
 		body += "\n\n" + t.staleNote(time.Time{})
 	}
-	t.ask(body, t.say("late_hint_text", view{}), "",
-		t.button(BtnLateCheckoutYes, "btn_late_yes"),
-		t.button(BtnLateCheckoutNo, "btn_late_no"))
+	t.ask(body, t.say(textLateHintText, view{}), "",
+		t.button(BtnLateCheckoutYes, textBtnLateYes),
+		t.button(BtnLateCheckoutNo, textBtnLateNo))
 }
 
 // emergencyPhone is the number to give outside hours: the configured one, or
@@ -95,20 +86,20 @@ func (t *turn) emergencyPhone() string {
 }
 
 // handoff passes the conversation to a person: replies once, then the agent
-// stays silent until ResetHandoff or the session expires. textKey overrides
-// the default message.
-func (t *turn) handoff(textKey string) {
+// stays silent until ResetHandoff or the session expires. reply overrides the
+// default message, which says when staff answer; the zero textKey keeps it.
+func (t *turn) handoff(reply textKey) {
 	t.clearFlow()
 	t.st.Handoff = true
 	v := view{Hotel: t.hotelName(), Hours: t.h.BusinessHours.String(), Opens: clockString(t.h.BusinessHours.Open)}
 	switch {
-	case textKey != "":
-		t.text(t.say(textKey, v))
+	case reply != (textKey{}):
+		t.text(t.say(reply, v))
 	case t.h.BusinessHours.Contains(t.now):
-		t.text(t.say("handoff", v))
+		t.text(t.say(textHandoff, v))
 	default:
 		v.Phone = t.emergencyPhone()
-		t.text(t.say("handoff_after_hours", v))
+		t.text(t.say(textHandoffAfterHours, v))
 	}
 }
 
@@ -116,7 +107,7 @@ func (t *turn) handoff(textKey string) {
 // now and when a person will answer. The conversation is not handed off, so
 // the agent keeps answering what it can.
 func (t *turn) afterHours() {
-	t.text(t.say("after_hours", view{
+	t.text(t.say(textAfterHours, view{
 		Hours: t.h.BusinessHours.String(),
 		Opens: clockString(t.h.BusinessHours.Open),
 		Phone: t.emergencyPhone(),
@@ -125,36 +116,31 @@ func (t *turn) afterHours() {
 
 func (t *turn) greet() {
 	first, _, _ := strings.Cut(strings.TrimSpace(t.m.Name), " ")
-	body := t.say("greeting", view{Hotel: t.hotelName(), Guest: first})
+	body := t.say(textGreeting, view{Hotel: t.hotelName(), Guest: first})
 	if !t.interactive() {
 		t.text(body)
 		return
 	}
 	t.ask(body, "", t.h.PhotoURL,
-		t.button(BtnMenuAvailability, "btn_menu_availability"),
-		t.button(BtnMenuInfo, "btn_menu_info"),
-		t.button(BtnMenuHuman, "btn_menu_human"))
+		t.button(BtnMenuAvailability, textBtnMenuAvailability),
+		t.button(BtnMenuInfo, textBtnMenuInfo),
+		t.button(BtnMenuHuman, textBtnMenuHuman))
 }
 
+// help answers a message the agent did not understand: the pending
+// question again when its step has one to repeat, else what it can do.
 func (t *turn) help() {
-	switch t.st.Step {
-	case stepChooseRoom:
-		t.offersReply()
-		return
-	case stepConfirmBooking:
-		t.confirmPrompt()
-		return
-	case stepConfirmCancel:
-		t.cancelPrompt()
+	if repeat := stepHandlers[t.st.Step].repeat; repeat != nil {
+		repeat(t)
 		return
 	}
-	body := t.say("help", view{})
+	body := t.say(textHelp, view{})
 	if !t.interactive() {
 		t.text(body)
 		return
 	}
 	t.ask(body, "", "",
-		t.button(BtnMenuAvailability, "btn_menu_availability"),
-		t.button(BtnMenuInfo, "btn_menu_info"),
-		t.button(BtnMenuHuman, "btn_menu_human"))
+		t.button(BtnMenuAvailability, textBtnMenuAvailability),
+		t.button(BtnMenuInfo, textBtnMenuInfo),
+		t.button(BtnMenuHuman, textBtnMenuHuman))
 }

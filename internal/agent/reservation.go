@@ -57,7 +57,7 @@ func (t *turn) stay() (pms.Stay, bool) {
 	co, _ := pms.ParseDate(c.CheckOut)
 	if ci.IsZero() {
 		t.st.Step = stepAskDates
-		t.text(t.say("ask_dates", view{}))
+		t.text(t.say(textAskDates, view{}))
 		return pms.Stay{}, false
 	}
 	if co.IsZero() && c.Nights > 0 {
@@ -66,24 +66,24 @@ func (t *turn) stay() (pms.Stay, bool) {
 	}
 	if co.IsZero() {
 		t.st.Step = stepAskCheckout
-		t.text(t.say("ask_checkout", view{CheckIn: formatDate(t.lang, ci, t.now)}))
+		t.text(t.say(textAskCheckout, view{CheckIn: formatDate(t.lang, ci, t.now)}))
 		return pms.Stay{}, false
 	}
 	if !ci.Before(co) {
 		c.CheckIn, c.CheckOut, c.Nights = "", "", 0
 		t.st.Step = stepAskDates
-		t.text(t.say("bad_dates", view{}))
+		t.text(t.say(textBadDates, view{}))
 		return pms.Stay{}, false
 	}
 	if ci.Before(pms.DateOf(t.now)) {
 		c.CheckIn, c.CheckOut, c.Nights = "", "", 0
 		t.st.Step = stepAskDates
-		t.text(t.say("past_dates", view{CheckIn: formatDate(t.lang, ci, t.now)}))
+		t.text(t.say(textPastDates, view{CheckIn: formatDate(t.lang, ci, t.now)}))
 		return pms.Stay{}, false
 	}
 	if c.Adults < 1 {
 		t.st.Step = stepAskGuests
-		t.text(t.say("ask_guests", view{}))
+		t.text(t.say(textAskGuests, view{}))
 		return pms.Stay{}, false
 	}
 	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children}, true
@@ -127,7 +127,7 @@ func (t *turn) reservation(showOffers bool) {
 		offers = append(offers, OfferState{
 			RoomTypeID: o.RoomType.ID,
 			Name:       o.RoomType.Name,
-			Category:   roomCategory(o.RoomType.Name),
+			Category:   nlp.RoomCategoryOf(o.RoomType.Name),
 			Available:  o.Available,
 			TotalPrice: o.TotalPrice,
 			Currency:   av.Currency,
@@ -194,15 +194,15 @@ func (t *turn) offersReply() {
 	labels := t.offerLabels(t.st.LastOffer)
 	var lines []string
 	for i, o := range t.st.LastOffer {
-		lines = append(lines, t.say("offer_line", view{N: i + 1, Room: labels[i], Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
+		lines = append(lines, t.say(textOfferLine, view{N: i + 1, Room: labels[i], Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
 	}
 	v := t.stayView(s)
 	v.Options = strings.Join(lines, "\n")
 	var parts []string
 	if missing != "" {
-		parts = append(parts, t.say("offers_room_missing", view{Room: roomLabel(t.lang, missing, missing)}))
+		parts = append(parts, t.say(textOffersRoomMissing, view{Room: roomLabel(t.lang, missing, missing)}))
 	}
-	parts = append(parts, t.say("offers", v))
+	parts = append(parts, t.say(textOffers, v))
 	if t.st.OfferStale {
 		asOf, _ := time.Parse(time.RFC3339, t.st.OfferAsOf)
 		parts = append(parts, t.staleNote(asOf))
@@ -211,27 +211,27 @@ func (t *turn) offersReply() {
 
 	switch {
 	case !t.interactive():
-		t.text(body + "\n\n" + t.say("offers_hint_text", view{}))
+		t.text(body + "\n\n" + t.say(textOffersHintText, view{}))
 	case len(t.st.LastOffer) <= maxButtons:
 		buttons := make([]chat.Button, 0, len(t.st.LastOffer))
 		for i, o := range t.st.LastOffer {
 			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(labels[i], maxButtonTitle)})
 		}
-		t.ask(body+"\n\n"+t.say("offers_hint_buttons", view{}), "", t.h.PhotoURL, buttons...)
+		t.ask(body+"\n\n"+t.say(textOffersHintButtons, view{}), "", t.h.PhotoURL, buttons...)
 	default:
 		rows := make([]chat.Row, 0, len(t.st.LastOffer))
 		for i, o := range t.st.LastOffer {
 			rows = append(rows, chat.Row{
 				ID:          roomReplyPrefix + strconv.Itoa(o.RoomTypeID),
 				Title:       truncate(labels[i], maxRowTitle),
-				Description: truncate(t.say("offer_row", view{Total: formatPrice(t.lang, o.TotalPrice, o.Currency), Nights: s.Nights()}), maxRowDesc),
+				Description: truncate(t.say(textOfferRow, view{Total: formatPrice(t.lang, o.TotalPrice, o.Currency), Nights: s.Nights()}), maxRowDesc),
 			})
 		}
 		t.replies = append(t.replies, chat.Reply{
 			Kind:       chat.ReplyList,
-			Text:       truncate(body+"\n\n"+t.say("offers_hint_buttons", view{}), maxTextBody),
-			ListButton: truncate(t.say("list_button", view{}), maxButtonTitle),
-			Sections:   []chat.Section{{Title: truncate(t.say("list_section", view{}), maxSectionTitle), Rows: rows}},
+			Text:       truncate(body+"\n\n"+t.say(textOffersHintButtons, view{}), maxTextBody),
+			ListButton: truncate(t.say(textListButton, view{}), maxButtonTitle),
+			Sections:   []chat.Section{{Title: truncate(t.say(textListSection, view{}), maxSectionTitle), Rows: rows}},
 		})
 	}
 }
@@ -268,9 +268,8 @@ func (t *turn) chosenOffer(text string) (OfferState, bool) {
 	if n, ok := bareNumber(text); ok && n >= 1 && n <= len(offers) {
 		return offers[n-1], true
 	}
-	f := fold(strings.Trim(text, " .!¡?¿"))
 	for i, l := range t.offerLabels(offers) {
-		if f == fold(l) || f == fold(offers[i].Name) {
+		if typedAs(text, l) || typedAs(text, offers[i].Name) {
 			return offers[i], true
 		}
 	}
@@ -320,15 +319,15 @@ func (t *turn) confirmPrompt() {
 	v.Holder = t.holder()
 	v.Room = roomLabel(t.lang, p.Category, p.RoomName)
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
-	body := t.say("confirm_prompt", v)
+	body := t.say(textConfirmPrompt, v)
 	if t.st.OfferStale {
 		asOf, _ := time.Parse(time.RFC3339, t.st.OfferAsOf)
 		body += "\n\n" + t.staleNote(asOf)
 	}
-	t.ask(body, t.say("confirm_hint_text", view{}), "",
-		t.button(BtnConfirmBooking, "btn_confirm"),
-		t.button(BtnChangeDates, "btn_change_dates"),
-		t.button(BtnAbortBooking, "btn_abort"))
+	t.ask(body, t.say(textConfirmHintText, view{}), "",
+		t.button(BtnConfirmBooking, textBtnConfirm),
+		t.button(BtnChangeDates, textBtnChangeDates),
+		t.button(BtnAbortBooking, textBtnAbort))
 }
 
 // bookingReference is the idempotency key of a booking: the session and the
@@ -345,7 +344,7 @@ func bookingReference(sessionID, messageID string, now time.Time) string {
 func (t *turn) book() {
 	p := t.st.Pending
 	if p == nil || p.Kind != "booking" {
-		t.text(t.say("nothing_pending", view{}))
+		t.text(t.say(textNothingPending, view{}))
 		return
 	}
 	if t.askGuestDetail() {
@@ -366,7 +365,7 @@ func (t *turn) book() {
 	switch {
 	case err == nil:
 	case errors.Is(err, pms.ErrSoldOut):
-		t.text(t.say("booking_sold_out", view{Room: roomLabel(t.lang, p.Category, p.RoomName)}))
+		t.text(t.say(textBookingSoldOut, view{Room: roomLabel(t.lang, p.Category, p.RoomName)}))
 		t.st.Context.RoomType = p.Category
 		t.reservation(true)
 		return
@@ -380,7 +379,7 @@ func (t *turn) book() {
 			return
 		}
 		t.failed = true
-		t.bookingHandoff("booking_failed")
+		t.bookingHandoff(textBookingFailed)
 		return
 	case errors.Is(err, pms.ErrNotFound):
 		t.invalidStay(t.pendingStay())
@@ -398,7 +397,7 @@ func (t *turn) book() {
 	t.st.Bookings = appendCapped(t.st.Bookings, b.ID, maxBookings)
 	t.clearFlow()
 	t.clearStay()
-	t.text(t.say("booked", v))
+	t.text(t.say(textBooked, v))
 }
 
 // invalidStay answers a stay the PMS will not look up or book: the guest is
@@ -408,7 +407,7 @@ func (t *turn) invalidStay(s pms.Stay) {
 	t.clearFlow()
 	t.st.Context.CheckIn, t.st.Context.CheckOut = "", ""
 	t.st.Step = stepAskDates
-	t.text(t.say("invalid_stay", v))
+	t.text(t.say(textInvalidStay, v))
 }
 
 func (t *turn) changeDates() {
@@ -416,19 +415,19 @@ func (t *turn) changeDates() {
 	c.CheckIn, c.CheckOut, c.Nights = "", "", 0
 	t.clearFlow()
 	t.st.Step = stepAskDates
-	t.text(t.say("ask_dates", view{}))
+	t.text(t.say(textAskDates, view{}))
 }
 
 func (t *turn) abortBooking() {
 	t.clearFlow()
 	t.clearStay()
-	t.text(t.say("booking_aborted", view{}))
+	t.text(t.say(textBookingAborted, view{}))
 }
 
 // soldOut says nothing is free and looks for nearby dates that are.
 func (t *turn) soldOut(s pms.Stay) {
 	v := t.stayView(s)
-	msg := t.say("sold_out", v)
+	msg := t.say(textSoldOut, v)
 	var alts []string
 	today := pms.DateOf(t.now)
 	for _, shift := range alternativeShifts {
@@ -444,13 +443,13 @@ func (t *turn) soldOut(s pms.Stay) {
 			break // suggestions are a courtesy; the answer stands without them
 		}
 		if len(av.Offers) > 0 {
-			alts = append(alts, t.say("alternative", view{CheckIn: formatDate(t.lang, alt.CheckIn, t.now), CheckOut: formatDate(t.lang, alt.CheckOut, t.now)}))
+			alts = append(alts, t.say(textAlternative, view{CheckIn: formatDate(t.lang, alt.CheckIn, t.now), CheckOut: formatDate(t.lang, alt.CheckOut, t.now)}))
 		}
 	}
 	if len(alts) > 0 {
-		msg += " " + t.say("sold_out_alternatives", view{Alternatives: strings.Join(alts, t.say("or", view{}))})
+		msg += " " + t.say(textSoldOutAlternatives, view{Alternatives: strings.Join(alts, t.say(textOr, view{}))})
 	} else {
-		msg += " " + t.say("sold_out_other_dates", view{})
+		msg += " " + t.say(textSoldOutOtherDates, view{})
 	}
 	t.clearFlow()
 	c := &t.st.Context

@@ -29,15 +29,15 @@ func TestTemplatesAreCompleteAndWithinLimits(t *testing.T) {
 			if _, ok := texts[langES][key]; !ok {
 				t.Errorf("%s text %q has no Spanish original", lang, key)
 			}
-			if got := say(lang, key, full); got == key || strings.Contains(got, "<no value>") {
+			if got := say(lang, textKey{key}, full); got == key || strings.Contains(got, "<no value>") {
 				t.Errorf("%s/%s does not render: %q", lang, key, got)
 			}
 			if strings.HasPrefix(key, "btn_") || key == "list_button" {
-				if n := len([]rune(say(lang, key, full))); n > maxButtonTitle {
+				if n := len([]rune(say(lang, textKey{key}, full))); n > maxButtonTitle {
 					t.Errorf("%s/%s is %d characters, WhatsApp allows %d", lang, key, n, maxButtonTitle)
 				}
 			}
-			if strings.HasPrefix(key, "room_") && len([]rune(say(lang, key, full))) > maxButtonTitle {
+			if strings.HasPrefix(key, "room_") && len([]rune(say(lang, textKey{key}, full))) > maxButtonTitle {
 				t.Errorf("%s/%s does not fit a button", lang, key)
 			}
 		}
@@ -73,14 +73,6 @@ func TestFormatting(t *testing.T) {
 	}
 	if got := formatParty(langEN, 1, 2); got != "1 adult and 2 children" {
 		t.Errorf("formatParty = %q", got)
-	}
-	for name, want := range map[string]string{
-		"Double": "double", "Habitación Doble": "double", "Deluxe Twin": "twin", "Junior Suite": "suite",
-		"Familiar": "family", "Individual": "single", "Deluxe Rooms": "",
-	} {
-		if got := roomCategory(name); got != want {
-			t.Errorf("roomCategory(%q) = %q, want %q", name, got, want)
-		}
 	}
 }
 

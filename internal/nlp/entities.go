@@ -154,20 +154,10 @@ type roomRule struct {
 }
 
 var roomRules = func() []roomRule {
-	specs := []struct {
-		typ  string
-		srcs []string
-	}{
-		{"twin", []string{"twin|twins", "2|dos|two ~1 camas|beds", "camas ~1 separadas|individuales|simples", "separate|single|separated ~1 beds"}},
-		{"suite", []string{"suite|suites"}},
-		{"family", []string{"familiar|familiares|cuadruple|cuadruples", "family ~1 room|rooms|suite|habitacion"}},
-		{"double", []string{"doble|dobles|matrimonial|matrimoniales|double|king|queen|kingsize", "de ~1 matrimonio"}},
-		{"single", []string{"individual|individuales|sencilla|sencillas|sencillo|simple|simples|single|singles"}},
-	}
 	var rs []roomRule
-	for _, s := range specs {
-		r := roomRule{typ: s.typ}
-		for _, src := range s.srcs {
+	for _, v := range roomVocabulary {
+		r := roomRule{typ: v.category}
+		for _, src := range v.asked {
 			p := compile(src)
 			r.pats = append(r.pats, p)
 			for _, st := range p.steps {
@@ -190,19 +180,6 @@ func readRoomType(ts tokens) string {
 	return ""
 }
 
-// Hotel-info topics, in the order they are reported.
-const (
-	TopicAddress      = "address"
-	TopicCheckInTime  = "checkin_time"
-	TopicCheckOutTime = "checkout_time"
-	TopicAmenities    = "amenities"
-	TopicParking      = "parking"
-	TopicWifi         = "wifi"
-	TopicBreakfast    = "breakfast"
-	TopicPool         = "pool"
-	TopicPets         = "pets"
-)
-
 type topicRule struct {
 	topic   string
 	pattern string
@@ -210,27 +187,11 @@ type topicRule struct {
 }
 
 var topicRules = func() []topicRule {
-	rs := []topicRule{
-		{topic: TopicAddress, pattern: "direccion|ubicacion|address|location|ubicados|ubicadas|ubicado|ubicada|localizacion|mapa|map|directions"},
-		{topic: TopicAddress, pattern: "donde|where ~3 estan|queda|quedan|esta|located|situated|situados|hotel|ubican"},
-		{topic: TopicAddress, pattern: "como|how ~3 llego|llegar|llegamos|llegamos|get|voy|ir|go"},
-		{topic: TopicAddress, pattern: "lejos|far|distancia|distance|cerca|near|nearby|barrio|zona|neighborhood|area"},
-		{topic: TopicCheckInTime, pattern: "checkin ~2 early|temprano|antes|earlier"},
-		{topic: TopicCheckInTime, pattern: "hora|horario|horarios|time|times|when|cuando|early|temprano ~4 checkin|entrada|ingreso|llegada|arrival|entrar|ingresar|arrive"},
-		{topic: TopicCheckInTime, pattern: "checkin|entrada|ingreso ~3 hora|horario|horarios|time|times|cuando|when|empieza|starts"},
-		{topic: TopicCheckOutTime, pattern: "hora|horario|horarios|time|times|when|cuando ~4 checkout|salida|salir|dejar|desalojar|leave|entregar"},
-		{topic: TopicCheckOutTime, pattern: "checkout|salida ~3 hora|horario|horarios|time|times|cuando|when"},
-		{topic: TopicAmenities, pattern: "servicios|servicio|gimnasio|gym|spa|restaurante|restaurant|bar|sauna|amenities|amenidades|facilities|services|lavanderia|laundry|jacuzzi|traslado|traslados|transfer|shuttle|ascensor|elevator|calefaccion|heating|minibar|tv|television|cocina|kitchen|comodidades"},
-		{topic: TopicAmenities, pattern: "aire|air ~1 acondicionado|conditioning"},
-		{topic: TopicParking, pattern: "parking|estacionamiento|aparcamiento|cochera|garaje|garage|aparcar|estacionar|parquear|parqueadero|parqueo|park"},
-		{topic: TopicParking, pattern: "dejar|guardar ~2 auto|coche|carro|car"},
-		{topic: TopicWifi, pattern: "wifi|internet|wireless"},
-		{topic: TopicBreakfast, pattern: "desayuno|desayunos|desayunar|breakfast"},
-		{topic: TopicPool, pattern: "piscina|piscinas|pileta|alberca|pool|swimming|nadar|swim"},
-		{topic: TopicPets, pattern: "mascota|mascotas|perro|perros|perrito|perrita|perritos|gato|gatos|gatito|pet|pets|dog|dogs|cat|cats|animales|animals|animal"},
-	}
-	for i := range rs {
-		rs[i].pat = compile(rs[i].pattern)
+	var rs []topicRule
+	for _, v := range topicVocabulary {
+		for _, src := range v.asked {
+			rs = append(rs, topicRule{topic: v.topic, pattern: src, pat: compile(src)})
+		}
 	}
 	return rs
 }()
@@ -247,8 +208,6 @@ var topicQuestion = func() pattern {
 	}
 	return compile("tienen|tiene|hay|there|have|has|ofrecen|offer|incluye|incluyen|include|includes|con|with ~2 " + strings.Join(ws, "|"))
 }()
-
-var topicOrder = []string{TopicAddress, TopicCheckInTime, TopicCheckOutTime, TopicAmenities, TopicParking, TopicWifi, TopicBreakfast, TopicPool, TopicPets}
 
 func readTopics(ts tokens) []string {
 	found := map[string]bool{}
@@ -272,9 +231,9 @@ func readTopics(ts tokens) []string {
 		return nil
 	}
 	out := make([]string, 0, len(found))
-	for _, t := range topicOrder {
-		if found[t] {
-			out = append(out, t)
+	for _, v := range topicVocabulary {
+		if found[v.topic] {
+			out = append(out, v.topic)
 		}
 	}
 	return out

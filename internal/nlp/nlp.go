@@ -3,6 +3,9 @@
 // e-mail, hotel-info topics, a yes/no answer and urgency. Spanish first,
 // English too, written the way guests write on WhatsApp: no accents, typos,
 // stretched letters and shorthand ("q", "hab", "p/ 2", "finde", "xfa").
+// It also reads the guest details a booking needs from the replies that give
+// them: a name, surnames, a phone number (ParseFullName, ParseSurname,
+// ParsePhone).
 //
 // It is deterministic and rule-based (standard library only): normalisation
 // to canonical tokens, weighted phrase patterns per intent, and readers for
@@ -64,7 +67,7 @@ type Entities struct {
 	CheckIn, CheckOut pms.Date
 	Nights            int
 	Adults, Children  int
-	RoomType          string // single, double, twin, suite, family
+	RoomType          string // a room category: RoomSingle, RoomDouble, RoomTwin, RoomSuite, RoomFamily
 	Email             string
 	Topics            []string // hotel-info topics: address, checkin_time, checkout_time, amenities, parking, wifi, breakfast, pool, pets
 }

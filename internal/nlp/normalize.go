@@ -116,29 +116,6 @@ func validDomain(d string) bool {
 	return true
 }
 
-// fold lowercases r and strips its accent; ñ becomes n like guests without a
-// Spanish keyboard write it.
-func fold(r rune) rune {
-	r = unicode.ToLower(r)
-	switch r {
-	case 'á', 'à', 'ä', 'â', 'ã', 'å':
-		return 'a'
-	case 'é', 'è', 'ë', 'ê':
-		return 'e'
-	case 'í', 'ì', 'ï', 'î':
-		return 'i'
-	case 'ó', 'ò', 'ö', 'ô', 'õ':
-		return 'o'
-	case 'ú', 'ù', 'ü', 'û':
-		return 'u'
-	case 'ñ':
-		return 'n'
-	case 'ç':
-		return 'c'
-	}
-	return r
-}
-
 var ordinalSuffixes = map[string]bool{
 	"st": true, "nd": true, "rd": true, "th": true, "ro": true, "ra": true, "er": true,
 	"do": true, "da": true, "to": true, "ta": true, "vo": true, "va": true, "mo": true, "no": true, "º": true, "ª": true,
@@ -158,7 +135,7 @@ func lex(text string) []token {
 	}
 	for i := 0; i < len(rs); {
 		r := rs[i]
-		f := fold(r)
+		f := FoldRune(r)
 		switch {
 		case unicode.IsDigit(r) && r < utf8.RuneSelf:
 			// number, possibly a literal with one kind of separator
@@ -196,7 +173,7 @@ func lex(text string) []token {
 				j++
 			}
 			if t.parts == nil && j > i && (j == len(rs) || !unicode.IsLetter(rs[j])) {
-				if ordinalSuffixes[strings.Map(fold, string(rs[i:j]))] {
+				if ordinalSuffixes[Fold(string(rs[i:j]))] {
 					t.ord = true
 					i = j
 				}
@@ -218,7 +195,7 @@ func lex(text string) []token {
 				if unicode.ToLower(rs[j]) == 'í' {
 					hasAccentI = true
 				}
-				sb.WriteRune(fold(rs[j]))
+				sb.WriteRune(FoldRune(rs[j]))
 				j++
 			}
 			w := sb.String()

@@ -1,4 +1,4 @@
-package agent
+package nlp
 
 import (
 	"regexp"
@@ -10,18 +10,18 @@ import (
 
 // Readers of the guest details a booking needs, in what guests type:
 // "Juan Pérez", "me llamo Ana García López", "+34 600 111 222", "600111222".
-// E-mail addresses come from the analyzer (nlp.Entities.Email).
+// E-mail addresses are read by Analyze (Entities.Email).
 
-// nameMode says how much a text must say before it is read as a name.
-type nameMode int
+// NameMode says how much a text must say before it is read as a name.
+type NameMode int
 
 const (
-	// introduced: only a name after an unmistakable introduction ("me
+	// NameIntroduced: only a name after an unmistakable introduction ("me
 	// llamo", "my name is", "a nombre de"): safe on any message.
-	introduced nameMode = iota
-	// answered: the reply to "who is the booking for?": a looser
+	NameIntroduced NameMode = iota
+	// NameAnswered: the reply to "who is the booking for?": a looser
 	// introduction ("soy", "I'm") or, when bare is allowed, the name alone.
-	answered
+	NameAnswered
 )
 
 var (
@@ -46,14 +46,14 @@ var (
 
 	// nameParticles join the words of a name ("María de la Fuente", "van
 	// der Berg") and stay lower case.
-	nameParticles = toWordSet("de", "del", "la", "las", "los", "da", "das", "do", "dos", "di", "du", "van", "von", "der", "den", "le")
+	nameParticles = toSet("de", "del", "la", "las", "los", "da", "das", "do", "dos", "di", "du", "van", "von", "der", "den", "le")
 	// honorifics before a name are skipped ("Sr. García").
-	honorifics = toWordSet("sr", "sra", "srta", "senor", "senora", "mr", "mrs", "ms", "miss", "dr", "dra")
+	honorifics = toSet("sr", "sra", "srta", "senor", "senora", "mr", "mrs", "ms", "miss", "dr", "dra")
 	// nameConnectors join two surnames ("Ortega y Gasset") when a
 	// capitalised word follows; otherwise they end the name ("Ana y mi marido").
-	nameConnectors = toWordSet("y", "e", "i", "and", "&")
+	nameConnectors = toSet("y", "e", "i", "and", "&")
 	// notNames are everyday words: a reply made of them is not a name.
-	notNames = toWordSet(
+	notNames = toSet(
 		"hola", "hi", "hello", "hey", "buenas", "buenos", "buen", "dias", "tardes", "noches", "gracias", "thanks", "thank",
 		"ok", "okay", "vale", "si", "yes", "no", "not", "claro", "sure", "perfecto", "bien", "good", "fine", "genial",
 		"que", "what", "quiero", "want", "queremos", "necesito", "need", "puedo", "can", "tengo", "have", "hay", "tiene",
@@ -71,47 +71,6 @@ var (
 
 	emailLikeRE = regexp.MustCompile(`\S+@\S*`)
 )
-
-func toWordSet(ws ...string) map[string]bool {
-	m := make(map[string]bool, len(ws))
-	for _, w := range ws {
-		m[w] = true
-	}
-	return m
-}
-
-// foldRune lowers r and drops its accent, one rune for one, so that offsets
-// in a folded text are offsets in the original.
-func foldRune(r rune) rune {
-	r = unicode.ToLower(r)
-	switch r {
-	case 'á', 'à', 'ä', 'â':
-		return 'a'
-	case 'é', 'è', 'ë', 'ê':
-		return 'e'
-	case 'í', 'ì', 'ï', 'î':
-		return 'i'
-	case 'ó', 'ò', 'ö', 'ô':
-		return 'o'
-	case 'ú', 'ù', 'ü', 'û':
-		return 'u'
-	case 'ñ':
-		return 'n'
-	case '’':
-		return '\''
-	}
-	return r
-}
-
-func foldRunes(rs []rune) []rune {
-	out := make([]rune, len(rs))
-	for i, r := range rs {
-		out[i] = foldRune(r)
-	}
-	return out
-}
-
-func foldWord(s string) string { return string(foldRunes([]rune(s))) }
 
 // withoutEmails blanks e-mail addresses (and half-typed ones) out of text.
 func withoutEmails(text string) string { return emailLikeRE.ReplaceAllString(text, " , ") }
@@ -171,7 +130,7 @@ func nameWords(s string, leadingParticle bool) []string {
 		if !isNameWord(core) {
 			break
 		}
-		w := foldWord(strings.TrimSuffix(core, "."))
+		w := Fold(strings.TrimSuffix(core, "."))
 		switch {
 		case len(words) == 0 && honorifics[w]:
 			continue
@@ -253,13 +212,13 @@ func capitalised(w string) string {
 // maxNameWords bounds a name: more words is a sentence.
 const maxNameWords = 6
 
-// parseFullName reads a person's name from text: the first word is the first
+// ParseFullName reads a person's name from text: the first word is the first
 // name, the rest the surnames ("Ana García López" → "Ana", "García López").
-// bare allows a text that is only the name (in answered mode).
-func parseFullName(text string, mode nameMode, bare bool) (first, last string, ok bool) {
+// bare allows a text that is only the name (in NameAnswered mode).
+func ParseFullName(text string, mode NameMode, bare bool) (first, last string, ok bool) {
 	text = withoutEmails(text)
 	intros := introducedNameIntros
-	if mode == answered {
+	if mode == NameAnswered {
 		intros = answeredNameIntros
 	}
 	if seg, found := afterIntro(text, intros); found {
@@ -267,7 +226,7 @@ func parseFullName(text string, mode nameMode, bare bool) (first, last string, o
 			return words[0], strings.Join(words[1:], " "), true
 		}
 	}
-	if mode != answered || !bare {
+	if mode != NameAnswered || !bare {
 		return "", "", false
 	}
 	words := nameWords(text, false)
@@ -288,13 +247,13 @@ func clauseWords(text string) int {
 	return len(strings.Fields(text))
 }
 
-// parseSurname reads the surnames the guest gave when asked for them; a full
+// ParseSurname reads the surnames the guest gave when asked for them; a full
 // name starting with the known first name counts ("Ana García" → "García").
-func parseSurname(text, first string, bare bool) (string, bool) {
+func ParseSurname(text, first string, bare bool) (string, bool) {
 	text = withoutEmails(text)
 	read := func(seg string) []string {
 		words := nameWords(seg, true)
-		if len(words) > 1 && foldWord(words[0]) == foldWord(first) {
+		if len(words) > 1 && Fold(words[0]) == Fold(first) {
 			words = words[1:]
 		}
 		if len(words) > maxNameWords-1 {
@@ -317,9 +276,9 @@ func parseSurname(text, first string, bare bool) (string, bool) {
 	return strings.Join(words, " "), true
 }
 
-// profileName splits a channel's profile name ("Ana García", "ana 🌸")
+// SplitProfileName splits a channel's profile name ("Ana García", "ana 🌸")
 // into first name and surnames; nothing when it does not read as a name.
-func profileName(name string) (first, last string) {
+func SplitProfileName(name string) (first, last string) {
 	words := nameWords(name, false)
 	if len(words) == 0 || len(words) > maxNameWords {
 		return "", ""
@@ -330,15 +289,15 @@ func profileName(name string) (first, last string) {
 // Phone numbers: E.164 allows 15 digits; fewer than 7 is no number anyone
 // can be called on.
 const (
-	minPhoneDigits = 7
+	MinPhoneDigits = 7
 	maxPhoneDigits = 15
 )
 
-// parsePhone finds the first phone number in text: an optional '+' (or
+// ParsePhone finds the first phone number in text: an optional '+' (or
 // "00"), then digits in groups separated by a space, dot, dash or
 // parentheses, minDigits to 15 digits in all. It is returned as "+<digits>"
 // when the guest gave the country code, else as the digits typed.
-func parsePhone(text string, minDigits int) (string, bool) {
+func ParsePhone(text string, minDigits int) (string, bool) {
 	text = withoutEmails(text)
 	rs := []rune(strings.NewReplacer("(", " ", ")", " ").Replace(text))
 	isDigit := func(r rune) bool { return r >= '0' && r <= '9' }
@@ -396,29 +355,12 @@ func parsePhone(text string, minDigits int) (string, bool) {
 	return "", false
 }
 
-// labelledPhone reads a phone number the guest introduced as one ("mi
+// ParseLabelledPhone reads a phone number the guest introduced as one ("mi
 // teléfono es 600 111 222", "phone: +44 7911 123456").
-func labelledPhone(text string) (string, bool) {
+func ParseLabelledPhone(text string) (string, bool) {
 	rest, found := afterIntro(text, phoneLabels)
 	if !found {
 		return "", false
 	}
-	return parsePhone(rest, minPhoneDigits)
-}
-
-// displayPhone is how a phone is shown back: numbers stored without their
-// '+' (WhatsApp senders) get it back.
-func displayPhone(p string) string {
-	if p == "" || strings.HasPrefix(p, "+") {
-		return p
-	}
-	for _, r := range p {
-		if r < '0' || r > '9' {
-			return p
-		}
-	}
-	if len(p) >= 10 {
-		return "+" + p
-	}
-	return p
+	return ParsePhone(rest, MinPhoneDigits)
 }
