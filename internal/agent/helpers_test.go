@@ -19,7 +19,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/pms"
 	"github.com/agentehotel/agente-caddy/internal/pms/demo"
 	"github.com/agentehotel/agente-caddy/internal/store"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 var madridTZ = func() *time.Location {

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/internal/limiter"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
-	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices/localserver"
 )
 
 // privateRedis is a redis-server of this test's own, which it may kill.

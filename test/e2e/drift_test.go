@@ -14,11 +14,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
-	"github.com/agentehotel/agente-caddy/internal/metricnames"
 	"github.com/agentehotel/agente-caddy/internal/signature"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
+	"github.com/agentehotel/agente-caddy/test/metricnames"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // Series Prometheus makes itself rather than scraping them.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // Issue 6 through the real binary: PMS_TYPE=qloapps against the fake

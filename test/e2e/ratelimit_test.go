@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // TestRateLimitThreeInstancesOneRedis: three agente-caddy processes serving

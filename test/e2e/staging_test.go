@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/signature"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 func randomSecret(t *testing.T) string {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/signature"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 var devSecret = config.DevDefaults["WHATSAPP_APP_SECRET"]

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
+	"github.com/agentehotel/agente-caddy/test/testservices/localserver"
 )
 
 // PostgresServer is a private, throwaway Postgres server a test owns, so it
