@@ -25,9 +25,7 @@ type privateRedis struct {
 func startPrivateRedis(t *testing.T) *privateRedis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		testservices.Require(t, "redis-server binary (for the kill/restart test)", err)
-	}
+	testservices.Require(t, "redis-server binary (for the kill/restart test)", err)
 	srv, err := localserver.NewRedis(bin)
 	if err != nil {
 		t.Fatal(err)
