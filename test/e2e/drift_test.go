@@ -197,7 +197,9 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 	// The PMS: an availability question answered (then cached), then the
 	// PMS failing: errors, retries, the breaker.
 	ask := func(id, text string) {
-		body := strings.NewReplacer("wamid.e2e-1", id, `"body":"Hola"`, `"body":"`+text+`"`).Replace(envelope)
+		m := envelopeMessage
+		m.ID, m.Text = id, text
+		body := m.JSON()
 		post("/webhooks/whatsapp", body, signed(body))
 	}
 	ask("wamid.drift-avail-1", "¿Tienen habitación para 2 personas del 5 al 7 de noviembre?")

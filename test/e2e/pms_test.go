@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
 	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
 // Issue 6 through the real binary: PMS_TYPE=qloapps against the fake
@@ -46,7 +47,7 @@ func newPMSGuest(t *testing.T, in *Instance) *pmsGuest {
 func (g *pmsGuest) say(text string) (string, time.Duration) {
 	g.t.Helper()
 	g.n++
-	body := waPayload(waMessage{PhoneNumberID: madridPNID, From: g.phone, ID: fmt.Sprintf("wamid.%s-%d", g.phone, g.n), Text: text, Name: g.name})
+	body := whatsapptest.Message{PhoneNumberID: madridPNID, From: g.phone, ID: fmt.Sprintf("wamid.%s-%d", g.phone, g.n), Text: text, Name: g.name}.JSON()
 	start := time.Now()
 	status, got := postWhatsApp(g.t, g.in, "/webhooks/whatsapp", body, nil)
 	took := time.Since(start)

@@ -53,35 +53,6 @@ func metric(t testing.TB, in *Instance, series string) float64 {
 	return v
 }
 
-// waMessage is one guest text message in a WhatsApp Cloud API webhook.
-type waMessage struct {
-	PhoneNumberID string // value.metadata.phone_number_id; "" leaves metadata out
-	From          string // guest's number, digits as Meta sends them
-	ID            string // wamid
-	Text          string
-	Name          string
-	Metadata      map[string]any // the message's metadata object (seed 003 §2.3)
-}
-
-// waPayload renders m as Meta's webhook JSON.
-func waPayload(m waMessage) string {
-	msg := map[string]any{"from": m.From, "id": m.ID, "timestamp": strconv.FormatInt(time.Now().Unix(), 10),
-		"type": "text", "text": map[string]any{"body": m.Text}}
-	if m.Metadata != nil {
-		msg["metadata"] = m.Metadata
-	}
-	value := map[string]any{"messaging_product": "whatsapp", "messages": []any{msg}}
-	if m.PhoneNumberID != "" {
-		value["metadata"] = map[string]any{"display_phone_number": "15550000000", "phone_number_id": m.PhoneNumberID}
-	}
-	if m.Name != "" {
-		value["contacts"] = []any{map[string]any{"profile": map[string]any{"name": m.Name}, "wa_id": m.From}}
-	}
-	b, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account",
-		"entry": []any{map[string]any{"id": "102290129340398", "changes": []any{map[string]any{"field": "messages", "value": value}}}}})
-	return string(b)
-}
-
 // signedBy are the headers of a body signed with secret, plus extra.
 func signedBy(secret, body string, extra map[string]string) map[string]string {
 	h := map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(secret, []byte(body))}

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
 // Issue 3 through the real binary: the admin API on Postgres and Redis,
@@ -253,7 +254,7 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 	guest := 0
 	greetingOnB := func() string {
 		guest++
-		body := waPayload(waMessage{PhoneNumberID: pnid, From: fmt.Sprintf("4479000%05d", guest), ID: fmt.Sprintf("wamid.cross-%d", guest), Text: "Hola", Name: "Ana"})
+		body := whatsapptest.Message{PhoneNumberID: pnid, From: fmt.Sprintf("4479000%05d", guest), ID: fmt.Sprintf("wamid.cross-%d", guest), Text: "Hola", Name: "Ana"}.JSON()
 		status, got := postWhatsApp(t, b, "/webhooks/whatsapp", body, nil)
 		if status != 200 {
 			t.Fatalf("webhook on B: %d %s", status, got)
@@ -347,7 +348,7 @@ func TestEveryResolutionResult(t *testing.T) {
 	n := 0
 	msg := func(pnid, from string, md map[string]any) string {
 		n++
-		return waPayload(waMessage{PhoneNumberID: pnid, From: from, ID: fmt.Sprintf("wamid.res-%d", n), Text: "Hola", Name: "Leo", Metadata: md})
+		return whatsapptest.Message{PhoneNumberID: pnid, From: from, ID: fmt.Sprintf("wamid.res-%d", n), Text: "Hola", Name: "Leo", Metadata: md}.JSON()
 	}
 	cases := []struct {
 		name, path, body string
@@ -489,7 +490,7 @@ func TestSeedStagingDataResolves(t *testing.T) {
 	if status, got := postWhatsApp(t, in, "/webhooks/whatsapp", seedWhatsAppMadrid, nil); status != 200 || !strings.Contains(got, `"status":"ok"`) {
 		t.Fatalf("whatsapp_tenant_madrid: %d %s", status, got)
 	}
-	status, got := postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{From: "34600111222", ID: "wamid.seed-2", Text: "Hola", Name: "Marta"}), nil)
+	status, got := postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{From: "34600111222", ID: "wamid.seed-2", Text: "Hola", Name: "Marta"}.JSON(), nil)
 	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a Hotel Madrid Central") {
 		t.Fatalf("+34600111222 says hello: %d %s", status, got)
 	}
@@ -597,7 +598,7 @@ func TestSecurityBloqueantes(t *testing.T) {
 		say := func(pnid, text string, header map[string]string) string {
 			t.Helper()
 			n++
-			status, got := postWhatsApp(t, inline, "/webhooks/whatsapp", waPayload(waMessage{PhoneNumberID: pnid, From: guest, ID: fmt.Sprintf("wamid.iso-%d", n), Text: text, Name: "Iris"}), header)
+			status, got := postWhatsApp(t, inline, "/webhooks/whatsapp", whatsapptest.Message{PhoneNumberID: pnid, From: guest, ID: fmt.Sprintf("wamid.iso-%d", n), Text: text, Name: "Iris"}.JSON(), header)
 			if status != 200 {
 				t.Fatalf("%q to %s: %d %s", text, pnid, status, got)
 			}
@@ -656,7 +657,7 @@ func TestDefaultTenantMustExistOnPostgres(t *testing.T) {
 	pgURL := testservices.Postgres(t)
 	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL, "JWT_SECRET_KEY": adminSecret}, ReadyPath: "/health/ready"})
 	unknown := func(id string) (int, string) {
-		return postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{From: "4479222000001", ID: id, Text: "Hola", Name: "Noa"}), nil)
+		return postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{From: "4479222000001", ID: id, Text: "Hola", Name: "Noa"}.JSON(), nil)
 	}
 	before := resolutionCounts(t, in)
 	if status, got := unknown("wamid.nodefault-1"); status != 403 || !strings.Contains(got, `"status":403`) {
@@ -699,7 +700,7 @@ func TestPostgresOutageThroughTheBinary(t *testing.T) {
 	n := 0
 	event := func() (int, string) {
 		n++
-		return postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{PhoneNumberID: "611222333", From: "4479444000001", ID: fmt.Sprintf("wamid.outage-%d", n), Text: "Hola"}), nil)
+		return postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{PhoneNumberID: "611222333", From: "4479444000001", ID: fmt.Sprintf("wamid.outage-%d", n), Text: "Hola"}.JSON(), nil)
 	}
 	if status, got := event(); status != 200 {
 		t.Fatalf("before the outage: %d %s", status, got)

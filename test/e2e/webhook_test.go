@@ -10,11 +10,17 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
 var devSecret = config.DevDefaults["WHATSAPP_APP_SECRET"]
 
-const envelope = `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Sheena"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.e2e-1","timestamp":"1739321024","type":"text","text":{"body":"Hola"}}]}}]}]}`
+// envelopeMessage is a guest's "Hola" to the business number
+// 106540352242922, which caddy/dev-tenants.yaml gives tenant_hotel_madrid.
+var envelopeMessage = whatsapptest.Message{PhoneNumberID: "106540352242922", From: "16505551234", ID: "wamid.e2e-1", Name: "Sheena", Text: "Hola"}
+
+// envelope is the webhook of envelopeMessage.
+var envelope = envelopeMessage.JSON()
 
 func signed(body string) map[string]string {
 	return map[string]string{
