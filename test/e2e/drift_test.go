@@ -14,7 +14,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
-	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
 	"github.com/agentehotel/agente-caddy/test/metricnames"
@@ -181,10 +180,7 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 		post("/webhooks/whatsapp", string(body), signed(string(body)))
 	}
 	gmail, _ := os.ReadFile(filepath.Join(RepoRoot(), "internal/email/testdata/seed_gmail_tenant_bcn.json"))
-	post("/webhooks/gmail", string(gmail), map[string]string{
-		"Content-Type":        "application/json",
-		"X-Hub-Signature-256": signature.Sign(config.DevDefaults["GMAIL_WEBHOOK_SECRET"], gmail),
-	})
+	post("/webhooks/gmail", string(gmail), signedBy(gmailSecret, string(gmail), nil))
 	// Envelopes that do not normalise.
 	for _, bad := range []string{`{"object":"whatsapp_business_account"}`, `{"object":"whatsapp_business_account","entry":[{"id":"1"}]}`, `{"entry":[{"changes":[{"value":{}}]}]}`} {
 		post("/webhooks/whatsapp", bad, signed(bad))

@@ -53,7 +53,9 @@ func metric(t testing.TB, in *Instance, series string) float64 {
 	return v
 }
 
-// signedBy are the headers of a body signed with secret, plus extra.
+// signedBy are the headers Meta sends with a webhook body: its content type
+// and X-Hub-Signature-256, the HMAC of body under secret; extra headers are
+// added last, so they may replace either.
 func signedBy(secret, body string, extra map[string]string) map[string]string {
 	h := map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(secret, []byte(body))}
 	for k, v := range extra {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
-	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/test/testservices"
 	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
@@ -22,12 +21,8 @@ var envelopeMessage = whatsapptest.Message{PhoneNumberID: "106540352242922", Fro
 // envelope is the webhook of envelopeMessage.
 var envelope = envelopeMessage.JSON()
 
-func signed(body string) map[string]string {
-	return map[string]string{
-		"Content-Type":        "application/json",
-		"X-Hub-Signature-256": signature.Sign(devSecret, []byte(body)),
-	}
-}
+// signed is signedBy with the development app secret.
+func signed(body string) map[string]string { return signedBy(devSecret, body, nil) }
 
 // walkWebhookChain sends one request per row of DESIGN.md's validation order
 // (and the other routes) through the running binary.
@@ -50,7 +45,7 @@ func walkWebhookChain(t *testing.T, in *Instance) {
 		{"signed event alias", "POST", "/api/webhooks/whatsapp", envelope, signed(envelope), 200, `"ok"`},
 		{"no signature", "POST", "/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "application/json"}, 401, `"status":401`},
 		{"signature of another body", "POST", "/webhooks/whatsapp", envelope, signed(`{}`), 401, `"status":401`},
-		{"wrong content type", "POST", "/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "text/plain", "X-Hub-Signature-256": signature.Sign(devSecret, []byte(envelope))}, 415, `"status":415`},
+		{"wrong content type", "POST", "/webhooks/whatsapp", envelope, signedBy(devSecret, envelope, map[string]string{"Content-Type": "text/plain"}), 415, `"status":415`},
 		{"too large", "POST", "/webhooks/whatsapp", big, signed(big), 413, `"status":413`},
 		{"empty body", "POST", "/webhooks/whatsapp", "", signed(""), 400, `"status":400`},
 		{"invalid JSON", "POST", "/webhooks/whatsapp", `{"entry":`, signed(`{"entry":`), 400, `"status":400`},
