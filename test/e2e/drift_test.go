@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -110,24 +109,6 @@ func observabilityQueries(t *testing.T) (uses map[string][]string, recorded map[
 		}
 	}
 	return uses, recorded
-}
-
-// scrapedNames are the sample names of a Prometheus text exposition
-// (histograms appear as their _bucket, _sum and _count series).
-func scrapedNames(exposition string) map[string]bool {
-	names := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(exposition))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if i := strings.IndexAny(line, "{ "); i > 0 {
-			names[line[:i]] = true
-		}
-	}
-	return names
 }
 
 // exerciseForMetrics drives the running binary through every path that
@@ -260,8 +241,7 @@ func TestMetricNamesDoNotDrift(t *testing.T) {
 		// The canary scenarios' config has no metrics route: both are read
 		// from the admin API's /metrics, which serves the same registry.
 		for _, inst := range []*Instance{in, canary} {
-			_, _, exposition := Do(t, "GET", inst.AdminURL("/metrics"), nil, nil)
-			for n := range scrapedNames(exposition) {
+			for n := range scrape(t, inst.AdminURL("/metrics")).names() {
 				scraped[n] = true
 			}
 		}
@@ -290,17 +270,5 @@ func TestMetricNamesDoNotDrift(t *testing.T) {
 			fmt.Fprintf(&b, "  %-44s read by %s%s\n", n, strings.Join(w, "; "), more)
 		}
 		t.Error(b.String())
-	}
-}
-
-func TestScrapedNames(t *testing.T) {
-	got := scrapedNames("# HELP a_total x\n# TYPE a_total counter\na_total{x=\"1\"} 3\nb 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.1\nh_count 1\n")
-	for _, want := range []string{"a_total", "b", "h_bucket", "h_sum", "h_count"} {
-		if !got[want] {
-			t.Errorf("%s not found in %v", want, got)
-		}
-	}
-	if len(got) != 5 {
-		t.Errorf("got %v", got)
 	}
 }

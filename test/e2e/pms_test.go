@@ -71,7 +71,7 @@ func startQloAppsInstance(t *testing.T) (*Instance, *fakeqloapps.Server) {
 // breakerState reads pms_circuit_breaker_state (0 closed, 1 open, 2 half-open).
 func breakerState(t *testing.T, in *Instance) float64 {
 	t.Helper()
-	v, ok := seriesValue(scrape(t, in), "pms_circuit_breaker_state")
+	v, ok := scrape(t, in.URL("/metrics")).value("pms_circuit_breaker_state")
 	if !ok {
 		t.Fatal("/metrics lacks pms_circuit_breaker_state")
 	}

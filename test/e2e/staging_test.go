@@ -195,9 +195,9 @@ func TestStagingChainOverTLS(t *testing.T) {
 
 	// The admin API answers on localhost only, so the CA was read there; the
 	// internal listener serves metrics (Caddy's and ours) for Prometheus.
-	_, _, metrics := Do(t, "GET", in.URL("/metrics"), nil, nil)
+	m := scrape(t, in.URL("/metrics"))
 	for _, want := range []string{`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="200"}`, "caddy_http_requests_total", "db_pool_max_connections"} {
-		if !strings.Contains(metrics, want) {
+		if !m.has(want) {
 			t.Errorf("internal /metrics lacks %s", want)
 		}
 	}

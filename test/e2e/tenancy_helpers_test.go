@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -18,40 +17,6 @@ import (
 // Helpers of the tenancy, PMS and email scenarios (issues 3 and 6).
 
 var gmailSecret = config.DevDefaults["GMAIL_WEBHOOK_SECRET"]
-
-// scrape is the binary's /metrics text.
-func scrape(t testing.TB, in *Instance) string {
-	t.Helper()
-	status, _, body := Do(t, "GET", in.URL("/metrics"), nil, nil)
-	if status != 200 {
-		t.Fatalf("/metrics: %d %s", status, body)
-	}
-	return body
-}
-
-// seriesValue finds one series in Prometheus text, written as exposed
-// (labels in alphabetical order), e.g. `tenant_resolution_total{result="hit"}`.
-func seriesValue(text, series string) (float64, bool) {
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, series+" ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-		return v, err == nil
-	}
-	return 0, false
-}
-
-// metric is seriesValue on a fresh scrape; an absent series is 0.
-func metric(t testing.TB, in *Instance, series string) float64 {
-	t.Helper()
-	v, _ := seriesValue(scrape(t, in), series)
-	return v
-}
 
 // signedBy are the headers Meta sends with a webhook body: its content type
 // and X-Hub-Signature-256, the HMAC of body under secret; extra headers are

@@ -318,16 +318,16 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 // tenant_isolation_errors_total.
 func resolutionCounts(t *testing.T, in *Instance) map[string]float64 {
 	t.Helper()
-	text := scrape(t, in)
+	m := scrape(t, in.URL("/metrics"))
 	out := map[string]float64{}
 	for _, r := range []string{"provided", "hit", "default", "miss_strict"} {
-		v, ok := seriesValue(text, `tenant_resolution_total{result="`+r+`"}`)
+		v, ok := m.value(`tenant_resolution_total{result="` + r + `"}`)
 		if !ok {
 			t.Fatalf("/metrics lacks tenant_resolution_total{result=%q}", r)
 		}
 		out[r] = v
 	}
-	v, ok := seriesValue(text, "tenant_isolation_errors_total")
+	v, ok := m.value("tenant_isolation_errors_total")
 	if !ok {
 		t.Fatal("/metrics lacks tenant_isolation_errors_total")
 	}

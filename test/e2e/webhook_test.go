@@ -68,19 +68,21 @@ func walkWebhookChain(t *testing.T, in *Instance) {
 			t.Errorf("%s: security headers missing", c.name)
 		}
 	}
-	_, _, metrics := Do(t, "GET", in.URL("/metrics"), nil, nil)
+	m := scrape(t, in.URL("/metrics"))
 	for _, want := range []string{
 		`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="401"}`,
 		`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="413"}`,
-		`request_duration_seconds_bucket{endpoint="/webhooks/whatsapp",method="POST"`,
+		`request_duration_seconds_bucket{endpoint="/webhooks/whatsapp",method="POST"}`,
 		`webhook_signature_checks_total{result="valid"}`,
 		`webhook_signature_checks_total{result="mismatch"}`,
-		`readiness_up 1`,
 		`caddy_http_requests_total`,
 	} {
-		if !strings.Contains(metrics, want) {
+		if !m.has(want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if v, ok := m.value("readiness_up"); !ok || v != 1 {
+		t.Errorf("/metrics lacks readiness_up 1")
 	}
 }
 
