@@ -147,9 +147,8 @@ func TestSessionStores(t *testing.T) {
 	}
 }
 
-// Session rows written by hand into the sessions table (state as a JSON
-// object of intent history and context) load as live sessions, and the
-// orchestrator carries on from them.
+// The session rows of test/sql/init-staging-db.sql load as live sessions,
+// and the orchestrator carries on from them.
 func TestSeedSessionsLoad(t *testing.T) {
 	pool, err := maybePostgres(t)
 	testservices.Require(t, "Postgres", err)

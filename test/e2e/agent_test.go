@@ -1,7 +1,7 @@
 package e2e
 
-// Issue 5's end-to-end proofs: the real binary on real Postgres and Redis,
-// replies delivered to the fake Graph API (test/fakegraph).
+// The conversational agent end to end: the real binary on real Postgres and
+// Redis, replies delivered to the fake Graph API (test/fakegraph).
 
 import (
 	"context"
@@ -458,7 +458,7 @@ func TestRedeliveredWebhookAnsweredOnce(t *testing.T) {
 }
 
 // TestTestEnvironmentAnswersInline: with ENVIRONMENT=test the webhook's
-// answer carries the reply (seed 000): {"status":"ok","response_type":...,
+// answer carries the reply: {"status":"ok","response_type":...,
 // "content":...}; text while interactive messages are off, the reply
 // object (here a list, then buttons) while they are on.
 func TestTestEnvironmentAnswersInline(t *testing.T) {

@@ -131,7 +131,7 @@ func canaryDiff(t *testing.T, in *Instance, name string) (int, map[string]any) {
 	return code, report
 }
 
-// TestCanaryEndToEnd runs issue 7's scenarios against the real binary with
+// TestCanaryEndToEnd runs the canary scenarios against the real binary with
 // test upstreams on loopback: +50 ms → FAIL and auto-rollback; 5 % 5xx →
 // FAIL; identical → PASS; 20 requests → INCONCLUSIVE; then a config reload in
 // the middle of traffic keeps counts and weights.

@@ -11,7 +11,7 @@ import (
 	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
-// Issue 6 through the real binary: PMS_TYPE=qloapps against the fake
+// The PMS through the real binary: PMS_TYPE=qloapps against the fake
 // QloApps, the resilience layer's breaker, stale answers and timeout, and a
 // booking retried after a timeout.
 
@@ -78,7 +78,7 @@ func breakerState(t *testing.T, in *Instance) float64 {
 	return v
 }
 
-// TestQloAppsBreakerStaleAndRecovery: issue 6's fault test through the
+// TestQloAppsBreakerStaleAndRecovery: the PMS fault test through the
 // binary. Guests get QloApps offers; a PMS that hangs costs a guest no more
 // than the configured timeout and the answer comes from the cache, marked
 // stale; a PMS answering 500 opens the breaker after 5 consecutive

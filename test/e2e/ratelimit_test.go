@@ -14,7 +14,8 @@ import (
 
 // TestRateLimitThreeInstancesOneRedis: three agente-caddy processes serving
 // the shipped Caddyfile on one Redis; 300 concurrent signed webhooks of one
-// hotel, spread over the three, with the seed's 120/min → exactly 120
+// hotel, spread over the three, with caddy/webhooks.caddy's default of
+// 120/min → exactly 120
 // admitted, 180 answered 429. The limit is keyed by the resolved hotel, so
 // the webhooks of another hotel still pass.
 func TestRateLimitThreeInstancesOneRedis(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/signature"
 )
 
-// Helpers of the tenancy, PMS and email scenarios (issues 3 and 6).
+// Helpers of the tenancy, PMS and email scenarios.
 
 var gmailSecret = config.DevDefaults["GMAIL_WEBHOOK_SECRET"]
 

@@ -19,9 +19,10 @@ import (
 	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
-// Issue 3 through the real binary: the admin API on Postgres and Redis,
-// tenant changes crossing instances, every resolution result, the seed's
-// staging data and the security "bloqueantes".
+// Multi-tenancy through the real binary: the admin API on Postgres and
+// Redis, tenant changes crossing instances, every resolution result, the
+// staging data of test/sql/init-staging-db.sql and the security
+// "bloqueantes" (blocking checks) it was written for.
 
 const adminSecret = "e2e-admin-jwt-secret-0123456789abcdef"
 
@@ -153,7 +154,7 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 			len(list.Tenants[0].Identifiers) != 2 {
 			t.Fatalf("GET /admin/tenants: %s", got)
 		}
-		// The flag is in Redis under the instance's prefix (seed 003 §2.2 layout).
+		// The flag is in Redis under the instance's prefix, one hash field per flag.
 		if v, err := rdb.HGet(context.Background(), prefix+"feature_flags", "features.interactive_messages").Result(); err != nil || v != "1" && v != "true" {
 			t.Fatalf("feature_flags hash in Redis: %q %v", v, err)
 		}
@@ -335,7 +336,7 @@ func resolutionCounts(t *testing.T, in *Instance) map[string]float64 {
 	return out
 }
 
-// TestEveryResolutionResult: each result of DESIGN.md's resolution order,
+// TestEveryResolutionResult: each result of the tenant resolution order,
 // observed through the binary as the hotel that answers and as exactly one
 // increment of tenant_resolution_total{result}. A client's X-Tenant-ID or a
 // tenant key in the message metadata never decides; a mismatching header is
@@ -443,8 +444,10 @@ func TestEveryResolutionResult(t *testing.T) {
 	}
 }
 
-// seedPayloads are seed 003 §2.3's staging payloads (tests/fixtures/
-// staging_payloads.json), verbatim but for the mis-encoded accents.
+// The staging payloads written for test/sql/init-staging-db.sql's hotels
+// (internal/whatsapp/testdata/seed_*.json and internal/email/testdata hold
+// them too): bare envelopes with neither object, entry id nor business
+// number, kept literal because that is the point.
 const (
 	seedWhatsAppMadrid    = `{"entry":[{"changes":[{"value":{"messages":[{"from":"34600111222","text":{"body":"Hola, quiero reservar una habitación para el 1 de noviembre"},"timestamp":"1698844800","type":"text"}]}}]}]}`
 	seedWhatsAppMalicious = `{"entry":[{"changes":[{"value":{"messages":[{"from":"34600111222","text":{"body":"Test metadata injection"},"timestamp":"1698844800","type":"text","metadata":{"malicious_key":"should_be_filtered","x_tenant_override":"tenant_hotel_bcn","safe_key":"should_pass"}}]}}]}]}`
@@ -452,7 +455,7 @@ const (
 )
 
 // migratedWithSeed applies the schema with `agente-caddy migrate` and then
-// the seed's init-staging-db.sql, unchanged, as psql would (one
+// test/sql/init-staging-db.sql, unchanged, as psql would (one
 // multi-statement simple-protocol Exec), twice (it is idempotent).
 func migratedWithSeed(t *testing.T) string {
 	t.Helper()
@@ -477,10 +480,10 @@ func migratedWithSeed(t *testing.T) string {
 	return pgURL
 }
 
-// TestSeedStagingDataResolves: the seed's staging database, created by the
-// binary's migrations plus init-staging-db.sql, routes the seed's payloads
-// to the seed's hotels, and the seed's session of +34600111222 is the one
-// the conversation continues.
+// TestSeedStagingDataResolves: the staging database, created by the
+// binary's migrations plus test/sql/init-staging-db.sql, routes the staging
+// payloads to their hotels, and the script's session of +34600111222 is the
+// one the conversation continues.
 func TestSeedStagingDataResolves(t *testing.T) {
 	pgURL := migratedWithSeed(t)
 	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL}, ReadyPath: "/health/ready"})
@@ -503,7 +506,7 @@ func TestSeedStagingDataResolves(t *testing.T) {
 		t.Fatalf("resolutions %v → %v, want 3 more hits", before, after)
 	}
 
-	// The seed's session_madrid_001 carried on (its intent history first).
+	// The script's session_madrid_001 carried on (its intent history first).
 	var sessionID, state string
 	err := connect(t, pgURL).QueryRow(context.Background(),
 		`SELECT session_id, state->>'intent_history' FROM sessions WHERE tenant_id = 'tenant_hotel_madrid' AND user_id = '+34600111222'`).Scan(&sessionID, &state)
@@ -517,8 +520,8 @@ func TestSeedStagingDataResolves(t *testing.T) {
 	}
 }
 
-// TestSecurityBloqueantes: seed 003's blocking checks through the binary, on
-// the seed's staging database.
+// TestSecurityBloqueantes: the blocking security checks through the binary,
+// on the staging database of test/sql/init-staging-db.sql.
 func TestSecurityBloqueantes(t *testing.T) {
 	pgURL := migratedWithSeed(t)
 	pool := connect(t, pgURL)

@@ -24,7 +24,7 @@ var envelope = envelopeMessage.JSON()
 // signed is signedBy with the development app secret.
 func signed(body string) map[string]string { return signedBy(devSecret, body, nil) }
 
-// walkWebhookChain sends one request per row of DESIGN.md's validation order
+// walkWebhookChain sends one request per step of the webhook validation order
 // (and the other routes) through the running binary.
 func walkWebhookChain(t *testing.T, in *Instance) {
 	t.Helper()
