@@ -48,8 +48,12 @@ func metric(t testing.TB, in *Instance, series string) float64 {
 	return v
 }
 
-// readMetrics parses a Prometheus text exposition with expfmt.
+// readMetrics parses a Prometheus text exposition with expfmt. The parser
+// wants the final newline, which Do trims.
 func readMetrics(text string) (metrics, error) {
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
 	if err != nil {
@@ -192,8 +196,7 @@ d_count{m="POST",e="/w"} 3
 # TYPE up gauge
 up 1
 # TYPE r_total counter
-r_total{a="1",b="2"} 7
-`)
+r_total{a="1",b="2"} 7`) // no final newline: Do trims it
 	if err != nil {
 		t.Fatal(err)
 	}
