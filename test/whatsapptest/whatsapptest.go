@@ -42,19 +42,9 @@ func ListReply(id, title string) map[string]any {
 	return map[string]any{"type": "list_reply", "list_reply": map[string]any{"id": id, "title": title}}
 }
 
+// The value object of the envelope's one change; the envelope around it is
+// the same for every message.
 type (
-	envelope struct {
-		Object string  `json:"object"`
-		Entry  []entry `json:"entry"`
-	}
-	entry struct {
-		ID      string   `json:"id"`
-		Changes []change `json:"changes"`
-	}
-	change struct {
-		Field string `json:"field"`
-		Value value  `json:"value"`
-	}
 	value struct {
 		MessagingProduct string        `json:"messaging_product"`
 		Metadata         *metadata     `json:"metadata,omitempty"`
@@ -106,10 +96,11 @@ func (m Message) JSON() string {
 	if id == "" {
 		id = EntryID
 	}
-	b, err := json.Marshal(envelope{Object: "whatsapp_business_account",
-		Entry: []entry{{ID: id, Changes: []change{{Field: "messages", Value: v}}}}})
+	idJSON, _ := json.Marshal(id)
+	valueJSON, err := json.Marshal(v)
 	if err != nil {
 		panic(err) // only Metadata and Interactive could hold something unencodable
 	}
-	return string(b)
+	return `{"object":"whatsapp_business_account","entry":[{"id":` + string(idJSON) +
+		`,"changes":[{"field":"messages","value":` + string(valueJSON) + `}]}]}`
 }
