@@ -19,9 +19,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentehotel/agente-caddy/internal/alertmanager"
-	"github.com/agentehotel/agente-caddy/internal/metricnames"
 	"github.com/agentehotel/agente-caddy/internal/slo"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/metricnames"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 func run(t *testing.T, dir, name string, args ...string) string {

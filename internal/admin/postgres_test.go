@@ -9,7 +9,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // TestCRUDAgainstPostgres drives the whole admin flow against the real

@@ -11,6 +11,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 	"github.com/agentehotel/agente-caddy/internal/pms/demo"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // referenceNs is one demo PMS availability call, measured in the same run:
@@ -56,10 +57,8 @@ func BenchmarkBookingConversation(b *testing.B) {
 	}{
 		{"memory", func(*testing.B) SessionStore { return NewMemorySessions() }},
 		{"postgres", func(b *testing.B) SessionStore {
-			pool := maybePostgres(b)
-			if pool == nil {
-				b.Skip("Postgres unreachable")
-			}
+			pool, err := maybePostgres(b)
+			testservices.Require(b, "Postgres", err)
 			return NewPostgresSessions(pool)
 		}},
 	} {

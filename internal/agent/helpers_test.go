@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +18,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/pms"
 	"github.com/agentehotel/agente-caddy/internal/pms/demo"
 	"github.com/agentehotel/agente-caddy/internal/store"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 var madridTZ = func() *time.Location {
@@ -158,30 +157,29 @@ func postgresPool(t testing.TB) *pgxpool.Pool {
 // Postgres gets one database per suite; each case uses its own guests. When
 // no Postgres answers, the postgres half skips (fails under CI=true).
 func stores(t *testing.T) []storeFactory {
-	pool := maybePostgres(t)
+	pool, err := maybePostgres(t)
 	return []storeFactory{
 		{"memory", func(*testing.T) SessionStore { return NewMemorySessions() }},
 		{"postgres", func(st *testing.T) SessionStore {
-			if pool == nil {
-				st.Skip("Postgres unreachable; run `make test` to start one")
-			}
+			testservices.Require(st, "Postgres", err)
 			return NewPostgresSessions(pool)
 		}},
 	}
 }
 
-func maybePostgres(t testing.TB) *pgxpool.Pool {
+// maybePostgres is postgresPool, or the error of reaching the server when no
+// Postgres answers; the caller hands that to testservices.Require where the
+// Postgres half starts, so the store-independent half still runs.
+func maybePostgres(t testing.TB) (*pgxpool.Pool, error) {
 	t.Helper()
-	if os.Getenv("CI") != "true" {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, testservices.PostgresServerURL())
-		if err != nil {
-			return nil
-		}
-		conn.Close(ctx)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, testservices.PostgresServerURL())
+	if err != nil {
+		return nil, err
 	}
-	return postgresPool(t)
+	conn.Close(ctx)
+	return postgresPool(t), nil
 }
 
 var guestSeq atomic.Int64

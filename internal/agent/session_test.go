@@ -9,6 +9,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 func TestKeyFor(t *testing.T) {
@@ -146,15 +147,13 @@ func TestSessionStores(t *testing.T) {
 	}
 }
 
-// The seed's scripts/init-staging-db.sql rows (seed 003 §2.1) load as live
-// sessions, and the orchestrator carries on from them.
+// The session rows of test/sql/init-staging-db.sql load as live sessions,
+// and the orchestrator carries on from them.
 func TestSeedSessionsLoad(t *testing.T) {
-	pool := maybePostgres(t)
-	if pool == nil {
-		t.Skip("Postgres unreachable")
-	}
+	pool, err := maybePostgres(t)
+	testservices.Require(t, "Postgres", err)
 	ctx := context.Background()
-	_, err := pool.Exec(ctx, `
+	_, err = pool.Exec(ctx, `
 INSERT INTO sessions (session_id, tenant_id, user_id, channel, state, created_at, updated_at, expires_at) VALUES
 ('session_madrid_001', 'tenant_hotel_madrid', '+34600111222', 'whatsapp', '{"intent_history": ["check_availability"], "context": {"check_in": "2025-11-01", "check_out": "2025-11-03"}}', NOW(), NOW(), NOW() + INTERVAL '24 hours'),
 ('session_bcn_001', 'tenant_hotel_bcn', '+34600222333', 'whatsapp', '{"intent_history": ["greeting", "check_availability"], "context": {"guests": 2}}', NOW(), NOW(), NOW() + INTERVAL '24 hours')

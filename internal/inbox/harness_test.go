@@ -14,7 +14,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/store"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 

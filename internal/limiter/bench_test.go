@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // BenchmarkDecision measures one decision per backend, with one zone and with

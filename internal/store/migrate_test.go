@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/store"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 func TestMigrateAppliesOnceAndIsIdempotent(t *testing.T) {

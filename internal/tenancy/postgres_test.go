@@ -12,7 +12,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/health"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // migrated connects to a fresh database and applies every migration.

@@ -12,7 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // TestThreeServersShareOneRedis: three sites, each its own ratelimit handler

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/internal/limiter"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
-	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices/localserver"
 )
 
 // privateRedis is a redis-server of this test's own, which it may kill.
@@ -25,9 +25,7 @@ type privateRedis struct {
 func startPrivateRedis(t *testing.T) *privateRedis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		testservices.Require(t, "redis-server binary (for the kill/restart test)", err)
-	}
+	testservices.Require(t, "redis-server binary (for the kill/restart test)", err)
 	srv, err := localserver.NewRedis(bin)
 	if err != nil {
 		t.Fatal(err)

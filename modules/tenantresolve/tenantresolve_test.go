@@ -21,6 +21,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 	wa "github.com/agentehotel/agente-caddy/internal/whatsapp"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
 // directory: Madrid owns the business number, a WABA id, a guest phone and
@@ -107,11 +108,10 @@ func serve(t *testing.T, m *TenantResolve, body string, hdr ...string) (*httptes
 	return rec, s
 }
 
+// whatsapp is a guest's text message to the business number pnid of the
+// WhatsApp Business Account waba.
 func whatsapp(pnid, waba, from string) string {
-	return `{"object":"whatsapp_business_account","entry":[{"id":"` + waba + `","changes":[{"field":"messages","value":{
-	"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"` + pnid + `"},
-	"contacts":[{"profile":{"name":"Guest"},"wa_id":"` + from + `"}],
-	"messages":[{"from":"` + from + `","id":"wamid.X","timestamp":"1739321024","type":"text","text":{"body":"Hola"}}]}}]}]}`
+	return whatsapptest.Message{EntryID: waba, PhoneNumberID: pnid, From: from, ID: "wamid.X", Name: "Guest", Text: "Hola"}.JSON()
 }
 
 func TestEveryResolutionResult(t *testing.T) {

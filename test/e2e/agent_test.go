@@ -1,7 +1,7 @@
 package e2e
 
-// Issue 5's end-to-end proofs: the real binary on real Postgres and Redis,
-// replies delivered to the fake Graph API (test/fakegraph).
+// The conversational agent end to end: the real binary on real Postgres and
+// Redis, replies delivered to the fake Graph API (test/fakegraph).
 
 import (
 	"context"
@@ -22,8 +22,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
 const (
@@ -114,21 +115,22 @@ var agentGuestSeq atomic.Int64
 // newGuestPhone is a fresh guest's phone number (E.164 digits).
 func newGuestPhone() string { return fmt.Sprintf("3461%07d", agentGuestSeq.Add(1)) }
 
-// webhookMessage is Meta's envelope of one message from a guest to the
-// hotel's business number. content is the message's type-specific part,
-// e.g. `"type":"text","text":{"body":"hola"}`.
-func webhookMessage(from, wamid, content string) []byte {
-	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":%q},"contacts":[{"profile":{"name":"Ana García"},"wa_id":%q}],"messages":[{"from":%q,"id":%q,"timestamp":"%d",%s}]}}]}]}`,
-		agentPhoneNumberID, from, from, wamid, time.Now().Unix(), content))
+// fromGuest is a message from guest to the hotel's business number; the
+// caller gives it its text or its interactive reply.
+func fromGuest(from, wamid string) whatsapptest.Message {
+	return whatsapptest.Message{PhoneNumberID: agentPhoneNumberID, From: from, ID: wamid, Name: "Ana García"}
 }
 
 func textMessage(from, wamid, text string) []byte {
-	b, _ := json.Marshal(text)
-	return webhookMessage(from, wamid, `"type":"text","text":{"body":`+string(b)+`}`)
+	m := fromGuest(from, wamid)
+	m.Text = text
+	return []byte(m.JSON())
 }
 
 func buttonReply(from, wamid, id, title string) []byte {
-	return webhookMessage(from, wamid, fmt.Sprintf(`"type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":%q,"title":%q}}`, id, title))
+	m := fromGuest(from, wamid)
+	m.Interactive = whatsapptest.ButtonReply(id, title)
+	return []byte(m.JSON())
 }
 
 // webhookClient posts signed webhooks; one per test so its connections are
@@ -368,7 +370,9 @@ func TestGracefulRestartHandsBackInFlightReplies(t *testing.T) {
 }
 
 func listReply(from, wamid, id, title string) []byte {
-	return webhookMessage(from, wamid, fmt.Sprintf(`"type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":%q,"title":%q}}`, id, title))
+	m := fromGuest(from, wamid)
+	m.Interactive = whatsapptest.ListReply(id, title)
+	return []byte(m.JSON())
 }
 
 func buttonIDs(m fakegraph.Message) []string {
@@ -454,7 +458,7 @@ func TestRedeliveredWebhookAnsweredOnce(t *testing.T) {
 }
 
 // TestTestEnvironmentAnswersInline: with ENVIRONMENT=test the webhook's
-// answer carries the reply (seed 000): {"status":"ok","response_type":...,
+// answer carries the reply: {"status":"ok","response_type":...,
 // "content":...}; text while interactive messages are off, the reply
 // object (here a list, then buttons) while they are on.
 func TestTestEnvironmentAnswersInline(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 )
 
@@ -33,8 +32,8 @@ type benchTarget struct {
 }
 
 type signedBody struct {
-	body []byte
-	sig  string
+	body   []byte
+	header map[string]string
 }
 
 var benchRound atomic.Int64
@@ -48,7 +47,7 @@ func benchBodies(n int, text string) []signedBody {
 	for i := range out {
 		guest := fmt.Sprintf("3462%07d", i%benchGuests)
 		body := textMessage(guest, fmt.Sprintf("wamid.bench-%d-%d", round, i), text)
-		out[i] = signedBody{body: body, sig: signature.Sign(devSecret, body)}
+		out[i] = signedBody{body: body, header: signed(string(body))}
 	}
 	return out
 }
@@ -69,8 +68,9 @@ func fire(b *testing.B, client *http.Client, url string, bodies []signedBody) ti
 					return
 				}
 				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(bodies[i].body)))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Hub-Signature-256", bodies[i].sig)
+				for k, v := range bodies[i].header {
+					req.Header.Set(k, v)
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					failed.Store(err)

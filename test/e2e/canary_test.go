@@ -131,7 +131,7 @@ func canaryDiff(t *testing.T, in *Instance, name string) (int, map[string]any) {
 	return code, report
 }
 
-// TestCanaryEndToEnd runs issue 7's scenarios against the real binary with
+// TestCanaryEndToEnd runs the canary scenarios against the real binary with
 // test upstreams on loopback: +50 ms → FAIL and auto-rollback; 5 % 5xx →
 // FAIL; identical → PASS; 20 requests → INCONCLUSIVE; then a config reload in
 // the middle of traffic keeps counts and weights.
@@ -164,14 +164,17 @@ func TestCanaryEndToEnd(t *testing.T) {
 		if got := getCanary(t, in, "e2e-latency").Arms["canary"].Requests; got != before {
 			t.Fatalf("canary still receives traffic after rollback: %d → %d", before, got)
 		}
-		_, _, metrics := Do(t, http.MethodGet, in.AdminURL("/metrics"), nil, nil)
-		for _, want := range []string{
-			`canary_rollbacks_total{name="e2e-latency"} 1`,
-			`canary_weight{arm="canary",name="e2e-latency"} 0`,
-			`canary_verdict{name="e2e-latency"} 2`,
+		m := scrape(t, in.AdminURL("/metrics"))
+		for _, want := range []struct {
+			series string
+			value  float64
+		}{
+			{`canary_rollbacks_total{name="e2e-latency"}`, 1},
+			{`canary_weight{arm="canary",name="e2e-latency"}`, 0},
+			{`canary_verdict{name="e2e-latency"}`, 2},
 		} {
-			if !strings.Contains(metrics, want) {
-				t.Errorf("/metrics lacks %s", want)
+			if v, ok := m.value(want.series); !ok || v != want.value {
+				t.Errorf("/metrics lacks %s %v", want.series, want.value)
 			}
 		}
 		code, report := canaryDiff(t, in, "e2e-latency")
@@ -259,9 +262,9 @@ func TestCanaryEndToEnd(t *testing.T) {
 			t.Fatalf("e2e-latency after reload: %+v", v)
 		}
 		// Prometheus counters carried over too.
-		_, _, metrics := Do(t, http.MethodGet, in.AdminURL("/metrics"), nil, nil)
-		b, _ := seriesValue(metrics, `canary_requests_total{arm="baseline",name="e2e-same"}`)
-		c, _ := seriesValue(metrics, `canary_requests_total{arm="canary",name="e2e-same"}`)
+		m := scrape(t, in.AdminURL("/metrics"))
+		b, _ := m.value(`canary_requests_total{arm="baseline",name="e2e-same"}`)
+		c, _ := m.value(`canary_requests_total{arm="canary",name="e2e-same"}`)
 		if uint64(b+c) != total(after) {
 			t.Fatalf("canary_requests_total for e2e-same is %v, window holds %d", b+c, total(after))
 		}

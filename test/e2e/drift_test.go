@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,11 +13,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
-	"github.com/agentehotel/agente-caddy/internal/metricnames"
-	"github.com/agentehotel/agente-caddy/internal/signature"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
+	"github.com/agentehotel/agente-caddy/test/metricnames"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // Series Prometheus makes itself rather than scraping them.
@@ -113,24 +111,6 @@ func observabilityQueries(t *testing.T) (uses map[string][]string, recorded map[
 	return uses, recorded
 }
 
-// scrapedNames are the sample names of a Prometheus text exposition
-// (histograms appear as their _bucket, _sum and _count series).
-func scrapedNames(exposition string) map[string]bool {
-	names := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(exposition))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if i := strings.IndexAny(line, "{ "); i > 0 {
-			names[line[:i]] = true
-		}
-	}
-	return names
-}
-
 // exerciseForMetrics drives the running binary through every path that
 // records a metric the dashboards and alerts read. Extend it as modules land:
 // a name missing from the scrape either was renamed (fix the code or the
@@ -181,10 +161,7 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 		post("/webhooks/whatsapp", string(body), signed(string(body)))
 	}
 	gmail, _ := os.ReadFile(filepath.Join(RepoRoot(), "internal/email/testdata/seed_gmail_tenant_bcn.json"))
-	post("/webhooks/gmail", string(gmail), map[string]string{
-		"Content-Type":        "application/json",
-		"X-Hub-Signature-256": signature.Sign(config.DevDefaults["GMAIL_WEBHOOK_SECRET"], gmail),
-	})
+	post("/webhooks/gmail", string(gmail), signedBy(gmailSecret, string(gmail), nil))
 	// Envelopes that do not normalise.
 	for _, bad := range []string{`{"object":"whatsapp_business_account"}`, `{"object":"whatsapp_business_account","entry":[{"id":"1"}]}`, `{"entry":[{"changes":[{"value":{}}]}]}`} {
 		post("/webhooks/whatsapp", bad, signed(bad))
@@ -197,7 +174,9 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 	// The PMS: an availability question answered (then cached), then the
 	// PMS failing: errors, retries, the breaker.
 	ask := func(id, text string) {
-		body := strings.NewReplacer("wamid.e2e-1", id, `"body":"Hola"`, `"body":"`+text+`"`).Replace(envelope)
+		m := envelopeMessage
+		m.ID, m.Text = id, text
+		body := m.JSON()
 		post("/webhooks/whatsapp", body, signed(body))
 	}
 	ask("wamid.drift-avail-1", "¿Tienen habitación para 2 personas del 5 al 7 de noviembre?")
@@ -262,8 +241,7 @@ func TestMetricNamesDoNotDrift(t *testing.T) {
 		// The canary scenarios' config has no metrics route: both are read
 		// from the admin API's /metrics, which serves the same registry.
 		for _, inst := range []*Instance{in, canary} {
-			_, _, exposition := Do(t, "GET", inst.AdminURL("/metrics"), nil, nil)
-			for n := range scrapedNames(exposition) {
+			for n := range scrape(t, inst.AdminURL("/metrics")).names() {
 				scraped[n] = true
 			}
 		}
@@ -292,17 +270,5 @@ func TestMetricNamesDoNotDrift(t *testing.T) {
 			fmt.Fprintf(&b, "  %-44s read by %s%s\n", n, strings.Join(w, "; "), more)
 		}
 		t.Error(b.String())
-	}
-}
-
-func TestScrapedNames(t *testing.T) {
-	got := scrapedNames("# HELP a_total x\n# TYPE a_total counter\na_total{x=\"1\"} 3\nb 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 0.1\nh_count 1\n")
-	for _, want := range []string{"a_total", "b", "h_bucket", "h_sum", "h_count"} {
-		if !got[want] {
-			t.Errorf("%s not found in %v", want, got)
-		}
-	}
-	if len(got) != 5 {
-		t.Errorf("got %v", got)
 	}
 }

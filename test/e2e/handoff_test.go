@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
 // TestHandoffResumedThroughAdminAPI: a guest who asks for a person gets one
@@ -18,7 +19,7 @@ func TestHandoffResumedThroughAdminAPI(t *testing.T) {
 	say := func(text string) string {
 		t.Helper()
 		n++
-		body := waPayload(waMessage{PhoneNumberID: madridPNID, From: guest, ID: fmt.Sprintf("wamid.handoff-%s-%d", guest, n), Text: text})
+		body := whatsapptest.Message{PhoneNumberID: madridPNID, From: guest, ID: fmt.Sprintf("wamid.handoff-%s-%d", guest, n), Text: text}.JSON()
 		status, got := postWhatsApp(t, in, "/webhooks/whatsapp", body, nil)
 		if status != 200 {
 			t.Fatalf("%q: %d %s", text, status, got)

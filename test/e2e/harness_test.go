@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // The end-to-end tests run the real agente-caddy binary: AGENTE_CADDY_BIN

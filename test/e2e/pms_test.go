@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
-// Issue 6 through the real binary: PMS_TYPE=qloapps against the fake
+// The PMS through the real binary: PMS_TYPE=qloapps against the fake
 // QloApps, the resilience layer's breaker, stale answers and timeout, and a
 // booking retried after a timeout.
 
@@ -46,7 +47,7 @@ func newPMSGuest(t *testing.T, in *Instance) *pmsGuest {
 func (g *pmsGuest) say(text string) (string, time.Duration) {
 	g.t.Helper()
 	g.n++
-	body := waPayload(waMessage{PhoneNumberID: madridPNID, From: g.phone, ID: fmt.Sprintf("wamid.%s-%d", g.phone, g.n), Text: text, Name: g.name})
+	body := whatsapptest.Message{PhoneNumberID: madridPNID, From: g.phone, ID: fmt.Sprintf("wamid.%s-%d", g.phone, g.n), Text: text, Name: g.name}.JSON()
 	start := time.Now()
 	status, got := postWhatsApp(g.t, g.in, "/webhooks/whatsapp", body, nil)
 	took := time.Since(start)
@@ -70,14 +71,14 @@ func startQloAppsInstance(t *testing.T) (*Instance, *fakeqloapps.Server) {
 // breakerState reads pms_circuit_breaker_state (0 closed, 1 open, 2 half-open).
 func breakerState(t *testing.T, in *Instance) float64 {
 	t.Helper()
-	v, ok := seriesValue(scrape(t, in), "pms_circuit_breaker_state")
+	v, ok := scrape(t, in.URL("/metrics")).value("pms_circuit_breaker_state")
 	if !ok {
 		t.Fatal("/metrics lacks pms_circuit_breaker_state")
 	}
 	return v
 }
 
-// TestQloAppsBreakerStaleAndRecovery: issue 6's fault test through the
+// TestQloAppsBreakerStaleAndRecovery: the PMS fault test through the
 // binary. Guests get QloApps offers; a PMS that hangs costs a guest no more
 // than the configured timeout and the answer comes from the cache, marked
 // stale; a PMS answering 500 opens the breaker after 5 consecutive

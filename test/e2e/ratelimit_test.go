@@ -5,17 +5,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // TestRateLimitThreeInstancesOneRedis: three agente-caddy processes serving
 // the shipped Caddyfile on one Redis; 300 concurrent signed webhooks of one
-// hotel, spread over the three, with the seed's 120/min → exactly 120
+// hotel, spread over the three, with caddy/webhooks.caddy's default of
+// 120/min → exactly 120
 // admitted, 180 answered 429. The limit is keyed by the resolved hotel, so
 // the webhooks of another hotel still pass.
 func TestRateLimitThreeInstancesOneRedis(t *testing.T) {
@@ -25,7 +25,9 @@ func TestRateLimitThreeInstancesOneRedis(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		instances = append(instances, Start(t, Options{Env: env}))
 	}
-	madrid := strings.Replace(envelope, "wamid.e2e-1", "wamid.rl-madrid", 1)
+	madridMsg := envelopeMessage
+	madridMsg.ID = "wamid.rl-madrid"
+	madrid := madridMsg.JSON()
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 	defer client.CloseIdleConnections()
 	var mu sync.Mutex
@@ -58,9 +60,11 @@ func TestRateLimitThreeInstancesOneRedis(t *testing.T) {
 		t.Fatalf("status counts over 3 instances %v, want exactly 120×200 and 180×429", codes)
 	}
 	// Another hotel (resolved by its guest's phone) has its own window on every instance.
-	bcn := strings.NewReplacer(`"phone_number_id":"106540352242922"`, `"phone_number_id":"1"`, `"from":"16505551234"`, `"from":"34600222333"`).Replace(madrid)
+	bcn := madridMsg
+	bcn.PhoneNumberID, bcn.From = "1", "34600222333"
 	for i, in := range instances {
-		body := strings.Replace(bcn, "wamid.rl-madrid", fmt.Sprintf("wamid.rl-bcn-%d", i), 1)
+		bcn.ID = fmt.Sprintf("wamid.rl-bcn-%d", i)
+		body := bcn.JSON()
 		if status, hdr, _ := Do(t, http.MethodPost, in.URL("/webhooks/whatsapp"), []byte(body), signed(body)); status != 200 || hdr.Get("RateLimit-Limit") != "120" {
 			t.Fatalf("other hotel on instance %d: %d %v", i, status, hdr)
 		}

@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/signature"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 func randomSecret(t *testing.T) string {
@@ -171,10 +170,7 @@ func TestStagingChainOverTLS(t *testing.T) {
 		t.Fatalf("registering the hotel's number: %d %s", status, body)
 	}
 
-	sign := func(body string) map[string]string {
-		return map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(appSecret, []byte(body))}
-	}
-	if status, hdr, body := sendTLS(t, client, "POST", base+"/webhooks/whatsapp", envelope, sign(envelope)); status != 200 || !strings.Contains(body, `"ok"`) {
+	if status, hdr, body := sendTLS(t, client, "POST", base+"/webhooks/whatsapp", envelope, signedBy(appSecret, envelope, nil)); status != 200 || !strings.Contains(body, `"ok"`) {
 		t.Errorf("signed webhook over TLS: %d %s", status, body)
 	} else if hdr.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("security headers missing over TLS: %v", hdr)
@@ -183,8 +179,7 @@ func TestStagingChainOverTLS(t *testing.T) {
 		t.Errorf("unsigned webhook over TLS: %d %s", status, body)
 	}
 	// Signed with the development secret: staging must not accept it.
-	devSigned := map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(devSecret, []byte(envelope))}
-	if status, _, _ := sendTLS(t, client, "POST", base+"/webhooks/whatsapp", envelope, devSigned); status != 401 {
+	if status, _, _ := sendTLS(t, client, "POST", base+"/webhooks/whatsapp", envelope, signed(envelope)); status != 401 {
 		t.Errorf("webhook signed with the development secret: %d, want 401", status)
 	}
 	status, _, body := sendTLS(t, client, "GET", base+"/health/ready", "", nil)
@@ -200,13 +195,13 @@ func TestStagingChainOverTLS(t *testing.T) {
 
 	// The admin API answers on localhost only, so the CA was read there; the
 	// internal listener serves metrics (Caddy's and ours) for Prometheus.
-	_, _, metrics := Do(t, "GET", in.URL("/metrics"), nil, nil)
+	m := scrape(t, in.URL("/metrics"))
 	for _, want := range []string{`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="200"}`, "caddy_http_requests_total", "db_pool_max_connections"} {
-		if !strings.Contains(metrics, want) {
+		if !m.has(want) {
 			t.Errorf("internal /metrics lacks %s", want)
 		}
 	}
-	if status, _, _ := Do(t, "POST", in.URL("/webhooks/whatsapp"), []byte(envelope), sign(envelope)); status != 404 {
+	if status, _, _ := Do(t, "POST", in.URL("/webhooks/whatsapp"), []byte(envelope), signedBy(appSecret, envelope, nil)); status != 404 {
 		t.Errorf("internal listener served a webhook: %d, want 404 (health and metrics only)", status)
 	}
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -15,74 +14,13 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/signature"
 )
 
-// Helpers of the tenancy, PMS and email scenarios (issues 3 and 6).
+// Helpers of the tenancy, PMS and email scenarios.
 
 var gmailSecret = config.DevDefaults["GMAIL_WEBHOOK_SECRET"]
 
-// scrape is the binary's /metrics text.
-func scrape(t testing.TB, in *Instance) string {
-	t.Helper()
-	status, _, body := Do(t, "GET", in.URL("/metrics"), nil, nil)
-	if status != 200 {
-		t.Fatalf("/metrics: %d %s", status, body)
-	}
-	return body
-}
-
-// seriesValue finds one series in Prometheus text, written as exposed
-// (labels in alphabetical order), e.g. `tenant_resolution_total{result="hit"}`.
-func seriesValue(text, series string) (float64, bool) {
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, series+" ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-		return v, err == nil
-	}
-	return 0, false
-}
-
-// metric is seriesValue on a fresh scrape; an absent series is 0.
-func metric(t testing.TB, in *Instance, series string) float64 {
-	t.Helper()
-	v, _ := seriesValue(scrape(t, in), series)
-	return v
-}
-
-// waMessage is one guest text message in a WhatsApp Cloud API webhook.
-type waMessage struct {
-	PhoneNumberID string // value.metadata.phone_number_id; "" leaves metadata out
-	From          string // guest's number, digits as Meta sends them
-	ID            string // wamid
-	Text          string
-	Name          string
-	Metadata      map[string]any // the message's metadata object (seed 003 §2.3)
-}
-
-// waPayload renders m as Meta's webhook JSON.
-func waPayload(m waMessage) string {
-	msg := map[string]any{"from": m.From, "id": m.ID, "timestamp": strconv.FormatInt(time.Now().Unix(), 10),
-		"type": "text", "text": map[string]any{"body": m.Text}}
-	if m.Metadata != nil {
-		msg["metadata"] = m.Metadata
-	}
-	value := map[string]any{"messaging_product": "whatsapp", "messages": []any{msg}}
-	if m.PhoneNumberID != "" {
-		value["metadata"] = map[string]any{"display_phone_number": "15550000000", "phone_number_id": m.PhoneNumberID}
-	}
-	if m.Name != "" {
-		value["contacts"] = []any{map[string]any{"profile": map[string]any{"name": m.Name}, "wa_id": m.From}}
-	}
-	b, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account",
-		"entry": []any{map[string]any{"id": "102290129340398", "changes": []any{map[string]any{"field": "messages", "value": value}}}}})
-	return string(b)
-}
-
-// signedBy are the headers of a body signed with secret, plus extra.
+// signedBy are the headers Meta sends with a webhook body: its content type
+// and X-Hub-Signature-256, the HMAC of body under secret; extra headers are
+// added last, so they may replace either.
 func signedBy(secret, body string, extra map[string]string) map[string]string {
 	h := map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": signature.Sign(secret, []byte(body))}
 	for k, v := range extra {

@@ -15,12 +15,14 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
-// Issue 3 through the real binary: the admin API on Postgres and Redis,
-// tenant changes crossing instances, every resolution result, the seed's
-// staging data and the security "bloqueantes".
+// Multi-tenancy through the real binary: the admin API on Postgres and
+// Redis, tenant changes crossing instances, every resolution result, the
+// staging data of test/sql/init-staging-db.sql and the security
+// "bloqueantes" (blocking checks) it was written for.
 
 const adminSecret = "e2e-admin-jwt-secret-0123456789abcdef"
 
@@ -152,7 +154,7 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 			len(list.Tenants[0].Identifiers) != 2 {
 			t.Fatalf("GET /admin/tenants: %s", got)
 		}
-		// The flag is in Redis under the instance's prefix (seed 003 §2.2 layout).
+		// The flag is in Redis under the instance's prefix, one hash field per flag.
 		if v, err := rdb.HGet(context.Background(), prefix+"feature_flags", "features.interactive_messages").Result(); err != nil || v != "1" && v != "true" {
 			t.Fatalf("feature_flags hash in Redis: %q %v", v, err)
 		}
@@ -253,7 +255,7 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 	guest := 0
 	greetingOnB := func() string {
 		guest++
-		body := waPayload(waMessage{PhoneNumberID: pnid, From: fmt.Sprintf("4479000%05d", guest), ID: fmt.Sprintf("wamid.cross-%d", guest), Text: "Hola", Name: "Ana"})
+		body := whatsapptest.Message{PhoneNumberID: pnid, From: fmt.Sprintf("4479000%05d", guest), ID: fmt.Sprintf("wamid.cross-%d", guest), Text: "Hola", Name: "Ana"}.JSON()
 		status, got := postWhatsApp(t, b, "/webhooks/whatsapp", body, nil)
 		if status != 200 {
 			t.Fatalf("webhook on B: %d %s", status, got)
@@ -317,16 +319,16 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 // tenant_isolation_errors_total.
 func resolutionCounts(t *testing.T, in *Instance) map[string]float64 {
 	t.Helper()
-	text := scrape(t, in)
+	m := scrape(t, in.URL("/metrics"))
 	out := map[string]float64{}
 	for _, r := range []string{"provided", "hit", "default", "miss_strict"} {
-		v, ok := seriesValue(text, `tenant_resolution_total{result="`+r+`"}`)
+		v, ok := m.value(`tenant_resolution_total{result="` + r + `"}`)
 		if !ok {
 			t.Fatalf("/metrics lacks tenant_resolution_total{result=%q}", r)
 		}
 		out[r] = v
 	}
-	v, ok := seriesValue(text, "tenant_isolation_errors_total")
+	v, ok := m.value("tenant_isolation_errors_total")
 	if !ok {
 		t.Fatal("/metrics lacks tenant_isolation_errors_total")
 	}
@@ -334,7 +336,7 @@ func resolutionCounts(t *testing.T, in *Instance) map[string]float64 {
 	return out
 }
 
-// TestEveryResolutionResult: each result of DESIGN.md's resolution order,
+// TestEveryResolutionResult: each result of the tenant resolution order,
 // observed through the binary as the hotel that answers and as exactly one
 // increment of tenant_resolution_total{result}. A client's X-Tenant-ID or a
 // tenant key in the message metadata never decides; a mismatching header is
@@ -347,7 +349,7 @@ func TestEveryResolutionResult(t *testing.T) {
 	n := 0
 	msg := func(pnid, from string, md map[string]any) string {
 		n++
-		return waPayload(waMessage{PhoneNumberID: pnid, From: from, ID: fmt.Sprintf("wamid.res-%d", n), Text: "Hola", Name: "Leo", Metadata: md})
+		return whatsapptest.Message{PhoneNumberID: pnid, From: from, ID: fmt.Sprintf("wamid.res-%d", n), Text: "Hola", Name: "Leo", Metadata: md}.JSON()
 	}
 	cases := []struct {
 		name, path, body string
@@ -442,8 +444,10 @@ func TestEveryResolutionResult(t *testing.T) {
 	}
 }
 
-// seedPayloads are seed 003 §2.3's staging payloads (tests/fixtures/
-// staging_payloads.json), verbatim but for the mis-encoded accents.
+// The staging payloads written for test/sql/init-staging-db.sql's hotels
+// (internal/whatsapp/testdata/seed_*.json and internal/email/testdata hold
+// them too): bare envelopes with neither object, entry id nor business
+// number, kept literal because that is the point.
 const (
 	seedWhatsAppMadrid    = `{"entry":[{"changes":[{"value":{"messages":[{"from":"34600111222","text":{"body":"Hola, quiero reservar una habitación para el 1 de noviembre"},"timestamp":"1698844800","type":"text"}]}}]}]}`
 	seedWhatsAppMalicious = `{"entry":[{"changes":[{"value":{"messages":[{"from":"34600111222","text":{"body":"Test metadata injection"},"timestamp":"1698844800","type":"text","metadata":{"malicious_key":"should_be_filtered","x_tenant_override":"tenant_hotel_bcn","safe_key":"should_pass"}}]}}]}]}`
@@ -451,7 +455,7 @@ const (
 )
 
 // migratedWithSeed applies the schema with `agente-caddy migrate` and then
-// the seed's init-staging-db.sql, unchanged, as psql would (one
+// test/sql/init-staging-db.sql, unchanged, as psql would (one
 // multi-statement simple-protocol Exec), twice (it is idempotent).
 func migratedWithSeed(t *testing.T) string {
 	t.Helper()
@@ -476,10 +480,10 @@ func migratedWithSeed(t *testing.T) string {
 	return pgURL
 }
 
-// TestSeedStagingDataResolves: the seed's staging database, created by the
-// binary's migrations plus init-staging-db.sql, routes the seed's payloads
-// to the seed's hotels, and the seed's session of +34600111222 is the one
-// the conversation continues.
+// TestSeedStagingDataResolves: the staging database, created by the
+// binary's migrations plus test/sql/init-staging-db.sql, routes the staging
+// payloads to their hotels, and the script's session of +34600111222 is the
+// one the conversation continues.
 func TestSeedStagingDataResolves(t *testing.T) {
 	pgURL := migratedWithSeed(t)
 	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL}, ReadyPath: "/health/ready"})
@@ -489,7 +493,7 @@ func TestSeedStagingDataResolves(t *testing.T) {
 	if status, got := postWhatsApp(t, in, "/webhooks/whatsapp", seedWhatsAppMadrid, nil); status != 200 || !strings.Contains(got, `"status":"ok"`) {
 		t.Fatalf("whatsapp_tenant_madrid: %d %s", status, got)
 	}
-	status, got := postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{From: "34600111222", ID: "wamid.seed-2", Text: "Hola", Name: "Marta"}), nil)
+	status, got := postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{From: "34600111222", ID: "wamid.seed-2", Text: "Hola", Name: "Marta"}.JSON(), nil)
 	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a Hotel Madrid Central") {
 		t.Fatalf("+34600111222 says hello: %d %s", status, got)
 	}
@@ -502,7 +506,7 @@ func TestSeedStagingDataResolves(t *testing.T) {
 		t.Fatalf("resolutions %v → %v, want 3 more hits", before, after)
 	}
 
-	// The seed's session_madrid_001 carried on (its intent history first).
+	// The script's session_madrid_001 carried on (its intent history first).
 	var sessionID, state string
 	err := connect(t, pgURL).QueryRow(context.Background(),
 		`SELECT session_id, state->>'intent_history' FROM sessions WHERE tenant_id = 'tenant_hotel_madrid' AND user_id = '+34600111222'`).Scan(&sessionID, &state)
@@ -516,8 +520,8 @@ func TestSeedStagingDataResolves(t *testing.T) {
 	}
 }
 
-// TestSecurityBloqueantes: seed 003's blocking checks through the binary, on
-// the seed's staging database.
+// TestSecurityBloqueantes: the blocking security checks through the binary,
+// on the staging database of test/sql/init-staging-db.sql.
 func TestSecurityBloqueantes(t *testing.T) {
 	pgURL := migratedWithSeed(t)
 	pool := connect(t, pgURL)
@@ -597,7 +601,7 @@ func TestSecurityBloqueantes(t *testing.T) {
 		say := func(pnid, text string, header map[string]string) string {
 			t.Helper()
 			n++
-			status, got := postWhatsApp(t, inline, "/webhooks/whatsapp", waPayload(waMessage{PhoneNumberID: pnid, From: guest, ID: fmt.Sprintf("wamid.iso-%d", n), Text: text, Name: "Iris"}), header)
+			status, got := postWhatsApp(t, inline, "/webhooks/whatsapp", whatsapptest.Message{PhoneNumberID: pnid, From: guest, ID: fmt.Sprintf("wamid.iso-%d", n), Text: text, Name: "Iris"}.JSON(), header)
 			if status != 200 {
 				t.Fatalf("%q to %s: %d %s", text, pnid, status, got)
 			}
@@ -656,7 +660,7 @@ func TestDefaultTenantMustExistOnPostgres(t *testing.T) {
 	pgURL := testservices.Postgres(t)
 	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL, "JWT_SECRET_KEY": adminSecret}, ReadyPath: "/health/ready"})
 	unknown := func(id string) (int, string) {
-		return postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{From: "4479222000001", ID: id, Text: "Hola", Name: "Noa"}), nil)
+		return postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{From: "4479222000001", ID: id, Text: "Hola", Name: "Noa"}.JSON(), nil)
 	}
 	before := resolutionCounts(t, in)
 	if status, got := unknown("wamid.nodefault-1"); status != 403 || !strings.Contains(got, `"status":403`) {
@@ -699,7 +703,7 @@ func TestPostgresOutageThroughTheBinary(t *testing.T) {
 	n := 0
 	event := func() (int, string) {
 		n++
-		return postWhatsApp(t, in, "/webhooks/whatsapp", waPayload(waMessage{PhoneNumberID: "611222333", From: "4479444000001", ID: fmt.Sprintf("wamid.outage-%d", n), Text: "Hola"}), nil)
+		return postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{PhoneNumberID: "611222333", From: "4479444000001", ID: fmt.Sprintf("wamid.outage-%d", n), Text: "Hola"}.JSON(), nil)
 	}
 	if status, got := event(); status != 200 {
 		t.Fatalf("before the outage: %d %s", status, got)

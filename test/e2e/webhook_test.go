@@ -8,22 +8,23 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
-	"github.com/agentehotel/agente-caddy/internal/signature"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/agentehotel/agente-caddy/test/whatsapptest"
 )
 
 var devSecret = config.DevDefaults["WHATSAPP_APP_SECRET"]
 
-const envelope = `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Sheena"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.e2e-1","timestamp":"1739321024","type":"text","text":{"body":"Hola"}}]}}]}]}`
+// envelopeMessage is a guest's "Hola" to the business number
+// 106540352242922, which caddy/dev-tenants.yaml gives tenant_hotel_madrid.
+var envelopeMessage = whatsapptest.Message{PhoneNumberID: "106540352242922", From: "16505551234", ID: "wamid.e2e-1", Name: "Sheena", Text: "Hola"}
 
-func signed(body string) map[string]string {
-	return map[string]string{
-		"Content-Type":        "application/json",
-		"X-Hub-Signature-256": signature.Sign(devSecret, []byte(body)),
-	}
-}
+// envelope is the webhook of envelopeMessage.
+var envelope = envelopeMessage.JSON()
 
-// walkWebhookChain sends one request per row of DESIGN.md's validation order
+// signed is signedBy with the development app secret.
+func signed(body string) map[string]string { return signedBy(devSecret, body, nil) }
+
+// walkWebhookChain sends one request per step of the webhook validation order
 // (and the other routes) through the running binary.
 func walkWebhookChain(t *testing.T, in *Instance) {
 	t.Helper()
@@ -44,7 +45,7 @@ func walkWebhookChain(t *testing.T, in *Instance) {
 		{"signed event alias", "POST", "/api/webhooks/whatsapp", envelope, signed(envelope), 200, `"ok"`},
 		{"no signature", "POST", "/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "application/json"}, 401, `"status":401`},
 		{"signature of another body", "POST", "/webhooks/whatsapp", envelope, signed(`{}`), 401, `"status":401`},
-		{"wrong content type", "POST", "/webhooks/whatsapp", envelope, map[string]string{"Content-Type": "text/plain", "X-Hub-Signature-256": signature.Sign(devSecret, []byte(envelope))}, 415, `"status":415`},
+		{"wrong content type", "POST", "/webhooks/whatsapp", envelope, signedBy(devSecret, envelope, map[string]string{"Content-Type": "text/plain"}), 415, `"status":415`},
 		{"too large", "POST", "/webhooks/whatsapp", big, signed(big), 413, `"status":413`},
 		{"empty body", "POST", "/webhooks/whatsapp", "", signed(""), 400, `"status":400`},
 		{"invalid JSON", "POST", "/webhooks/whatsapp", `{"entry":`, signed(`{"entry":`), 400, `"status":400`},
@@ -67,19 +68,21 @@ func walkWebhookChain(t *testing.T, in *Instance) {
 			t.Errorf("%s: security headers missing", c.name)
 		}
 	}
-	_, _, metrics := Do(t, "GET", in.URL("/metrics"), nil, nil)
+	m := scrape(t, in.URL("/metrics"))
 	for _, want := range []string{
 		`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="401"}`,
 		`http_requests_total{endpoint="/webhooks/whatsapp",method="POST",status_code="413"}`,
-		`request_duration_seconds_bucket{endpoint="/webhooks/whatsapp",method="POST"`,
+		`request_duration_seconds_bucket{endpoint="/webhooks/whatsapp",method="POST"}`,
 		`webhook_signature_checks_total{result="valid"}`,
 		`webhook_signature_checks_total{result="mismatch"}`,
-		`readiness_up 1`,
 		`caddy_http_requests_total`,
 	} {
-		if !strings.Contains(metrics, want) {
+		if !m.has(want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if v, ok := m.value("readiness_up"); !ok || v != 1 {
+		t.Errorf("/metrics lacks readiness_up 1")
 	}
 }
 

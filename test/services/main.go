@@ -24,7 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
+	"github.com/agentehotel/agente-caddy/test/testservices/localserver"
 )
 
 func main() {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/pms"
 	"github.com/agentehotel/agente-caddy/internal/pms/qloapps"
-	"github.com/agentehotel/agente-caddy/internal/testservices"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 const key = "RESILIENTKEY"

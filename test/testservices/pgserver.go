@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
+	"github.com/agentehotel/agente-caddy/test/testservices/localserver"
 )
 
 // PostgresServer is a private, throwaway Postgres server a test owns, so it
@@ -26,9 +26,7 @@ type PostgresServer struct {
 func StartPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
 	bin, err := localserver.PostgresBinDir()
-	if err != nil {
-		unavailable(t, "Postgres server binaries", err)
-	}
+	Require(t, "Postgres server binaries", err)
 	pg, err := localserver.InitPostgres(bin, "max_connections = 30", "shared_buffers = 16MB")
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/agentehotel/agente-caddy/internal/testservices/localserver"
+	"github.com/agentehotel/agente-caddy/test/testservices/localserver"
 )
 
 const (
@@ -41,15 +41,6 @@ func FreePort(t testing.TB) int {
 		t.Fatalf("free port: %v", err)
 	}
 	return port
-}
-
-// unavailable skips the test, or fails it under CI.
-func unavailable(t testing.TB, what string, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true but is unreachable: %v", what, err)
-	}
-	t.Skipf("%s unreachable (%v); run `make test` to start one", what, err)
 }
 
 // randomName returns a lowercase identifier unique enough for test databases and key prefixes.
@@ -76,7 +67,7 @@ func Postgres(t testing.TB) string {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, server)
 	if err != nil {
-		unavailable(t, "Postgres", err)
+		Require(t, "Postgres", err)
 	}
 	defer conn.Close(ctx)
 	name := randomName("t_")
@@ -127,7 +118,7 @@ func Redis(t testing.TB) (redisURL, keyPrefix string) {
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		unavailable(t, "Redis", err)
+		Require(t, "Redis", err)
 	}
 	keyPrefix = randomName("test:") + ":"
 	t.Cleanup(func() {
@@ -156,12 +147,19 @@ func RedisClient(t testing.TB) (*redis.Client, string) {
 	return c, prefix
 }
 
-// Require fails (or skips outside CI) unless cond; for tests needing a local binary.
+// Require is the rule for a service or tool a test cannot do without: when
+// err says it cannot be had, the test is skipped locally and fails under
+// CI=true, so an integration test never silently skips in CI. A nil err
+// lets the test go on.
 func Require(t testing.TB, what string, err error) {
 	t.Helper()
-	if err != nil {
-		unavailable(t, what, err)
+	if err == nil {
+		return
 	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true but is unreachable: %v", what, err)
+	}
+	t.Skipf("%s unreachable (%v); run `make test` to start one", what, err)
 }
 
 // Tool returns the path of a command-line tool a test needs (promtool,
@@ -177,11 +175,11 @@ func Tool(t testing.TB, name, debianPackage string) string {
 	}
 	var out bytes.Buffer
 	if err := localserver.AptInstall(&out, debianPackage); err != nil {
-		unavailable(t, name, fmt.Errorf("not installed: %v\n%s", err, out.Bytes()))
+		Require(t, name, fmt.Errorf("not installed: %v\n%s", err, out.Bytes()))
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		unavailable(t, name, fmt.Errorf("still missing after installing %s: %w", debianPackage, err))
+		Require(t, name, fmt.Errorf("still missing after installing %s: %w", debianPackage, err))
 	}
 	return p
 }

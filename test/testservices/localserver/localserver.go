@@ -2,7 +2,7 @@
 // binaries installed on this machine, and installs Debian packages for the
 // tools tests need. It does not import testing: `make test` (test/services)
 // uses it to start the shared servers, and tests that stop and restart a
-// server of their own use it too (through internal/testservices for
+// server of their own use it too (through test/testservices for
 // Postgres).
 package localserver
 
