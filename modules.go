@@ -5,13 +5,16 @@
 package agentecaddy
 
 import (
+	_ "github.com/agentehotel/agente-caddy/modules/adminapi"
 	_ "github.com/agentehotel/agente-caddy/modules/adminauth"
 	_ "github.com/agentehotel/agente-caddy/modules/agente"
 	_ "github.com/agentehotel/agente-caddy/modules/canary"
+	_ "github.com/agentehotel/agente-caddy/modules/emailinbound"
+	_ "github.com/agentehotel/agente-caddy/modules/health"
 	_ "github.com/agentehotel/agente-caddy/modules/hmacwebhook"
-	_ "github.com/agentehotel/agente-caddy/modules/hotelagent"
 	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
 	_ "github.com/agentehotel/agente-caddy/modules/ratelimit"
 	_ "github.com/agentehotel/agente-caddy/modules/requestmetrics"
 	_ "github.com/agentehotel/agente-caddy/modules/tenantresolve"
+	_ "github.com/agentehotel/agente-caddy/modules/whatsappwebhook"
 )

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"os"
+
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	// Caddy's standard modules.
@@ -13,8 +15,13 @@ import (
 
 	// agente-caddy's modules and subcommands.
 	_ "github.com/agentehotel/agente-caddy"
+	"github.com/agentehotel/agente-caddy/internal/config"
 )
 
 func main() {
+	// The original system's DEBUG=true switch: the shipped Caddyfiles read
+	// LOG_LEVEL when they are adapted, before any module runs, so it is set
+	// here. (An xcaddy build has its own main: set LOG_LEVEL there.)
+	config.ApplyLogLevel(os.LookupEnv, os.Setenv)
 	caddycmd.Main()
 }

@@ -131,15 +131,20 @@ type Resolution struct {
 // Resolve decides the hotel of the request and of each part of it, in the
 // resolution order: the route's trusted tenant, the business number
 // (phone_number_id), the business account (entry id), the guest's phone or
-// email, the route's default. A request about one business is resolved
+// email, the route's default. A route with a trusted tenant decides by it
+// alone (its default when the tenant is inactive): the payload's
+// identifiers are not consulted. A request about one business is resolved
 // once; one that mixes businesses, once for the request and once per part.
 func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 	ri := tenancy.ResolveInput{Channel: string(in.Channel), Tenant: route.Tenant, Default: route.Default, Strict: route.Strict}
 	if route.Strict {
 		ri.Default = ""
 	}
+	trusted := route.Tenant != ""
 	if in.Channel == chat.Gmail {
-		ri.GuestEmail = in.EmailFrom
+		if !trusted {
+			ri.GuestEmail = in.EmailFrom
+		}
 		id, result := dir.Resolve(ri)
 		res := Resolution{Tenant: id, Result: result}
 		if result == tenancy.ResultMissStrict {
@@ -150,8 +155,9 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 		res.Parts = []Part{{Tenant: res.Tenant, Messages: []chat.Message{m}}}
 		return res
 	}
-	first := in.Batch.First
-	ri.PhoneNumberID, ri.WABAID, ri.GuestPhone = first.PhoneNumberID, first.WABAID, first.Guest
+	if first := in.Batch.First; !trusted {
+		ri.PhoneNumberID, ri.WABAID, ri.GuestPhone = first.PhoneNumberID, first.WABAID, first.Guest
+	}
 	id, result := dir.Resolve(ri)
 	res := Resolution{Tenant: id, Result: result}
 	if result == tenancy.ResultMissStrict {
@@ -160,7 +166,7 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 	parts := in.Batch.ByBusiness()
 	for _, p := range parts {
 		tenant := res.Tenant
-		if len(parts) > 1 {
+		if len(parts) > 1 && !trusted {
 			pi := ri
 			pi.PhoneNumberID, pi.WABAID, pi.GuestPhone = "", "", ""
 			if len(p.PhoneNumberIDs) > 0 {

@@ -100,7 +100,7 @@ type App struct {
 	// source, external_request_id, language_hint, subject, from_full.
 	MetadataAllow []string `json:"metadata_allow,omitempty"`
 	// PMS is the property-management system behind the agent.
-	PMS PMSConfig `json:"pms,omitempty"`
+	PMS *PMSConfig `json:"pms,omitempty"`
 
 	settings  config.Settings
 	postgres  *pgxpool.Pool
@@ -453,6 +453,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 			continue
 		case "pms":
+			if app.PMS == nil {
+				app.PMS = new(PMSConfig)
+			}
 			if err := app.PMS.unmarshalCaddyfile(d); err != nil {
 				return nil, err
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentehotel/agente-caddy/internal/adminauth"
+	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/store"
 )
 
@@ -53,7 +53,11 @@ serialises concurrent runs.`,
 }
 
 func cmdAdminToken(fl caddycmd.Flags) (int, error) {
-	secret := os.Getenv("JWT_SECRET_KEY")
+	settings, err := config.FromOS()
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	secret := settings.JWTSecretKey
 	if secret == "" {
 		return caddy.ExitCodeFailedStartup, errors.New("JWT_SECRET_KEY is not set: export the server's secret to mint a token it accepts")
 	}
@@ -76,7 +80,11 @@ func cmdAdminToken(fl caddycmd.Flags) (int, error) {
 func cmdMigrate(fl caddycmd.Flags) (int, error) {
 	url := fl.String("url")
 	if url == "" {
-		url = os.Getenv("POSTGRES_URL")
+		settings, err := config.FromOS()
+		if err != nil {
+			return caddy.ExitCodeFailedStartup, err
+		}
+		url = settings.PostgresURL
 	}
 	if url == "" {
 		return caddy.ExitCodeFailedStartup, errors.New("POSTGRES_URL is not set (or pass --url)")

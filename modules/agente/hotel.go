@@ -40,6 +40,10 @@ type PMSConfig struct {
 // the environment.
 func (a *App) hotelConfig() hotel.Config {
 	s, repl := a.settings, a.Replacer()
+	p := a.PMS
+	if p == nil {
+		p = new(PMSConfig)
+	}
 	or := func(v, setting string) string {
 		if v == "" {
 			return setting
@@ -53,13 +57,13 @@ func (a *App) hotelConfig() hotel.Config {
 		MetadataAllow: a.MetadataAllow,
 		InboxLease:    time.Duration(a.InboxLease),
 		PMS: hotel.PMSConfig{
-			Type:               or(a.PMS.Type, s.PMSType),
-			BaseURL:            or(a.PMS.BaseURL, s.PMSBaseURL),
-			APIKey:             or(a.PMS.APIKey, s.PMSAPIKey),
-			TimeZone:           a.PMS.TimeZone,
-			Timeout:            time.Duration(a.PMS.Timeout),
-			BreakerOpenTimeout: time.Duration(a.PMS.BreakerOpenTimeout),
-			AvailabilityTTL:    time.Duration(a.PMS.AvailabilityTTL),
+			Type:               or(p.Type, s.PMSType),
+			BaseURL:            or(p.BaseURL, s.PMSBaseURL),
+			APIKey:             or(p.APIKey, s.PMSAPIKey),
+			TimeZone:           p.TimeZone,
+			Timeout:            time.Duration(p.Timeout),
+			BreakerOpenTimeout: time.Duration(p.BreakerOpenTimeout),
+			AvailabilityTTL:    time.Duration(p.AvailabilityTTL),
 		},
 		WhatsApp: hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
 		SMTP:     hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/hotel"
+	"github.com/agentehotel/agente-caddy/internal/httpjson"
 )
 
 // Request variables our modules set for later handlers and placeholders.
@@ -190,4 +191,28 @@ func WebhookError(err error) error {
 		return caddyhttp.Error(http.StatusServiceUnavailable, hotel.ErrUnavailable)
 	}
 	return caddyhttp.Error(http.StatusInternalServerError, err)
+}
+
+// AcceptWebhook is the work of a webhook handler for channel: it takes the
+// request's decoded events and hotels from what the modules in front of it
+// kept, does what they did not (reading, decoding, resolving with the
+// app's default tenant), hands the events to the application and writes
+// its answer. Nothing is acknowledged before it is stored.
+func (a *App) AcceptWebhook(w http.ResponseWriter, r *http.Request, channel chat.Channel) error {
+	wh := WebhookOf(r)
+	in, err := wh.Inbound(r, a.Decoder(), channel, MaxWebhookBody)
+	if err != nil {
+		return WebhookError(err)
+	}
+	res, ok := wh.Resolution()
+	if !ok {
+		res = a.hotel.Resolve(in, a.hotel.DefaultRoute())
+		wh.SetResolution(res)
+	}
+	answer, err := a.hotel.Accept(r.Context(), in, res)
+	if err != nil {
+		return WebhookError(err)
+	}
+	httpjson.Write(w, http.StatusOK, answer)
+	return nil
 }

@@ -134,7 +134,7 @@ func TestListModulesShowsOurs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("list-modules exit %d\n%s", code, out)
 	}
-	for _, id := range []string{"agente", "http.matchers.hmac_webhook", "http.handlers.hotel_agent", "http.handlers.json_error", "http.handlers.request_metrics"} {
+	for _, id := range []string{"agente", "http.matchers.hmac_webhook", "http.handlers.whatsapp_webhook", "http.handlers.email_inbound", "http.handlers.health", "http.handlers.admin_api", "http.handlers.json_error", "http.handlers.request_metrics"} {
 		if !strings.Contains(out, id+"\n") {
 			t.Errorf("list-modules lacks %s", id)
 		}
