@@ -18,6 +18,12 @@ func TestGlobalOptionRejectsUnknown(t *testing.T) {
 		"agente {\n migrate maybe\n}",
 		"agente {\n tenant_refresh soon\n}",
 		"agente {\n redis a b\n}",
+		"agente {\n inbox_lease soon\n}",
+		"agente {\n inbox_lease 10s 20s\n}",
+		"agente {\n metadata_allow\n}",
+		"agente {\n pms demo {\n colour blue\n }\n}",
+		"agente {\n pms demo {\n timeout never\n }\n}",
+		"agente {\n pms demo extra\n}",
 	} {
 		if _, err := parseGlobalOption(caddyfile.NewTestDispenser(bad), nil); err == nil {
 			t.Errorf("%q: accepted", bad)

@@ -1,0 +1,16 @@
+package adminapi
+
+import (
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestUnmarshalCaddyfileRejectsOptions(t *testing.T) {
+	for _, bad := range []string{"admin_api extra", "admin_api {\n secret x\n}"} {
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}
