@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/agentehotel/agente-caddy/internal/apierror"
+	"github.com/agentehotel/agente-caddy/internal/canary"
 )
 
 func init() {
@@ -66,7 +67,7 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodGet {
 			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/<name>")
 		}
-		return writeJSON(w, http.StatusOK, s.view())
+		return writeJSON(w, http.StatusOK, s.View())
 	}
 	if r.Method != http.MethodPost {
 		return writeErr(w, http.StatusMethodNotAllowed, "use POST on /canary/<name>/"+action)
@@ -85,45 +86,45 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		if jerr := json.Unmarshal(body, &in); jerr != nil || len(in) == 0 {
 			return writeErr(w, http.StatusBadRequest, `body must be a JSON object of arm weights, e.g. {"baseline":90,"canary":10}`)
 		}
-		err = s.setWeights(in)
+		err = s.SetWeights(in)
 	case "promote":
-		err = s.promote()
+		err = s.Promote()
 	case "rollback":
-		err = s.rollback()
+		err = s.Rollback()
 	case "pause":
-		s.pause()
+		s.Pause()
 	case "resume":
-		err = s.resume()
+		err = s.Resume()
 	default:
 		return writeErr(w, http.StatusNotFound, "unknown action "+quote(action)+" (weights, promote, rollback, pause, resume)")
 	}
 	if err != nil {
-		var bad errBadRequest
+		var bad canary.WeightsError
 		if errors.As(err, &bad) {
-			return writeErr(w, http.StatusBadRequest, bad.msg)
+			return writeErr(w, http.StatusBadRequest, bad.Error())
 		}
 		return writeErr(w, http.StatusInternalServerError, err.Error())
 	}
-	return writeJSON(w, http.StatusOK, s.view())
+	return writeJSON(w, http.StatusOK, s.View())
 }
 
 // Views returns every canary of the running configs, sorted by name, as the
 // admin API shows them (for other modules' summaries, e.g. a dashboard).
-func Views() []View {
-	views := []View{}
+func Views() []canary.View {
+	views := []canary.View{}
 	states.Range(func(_, v any) bool {
-		views = append(views, v.(*state).view())
+		views = append(views, v.(pooledState).View())
 		return true
 	})
 	sort.Slice(views, func(i, j int) bool { return views[i].Name < views[j].Name })
 	return views
 }
 
-func lookup(name string) *state {
-	var found *state
+func lookup(name string) *canary.State {
+	var found *canary.State
 	states.Range(func(k, v any) bool {
 		if k == name {
-			found = v.(*state)
+			found = v.(pooledState).State
 			return false
 		}
 		return true

@@ -23,6 +23,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/judge"
 )
 
@@ -37,7 +38,8 @@ const (
 	ExitSourceError = 3
 )
 
-// DefaultReportPath is where canary-diff writes the report (seed 000).
+// DefaultReportPath is where canary-diff writes the report when no other
+// path is given.
 const DefaultReportPath = ".playbook/canary_diff_report.json"
 
 func init() {
@@ -250,8 +252,8 @@ func (o diffOptions) fromPrometheus(ctx context.Context) (judge.Verdict, error) 
 	if o.name == "" {
 		return judge.Verdict{}, errors.New("--name is required with --prometheus")
 	}
-	ranges := map[string]string{baselineArm: o.baselineRange, canaryArm: o.canaryRange}
-	for arm, env := range map[string]string{baselineArm: "BASELINE_RANGE", canaryArm: "CANARY_RANGE"} {
+	ranges := map[string]string{canary.BaselineArm: o.baselineRange, canary.CanaryArm: o.canaryRange}
+	for arm, env := range map[string]string{canary.BaselineArm: "BASELINE_RANGE", canary.CanaryArm: "CANARY_RANGE"} {
 		if ranges[arm] == "" {
 			ranges[arm] = o.getenv(env)
 		}
@@ -273,7 +275,7 @@ func (o diffOptions) fromPrometheus(ctx context.Context) (judge.Verdict, error) 
 	pc := promClient{base: base.String(), client: &http.Client{Timeout: o.timeout}}
 
 	samples := map[string]judge.ArmSample{}
-	for _, arm := range []string{baselineArm, canaryArm} {
+	for _, arm := range []string{canary.BaselineArm, canary.CanaryArm} {
 		sel := fmt.Sprintf(`{name=%s,arm=%s}`, strconv.Quote(o.name), strconv.Quote(arm))
 		r := ranges[arm]
 		req, err := pc.scalar(ctx, fmt.Sprintf(`sum(increase(canary_requests_total%s[%s]))`, sel, r))
@@ -290,7 +292,7 @@ func (o diffOptions) fromPrometheus(ctx context.Context) (judge.Verdict, error) 
 		}
 		samples[arm] = judge.ArmSample{Requests: count(req), Errors: min(count(errs), count(req)), Latency: h}
 	}
-	b, c := samples[baselineArm], samples[canaryArm]
+	b, c := samples[canary.BaselineArm], samples[canary.CanaryArm]
 	// An arm without traffic has no buckets; give it the other's bins.
 	if len(b.Latency.Upper) == 0 {
 		b.Latency = judge.Histogram{Upper: c.Latency.Upper, Counts: make([]uint64, len(c.Latency.Upper))}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/judge"
 )
 
@@ -178,5 +179,18 @@ func TestCanaryDiffFromPrometheus(t *testing.T) {
 		if _, err := o2.run(t.Context()); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// fill records n requests per arm at `at`: baseline at base latency, canary
+// at canaryLat with canaryErrs of them failed.
+func fill(s *canary.State, at time.Time, n int, base, canaryLat time.Duration, canaryErrs int) {
+	routes := s.Routes()
+	b, c := routes.ByOverride("baseline"), routes.ByOverride("canary")
+	for i := 0; i < n; i++ {
+		// A little spread so that ranks are not all tied.
+		jitter := time.Duration(i%17) * 100 * time.Microsecond
+		b.Record(at, base+jitter, false)
+		c.Record(at, canaryLat+jitter, i < canaryErrs)
 	}
 }

@@ -10,6 +10,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentehotel/agente-caddy/internal/canary"
 )
 
 // provision provisions h the way Caddy does (Provision, then Validate) with a
@@ -78,4 +81,36 @@ func armOf(t testing.TB, h *Handler, r *http.Request, status int) string {
 		t.Fatalf("ServeHTTP: %v", err)
 	}
 	return arm
+}
+
+// collectors is a registry of the canary collectors alone.
+func collectors() *prometheus.Registry {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(canary.Collectors()...)
+	return reg
+}
+
+// metric is the value of the counter family{name, arm} as a scrape reads
+// it; a series not there yet is 0.
+func metric(t testing.TB, family, name, arm string) float64 {
+	t.Helper()
+	mfs, err := collectors().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != family {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["name"] == name && labels["arm"] == arm {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
