@@ -55,7 +55,7 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodGet {
 			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/")
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"canaries": Views()})
+		return writeJSON(w, http.StatusOK, map[string]any{"canaries": views()})
 	}
 
 	name, action, _ := strings.Cut(rest, "/")
@@ -108,18 +108,18 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, s.View())
 }
 
-// Views returns every canary of the running configs, sorted by name, as the
-// admin API shows them (for other modules' summaries, e.g. a dashboard).
-func Views() []canary.View {
-	views := []canary.View{}
+// views are every canary of the running configs, sorted by name.
+func views() []canary.View {
+	all := []canary.View{}
 	states.Range(func(_, v any) bool {
-		views = append(views, v.(pooledState).View())
+		all = append(all, v.(pooledState).View())
 		return true
 	})
-	sort.Slice(views, func(i, j int) bool { return views[i].Name < views[j].Name })
-	return views
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	return all
 }
 
+// lookup is the state of the canary name, nil when no running config has it.
 func lookup(name string) *canary.State {
 	var found *canary.State
 	states.Range(func(k, v any) bool {

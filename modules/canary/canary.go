@@ -7,6 +7,7 @@
 package canary
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -26,6 +27,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/judge"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
+	"github.com/agentehotel/agente-caddy/modules/agente"
 )
 
 func init() {
@@ -175,12 +177,31 @@ type pooledState struct{ *canary.State }
 // Destruct implements caddy.Destructor; a state holds no external resources.
 func (pooledState) Destruct() error { return nil }
 
-// Provision resolves defaults, joins (or creates) the named state and starts
-// the judge loop, which stops with the config.
+// dashboard is where a canary shows its view: the agente app's
+// GET /admin/dashboard.
+type dashboard interface {
+	AddDashboardItem(section, name string, report func(context.Context) any)
+}
+
+// Provision resolves defaults, joins (or creates) the named state, starts
+// the judge loop, which stops with the config, and shows the canary on the
+// app's dashboard.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	// A bad config is refused before anything shared is touched.
 	if err := h.resolve(); err != nil {
 		return err
 	}
+	app, err := agente.Load(ctx)
+	if err != nil {
+		return err
+	}
+	return h.start(ctx, app)
+}
+
+// start does the rest of Provision once the config is resolved and the app
+// loaded; d is the app's dashboard (tests, whose bare caddy.Context has no
+// apps, pass their own).
+func (h *Handler) start(ctx caddy.Context, d dashboard) error {
 	if err := telemetry.Register(ctx.GetMetricsRegistry(), canary.Collectors()...); err != nil {
 		return err
 	}
@@ -197,6 +218,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("arms: %w", err)
 	}
 	go st.JudgeEvery(ctx, time.Duration(h.Interval))
+	d.AddDashboardItem("canaries", h.Name, func(context.Context) any { return st.View() })
 	return nil
 }
 

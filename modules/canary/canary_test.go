@@ -210,6 +210,19 @@ func TestConcurrentTrafficAndControl(t *testing.T) {
 	}
 }
 
+// The canary shows its view on the app's dashboard, under "canaries" by its
+// name; handlers that share the name report the one shared state.
+func TestDashboardShowsTheView(t *testing.T) {
+	h := provision(t, twoArms(t.Name(), 90, 10))
+	provision(t, twoArms(t.Name(), 90, 10))
+	armOf(t, h, request("192.0.2.1:1", nil), 200)
+	got, ok := shown.report("canaries", t.Name())
+	v, isView := got.(canary.View)
+	if !ok || !isView || v.Name != t.Name() || v.Weights["canary"] != 10 || v.Arms["baseline"].Requests+v.Arms["canary"].Requests != 1 {
+		t.Fatalf("dashboard item %v %#v", ok, got)
+	}
+}
+
 func TestValidateErrors(t *testing.T) {
 	neg := -0.1
 	cases := []struct {

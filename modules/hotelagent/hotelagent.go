@@ -35,7 +35,6 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 	"github.com/agentehotel/agente-caddy/internal/whatsapp"
 	"github.com/agentehotel/agente-caddy/modules/agente"
-	"github.com/agentehotel/agente-caddy/modules/canary"
 )
 
 func init() {
@@ -296,9 +295,6 @@ func (h *HotelAgent) dashboard(ctx context.Context) map[string]any {
 	}
 	if h.breaker != nil {
 		out["pms_breaker_state"] = h.breaker.State()
-	}
-	if views := canary.Views(); len(views) > 0 {
-		out["canaries"] = views
 	}
 	return out
 }
