@@ -41,36 +41,46 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Routes returns the /canary/ routes.
+// Routes returns the /canary/ routes. Every error is answered with the
+// JSON error document, so the handler never returns one to Caddy.
 func (a *AdminAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: "/canary/", Handler: caddy.AdminHandlerFunc(a.serveHTTP)}}
+	return []caddy.AdminRoute{{Pattern: "/canary/", Handler: caddy.AdminHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		a.serveHTTP(w, r)
+		return nil
+	})}}
 }
 
 // maxWeightsBody bounds a weights document.
 const maxWeightsBody = 64 << 10
 
-func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
+func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/canary/"), "/")
 	if rest == "" {
 		if r.Method != http.MethodGet {
-			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/")
+			apierror.Write(w, http.StatusMethodNotAllowed, "use GET on /canary/")
+			return
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"canaries": views()})
+		apierror.WriteJSON(w, http.StatusOK, map[string]any{"canaries": views()})
+		return
 	}
 
 	name, action, _ := strings.Cut(rest, "/")
 	s := lookup(name)
 	if s == nil {
-		return writeErr(w, http.StatusNotFound, "no canary named "+quote(name))
+		apierror.Write(w, http.StatusNotFound, "no canary named "+quote(name))
+		return
 	}
 	if action == "" {
 		if r.Method != http.MethodGet {
-			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/<name>")
+			apierror.Write(w, http.StatusMethodNotAllowed, "use GET on /canary/<name>")
+			return
 		}
-		return writeJSON(w, http.StatusOK, s.View())
+		apierror.WriteJSON(w, http.StatusOK, s.View())
+		return
 	}
 	if r.Method != http.MethodPost {
-		return writeErr(w, http.StatusMethodNotAllowed, "use POST on /canary/<name>/"+action)
+		apierror.Write(w, http.StatusMethodNotAllowed, "use POST on /canary/<name>/"+action)
+		return
 	}
 	var err error
 	switch action {
@@ -79,12 +89,15 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		body, rerr := io.ReadAll(io.LimitReader(r.Body, maxWeightsBody+1))
 		switch {
 		case rerr != nil:
-			return writeErr(w, http.StatusBadRequest, "reading body: "+rerr.Error())
+			apierror.Write(w, http.StatusBadRequest, "reading body: "+rerr.Error())
+			return
 		case len(body) > maxWeightsBody:
-			return writeErr(w, http.StatusRequestEntityTooLarge, "weights document too large")
+			apierror.Write(w, http.StatusRequestEntityTooLarge, "weights document too large")
+			return
 		}
 		if jerr := json.Unmarshal(body, &in); jerr != nil || len(in) == 0 {
-			return writeErr(w, http.StatusBadRequest, `body must be a JSON object of arm weights, e.g. {"baseline":90,"canary":10}`)
+			apierror.Write(w, http.StatusBadRequest, `body must be a JSON object of arm weights, e.g. {"baseline":90,"canary":10}`)
+			return
 		}
 		err = s.SetWeights(in)
 	case "promote":
@@ -96,16 +109,19 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 	case "resume":
 		err = s.Resume()
 	default:
-		return writeErr(w, http.StatusNotFound, "unknown action "+quote(action)+" (weights, promote, rollback, pause, resume)")
+		apierror.Write(w, http.StatusNotFound, "unknown action "+quote(action)+" (weights, promote, rollback, pause, resume)")
+		return
 	}
 	if err != nil {
 		var bad canary.WeightsError
 		if errors.As(err, &bad) {
-			return writeErr(w, http.StatusBadRequest, bad.Error())
+			apierror.Write(w, http.StatusBadRequest, bad.Error())
+			return
 		}
-		return writeErr(w, http.StatusInternalServerError, err.Error())
+		apierror.Write(w, http.StatusInternalServerError, err.Error())
+		return
 	}
-	return writeJSON(w, http.StatusOK, s.View())
+	apierror.WriteJSON(w, http.StatusOK, s.View())
 }
 
 // views are every canary of the running configs, sorted by name.
@@ -135,17 +151,6 @@ func lookup(name string) *canary.State {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, msg string) error {
-	apierror.Write(w, status, msg)
-	return nil
 }
 
 // Interface guards

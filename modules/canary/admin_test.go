@@ -41,6 +41,9 @@ func call(t *testing.T, srv *httptest.Server, method, path, body string) (int, m
 	if resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("%s %s: Content-Type %q", method, path, resp.Header.Get("Content-Type"))
 	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("%s %s: X-Content-Type-Options %q", method, path, resp.Header.Get("X-Content-Type-Options"))
+	}
 	return resp.StatusCode, doc
 }
 
