@@ -21,7 +21,7 @@ func Write(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(ErrorBody{Error: http.StatusText(status), Status: status})
+		b, _ = json.Marshal(ErrorBody{Error: "internal error", Status: status})
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
 )
 
@@ -40,36 +41,46 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Routes returns the /canary/ routes.
+// Routes returns the /canary/ routes. Every error is answered with the
+// JSON error document, so the handler never returns one to Caddy.
 func (a *AdminAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: "/canary/", Handler: caddy.AdminHandlerFunc(a.serveHTTP)}}
+	return []caddy.AdminRoute{{Pattern: "/canary/", Handler: caddy.AdminHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		a.serveHTTP(w, r)
+		return nil
+	})}}
 }
 
 // maxWeightsBody bounds a weights document.
 const maxWeightsBody = 64 << 10
 
-func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
+func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/canary/"), "/")
 	if rest == "" {
 		if r.Method != http.MethodGet {
-			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/")
+			httpjson.Error(w, http.StatusMethodNotAllowed, "use GET on /canary/")
+			return
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"canaries": Views()})
+		httpjson.Write(w, http.StatusOK, map[string]any{"canaries": views()})
+		return
 	}
 
 	name, action, _ := strings.Cut(rest, "/")
 	s := lookup(name)
 	if s == nil {
-		return writeErr(w, http.StatusNotFound, "no canary named "+quote(name))
+		httpjson.Error(w, http.StatusNotFound, "no canary named "+quote(name))
+		return
 	}
 	if action == "" {
 		if r.Method != http.MethodGet {
-			return writeErr(w, http.StatusMethodNotAllowed, "use GET on /canary/<name>")
+			httpjson.Error(w, http.StatusMethodNotAllowed, "use GET on /canary/<name>")
+			return
 		}
-		return writeJSON(w, http.StatusOK, s.view())
+		httpjson.Write(w, http.StatusOK, s.View())
+		return
 	}
 	if r.Method != http.MethodPost {
-		return writeErr(w, http.StatusMethodNotAllowed, "use POST on /canary/<name>/"+action)
+		httpjson.Error(w, http.StatusMethodNotAllowed, "use POST on /canary/<name>/"+action)
+		return
 	}
 	var err error
 	switch action {
@@ -78,52 +89,58 @@ func (a *AdminAPI) serveHTTP(w http.ResponseWriter, r *http.Request) error {
 		body, rerr := io.ReadAll(io.LimitReader(r.Body, maxWeightsBody+1))
 		switch {
 		case rerr != nil:
-			return writeErr(w, http.StatusBadRequest, "reading body: "+rerr.Error())
+			httpjson.Error(w, http.StatusBadRequest, "reading body: "+rerr.Error())
+			return
 		case len(body) > maxWeightsBody:
-			return writeErr(w, http.StatusRequestEntityTooLarge, "weights document too large")
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, "weights document too large")
+			return
 		}
 		if jerr := json.Unmarshal(body, &in); jerr != nil || len(in) == 0 {
-			return writeErr(w, http.StatusBadRequest, `body must be a JSON object of arm weights, e.g. {"baseline":90,"canary":10}`)
+			httpjson.Error(w, http.StatusBadRequest, `body must be a JSON object of arm weights, e.g. {"baseline":90,"canary":10}`)
+			return
 		}
-		err = s.setWeights(in)
+		err = s.SetWeights(in)
 	case "promote":
-		err = s.promote()
+		err = s.Promote()
 	case "rollback":
-		err = s.rollback()
+		err = s.Rollback()
 	case "pause":
-		s.pause()
+		s.Pause()
 	case "resume":
-		err = s.resume()
+		err = s.Resume()
 	default:
-		return writeErr(w, http.StatusNotFound, "unknown action "+quote(action)+" (weights, promote, rollback, pause, resume)")
+		httpjson.Error(w, http.StatusNotFound, "unknown action "+quote(action)+" (weights, promote, rollback, pause, resume)")
+		return
 	}
 	if err != nil {
-		var bad errBadRequest
+		var bad canary.WeightsError
 		if errors.As(err, &bad) {
-			return writeErr(w, http.StatusBadRequest, bad.msg)
+			httpjson.Error(w, http.StatusBadRequest, bad.Error())
+			return
 		}
-		return writeErr(w, http.StatusInternalServerError, err.Error())
+		httpjson.Error(w, http.StatusInternalServerError, err.Error())
+		return
 	}
-	return writeJSON(w, http.StatusOK, s.view())
+	httpjson.Write(w, http.StatusOK, s.View())
 }
 
-// Views returns every canary of the running configs, sorted by name, as the
-// admin API shows them (for other modules' summaries, e.g. a dashboard).
-func Views() []View {
-	views := []View{}
+// views are every canary of the running configs, sorted by name.
+func views() []canary.View {
+	all := []canary.View{}
 	states.Range(func(_, v any) bool {
-		views = append(views, v.(*state).view())
+		all = append(all, v.(pooledState).View())
 		return true
 	})
-	sort.Slice(views, func(i, j int) bool { return views[i].Name < views[j].Name })
-	return views
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	return all
 }
 
-func lookup(name string) *state {
-	var found *state
+// lookup is the state of the canary name, nil when no running config has it.
+func lookup(name string) *canary.State {
+	var found *canary.State
 	states.Range(func(k, v any) bool {
 		if k == name {
-			found = v.(*state)
+			found = v.(pooledState).State
 			return false
 		}
 		return true
@@ -134,17 +151,6 @@ func lookup(name string) *state {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, msg string) error {
-	httpjson.Error(w, status, msg)
-	return nil
 }
 
 // Interface guards

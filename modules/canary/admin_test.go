@@ -41,6 +41,9 @@ func call(t *testing.T, srv *httptest.Server, method, path, body string) (int, m
 	if resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("%s %s: Content-Type %q", method, path, resp.Header.Get("Content-Type"))
 	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("%s %s: X-Content-Type-Options %q", method, path, resp.Header.Get("X-Content-Type-Options"))
+	}
 	return resp.StatusCode, doc
 }
 
@@ -95,8 +98,8 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("weights: %d %v", code, doc)
 	}
 	// Effective at once for requests.
-	if tbl := h.state.table.Load(); tbl.weights[tbl.canary] != 30 {
-		t.Fatalf("route table not updated: %v", tbl.weights)
+	if rt := h.state.Routes().ByOverride("canary"); rt.Weight() != 30 {
+		t.Fatalf("route table not updated: canary weight %d", rt.Weight())
 	}
 
 	code, doc = call(t, srv, "POST", "/canary/"+name+"/pause", "")
@@ -151,7 +154,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 	}
 	// Failed writes changed nothing.
-	if w := h.state.view().Weights; w["canary"] != 100 {
+	if w := h.state.View().Weights; w["canary"] != 100 {
 		t.Fatalf("weights changed by a rejected request: %v", w)
 	}
 }

@@ -2,9 +2,12 @@
 // splits traffic between named arms, measures each arm, and lets a judge
 // (internal/judge) roll the canary forward or back. The package also holds
 // the admin API module (admin.api.canary) and the `canary-diff` subcommand.
+// All three adapt internal/canary, which holds the routing table, the
+// rollout state and the judge loop, to Caddy.
 package canary
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -21,8 +24,10 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/judge"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
+	"github.com/agentehotel/agente-caddy/modules/agente"
 )
 
 func init() {
@@ -43,12 +48,9 @@ const (
 	VarUpstream = "canary_upstream"
 )
 
-// Defaults.
-const (
-	defaultWindow         = 5 * time.Minute
-	defaultInterval       = 30 * time.Second
-	defaultOverrideHeader = "X-Canary"
-)
+// defaultOverrideHeader is the header that forces an arm when
+// OverrideHeader is not set.
+const defaultOverrideHeader = "X-Canary"
 
 // Handler splits requests between named arms (`baseline`, `canary`, and any
 // others), records each arm's requests, errors and latency over a sliding
@@ -137,7 +139,7 @@ type Handler struct {
 	// AutoRollback sets the canary's weight to 0 on FAIL. Default true.
 	AutoRollback *bool `json:"auto_rollback,omitempty"`
 
-	state          *state
+	state          *canary.State
 	trusted        []netip.Prefix
 	keyPlaceholder string // Key's variable when Key is exactly one placeholder
 	limits         judge.Limits
@@ -163,56 +165,76 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves defaults, joins (or creates) the named state and starts
-// the judge loop, which stops with the config.
+// states holds one canary's state per name. A config reload provisions the
+// new handlers (LoadOrNew finds the existing state) before the old ones are
+// cleaned up (Delete), so counts, windows, current weights and status carry
+// over; the state goes away when the last config using the name does.
+var states = caddy.NewUsagePool()
+
+// pooledState is a canary's state as states holds it.
+type pooledState struct{ *canary.State }
+
+// Destruct implements caddy.Destructor; a state holds no external resources.
+func (pooledState) Destruct() error { return nil }
+
+// dashboard is where a canary shows its view: the agente app's
+// GET /admin/dashboard.
+type dashboard interface {
+	AddDashboardItem(section, name string, report func(context.Context) any)
+}
+
+// Provision resolves defaults, joins (or creates) the named state, starts
+// the judge loop, which stops with the config, and shows the canary on the
+// app's dashboard.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	// A bad config is refused before anything shared is touched.
 	if err := h.resolve(); err != nil {
 		return err
 	}
-	if err := telemetry.Register(ctx.GetMetricsRegistry(), Collectors()...); err != nil {
+	app, err := agente.Load(ctx)
+	if err != nil {
+		return err
+	}
+	return h.start(ctx, app)
+}
+
+// start does the rest of Provision once the config is resolved and the app
+// loaded; d is the app's dashboard (tests, whose bare caddy.Context has no
+// apps, pass their own).
+func (h *Handler) start(ctx caddy.Context, d dashboard) error {
+	if err := telemetry.Register(ctx.GetMetricsRegistry(), canary.Collectors()...); err != nil {
 		return err
 	}
 	val, _, err := states.LoadOrNew(h.Name, func() (caddy.Destructor, error) {
-		return &state{name: h.Name, now: time.Now, log: caddy.Log().Named("http.handlers.canary").With(zap.String("canary", h.Name))}, nil
+		log := caddy.Log().Named("http.handlers.canary").With(zap.String("canary", h.Name))
+		return pooledState{canary.NewState(h.Name, log)}, nil
 	})
 	if err != nil {
 		return err
 	}
-	h.state = val.(*state)
-	arms := make([]armConfig, len(h.Arms))
-	for i, a := range h.Arms {
-		arms[i] = armConfig{name: a.Name, upstream: a.Upstream, weight: a.Weight}
-	}
-	if err := h.state.apply(arms, h.settings()); err != nil {
+	st := val.(pooledState).State
+	h.state = st
+	if err := st.Apply(h.config()); err != nil {
 		return fmt.Errorf("arms: %w", err)
 	}
-	rollbacksTotal.WithLabelValues(h.Name).Add(0)
-	verdictGauge.WithLabelValues(h.Name)
-
-	interval := time.Duration(h.Interval)
-	st := h.state
-	go func() {
-		tk := time.NewTicker(interval)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				st.tick(time.Now())
-			}
-		}
-	}()
+	go st.JudgeEvery(ctx, time.Duration(h.Interval))
+	d.AddDashboardItem("canaries", h.Name, func(context.Context) any { return st.View() })
 	return nil
 }
 
-func (h *Handler) settings() settings {
-	return settings{
-		limits:       h.limits,
-		steps:        h.Steps,
-		autoRollback: h.AutoRollback == nil || *h.AutoRollback,
-		interval:     time.Duration(h.Interval),
-		window:       time.Duration(h.Window),
+// config is what the shared state acts on; resolve has filled it in.
+func (h *Handler) config() canary.Config {
+	arms := make([]canary.Arm, len(h.Arms))
+	for i, a := range h.Arms {
+		arms[i] = canary.Arm{Name: a.Name, Upstream: a.Upstream, Weight: a.Weight}
+	}
+	return canary.Config{
+		Arms:         arms,
+		Limits:       h.limits,
+		Steps:        h.Steps,
+		AutoRollback: h.AutoRollback == nil || *h.AutoRollback,
+		Interval:     time.Duration(h.Interval),
+		Window:       time.Duration(h.Window),
 	}
 }
 
@@ -223,34 +245,25 @@ func (h *Handler) resolve() error {
 		return err
 	}
 	if h.Window == 0 {
-		h.Window = caddy.Duration(defaultWindow)
+		h.Window = caddy.Duration(canary.DefaultWindow)
 	}
 	if h.Interval == 0 {
-		h.Interval = caddy.Duration(defaultInterval)
+		h.Interval = caddy.Duration(canary.DefaultInterval)
 	}
 	if h.OverrideHeader == "" {
 		h.OverrideHeader = defaultOverrideHeader
 	}
-	env, err := judge.LimitsFromEnv(nil)
+	limits, err := canary.LimitOverrides{
+		P95IncreaseLimit: h.P95IncreaseLimit,
+		ErrIncreaseLimit: h.ErrIncreaseLimit,
+		ErrAbsMin:        h.ErrAbsMin,
+		Alpha:            h.Alpha,
+		MinSamples:       uint64(h.MinSamples), // check refused a negative one
+	}.Limits(nil)
 	if err != nil {
 		return err
 	}
-	h.limits = env
-	if h.P95IncreaseLimit != 0 {
-		h.limits.P95IncreaseLimit = h.P95IncreaseLimit
-	}
-	if h.ErrIncreaseLimit != 0 {
-		h.limits.ErrIncreaseLimit = h.ErrIncreaseLimit
-	}
-	if h.ErrAbsMin != nil {
-		h.limits.ErrAbsMin = *h.ErrAbsMin
-	}
-	if h.Alpha != 0 {
-		h.limits.Alpha = h.Alpha
-	}
-	if h.MinSamples != 0 {
-		h.limits.MinSamples = uint64(h.MinSamples)
-	}
+	h.limits = limits
 	h.trusted = h.trusted[:0]
 	for _, src := range h.TrustedSources {
 		if src == "private_ranges" {
@@ -270,7 +283,7 @@ func (h *Handler) resolve() error {
 	if k := h.Key; len(k) > 2 && k[0] == '{' && k[len(k)-1] == '}' && strings.Count(k, "{") == 1 {
 		h.keyPlaceholder = k[1 : len(k)-1]
 	}
-	return h.limits.Validate()
+	return nil
 }
 
 // Validate rejects a bad config with a message naming the field.
@@ -301,7 +314,7 @@ func (h *Handler) check() error {
 		seen[a.Name] = true
 		total += a.Weight
 	}
-	if !seen[baselineArm] || !seen[canaryArm] {
+	if !seen[canary.BaselineArm] || !seen[canary.CanaryArm] {
 		return errors.New("arms: the arms `baseline` and `canary` are required")
 	}
 	if total <= 0 {
@@ -369,12 +382,10 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP picks the arm, exposes it to the rest of the route, and measures
 // the rest of the route for that arm.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	t := h.state.table.Load()
-	i := h.pick(t, r)
-	rt := &t.routes[i]
+	rt := h.pick(h.state.Routes(), r)
 	ctx := r.Context()
-	caddyhttp.SetVar(ctx, VarArm, rt.armVar)
-	caddyhttp.SetVar(ctx, VarUpstream, rt.upstreamVar)
+	caddyhttp.SetVar(ctx, VarArm, rt.ArmVar())
+	caddyhttp.SetVar(ctx, VarUpstream, rt.UpstreamVar())
 
 	rec := recorderPool.Get().(*recorder)
 	rec.ResponseWriter = w
@@ -393,25 +404,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			failed = true
 		}
 	}
-	rt.arm.record(end, end.Sub(start), failed)
+	rt.Record(end, end.Sub(start), failed)
 	return err
 }
 
 // pick chooses the arm for r: trusted override, else sticky key, else random.
-func (h *Handler) pick(t *routeTable, r *http.Request) int {
+func (h *Handler) pick(t *canary.RouteTable, r *http.Request) *canary.Route {
 	if len(h.trusted) > 0 {
 		if v := r.Header.Get(h.OverrideHeader); v != "" && h.trustedSource(r) {
-			if i := t.byOverride(v); i >= 0 {
-				return i
+			if rt := t.ByOverride(v); rt != nil {
+				return rt
 			}
 		}
 	}
 	if h.Key != "" {
 		if key := h.key(r); key != "" {
-			return t.byKey(key)
+			return t.ByKey(key)
 		}
 	}
-	return t.keyless(h.rnd)
+	return t.Keyless(h.rnd)
 }
 
 func (h *Handler) key(r *http.Request) string {
@@ -611,4 +622,5 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+	_ caddy.Destructor            = pooledState{}
 )

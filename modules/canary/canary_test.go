@@ -2,9 +2,12 @@ package canary
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/test/adapttest"
 )
 
@@ -53,11 +57,11 @@ func TestMeasurement(t *testing.T) {
 		{"plain error", func(w http.ResponseWriter) error { return errUpstream }, true, true},
 		{"client error", func(w http.ResponseWriter) error { return caddyhttp.Error(http.StatusNotFound, errors.New("no file")) }, false, true},
 	}
-	arm := h.state.arms["baseline"]
+	arm := func() canary.ArmView { return h.state.View().Arms["baseline"] } // its window now
 	for _, c := range cases {
-		req0 := testutil.ToFloat64(requestsTotal.WithLabelValues(t.Name(), "baseline"))
-		err0 := testutil.ToFloat64(errorsTotal.WithLabelValues(t.Name(), "baseline"))
-		snap0 := arm.window.Snapshot(time.Now())
+		req0 := metric(t, "canary_requests_total", t.Name(), "baseline")
+		err0 := metric(t, "canary_errors_total", t.Name(), "baseline")
+		snap0 := arm()
 		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			time.Sleep(2 * time.Millisecond)
 			return c.serve(w)
@@ -66,7 +70,7 @@ func TestMeasurement(t *testing.T) {
 		if (err != nil) != c.wantErr {
 			t.Errorf("%s: error %v, want error %v", c.name, err, c.wantErr)
 		}
-		snap := arm.window.Snapshot(time.Now())
+		snap := arm()
 		var wantErrs uint64
 		if c.failed {
 			wantErrs = 1
@@ -74,18 +78,18 @@ func TestMeasurement(t *testing.T) {
 		if snap.Requests-snap0.Requests != 1 || snap.Errors-snap0.Errors != wantErrs {
 			t.Errorf("%s: window +%d requests +%d errors, want +1 +%d", c.name, snap.Requests-snap0.Requests, snap.Errors-snap0.Errors, wantErrs)
 		}
-		if d := testutil.ToFloat64(requestsTotal.WithLabelValues(t.Name(), "baseline")) - req0; d != 1 {
+		if d := metric(t, "canary_requests_total", t.Name(), "baseline") - req0; d != 1 {
 			t.Errorf("%s: canary_requests_total +%v", c.name, d)
 		}
-		if d := testutil.ToFloat64(errorsTotal.WithLabelValues(t.Name(), "baseline")) - err0; d != float64(wantErrs) {
+		if d := metric(t, "canary_errors_total", t.Name(), "baseline") - err0; d != float64(wantErrs) {
 			t.Errorf("%s: canary_errors_total +%v", c.name, d)
 		}
 	}
 	// Latency is the rest of the route's: every request above slept 2 ms.
-	if p50 := arm.window.Snapshot(time.Now()).Latency.Quantile(0.5); p50 < 0.002 || p50 > 0.5 {
+	if p50 := arm().P50Seconds; p50 < 0.002 || p50 > 0.5 {
 		t.Errorf("median latency %v s, want ≥ 2 ms", p50)
 	}
-	if n := testutil.CollectAndCount(requestDuration, "canary_request_duration_seconds"); n == 0 {
+	if n, err := testutil.GatherAndCount(collectors(), "canary_request_duration_seconds"); err != nil || n == 0 {
 		t.Error("no duration histogram series")
 	}
 }
@@ -99,10 +103,10 @@ func TestReloadKeepsCountsAndWeights(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		armOf(t, old, request("192.0.2.1:1", nil), 200)
 	}
-	if err := old.state.setWeights(map[string]int{"baseline": 70, "canary": 30}); err != nil {
+	if err := old.state.SetWeights(map[string]int{"baseline": 70, "canary": 30}); err != nil {
 		t.Fatal(err)
 	}
-	before := old.state.view()
+	before := old.state.View()
 
 	// Reload with the same config.
 	reloaded := provision(t, twoArms(name, 90, 10))
@@ -112,7 +116,7 @@ func TestReloadKeepsCountsAndWeights(t *testing.T) {
 	if err := old.Cleanup(); err != nil { // the old config stops
 		t.Fatal(err)
 	}
-	after := reloaded.state.view()
+	after := reloaded.state.View()
 	for _, a := range []string{"baseline", "canary"} {
 		if after.Arms[a].Requests != before.Arms[a].Requests {
 			t.Errorf("%s: %d requests after reload, %d before", a, after.Arms[a].Requests, before.Arms[a].Requests)
@@ -127,10 +131,10 @@ func TestReloadKeepsCountsAndWeights(t *testing.T) {
 
 	// A config whose weights changed wins over the runtime weights.
 	changed := provision(t, twoArms(name, 80, 20))
-	if w := changed.state.view().Weights; w["baseline"] != 80 || w["canary"] != 20 {
+	if w := changed.state.View().Weights; w["baseline"] != 80 || w["canary"] != 20 {
 		t.Errorf("changed config weights not adopted: %v", w)
 	}
-	if got := changed.state.view().Arms["baseline"].Requests; got != before.Arms["baseline"].Requests {
+	if got := changed.state.View().Arms["baseline"].Requests; got != before.Arms["baseline"].Requests {
 		t.Errorf("counts lost on weight change: %d, want %d", got, before.Arms["baseline"].Requests)
 	}
 
@@ -138,7 +142,7 @@ func TestReloadKeepsCountsAndWeights(t *testing.T) {
 	resized := twoArms(name, 80, 20)
 	resized.Window = caddy.Duration(time.Minute)
 	provision(t, resized)
-	if got := resized.state.view().Arms["baseline"].Requests; got != 0 {
+	if got := resized.state.View().Arms["baseline"].Requests; got != 0 {
 		t.Errorf("window resized but %d requests kept", got)
 	}
 
@@ -147,6 +151,75 @@ func TestReloadKeepsCountsAndWeights(t *testing.T) {
 	_ = resized.Cleanup()
 	if lookup(name) != nil {
 		t.Error("state still pooled after the last config left")
+	}
+}
+
+// Requests, admin writes, judge rounds and a reload at the same time (run
+// with -race): every request is still measured exactly once.
+func TestConcurrentTrafficAndControl(t *testing.T) {
+	h := twoArms(t.Name(), 90, 10)
+	h.Steps = []int{20, 50}
+	h.Interval = 10_000_000 // 10ms
+	provision(t, h)
+	measured := func() float64 {
+		return metric(t, "canary_requests_total", t.Name(), "baseline") +
+			metric(t, "canary_requests_total", t.Name(), "canary")
+	}
+	before := measured()
+	var served atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				r := request("192.0.2.1:1", http.Header{"X-Guest-Phone": {fmt.Sprint(i)}})
+				if err := h.ServeHTTP(httptest.NewRecorder(), r, terminal); err != nil {
+					t.Error(err)
+					return
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		switch i % 5 {
+		case 0:
+			_ = h.state.SetWeights(map[string]int{"baseline": 100 - i%100, "canary": i % 100})
+		case 1:
+			h.state.Tick(time.Now().Add(time.Duration(i) * time.Second))
+		case 2:
+			_ = h.state.View()
+		case 3:
+			_ = h.state.Rollback()
+		case 4:
+			again := provision(t, twoArms(t.Name(), 90, 10))
+			_ = again.Cleanup()
+		}
+	}
+	close(done)
+	wg.Wait()
+	if d := measured() - before; d != float64(served.Load()) {
+		t.Fatalf("canary_requests_total +%v for %d requests served", d, served.Load())
+	}
+}
+
+// The canary shows its view on the app's dashboard, under "canaries" by its
+// name; handlers that share the name report the one shared state.
+func TestDashboardShowsTheView(t *testing.T) {
+	h := provision(t, twoArms(t.Name(), 90, 10))
+	provision(t, twoArms(t.Name(), 90, 10))
+	armOf(t, h, request("192.0.2.1:1", nil), 200)
+	got, ok := shown.report("canaries", t.Name())
+	v, isView := got.(canary.View)
+	if !ok || !isView || v.Name != t.Name() || v.Weights["canary"] != 10 || v.Arms["baseline"].Requests+v.Arms["canary"].Requests != 1 {
+		t.Fatalf("dashboard item %v %#v", ok, got)
 	}
 }
 

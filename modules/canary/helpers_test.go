@@ -5,19 +5,57 @@ import (
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentehotel/agente-caddy/internal/canary"
 )
 
-// provision provisions h the way Caddy does (Provision, then Validate) with a
-// context that is cancelled, and the handler cleaned up, when the test ends.
+// shown stands in for the agente app's dashboard, which a bare caddy.Context
+// cannot load: what the handlers the tests provision show there.
+var shown testDashboard
+
+type testDashboard struct {
+	mu    sync.Mutex
+	items map[[2]string]func(context.Context) any // by section and name
+}
+
+func (d *testDashboard) AddDashboardItem(section, name string, report func(context.Context) any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.items == nil {
+		d.items = map[[2]string]func(context.Context) any{}
+	}
+	d.items[[2]string{section, name}] = report
+}
+
+// report is what the item name of section reports now.
+func (d *testDashboard) report(section, name string) (any, bool) {
+	d.mu.Lock()
+	report, ok := d.items[[2]string{section, name}]
+	d.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	return report(context.Background()), true
+}
+
+// provision provisions h the way Caddy does (Provision, then Validate), with
+// shown for the app's dashboard, with a context that is cancelled, and the
+// handler cleaned up, when the test ends.
 func provision(t testing.TB, h *Handler) *Handler {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	if err := h.Provision(ctx); err != nil {
+	err := h.resolve()
+	if err == nil {
+		err = h.start(ctx, &shown)
+	}
+	if err != nil {
 		cancel()
 		t.Fatalf("provision: %v", err)
 	}
@@ -78,4 +116,36 @@ func armOf(t testing.TB, h *Handler, r *http.Request, status int) string {
 		t.Fatalf("ServeHTTP: %v", err)
 	}
 	return arm
+}
+
+// collectors is a registry of the canary collectors alone.
+func collectors() *prometheus.Registry {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(canary.Collectors()...)
+	return reg
+}
+
+// metric is the value of the counter family{name, arm} as a scrape reads
+// it; a series not there yet is 0.
+func metric(t testing.TB, family, name, arm string) float64 {
+	t.Helper()
+	mfs, err := collectors().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != family {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["name"] == name && labels["arm"] == arm {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

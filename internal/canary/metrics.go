@@ -1,6 +1,10 @@
 package canary
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentehotel/agente-caddy/internal/judge"
+)
 
 // Collectors are package-level so that a config reload registers the same
 // objects again and the counts carry over (internal/telemetry).
@@ -40,4 +44,15 @@ var (
 // Collectors are this package's collectors, for telemetry.Register.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{requestsTotal, errorsTotal, requestDuration, weightGauge, verdictGauge, rollbacksTotal}
+}
+
+// verdictValue is a verdict as canary_verdict shows it.
+func verdictValue(s judge.Status) float64 {
+	switch s {
+	case judge.Pass:
+		return 1
+	case judge.Fail:
+		return 2
+	}
+	return 0
 }

@@ -1,27 +1,33 @@
+// Package canary is the domain of a canary rollout: a routing table that
+// splits requests between named arms (weighted or sticky by key, with
+// overrides), the state of one named canary (arms, their windows, weights,
+// rollout status and steps), the judge loop that rolls the canary forward on
+// PASS and back on FAIL (internal/judge), the views the admin API and the
+// dashboard show, and the `canary-diff` report read from the admin API or
+// Prometheus. It knows nothing of Caddy: modules/canary adapts it.
 package canary
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/agentehotel/agente-caddy/internal/judge"
 )
 
-// states holds one *state per canary name. A config reload provisions the new
-// handlers (LoadOrNew finds the existing state) before the old ones are
-// cleaned up (Delete), so counts, windows, current weights and status carry
-// over; the state goes away when the last config using the name does.
-var states = caddy.NewUsagePool()
+// Defaults of a canary's config.
+const (
+	DefaultWindow   = 5 * time.Minute
+	DefaultInterval = 30 * time.Second
+)
 
 // Rollout status of a canary.
 const (
@@ -36,14 +42,29 @@ const (
 	statusPromoted = "promoted"
 )
 
-// settings are the parts of a handler's config the shared state acts on; the
-// most recently provisioned handler's settings win.
-type settings struct {
-	limits       judge.Limits
-	steps        []int
-	autoRollback bool
-	interval     time.Duration
-	window       time.Duration
+// Arm is one arm as a canary's config gives it.
+type Arm struct {
+	Name     string
+	Upstream string // dial address; "" when none
+	Weight   int    // relative share of traffic, ≥ 0
+}
+
+// Config is a canary's configuration. Several handlers may share one state;
+// the most recently applied config wins.
+type Config struct {
+	// Arms in config order; BaselineArm and CanaryArm are required.
+	Arms []Arm
+	// Limits are the judge's.
+	Limits judge.Limits
+	// Steps are canary percentages (1-100, increasing) the canary advances
+	// through on PASS; empty: the weights stay as set.
+	Steps []int
+	// AutoRollback sets the canary's weight to 0 on FAIL.
+	AutoRollback bool
+	// Interval is how often the judge runs.
+	Interval time.Duration
+	// Window is how far back the judge looks.
+	Window time.Duration
 }
 
 // armState is one arm's measurements. It outlives config reloads.
@@ -75,19 +96,20 @@ func (a *armState) record(end time.Time, latency time.Duration, failed bool) {
 	a.duration.Observe(latency.Seconds())
 }
 
-// state is everything about one named canary that must survive a reload.
-type state struct {
+// State is everything about one named canary that must survive a config
+// reload: measurements, current weights, rollout status.
+type State struct {
 	name string
 	now  func() time.Time
 	log  *zap.Logger
 
-	table atomic.Pointer[routeTable] // read on every request without locking
+	table atomic.Pointer[RouteTable] // read on every request without locking
 
 	mu            sync.Mutex
 	arms          map[string]*armState
 	upstreams     map[string]string
 	order         []string // arm names in config order
-	cfg           settings
+	cfg           Config
 	configWeights map[string]int // the weights of the last config, to see them change
 	weights       map[string]int // current weights
 	status        string
@@ -96,16 +118,18 @@ type state struct {
 	autoRollbacks uint64
 }
 
-// Destruct implements caddy.Destructor; a state holds no external resources.
-func (s *state) Destruct() error { return nil }
-
-// armConfig is an arm as a handler's config gives it.
-type armConfig struct {
-	name, upstream string
-	weight         int
+// NewState is the state of the canary name, empty until Apply.
+func NewState(name string, log *zap.Logger) *State {
+	return &State{name: name, now: time.Now, log: log}
 }
 
-// apply reconciles the state with a newly provisioned handler's config.
+// Name is the canary's name.
+func (s *State) Name() string { return s.name }
+
+// Routes is the current routing table (nil before the first Apply).
+func (s *State) Routes() *RouteTable { return s.table.Load() }
+
+// Apply reconciles the state with a newly provisioned handler's config.
 //
 // Weights: the config's weights are adopted when the state is new or when
 // they differ from the weights of the previous config; otherwise the current
@@ -115,28 +139,28 @@ type armConfig struct {
 //
 // Windows: an arm keeps its window across reloads unless the window length
 // changed, in which case every arm starts an empty window of the new length.
-func (s *state) apply(arms []armConfig, cfg settings) error {
+func (s *State) Apply(cfg Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	resize := s.cfg.window != cfg.window
+	resize := s.cfg.Window != cfg.Window
 	s.cfg = cfg
-	newArms := make(map[string]*armState, len(arms))
-	cw := make(map[string]int, len(arms))
-	s.upstreams = make(map[string]string, len(arms))
+	newArms := make(map[string]*armState, len(cfg.Arms))
+	cw := make(map[string]int, len(cfg.Arms))
+	s.upstreams = make(map[string]string, len(cfg.Arms))
 	s.order = s.order[:0]
-	for _, a := range arms {
-		as := s.arms[a.name]
+	for _, a := range cfg.Arms {
+		as := s.arms[a.Name]
 		if as == nil || resize {
-			as = newArmState(s.name, a.name, cfg.window)
+			as = newArmState(s.name, a.Name, cfg.Window)
 		}
-		newArms[a.name] = as
-		cw[a.name] = a.weight
-		s.upstreams[a.name] = a.upstream
-		s.order = append(s.order, a.name)
+		newArms[a.Name] = as
+		cw[a.Name] = a.Weight
+		s.upstreams[a.Name] = a.Upstream
+		s.order = append(s.order, a.Name)
 	}
 	if resize && s.arms != nil {
-		s.log.Info("canary window length changed; arms start empty windows", zap.Duration("window", cfg.window))
+		s.log.Info("canary window length changed; arms start empty windows", zap.Duration("window", cfg.Window))
 	}
 	s.arms = newArms
 
@@ -149,51 +173,61 @@ func (s *state) apply(arms []armConfig, cfg settings) error {
 		s.status = statusRunning
 	}
 	s.configWeights = cw
-	return s.setWeightsLocked(weights)
+	if err := s.setWeightsLocked(weights); err != nil {
+		return err
+	}
+	// The verdict and rollback series exist before the judge's first round.
+	rollbacksTotal.WithLabelValues(s.name).Add(0)
+	verdictGauge.WithLabelValues(s.name)
+	return nil
 }
+
+// WeightsError is weights the state refuses: through the admin API, the
+// caller's fault.
+type WeightsError struct{ msg string }
+
+func (e WeightsError) Error() string { return e.msg }
 
 // setWeightsLocked makes weights current. A canary going from weight 0 to a
 // positive weight is a new attempt: every arm's window is emptied so that
-// the verdict of a rolled-back attempt does not judge the next one. Weights
-// it refuses are an errBadRequest: through the admin API, the caller's fault.
-func (s *state) setWeightsLocked(weights map[string]int) error {
+// the verdict of a rolled-back attempt does not judge the next one.
+func (s *State) setWeightsLocked(weights map[string]int) error {
 	var total int
 	for _, name := range s.order {
 		w := weights[name]
 		if w < 0 {
-			return errBadRequest{fmt.Sprintf("weight of arm %q is negative", name)}
+			return WeightsError{fmt.Sprintf("weight of arm %q is negative", name)}
 		}
 		total += w
 	}
 	if total <= 0 {
-		return errBadRequest{"weights must add up to more than 0"}
+		return WeightsError{"weights must add up to more than 0"}
 	}
-	routes := make([]route, len(s.order))
-	ws := make([]int, len(s.order))
+	routes := make([]Route, len(s.order))
 	for i, name := range s.order {
-		routes[i] = route{arm: s.arms[name], armVar: name, upstreamVar: s.upstreams[name]}
-		ws[i] = weights[name]
+		routes[i] = Route{arm: s.arms[name], armVar: name, upstreamVar: s.upstreams[name], weight: weights[name]}
 	}
-	t, err := newRouteTable(routes, ws)
+	t, err := newRouteTable(routes)
 	if err != nil {
 		return err
 	}
-	if s.weights != nil && s.weights[canaryArm] == 0 && weights[canaryArm] > 0 {
+	if s.weights != nil && s.weights[CanaryArm] == 0 && weights[CanaryArm] > 0 {
 		for _, a := range s.arms {
 			a.window.Reset()
 		}
 	}
 	s.weights = make(map[string]int, len(s.order))
-	for i, name := range s.order {
-		s.weights[name] = ws[i]
-		weightGauge.WithLabelValues(s.name, name).Set(100 * float64(ws[i]) / float64(total))
+	for _, r := range routes {
+		name := r.arm.name
+		s.weights[name] = r.weight
+		weightGauge.WithLabelValues(s.name, name).Set(100 * float64(r.weight) / float64(total))
 	}
 	s.table.Store(t)
 	return nil
 }
 
 // canaryPercentLocked is the canary's share of the traffic in percent.
-func (s *state) canaryPercentLocked() float64 {
+func (s *State) canaryPercentLocked() float64 {
 	var total int
 	for _, w := range s.weights {
 		total += w
@@ -201,26 +235,26 @@ func (s *state) canaryPercentLocked() float64 {
 	if total == 0 {
 		return 0
 	}
-	return 100 * float64(s.weights[canaryArm]) / float64(total)
+	return 100 * float64(s.weights[CanaryArm]) / float64(total)
 }
 
 // setCanaryPercentLocked gives the canary p percent (0-100) and shares the
 // rest among the other arms in proportion to their config weights (all to
 // the baseline when those are all 0). Weights are then percentages.
-func (s *state) setCanaryPercentLocked(p int) error {
+func (s *State) setCanaryPercentLocked(p int) error {
 	p = min(max(p, 0), 100)
-	w := map[string]int{canaryArm: p}
+	w := map[string]int{CanaryArm: p}
 	rest := 100 - p
 	var others []string
 	var sum int
 	for _, name := range s.order {
-		if name != canaryArm {
+		if name != CanaryArm {
 			others = append(others, name)
 			sum += s.configWeights[name]
 		}
 	}
 	if sum == 0 {
-		w[baselineArm] = rest
+		w[BaselineArm] = rest
 		return s.setWeightsLocked(w)
 	}
 	// Largest remainder, so the shares add up to exactly rest.
@@ -245,20 +279,35 @@ func (s *state) setCanaryPercentLocked(p int) error {
 }
 
 // verdictLocked judges the window as of now.
-func (s *state) verdictLocked(now time.Time) judge.Verdict {
-	b := s.arms[baselineArm].window.Snapshot(now)
-	c := s.arms[canaryArm].window.Snapshot(now)
-	return judge.Judge(s.cfg.limits, b, c)
+func (s *State) verdictLocked(now time.Time) judge.Verdict {
+	b := s.arms[BaselineArm].window.Snapshot(now)
+	c := s.arms[CanaryArm].window.Snapshot(now)
+	return judge.Judge(s.cfg.Limits, b, c)
 }
 
-// tick runs one round of the judge: verdict, then rollback or progression.
+// JudgeEvery runs a round of the judge (Tick) every interval until ctx is
+// done.
+func (s *State) JudgeEvery(ctx context.Context, interval time.Duration) {
+	tk := time.NewTicker(interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+			s.Tick(time.Now())
+		}
+	}
+}
+
+// Tick runs one round of the judge: verdict, then rollback or progression.
 // Several handlers may share the state (one name used twice, or the old and
 // the new config during a reload); a round within half an interval of the
 // previous one is skipped so the state is judged once per interval.
-func (s *state) tick(now time.Time) {
+func (s *State) Tick(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.lastJudged.IsZero() && now.Sub(s.lastJudged) < s.cfg.interval/2 {
+	if !s.lastJudged.IsZero() && now.Sub(s.lastJudged) < s.cfg.Interval/2 {
 		return
 	}
 	s.lastJudged = now
@@ -267,7 +316,7 @@ func (s *state) tick(now time.Time) {
 	verdictGauge.WithLabelValues(s.name).Set(verdictValue(v.Status))
 
 	switch {
-	case v.Status == judge.Fail && s.cfg.autoRollback && s.weights[canaryArm] > 0:
+	case v.Status == judge.Fail && s.cfg.AutoRollback && s.weights[CanaryArm] > 0:
 		if err := s.setCanaryPercentLocked(0); err != nil {
 			s.log.Error("canary rollback failed", zap.Error(err))
 			return
@@ -284,7 +333,7 @@ func (s *state) tick(now time.Time) {
 			zap.Float64("baseline_error_rate", v.Baseline.ErrorRate),
 			zap.Float64("canary_error_rate", v.Canary.ErrorRate))
 
-	case s.status == statusRunning && len(s.cfg.steps) > 0:
+	case s.status == statusRunning && len(s.cfg.Steps) > 0:
 		cur := s.canaryPercentLocked()
 		// With no canary traffic there is nothing to judge: take the first
 		// step. Otherwise advance one step per PASS.
@@ -292,7 +341,7 @@ func (s *state) tick(now time.Time) {
 			return
 		}
 		next := -1
-		for _, st := range s.cfg.steps {
+		for _, st := range s.cfg.Steps {
 			if float64(st) > cur+1e-9 {
 				next = st
 				break
@@ -312,31 +361,16 @@ func (s *state) tick(now time.Time) {
 	}
 }
 
-func verdictValue(s judge.Status) float64 {
-	switch s {
-	case judge.Pass:
-		return 1
-	case judge.Fail:
-		return 2
-	}
-	return 0
-}
-
-// errBadRequest marks admin API errors that are the caller's fault.
-type errBadRequest struct{ msg string }
-
-func (e errBadRequest) Error() string { return e.msg }
-
-// setWeights applies weights given through the admin API. Arms left out keep
-// their weight. A rolled-back or promoted canary is running again; a paused
-// one stays paused.
-func (s *state) setWeights(in map[string]int) error {
+// SetWeights applies weights given through the admin API. Arms left out
+// keep their weight. A rolled-back or promoted canary is running again; a
+// paused one stays paused. Weights it refuses are a WeightsError.
+func (s *State) SetWeights(in map[string]int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := maps.Clone(s.weights)
 	for name, v := range in {
 		if _, ok := s.arms[name]; !ok {
-			return errBadRequest{fmt.Sprintf("unknown arm %q (arms: %v)", name, s.order)}
+			return WeightsError{fmt.Sprintf("unknown arm %q (arms: %v)", name, s.order)}
 		}
 		w[name] = v
 	}
@@ -350,8 +384,8 @@ func (s *state) setWeights(in map[string]int) error {
 	return nil
 }
 
-// promote gives the canary all the traffic.
-func (s *state) promote() error {
+// Promote gives the canary all the traffic.
+func (s *State) Promote() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.setCanaryPercentLocked(100); err != nil {
@@ -362,9 +396,9 @@ func (s *state) promote() error {
 	return nil
 }
 
-// rollback gives the canary no traffic. It is not counted in
+// Rollback gives the canary no traffic. It is not counted in
 // canary_rollbacks_total, which counts the judge's automatic rollbacks.
-func (s *state) rollback() error {
+func (s *State) Rollback() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.setCanaryPercentLocked(0); err != nil {
@@ -375,107 +409,26 @@ func (s *state) rollback() error {
 	return nil
 }
 
-func (s *state) pause() {
+// Pause stops the steps; FAIL still rolls back.
+func (s *State) Pause() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.status = statusPaused
 	s.log.Info("canary paused through the admin API")
 }
 
-// resume sets the status back to running. A canary at weight 0 with steps
+// Resume sets the status back to running. A canary at weight 0 with steps
 // restarts at the first step (with fresh windows); without steps it stays
 // at 0 until weights are set.
-func (s *state) resume() error {
+func (s *State) Resume() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.status = statusRunning
-	if s.weights[canaryArm] == 0 && len(s.cfg.steps) > 0 {
-		if err := s.setCanaryPercentLocked(s.cfg.steps[0]); err != nil {
+	if s.weights[CanaryArm] == 0 && len(s.cfg.Steps) > 0 {
+		if err := s.setCanaryPercentLocked(s.cfg.Steps[0]); err != nil {
 			return err
 		}
 	}
 	s.log.Info("canary resumed through the admin API")
 	return nil
-}
-
-// ArmView is one arm in the admin API.
-type ArmView struct {
-	Weight     int     `json:"weight"`
-	Percent    float64 `json:"percent"`
-	Upstream   string  `json:"upstream,omitempty"`
-	Requests   uint64  `json:"requests"`
-	Errors     uint64  `json:"errors"`
-	ErrorRate  float64 `json:"error_rate"`
-	P50Seconds float64 `json:"p50_seconds"`
-	P95Seconds float64 `json:"p95_seconds"`
-	P99Seconds float64 `json:"p99_seconds"`
-}
-
-// View is a canary in the admin API. Verdict is computed on the current
-// window when the view is taken; LastJudged* is the judge loop's last round.
-type View struct {
-	Name             string             `json:"name"`
-	Status           string             `json:"status"`
-	Weights          map[string]int     `json:"weights"`
-	ConfigWeights    map[string]int     `json:"config_weights"`
-	Steps            []int              `json:"steps"`
-	AutoRollback     bool               `json:"auto_rollback"`
-	WindowSeconds    float64            `json:"window_seconds"`
-	IntervalSeconds  float64            `json:"interval_seconds"`
-	Arms             map[string]ArmView `json:"arms"`
-	Verdict          judge.Verdict      `json:"verdict"`
-	Analysis         judge.Analysis     `json:"analysis"`
-	LastJudgedAt     *time.Time         `json:"last_judged_at,omitempty"`
-	LastJudgedStatus judge.Status       `json:"last_judged_status,omitempty"`
-	AutoRollbacks    uint64             `json:"auto_rollbacks"`
-}
-
-func (s *state) view() View {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	var total int
-	for _, w := range s.weights {
-		total += w
-	}
-	v := View{
-		Name:            s.name,
-		Status:          s.status,
-		Weights:         maps.Clone(s.weights),
-		ConfigWeights:   maps.Clone(s.configWeights),
-		Steps:           slices.Clone(s.cfg.steps),
-		AutoRollback:    s.cfg.autoRollback,
-		WindowSeconds:   s.cfg.window.Seconds(),
-		IntervalSeconds: s.cfg.interval.Seconds(),
-		Arms:            make(map[string]ArmView, len(s.arms)),
-		AutoRollbacks:   s.autoRollbacks,
-	}
-	if v.Steps == nil {
-		v.Steps = []int{}
-	}
-	for _, name := range s.order {
-		snap := s.arms[name].window.Snapshot(now)
-		av := ArmView{
-			Weight:     s.weights[name],
-			Upstream:   s.upstreams[name],
-			Requests:   snap.Requests,
-			Errors:     snap.Errors,
-			ErrorRate:  snap.ErrorRate(),
-			P50Seconds: snap.Latency.Quantile(0.50),
-			P95Seconds: snap.Latency.Quantile(0.95),
-			P99Seconds: snap.Latency.Quantile(0.99),
-		}
-		if total > 0 {
-			av.Percent = 100 * float64(av.Weight) / float64(total)
-		}
-		v.Arms[name] = av
-	}
-	v.Verdict = s.verdictLocked(now)
-	v.Analysis = v.Verdict.Analysis
-	if s.lastVerdict != nil {
-		at := s.lastJudged
-		v.LastJudgedAt = &at
-		v.LastJudgedStatus = s.lastVerdict.Status
-	}
-	return v
 }
