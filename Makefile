@@ -41,7 +41,7 @@ clean:
 	rm -rf bin
 
 ## ---------------------------------------------------------------- operations
-## (observability/README.md; compose.yaml needs a .env: cp .env.example .env)
+## (README.md "Operations"; compose.yaml needs a .env: cp .env.example .env)
 PROM_DIR := observability/prometheus
 HEALTH_CHECK_URL ?= http://localhost:8080
 

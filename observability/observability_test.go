@@ -136,18 +136,18 @@ func alerts(t *testing.T) map[string]rule {
 	return m
 }
 
-// Every alert the seeds list, by name.
+// Every alert the original system defined, by name.
 var seedAlerts = []string{
-	// seed 000 "Alertas"
+	// its general alerts
 	"HighHttp5xxRate", "HighWebhook429Rate", "HighPmsLatencyP95", "CircuitBreakerOpen", "DependencyDown",
 	"OrchestratorHighErrorRateWarning", "OrchestratorHighErrorRateCritical", "OrchestratorHighLatencyP95",
 	"OrchestratorSLODegradationWarning", "OrchestratorSLODegradationCritical",
 	"OrchestratorSLOBurnRateWarning", "OrchestratorSLOBurnRateCritical",
 	"OrchestratorSLOBudgetExhaustForecastWarning", "OrchestratorSLOBudgetExhaustForecastCritical",
 	"PmsCacheHitRatioLowWarning", "PmsCacheHitRatioLowCritical",
-	// seed 000 "Métricas Predictivas Circuit Breaker PMS"
+	// its predictive PMS circuit-breaker alerts
 	"PmsCircuitBreakerImminentOpenWarning", "PmsCircuitBreakerImminentOpenCritical",
-	// seed 003 security_blockers and performance
+	// its staging security blockers and performance alerts
 	"TenantIsolationViolation", "MetadataInjectionAttempt", "ChannelSpoofingDetected", "StaleCacheHighUsage",
 	"HighLatency", "ErrorRateHigh",
 }
@@ -158,7 +158,7 @@ func TestAlertsCoverTheSeedsAndAreRoutable(t *testing.T) {
 	all := alerts(t)
 	for _, name := range seedAlerts {
 		if _, ok := all[name]; !ok {
-			t.Errorf("seed alert %s missing from alerts.yml", name)
+			t.Errorf("alert %s of the original system missing from alerts.yml", name)
 		}
 	}
 	bloqueante := map[string]string{"TenantIsolationViolation": "1", "MetadataInjectionAttempt": "2", "ChannelSpoofingDetected": "3", "StaleCacheHighUsage": "4"}
@@ -239,8 +239,9 @@ type panel struct {
 	} `json:"fieldConfig"`
 }
 
-// The dashboards of the seeds with their stable uids (links and bookmarks
-// use them; seed 003 fixed security-blockers-staging).
+// The original system's dashboards with their stable uids (links and
+// bookmarks use them; its security dashboard already had the uid
+// security-blockers-staging).
 var wantDashboards = map[string]string{
 	"agente-overview":           "Agente - Overview",
 	"alerts-overview":           "Alertas - Overview",

@@ -1,11 +1,11 @@
-// Package admin is the admin HTTP API (DESIGN.md "Admin API") as a plain
-// http.Handler: tenants and their identifiers, feature flags, the dashboard.
+// Package admin is the admin HTTP API (/admin/...) as a plain http.Handler:
+// tenants and their identifiers, feature flags, the dashboard.
 //
 // Authentication is not done here: the server puts a middleware calling
 // Authenticate (modules/adminauth) and the rate limiter in front, in that order
-// (seed: auth first, then limits). As a backstop the handler answers 401 to
-// any request whose context carries no actor, so a missing middleware fails
-// closed and no write goes unaudited.
+// (auth first, then limits, as in the original system). As a backstop the
+// handler answers 401 to any request whose context carries no actor, so a
+// missing middleware fails closed and no write goes unaudited.
 package admin
 
 import (

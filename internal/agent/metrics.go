@@ -6,8 +6,8 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/nlp"
 )
 
-// Metric label values of orchestrator_messages_total's status; the seed's
-// alerts compute error rates as status="error" over all.
+// Metric label values of orchestrator_messages_total's status; the original
+// system's alerts compute error rates as status="error" over all.
 const (
 	statusSuccess = "success"
 	statusError   = "error"
@@ -27,8 +27,8 @@ var (
 )
 
 func init() {
-	// Every series exists from the start, so rate() and the seed's error-rate
-	// alerts see zeros rather than gaps.
+	// Every series exists from the start, so rate() and the error-rate alerts
+	// see zeros rather than gaps.
 	for _, in := range nlp.Intents() {
 		messagesTotal.WithLabelValues(string(in), statusSuccess)
 		messagesTotal.WithLabelValues(string(in), statusError)

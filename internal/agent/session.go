@@ -25,8 +25,8 @@ type SessionKey struct {
 }
 
 // KeyFor is the session key of a guest: WhatsApp numbers are stored in E.164
-// with the '+' (as the seed's sessions rows spell them), email addresses in
-// lower case.
+// with the '+' (as the original system's sessions rows spell them), email
+// addresses in lower case.
 func KeyFor(tenantID string, ch chat.Channel, from string) SessionKey {
 	from = strings.TrimSpace(from)
 	switch ch {
@@ -64,8 +64,8 @@ type Session struct {
 }
 
 // State is what the agent remembers between messages; it is stored as the
-// sessions.state JSON document. intent_history and context are the seed's
-// key names, so rows written by the original system load.
+// sessions.state JSON document. intent_history and context are the original
+// system's key names, so rows written by the original system load.
 type State struct {
 	IntentHistory []string     `json:"intent_history"`
 	Context       Slots        `json:"context"`
@@ -92,7 +92,8 @@ type Slots struct {
 	Nights   int    `json:"nights,omitempty"`
 	Adults   int    `json:"adults,omitempty"`
 	Children int    `json:"children,omitempty"`
-	// Guests is the seed's party size; it is read as adults when adults is unset.
+	// Guests is the original system's party size; it is read as adults when
+	// adults is unset.
 	Guests   int    `json:"guests,omitempty"`
 	RoomType string `json:"room_type,omitempty"` // single|double|twin|suite|family
 	Email    string `json:"email,omitempty"`
@@ -156,7 +157,7 @@ const (
 )
 
 // normalize fixes up a state read from storage: nil slices of old rows, the
-// seed's guests count.
+// original system's guests count.
 func (s *State) normalize() {
 	if s.IntentHistory == nil {
 		s.IntentHistory = []string{}

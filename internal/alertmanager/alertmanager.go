@@ -1,9 +1,9 @@
 // Package alertmanager renders the Alertmanager configuration of the
-// agente-caddy stack from the environment (seed 000 "Alertas": Slack when
-// SLACK_WEBHOOK_URL is set, email when ALERT_EMAIL_TO and SMTP_* are set, and
-// always a "null" default receiver so a missing variable never breaks
-// Alertmanager) with seed 003's routing tree (security bloqueantes to the
-// security team, critical to the on-call channel, performance and
+// agente-caddy stack from the environment (as the original system did: Slack
+// when SLACK_WEBHOOK_URL is set, email when ALERT_EMAIL_TO and SMTP_* are set,
+// and always a "null" default receiver so a missing variable never breaks
+// Alertmanager) with the original system's routing tree (security bloqueantes
+// to the security team, critical to the on-call channel, performance and
 // availability to DevOps).
 //
 // Receivers exist whether or not a channel is configured: a receiver with no
@@ -49,7 +49,7 @@ const (
 	WarningReceiver  = "warning-alerts"
 )
 
-// Slack channels of seed 003.
+// Slack channels of the original system's routing.
 var slackChannels = map[string]string{
 	CriticalReceiver: "#agente-hotel-alerts",
 	SecurityReceiver: "#security-alerts",
@@ -57,10 +57,10 @@ var slackChannels = map[string]string{
 	WarningReceiver:  "#agente-hotel-alerts",
 }
 
-// FromEnv reads the settings. Missing variables leave a channel off (never an
-// error: the seed's "así no falla si faltan variables"); a half-configured
-// channel is left off with a warning saying what is missing; only a value that
-// is present but malformed is an error, naming the variable.
+// FromEnv reads the settings. Missing variables leave a channel off and are
+// never an error (as in the original system); a half-configured channel is
+// left off with a warning saying what is missing; only a value that is
+// present but malformed is an error, naming the variable.
 func FromEnv(lookup Lookup) (Settings, error) {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
 	s := Settings{
@@ -219,7 +219,7 @@ func Render(s Settings) ([]byte, error) {
 			},
 		},
 		InhibitRules: []inhibitRule{
-			// Seed 003: a critical alert silences the warning of the same name and component.
+			// As in the original system: a critical alert silences the warning of the same name and component.
 			{SourceMatchers: []string{`severity="critical"`}, TargetMatchers: []string{`severity="warning"`}, Equal: []string{"alertname", "component"}},
 			// Our Warning/Critical pairs have different names and share a
 			// `family` label: the critical one silences its warning twin

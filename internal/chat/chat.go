@@ -46,7 +46,7 @@ type Message struct {
 	Media     *Media    `json:"media,omitempty"`
 	Location  *Location `json:"location,omitempty"`
 	Errors    []Error   `json:"errors,omitempty"` // why an unsupported message could not be read
-	// Metadata is what survived the allowlist; see DESIGN.md "Message metadata allowlist".
+	// Metadata is what survived the allowlist; see MetadataFilter.
 	Metadata map[string]any `json:"metadata,omitempty"`
 }
 

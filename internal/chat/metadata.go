@@ -2,8 +2,7 @@ package chat
 
 import "encoding/json"
 
-// DefaultAllowedMetadata is the original system's metadata allowlist
-// (DESIGN.md "Message metadata allowlist").
+// DefaultAllowedMetadata is the original system's metadata allowlist.
 var DefaultAllowedMetadata = []string{
 	"user_context",
 	"custom_fields",
@@ -18,8 +17,9 @@ var defaultAllowed = NewMetadataFilter(DefaultAllowedMetadata).Allowed
 
 // MetadataFilter decides which keys of a message's client-supplied metadata
 // reach the agent. Metadata arrives inside the payload, so anything in it is
-// attacker-controlled (seed 003 "whatsapp_malicious_metadata": a
-// "x_tenant_override" key): only allow-listed keys survive.
+// attacker-controlled (the original system's staging payload
+// whatsapp_malicious_metadata carries an "x_tenant_override" key): only
+// allow-listed keys survive.
 //
 // The zero value (Allowed == nil) applies DefaultAllowedMetadata; a non-nil
 // empty map drops every key.

@@ -7,7 +7,8 @@ import (
 )
 
 func TestMetadataFilterSeedCase(t *testing.T) {
-	// seed 003 §2.3 "whatsapp_malicious_metadata"
+	// The metadata of the staging payload whatsapp_malicious_metadata
+	// (internal/whatsapp/testdata/seed_whatsapp_malicious_metadata.json).
 	md := map[string]any{
 		"malicious_key":     "should_be_filtered",
 		"x_tenant_override": "tenant_hotel_bcn",

@@ -2,9 +2,9 @@ package chat
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Message metrics of DESIGN.md "Metrics". They live here, not in a channel
-// package, because every channel records into the same series and tells
-// itself apart with the `canal` label.
+// Message metrics, by the names the dashboards and alerts under observability/
+// query. They live here, not in a channel package, because every channel
+// records into the same series and tells itself apart with the `canal` label.
 var (
 	MessagesNormalized = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "message_normalized_total",

@@ -1,5 +1,5 @@
-// Package config reads agente-caddy's environment (DESIGN.md "Configuration")
-// and decides whether it is fit to start.
+// Package config reads agente-caddy's environment (the variables README.md
+// "Configuration" lists) and decides whether it is fit to start.
 //
 // One Caddyfile serves every environment; what changes between them is the
 // environment. Development and test run with no other service and with

@@ -1,6 +1,7 @@
-// Package email is the Gmail channel: it normalises the email webhook's JSON
-// (DESIGN.md `POST /webhooks/gmail`, seed 003 §2.3 "gmail_tenant_bcn") into a
-// chat.Message, and sends replies by SMTP (Sender).
+// Package email is the Gmail channel: it normalises the JSON posted to
+// POST /webhooks/gmail (the original system's email webhook payload
+// {from, subject, body, timestamp}, as in testdata/seed_gmail_tenant_bcn.json)
+// into a chat.Message, and sends replies by SMTP (Sender).
 package email
 
 import (
@@ -273,9 +274,9 @@ func IsMessageID(id string) bool {
 
 const maxUnix = 253402300799 // 9999-12-31T23:59:59Z
 
-// parseTimestamp accepts RFC 3339 ("2025-10-22T10:30:00Z", the seed's), an
-// RFC 5322 date (an email's Date header), or unix seconds as a number or a
-// string. It returns the time and the raw text (for the dedup hash).
+// parseTimestamp accepts RFC 3339 ("2025-10-22T10:30:00Z", the original
+// system's form), an RFC 5322 date (an email's Date header), or unix seconds
+// as a number or a string. It returns the time and the raw text (for the dedup hash).
 func parseTimestamp(raw json.RawMessage, now func() time.Time) (time.Time, string, error) {
 	r := strings.TrimSpace(string(raw))
 	if r == "" || r == "null" {

@@ -5,8 +5,8 @@
 //  1. field <flag> of the Redis hash "feature_flags"
 //     (HSET feature_flags features.interactive_messages 1; what
 //     PUT /admin/feature-flags/{flag} writes);
-//  2. the Redis key "feature:<flag>" (seed 003 §2.2's redis-init.sh:
-//     SET feature:tenancy.dynamic.enabled "true");
+//  2. the Redis key "feature:<flag>" (what the original system's Redis init
+//     script wrote: SET feature:tenancy.dynamic.enabled "true");
 //  3. the defaults: FEATURE_FLAGS, TENANCY_DYNAMIC_ENABLED, then the
 //     built-ins of Defaults for the ENVIRONMENT (see DefaultsFromEnv);
 //  4. false.
@@ -37,7 +37,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Known flags (seeds 000 and 003).
+// Known flags (the original system's).
 const (
 	InteractiveMessages  = "features.interactive_messages"
 	TenancyDynamic       = "tenancy.dynamic.enabled"
@@ -69,8 +69,9 @@ func Collectors() []prometheus.Collector { return []prometheus.Collector{FlagEna
 
 // Defaults are the built-in flag values for an ENVIRONMENT. Interactive
 // messages stay off in development and test so replies are plain text that
-// tests can assert (seed 000), on in staging and production. The security
-// checks and the PMS breaker are on everywhere; the rest are opt-in.
+// tests can assert (as in the original system), on in staging and
+// production. The security checks and the PMS breaker are on everywhere; the
+// rest are opt-in.
 func Defaults(environment string) map[string]bool {
 	prod := environment == "staging" || environment == "production"
 	return map[string]bool{
@@ -128,8 +129,8 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 func ValidName(name string) bool { return namePattern.MatchString(name) }
 
 // ParseList reads FEATURE_FLAGS: comma-separated name=value items, where
-// value is anything ParseValue accepts. "name:value" (the seed's .env
-// format, e.g. "nlp.fallback.enhanced:true,tenancy.dynamic.enabled:true")
+// value is anything ParseValue accepts. "name:value" (the original system's
+// .env format, e.g. "nlp.fallback.enhanced:true,tenancy.dynamic.enabled:true")
 // and a bare "name" (meaning true) are accepted too. Empty items are skipped.
 func ParseList(s string) (map[string]bool, error) {
 	out := map[string]bool{}

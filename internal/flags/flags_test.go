@@ -53,10 +53,10 @@ func TestParseList(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	// The seed's .env.staging line, verbatim.
+	// The original system's .env.staging line, verbatim.
 	seed, err := ParseList("nlp.fallback.enhanced:true,tenancy.dynamic.enabled:true,audio.processor.optimized:true,pms.circuit_breaker.enabled:true")
 	if err != nil || len(seed) != 4 || !seed[TenancyDynamic] {
-		t.Fatalf("seed FEATURE_FLAGS: %v %v", seed, err)
+		t.Fatalf("the original system's FEATURE_FLAGS: %v %v", seed, err)
 	}
 	for _, bad := range []string{"a=maybe", "a=", "bad name=true", "=true", "a b"} {
 		if _, err := ParseList(bad); err == nil {
@@ -127,7 +127,7 @@ func TestRedisPrecedenceAndTTL(t *testing.T) {
 	s := New(Options{Client: client, KeyPrefix: prefix, Now: clk.Now,
 		Defaults: map[string]bool{"f.hash": false, "f.key": false, "f.default": true, "f.both": false}})
 
-	// The seed's two formats.
+	// The original system's two formats.
 	client.HSet(ctx, prefix+HashKey, "f.hash", "1")
 	client.Set(ctx, prefix+"feature:f.key", "true", 0)
 	client.HSet(ctx, prefix+HashKey, "f.both", "off")

@@ -1,6 +1,7 @@
 // Package health runs the readiness checks of /health/ready: every configured
 // dependency (database, redis, pms) is asked, concurrently and with a
-// deadline, and the answer is exported as the seed's readiness metrics.
+// deadline, and the answer is exported as the original system's readiness
+// metrics.
 package health
 
 import (
@@ -94,7 +95,8 @@ func boolGauge(b bool) float64 {
 	return 0
 }
 
-// The seed's readiness metrics.
+// The readiness metrics, under the original system's names (kept so its
+// dashboards and alerts keep working).
 var (
 	DependencyUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dependency_up",

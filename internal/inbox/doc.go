@@ -42,9 +42,10 @@
 //
 // # Per-conversation ordering across instances: a lease row in Postgres
 //
-// The issue offered a per-conversation lock in Redis or partitioned workers.
-// We chose neither: the lock is a row in Postgres (inbox_leases, keyed by
-// conversation), taken in the same statement that claims the message.
+// The usual choices are a per-conversation lock in Redis or partitioned
+// workers. We chose neither: the lock is a row in Postgres (inbox_leases,
+// keyed by conversation), taken in the same statement that claims the
+// message.
 //
 //   - Redis would be a second source of truth beside the rows it guards: a
 //     lock held in Redis while the row's state lives in Postgres needs its own

@@ -1,9 +1,9 @@
 // Package judge decides whether a canary is as good as its baseline.
 //
 // It keeps per-arm statistics over a sliding time window (Window), and
-// compares two arms (Judge) the way the seed's canary-diff report did —
-// p95 ratio and error-rate ratio against limits — with two additions taken
-// from Kayenta's judge: a minimum sample size below which the answer is
+// compares two arms (Judge) the way the original system's canary-diff report
+// did — p95 ratio and error-rate ratio against limits — with two additions
+// taken from Kayenta's judge: a minimum sample size below which the answer is
 // INCONCLUSIVE, and a significance test behind every FAIL, so that noise alone
 // cannot fail a canary.
 //
@@ -43,7 +43,8 @@ const (
 	Inconclusive Status = "INCONCLUSIVE"
 )
 
-// Environment variables that override the default limits (seed 000).
+// Environment variables that override the default limits (the original
+// system's names).
 const (
 	EnvP95IncreaseLimit = "P95_INCREASE_LIMIT"
 	EnvErrIncreaseLimit = "ERR_INCREASE_LIMIT"
@@ -66,8 +67,8 @@ type Limits struct {
 	Alpha float64 `json:"alpha"`
 }
 
-// DefaultLimits are the seed's limits with a minimum of 50 samples per arm
-// and a 5 % significance level.
+// DefaultLimits are the original system's limits with a minimum of 50
+// samples per arm and a 5 % significance level.
 func DefaultLimits() Limits {
 	return Limits{
 		P95IncreaseLimit: 1.10,
@@ -152,7 +153,8 @@ type Analysis struct {
 	ErrorPValue float64 `json:"error_p_value"`
 }
 
-// Verdict is the judge's answer; its JSON is DESIGN.md's "Canary report".
+// Verdict is the judge's answer; its JSON is the canary report (what
+// canary-diff writes to .playbook/canary_diff_report.json).
 type Verdict struct {
 	Status      Status   `json:"status"`
 	FailReasons []string `json:"fail_reasons"`

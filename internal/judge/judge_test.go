@@ -129,7 +129,8 @@ func TestJudgeDifferentBinsInconclusive(t *testing.T) {
 	}
 }
 
-// The verdict's JSON is DESIGN.md's "Canary report", key for key.
+// The verdict's JSON is the canary report's shape (canary-diff's
+// .playbook/canary_diff_report.json), key for key.
 func TestVerdictJSONShape(t *testing.T) {
 	v := Judge(DefaultLimits(), arm(100, 0, lognormal(8, 20*time.Millisecond, 0.3, 0)), arm(100, 0, lognormal(9, 20*time.Millisecond, 0.3, 0)))
 	raw, err := json.Marshal(v)

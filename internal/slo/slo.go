@@ -1,6 +1,6 @@
-// Package slo renders the orchestrator's SLO recording rules (seed 000
-// "Parametrización de SLO") from a target, so the error budget, burn rates and
-// exhaustion forecasts always agree with the SLO an operator chose.
+// Package slo renders the orchestrator's SLO recording rules (the original
+// system's SLO parametrisation) from a target, so the error budget, burn
+// rates and exhaustion forecasts always agree with the SLO an operator chose.
 //
 // The rules are a template with three inputs: the target (SLO_TARGET, in
 // percent), the error budget fraction (1 - target/100, or ERROR_BUDGET_FRACTION
@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-// Defaults of the seed.
+// Defaults, the original system's.
 const (
 	DefaultTarget       = 99.0
 	DefaultTrafficFloor = 0.5
@@ -45,7 +45,8 @@ type Params struct {
 	Period time.Duration
 }
 
-// Default returns the seed's parameters: 99% over 30 days, floor 0.5 msg/s.
+// Default returns the original system's parameters: 99% over 30 days, floor
+// 0.5 msg/s.
 func Default() Params {
 	return Params{Target: DefaultTarget, TrafficFloor: DefaultTrafficFloor, Period: DefaultPeriod}
 }
@@ -132,9 +133,10 @@ func (p Params) Budget() float64 {
 	return (100 - p.Target) / 100
 }
 
-// Windows of the multi-window burn rates. The seed names four series; the
-// windows are the classic multiwindow pairs: a warning needs fast (30m) > 2
-// and slow (6h) > 1, a page needs fast2 (5m) > 14.4 and slow2 (1h) > 6.
+// Windows of the multi-window burn rates. The original system names four
+// series (orchestrator_burn_rate_fast, _slow, _fast2, _slow2); the windows
+// are the classic multiwindow pairs: a warning needs fast (30m) > 2 and
+// slow (6h) > 1, a page needs fast2 (5m) > 14.4 and slow2 (1h) > 6.
 var burnWindows = []struct{ Name, Window string }{
 	{"fast", "30m"},
 	{"slow", "6h"},

@@ -62,7 +62,7 @@ func TestRenderNamesEverySeriesTheSeedLists(t *testing.T) {
 		}
 	}
 	if got := exprs["orchestrator_message_rate_all"]; got != "sum(rate(orchestrator_messages_total[5m]))" {
-		t.Errorf("orchestrator_message_rate_all = %q, want the seed's sum(rate(orchestrator_messages_total[5m]))", got)
+		t.Errorf("orchestrator_message_rate_all = %q, want the original system's sum(rate(orchestrator_messages_total[5m]))", got)
 	}
 }
 

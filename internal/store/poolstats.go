@@ -8,10 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Connection pool metrics for the "Database & PMS Performance" dashboard
-// (seed 000). The seed's SQLAlchemy pool had an overflow; pgxpool has a hard
-// maximum instead, so db_pool_overflow becomes the count of acquisitions that
-// had to wait for a connection (db_pool_empty_acquire_total).
+// Connection pool metrics for the original system's "Database & PMS
+// Performance" dashboard. Its SQLAlchemy pool had an overflow; pgxpool has a
+// hard maximum instead, so db_pool_overflow becomes the count of acquisitions
+// that had to wait for a connection (db_pool_empty_acquire_total).
 var (
 	poolActiveDesc      = prometheus.NewDesc("db_pool_active_connections", "Postgres connections checked out of the pool (running a query or a transaction).", nil, nil)
 	poolIdleDesc        = prometheus.NewDesc("db_pool_idle_connections", "Open Postgres connections idle in the pool.", nil, nil)

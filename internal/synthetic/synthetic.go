@@ -1,5 +1,5 @@
-// Package synthetic is the seed's external health check ("Synthetic
-// Monitoring"): it asks a deployment's /health/live (critical), /health/ready
+// Package synthetic is the original system's external health check
+// (synthetic monitoring): it asks a deployment's /health/live (critical), /health/ready
 // (important) and /metrics (optional), retrying each, and reports the worst
 // outcome with Nagios-style exit codes so cron, Docker and monitoring agents
 // can all use it. With a Slack webhook it also posts a message when the
@@ -66,15 +66,16 @@ type Endpoint struct {
 	Importance Importance
 }
 
-// Endpoints are the seed's three.
+// Endpoints are the three the original system's check asked.
 var Endpoints = []Endpoint{
 	{"/health/live", Critical},
 	{"/health/ready", Important},
 	{"/metrics", Optional},
 }
 
-// Guardrails of the seed ("Health Checks"): whatever is configured, at most
-// 10 retries, a 60 s timeout, 1 s between requests, 5 min between alerts.
+// Guardrails kept from the original system's check: whatever is configured,
+// at most 10 retries, a 60 s timeout, 1 s between requests, 5 min between
+// alerts.
 const (
 	MaxRetriesCap  = 10
 	MaxTimeout     = 60 * time.Second
@@ -135,7 +136,8 @@ func FromEnv(lookup Lookup) (Config, error) {
 	return c, c.normalize()
 }
 
-// ParseTimeout accepts seconds ("10", the seed's form) or a Go duration ("10s").
+// ParseTimeout accepts seconds ("10", the original system's form) or a Go
+// duration ("10s").
 func ParseTimeout(v string) (time.Duration, error) {
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
 		if n <= 0 {

@@ -1,6 +1,7 @@
 // Package telemetry holds the Prometheus collectors shared by every route of
-// ours (the seed's HTTP metrics) and the one way all our packages register
-// their collectors into a Caddy config's registry.
+// ours (the HTTP metrics of the original system's dashboards and alerts) and
+// the one way all our packages register their collectors into a Caddy
+// config's registry.
 //
 // Collectors are package-level values created once per process; each config
 // registers them into its own registry (ctx.GetMetricsRegistry()). A reload
@@ -34,7 +35,8 @@ func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	return nil
 }
 
-// The seed's HTTP metrics, recorded for our routes.
+// The HTTP metrics, under the original system's names (kept so its dashboards
+// and alerts keep working), recorded for our routes.
 var (
 	HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "http_requests_total",
@@ -58,7 +60,7 @@ func HTTPCollectors() []prometheus.Collector {
 	return []prometheus.Collector{HTTPRequests, RequestDuration, ActiveConnections}
 }
 
-// knownEndpoints are the route templates of DESIGN.md. Paths are reported by
+// knownEndpoints are the route templates we serve. Paths are reported by
 // template so that ids in paths cannot explode the label's cardinality.
 var knownEndpoints = []string{
 	"/webhooks/whatsapp",

@@ -2,7 +2,8 @@ package tenancy
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Tenancy metrics (DESIGN.md "Metrics"; names are the seed's).
+// Tenancy metrics, under the original system's names (kept so its dashboards
+// and alerts keep working).
 var (
 	Resolutions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenant_resolution_total",

@@ -55,7 +55,7 @@ func TestSeedSQLRunsUnchangedAndResolves(t *testing.T) {
 	if _, err := pool.Exec(ctx, string(seed)); err != nil {
 		t.Fatalf("init-staging-db.sql against the migrated schema: %v", err)
 	}
-	// Twice: the seed is idempotent (ON CONFLICT DO NOTHING).
+	// Twice: the script is idempotent (ON CONFLICT DO NOTHING).
 	if _, err := pool.Exec(ctx, string(seed)); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
@@ -66,7 +66,7 @@ func TestSeedSQLRunsUnchangedAndResolves(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	for in, want := range map[tenancy.ResolveInput]string{
-		{GuestPhone: "34600111222", Channel: "whatsapp"}:       "tenant_hotel_madrid", // WhatsApp sends digits; the seed stores +E.164
+		{GuestPhone: "34600111222", Channel: "whatsapp"}:       "tenant_hotel_madrid", // WhatsApp sends digits; the script stores +E.164
 		{GuestPhone: "34600111333", Channel: "whatsapp"}:       "tenant_hotel_madrid",
 		{GuestPhone: "34600222333", Channel: "whatsapp"}:       "tenant_hotel_bcn",
 		{GuestPhone: "+34600333444", Channel: "whatsapp"}:      "tenant_hotel_sevilla",
@@ -82,7 +82,7 @@ func TestSeedSQLRunsUnchangedAndResolves(t *testing.T) {
 	if !ok || madrid.Timezone != "Europe/Madrid" || madrid.Name != "Hotel Madrid Central" || len(madrid.Identifiers) != 3 {
 		t.Fatalf("madrid %+v", madrid)
 	}
-	// The seed's rows are stored as written; an admin add in another format collides.
+	// The script's rows are stored as written; an admin add in another format collides.
 	id, _ := tenancy.ParseIdentifier("34 600 111 222", "")
 	if _, err := s.AddIdentifier(ctx, "ops", "tenant_hotel_bcn", id); !errors.Is(err, tenancy.ErrConflict) {
 		t.Fatalf("add of a seed phone in another format: %v", err)

@@ -3,7 +3,7 @@ package tenancy
 // Result is how a tenant was decided; it labels tenant_resolution_total.
 type Result string
 
-// The resolution results (DESIGN.md "Tenant resolution order").
+// The resolution results, in the order resolve tries them.
 const (
 	// ResultProvided: the route's configuration named a trusted tenant.
 	ResultProvided Result = "provided"

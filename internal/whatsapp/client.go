@@ -15,11 +15,12 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
-// DefaultBaseURL is the Graph API version we target (DESIGN.md
-// WHATSAPP_API_BASE).
+// DefaultBaseURL is the Graph API version we target; WHATSAPP_API_BASE
+// overrides it.
 const DefaultBaseURL = "https://graph.facebook.com/v21.0"
 
-// Meta error codes the sender treats specially (reference/external-apis.md).
+// Meta error codes the sender treats specially (from Meta's WhatsApp Cloud API
+// error code documentation).
 const (
 	CodeThroughput      = 130429 // per-number throughput limit
 	CodePairRate        = 131056 // too many messages to the same user (≈ 1 per 6 s)

@@ -10,8 +10,8 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
 
-// The metric names are DESIGN.md's; a reload registers the same collectors
-// again without error.
+// The metric names are the ones the dashboards and alerts under observability/
+// query; a reload registers the same collectors again without error.
 func TestCollectorsRegisterAndNames(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	for i := 0; i < 2; i++ {

@@ -21,10 +21,10 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
-// ErrorKind is a normalisation problem, named as the seed names it; the
-// value is the `error_type` label of message_normalization_errors_total.
-// An ErrorKind is an error, so errors.Is(err, ErrMissingEntry) works on what
-// Normalize returns.
+// ErrorKind is a normalisation problem, named as the original system named
+// it; the value is the `error_type` label of
+// message_normalization_errors_total. An ErrorKind is an error, so
+// errors.Is(err, ErrMissingEntry) works on what Normalize returns.
 type ErrorKind string
 
 const (
@@ -226,7 +226,7 @@ func (b Batch) ByBusiness() []Batch {
 	return out
 }
 
-// Wire shapes of the envelope (reference/external-apis.md). Only what we use
+// Wire shapes of Meta's webhook envelope (WhatsApp Cloud API). Only what we use
 // is declared; Meta adds fields freely and unknown ones are ignored.
 type (
 	wireEnvelope struct {
@@ -294,8 +294,8 @@ type (
 		} `json:"context"`
 		Errors []wireError `json:"errors"`
 		// Not Meta's: the original system's clients put metadata on the
-		// message (seed 003 §2.3). Raw so that a non-object does not cost
-		// the message.
+		// message (as in its staging payloads). Raw so that a non-object
+		// does not cost the message.
 		Metadata json.RawMessage `json:"metadata"`
 	}
 	wireReply struct {
@@ -336,9 +336,9 @@ type (
 //
 // Messages get Channel, ID, From (E.164 digits), To (phone_number_id), Name,
 // Timestamp, Kind and the kind's fields; TenantID is left empty (see
-// Batch.ForTenant). A message without an id (the seed's fixtures) gets a
-// stable synthetic one, "nid.<hex>", derived from its content, so a redelivery
-// deduplicates all the same.
+// Batch.ForTenant). A message without an id (like the original system's
+// staging payloads) gets a stable synthetic one, "nid.<hex>", derived from its
+// content, so a redelivery deduplicates all the same.
 func Normalize(body []byte, opts NormalizeOptions) (Batch, error) {
 	return decode(body, opts, false)
 }

@@ -135,8 +135,9 @@ func TestNormalizeMetaReference(t *testing.T) {
 	}
 }
 
-// The seed's fixtures (003 §2.3) lack ids, metadata and phone_number_id:
-// they still normalise, with a stable synthetic id.
+// The original system's staging payloads (testdata/seed_*.json) lack ids,
+// metadata and phone_number_id: they still normalise, with a stable synthetic
+// id.
 func TestNormalizeSeedPayloads(t *testing.T) {
 	t.Run("whatsapp_tenant_madrid", func(t *testing.T) {
 		body := readFixture(t, "seed_whatsapp_tenant_madrid.json")
@@ -177,15 +178,16 @@ func TestNormalizeSeedPayloads(t *testing.T) {
 		if b.Messages[0].Text != "Test metadata injection" {
 			t.Fatalf("message not kept: %+v", b.Messages[0])
 		}
-		// DESIGN.md's default allowlist knows none of the three keys.
+		// The default allowlist (chat.DefaultAllowedMetadata) knows none of the three keys.
 		if b.Messages[0].Metadata != nil {
 			t.Fatalf("metadata %v survived the default allowlist", b.Messages[0].Metadata)
 		}
 		if got := testutil.ToFloat64(chat.MetadataFilteredKeys) - before; got != 3 {
 			t.Fatalf("metadata_filtered_keys_total grew by %v, want 3", got)
 		}
-		// The seed expects safe_key preserved: that is an allowlist which
-		// includes it (configurable in the Caddyfile).
+		// The original system's staging smoke test expects safe_key
+		// preserved: that is an allowlist which includes it (configurable in
+		// the Caddyfile).
 		opts := testOpts()
 		opts.Metadata = chat.NewMetadataFilter(append(append([]string{}, chat.DefaultAllowedMetadata...), "safe_key"))
 		before = testutil.ToFloat64(chat.MetadataFilteredKeys)

@@ -10,7 +10,8 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
-// Meta's limits on outbound messages, in characters (reference/external-apis.md).
+// Meta's limits on outbound messages, in characters (as the WhatsApp Cloud API
+// documents them).
 const (
 	MaxTextBody          = 4096
 	MaxButtons           = 3
@@ -42,7 +43,7 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidReply, fmt.Sprintf(format, a...))
 }
 
-// Wire shapes of a send request (reference/external-apis.md).
+// Wire shapes of a Cloud API send request (POST /{phone_number_id}/messages).
 type (
 	outMessage struct {
 		MessagingProduct string          `json:"messaging_product"`

@@ -76,7 +76,8 @@ type App struct {
 	RedisURL string `json:"redis_url,omitempty"`
 	// KeyPrefix overrides REDIS_KEY_PREFIX: prefixed to every Redis key of
 	// ours, so environments can share a Redis. Default empty, which keeps the
-	// seed's key names (feature_flags, feature:<flag>).
+	// original system's key names (feature_flags, feature:<flag>), so its
+	// scripts and existing data keep working.
 	KeyPrefix string `json:"key_prefix,omitempty"`
 	// Migrate applies the embedded Postgres migrations at start (under an
 	// advisory lock, so instances starting together are safe). Default true.

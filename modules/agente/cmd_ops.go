@@ -19,9 +19,10 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/synthetic"
 )
 
-// The operations subcommands: what the seed did with shell entrypoints
-// (rendering Prometheus and Alertmanager configuration from the environment,
-// the synthetic health check), plus the container's own health check.
+// The operations subcommands: what the original system did with shell
+// entrypoints (rendering Prometheus and Alertmanager configuration from the
+// environment, the synthetic health check), plus the container's own health
+// check.
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "slo-rules",
@@ -51,11 +52,12 @@ default 0.5), --period SLO_PERIOD (default 30d). Writes to stdout, or to
 		Usage: "[--out <file> [--mode 0600]]",
 		Short: "Renders the Alertmanager configuration from the environment",
 		Long: `
-Renders Alertmanager's configuration: seed 003's routing tree (security
-bloqueantes to security-team, critical to critical-alerts, performance and
-availability to devops-team, other warnings to warning-alerts) under a "null"
-default receiver. Integrations come from the environment and are left off
-when their variables are missing, never failing:
+Renders Alertmanager's configuration: the original system's routing tree
+(security bloqueantes to security-team, critical to critical-alerts,
+performance and availability to devops-team, other warnings to
+warning-alerts) under a "null" default receiver. Integrations come from
+the environment and are left off when their variables are missing, never
+failing:
   SLACK_WEBHOOK_URL                       Slack on every receiver but "null"
   ALERT_EMAIL_TO + SMTP_HOST              email (ALERT_EMAIL_FROM, default SMTP_USER;
   [SMTP_PORT 587, SMTP_USER,              SMTP_REQUIRE_TLS default true)
@@ -74,8 +76,8 @@ read it from their private volume).`,
 		Usage: "[--url <base url>] [--timeout <10s>] [--max-retries <3>]",
 		Short: "Checks a deployment from outside; exits 0 OK, 1 degraded, 2 down, 3 unknown",
 		Long: `
-The seed's synthetic monitor, for cron or an external prober. Asks, with
-retries (exponential backoff from 1 s):
+The original system's synthetic monitor, for cron or an external prober.
+Asks, with retries (exponential backoff from 1 s):
   /health/live   critical   failure: DOWN (exit 2)
   /health/ready  important  failure: DEGRADED (exit 1)
   /metrics       optional   failure is reported, exit unchanged

@@ -36,8 +36,7 @@ const DefaultHeader = "X-Hub-Signature-256"
 
 // MatchHMACWebhook matches requests whose body is signed with a shared secret
 // as `sha256=<hex HMAC-SHA256(secret, raw body)>` in a header, and fails every
-// other request with the status of the first check it fails, in this order
-// (DESIGN.md "Validation order"):
+// other request with the status of the first check it fails, in this order:
 //
 //  1. signature header missing, repeated or not `sha256=` + 64 hex digits → 401
 //  2. the body over max_body: if the Content-Type is wrong → 415, else → 413

@@ -26,7 +26,8 @@ func TestAdaptGolden(t *testing.T) {
 }
 
 // TestEventsFromEnvironment: `events {$RATE_LIMIT_WEBHOOK_POST:120}` takes the
-// variable when set, the seed's default when not.
+// variable when set, the default in the Caddyfile (the original system's
+// 120 per minute) when not.
 func TestEventsFromEnvironment(t *testing.T) {
 	cf, _ := adapttest.Split(t, "testdata/webhook.caddyfiletest")
 	eventsOf := func() []int {

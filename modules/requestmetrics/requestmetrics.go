@@ -1,5 +1,5 @@
 // Package requestmetrics is the `request_metrics` handler: it records the
-// seed's HTTP metrics (http_requests_total{method,endpoint,status_code},
+// HTTP metrics of the original system's dashboards and alerts (http_requests_total{method,endpoint,status_code},
 // request_duration_seconds{method,endpoint}, active_connections) for every
 // request of the routes it wraps, including those that a matcher or handler
 // further down ends with an error status (401, 413, 429, ...).
@@ -26,7 +26,7 @@ func init() {
 }
 
 // Handler observes the rest of the chain. Endpoints are reported by route
-// template (e.g. /admin/tenants/{id}); paths outside DESIGN.md's routes are
+// template (e.g. /admin/tenants/{id}); paths outside the routes we serve are
 // reported as "other", so scanners cannot explode the label set.
 //
 // Caddyfile (first in the site, or in `route` before what it measures):

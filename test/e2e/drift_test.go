@@ -152,7 +152,7 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 
 	walkWebhookChain(t, in)
 
-	// Seed payloads: metadata keys to filter, another hotel's guest, an email.
+	// The staging payloads: metadata keys to filter, another hotel's guest, an email.
 	for _, f := range []string{"internal/whatsapp/testdata/seed_whatsapp_malicious_metadata.json", "internal/whatsapp/testdata/seed_whatsapp_tenant_madrid.json"} {
 		body, err := os.ReadFile(filepath.Join(RepoRoot(), f))
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/agentehotel/agente-caddy/test/fakesmtp"
 )
 
-// TestGmailWebhookRepliesBySMTP: issue 6's email channel through the
+// TestGmailWebhookRepliesBySMTP: the email channel end to end through the
 // binary. A signed POST /webhooks/gmail goes through the same chain and
 // agent as WhatsApp (the sender's address decides the hotel), and the reply
 // leaves by SMTP (SMTP_ADDR, authenticated as GMAIL_USERNAME) as an answer

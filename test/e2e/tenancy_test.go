@@ -489,7 +489,7 @@ func TestSeedStagingDataResolves(t *testing.T) {
 	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL}, ReadyPath: "/health/ready"})
 	before := resolutionCounts(t, in)
 
-	// seed "whatsapp_tenant_madrid": from +34600111222, no business number.
+	// The staging payload whatsapp_tenant_madrid: from +34600111222, no business number.
 	if status, got := postWhatsApp(t, in, "/webhooks/whatsapp", seedWhatsAppMadrid, nil); status != 200 || !strings.Contains(got, `"status":"ok"`) {
 		t.Fatalf("whatsapp_tenant_madrid: %d %s", status, got)
 	}
@@ -497,7 +497,7 @@ func TestSeedStagingDataResolves(t *testing.T) {
 	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a Hotel Madrid Central") {
 		t.Fatalf("+34600111222 says hello: %d %s", status, got)
 	}
-	// seed "gmail_tenant_bcn".
+	// The staging email payload gmail_tenant_bcn.
 	status, _, got = Do(t, "POST", in.URL("/webhooks/gmail"), []byte(seedGmailBarcelona), signedBy(gmailSecret, seedGmailBarcelona, nil))
 	if status != 200 || !strings.Contains(replyText(t, got), "Disponibilidad en Hotel Barcelona Beach") {
 		t.Fatalf("gmail_tenant_bcn: %d %s", status, got)

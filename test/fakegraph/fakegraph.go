@@ -1,7 +1,7 @@
 // Package fakegraph is a fake of the WhatsApp Cloud API send endpoint for
 // tests: an httptest server that checks what Meta checks and answers what Meta
-// answers (reference/external-apis.md), records every accepted message, and
-// can be told to fail.
+// answers (per Meta's WhatsApp Cloud API documentation), records every
+// accepted message, and can be told to fail.
 //
 //	g := fakegraph.Start(t, "token")              // closed at the end of the test
 //	client := whatsapp.Client{BaseURL: g.BaseURL(), Token: "token"}
@@ -17,8 +17,8 @@
 // Meta's limits, with no field Meta does not know for those types (400 with
 // code 100 otherwise). Character limits count runes.
 //
-// The limits and request shapes are written out here from
-// reference/external-apis.md on purpose, not imported from internal/whatsapp:
+// The limits and request shapes are written out here from Meta's
+// documentation on purpose, not imported from internal/whatsapp:
 // the fake is the independent check of the client's rendering
 // (whatsapp.TestRenderAlwaysPassesTheFake), and a shared constant would let
 // one wrong limit pass both.

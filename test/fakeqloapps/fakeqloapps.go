@@ -1,6 +1,6 @@
 // Package fakeqloapps is an in-process QloApps 1.6.1 webservice for tests.
-// It enforces the wire format our client must produce (see
-// /work/shared/reference/external-apis.md): HTTP Basic auth with the
+// It enforces the QloApps webservice's wire format, which our client must
+// produce: HTTP Basic auth with the
 // webservice key and an empty password, output_format=JSON, hotel_ari's XML
 // body, the bookings JSON body with its required fields, PrestaShop's
 // filter[field]=[v1|v2] syntax. It keeps an inventory (which room is taken on

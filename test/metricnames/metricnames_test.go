@@ -17,7 +17,7 @@ func TestInExpr(t *testing.T) {
 		{`sum(rate(x_total[5m])) by (le, intent)`, []string{"x_total"}},
 		{`sum without (instance) (up)`, []string{"up"}},
 		{`max_over_time(pms_circuit_breaker_state[1m]) >= 1`, []string{"pms_circuit_breaker_state"}},
-		// seed's predictive breaker rules
+		// the original system's predictive breaker rules
 		{`clamp_min((5 - pms_circuit_breaker_failure_streak) / clamp_min(pms_cb_failure_streak_rate, 0.000001) / 60, 0)`, []string{"pms_cb_failure_streak_rate", "pms_circuit_breaker_failure_streak"}},
 		{`(pms_cb_failure_streak_fraction >= 0.6) * (pms_cb_failure_ratio_1m > 0.5)`, []string{"pms_cb_failure_ratio_1m", "pms_cb_failure_streak_fraction"}},
 		// vector matching keywords and their label lists

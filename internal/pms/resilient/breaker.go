@@ -17,7 +17,7 @@ type BreakerSettings struct {
 	// Name identifies the breaker (e.g. the PMS base URL) in errors.
 	Name string
 	// FailureThreshold is how many consecutive infrastructure failures open
-	// the breaker. Default 5 (the seed's).
+	// the breaker. Default 5 (the original system's threshold).
 	FailureThreshold uint32
 	// OpenTimeout is how long the breaker stays open before letting probe
 	// calls through (half-open). Default 30s.

@@ -2,8 +2,8 @@ package resilient
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// The seed's PMS metrics (DESIGN.md "Metrics"), shared by every wrapper of
-// the process. Register them with telemetry.Register(reg, Collectors()...).
+// The PMS metrics, under the original system's names (kept so its dashboards
+// and alerts keep working), shared by every wrapper of the process. Register them with telemetry.Register(reg, Collectors()...).
 var (
 	apiLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "pms_api_latency_seconds",

@@ -75,7 +75,7 @@ func delta(c prometheus.Collector) func() float64 {
 	return func() float64 { return val(c) - before }
 }
 
-// The "Must show": the PMS answers 500 → after 5 failures the
+// The whole fault scenario: the PMS answers 500 → after 5 failures the
 // breaker opens, guests get stale availability marked as such, no request
 // waits longer than the configured timeout; the PMS back → half-open → closed.
 func TestFaultBreakerOpensServesStaleAndRecovers(t *testing.T) {
