@@ -6,6 +6,7 @@ package pms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -66,7 +67,16 @@ type Stay struct {
 	CheckOut Date
 	Adults   int
 	Children int
+	// ChildAges are the children's ages in years, when known: empty, or
+	// one per child. A PMS that prices or places children by age reads them.
+	ChildAges []int
 }
+
+// MaxChildAge is the oldest a child can be; older guests are adults.
+const MaxChildAge = 17
+
+// Guests is the size of the party.
+func (s Stay) Guests() int { return s.Adults + s.Children }
 
 // Nights is the number of nights of the stay.
 func (s Stay) Nights() int { return int(s.CheckOut.Time().Sub(s.CheckIn.Time()).Hours() / 24) }
@@ -82,17 +92,89 @@ func (s Stay) Validate() error {
 		return errors.New("stay needs at least one adult")
 	case s.Children < 0:
 		return errors.New("children cannot be negative")
+	case len(s.ChildAges) != 0 && len(s.ChildAges) != s.Children:
+		return fmt.Errorf("%d child ages for %d children", len(s.ChildAges), s.Children)
+	}
+	for _, age := range s.ChildAges {
+		if age < 0 || age > MaxChildAge {
+			return fmt.Errorf("a child's age must be 0 to %d, not %d", MaxChildAge, age)
+		}
 	}
 	return nil
 }
 
+// CheckBookable refuses what a PMS may accept but no hotel can honour: a
+// stay that starts before today (in the hotel's time zone), and a party
+// larger than every room type the hotel sells (roomTypes, when known).
+// Implementations call it before asking the PMS.
+func (s Stay) CheckBookable(today Date, roomTypes []RoomType) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if s.CheckIn.Before(today) {
+		return &PastStayError{Today: today}
+	}
+	if len(roomTypes) == 0 {
+		return nil
+	}
+	biggest := &PartyTooLargeError{}
+	for _, rt := range roomTypes {
+		if rt.Holds(s) {
+			return nil
+		}
+		biggest.MaxAdults = max(biggest.MaxAdults, rt.MaxAdults)
+		biggest.MaxGuests = max(biggest.MaxGuests, rt.Capacity())
+	}
+	return biggest
+}
+
+// PastStayError is a stay that starts before today. It matches ErrInvalid.
+type PastStayError struct{ Today Date }
+
+func (e *PastStayError) Error() string {
+	return "pms: the stay starts before today (" + e.Today.String() + ")"
+}
+func (e *PastStayError) Unwrap() error { return ErrInvalid }
+
+// PartyTooLargeError is a party no single room of the hotel holds: the
+// guest can be told the largest room's size. It matches ErrInvalid.
+type PartyTooLargeError struct {
+	MaxAdults int // the most adults any room type takes
+	MaxGuests int // the most guests any room type takes
+}
+
+func (e *PartyTooLargeError) Error() string {
+	return fmt.Sprintf("pms: no room holds the party (at most %d guests, %d adults)", e.MaxGuests, e.MaxAdults)
+}
+func (e *PartyTooLargeError) Unwrap() error { return ErrInvalid }
+
 // RoomType is a kind of room the hotel sells.
 type RoomType struct {
 	ID          int
-	Name        string
+	Name        string // the PMS's own name, shown to guests as it is
 	MaxAdults   int
 	MaxChildren int
+	// MaxGuests is the most people the room takes in all; 0 when the PMS
+	// sets no total (then MaxAdults + MaxChildren).
+	MaxGuests   int
 	Description string
+}
+
+// Capacity is the most people the room takes.
+func (rt RoomType) Capacity() int {
+	if rt.MaxGuests > 0 {
+		return rt.MaxGuests
+	}
+	return rt.MaxAdults + rt.MaxChildren
+}
+
+// Holds reports whether one room of the type takes the stay's party. A
+// room type with no limits set (MaxAdults 0) is taken to hold anyone.
+func (rt RoomType) Holds(s Stay) bool {
+	if rt.MaxAdults <= 0 {
+		return true
+	}
+	return s.Adults <= rt.MaxAdults && s.Children <= rt.MaxChildren+(rt.MaxAdults-s.Adults) && s.Guests() <= rt.Capacity()
 }
 
 // Offer is a room type that can be booked for a stay, with its price for the whole stay.

@@ -250,8 +250,17 @@ func hotelKey(op string, h pms.Hotel) string {
 }
 
 func availabilityKey(h pms.Hotel, s pms.Stay) string {
-	return hotelKey(OpAvailability, h) + ":" + s.CheckIn.String() + ":" + s.CheckOut.String() +
+	key := hotelKey(OpAvailability, h) + ":" + s.CheckIn.String() + ":" + s.CheckOut.String() +
 		":a" + strconv.Itoa(s.Adults) + ":c" + strconv.Itoa(s.Children)
+	// Ages can change the price; a party without them keeps the old key.
+	for i, age := range s.ChildAges {
+		sep := ","
+		if i == 0 {
+			sep = ":ages"
+		}
+		key += sep + strconv.Itoa(age)
+	}
+	return key
 }
 
 // lookup reads key; found reports an entry (fresh or not).
