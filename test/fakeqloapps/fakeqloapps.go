@@ -36,6 +36,7 @@ const (
 	GetBooking     = "GET /api/bookings/{id}"
 	UpdateBooking  = "PUT /api/bookings/{id}"
 	Orders         = "GET /api/orders"
+	Services       = "GET /api/services"
 )
 
 // HotelData is a hotel (QloApps htl_branch_info with its address).
@@ -58,8 +59,25 @@ type RoomTypeData struct {
 	Description   string // HTML, as QloApps keeps it
 	MaxAdults     int
 	MaxChildren   int
+	MaxGuests     int     // 0: MaxAdults + MaxChildren
 	PricePerNight float64 // tax excluded
 	Rooms         []string
+	// TaxRulesGroup is the product's id_tax_rules_group; 0 means 1.
+	TaxRulesGroup int
+	// Services are the ids of the services linked to the room type.
+	Services []int
+}
+
+// ServiceData is a service product (a fee or an extra sold with rooms).
+type ServiceData struct {
+	ID    int
+	Name  string
+	Price float64 // tax excluded, per night when PerNight, else per stay
+	// AutoAdd services are added to every booked room by QloApps itself;
+	// WithRoom ones have their price in the room's (hotel_ari's totals
+	// include them).
+	AutoAdd, WithRoom, PerNight bool
+	TaxRulesGroup               int
 }
 
 // Fault is an injected misbehaviour.
@@ -76,6 +94,9 @@ const (
 	// answer for the fault's delay, or until the client goes away: the
 	// "server did it but the answer was lost" case.
 	Hang
+	// FailAfterWrite processes the request, then answers 500 as QloApps
+	// 1.6.1 does after a PHP warning in a write it completed.
+	FailAfterWrite
 )
 
 type pendingFault struct {
@@ -107,12 +128,38 @@ type Line struct {
 	RoomTypeID int
 	From, To   string // ISO dates, To exclusive
 	Rooms      []BookedRoom
-	Total      float64 // tax excluded
+}
+
+// Total is the line's price, tax excluded: its rooms and their services.
+func (l Line) Total() float64 {
+	var sum float64
+	for _, r := range l.Rooms {
+		sum += r.Total()
+	}
+	return sum
 }
 
 // BookedRoom is one physical room of a line.
 type BookedRoom struct {
 	IDRoom, Adults, Children int
+	ChildAges                []int
+	Price                    float64 // the room for the stay, tax excluded
+	Services                 []BookedService
+}
+
+// Total is the room's price with its services, tax excluded.
+func (r BookedRoom) Total() float64 {
+	sum := r.Price
+	for _, sv := range r.Services {
+		sum += sv.Price
+	}
+	return sum
+}
+
+// BookedService is a service a booked room carries.
+type BookedService struct {
+	ID    int
+	Price float64 // for the stay, tax excluded
 }
 
 type room struct {
@@ -138,6 +185,7 @@ type Server struct {
 	mu        sync.Mutex
 	hotels    map[int]*HotelData
 	roomTypes map[int]*RoomTypeData
+	services  map[int]*ServiceData
 	rooms     map[int]*room
 	nextRoom  int
 	bookings  map[int]*Booking
@@ -152,7 +200,7 @@ type Server struct {
 func New(key string) *Server {
 	s := &Server{
 		Key: key, Currency: "USD", TaxRate: 0.10,
-		hotels: map[int]*HotelData{}, roomTypes: map[int]*RoomTypeData{}, rooms: map[int]*room{},
+		hotels: map[int]*HotelData{}, roomTypes: map[int]*RoomTypeData{}, rooms: map[int]*room{}, services: map[int]*ServiceData{},
 		bookings: map[int]*Booking{}, calls: map[string]int{},
 	}
 	s.AddHotel(HotelData{ID: 1, Name: "The Hotel Prime", Address: "Monticello Dr", City: "Montgomery",
@@ -184,10 +232,35 @@ func (s *Server) AddHotel(h HotelData) {
 	s.hotels[h.ID] = &h
 }
 
+// AddService adds or replaces a service product.
+func (s *Server) AddService(sv ServiceData) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sv.TaxRulesGroup == 0 {
+		sv.TaxRulesGroup = 1
+	}
+	s.services[sv.ID] = &sv
+}
+
+// LinkService makes a service one of a room type's.
+func (s *Server) LinkService(roomTypeID, serviceID int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rt := s.roomTypes[roomTypeID]; rt != nil {
+		rt.Services = append(rt.Services, serviceID)
+	}
+}
+
 // AddRoomType adds a room type and its rooms (replacing none: ids must be new).
 func (s *Server) AddRoomType(rt RoomTypeData) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if rt.TaxRulesGroup == 0 {
+		rt.TaxRulesGroup = 1
+	}
+	if rt.MaxGuests == 0 {
+		rt.MaxGuests = rt.MaxAdults + rt.MaxChildren
+	}
 	s.roomTypes[rt.ID] = &rt
 	for i, n := range rt.Rooms {
 		s.nextRoom++
@@ -282,6 +355,7 @@ var endpoints = map[string]func(s *Server, w http.ResponseWriter, r *http.Reques
 	GetBooking:     (*Server).getBooking,
 	UpdateBooking:  (*Server).updateBooking,
 	Orders:         (*Server).orders,
+	Services:       (*Server).listServices,
 }
 
 // route maps a request to its endpoint key and the id in the path, if any.
@@ -360,6 +434,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := httptest.NewRecorder()
 	s.handle(rec, r, key, id)
+	if f != nil && f.fault == FailAfterWrite {
+		e := phpWarning("504")
+		writeError(w, e.status, e.msg)
+		return
+	}
 	if f != nil && f.fault == Hang {
 		select {
 		case <-time.After(f.delay):
@@ -504,7 +583,7 @@ func (s *Server) hotelARI(w http.ResponseWriter, r *http.Request, _ int) *apiErr
 			avail = append(avail, map[string]string{"id_room": strconv.Itoa(rm.id), "room_number": rm.number})
 		}
 		total += len(avail)
-		price := rt.PricePerNight * float64(nights)
+		price := rt.PricePerNight*float64(nights) + s.withRoomAutoLocked(rt, nights)
 		roomTypes = append(roomTypes, map[string]any{
 			"id_room_type":         rt.ID,
 			"base_price":           rt.PricePerNight,
@@ -523,6 +602,25 @@ func (s *Server) hotelARI(w http.ResponseWriter, r *http.Request, _ int) *apiErr
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// withRoomAutoLocked is the price (tax excluded) of the services QloApps
+// adds on its own to a room of rt with their price in the room's.
+func (s *Server) withRoomAutoLocked(rt *RoomTypeData, nights int) float64 {
+	var sum float64
+	for _, id := range rt.Services {
+		if sv := s.services[id]; sv != nil && sv.AutoAdd && sv.WithRoom {
+			sum += sv.priceFor(nights)
+		}
+	}
+	return sum
+}
+
+func (sv *ServiceData) priceFor(nights int) float64 {
+	if sv.PerNight {
+		return sv.Price * float64(nights)
+	}
+	return sv.Price
+}
 
 // ---- hotels and room types -------------------------------------------------
 
@@ -585,7 +683,7 @@ func (s *Server) hotelRoomTypes(w http.ResponseWriter, r *http.Request, _ int) *
 			row["children"] = strconv.Itoa(rt.MaxChildren)
 			row["max_adults"] = strconv.Itoa(rt.MaxAdults)
 			row["max_children"] = strconv.Itoa(rt.MaxChildren)
-			row["max_guests"] = strconv.Itoa(rt.MaxAdults + rt.MaxChildren)
+			row["max_guests"] = strconv.Itoa(rt.MaxGuests)
 		}
 		list = append(list, row)
 	}
@@ -617,8 +715,57 @@ func contains(vs []string, v string) bool {
 }
 
 func productJSON(rt *RoomTypeData) map[string]any {
+	services := []map[string]any{}
+	for _, id := range rt.Services {
+		services = append(services, map[string]any{"id": id, "price": nil, "id_tax_rules_group": nil})
+	}
 	return map[string]any{"id": rt.ID, "name": lang(rt.Name), "description_short": lang(rt.Description),
-		"price": fmt.Sprintf("%.6f", rt.PricePerNight), "active": "1"}
+		"price": fmt.Sprintf("%.6f", rt.PricePerNight), "active": "1", "id_tax_rules_group": rt.TaxRulesGroup,
+		"associations": map[string]any{"services": services}}
+}
+
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ int) *apiError {
+	ids, _, ferr := filterValues(r, "id")
+	if ferr != nil {
+		return ferr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]int, 0, len(s.services))
+	for id := range s.services {
+		keys = append(keys, id)
+	}
+	sort.Ints(keys)
+	var list []map[string]any
+	for _, id := range keys {
+		if ids != nil && !contains(ids, strconv.Itoa(id)) {
+			continue
+		}
+		sv := s.services[id]
+		addition, calc := 2, 1
+		if sv.WithRoom {
+			addition = 1
+		}
+		if sv.PerNight {
+			calc = 2
+		}
+		list = append(list, map[string]any{"id": sv.ID, "name": sv.Name, "active": 1, "auto_add_to_cart": boolInt(sv.AutoAdd),
+			"price_addition_type": addition, "price_calculation_method": calc, "id_tax_rules_group": sv.TaxRulesGroup,
+			"price": fmt.Sprintf("%.6f", sv.Price)})
+	}
+	if len(list) == 0 {
+		writeJSON(w, http.StatusOK, []any{})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"services": list})
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Server) listRoomTypes(w http.ResponseWriter, r *http.Request, _ int) *apiError {
@@ -677,11 +824,58 @@ func (n *num) UnmarshalJSON(b []byte) error {
 
 func (n num) int() int { return int(n.v) }
 
+// reqRoom is a room of a booking request. QloApps reads adult, child and
+// child_ages, counts no child when child_ages is missing, and warns (a 500
+// answer, with the write done) about a room or service that names neither
+// an id_tax_rules_group nor a total_tax.
 type reqRoom struct {
-	IDRoom    num             `json:"id_room"`
-	Adults    num             `json:"adults"`
-	Child     num             `json:"child"`
-	ChildAges json.RawMessage `json:"child_ages"`
+	IDRoom          num             `json:"id_room"`
+	Adult           num             `json:"adult"`
+	Child           num             `json:"child"`
+	ChildAges       json.RawMessage `json:"child_ages"`
+	IDTaxRulesGroup *num            `json:"id_tax_rules_group"`
+	TotalTax        *num            `json:"total_tax"`
+	Services        []reqService    `json:"services"`
+}
+
+type reqService struct {
+	IDService       num  `json:"id_service"`
+	Quantity        num  `json:"quantity"`
+	IDTaxRulesGroup *num `json:"id_tax_rules_group"`
+	TotalTax        *num `json:"total_tax"`
+}
+
+// phpWarning is what QloApps answers after a PHP warning: the webservice's
+// error handler turns it into a 500, although what the request asked for
+// was done.
+func phpWarning(line string) *apiError {
+	return &apiError{http.StatusInternalServerError, "[PHP Warning #2] Undefined array key \"total_tax\" (classes/webservice/WebserviceSpecificManagementBookings.php, line " + line + ")"}
+}
+
+// taxWarning is the warning a room or one of its services raises, if any.
+func taxWarning(rm reqRoom) *apiError {
+	if rm.IDTaxRulesGroup == nil && rm.TotalTax == nil {
+		return phpWarning("504")
+	}
+	for _, sv := range rm.Services {
+		if sv.IDTaxRulesGroup == nil && sv.TotalTax == nil {
+			return phpWarning("580")
+		}
+	}
+	return nil
+}
+
+// occupancy is how QloApps reads a room's party: the room type's base
+// adults when adult is missing, and no child without child ages.
+func occupancy(rm reqRoom, rt *RoomTypeData) (adults, children int, ages []int) {
+	adults = rt.MaxAdults
+	if rm.Adult.set && rm.Adult.int() > 0 {
+		adults = rm.Adult.int()
+	}
+	if err := json.Unmarshal(rm.ChildAges, &ages); err != nil || len(ages) == 0 {
+		return adults, 0, nil
+	}
+	return adults, rm.Child.int(), ages
 }
 
 type reqRoomType struct {
@@ -822,6 +1016,7 @@ func (s *Server) createBooking(w http.ResponseWriter, r *http.Request, _ int) *a
 	}
 	// Assign rooms line by line, holding them in the booking as we go so two
 	// lines of one request cannot take the same room.
+	var warning *apiError
 	s.nextID++
 	nb.ID = s.nextID
 	s.bookings[nb.ID] = nb
@@ -836,46 +1031,63 @@ func (s *Server) createBooking(w http.ResponseWriter, r *http.Request, _ int) *a
 			return bad("Requested room(s) not available.")
 		}
 		t := s.roomTypes[rt.IDRoomType.int()]
-		l := Line{RoomTypeID: t.ID, From: in.Format(time.DateOnly), To: out.Format(time.DateOnly),
-			Total: t.PricePerNight * out.Sub(in).Hours() / 24 * float64(n)}
+		nights := int(out.Sub(in).Hours() / 24)
+		l := Line{RoomTypeID: t.ID, From: in.Format(time.DateOnly), To: out.Format(time.DateOnly)}
 		for i := 0; i < n; i++ {
-			br := BookedRoom{IDRoom: free[i].id, Adults: t.MaxAdults}
+			br := BookedRoom{IDRoom: free[i].id, Adults: t.MaxAdults, Price: t.PricePerNight * float64(nights)}
 			if i < len(rt.Rooms) {
-				br.Adults, br.Children = rt.Rooms[i].Adults.int(), rt.Rooms[i].Child.int()
+				br.Adults, br.Children, br.ChildAges = occupancy(rt.Rooms[i], t)
+				br.Services = s.servicesLocked(rt.Rooms[i].Services, nights)
+				if w := taxWarning(rt.Rooms[i]); w != nil && warning == nil {
+					warning = w
+				}
+			} else {
+				warning = phpWarning("504")
 			}
 			l.Rooms = append(l.Rooms, br)
 		}
 		nb.Lines = append(nb.Lines, l)
 	}
+	if warning != nil {
+		return warning
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"booking": s.bookingJSON(nb)})
 	return nil
 }
 
-// bookingJSON renders a booking as QloApps 1.6.1's getBooking does: note
-// there is no booking_status in it.
+// servicesLocked prices the requested services of a room, as QloApps keeps
+// them: only services it knows, each at its own price.
+func (s *Server) servicesLocked(req []reqService, nights int) []BookedService {
+	var out []BookedService
+	for _, q := range req {
+		if sv := s.services[q.IDService.int()]; sv != nil {
+			out = append(out, BookedService{ID: sv.ID, Price: sv.priceFor(nights)})
+		}
+	}
+	return out
+}
+
+// bookingJSON renders a booking as QloApps 1.6.1's getBookingDetails does:
+// no booking_status, price_details without a tax-included total, and for
+// each room its own price (unit_price_without_tax, for the whole stay) and
+// tax, without the services QloApps added.
 func (s *Server) bookingJSON(b *Booking) map[string]any {
 	var total float64
 	roomTypes := []map[string]any{}
 	for _, l := range b.Lines {
 		t := s.roomTypes[l.RoomTypeID]
-		nights := 0.0
-		if f, ok := parseDay(l.From); ok {
-			if to, ok := parseDay(l.To); ok {
-				nights = to.Sub(f).Hours() / 24
-			}
-		}
 		rooms := []map[string]any{}
+		var lineTax float64
 		for _, rm := range l.Rooms {
-			p := t.PricePerNight * nights
+			lineTax += rm.Price * s.TaxRate
 			rooms = append(rooms, map[string]any{"id_room": rm.IDRoom, "id_hotel_booking": rm.IDRoom*1000 + b.ID,
-				"adults": rm.Adults, "child": rm.Children, "total_price_with_tax": round2(p * (1 + s.TaxRate)),
-				"total_tax": round2(p * s.TaxRate)})
+				"adults": rm.Adults, "child": rm.Children, "unit_price_without_tax": round2(rm.Price),
+				"total_tax": round2(rm.Price * s.TaxRate)})
 		}
-		total += l.Total
+		total += l.Total()
 		roomTypes = append(roomTypes, map[string]any{
 			"id_room_type": l.RoomTypeID, "checkin_date": l.From + " 00:00:00", "checkout_date": l.To + " 00:00:00",
-			"total_price_with_tax": round2(l.Total * (1 + s.TaxRate)), "total_tax": round2(l.Total * s.TaxRate),
-			"number_of_rooms": len(l.Rooms), "name": t.Name, "rooms": rooms,
+			"total_tax": round2(lineTax), "number_of_rooms": len(l.Rooms), "name": t.Name, "rooms": rooms,
 		})
 	}
 	remarks := []string{}
@@ -886,7 +1098,7 @@ func (s *Server) bookingJSON(b *Booking) map[string]any {
 		"associations": map[string]any{
 			"customer_detail": map[string]any{"id_customer": 1, "firstname": b.Customer.Firstname,
 				"lastname": b.Customer.Lastname, "email": b.Customer.Email, "phone": b.Customer.Phone},
-			"price_details": map[string]any{"total_paid": 0, "total_price_with_tax": round2(total * (1 + s.TaxRate)),
+			"price_details": map[string]any{"total_paid": 0, "total_price_without_tax": round2(total),
 				"total_tax": round2(total * s.TaxRate)},
 			"cart_rules": []any{},
 			"remarks":    remarks,
@@ -935,6 +1147,7 @@ func (s *Server) updateBooking(w http.ResponseWriter, r *http.Request, id int) *
 		return err
 	}
 	cur := s.bookings[id]
+	var warning *apiError
 	var kept []Line
 	for _, l := range cur.Lines {
 		var req *reqRoomType
@@ -950,15 +1163,29 @@ func (s *Server) updateBooking(w http.ResponseWriter, r *http.Request, id int) *
 		}
 		nl := l
 		nl.Rooms = nil
+		nights := 0
+		if f, ok := parseDay(l.From); ok {
+			if to, ok := parseDay(l.To); ok {
+				nights = int(to.Sub(f).Hours() / 24)
+			}
+		}
 		for _, rm := range l.Rooms {
 			for _, q := range req.Rooms {
 				if q.IDRoom.int() == rm.IDRoom {
+					// QloApps replaces the room's services with the ones sent.
+					rm.Services = s.servicesLocked(q.Services, nights)
+					if w := taxWarning(q); w != nil && warning == nil {
+						warning = w
+					}
 					nl.Rooms = append(nl.Rooms, rm)
 				}
 			}
 		}
 		if len(req.Rooms) == 0 {
-			nl.Rooms = l.Rooms
+			for _, rm := range l.Rooms {
+				rm.Services = nil
+				nl.Rooms = append(nl.Rooms, rm)
+			}
 		}
 		if len(nl.Rooms) > 0 {
 			kept = append(kept, nl)
@@ -977,6 +1204,9 @@ func (s *Server) updateBooking(w http.ResponseWriter, r *http.Request, id int) *
 	}
 	if strings.TrimSpace(b.Remark) != "" {
 		cur.Remarks = append(cur.Remarks, b.Remark)
+	}
+	if warning != nil {
+		return warning
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"booking": s.bookingJSON(cur)})
 	return nil
@@ -1022,15 +1252,16 @@ func (s *Server) sortedBookingsLocked() []*Booking {
 	return out
 }
 
-// orderState maps a booking status to PrestaShop's default order states.
+// orderState maps a booking status to the order states QloApps' installer
+// configures (PS_OS_*).
 func orderState(bookingStatus int) int {
 	switch bookingStatus {
 	case 2:
 		return 2 // payment accepted
 	case 3:
-		return 6 // cancelled
+		return 4 // cancelled
 	case 4:
-		return 7 // refunded
+		return 5 // refunded
 	}
 	return 1 // awaiting payment
 }

@@ -110,7 +110,7 @@ func booking(mutate func(b map[string]any)) string {
 		"customer_detail": map[string]any{"firstname": "A", "lastname": "B", "email": "a@b.c", "phone": "1"},
 		"associations": map[string]any{"room_types": []any{map[string]any{
 			"id_room_type": 1, "checkin_date": "2030-01-01", "checkout_date": "2030-01-02", "number_of_rooms": 1,
-			"rooms": []any{map[string]any{"adults": 2, "child": 0, "child_ages": []int{}}},
+			"rooms": []any{map[string]any{"adult": 2, "child": 0, "child_ages": []int{}, "id_tax_rules_group": 1}},
 		}}},
 	}
 	if mutate != nil {

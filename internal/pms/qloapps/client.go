@@ -28,8 +28,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +51,7 @@ const (
 	EndpointBookings       = "/api/bookings"
 	EndpointBooking        = "/api/bookings/{id}"
 	EndpointOrders         = "/api/orders"
+	EndpointServices       = "/api/services"
 )
 
 // Config configures a Client.
@@ -82,7 +85,9 @@ type Client struct {
 	cfg      Config
 	base     *url.URL
 	http     *http.Client
+	loc      *time.Location
 	currency atomic.Pointer[string] // learned from hotel_ari when cfg.Currency is empty
+	rooms    roomFactsCache
 }
 
 var (
@@ -104,8 +109,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("qloapps: webservice key is required")
 	}
+	loc := time.UTC
 	if cfg.TimeZone != "" {
-		if _, err := time.LoadLocation(cfg.TimeZone); err != nil {
+		if loc, err = time.LoadLocation(cfg.TimeZone); err != nil {
 			return nil, fmt.Errorf("qloapps: time zone %q: %v", cfg.TimeZone, err)
 		}
 	}
@@ -125,7 +131,7 @@ func New(cfg Config) (*Client, error) {
 			ResponseHeaderTimeout: 30 * time.Second,
 		}}
 	}
-	return &Client{cfg: cfg, base: u, http: hc}, nil
+	return &Client{cfg: cfg, base: u, http: hc, loc: loc}, nil
 }
 
 // Endpoint names the QloApps call behind each operation of the resilience
@@ -306,10 +312,24 @@ type ariAnswer struct {
 }
 
 // Availability asks hotel_ari for the rooms free for every night of the
-// stay and their price for the whole stay, taxes included.
+// stay and their price for the whole stay, taxes included. hotel_ari
+// accepts past dates and ignores the party, so a past stay and a party no
+// room type holds are refused here (pms.Stay.CheckBookable), and room types
+// too small for the party are left out of the offers.
 func (c *Client) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms.Availability, error) {
 	if err := s.Validate(); err != nil {
 		return pms.Availability{}, fmt.Errorf("%w: %v", pms.ErrInvalid, err)
+	}
+	facts, err := c.roomFacts(ctx, h)
+	if err != nil {
+		return pms.Availability{}, err
+	}
+	if err := s.CheckBookable(c.today(), roomTypesOf(facts)); err != nil {
+		return pms.Availability{}, err
+	}
+	byID := make(map[int]pms.RoomType, len(facts))
+	for _, f := range facts {
+		byID[f.ID] = f.RoomType
 	}
 	body, err := ariBody(h.PropertyID(), s)
 	if err != nil {
@@ -340,11 +360,17 @@ func (c *Client) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms
 		if price == 0 {
 			price = float64(rt.TotalPrice)
 		}
-		out.Offers = append(out.Offers, pms.Offer{
-			RoomType:   pms.RoomType{ID: int(rt.IDRoomType), Name: rt.Name.pick(c.cfg.LanguageID)},
-			Available:  n,
-			TotalPrice: price,
-		})
+		known, ok := byID[int(rt.IDRoomType)]
+		if !ok {
+			known = pms.RoomType{ID: int(rt.IDRoomType)}
+		}
+		if !known.Holds(s) {
+			continue
+		}
+		if name := rt.Name.pick(c.cfg.LanguageID); name != "" {
+			known.Name = name
+		}
+		out.Offers = append(out.Offers, pms.Offer{RoomType: known, Available: n, TotalPrice: price})
 	}
 	return out, nil
 }
@@ -399,18 +425,62 @@ type hotelRoomType struct {
 	Children    flexInt `json:"children"`
 	MaxAdults   flexInt `json:"max_adults"`
 	MaxChildren flexInt `json:"max_children"`
+	MaxGuests   flexInt `json:"max_guests"`
 }
 
 type product struct {
 	ID               flexInt   `json:"id"`
 	Name             langField `json:"name"`
 	DescriptionShort langField `json:"description_short"`
+	IDTaxRulesGroup  flexInt   `json:"id_tax_rules_group"`
+	Associations     struct {
+		Services flexList[struct {
+			ID flexInt `json:"id"`
+		}] `json:"services"`
+	} `json:"associations"`
 }
+
+// serviceProduct is a QloApps service (a product sold with rooms).
+type serviceProduct struct {
+	ID                flexInt `json:"id"`
+	Active            flexInt `json:"active"`
+	AutoAddToCart     flexInt `json:"auto_add_to_cart"`
+	PriceAdditionType flexInt `json:"price_addition_type"`
+	IDTaxRulesGroup   flexInt `json:"id_tax_rules_group"`
+}
+
+// priceAddedWithRoom is QloApps' price_addition_type of a service whose
+// price is part of the room's (Product::PRICE_ADDITION_TYPE_WITH_ROOM).
+const priceAddedWithRoom = 1
 
 // RoomTypes lists the hotel's room types: occupancy from hotel_room_types,
 // names and descriptions from room_types (QloApps products). RoomType.ID is
 // the product id, the id hotel_ari and bookings use.
 func (c *Client) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, error) {
+	facts, err := c.readRoomTypes(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	c.rooms.put(h.PropertyID(), facts)
+	return roomTypesOf(facts), nil
+}
+
+// roomTypeFacts is a room type and what a booking of it must send.
+type roomTypeFacts struct {
+	pms.RoomType
+	// TaxRulesGroup is the room type's id_tax_rules_group: a booking's room
+	// (or service) that names neither it nor a total_tax makes QloApps 1.6.1
+	// raise a PHP warning, which its webservice answers with HTTP 500
+	// although the booking went through.
+	TaxRulesGroup int
+	// AutoServices are the services QloApps adds to every room of the type
+	// with their price in the room's (a maintenance fee): hotel_ari's total
+	// includes them, and the bookings call drops every automatic service it
+	// is not sent, so a booking names them to cost what was quoted.
+	AutoServices []wireService
+}
+
+func (c *Client) readRoomTypes(ctx context.Context, h pms.Hotel) ([]roomTypeFacts, error) {
 	id := h.PropertyID()
 	r := request{method: http.MethodGet, endpoint: EndpointHotelRoomTypes, path: "/api/hotel_room_types",
 		query: url.Values{"display": {"full"}, "filter[id_hotel]": {"[" + strconv.Itoa(id) + "]"}}}
@@ -419,7 +489,7 @@ func (c *Client) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, er
 		return nil, err
 	}
 	if isEmptyList(raw) {
-		return []pms.RoomType{}, nil
+		return []roomTypeFacts{}, nil
 	}
 	var hrt struct {
 		List *flexList[hotelRoomType] `json:"hotel_room_types"`
@@ -431,7 +501,7 @@ func (c *Client) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, er
 		return nil, malformed(r, errors.New("no hotel_room_types list"))
 	}
 	if len(*hrt.List) == 0 {
-		return []pms.RoomType{}, nil
+		return []roomTypeFacts{}, nil
 	}
 	ids := make([]string, 0, len(*hrt.List))
 	for _, t := range *hrt.List {
@@ -441,7 +511,7 @@ func (c *Client) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, er
 		ids = append(ids, strconv.Itoa(int(t.IDProduct)))
 	}
 	pr := request{method: http.MethodGet, endpoint: EndpointRoomTypes, path: "/api/room_types",
-		query: url.Values{"display": {"[id,name,description_short]"}, "filter[id]": {"[" + strings.Join(ids, "|") + "]"}}}
+		query: url.Values{"display": {"full"}, "filter[id]": {"[" + strings.Join(ids, "|") + "]"}}}
 	raw, err = c.do(ctx, pr, nil)
 	if err != nil {
 		return nil, err
@@ -458,7 +528,11 @@ func (c *Client) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, er
 			names[int(p.ID)] = p
 		}
 	}
-	out := make([]pms.RoomType, 0, len(*hrt.List))
+	auto, err := c.autoServices(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]roomTypeFacts, 0, len(*hrt.List))
 	for _, t := range *hrt.List {
 		maxA, maxC := int(t.MaxAdults), int(t.MaxChildren)
 		if maxA == 0 {
@@ -468,15 +542,124 @@ func (c *Client) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, er
 			maxC = int(t.Children)
 		}
 		p := names[int(t.IDProduct)]
-		out = append(out, pms.RoomType{
-			ID:          int(t.IDProduct),
-			Name:        p.Name.pick(c.cfg.LanguageID),
-			MaxAdults:   maxA,
-			MaxChildren: maxC,
-			Description: plainText(p.DescriptionShort.pick(c.cfg.LanguageID)),
+		out = append(out, roomTypeFacts{
+			RoomType: pms.RoomType{
+				ID:          int(t.IDProduct),
+				Name:        p.Name.pick(c.cfg.LanguageID),
+				MaxAdults:   maxA,
+				MaxChildren: maxC,
+				MaxGuests:   int(t.MaxGuests),
+				Description: plainText(p.DescriptionShort.pick(c.cfg.LanguageID)),
+			},
+			TaxRulesGroup: int(p.IDTaxRulesGroup),
 		})
+		for _, sv := range p.Associations.Services {
+			if w, ok := auto[int(sv.ID)]; ok {
+				out[len(out)-1].AutoServices = append(out[len(out)-1].AutoServices, w)
+			}
+		}
 	}
 	return out, nil
+}
+
+// autoServices reads the services linked to the room types and keeps the
+// active ones QloApps adds on its own to the room's price, as a booking
+// names them.
+func (c *Client) autoServices(ctx context.Context, roomTypes map[int]product) (map[int]wireService, error) {
+	var ids []string
+	seen := map[int]bool{}
+	for _, p := range roomTypes {
+		for _, sv := range p.Associations.Services {
+			if id := int(sv.ID); id > 0 && !seen[id] {
+				seen[id] = true
+				ids = append(ids, strconv.Itoa(id))
+			}
+		}
+	}
+	out := map[int]wireService{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	sort.Strings(ids)
+	r := request{method: http.MethodGet, endpoint: EndpointServices, path: "/api/services",
+		query: url.Values{"display": {"[id,active,auto_add_to_cart,price_addition_type,id_tax_rules_group]"}, "filter[id]": {"[" + strings.Join(ids, "|") + "]"}}}
+	raw, err := c.do(ctx, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	if isEmptyList(raw) {
+		return out, nil
+	}
+	var ans struct {
+		List flexList[serviceProduct] `json:"services"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return nil, malformed(r, err)
+	}
+	for _, sv := range ans.List {
+		if sv.ID > 0 && sv.Active == 1 && sv.AutoAddToCart == 1 && sv.PriceAdditionType == priceAddedWithRoom {
+			out[int(sv.ID)] = wireService{IDService: int(sv.ID), Quantity: 1, IDTaxRulesGroup: int(sv.IDTaxRulesGroup)}
+		}
+	}
+	return out, nil
+}
+
+// roomFacts are the hotel's room types, read at most every roomFactsTTL:
+// availability and bookings need their capacities and tax groups, which a
+// hotel changes rarely.
+func (c *Client) roomFacts(ctx context.Context, h pms.Hotel) ([]roomTypeFacts, error) {
+	if facts, ok := c.rooms.get(h.PropertyID()); ok {
+		return facts, nil
+	}
+	facts, err := c.readRoomTypes(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	c.rooms.put(h.PropertyID(), facts)
+	return facts, nil
+}
+
+// roomFactsTTL is how long the room types read for a hotel are reused.
+const roomFactsTTL = 5 * time.Minute
+
+// roomFactsCache keeps each hotel's room types for roomFactsTTL.
+type roomFactsCache struct {
+	mu sync.Mutex
+	m  map[int]cachedRoomFacts
+}
+
+type cachedRoomFacts struct {
+	at    time.Time
+	facts []roomTypeFacts
+}
+
+func (r *roomFactsCache) get(hotel int) ([]roomTypeFacts, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.m[hotel]
+	return e.facts, ok && time.Since(e.at) < roomFactsTTL
+}
+
+func (r *roomFactsCache) put(hotel int, facts []roomTypeFacts) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[int]cachedRoomFacts{}
+	}
+	r.m[hotel] = cachedRoomFacts{at: time.Now(), facts: facts}
+}
+
+func roomTypesOf(facts []roomTypeFacts) []pms.RoomType {
+	out := make([]pms.RoomType, len(facts))
+	for i, f := range facts {
+		out[i] = f.RoomType
+	}
+	return out
+}
+
+// today is the current date in the hotels' time zone.
+func (c *Client) today() pms.Date {
+	return pms.DateOf(time.Now().In(c.loc))
 }
 
 // Ping lists one hotel id: cheap, and authenticated like every other call.
@@ -492,11 +675,23 @@ func (c *Client) Ping(ctx context.Context) error {
 // filter[source]=[...] syntax, which has no escaping.
 var referencePattern = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,64}$`)
 
+// wireRoom is one room of a booking request. QloApps reads the occupancy
+// from adult, child and child_ages, and counts no child without an age
+// (child is set to 0 when child_ages is missing).
 type wireRoom struct {
-	IDRoom    int   `json:"id_room,omitempty"`
-	Adults    int   `json:"adults"`
-	Child     int   `json:"child"`
-	ChildAges []int `json:"child_ages"`
+	IDRoom          int           `json:"id_room,omitempty"`
+	Adult           int           `json:"adult,omitempty"`
+	Child           int           `json:"child"`
+	ChildAges       []int         `json:"child_ages,omitempty"`
+	IDTaxRulesGroup int           `json:"id_tax_rules_group"`
+	Services        []wireService `json:"services,omitempty"`
+}
+
+// wireService is a service a booking's room carries.
+type wireService struct {
+	IDService       int `json:"id_service"`
+	Quantity        int `json:"quantity"`
+	IDTaxRulesGroup int `json:"id_tax_rules_group"`
 }
 
 type wireRoomType struct {
@@ -651,6 +846,12 @@ func (c *Client) getBooking(ctx context.Context, h pms.Hotel, id string) (pms.Bo
 		Booking *answerBooking `json:"booking"`
 	}
 	if _, err := c.do(ctx, r, &ans); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && strings.Contains(ae.Message, "useTax") {
+			// QloApps 1.6.1 cannot show a booking while the customer's
+			// group displays prices tax excluded.
+			return pms.Booking{}, nil, fmt.Errorf("%w (set the QloApps customer groups to display prices tax included)", err)
+		}
 		return pms.Booking{}, nil, err
 	}
 	if ans.Booking == nil {
@@ -664,6 +865,11 @@ func (c *Client) getBooking(ctx context.Context, h pms.Hotel, id string) (pms.Bo
 	b, err := ans.Booking.toBooking()
 	if err != nil {
 		return pms.Booking{}, nil, malformed(r, err)
+	}
+	if b.Status == 0 {
+		if b.Status, err = c.orderStatus(ctx, n); err != nil {
+			return pms.Booking{}, nil, err
+		}
 	}
 	return b, ans.Booking, nil
 }
@@ -745,11 +951,15 @@ func refusedGuestDetail(err error) (pms.GuestDetail, string) {
 }
 
 // CreateBooking books one room of req.RoomTypeID for the stay, as a new
-// booking awaiting payment. req.Reference is stored as the booking's source
-// (and in its remark, for the hotel's staff). Before creating, the client
-// looks the reference up and returns the existing booking if there is one,
-// so repeating a CreateBooking whose answer was lost cannot book twice. If
-// the lookup fails, nothing is created.
+// booking awaiting payment, at the price Availability quoted: the room with
+// the services QloApps adds to its price (see roomTypeFacts.AutoServices).
+// req.Reference is stored as the booking's source (and in its remark, for
+// the hotel's staff). Before creating, the client looks the reference up and
+// returns the existing booking if there is one, so repeating a CreateBooking
+// whose answer was lost cannot book twice; and when QloApps answers the
+// create with an error of its own (5xx) or the answer is lost, the
+// reference is looked up again before the error is reported, because
+// QloApps 1.6.1 may fail a request after the booking was made.
 func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Booking, error) {
 	if err := req.Stay.Validate(); err != nil {
 		return pms.Booking{}, fmt.Errorf("%w: %v", pms.ErrInvalid, err)
@@ -766,25 +976,28 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 		return pms.Booking{}, &pms.InvalidGuestError{Detail: pms.GuestEmail, Reason: "QloApps needs the guest's email"}
 	case req.Reference != "" && !referencePattern.MatchString(req.Reference):
 		return pms.Booking{}, fmt.Errorf("%w: booking reference must be 1-64 of A-Z a-z 0-9 . _ : -", pms.ErrInvalid)
+	case req.Stay.Children > 0 && len(req.Stay.ChildAges) == 0:
+		// QloApps books a child without an age as no child at all.
+		return pms.Booking{}, fmt.Errorf("%w: QloApps needs each child's age", pms.ErrInvalid)
 	}
 	if req.Reference != "" {
-		id, err := c.findByReference(ctx, req.Reference)
-		if err != nil {
-			return pms.Booking{}, err
-		}
-		if id != "" {
-			b, err := c.GetBooking(ctx, req.Hotel, id)
-			if errors.Is(err, pms.ErrNotFound) {
-				return pms.Booking{}, fmt.Errorf("%w: reference %q is already used by a booking of another hotel", pms.ErrInvalid, req.Reference)
-			}
-			b.Reference = req.Reference
-			if err == nil && b.Status == 0 {
-				// QloApps does not report the status; the booking this
-				// reference names was made by an earlier attempt of this call.
-				b.Status = pms.BookingNew
-			}
+		if b, found, err := c.bookingByReference(ctx, req); err != nil || found {
 			return b, err
 		}
+	}
+	facts, err := c.roomFacts(ctx, req.Hotel)
+	if err != nil {
+		return pms.Booking{}, err
+	}
+	if err := req.Stay.CheckBookable(c.today(), roomTypesOf(facts)); err != nil {
+		return pms.Booking{}, err
+	}
+	rt, ok := factsOf(facts, req.RoomTypeID)
+	if !ok {
+		return pms.Booking{}, fmt.Errorf("%w: room type %d is not one of hotel %d's", pms.ErrInvalid, req.RoomTypeID, req.Hotel.PropertyID())
+	}
+	if !rt.Holds(req.Stay) {
+		return pms.Booking{}, &pms.PartyTooLargeError{MaxAdults: rt.MaxAdults, MaxGuests: rt.Capacity()}
 	}
 	cur, err := c.bookingCurrency(ctx, req)
 	if err != nil {
@@ -806,7 +1019,10 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 		CheckinDate:   req.Stay.CheckIn.String(),
 		CheckoutDate:  req.Stay.CheckOut.String(),
 		NumberOfRooms: 1,
-		Rooms:         []wireRoom{{Adults: req.Stay.Adults, Child: req.Stay.Children, ChildAges: []int{}}},
+		Rooms: []wireRoom{{
+			Adult: req.Stay.Adults, Child: req.Stay.Children, ChildAges: req.Stay.ChildAges,
+			IDTaxRulesGroup: rt.TaxRulesGroup, Services: rt.AutoServices,
+		}},
 	}}
 	body, err := bookingBody(wb)
 	if err != nil {
@@ -823,6 +1039,11 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 		if d, msg := refusedGuestDetail(err); d != "" {
 			return pms.Booking{}, &pms.InvalidGuestError{Detail: d, Reason: msg, Err: err}
 		}
+		if req.Reference != "" && serverFailed(err) {
+			if b, found, lerr := c.bookingByReference(ctx, req); lerr == nil && found {
+				return b, nil
+			}
+		}
 		return pms.Booking{}, err
 	}
 	if ans.Booking == nil {
@@ -833,6 +1054,7 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 		return pms.Booking{}, malformed(r, err)
 	}
 	b.Reference = req.Reference
+	b.Stay.ChildAges = req.Stay.ChildAges
 	if b.Status == 0 {
 		b.Status = pms.BookingNew
 	}
@@ -840,6 +1062,41 @@ func (c *Client) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms
 		b.Currency = cur
 	}
 	return b, nil
+}
+
+// bookingByReference is the booking of req's hotel whose source is
+// req.Reference, if there is one.
+func (c *Client) bookingByReference(ctx context.Context, req pms.BookingRequest) (pms.Booking, bool, error) {
+	id, err := c.findByReference(ctx, req.Reference)
+	if err != nil || id == "" {
+		return pms.Booking{}, false, err
+	}
+	b, err := c.GetBooking(ctx, req.Hotel, id)
+	if errors.Is(err, pms.ErrNotFound) {
+		return pms.Booking{}, false, fmt.Errorf("%w: reference %q is already used by a booking of another hotel", pms.ErrInvalid, req.Reference)
+	}
+	if err != nil {
+		return pms.Booking{}, false, err
+	}
+	b.Reference = req.Reference
+	return b, true, nil
+}
+
+// serverFailed reports an error answer of QloApps' own (5xx): the write may
+// have been done all the same. A lost answer (timeout, reset) is the
+// caller's to retry, with the same reference.
+func serverFailed(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status >= 500
+}
+
+func factsOf(facts []roomTypeFacts, id int) (roomTypeFacts, bool) {
+	for _, f := range facts {
+		if f.ID == id {
+			return f, true
+		}
+	}
+	return roomTypeFacts{}, false
 }
 
 // bookingCurrency is Config.Currency, else the currency QloApps reported in
@@ -862,9 +1119,12 @@ func (c *Client) bookingCurrency(ctx context.Context, req pms.BookingRequest) (s
 }
 
 // CancelBooking sets the booking's status to cancelled (3) with PUT
-// /api/bookings/{id}. QloApps' PUT replaces the booking's rooms with the ones
-// sent, so the current rooms are read first and sent back unchanged; the
-// rooms are freed by the status change, and the booking stays readable.
+// /api/bookings/{id}. QloApps' PUT replaces the booking's rooms and their
+// services with the ones sent, so every current room is sent back with its
+// tax group and the automatic services of its type; no price is sent, which
+// would reprice the room. QloApps 1.6.1 may fail the request after the
+// booking was cancelled: on such an error the order's state is read back,
+// and a cancelled booking is reported as cancelled.
 func (c *Client) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms.Booking, error) {
 	cur, doc, err := c.getBooking(ctx, h, id)
 	if err != nil {
@@ -872,6 +1132,10 @@ func (c *Client) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms
 	}
 	if cur.Status == pms.BookingCancelled {
 		return cur, nil
+	}
+	facts, err := c.roomFacts(ctx, h)
+	if err != nil {
+		return pms.Booking{}, err
 	}
 	wb := wireBooking{
 		ID:            int(doc.ID),
@@ -884,6 +1148,7 @@ func (c *Client) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms
 		},
 	}
 	for _, rt := range doc.Associations.RoomTypes {
+		f, _ := factsOf(facts, int(rt.IDRoomType))
 		w := wireRoomType{
 			IDRoomType:    int(rt.IDRoomType),
 			CheckinDate:   firstDay(string(rt.CheckinDate)),
@@ -891,7 +1156,7 @@ func (c *Client) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms
 			NumberOfRooms: int(rt.NumberOfRooms),
 		}
 		for _, rm := range rt.Rooms {
-			w.Rooms = append(w.Rooms, wireRoom{IDRoom: int(rm.IDRoom), Adults: int(rm.Adults), Child: int(rm.Child), ChildAges: []int{}})
+			w.Rooms = append(w.Rooms, wireRoom{IDRoom: int(rm.IDRoom), IDTaxRulesGroup: f.TaxRulesGroup, Services: f.AutoServices})
 		}
 		if w.NumberOfRooms == 0 {
 			w.NumberOfRooms = len(w.Rooms)
@@ -907,7 +1172,14 @@ func (c *Client) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms
 		Booking *answerBooking `json:"booking"`
 	}
 	if _, err := c.do(ctx, r, &ans); err != nil {
-		return pms.Booking{}, err
+		if !serverFailed(err) {
+			return pms.Booking{}, err
+		}
+		if st, serr := c.orderStatus(ctx, int(doc.ID)); serr != nil || st != pms.BookingCancelled {
+			return pms.Booking{}, err
+		}
+		cur.Status = pms.BookingCancelled
+		return cur, nil
 	}
 	out := cur
 	if ans.Booking != nil {
@@ -917,4 +1189,54 @@ func (c *Client) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms
 	}
 	out.Status = pms.BookingCancelled
 	return out, nil
+}
+
+// QloApps' order states as its installer configures them (PS_OS_*): a
+// booking's status is its order's current state.
+const (
+	orderAwaitingPayment = 1
+	orderPaymentAccepted = 2
+	orderCancelled       = 4
+	orderRefunded        = 5
+)
+
+func bookingStatusOf(orderState int) pms.BookingStatus {
+	switch orderState {
+	case orderCancelled:
+		return pms.BookingCancelled
+	case orderRefunded:
+		return pms.BookingRefunded
+	case orderPaymentAccepted:
+		return pms.BookingCompleted
+	}
+	return pms.BookingNew
+}
+
+// orderStatus reads the booking's status from its order: QloApps 1.6.1's
+// bookings answer does not carry it. (The orders listing is asked: the
+// single-order answer drops current_state when given a display.)
+func (c *Client) orderStatus(ctx context.Context, id int) (pms.BookingStatus, error) {
+	r := request{method: http.MethodGet, endpoint: EndpointOrders, path: "/api/orders",
+		query: url.Values{"display": {"[id,current_state]"}, "filter[id]": {"[" + strconv.Itoa(id) + "]"}}}
+	var ans struct {
+		Orders flexList[struct {
+			ID           flexInt `json:"id"`
+			CurrentState flexInt `json:"current_state"`
+		}] `json:"orders"`
+	}
+	raw, err := c.do(ctx, r, nil)
+	if err != nil {
+		return 0, err
+	}
+	if !isEmptyList(raw) {
+		if err := json.Unmarshal(raw, &ans); err != nil {
+			return 0, malformed(r, err)
+		}
+	}
+	for _, o := range ans.Orders {
+		if int(o.ID) == id && o.CurrentState > 0 {
+			return bookingStatusOf(int(o.CurrentState)), nil
+		}
+	}
+	return 0, malformed(r, fmt.Errorf("no state for order %d", id))
 }

@@ -154,6 +154,7 @@ func TestCreateBookingReducesAvailabilityAndIsIdempotent(t *testing.T) {
 	c := newClient(t, fake)
 	ctx := ctxT(t)
 	s := stay("2030-06-10", "2030-06-12", 2, 1)
+	s.ChildAges = []int{5} // QloApps books no child without an age
 	req := pms.BookingRequest{Hotel: hotel1, RoomTypeID: 1, Stay: s, Guest: guest(), Reference: "wa-abc.123"}
 	b, err := c.CreateBooking(ctx, req)
 	if err != nil {
@@ -313,8 +314,9 @@ func TestGetAndCancelBooking(t *testing.T) {
 		got.Guest != guest() {
 		t.Fatalf("GetBooking = %+v", got)
 	}
-	if got.Status != 0 {
-		t.Fatalf("QloApps 1.6.1 does not report a status on GET; got %d", got.Status)
+	// QloApps 1.6.1's bookings answer has no status: it is read from the order.
+	if got.Status != pms.BookingNew {
+		t.Fatalf("status %d, want new", got.Status)
 	}
 	if fake.FreeRooms(2, "2030-08-01", "2030-08-03") != 1 {
 		t.Fatal("booking did not take a room")
@@ -358,6 +360,11 @@ func TestErrorsMapToSentinels(t *testing.T) {
 	c := newClient(t, fake)
 	ctx := ctxT(t)
 	s := stay("2030-05-01", "2030-05-02", 1, 0)
+	// The client reads the hotel's room types once and keeps them a while;
+	// read them first so that each fault below hits the call named.
+	if _, err := c.RoomTypes(ctx, hotel1); err != nil {
+		t.Fatal(err)
+	}
 
 	fake.Inject("", 1, fakeqloapps.ServerError, 0)
 	_, err := c.Availability(ctx, hotel1, s)
@@ -425,5 +432,57 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if _, err := qloapps.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// QloApps 1.6.1 may answer 500 after it made or cancelled the booking: the
+// client reads the state back before reporting anything.
+func TestWritesAnsweredWith500AreReadBack(t *testing.T) {
+	fake := fakeqloapps.Start(t, key)
+	c := newClient(t, fake)
+	ctx := ctxT(t)
+	s := stay("2030-09-01", "2030-09-03", 2, 1)
+	s.ChildAges = []int{7}
+	fake.Inject(fakeqloapps.CreateBooking, 1, fakeqloapps.FailAfterWrite, 0)
+	b, err := c.CreateBooking(ctx, pms.BookingRequest{Hotel: hotel1, RoomTypeID: 1, Stay: s, Guest: guest(), Reference: "wa-500"})
+	if err != nil || b.ID == "" || b.Status != pms.BookingNew || len(fake.Bookings()) != 1 {
+		t.Fatalf("create answered 500 after booking: %+v, %v (fake holds %d)", b, err, len(fake.Bookings()))
+	}
+	fake.Inject(fakeqloapps.UpdateBooking, 1, fakeqloapps.FailAfterWrite, 0)
+	cb, err := c.CancelBooking(ctx, hotel1, b.ID)
+	if err != nil || cb.Status != pms.BookingCancelled {
+		t.Fatalf("cancel answered 500 after cancelling: %+v, %v", cb, err)
+	}
+	// A 500 with nothing done is still an error.
+	fake.Inject(fakeqloapps.CreateBooking, 1, fakeqloapps.ServerError, 0)
+	if _, err := c.CreateBooking(ctx, pms.BookingRequest{Hotel: hotel1, RoomTypeID: 1, Stay: s, Guest: guest(), Reference: "wa-500-b"}); !errors.Is(err, pms.ErrUnavailable) {
+		t.Fatalf("create failed for real: %v", err)
+	}
+}
+
+// hotel_ari's totals include the services QloApps adds to the room's price;
+// the booking names them, so the guest is booked at the price quoted. Fees
+// QloApps keeps apart from the room's price are in neither.
+func TestBookedAtTheQuotedPriceWithAutomaticServices(t *testing.T) {
+	fake := fakeqloapps.Start(t, key)
+	fake.AddService(fakeqloapps.ServiceData{ID: 5, Name: "Room Maintenance Fees", Price: 25, AutoAdd: true, WithRoom: true, PerNight: true})
+	fake.AddService(fakeqloapps.ServiceData{ID: 6, Name: "Internet Handling Charges", Price: 30, AutoAdd: true})
+	fake.AddService(fakeqloapps.ServiceData{ID: 7, Name: "Airport Shuttle", Price: 50, WithRoom: true})
+	for _, sv := range []int{5, 6, 7} {
+		fake.LinkService(1, sv)
+	}
+	c := newClient(t, fake)
+	ctx := ctxT(t)
+	s := stay("2030-10-01", "2030-10-03", 2, 0)
+	a, err := c.Availability(ctx, hotel1, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Offers[0].TotalPrice != 275 { // (2 × 100 + 2 × 25) + 10%
+		t.Fatalf("quote %v, want 275", a.Offers[0].TotalPrice)
+	}
+	b, err := c.CreateBooking(ctx, pms.BookingRequest{Hotel: hotel1, RoomTypeID: 1, Stay: s, Guest: guest(), Reference: "wa-fees"})
+	if err != nil || b.TotalPrice != 275 {
+		t.Fatalf("booked %+v, %v; want 275", b, err)
 	}
 }
