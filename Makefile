@@ -18,8 +18,9 @@ build:
 run: build
 	ENVIRONMENT=$${ENVIRONMENT:-development} ./$(BIN) run --config Caddyfile --adapter caddyfile
 
-## test: every test, against real Postgres and Redis (reused from
-## POSTGRES_URL/REDIS_URL when they answer, else started and torn down here).
+## test: every test, against real Postgres, Redis and QloApps (reused from
+## POSTGRES_URL/REDIS_URL/QLOAPPS_* when they answer, else started and torn
+## down here; QloApps needs its tarball, see README.md).
 test: build
 	$(GO) run ./test/services -- $(MAKE) --no-print-directory test-in-env
 

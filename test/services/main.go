@@ -1,14 +1,19 @@
-// Command services gives a command real Postgres and Redis servers and
-// exports their URLs to it (POSTGRES_URL, REDIS_URL):
+// Command services gives a command real Postgres and Redis servers and a
+// real QloApps, and exports where they are to it (POSTGRES_URL, REDIS_URL;
+// QLOAPPS_URL, QLOAPPS_WS_KEY, QLOAPPS_ERROR_LOG, QLOAPPS_DB_DSN):
 //
 //	go run ./test/services -- go test ./...
 //
-// A server named by POSTGRES_URL or REDIS_URL is reused when it answers.
-// Otherwise a throwaway one is started from the local binaries on a free
-// port (initdb into a temporary directory; redis-server --save ""), after
-// installing the Debian packages when the binaries are missing and we run as
-// root. Throwaway servers are stopped and their files removed afterwards.
-// The exit status is the command's.
+// A server named by POSTGRES_URL or REDIS_URL (a QloApps named by all four
+// QLOAPPS_ variables) is reused when it answers. Otherwise a throwaway one is
+// started from the local binaries on a free port (initdb into a temporary
+// directory; redis-server --save ""; QloApps with test/testservices/
+// qloappsserver), after installing the Debian packages when the binaries are
+// missing and we run as root. Throwaway servers are stopped and their files
+// removed afterwards. QloApps is the one optional service: when it cannot be
+// started (no tarball: QLOAPPS_TARBALL), the command runs without it and
+// QLOAPPS_UNAVAILABLE says why, so the tests that need it skip locally and
+// fail under CI=true. The exit status is the command's.
 package main
 
 import (
@@ -18,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +31,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/test/testservices/localserver"
+	"github.com/agentehotel/agente-caddy/test/testservices/qloappsserver"
 )
 
 func main() {
@@ -60,10 +67,13 @@ func run(args []string) int {
 	}
 	teardown = append(teardown, stopRedis)
 	ensureTools()
+	qloEnv, stopQlo := qloApps()
+	teardown = append(teardown, stopQlo)
 
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "POSTGRES_URL="+pgURL, "REDIS_URL="+redisURL)
+	cmd.Env = append(cmd.Env, qloEnv...)
 	if err := cmd.Start(); err != nil {
 		logf("starting %s: %v", args[0], err)
 		return 1
@@ -175,6 +185,49 @@ func pingRedis(u string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	return c.Ping(ctx).Err()
+}
+
+// qloApps returns the environment naming a QloApps for the command (an
+// answering one named by the environment, else a throwaway one), and how to
+// stop it. When none can be had, the environment is QLOAPPS_UNAVAILABLE
+// with the reason.
+func qloApps() (env []string, stop func()) {
+	if inst, ok := qloappsserver.InstanceFromEnv(); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := inst.Check(ctx)
+		cancel()
+		if err == nil {
+			logf("using QloApps from %s", qloappsserver.EnvURL)
+			return inst.Environ(), func() {}
+		}
+		logf("%s does not answer (%v); starting a throwaway QloApps", qloappsserver.EnvURL, err)
+	}
+	unavailable := func(err error) ([]string, func()) {
+		logf("no QloApps (%v); the tests that need it skip, or fail under CI=true", err)
+		return []string{qloappsserver.EnvUnavailable + "=" + err.Error()}, func() {}
+	}
+	tarball, err := qloappsserver.TarballPath()
+	if err != nil {
+		return unavailable(err)
+	}
+	if err := qloappsserver.EnsureBinaries(os.Stderr); err != nil {
+		return unavailable(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	srv, err := qloappsserver.Start(ctx, qloappsserver.Options{Tarball: tarball, Log: logWriter{}})
+	if err != nil {
+		return unavailable(err)
+	}
+	return srv.Environ(), srv.Stop
+}
+
+// logWriter writes progress lines through logf.
+type logWriter struct{}
+
+func (logWriter) Write(p []byte) (int, error) {
+	logf("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // ensureTools installs the Prometheus tools the observability tests run
