@@ -219,7 +219,14 @@ func qloApps() (env []string, stop func()) {
 	if err != nil {
 		return unavailable(err)
 	}
-	return srv.Environ(), srv.Stop
+	return srv.Environ(), func() {
+		// What the run asked of the real QloApps, and whether any of it
+		// made QloApps warn (every call of ours must leave the log empty).
+		if calls, errLines, err := srv.Summary(); err == nil {
+			logf("QloApps answered %d webservice calls; PHP error log: %d lines", calls, errLines)
+		}
+		srv.Stop()
+	}
 }
 
 // logWriter writes progress lines through logf.

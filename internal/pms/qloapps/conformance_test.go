@@ -1,7 +1,6 @@
 package qloapps_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/pms/qloapps"
 	"github.com/agentehotel/agente-caddy/test/fakeqloapps"
 	"github.com/agentehotel/agente-caddy/test/pmsconformance"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 func today(zone string) pms.Date {
@@ -43,28 +43,25 @@ func TestFakeKeepsThePMSContract(t *testing.T) {
 // The adapter keeps the contract against a real QloApps 1.6.1, and no call
 // makes QloApps log a PHP warning or error.
 func TestRealQloAppsKeepsThePMSContract(t *testing.T) {
-	url, wsKey, errLog := os.Getenv("QLOAPPS_URL"), os.Getenv("QLOAPPS_WS_KEY"), os.Getenv("QLOAPPS_ERROR_LOG")
-	if url == "" {
-		t.Skip("QLOAPPS_URL unset")
-	}
+	q := testservices.QloApps(t)
+	mark := q.ErrorLogMark()
 	newReal := func(k string) *qloapps.Client {
-		c, err := qloapps.New(qloapps.Config{BaseURL: url, APIKey: k, TimeZone: "Europe/Madrid"})
+		c, err := qloapps.New(qloapps.Config{BaseURL: q.BaseURL, APIKey: k, TimeZone: "Europe/Madrid"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	pmsconformance.Run(t, pmsconformance.Target{
-		PMS:                newReal(wsKey),
+		PMS:                newReal(q.WebserviceKey),
 		Hotel:              hotel1,
 		HotelName:          "The Hotel Prime",
 		UnknownHotel:       pms.Hotel{TenantID: "nobody", PMSID: 99},
 		Today:              today("Europe/Madrid"),
 		WithBadCredentials: func() pms.PMS { return newReal(strings.Repeat("Z", 32)) },
 		Check: func(t *testing.T) {
-			b, _ := os.ReadFile(errLog)
-			if s := strings.TrimSpace(string(b)); s != "" {
-				t.Fatalf("QloApps logged PHP errors:\n%s", s)
+			if lines := q.ErrorLogSince(mark); len(lines) > 0 {
+				t.Fatalf("QloApps logged PHP errors:\n%s", strings.Join(lines, "\n"))
 			}
 		},
 	})

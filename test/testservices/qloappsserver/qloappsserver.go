@@ -77,13 +77,15 @@ const TablePrefix = "qlo_"
 
 // WebservicePermissions is what the webservice key may do: resource →
 // HTTP methods, exactly the calls internal/pms/qloapps makes (room types'
-// occupancy from hotel_room_types and names from room_types; hotel_ari is
-// POSTed an XML search; a booking is found by its reference through the
-// core orders resource).
+// occupancy from hotel_room_types, names, tax groups and linked services
+// from room_types, which of those services QloApps adds on its own from
+// services; hotel_ari is POSTed an XML search; a booking is found by its
+// reference, and its status read, through the core orders resource).
 var WebservicePermissions = map[string][]string{
 	"hotels":           {"GET"},
 	"hotel_room_types": {"GET"},
 	"room_types":       {"GET"},
+	"services":         {"GET"},
 	"orders":           {"GET"},
 	"hotel_ari":        {"POST"},
 	"bookings":         {"GET", "POST", "PUT"},

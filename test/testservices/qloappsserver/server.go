@@ -211,6 +211,22 @@ func (s *Server) startPHP(ctx context.Context, db *sql.DB, tree, routerPath stri
 	return lastErr
 }
 
+// webserviceCall is a line of PHP's built-in server log for an answered
+// webservice request, e.g. "[...] 127.0.0.1:41234 [200]: POST /api/bookings?...".
+var webserviceCall = regexp.MustCompile(`\[\d{3}\]: [A-Z]+ /api/`)
+
+// Summary is how many webservice requests PHP's server answered so far and
+// how many lines PHP's error log holds (every warning QloApps raised).
+func (s *Server) Summary() (calls, errorLines int, err error) {
+	raw, err := os.ReadFile(filepath.Join(s.base, "php-server.log"))
+	if err != nil {
+		return 0, 0, err
+	}
+	calls = len(webserviceCall.FindAll(raw, -1))
+	lines, err := s.ErrorLogLines()
+	return calls, len(lines), err
+}
+
 // Stop kills PHP and MariaDB and removes the temporary directory. It may be
 // called more than once.
 func (s *Server) Stop() {
