@@ -101,10 +101,7 @@ func room(id int, name string, count int) demo.Room {
 
 // conversationCases run over every session store: the dialogue must not
 // depend on where its state lives.
-var conversationCases = []struct {
-	name string
-	run  func(t *testing.T, mk func(...envOption) *env)
-}{
+var conversationCases = []conversationCase{
 	{"books a room in three text messages", func(t *testing.T, mk func(...envOption) *env) {
 		e := mk()
 		c := e.guest()
@@ -515,18 +512,7 @@ var conversationCases = []struct {
 	}},
 }
 
-func TestConversations(t *testing.T) {
-	for _, sf := range stores(t) {
-		t.Run(sf.name, func(t *testing.T) {
-			for _, tc := range conversationCases {
-				t.Run(tc.name, func(t *testing.T) {
-					s := sf.new(t)
-					tc.run(t, func(opts ...envOption) *env { return newEnv(t, s, opts...) })
-				})
-			}
-		})
-	}
-}
+func TestConversations(t *testing.T) { runConversations(t, conversationCases) }
 
 func TestHandleRejectsUnattributableMessages(t *testing.T) {
 	e := newEnv(t, NewMemorySessions())

@@ -136,10 +136,7 @@ func (c *conv) talk(t *testing.T, steps []exchange) {
 	}
 }
 
-var guestDetailCases = []struct {
-	name string
-	run  func(t *testing.T, mk func(...envOption) *env)
-}{
+var guestDetailCases = []conversationCase{
 	{"WhatsApp guest with a full profile name is asked only the email", func(t *testing.T, mk func(...envOption) *env) {
 		strict, _ := withStrictGuests(nil)
 		e := mk(strict)
@@ -415,15 +412,4 @@ var guestDetailCases = []struct {
 // strictPMS is the strictGuests double an env books through.
 func strictPMS(e *env) *strictGuests { return e.o.pms.(*strictGuests) }
 
-func TestGuestDetails(t *testing.T) {
-	for _, sf := range stores(t) {
-		t.Run(sf.name, func(t *testing.T) {
-			for _, tc := range guestDetailCases {
-				t.Run(tc.name, func(t *testing.T) {
-					s := sf.new(t)
-					tc.run(t, func(opts ...envOption) *env { return newEnv(t, s, opts...) })
-				})
-			}
-		})
-	}
-}
+func TestGuestDetails(t *testing.T) { runConversations(t, guestDetailCases) }
