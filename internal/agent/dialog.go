@@ -331,21 +331,34 @@ func (t *turn) onConfirmBooking(text string) bool {
 	return true
 }
 
-// onChooseRoom handles the reply to the offers.
+// onChooseRoom handles the reply to the offers. A number comes first: "the
+// second" also reads as a date. A yes, or a request to book, that picks no
+// room is asked which one, briefly: the offers were just sent.
 func (t *turn) onChooseRoom(text string) bool {
 	e := t.res.Entities
+	offers := t.st.LastOffer
+	if n, ok := nlp.ParseChoice(text, len(offers)); ok {
+		t.intent = nlp.MakeReservation
+		t.selectOffer(offers[n-1])
+		return true
+	}
 	if hasStayEntities(e) {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(false)
 		return true
 	}
-	if off, ok := t.chosenOffer(text); ok {
-		t.intent = nlp.MakeReservation
-		t.selectOffer(off)
-		return true
-	}
+	picked := t.pickedOffers()
 	switch {
+	case len(picked) == 1:
+		t.intent = nlp.MakeReservation
+		t.selectOffer(offers[picked[0]])
+	case len(picked) > 1:
+		t.intent = nlp.MakeReservation
+		t.askWhich(picked)
+	case t.res.Answer == nlp.Yes && len(offers) == 1:
+		t.intent = nlp.MakeReservation
+		t.selectOffer(offers[0])
 	case t.res.Answer == nlp.No:
 		t.intent = nlp.MakeReservation
 		t.abortBooking()
@@ -354,13 +367,24 @@ func (t *turn) onChooseRoom(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(true)
-	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-		t.intent = nlp.MakeReservation
+	case t.intent == nlp.CheckAvailability || t.intent == nlp.Pricing:
 		t.offersReply()
+	case t.res.Answer == nlp.Yes || t.intent == nlp.MakeReservation || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.askWhich(allOffers(len(offers)))
 	default:
 		return false
 	}
 	return true
+}
+
+// allOffers is the indexes of n offers.
+func allOffers(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 // onStayQuestion handles the reply to a question about the stay: its dates,

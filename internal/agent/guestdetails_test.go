@@ -143,7 +143,7 @@ var guestDetailCases = []conversationCase{
 		c := e.guest()
 		c.talk(t, []exchange{
 			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A qué correo electrónico te enviamos la confirmación"}, []string{"apellidos", "teléfono"}},
-			{"ana@example.com", []string{"Habitación: Doble", "Titular: Ana García (ana@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
+			{"ana@example.com", []string{"Habitación: Double", "Titular: Ana García (ana@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
 			{"sí", []string{"¡Reserva confirmada!", "DEMO-000001"}, nil},
 		})
 		wantGuest(t, e.booking("DEMO-000001"), pms.Guest{FirstName: "Ana", LastName: "García", Email: "ana@example.com", Phone: c.from})

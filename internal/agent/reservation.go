@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,25 +134,27 @@ func (t *turn) reservation(showOffers bool) {
 			Available:  o.Available,
 			TotalPrice: o.TotalPrice,
 			Currency:   av.Currency,
+			MaxAdults:  o.RoomType.MaxAdults,
+			Capacity:   o.RoomType.Capacity(),
 		})
 	}
 	wanted := t.st.Context.RoomType
-	var matching []OfferState
-	for _, o := range offers {
-		if wanted != "" && o.Category == wanted {
-			matching = append(matching, o)
-		}
+	matching := t.namedOffers(offers)
+	if len(matching) == 0 && wanted != "" {
+		matching = offersOfCategory(offers, wanted)
 	}
-	// The room type the guest asked for goes first.
+	// The room types the guest asked for go first.
 	if len(matching) > 0 {
-		rest := make([]OfferState, 0, len(offers))
-		rest = append(rest, matching...)
-		for _, o := range offers {
-			if o.Category != wanted {
-				rest = append(rest, o)
+		first := make([]OfferState, 0, len(offers))
+		for _, i := range matching {
+			first = append(first, offers[i])
+		}
+		for i, o := range offers {
+			if !slices.Contains(matching, i) {
+				first = append(first, o)
 			}
 		}
-		offers = rest
+		offers = first
 	}
 	if len(offers) > maxListRows {
 		offers = offers[:maxListRows]
@@ -163,14 +168,63 @@ func (t *turn) reservation(showOffers bool) {
 	if !showOffers {
 		switch {
 		case len(matching) == 1:
-			t.selectOffer(matching[0])
+			t.selectOffer(offers[0])
 			return
-		case wanted == "" && len(offers) == 1:
+		case wanted == "" && len(matching) == 0 && len(offers) == 1:
 			t.selectOffer(offers[0])
 			return
 		}
 	}
 	t.offersReply()
+}
+
+// namedOffers are the offers this message names by the PMS's names ("la
+// General Rooms", "delux"), as indexes of offers. Taps name nothing: their
+// text is a title, not the guest's words.
+func (t *turn) namedOffers(offers []OfferState) []int {
+	if t.m.ReplyID != "" || len(offers) == 0 {
+		return nil
+	}
+	names := make([]string, len(offers))
+	for i, o := range offers {
+		names[i] = o.Name
+	}
+	return nlp.MatchNames(t.m.Text, names)
+}
+
+// offersOfCategory are the offers a guest asking for a kind of room
+// ("doble", "suite") may mean, as indexes: those whose names say they are
+// of it; when none does, those whose names say no kind at all and whose
+// size fits it. A hotel may call its rooms anything ("General Rooms"), and
+// then only their size tells.
+func offersOfCategory(offers []OfferState, category string) []int {
+	var named, fitting []int
+	for i, o := range offers {
+		switch {
+		case o.Category == category:
+			named = append(named, i)
+		case o.Category == "" && sizeFits(o, category):
+			fitting = append(fitting, i)
+		}
+	}
+	if len(named) > 0 {
+		return named
+	}
+	return fitting
+}
+
+// sizeFits reports whether a room of the offer's size can be the kind of
+// room asked for. A suite is a kind of room, not a size: only its name says.
+func sizeFits(o OfferState, category string) bool {
+	switch category {
+	case nlp.RoomSingle:
+		return true
+	case nlp.RoomDouble, nlp.RoomTwin:
+		return o.MaxAdults == 0 || o.MaxAdults >= 2
+	case nlp.RoomFamily:
+		return o.MaxAdults == 0 || o.Capacity >= 3
+	}
+	return false
 }
 
 // offersReply shows st.LastOffer: numbered text, buttons (up to three) or a
@@ -185,22 +239,16 @@ func (t *turn) offersReply() {
 		return
 	}
 	t.st.Step = stepChooseRoom
-	missing := c.RoomType
-	for _, o := range t.st.LastOffer {
-		if o.Category == c.RoomType {
-			missing = ""
-		}
-	}
-	labels := t.offerLabels(t.st.LastOffer)
 	var lines []string
 	for i, o := range t.st.LastOffer {
-		lines = append(lines, t.say(textOfferLine, view{N: i + 1, Room: labels[i], Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
+		lines = append(lines, t.say(textOfferLine, view{N: i + 1, Room: o.Name, Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
 	}
 	v := t.stayView(s)
 	v.Options = strings.Join(lines, "\n")
 	var parts []string
-	if missing != "" {
-		parts = append(parts, t.say(textOffersRoomMissing, view{Room: roomLabel(t.lang, missing, missing)}))
+	if c.RoomType != "" && len(offersOfCategory(t.st.LastOffer, c.RoomType)) == 0 {
+		// The guest's own word for the room, in their language.
+		parts = append(parts, t.say(textOffersRoomMissing, view{Room: t.say(roomText(c.RoomType), view{})}))
 	}
 	parts = append(parts, t.say(textOffers, v))
 	if t.st.OfferStale {
@@ -214,16 +262,16 @@ func (t *turn) offersReply() {
 		t.text(body + "\n\n" + t.say(textOffersHintText, view{}))
 	case len(t.st.LastOffer) <= maxButtons:
 		buttons := make([]chat.Button, 0, len(t.st.LastOffer))
-		for i, o := range t.st.LastOffer {
-			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(labels[i], maxButtonTitle)})
+		for _, o := range t.st.LastOffer {
+			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(o.Name, maxButtonTitle)})
 		}
 		t.ask(body+"\n\n"+t.say(textOffersHintButtons, view{}), "", t.h.PhotoURL, buttons...)
 	default:
 		rows := make([]chat.Row, 0, len(t.st.LastOffer))
-		for i, o := range t.st.LastOffer {
+		for _, o := range t.st.LastOffer {
 			rows = append(rows, chat.Row{
 				ID:          roomReplyPrefix + strconv.Itoa(o.RoomTypeID),
-				Title:       truncate(labels[i], maxRowTitle),
+				Title:       truncate(o.Name, maxRowTitle),
 				Description: truncate(t.say(textOfferRow, view{Total: formatPrice(t.lang, o.TotalPrice, o.Currency), Nights: s.Nights()}), maxRowDesc),
 			})
 		}
@@ -236,47 +284,50 @@ func (t *turn) offersReply() {
 	}
 }
 
-// offerLabels names each offer for the guest; two offers of one category
-// keep their PMS names so that the choices stay distinct.
-func (t *turn) offerLabels(offers []OfferState) []string {
-	count := map[string]int{}
-	for _, o := range offers {
-		count[o.Category]++
+// pickedOffers are the offers the guest's reply picks, as indexes: by the
+// PMS's name, whole or in part ("la General Rooms", "delux"), or by the kind
+// of room asked for ("la doble"). Several mean the reply fits them alike;
+// none, that it names none.
+func (t *turn) pickedOffers() []int {
+	offers := t.st.LastOffer
+	if named := t.namedOffers(offers); len(named) > 0 {
+		return named
 	}
-	out := make([]string, len(offers))
-	for i, o := range offers {
-		if o.Category != "" && count[o.Category] == 1 {
-			out[i] = roomLabel(t.lang, o.Category, o.Name)
-		} else {
-			out[i] = o.Name
-		}
+	if want := t.res.Entities.RoomType; want != "" {
+		return offersOfCategory(offers, want)
 	}
-	return out
+	return nil
 }
 
-// chosenOffer reads which offer the guest picked: a room type, a number, a
-// label, or "yes" when there was one offer.
-func (t *turn) chosenOffer(text string) (OfferState, bool) {
+// askWhich asks which of the offers (indexes of st.LastOffer) the guest
+// wants, naming them with their numbers in the list: short, for a reply
+// that chose none or several. With buttons, three or fewer are buttons;
+// the list already sent still answers a tap.
+func (t *turn) askWhich(idx []int) {
+	t.st.Step = stepChooseRoom
 	offers := t.st.LastOffer
-	if want := t.res.Entities.RoomType; want != "" {
-		for _, o := range offers {
-			if o.Category == want {
-				return o, true
-			}
-		}
+	names := make([]string, 0, len(idx))
+	for _, i := range idx {
+		names = append(names, fmt.Sprintf("%s (%d)", offers[i].Name, i+1))
 	}
-	if n, ok := bareNumber(text); ok && n >= 1 && n <= len(offers) {
-		return offers[n-1], true
+	body := t.say(textChooseWhich, view{Options: t.list(names)})
+	if !t.interactive() || len(idx) > maxButtons {
+		t.text(body)
+		return
 	}
-	for i, l := range t.offerLabels(offers) {
-		if typedAs(text, l) || typedAs(text, offers[i].Name) {
-			return offers[i], true
-		}
+	buttons := make([]chat.Button, 0, len(idx))
+	for _, i := range idx {
+		buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(offers[i].RoomTypeID), Title: truncate(offers[i].Name, maxButtonTitle)})
 	}
-	if t.res.Answer == nlp.Yes && len(offers) == 1 {
-		return offers[0], true
+	t.ask(body, "", "", buttons...)
+}
+
+// list joins items as a sentence does: "a, b o c" / "a, b or c".
+func (t *turn) list(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
 	}
-	return OfferState{}, false
+	return strings.Join(items[:len(items)-1], ", ") + t.say(textOr, view{}) + items[len(items)-1]
 }
 
 // selectOffer makes the offer the pending booking and asks to confirm it.
@@ -317,7 +368,7 @@ func (t *turn) confirmPrompt() {
 	t.st.Step = stepConfirmBooking
 	v := t.stayView(t.pendingStay())
 	v.Holder = t.holder()
-	v.Room = roomLabel(t.lang, p.Category, p.RoomName)
+	v.Room = p.RoomName
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
 	body := t.say(textConfirmPrompt, v)
 	if t.st.OfferStale {
@@ -365,7 +416,7 @@ func (t *turn) book() {
 	switch {
 	case err == nil:
 	case errors.Is(err, pms.ErrSoldOut):
-		t.text(t.say(textBookingSoldOut, view{Room: roomLabel(t.lang, p.Category, p.RoomName)}))
+		t.text(t.say(textBookingSoldOut, view{Room: p.RoomName}))
 		t.st.Context.RoomType = p.Category
 		t.reservation(true)
 		return
@@ -392,7 +443,7 @@ func (t *turn) book() {
 	}
 	v := t.stayView(b.Stay)
 	v.BookingID = b.ID
-	v.Room = roomLabel(t.lang, p.Category, b.RoomName)
+	v.Room = cmp.Or(b.RoomName, p.RoomName)
 	v.Total = formatPrice(t.lang, b.TotalPrice, b.Currency)
 	t.st.Bookings = appendCapped(t.st.Bookings, b.ID, maxBookings)
 	t.clearFlow()

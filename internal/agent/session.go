@@ -110,6 +110,9 @@ type Slots struct {
 }
 
 // OfferState is one room type offered to the guest in the last answer.
+// Name is the PMS's, shown as it is; Category is what the name says the
+// room is, when it says ("Doble Giralda" is a double), so that a guest
+// asking for a kind of room finds it.
 type OfferState struct {
 	RoomTypeID int     `json:"room_type_id"`
 	Name       string  `json:"name"`
@@ -117,6 +120,11 @@ type OfferState struct {
 	Available  int     `json:"available"`
 	TotalPrice float64 `json:"total_price"`
 	Currency   string  `json:"currency"`
+	// MaxAdults and Capacity are the room's limits (0 when the PMS sets
+	// none): a room whose name says nothing may still be what a guest
+	// asking for a double means.
+	MaxAdults int `json:"max_adults,omitempty"`
+	Capacity  int `json:"capacity,omitempty"`
 }
 
 // Pending is the action waiting for the guest's yes.

@@ -210,15 +210,6 @@ func formatParty(lang string, adults, children int) string {
 	return s
 }
 
-// roomLabel is the room's name as the guest reads it: the category's name in
-// their language when known, else the PMS's name.
-func roomLabel(lang, category, pmsName string) string {
-	if category != "" {
-		return say(lang, roomText(category), view{})
-	}
-	return pmsName
-}
-
 // truncate cuts s to at most n characters (runes), for WhatsApp's limits.
 func truncate(s string, n int) string {
 	r := []rune(s)

@@ -42,6 +42,7 @@ var (
 	textOffersHintButtons   = newTextKey("offers_hint_buttons")
 	textListButton          = newTextKey("list_button")
 	textListSection         = newTextKey("list_section")
+	textChooseWhich         = newTextKey("choose_which")
 	textSoldOut             = newTextKey("sold_out")
 	textSoldOutAlternatives = newTextKey("sold_out_alternatives")
 	textSoldOutOtherDates   = newTextKey("sold_out_other_dates")
