@@ -20,6 +20,7 @@ const (
 	stepAskGuests      = "ask_guests"
 	stepChooseRoom     = "choose_room"
 	stepConfirmBooking = "confirm_booking"
+	stepAskChildAges   = "ask_child_ages"
 	stepAskBookingID   = "ask_booking_id"
 	stepConfirmCancel  = "confirm_cancel"
 	stepLateCheckout   = "late_checkout"
@@ -202,7 +203,8 @@ func (t *turn) onButton(id string) bool {
 	case id == BtnConfirmBooking:
 		t.intent = nlp.MakeReservation
 		switch {
-		case t.st.Step == stepConfirmBooking && t.st.Pending != nil:
+		case (t.st.Step == stepConfirmBooking || t.st.Step == stepAskChildAges) && t.st.Pending != nil:
+			// Confirming again while the ages are asked books without them.
 			t.book()
 		case isDetailStep(t.st.Step) && t.st.Pending != nil:
 			// An old confirmation button while a detail is missing: ask again.
@@ -285,6 +287,7 @@ var stepHandlers = map[string]stepHandler{
 	stepAskEmail:       {answer: (*turn).onDetailStep},
 	stepAskPhone:       {answer: (*turn).onDetailStep},
 	stepConfirmBooking: {answer: (*turn).onConfirmBooking, repeat: (*turn).confirmPrompt},
+	stepAskChildAges:   {answer: (*turn).onChildAges},
 	stepAskBookingID:   {answer: (*turn).onBookingID},
 	stepConfirmCancel:  {answer: (*turn).onConfirmCancel, repeat: (*turn).cancelPrompt},
 	stepLateCheckout:   {answer: (*turn).onLateCheckoutOffer},
@@ -394,7 +397,7 @@ func (t *turn) onStayQuestion(text string) bool {
 	if n, ok := bareNumber(text); ok {
 		switch {
 		case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
-			t.st.Context.Adults, t.st.Context.Children = n, 0
+			t.st.Context.setParty(n, 0, nil)
 			t.intent = nlp.MakeReservation
 			t.reservation(false)
 			return true
@@ -583,6 +586,7 @@ func (t *turn) clearFlow() {
 func (t *turn) clearStay() {
 	c := &t.st.Context
 	c.CheckIn, c.CheckOut, c.Nights, c.Adults, c.Children, c.RoomType = "", "", 0, 0, 0, ""
+	c.ChildAges, c.ChildAgesAsked = nil, false
 }
 
 // ---- PMS access ----

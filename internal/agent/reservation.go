@@ -41,10 +41,11 @@ func (t *turn) mergeSlots() {
 	case e.Nights > 0:
 		c.CheckOut, c.Nights = "", e.Nights
 	}
-	if e.Adults > 0 {
-		c.Adults, c.Children = e.Adults, e.Children
-	} else if e.Children > 0 {
-		c.Children = e.Children
+	switch {
+	case e.Adults > 0:
+		c.setParty(e.Adults, e.Children, e.ChildAges)
+	case e.Children > 0:
+		c.setParty(c.Adults, e.Children, e.ChildAges)
 	}
 	if e.RoomType != "" {
 		c.RoomType = e.RoomType
@@ -89,7 +90,7 @@ func (t *turn) stay() (pms.Stay, bool) {
 		t.text(t.say(textAskGuests, view{}))
 		return pms.Stay{}, false
 	}
-	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children}, true
+	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children, ChildAges: agesOf(c.Children, c.ChildAges)}, true
 }
 
 func (t *turn) stayView(s pms.Stay) view {
@@ -98,8 +99,18 @@ func (t *turn) stayView(s pms.Stay) view {
 		CheckIn:  formatDate(t.lang, s.CheckIn, t.now),
 		CheckOut: formatDate(t.lang, s.CheckOut, t.now),
 		Nights:   s.Nights(),
-		Party:    formatParty(t.lang, s.Adults, s.Children),
+		Party:    t.party(s),
 	}
+}
+
+// party is "2 adultos y 1 niño (7 años)": the stay's party, with the
+// children's ages when known.
+func (t *turn) party(s pms.Stay) string {
+	p := formatParty(t.lang, s.Adults, s.Children)
+	if ages := agesOf(s.Children, s.ChildAges); ages != nil {
+		p += t.say(textPartyAges, view{Ages: formatAges(t.lang, ages), N: ages[len(ages)-1]})
+	}
+	return p
 }
 
 // reservation moves the booking conversation on: asks for what is missing,
@@ -233,7 +244,7 @@ func (t *turn) offersReply() {
 	c := t.st.Context
 	ci, _ := pms.ParseDate(c.CheckIn)
 	co, _ := pms.ParseDate(c.CheckOut)
-	s := pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children}
+	s := pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children, ChildAges: agesOf(c.Children, c.ChildAges)}
 	if len(t.st.LastOffer) == 0 || ci.IsZero() || co.IsZero() {
 		t.reservation(true)
 		return
@@ -310,7 +321,7 @@ func (t *turn) askWhich(idx []int) {
 	for _, i := range idx {
 		names = append(names, fmt.Sprintf("%s (%d)", offers[i].Name, i+1))
 	}
-	body := t.say(textChooseWhich, view{Options: t.list(names)})
+	body := t.say(textChooseWhich, view{Options: joinList(names, t.say(textOr, view{}))})
 	if !t.interactive() || len(idx) > maxButtons {
 		t.text(body)
 		return
@@ -320,14 +331,6 @@ func (t *turn) askWhich(idx []int) {
 		buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(offers[i].RoomTypeID), Title: truncate(offers[i].Name, maxButtonTitle)})
 	}
 	t.ask(body, "", "", buttons...)
-}
-
-// list joins items as a sentence does: "a, b o c" / "a, b or c".
-func (t *turn) list(items []string) string {
-	if len(items) < 2 {
-		return strings.Join(items, "")
-	}
-	return strings.Join(items[:len(items)-1], ", ") + t.say(textOr, view{}) + items[len(items)-1]
 }
 
 // selectOffer makes the offer the pending booking and asks to confirm it.
@@ -342,6 +345,7 @@ func (t *turn) selectOffer(o OfferState) {
 		CheckOut:   c.CheckOut,
 		Adults:     c.Adults,
 		Children:   c.Children,
+		ChildAges:  agesOf(c.Children, c.ChildAges),
 		TotalPrice: o.TotalPrice,
 		Currency:   o.Currency,
 	}
@@ -352,7 +356,7 @@ func (t *turn) pendingStay() pms.Stay {
 	p := t.st.Pending
 	ci, _ := pms.ParseDate(p.CheckIn)
 	co, _ := pms.ParseDate(p.CheckOut)
-	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: p.Adults, Children: p.Children}
+	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: p.Adults, Children: p.Children, ChildAges: agesOf(p.Children, p.ChildAges)}
 }
 
 // confirmPrompt shows the pending booking and asks for the yes.
@@ -403,6 +407,14 @@ func (t *turn) book() {
 		// from before they were asked): the missing detail first.
 		return
 	}
+	if p.Children > 0 && len(p.ChildAges) != p.Children && !t.st.Context.ChildAgesAsked {
+		// Asked once, as the booking is about to be made: a PMS that prices
+		// or places children by age reads them, and books without them too.
+		t.st.Context.ChildAgesAsked = true
+		t.st.Step = stepAskChildAges
+		t.text(t.say(textAskChildAges, view{N: p.Children}))
+		return
+	}
 	if p.Reference == "" {
 		p.Reference = bookingReference(t.s.ID, t.m.ID, t.now)
 	}
@@ -451,6 +463,46 @@ func (t *turn) book() {
 	t.text(t.say(textBooked, v))
 }
 
+// onChildAges handles the reply to the question of the children's ages:
+// with one age per child the booking goes ahead with them; a reply that
+// gives none (or not one per child) books without them, as they were asked
+// once. A new stay or a no are answered as in any step of the booking.
+func (t *turn) onChildAges(text string) bool {
+	p := t.st.Pending
+	if p == nil || p.Kind != "booking" {
+		t.st.Step = ""
+		return false
+	}
+	e := t.res.Entities
+	ages := e.ChildAges
+	if e.Adults > 0 || e.Children != len(ages) || !e.CheckIn.IsZero() || !e.CheckOut.IsZero() {
+		ages = nil // the message says more than the ages: a new stay
+	}
+	if ages == nil && !hasStayEntities(e) {
+		ages, _ = nlp.ParseChildAges(text)
+	}
+	switch {
+	case len(ages) == p.Children:
+		p.ChildAges = agesOf(p.Children, ages)
+		t.st.Context.ChildAges = p.ChildAges
+		t.intent = nlp.MakeReservation
+		t.book()
+	case hasSlotEntities(e):
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.book()
+	default:
+		return false
+	}
+	return true
+}
+
 // invalidStay answers a stay the PMS will not look up or book: the guest is
 // asked for other dates.
 func (t *turn) invalidStay(s pms.Stay) {
@@ -485,7 +537,8 @@ func (t *turn) soldOut(s pms.Stay) {
 		if len(alts) == maxAlternatives {
 			break
 		}
-		alt := pms.Stay{CheckIn: s.CheckIn.AddDays(shift), CheckOut: s.CheckOut.AddDays(shift), Adults: s.Adults, Children: s.Children}
+		alt := s
+		alt.CheckIn, alt.CheckOut = s.CheckIn.AddDays(shift), s.CheckOut.AddDays(shift)
 		if alt.CheckIn.Before(today) {
 			continue
 		}

@@ -8,7 +8,8 @@ import (
 )
 
 // scriptCorpus is what the analyzer reads in the messages of the scripts
-// about choosing a room (TestScriptCorpusIsTheAnalyzers keeps it honest).
+// about choosing a room and children's ages (TestScriptCorpusIsTheAnalyzers
+// keeps it honest).
 var scriptCorpus = map[string]nlp.Result{
 	// Choosing among the offers.
 	"Sí, confirmo":                     {Intent: nlp.Unknown, Language: "es", Answer: nlp.Yes},
@@ -25,6 +26,19 @@ var scriptCorpus = map[string]nlp.Result{
 	"la segunda":                       {Intent: nlp.Unknown, Language: "es"},
 	// "The second" also reads as the 2nd of the month.
 	"the second": {Intent: nlp.CheckAvailability, Language: "en", Entities: nlp.Entities{CheckIn: date("2025-12-02")}},
+
+	// Children's ages.
+	"reservar doble del 5 al 7 de diciembre para 2 adultos y 1 niño de 7 años": {Intent: nlp.MakeReservation, Language: "es",
+		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 2, Children: 1, ChildAges: []int{7}, RoomType: "double"}},
+	"reservar doble del 5 al 7 de diciembre para 2 adultos y 1 niño": {Intent: nlp.MakeReservation, Language: "es",
+		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 2, Children: 1, RoomType: "double"}},
+	"book a double from 5 to 7 December for 2 adults and a 7-year-old": {Intent: nlp.MakeReservation, Language: "en",
+		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 2, Children: 1, ChildAges: []int{7}, RoomType: "double"}},
+	"book a double from 5 to 7 December for 2 adults and 1 child": {Intent: nlp.MakeReservation, Language: "en",
+		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 2, Children: 1, RoomType: "double"}},
+	"7":       {Intent: nlp.Unknown, Language: "es"},
+	"4 y 9":   {Intent: nlp.Unknown, Language: "es"},
+	"ni idea": {Intent: nlp.Unknown, Language: "es"},
 }
 
 func init() {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -92,6 +93,11 @@ type Slots struct {
 	Nights   int    `json:"nights,omitempty"`
 	Adults   int    `json:"adults,omitempty"`
 	Children int    `json:"children,omitempty"`
+	// ChildAges are the children's ages, one per child, when the guest gave
+	// them; ChildAgesAsked is set once the guest was asked, so that they
+	// are asked once.
+	ChildAges      []int `json:"child_ages,omitempty"`
+	ChildAgesAsked bool  `json:"child_ages_asked,omitempty"`
 	// Guests is the original system's party size; it is read as adults when
 	// adults is unset.
 	Guests   int    `json:"guests,omitempty"`
@@ -107,6 +113,27 @@ type Slots struct {
 	// Refused lists the details (pms.GuestDetail) whose channel-given value
 	// the PMS refused: the guest is asked for them instead.
 	Refused []string `json:"refused,omitempty"`
+}
+
+// setParty records the party. The children's ages stay while the message
+// changes nothing about the children; new children are new ages.
+func (c *Slots) setParty(adults, children int, ages []int) {
+	if children != c.Children {
+		c.ChildAges, c.ChildAgesAsked = nil, false
+	}
+	c.Adults, c.Children = adults, children
+	if ages := agesOf(children, ages); ages != nil {
+		c.ChildAges = ages
+	}
+}
+
+// agesOf is ages when there is one per child, else nil: a stay carries all
+// its children's ages or none.
+func agesOf(children int, ages []int) []int {
+	if children == 0 || len(ages) != children {
+		return nil
+	}
+	return slices.Clone(ages)
 }
 
 // OfferState is one room type offered to the guest in the last answer.
@@ -137,6 +164,7 @@ type Pending struct {
 	CheckOut   string  `json:"check_out,omitempty"`
 	Adults     int     `json:"adults,omitempty"`
 	Children   int     `json:"children,omitempty"`
+	ChildAges  []int   `json:"child_ages,omitempty"`
 	TotalPrice float64 `json:"total_price,omitempty"`
 	Currency   string  `json:"currency,omitempty"`
 	BookingID  string  `json:"booking_id,omitempty"`

@@ -55,6 +55,8 @@ var (
 	textBtnAbort            = newTextKey("btn_abort")
 	textKwChange            = newTextKey("kw_change")
 	textBooked              = newTextKey("booked")
+	textAskChildAges        = newTextKey("ask_child_ages")
+	textPartyAges           = newTextKey("party_ages")
 	textAskFullName         = newTextKey("ask_full_name")
 	textAskFirstName        = newTextKey("ask_first_name")
 	textAskLastName         = newTextKey("ask_last_name")
