@@ -21,6 +21,7 @@ const (
 	stepChooseRoom     = "choose_room"
 	stepConfirmBooking = "confirm_booking"
 	stepAskChildAges   = "ask_child_ages"
+	stepPartyTooLarge  = "party_too_large"
 	stepAskBookingID   = "ask_booking_id"
 	stepConfirmCancel  = "confirm_cancel"
 	stepLateCheckout   = "late_checkout"
@@ -288,6 +289,7 @@ var stepHandlers = map[string]stepHandler{
 	stepAskPhone:       {answer: (*turn).onDetailStep},
 	stepConfirmBooking: {answer: (*turn).onConfirmBooking, repeat: (*turn).confirmPrompt},
 	stepAskChildAges:   {answer: (*turn).onChildAges},
+	stepPartyTooLarge:  {answer: (*turn).onPartyTooLarge},
 	stepAskBookingID:   {answer: (*turn).onBookingID},
 	stepConfirmCancel:  {answer: (*turn).onConfirmCancel, repeat: (*turn).cancelPrompt},
 	stepLateCheckout:   {answer: (*turn).onLateCheckoutOffer},
@@ -397,9 +399,7 @@ func (t *turn) onStayQuestion(text string) bool {
 	if n, ok := bareNumber(text); ok {
 		switch {
 		case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
-			t.st.Context.setParty(n, 0, nil)
-			t.intent = nlp.MakeReservation
-			t.reservation(false)
+			t.partyOf(n)
 			return true
 		case t.st.Step == stepAskCheckout && n >= 1 && n <= 60:
 			t.st.Context.Nights, t.st.Context.CheckOut = n, ""

@@ -80,9 +80,8 @@ func (t *turn) stay() (pms.Stay, bool) {
 		return pms.Stay{}, false
 	}
 	if ci.Before(pms.DateOf(t.now)) {
-		c.CheckIn, c.CheckOut, c.Nights = "", "", 0
-		t.st.Step = stepAskDates
-		t.text(t.say(textPastDates, view{CheckIn: formatDate(t.lang, ci, t.now)}))
+		// Refused here: no PMS is asked about a stay no hotel can sell.
+		t.pastStay(ci)
 		return pms.Stay{}, false
 	}
 	if c.Adults < 1 {
@@ -125,11 +124,13 @@ func (t *turn) reservation(showOffers bool) {
 	}
 	av, err := t.o.pms.Availability(t.ctx, t.h.Hotel, s)
 	if err != nil {
-		if errors.Is(err, pms.ErrInvalid) {
+		switch {
+		case t.stayRefused(err, s):
+		case errors.Is(err, pms.ErrInvalid):
 			t.invalidStay(s)
-			return
+		default:
+			t.pmsFailed()
 		}
-		t.pmsFailed()
 		return
 	}
 	if len(av.Offers) == 0 {
@@ -402,6 +403,12 @@ func (t *turn) book() {
 		t.text(t.say(textNothingPending, view{}))
 		return
 	}
+	if s := t.pendingStay(); s.CheckIn.Before(pms.DateOf(t.now)) {
+		// Confirmed after midnight of the check-in day (the session
+		// outlives it): refused here, the PMS is not asked.
+		t.pastStay(s.CheckIn)
+		return
+	}
 	if t.askGuestDetail() {
 		// Confirmed before the PMS's requirements were known (a session
 		// from before they were asked): the missing detail first.
@@ -431,6 +438,8 @@ func (t *turn) book() {
 		t.text(t.say(textBookingSoldOut, view{Room: p.RoomName}))
 		t.st.Context.RoomType = p.Category
 		t.reservation(true)
+		return
+	case t.stayRefused(err, t.pendingStay()):
 		return
 	case errors.Is(err, pms.ErrInvalid):
 		// The stay was bookable a moment ago: what the PMS refuses is most
@@ -501,6 +510,80 @@ func (t *turn) onChildAges(text string) bool {
 		return false
 	}
 	return true
+}
+
+// stayRefused answers the stays a PMS refuses for what they are: one that
+// starts before today, a party no room holds. It reports whether err was
+// one of them.
+func (t *turn) stayRefused(err error, s pms.Stay) bool {
+	var past *pms.PastStayError
+	var large *pms.PartyTooLargeError
+	switch {
+	case errors.As(err, &past):
+		t.pastStay(s.CheckIn)
+	case errors.As(err, &large):
+		t.partyTooLarge(s, large.MaxGuests)
+	default:
+		return false
+	}
+	return true
+}
+
+// pastStay answers a stay that starts before today in the hotel's zone:
+// its dates are forgotten and others asked for.
+func (t *turn) pastStay(checkIn pms.Date) {
+	t.clearFlow()
+	c := &t.st.Context
+	c.CheckIn, c.CheckOut, c.Nights = "", "", 0
+	t.st.Step = stepAskDates
+	t.text(t.say(textPastDates, view{CheckIn: formatDate(t.lang, checkIn, t.now)}))
+}
+
+// partyTooLarge answers a party no room of the hotel holds with the largest
+// room's size (maxGuests, 0 when unknown). The agent books one room per
+// booking, so several rooms are for a person of the team; or the guest
+// names a smaller party, for whom the same dates are searched.
+func (t *turn) partyTooLarge(s pms.Stay, maxGuests int) {
+	t.clearFlow()
+	t.st.Step = stepPartyTooLarge
+	v := t.stayView(s)
+	v.N = maxGuests
+	t.ask(t.say(textPartyTooLarge, v), t.say(textPartyTooLargeHint, view{}), "",
+		t.button(BtnMenuHuman, textBtnMenuHuman),
+		t.button(BtnAbortBooking, textBtnAbort))
+}
+
+// onPartyTooLarge handles the reply to partyTooLarge: yes is a person, a
+// number or a party is a new search, no drops the booking.
+func (t *turn) onPartyTooLarge(text string) bool {
+	if n, ok := bareNumber(text); ok && n >= 1 && n <= 20 {
+		t.partyOf(n)
+		return true
+	}
+	switch {
+	case hasSlotEntities(t.res.Entities):
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
+	case t.res.Answer == nlp.Yes:
+		t.intent = nlp.HumanHandoff
+		t.handoff(textKey{})
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	default:
+		t.clearFlow()
+		return false
+	}
+	return true
+}
+
+// partyOf searches the stay again for a party of n adults: a bare number
+// answering how many guests.
+func (t *turn) partyOf(n int) {
+	t.st.Context.setParty(n, 0, nil)
+	t.intent = nlp.MakeReservation
+	t.reservation(false)
 }
 
 // invalidStay answers a stay the PMS will not look up or book: the guest is

@@ -8,8 +8,8 @@ import (
 )
 
 // scriptCorpus is what the analyzer reads in the messages of the scripts
-// about choosing a room and children's ages (TestScriptCorpusIsTheAnalyzers
-// keeps it honest).
+// about choosing a room, children's ages and refused stays
+// (TestScriptCorpusIsTheAnalyzers keeps it honest).
 var scriptCorpus = map[string]nlp.Result{
 	// Choosing among the offers.
 	"Sí, confirmo":                     {Intent: nlp.Unknown, Language: "es", Answer: nlp.Yes},
@@ -39,6 +39,23 @@ var scriptCorpus = map[string]nlp.Result{
 	"7":       {Intent: nlp.Unknown, Language: "es"},
 	"4 y 9":   {Intent: nlp.Unknown, Language: "es"},
 	"ni idea": {Intent: nlp.Unknown, Language: "es"},
+
+	// Stays no hotel can sell.
+	"reservar del 18 al 19 de noviembre de 2025 para 2": {Intent: nlp.MakeReservation, Language: "es",
+		Entities: nlp.Entities{CheckIn: date("2025-11-18"), CheckOut: date("2025-11-19"), Nights: 1, Adults: 2}},
+	"book from 18 to 19 November 2025 for 2": {Intent: nlp.MakeReservation, Language: "en",
+		Entities: nlp.Entities{CheckIn: date("2025-11-18"), CheckOut: date("2025-11-19"), Nights: 1, Adults: 2}},
+	"reservar del 19 al 21 de noviembre de 2025 para 2": {Intent: nlp.MakeReservation, Language: "es",
+		Entities: nlp.Entities{CheckIn: date("2025-11-19"), CheckOut: date("2025-11-21"), Nights: 2, Adults: 2}},
+	"reservar doble del 20 al 22 de noviembre para 2": {Intent: nlp.MakeReservation, Language: "es",
+		Entities: nlp.Entities{CheckIn: date("2025-11-20"), CheckOut: date("2025-11-22"), Nights: 2, Adults: 2, RoomType: "double"}},
+	"book a double for 2 adults from 20 to 22 November": {Intent: nlp.MakeReservation, Language: "en",
+		Entities: nlp.Entities{CheckIn: date("2025-11-20"), CheckOut: date("2025-11-22"), Nights: 2, Adults: 2, RoomType: "double"}},
+	"reservar del 5 al 7 de diciembre para 9 adultos": {Intent: nlp.MakeReservation, Language: "es",
+		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 9}},
+	"book from 5 to 7 December for 9 adults": {Intent: nlp.MakeReservation, Language: "en",
+		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 9}},
+	"4": {Intent: nlp.Unknown, Language: "es"},
 }
 
 func init() {

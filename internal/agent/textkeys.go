@@ -34,6 +34,8 @@ var (
 	textBadDates            = newTextKey("bad_dates")
 	textPastDates           = newTextKey("past_dates")
 	textInvalidStay         = newTextKey("invalid_stay")
+	textPartyTooLarge       = newTextKey("party_too_large")
+	textPartyTooLargeHint   = newTextKey("party_too_large_hint")
 	textOffers              = newTextKey("offers")
 	textOfferLine           = newTextKey("offer_line")
 	textOfferRow            = newTextKey("offer_row")
