@@ -46,6 +46,18 @@ func withChecks(today string) (envOption, *checkingPMS) {
 	return withPMS(func(p pms.PMS) pms.PMS { c.PMS = p; return c }), c
 }
 
+// repricing books at a total other than the one it quoted.
+type repricing struct {
+	pms.PMS
+	extra float64
+}
+
+func (r repricing) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Booking, error) {
+	b, err := r.PMS.CreateBooking(ctx, req)
+	b.TotalPrice += r.extra
+	return b, err
+}
+
 var refusalCases = []conversationCase{
 	{"a stay in the past is refused without asking the PMS", func(t *testing.T, mk func(...envOption) *env) {
 		checks, p := withChecks("2025-11-20")
@@ -119,6 +131,25 @@ var refusalCases = []conversationCase{
 			{"book from 5 to 7 December for 9 adults", []string{"no single room of ours takes 9 adults: the largest takes 6 guests", "Reply YES to talk to a person"}, nil},
 			{"4", []string{"Room: Family", "Guests: 4 adults", "Check-in: Fri 5 Dec", "Shall I confirm it?"}, nil},
 		})
+	}},
+
+	{"the confirmation says the booked total when it is not the quote", func(t *testing.T, mk func(...envOption) *env) {
+		e := mk(withPMS(func(p pms.PMS) pms.PMS { return repricing{PMS: p, extra: 30} }))
+		c := e.guest()
+		c.talk(t, []exchange{
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"Total: 260,00 €", "¿Confirmo la reserva?"}, nil},
+			{"sí", []string{"¡Reserva confirmada!", "Total: 290,00 €", "Ojo: el total de la reserva es 290,00 €, no los 260,00 € que te indiqué"}, nil},
+		})
+		en := e.guest()
+		en.talk(t, []exchange{
+			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double: €260.00"}, nil},
+			{"the double", []string{"Total: €260.00"}, nil},
+			{"yes", []string{"Booking confirmed!", "Total: €290.00", "Note: the booking's total is €290.00, not the €260.00 I quoted"}, nil},
+		})
+		// The same total says nothing more.
+		same := mk().guest()
+		same.say("reservar doble del 5 al 7 de diciembre para 2")
+		mustNotContain(t, one(t, same.say("sí")), "Ojo", "te indiqué")
 	}},
 }
 

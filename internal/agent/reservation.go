@@ -465,11 +465,21 @@ func (t *turn) book() {
 	v := t.stayView(b.Stay)
 	v.BookingID = b.ID
 	v.Room = cmp.Or(b.RoomName, p.RoomName)
-	v.Total = formatPrice(t.lang, b.TotalPrice, b.Currency)
+	// The total is the booking's, which may not be the quote; a PMS that
+	// gives none leaves the quote.
+	total := b.TotalPrice
+	if total == 0 {
+		total = p.TotalPrice
+	}
+	v.Total = formatPrice(t.lang, total, cmp.Or(b.Currency, p.Currency))
+	msg := t.say(textBooked, v)
+	if quote := formatPrice(t.lang, p.TotalPrice, p.Currency); quote != v.Total {
+		msg += "\n\n" + t.say(textTotalChanged, view{Total: v.Total, Quote: quote})
+	}
 	t.st.Bookings = appendCapped(t.st.Bookings, b.ID, maxBookings)
 	t.clearFlow()
 	t.clearStay()
-	t.text(t.say(textBooked, v))
+	t.text(msg)
 }
 
 // onChildAges handles the reply to the question of the children's ages:

@@ -57,6 +57,7 @@ var (
 	textBtnAbort            = newTextKey("btn_abort")
 	textKwChange            = newTextKey("kw_change")
 	textBooked              = newTextKey("booked")
+	textTotalChanged        = newTextKey("total_changed")
 	textAskChildAges        = newTextKey("ask_child_ages")
 	textPartyAges           = newTextKey("party_ages")
 	textAskFullName         = newTextKey("ask_full_name")
