@@ -308,6 +308,7 @@ func (t *turn) onStep(text string) bool {
 // onConfirmBooking handles the reply to the booking's confirmation prompt.
 func (t *turn) onConfirmBooking(text string) bool {
 	e := t.res.Entities
+	named := t.namedOffers(t.st.LastOffer)
 	switch {
 	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirm):
 		t.intent = nlp.MakeReservation
@@ -327,6 +328,10 @@ func (t *turn) onConfirmBooking(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(false)
+	case len(named) == 1:
+		// Another room of the offers, by name: the same stay in it.
+		t.intent = nlp.MakeReservation
+		t.selectOffer(t.st.LastOffer[named[0]])
 	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
 		t.intent = nlp.MakeReservation
 		t.confirmPrompt()

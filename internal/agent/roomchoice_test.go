@@ -47,6 +47,10 @@ var roomChoiceCases = []conversationCase{
 		if b := e.booking("DEMO-000001"); b.RoomTypeID != 11 {
 			t.Errorf("booked room type %d, want General Rooms (11)", b.RoomTypeID)
 		}
+
+		// A request that names the room with the stay goes straight to the confirmation.
+		d := e.guest()
+		d.talk(t, []exchange{{"Quiero reservar la Delux Rooms del 5 al 7 de diciembre para 2", []string{"Habitación: Delux Rooms", "Total: 260,00 €", "¿Confirmo la reserva?"}, nil}})
 	}},
 
 	{"a room is picked by a unique part of its name, its number or its place", func(t *testing.T, mk func(...envOption) *env) {
@@ -86,10 +90,12 @@ var roomChoiceCases = []conversationCase{
 			{"ok", []string{which}, nil},
 			{"rooms", []string{which}, nil},
 			{"I'd like the Delux Rooms", []string{"Room: Delux Rooms", "Total: €260.00", "Shall I confirm it?"}, nil},
-			{"yes", []string{"Booking confirmed!", "Room: Delux Rooms"}, nil},
+			// Another room by name before confirming: the same stay in it.
+			{"better the executive one", []string{"Room: Executive Rooms", "Total: €320.00", "Shall I confirm it?"}, nil},
+			{"yes", []string{"Booking confirmed!", "Room: Executive Rooms"}, nil},
 		})
-		if b := e.booking("DEMO-000001"); b.RoomTypeID != 12 {
-			t.Errorf("booked room type %d, want Delux Rooms (12)", b.RoomTypeID)
+		if b := e.booking("DEMO-000001"); b.RoomTypeID != 13 {
+			t.Errorf("booked room type %d, want Executive Rooms (13)", b.RoomTypeID)
 		}
 	}},
 
