@@ -341,6 +341,28 @@ func (t *turn) onConfirmBooking(text string) bool {
 	return true
 }
 
+// otherBookingReply answers a reply to a booking's question that did not
+// answer it, as every such question does: a new stay is searched, a no
+// drops the booking, and a message about booking, or not understood, gets
+// notAnswered. It reports false for a message about something else.
+func (t *turn) otherBookingReply(notAnswered func()) bool {
+	newStay, no := hasSlotEntities(t.res.Entities), t.res.Answer == nlp.No
+	if !newStay && !no && !isBookingIntent(t.intent) && t.intent != nlp.Unknown {
+		return false
+	}
+	t.intent = nlp.MakeReservation
+	switch {
+	case newStay:
+		t.mergeSlots()
+		t.reservation(false)
+	case no:
+		t.abortBooking()
+	default:
+		notAnswered()
+	}
+	return true
+}
+
 // onChooseRoom handles the reply to the offers. A number comes first: "the
 // second" also reads as a date. A yes, or a request to book, that picks no
 // room is asked which one, briefly: the offers were just sent.

@@ -500,26 +500,14 @@ func (t *turn) onChildAges(text string) bool {
 	if ages == nil && !hasStayEntities(e) {
 		ages, _ = nlp.ParseChildAges(text)
 	}
-	switch {
-	case len(ages) == p.Children:
+	if len(ages) == p.Children {
 		p.ChildAges = agesOf(p.Children, ages)
 		t.st.Context.ChildAges = p.ChildAges
 		t.intent = nlp.MakeReservation
 		t.book()
-	case hasSlotEntities(e):
-		t.intent = nlp.MakeReservation
-		t.mergeSlots()
-		t.reservation(false)
-	case t.res.Answer == nlp.No:
-		t.intent = nlp.MakeReservation
-		t.abortBooking()
-	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-		t.intent = nlp.MakeReservation
-		t.book()
-	default:
-		return false
+		return true
 	}
-	return true
+	return t.otherBookingReply(t.book)
 }
 
 // stayRefused answers the stays a PMS refuses for what they are: one that
