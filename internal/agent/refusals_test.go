@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
@@ -131,6 +133,16 @@ var refusalCases = []conversationCase{
 			{"book from 5 to 7 December for 9 adults", []string{"no single room of ours takes 9 adults: the largest takes 6 guests", "Reply YES to talk to a person"}, nil},
 			{"4", []string{"Room: Family", "Guests: 4 adults", "Check-in: Fri 5 Dec", "Shall I confirm it?"}, nil},
 		})
+
+		// With buttons: a person, or no booking.
+		checks2, _ := withChecks("2025-11-20")
+		tap := mk(checks2, withInteractive()).guest()
+		r := one(t, tap.say("reservar del 5 al 7 de diciembre para 9 adultos"))
+		checkWhatsAppLimits(t, r)
+		if ids := buttonIDs(r); !reflect.DeepEqual(ids, []string{BtnMenuHuman, BtnAbortBooking}) {
+			t.Fatalf("buttons %v", ids)
+		}
+		mustContain(t, one(t, tap.tap(chat.KindButtonReply, BtnMenuHuman, "Hablar con persona")), "Te paso con una persona del equipo")
 	}},
 
 	{"the confirmation says the booked total when it is not the quote", func(t *testing.T, mk func(...envOption) *env) {
