@@ -145,12 +145,16 @@ func partScore(words, name []string) int {
 }
 
 // wordMatches reports whether the guest's word g stands for the name's
-// word w: the same, g cut short (four letters or more), or w with a couple
-// of letters more ("deluxe" for "Delux", "suites" for "Suite").
+// word w: the same, its plural ("suites" for "Suite"), or, for a word the
+// analyzer does not know, g cut short (four letters or more: "exec") or w
+// with a couple of letters more ("deluxe" for "Delux"). A known word is
+// itself: "junio" is a month, not "Junior" cut short.
 func wordMatches(g, w string) bool {
 	switch {
-	case g == w:
+	case g == w, g == w+"s", g == w+"es":
 		return true
+	case lexicon[g]:
+		return false
 	case len(g) >= 4 && strings.HasPrefix(w, g):
 		return true
 	case len(w) >= 4 && strings.HasPrefix(g, w) && len(g)-len(w) <= 2:

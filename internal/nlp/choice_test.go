@@ -80,6 +80,9 @@ func TestMatchNames(t *testing.T) {
 		{"la familiar", giralda, []int{4}},
 		{"una habitación", giralda, nil},
 		{"generalmente sí", qlo, nil},
+		{"del 5 al 7 de junio", []string{"Junior Suite", "Doble"}, nil},
+		{"las suites", []string{"Junior Suite", "Doble"}, []int{0}},
+		{"dos dobles", giralda, []int{0, 1}},
 		{"2", qlo, nil},
 	} {
 		if got := MatchNames(c.text, c.names); !slices.Equal(got, c.want) {
