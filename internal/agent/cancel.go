@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
-	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
@@ -86,7 +85,6 @@ func (t *turn) cancelLookup(id string) {
 		BookingID:  b.ID,
 		RoomTypeID: b.RoomTypeID,
 		RoomName:   b.RoomName,
-		Category:   nlp.RoomCategoryOf(b.RoomName),
 		CheckIn:    b.Stay.CheckIn.String(),
 		CheckOut:   b.Stay.CheckOut.String(),
 		Adults:     b.Stay.Adults,
@@ -106,7 +104,7 @@ func (t *turn) cancelPrompt() {
 	t.st.Step = stepConfirmCancel
 	v := t.stayView(t.pendingStay())
 	v.BookingID = p.BookingID
-	v.Room = roomLabel(t.lang, p.Category, p.RoomName)
+	v.Room = p.RoomName
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
 	t.ask(t.say(textCancelPrompt, v), t.say(textCancelHintText, view{}), "",
 		t.button(BtnConfirmCancel, textBtnConfirmCancel),

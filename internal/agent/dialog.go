@@ -20,6 +20,8 @@ const (
 	stepAskGuests      = "ask_guests"
 	stepChooseRoom     = "choose_room"
 	stepConfirmBooking = "confirm_booking"
+	stepAskChildAges   = "ask_child_ages"
+	stepPartyTooLarge  = "party_too_large"
 	stepAskBookingID   = "ask_booking_id"
 	stepConfirmCancel  = "confirm_cancel"
 	stepLateCheckout   = "late_checkout"
@@ -202,7 +204,8 @@ func (t *turn) onButton(id string) bool {
 	case id == BtnConfirmBooking:
 		t.intent = nlp.MakeReservation
 		switch {
-		case t.st.Step == stepConfirmBooking && t.st.Pending != nil:
+		case (t.st.Step == stepConfirmBooking || t.st.Step == stepAskChildAges) && t.st.Pending != nil:
+			// Confirming again while the ages are asked books without them.
 			t.book()
 		case isDetailStep(t.st.Step) && t.st.Pending != nil:
 			// An old confirmation button while a detail is missing: ask again.
@@ -285,6 +288,8 @@ var stepHandlers = map[string]stepHandler{
 	stepAskEmail:       {answer: (*turn).onDetailStep},
 	stepAskPhone:       {answer: (*turn).onDetailStep},
 	stepConfirmBooking: {answer: (*turn).onConfirmBooking, repeat: (*turn).confirmPrompt},
+	stepAskChildAges:   {answer: (*turn).onChildAges},
+	stepPartyTooLarge:  {answer: (*turn).onPartyTooLarge},
 	stepAskBookingID:   {answer: (*turn).onBookingID},
 	stepConfirmCancel:  {answer: (*turn).onConfirmCancel, repeat: (*turn).cancelPrompt},
 	stepLateCheckout:   {answer: (*turn).onLateCheckoutOffer},
@@ -303,6 +308,7 @@ func (t *turn) onStep(text string) bool {
 // onConfirmBooking handles the reply to the booking's confirmation prompt.
 func (t *turn) onConfirmBooking(text string) bool {
 	e := t.res.Entities
+	named := t.namedOffers(t.st.LastOffer)
 	switch {
 	case t.res.Answer == nlp.Yes || t.matchesTitle(text, textBtnConfirm):
 		t.intent = nlp.MakeReservation
@@ -322,6 +328,10 @@ func (t *turn) onConfirmBooking(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(false)
+	case len(named) == 1:
+		// Another room of the offers, by name: the same stay in it.
+		t.intent = nlp.MakeReservation
+		t.selectOffer(t.st.LastOffer[named[0]])
 	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
 		t.intent = nlp.MakeReservation
 		t.confirmPrompt()
@@ -331,21 +341,56 @@ func (t *turn) onConfirmBooking(text string) bool {
 	return true
 }
 
-// onChooseRoom handles the reply to the offers.
+// otherBookingReply answers a reply to a booking's question that did not
+// answer it, as every such question does: a new stay is searched, a no
+// drops the booking, and a message about booking, or not understood, gets
+// notAnswered. It reports false for a message about something else.
+func (t *turn) otherBookingReply(notAnswered func()) bool {
+	newStay, no := hasSlotEntities(t.res.Entities), t.res.Answer == nlp.No
+	if !newStay && !no && !isBookingIntent(t.intent) && t.intent != nlp.Unknown {
+		return false
+	}
+	t.intent = nlp.MakeReservation
+	switch {
+	case newStay:
+		t.mergeSlots()
+		t.reservation(false)
+	case no:
+		t.abortBooking()
+	default:
+		notAnswered()
+	}
+	return true
+}
+
+// onChooseRoom handles the reply to the offers. A number comes first: "the
+// second" also reads as a date. A yes, or a request to book, that picks no
+// room is asked which one, briefly: the offers were just sent.
 func (t *turn) onChooseRoom(text string) bool {
 	e := t.res.Entities
+	offers := t.st.LastOffer
+	if n, ok := nlp.ParseChoice(text, len(offers)); ok {
+		t.intent = nlp.MakeReservation
+		t.selectOffer(offers[n-1])
+		return true
+	}
 	if hasStayEntities(e) {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(false)
 		return true
 	}
-	if off, ok := t.chosenOffer(text); ok {
-		t.intent = nlp.MakeReservation
-		t.selectOffer(off)
-		return true
-	}
+	picked := t.pickedOffers()
 	switch {
+	case len(picked) == 1:
+		t.intent = nlp.MakeReservation
+		t.selectOffer(offers[picked[0]])
+	case len(picked) > 1:
+		t.intent = nlp.MakeReservation
+		t.askWhich(picked)
+	case t.res.Answer == nlp.Yes && len(offers) == 1:
+		t.intent = nlp.MakeReservation
+		t.selectOffer(offers[0])
 	case t.res.Answer == nlp.No:
 		t.intent = nlp.MakeReservation
 		t.abortBooking()
@@ -354,13 +399,24 @@ func (t *turn) onChooseRoom(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(true)
-	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-		t.intent = nlp.MakeReservation
+	case t.intent == nlp.CheckAvailability || t.intent == nlp.Pricing:
 		t.offersReply()
+	case t.res.Answer == nlp.Yes || t.intent == nlp.MakeReservation || t.intent == nlp.Unknown:
+		t.intent = nlp.MakeReservation
+		t.askWhich(allOffers(len(offers)))
 	default:
 		return false
 	}
 	return true
+}
+
+// allOffers is the indexes of n offers.
+func allOffers(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
 }
 
 // onStayQuestion handles the reply to a question about the stay: its dates,
@@ -370,9 +426,7 @@ func (t *turn) onStayQuestion(text string) bool {
 	if n, ok := bareNumber(text); ok {
 		switch {
 		case t.st.Step == stepAskGuests && n >= 1 && n <= 20:
-			t.st.Context.Adults, t.st.Context.Children = n, 0
-			t.intent = nlp.MakeReservation
-			t.reservation(false)
+			t.partyOf(n)
 			return true
 		case t.st.Step == stepAskCheckout && n >= 1 && n <= 60:
 			t.st.Context.Nights, t.st.Context.CheckOut = n, ""
@@ -559,6 +613,7 @@ func (t *turn) clearFlow() {
 func (t *turn) clearStay() {
 	c := &t.st.Context
 	c.CheckIn, c.CheckOut, c.Nights, c.Adults, c.Children, c.RoomType = "", "", 0, 0, 0, ""
+	c.ChildAges, c.ChildAgesAsked = nil, false
 }
 
 // ---- PMS access ----

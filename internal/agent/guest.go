@@ -226,18 +226,8 @@ func (t *turn) onDetailStep(text string) bool {
 		// Another detail than the one asked: take it and ask again.
 		t.intent = nlp.MakeReservation
 		t.confirmPrompt()
-	case hasSlotEntities(t.res.Entities):
-		t.intent = nlp.MakeReservation
-		t.mergeSlots()
-		t.reservation(false)
-	case t.res.Answer == nlp.No:
-		t.intent = nlp.MakeReservation
-		t.abortBooking()
-	case isBookingIntent(t.intent) || t.intent == nlp.Unknown:
-		t.intent = nlp.MakeReservation
-		t.detailNotUnderstood(asked)
 	default:
-		return false
+		return t.otherBookingReply(func() { t.detailNotUnderstood(asked) })
 	}
 	return true
 }

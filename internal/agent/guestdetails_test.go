@@ -136,17 +136,14 @@ func (c *conv) talk(t *testing.T, steps []exchange) {
 	}
 }
 
-var guestDetailCases = []struct {
-	name string
-	run  func(t *testing.T, mk func(...envOption) *env)
-}{
+var guestDetailCases = []conversationCase{
 	{"WhatsApp guest with a full profile name is asked only the email", func(t *testing.T, mk func(...envOption) *env) {
 		strict, _ := withStrictGuests(nil)
 		e := mk(strict)
 		c := e.guest()
 		c.talk(t, []exchange{
 			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A qué correo electrónico te enviamos la confirmación"}, []string{"apellidos", "teléfono"}},
-			{"ana@example.com", []string{"Habitación: Doble", "Titular: Ana García (ana@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
+			{"ana@example.com", []string{"Habitación: Double", "Titular: Ana García (ana@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
 			{"sí", []string{"¡Reserva confirmada!", "DEMO-000001"}, nil},
 		})
 		wantGuest(t, e.booking("DEMO-000001"), pms.Guest{FirstName: "Ana", LastName: "García", Email: "ana@example.com", Phone: c.from})
@@ -415,15 +412,4 @@ var guestDetailCases = []struct {
 // strictPMS is the strictGuests double an env books through.
 func strictPMS(e *env) *strictGuests { return e.o.pms.(*strictGuests) }
 
-func TestGuestDetails(t *testing.T) {
-	for _, sf := range stores(t) {
-		t.Run(sf.name, func(t *testing.T) {
-			for _, tc := range guestDetailCases {
-				t.Run(tc.name, func(t *testing.T) {
-					s := sf.new(t)
-					tc.run(t, func(opts ...envOption) *env { return newEnv(t, s, opts...) })
-				})
-			}
-		})
-	}
-}
+func TestGuestDetails(t *testing.T) { runConversations(t, guestDetailCases) }

@@ -182,6 +182,27 @@ func maybePostgres(t testing.TB) (*pgxpool.Pool, error) {
 	return postgresPool(t), nil
 }
 
+// conversationCase is one scripted conversation; mk builds its hotel.
+type conversationCase struct {
+	name string
+	run  func(t *testing.T, mk func(...envOption) *env)
+}
+
+// runConversations runs every case over every session store: a dialogue
+// must not depend on where its state lives.
+func runConversations(t *testing.T, cases []conversationCase) {
+	for _, sf := range stores(t) {
+		t.Run(sf.name, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					s := sf.new(t)
+					tc.run(t, func(opts ...envOption) *env { return newEnv(t, s, opts...) })
+				})
+			}
+		})
+	}
+}
+
 var guestSeq atomic.Int64
 
 // env is one orchestrator over the demo PMS, a fake analyzer and a store.

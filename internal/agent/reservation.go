@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,10 +41,11 @@ func (t *turn) mergeSlots() {
 	case e.Nights > 0:
 		c.CheckOut, c.Nights = "", e.Nights
 	}
-	if e.Adults > 0 {
-		c.Adults, c.Children = e.Adults, e.Children
-	} else if e.Children > 0 {
-		c.Children = e.Children
+	switch {
+	case e.Adults > 0:
+		c.setParty(e.Adults, e.Children, e.ChildAges)
+	case e.Children > 0:
+		c.setParty(c.Adults, e.Children, e.ChildAges)
 	}
 	if e.RoomType != "" {
 		c.RoomType = e.RoomType
@@ -76,9 +80,8 @@ func (t *turn) stay() (pms.Stay, bool) {
 		return pms.Stay{}, false
 	}
 	if ci.Before(pms.DateOf(t.now)) {
-		c.CheckIn, c.CheckOut, c.Nights = "", "", 0
-		t.st.Step = stepAskDates
-		t.text(t.say(textPastDates, view{CheckIn: formatDate(t.lang, ci, t.now)}))
+		// Refused here: no PMS is asked about a stay no hotel can sell.
+		t.pastStay(ci)
 		return pms.Stay{}, false
 	}
 	if c.Adults < 1 {
@@ -86,7 +89,7 @@ func (t *turn) stay() (pms.Stay, bool) {
 		t.text(t.say(textAskGuests, view{}))
 		return pms.Stay{}, false
 	}
-	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children}, true
+	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children, ChildAges: agesOf(c.Children, c.ChildAges)}, true
 }
 
 func (t *turn) stayView(s pms.Stay) view {
@@ -95,8 +98,18 @@ func (t *turn) stayView(s pms.Stay) view {
 		CheckIn:  formatDate(t.lang, s.CheckIn, t.now),
 		CheckOut: formatDate(t.lang, s.CheckOut, t.now),
 		Nights:   s.Nights(),
-		Party:    formatParty(t.lang, s.Adults, s.Children),
+		Party:    t.party(s),
 	}
+}
+
+// party is "2 adultos y 1 niño (7 años)": the stay's party, with the
+// children's ages when known.
+func (t *turn) party(s pms.Stay) string {
+	p := formatParty(t.lang, s.Adults, s.Children)
+	if ages := agesOf(s.Children, s.ChildAges); ages != nil {
+		p += t.say(textPartyAges, view{Ages: formatAges(t.lang, ages), N: ages[len(ages)-1]})
+	}
+	return p
 }
 
 // reservation moves the booking conversation on: asks for what is missing,
@@ -111,11 +124,13 @@ func (t *turn) reservation(showOffers bool) {
 	}
 	av, err := t.o.pms.Availability(t.ctx, t.h.Hotel, s)
 	if err != nil {
-		if errors.Is(err, pms.ErrInvalid) {
+		switch {
+		case t.stayRefused(err, s):
+		case errors.Is(err, pms.ErrInvalid):
 			t.invalidStay(s)
-			return
+		default:
+			t.pmsFailed()
 		}
-		t.pmsFailed()
 		return
 	}
 	if len(av.Offers) == 0 {
@@ -131,25 +146,27 @@ func (t *turn) reservation(showOffers bool) {
 			Available:  o.Available,
 			TotalPrice: o.TotalPrice,
 			Currency:   av.Currency,
+			MaxAdults:  o.RoomType.MaxAdults,
+			Capacity:   o.RoomType.Capacity(),
 		})
 	}
 	wanted := t.st.Context.RoomType
-	var matching []OfferState
-	for _, o := range offers {
-		if wanted != "" && o.Category == wanted {
-			matching = append(matching, o)
-		}
+	matching := t.namedOffers(offers)
+	if len(matching) == 0 && wanted != "" {
+		matching = offersOfCategory(offers, wanted)
 	}
-	// The room type the guest asked for goes first.
+	// The room types the guest asked for go first.
 	if len(matching) > 0 {
-		rest := make([]OfferState, 0, len(offers))
-		rest = append(rest, matching...)
-		for _, o := range offers {
-			if o.Category != wanted {
-				rest = append(rest, o)
+		first := make([]OfferState, 0, len(offers))
+		for _, i := range matching {
+			first = append(first, offers[i])
+		}
+		for i, o := range offers {
+			if !slices.Contains(matching, i) {
+				first = append(first, o)
 			}
 		}
-		offers = rest
+		offers = first
 	}
 	if len(offers) > maxListRows {
 		offers = offers[:maxListRows]
@@ -163,14 +180,63 @@ func (t *turn) reservation(showOffers bool) {
 	if !showOffers {
 		switch {
 		case len(matching) == 1:
-			t.selectOffer(matching[0])
+			t.selectOffer(offers[0])
 			return
-		case wanted == "" && len(offers) == 1:
+		case wanted == "" && len(matching) == 0 && len(offers) == 1:
 			t.selectOffer(offers[0])
 			return
 		}
 	}
 	t.offersReply()
+}
+
+// namedOffers are the offers this message names by the PMS's names ("la
+// General Rooms", "delux"), as indexes of offers. Taps name nothing: their
+// text is a title, not the guest's words.
+func (t *turn) namedOffers(offers []OfferState) []int {
+	if t.m.ReplyID != "" || len(offers) == 0 {
+		return nil
+	}
+	names := make([]string, len(offers))
+	for i, o := range offers {
+		names[i] = o.Name
+	}
+	return nlp.MatchNames(t.m.Text, names)
+}
+
+// offersOfCategory are the offers a guest asking for a kind of room
+// ("doble", "suite") may mean, as indexes: those whose names say they are
+// of it; when none does, those whose names say no kind at all and whose
+// size fits it. A hotel may call its rooms anything ("General Rooms"), and
+// then only their size tells.
+func offersOfCategory(offers []OfferState, category string) []int {
+	var named, fitting []int
+	for i, o := range offers {
+		switch {
+		case o.Category == category:
+			named = append(named, i)
+		case o.Category == "" && sizeFits(o, category):
+			fitting = append(fitting, i)
+		}
+	}
+	if len(named) > 0 {
+		return named
+	}
+	return fitting
+}
+
+// sizeFits reports whether a room of the offer's size can be the kind of
+// room asked for. A suite is a kind of room, not a size: only its name says.
+func sizeFits(o OfferState, category string) bool {
+	switch category {
+	case nlp.RoomSingle:
+		return true
+	case nlp.RoomDouble, nlp.RoomTwin:
+		return o.MaxAdults == 0 || o.MaxAdults >= 2
+	case nlp.RoomFamily:
+		return o.MaxAdults == 0 || o.Capacity >= 3
+	}
+	return false
 }
 
 // offersReply shows st.LastOffer: numbered text, buttons (up to three) or a
@@ -179,28 +245,22 @@ func (t *turn) offersReply() {
 	c := t.st.Context
 	ci, _ := pms.ParseDate(c.CheckIn)
 	co, _ := pms.ParseDate(c.CheckOut)
-	s := pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children}
+	s := pms.Stay{CheckIn: ci, CheckOut: co, Adults: c.Adults, Children: c.Children, ChildAges: agesOf(c.Children, c.ChildAges)}
 	if len(t.st.LastOffer) == 0 || ci.IsZero() || co.IsZero() {
 		t.reservation(true)
 		return
 	}
 	t.st.Step = stepChooseRoom
-	missing := c.RoomType
-	for _, o := range t.st.LastOffer {
-		if o.Category == c.RoomType {
-			missing = ""
-		}
-	}
-	labels := t.offerLabels(t.st.LastOffer)
 	var lines []string
 	for i, o := range t.st.LastOffer {
-		lines = append(lines, t.say(textOfferLine, view{N: i + 1, Room: labels[i], Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
+		lines = append(lines, t.say(textOfferLine, view{N: i + 1, Room: o.Name, Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
 	}
 	v := t.stayView(s)
 	v.Options = strings.Join(lines, "\n")
 	var parts []string
-	if missing != "" {
-		parts = append(parts, t.say(textOffersRoomMissing, view{Room: roomLabel(t.lang, missing, missing)}))
+	if c.RoomType != "" && len(offersOfCategory(t.st.LastOffer, c.RoomType)) == 0 {
+		// The guest's own word for the room, in their language.
+		parts = append(parts, t.say(textOffersRoomMissing, view{Room: t.say(roomText(c.RoomType), view{})}))
 	}
 	parts = append(parts, t.say(textOffers, v))
 	if t.st.OfferStale {
@@ -214,16 +274,16 @@ func (t *turn) offersReply() {
 		t.text(body + "\n\n" + t.say(textOffersHintText, view{}))
 	case len(t.st.LastOffer) <= maxButtons:
 		buttons := make([]chat.Button, 0, len(t.st.LastOffer))
-		for i, o := range t.st.LastOffer {
-			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(labels[i], maxButtonTitle)})
+		for _, o := range t.st.LastOffer {
+			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(o.Name, maxButtonTitle)})
 		}
 		t.ask(body+"\n\n"+t.say(textOffersHintButtons, view{}), "", t.h.PhotoURL, buttons...)
 	default:
 		rows := make([]chat.Row, 0, len(t.st.LastOffer))
-		for i, o := range t.st.LastOffer {
+		for _, o := range t.st.LastOffer {
 			rows = append(rows, chat.Row{
 				ID:          roomReplyPrefix + strconv.Itoa(o.RoomTypeID),
-				Title:       truncate(labels[i], maxRowTitle),
+				Title:       truncate(o.Name, maxRowTitle),
 				Description: truncate(t.say(textOfferRow, view{Total: formatPrice(t.lang, o.TotalPrice, o.Currency), Nights: s.Nights()}), maxRowDesc),
 			})
 		}
@@ -236,47 +296,42 @@ func (t *turn) offersReply() {
 	}
 }
 
-// offerLabels names each offer for the guest; two offers of one category
-// keep their PMS names so that the choices stay distinct.
-func (t *turn) offerLabels(offers []OfferState) []string {
-	count := map[string]int{}
-	for _, o := range offers {
-		count[o.Category]++
+// pickedOffers are the offers the guest's reply picks, as indexes: by the
+// PMS's name, whole or in part ("la General Rooms", "delux"), or by the kind
+// of room asked for ("la doble"). Several mean the reply fits them alike;
+// none, that it names none.
+func (t *turn) pickedOffers() []int {
+	offers := t.st.LastOffer
+	if named := t.namedOffers(offers); len(named) > 0 {
+		return named
 	}
-	out := make([]string, len(offers))
-	for i, o := range offers {
-		if o.Category != "" && count[o.Category] == 1 {
-			out[i] = roomLabel(t.lang, o.Category, o.Name)
-		} else {
-			out[i] = o.Name
-		}
+	if want := t.res.Entities.RoomType; want != "" {
+		return offersOfCategory(offers, want)
 	}
-	return out
+	return nil
 }
 
-// chosenOffer reads which offer the guest picked: a room type, a number, a
-// label, or "yes" when there was one offer.
-func (t *turn) chosenOffer(text string) (OfferState, bool) {
+// askWhich asks which of the offers (indexes of st.LastOffer) the guest
+// wants, naming them with their numbers in the list: short, for a reply
+// that chose none or several. With buttons, three or fewer are buttons;
+// the list already sent still answers a tap.
+func (t *turn) askWhich(idx []int) {
+	t.st.Step = stepChooseRoom
 	offers := t.st.LastOffer
-	if want := t.res.Entities.RoomType; want != "" {
-		for _, o := range offers {
-			if o.Category == want {
-				return o, true
-			}
-		}
+	names := make([]string, 0, len(idx))
+	for _, i := range idx {
+		names = append(names, fmt.Sprintf("%s (%d)", offers[i].Name, i+1))
 	}
-	if n, ok := bareNumber(text); ok && n >= 1 && n <= len(offers) {
-		return offers[n-1], true
+	body := t.say(textChooseWhich, view{Options: joinList(names, t.say(textOr, view{}))})
+	if !t.interactive() || len(idx) > maxButtons {
+		t.text(body)
+		return
 	}
-	for i, l := range t.offerLabels(offers) {
-		if typedAs(text, l) || typedAs(text, offers[i].Name) {
-			return offers[i], true
-		}
+	buttons := make([]chat.Button, 0, len(idx))
+	for _, i := range idx {
+		buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(offers[i].RoomTypeID), Title: truncate(offers[i].Name, maxButtonTitle)})
 	}
-	if t.res.Answer == nlp.Yes && len(offers) == 1 {
-		return offers[0], true
-	}
-	return OfferState{}, false
+	t.ask(body, "", "", buttons...)
 }
 
 // selectOffer makes the offer the pending booking and asks to confirm it.
@@ -291,6 +346,7 @@ func (t *turn) selectOffer(o OfferState) {
 		CheckOut:   c.CheckOut,
 		Adults:     c.Adults,
 		Children:   c.Children,
+		ChildAges:  agesOf(c.Children, c.ChildAges),
 		TotalPrice: o.TotalPrice,
 		Currency:   o.Currency,
 	}
@@ -301,7 +357,7 @@ func (t *turn) pendingStay() pms.Stay {
 	p := t.st.Pending
 	ci, _ := pms.ParseDate(p.CheckIn)
 	co, _ := pms.ParseDate(p.CheckOut)
-	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: p.Adults, Children: p.Children}
+	return pms.Stay{CheckIn: ci, CheckOut: co, Adults: p.Adults, Children: p.Children, ChildAges: agesOf(p.Children, p.ChildAges)}
 }
 
 // confirmPrompt shows the pending booking and asks for the yes.
@@ -317,7 +373,7 @@ func (t *turn) confirmPrompt() {
 	t.st.Step = stepConfirmBooking
 	v := t.stayView(t.pendingStay())
 	v.Holder = t.holder()
-	v.Room = roomLabel(t.lang, p.Category, p.RoomName)
+	v.Room = p.RoomName
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
 	body := t.say(textConfirmPrompt, v)
 	if t.st.OfferStale {
@@ -347,9 +403,23 @@ func (t *turn) book() {
 		t.text(t.say(textNothingPending, view{}))
 		return
 	}
+	if s := t.pendingStay(); s.CheckIn.Before(pms.DateOf(t.now)) {
+		// Confirmed after midnight of the check-in day (the session
+		// outlives it): refused here, the PMS is not asked.
+		t.pastStay(s.CheckIn)
+		return
+	}
 	if t.askGuestDetail() {
 		// Confirmed before the PMS's requirements were known (a session
 		// from before they were asked): the missing detail first.
+		return
+	}
+	if p.Children > 0 && len(p.ChildAges) != p.Children && !t.st.Context.ChildAgesAsked {
+		// Asked once, as the booking is about to be made: a PMS that prices
+		// or places children by age reads them, and books without them too.
+		t.st.Context.ChildAgesAsked = true
+		t.st.Step = stepAskChildAges
+		t.text(t.say(textAskChildAges, view{N: p.Children}))
 		return
 	}
 	if p.Reference == "" {
@@ -365,9 +435,11 @@ func (t *turn) book() {
 	switch {
 	case err == nil:
 	case errors.Is(err, pms.ErrSoldOut):
-		t.text(t.say(textBookingSoldOut, view{Room: roomLabel(t.lang, p.Category, p.RoomName)}))
+		t.text(t.say(textBookingSoldOut, view{Room: p.RoomName}))
 		t.st.Context.RoomType = p.Category
 		t.reservation(true)
+		return
+	case t.stayRefused(err, t.pendingStay()):
 		return
 	case errors.Is(err, pms.ErrInvalid):
 		// The stay was bookable a moment ago: what the PMS refuses is most
@@ -392,12 +464,124 @@ func (t *turn) book() {
 	}
 	v := t.stayView(b.Stay)
 	v.BookingID = b.ID
-	v.Room = roomLabel(t.lang, p.Category, b.RoomName)
-	v.Total = formatPrice(t.lang, b.TotalPrice, b.Currency)
+	v.Room = cmp.Or(b.RoomName, p.RoomName)
+	// The total is the booking's, which may not be the quote; a PMS that
+	// gives none leaves the quote.
+	total := b.TotalPrice
+	if total == 0 {
+		total = p.TotalPrice
+	}
+	v.Total = formatPrice(t.lang, total, cmp.Or(b.Currency, p.Currency))
+	msg := t.say(textBooked, v)
+	if quote := formatPrice(t.lang, p.TotalPrice, p.Currency); quote != v.Total {
+		msg += "\n\n" + t.say(textTotalChanged, view{Total: v.Total, Quote: quote})
+	}
 	t.st.Bookings = appendCapped(t.st.Bookings, b.ID, maxBookings)
 	t.clearFlow()
 	t.clearStay()
-	t.text(t.say(textBooked, v))
+	t.text(msg)
+}
+
+// onChildAges handles the reply to the question of the children's ages:
+// with one age per child the booking goes ahead with them; a reply that
+// gives none (or not one per child) books without them, as they were asked
+// once. A new stay or a no are answered as in any step of the booking.
+func (t *turn) onChildAges(text string) bool {
+	p := t.st.Pending
+	if p == nil || p.Kind != "booking" {
+		t.st.Step = ""
+		return false
+	}
+	e := t.res.Entities
+	ages := e.ChildAges
+	if e.Adults > 0 || e.Children != len(ages) || !e.CheckIn.IsZero() || !e.CheckOut.IsZero() {
+		ages = nil // the message says more than the ages: a new stay
+	}
+	if ages == nil && !hasStayEntities(e) {
+		ages, _ = nlp.ParseChildAges(text)
+	}
+	if len(ages) == p.Children {
+		p.ChildAges = agesOf(p.Children, ages)
+		t.st.Context.ChildAges = p.ChildAges
+		t.intent = nlp.MakeReservation
+		t.book()
+		return true
+	}
+	return t.otherBookingReply(t.book)
+}
+
+// stayRefused answers the stays a PMS refuses for what they are: one that
+// starts before today, a party no room holds. It reports whether err was
+// one of them.
+func (t *turn) stayRefused(err error, s pms.Stay) bool {
+	var past *pms.PastStayError
+	var large *pms.PartyTooLargeError
+	switch {
+	case errors.As(err, &past):
+		t.pastStay(s.CheckIn)
+	case errors.As(err, &large):
+		t.partyTooLarge(s, large.MaxGuests)
+	default:
+		return false
+	}
+	return true
+}
+
+// pastStay answers a stay that starts before today in the hotel's zone:
+// its dates are forgotten and others asked for.
+func (t *turn) pastStay(checkIn pms.Date) {
+	t.clearFlow()
+	c := &t.st.Context
+	c.CheckIn, c.CheckOut, c.Nights = "", "", 0
+	t.st.Step = stepAskDates
+	t.text(t.say(textPastDates, view{CheckIn: formatDate(t.lang, checkIn, t.now)}))
+}
+
+// partyTooLarge answers a party no room of the hotel holds with the largest
+// room's size (maxGuests, 0 when unknown). The agent books one room per
+// booking, so several rooms are for a person of the team; or the guest
+// names a smaller party, for whom the same dates are searched.
+func (t *turn) partyTooLarge(s pms.Stay, maxGuests int) {
+	t.clearFlow()
+	t.st.Step = stepPartyTooLarge
+	v := t.stayView(s)
+	v.N = maxGuests
+	t.ask(t.say(textPartyTooLarge, v), t.say(textPartyTooLargeHint, view{}), "",
+		t.button(BtnMenuHuman, textBtnMenuHuman),
+		t.button(BtnAbortBooking, textBtnAbort))
+}
+
+// onPartyTooLarge handles the reply to partyTooLarge: yes is a person, a
+// number or a party is a new search, no drops the booking.
+func (t *turn) onPartyTooLarge(text string) bool {
+	if n, ok := bareNumber(text); ok && n >= 1 && n <= 20 {
+		t.partyOf(n)
+		return true
+	}
+	switch {
+	case hasSlotEntities(t.res.Entities):
+		t.intent = nlp.MakeReservation
+		t.mergeSlots()
+		t.reservation(false)
+	case t.res.Answer == nlp.Yes:
+		t.intent = nlp.HumanHandoff
+		t.handoff(textKey{})
+	case t.res.Answer == nlp.No:
+		t.intent = nlp.MakeReservation
+		t.abortBooking()
+	default:
+		t.clearFlow()
+		return false
+	}
+	return true
+}
+
+// partyOf searches the stay again for a party of n adults: a bare number
+// answering how many guests.
+func (t *turn) partyOf(n int) {
+	t.st.Context.setParty(n, 0, nil)
+	t.intent = nlp.MakeReservation
+	t.reservation(false)
 }
 
 // invalidStay answers a stay the PMS will not look up or book: the guest is
@@ -434,7 +618,8 @@ func (t *turn) soldOut(s pms.Stay) {
 		if len(alts) == maxAlternatives {
 			break
 		}
-		alt := pms.Stay{CheckIn: s.CheckIn.AddDays(shift), CheckOut: s.CheckOut.AddDays(shift), Adults: s.Adults, Children: s.Children}
+		alt := s
+		alt.CheckIn, alt.CheckOut = s.CheckIn.AddDays(shift), s.CheckOut.AddDays(shift)
 		if alt.CheckIn.Before(today) {
 			continue
 		}

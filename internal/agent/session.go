@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -92,6 +93,11 @@ type Slots struct {
 	Nights   int    `json:"nights,omitempty"`
 	Adults   int    `json:"adults,omitempty"`
 	Children int    `json:"children,omitempty"`
+	// ChildAges are the children's ages, one per child, when the guest gave
+	// them; ChildAgesAsked is set once the guest was asked, so that they
+	// are asked once.
+	ChildAges      []int `json:"child_ages,omitempty"`
+	ChildAgesAsked bool  `json:"child_ages_asked,omitempty"`
 	// Guests is the original system's party size; it is read as adults when
 	// adults is unset.
 	Guests   int    `json:"guests,omitempty"`
@@ -109,7 +115,31 @@ type Slots struct {
 	Refused []string `json:"refused,omitempty"`
 }
 
+// setParty records the party. The children's ages stay while the message
+// changes nothing about the children; new children are new ages.
+func (c *Slots) setParty(adults, children int, ages []int) {
+	if children != c.Children {
+		c.ChildAges, c.ChildAgesAsked = nil, false
+	}
+	c.Adults, c.Children = adults, children
+	if ages := agesOf(children, ages); ages != nil {
+		c.ChildAges = ages
+	}
+}
+
+// agesOf is ages when there is one per child, else nil: a stay carries all
+// its children's ages or none.
+func agesOf(children int, ages []int) []int {
+	if children == 0 || len(ages) != children {
+		return nil
+	}
+	return slices.Clone(ages)
+}
+
 // OfferState is one room type offered to the guest in the last answer.
+// Name is the PMS's, shown as it is; Category is what the name says the
+// room is, when it says ("Doble Giralda" is a double), so that a guest
+// asking for a kind of room finds it.
 type OfferState struct {
 	RoomTypeID int     `json:"room_type_id"`
 	Name       string  `json:"name"`
@@ -117,6 +147,11 @@ type OfferState struct {
 	Available  int     `json:"available"`
 	TotalPrice float64 `json:"total_price"`
 	Currency   string  `json:"currency"`
+	// MaxAdults and Capacity are the room's limits (0 when the PMS sets
+	// none): a room whose name says nothing may still be what a guest
+	// asking for a double means.
+	MaxAdults int `json:"max_adults,omitempty"`
+	Capacity  int `json:"capacity,omitempty"`
 }
 
 // Pending is the action waiting for the guest's yes.
@@ -129,6 +164,7 @@ type Pending struct {
 	CheckOut   string  `json:"check_out,omitempty"`
 	Adults     int     `json:"adults,omitempty"`
 	Children   int     `json:"children,omitempty"`
+	ChildAges  []int   `json:"child_ages,omitempty"`
 	TotalPrice float64 `json:"total_price,omitempty"`
 	Currency   string  `json:"currency,omitempty"`
 	BookingID  string  `json:"booking_id,omitempty"`

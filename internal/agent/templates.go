@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"path"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -53,6 +54,8 @@ type view struct {
 	N            int
 	Holder       string // who the booking is for: "Ana García (ana@example.com, +34600111222)"
 	Detail       string // a guest detail's name: "el teléfono"
+	Ages         string // children's ages: "4 y 9"
+	Quote        string // the total quoted before booking
 }
 
 // localeFiles are the reply texts, one YAML file per language
@@ -210,13 +213,26 @@ func formatParty(lang string, adults, children int) string {
 	return s
 }
 
-// roomLabel is the room's name as the guest reads it: the category's name in
-// their language when known, else the PMS's name.
-func roomLabel(lang, category, pmsName string) string {
-	if category != "" {
-		return say(lang, roomText(category), view{})
+// formatAges is "4, 6 y 9" / "4, 6 and 9".
+func formatAges(lang string, ages []int) string {
+	w, ok := partyWords[lang]
+	if !ok {
+		w = partyWords[langES]
 	}
-	return pmsName
+	s := make([]string, len(ages))
+	for i, a := range ages {
+		s[i] = strconv.Itoa(a)
+	}
+	return joinList(s, " "+w[4]+" ")
+}
+
+// joinList joins items as a sentence does: "a, b" then last before the
+// final item ("a, b o c").
+func joinList(items []string, last string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + last + items[len(items)-1]
 }
 
 // truncate cuts s to at most n characters (runes), for WhatsApp's limits.

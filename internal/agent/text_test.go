@@ -18,7 +18,7 @@ func TestTemplatesAreCompleteAndWithinLimits(t *testing.T) {
 		Party: "2 adultos", Total: "260,00 €", BookingID: "DEMO-1", Phone: "+34", Hours: "08:00–22:00", Opens: "08:00",
 		Options: "1. Doble", Alternatives: "x", Address: "Calle", CheckInTime: "15:00", CheckOutTime: "12:00",
 		Amenities: "WiFi", Amenity: "Parking", Topic: "parking", AsOf: "08:00", N: 1,
-		Holder: "Ana García (ana@example.com)", Detail: "el teléfono"}
+		Holder: "Ana García (ana@example.com)", Detail: "el teléfono", Ages: "4 y 9", Quote: "250,00 €"}
 	for _, lang := range []string{langES, langEN} {
 		for key := range texts[langES] {
 			if _, ok := texts[lang][key]; !ok {

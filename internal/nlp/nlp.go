@@ -70,6 +70,10 @@ type Entities struct {
 	RoomType          string // a room category: RoomSingle, RoomDouble, RoomTwin, RoomSuite, RoomFamily
 	Email             string
 	Topics            []string // hotel-info topics: address, checkin_time, checkout_time, amenities, parking, wifi, breakfast, pool, pets
+	// ChildAges are the children's ages when the message gives one per
+	// child ("2 niños de 4 y 9 años"); ages alone ("a 7-year-old") count
+	// the children too.
+	ChildAges []int
 }
 
 // Result is the reading of one message.
@@ -118,6 +122,14 @@ func Analyze(text string, now time.Time) Result {
 		e.Email = emails[0]
 	}
 	e.Adults, e.Children = readGuests(toks)
+	if ages := readChildAges(toks); len(ages) > 0 {
+		if e.Children == 0 {
+			e.Children = len(ages)
+		}
+		if len(ages) == e.Children {
+			e.ChildAges = ages
+		}
+	}
 	e.RoomType = readRoomType(toks)
 	e.Nights = readNights(toks)
 	e.CheckIn, e.CheckOut = readStay(toks, pms.DateOf(now), r.Intent == LateCheckout)
