@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
@@ -385,11 +386,13 @@ var guestDetailCases = []conversationCase{
 
 	{"books through the QloApps client, which needs every detail", func(t *testing.T, mk func(...envOption) *env) {
 		fake := fakeqloapps.Start(t, "AGENTTESTKEY")
-		client, err := qloapps.New(qloapps.Config{BaseURL: fake.URL, APIKey: "AGENTTESTKEY", TimeZone: "Europe/Madrid"})
+		var e *env
+		client, err := qloapps.New(qloapps.Config{BaseURL: fake.URL, APIKey: "AGENTTESTKEY", TimeZone: "Europe/Madrid",
+			Now: func() time.Time { return e.clock.Now() }}) // the conversation's clock decides what is past
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := mk(withPMS(func(pms.PMS) pms.PMS { return client }))
+		e = mk(withPMS(func(pms.PMS) pms.PMS { return client }))
 		c := e.guest()
 		c.name = "Pablo"
 		c.talk(t, []exchange{

@@ -77,6 +77,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxResponseBytes caps an answer's size. Default 4 MiB.
 	MaxResponseBytes int64
+	// Now is the clock that decides which stays are in the past. Default
+	// time.Now.
+	Now func() time.Time
 }
 
 // Client is a pms.PMS speaking to one QloApps webservice. It is safe for
@@ -659,7 +662,11 @@ func roomTypesOf(facts []roomTypeFacts) []pms.RoomType {
 
 // today is the current date in the hotels' time zone.
 func (c *Client) today() pms.Date {
-	return pms.DateOf(time.Now().In(c.loc))
+	now := time.Now
+	if c.cfg.Now != nil {
+		now = c.cfg.Now
+	}
+	return pms.DateOf(now().In(c.loc))
 }
 
 // Ping lists one hotel id: cheap, and authenticated like every other call.
