@@ -34,6 +34,8 @@ type pmsGuest struct {
 	phone string
 	name  string // WhatsApp profile name
 	n     int
+	// transcript logs every exchange (go test -v shows the conversation).
+	transcript bool
 }
 
 var pmsGuestSeq int
@@ -54,7 +56,11 @@ func (g *pmsGuest) say(text string) (string, time.Duration) {
 	if status != 200 {
 		g.t.Fatalf("%q: %d %s", text, status, got)
 	}
-	return replyText(g.t, got), took
+	reply := replyText(g.t, got)
+	if g.transcript {
+		g.t.Logf("guest: %s\nagent: %s", text, reply)
+	}
+	return reply, took
 }
 
 const askAvailability = "hola, ¿tenéis habitación del 5 al 7 de diciembre para 2?"
