@@ -119,7 +119,7 @@ func TestDemoHotelsAnswerWithTheirOwnProperty(t *testing.T) {
 	if r := pmsGuestReply(t, s, "222", askAddress); !strings.Contains(r, "Passeig Marítim de la Barceloneta 32") || strings.Contains(r, "Madrid") {
 		t.Errorf("Barcelona's address: %q", r)
 	}
-	if r := pmsGuestReply(t, s, madridPNID, askAddress); !strings.Contains(r, "Calle de Alcalá 45") {
+	if r := pmsGuestReply(t, s, madridPNID, askAddress); !strings.Contains(r, "Calle Mayor 1") {
 		t.Errorf("Madrid's address: %q", r)
 	}
 	for _, st := range readiness.Run(context.Background(), time.Second).Dependencies {

@@ -83,10 +83,10 @@ func TestSampleHotelsHaveTheirOwnProperty(t *testing.T) {
 		roomTypes, roomID         int
 		price                     float64
 	}{
-		{madrid, "Hotel Madrid Central", "Calle de Alcalá 45", "Madrid", "Double", 5, 2, 100 + 130},
+		{madrid, "Hotel Madrid Central", "Calle Mayor 1", "Madrid", "Double", 5, 2, 100 + 130},
 		{barcelona, "Hotel Barcelona Beach", "Passeig Marítim de la Barceloneta 32", "Barcelona", "Doble Vista Ciudad", 4, 1, 110 + 140},
 		{sevilla, "Hotel Sevilla Plaza", "Plaza Nueva 7", "Sevilla", "Doble Patio", 4, 2, 90 + 115},
-		{pms.Hotel{TenantID: "tenant_without_pms_id"}, "Hotel Demo", "Calle Mayor 1", "Madrid", "Double", 5, 2, 100 + 130},
+		{pms.Hotel{TenantID: "tenant_without_pms_id"}, "Hotel Demo", "Calle del Ejemplo 1", "Madrid", "Double", 5, 2, 100 + 130},
 	} {
 		info, err := p.HotelInfo(ctx, c.hotel)
 		if err != nil || info.Name != c.name || info.Address != c.address || info.City != c.city || info.TimeZone != "Europe/Madrid" {

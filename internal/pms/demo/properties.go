@@ -16,7 +16,7 @@ func SampleProperties() map[int]Property {
 	return map[int]Property{
 		MadridCentral: {
 			Name:         "Hotel Madrid Central",
-			Address:      "Calle de Alcalá 45",
+			Address:      "Calle Mayor 1",
 			City:         "Madrid",
 			Phone:        "+34 915 320 000",
 			Email:        "recepcion@madridcentral.example",
@@ -75,7 +75,7 @@ func DefaultProperty(name string) Property {
 	}
 	return Property{
 		Name:         name,
-		Address:      "Calle Mayor 1",
+		Address:      "Calle del Ejemplo 1",
 		City:         "Madrid",
 		Phone:        "+34 910 000 000",
 		Email:        "recepcion@hotel-demo.example",
