@@ -25,7 +25,13 @@ func SampleProperties() map[int]Property {
 			Amenities:    []string{"WiFi gratis", "Desayuno buffet", "Parking", "Piscina", "Gimnasio", "Recepción 24 h"},
 			TimeZone:     "Europe/Madrid",
 			Currency:     "EUR",
-			Rooms:        cityRooms(),
+			Rooms: []Room{
+				{Type: pms.RoomType{ID: 1, Name: "Single", MaxAdults: 1, MaxChildren: 0, MaxGuests: 1, Description: "Habitación individual, cama de 105 cm"}, Count: 4, WeekdayRate: 70, WeekendRate: 85},
+				{Type: pms.RoomType{ID: 2, Name: "Double", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación doble, cama de matrimonio"}, Count: 5, WeekdayRate: 100, WeekendRate: 130},
+				{Type: pms.RoomType{ID: 3, Name: "Twin", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación con dos camas individuales"}, Count: 4, WeekdayRate: 95, WeekendRate: 120},
+				{Type: pms.RoomType{ID: 4, Name: "Suite", MaxAdults: 2, MaxChildren: 2, MaxGuests: 4, Description: "Suite con salón y bañera"}, Count: 3, WeekdayRate: 180, WeekendRate: 230},
+				{Type: pms.RoomType{ID: 5, Name: "Family", MaxAdults: 4, MaxChildren: 2, MaxGuests: 5, Description: "Habitación familiar, cama doble y literas"}, Count: 3, WeekdayRate: 150, WeekendRate: 190},
+			},
 		},
 		BarcelonaBeach: {
 			Name:         "Hotel Barcelona Beach",
@@ -67,35 +73,15 @@ func SampleProperties() map[int]Property {
 }
 
 // DefaultProperty is the property of a tenant with no PMS id (and of every
-// tenant when WithProperty says so): a city hotel in Madrid with five room
-// types, named name ("Hotel Demo" when empty).
+// tenant when WithProperty says so), named name ("Hotel Demo" when empty):
+// Hotel Madrid Central's rooms and services at an address of its own, so
+// that such a tenant is not shown as the Madrid hotel.
 func DefaultProperty(name string) Property {
 	if name == "" {
 		name = "Hotel Demo"
 	}
-	return Property{
-		Name:         name,
-		Address:      "Calle del Ejemplo 1",
-		City:         "Madrid",
-		Phone:        "+34 910 000 000",
-		Email:        "recepcion@hotel-demo.example",
-		CheckInTime:  "15:00",
-		CheckOutTime: "12:00",
-		Amenities:    []string{"WiFi gratis", "Desayuno buffet", "Parking", "Piscina", "Gimnasio", "Recepción 24 h"},
-		TimeZone:     "Europe/Madrid",
-		Currency:     "EUR",
-		Rooms:        cityRooms(),
-	}
-}
-
-// cityRooms are the five room types of the default property and of Hotel
-// Madrid Central.
-func cityRooms() []Room {
-	return []Room{
-		{Type: pms.RoomType{ID: 1, Name: "Single", MaxAdults: 1, MaxChildren: 0, MaxGuests: 1, Description: "Habitación individual, cama de 105 cm"}, Count: 4, WeekdayRate: 70, WeekendRate: 85},
-		{Type: pms.RoomType{ID: 2, Name: "Double", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación doble, cama de matrimonio"}, Count: 5, WeekdayRate: 100, WeekendRate: 130},
-		{Type: pms.RoomType{ID: 3, Name: "Twin", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación con dos camas individuales"}, Count: 4, WeekdayRate: 95, WeekendRate: 120},
-		{Type: pms.RoomType{ID: 4, Name: "Suite", MaxAdults: 2, MaxChildren: 2, MaxGuests: 4, Description: "Suite con salón y bañera"}, Count: 3, WeekdayRate: 180, WeekendRate: 230},
-		{Type: pms.RoomType{ID: 5, Name: "Family", MaxAdults: 4, MaxChildren: 2, MaxGuests: 5, Description: "Habitación familiar, cama doble y literas"}, Count: 3, WeekdayRate: 150, WeekendRate: 190},
-	}
+	p := SampleProperties()[MadridCentral]
+	p.Name, p.Address = name, "Calle del Ejemplo 1"
+	p.Phone, p.Email = "+34 910 000 000", "recepcion@hotel-demo.example"
+	return p
 }
