@@ -95,6 +95,11 @@ type Options struct {
 	// again. It reports whether the conversation was handed off. Nil answers
 	// 503 on the route.
 	ResumeConversation func(ctx context.Context, tenantID, channel, guest string) (bool, error)
+	// PMSHotelIDRequired is set when the PMS hosts several hotels
+	// (QloApps) and a tenant is connected to one only by its pms_hotel_id.
+	// A tenant without one is still created (a hotel may be registered
+	// before its PMS id is known) but is answered with a warning.
+	PMSHotelIDRequired bool
 }
 
 // Handler serves the admin API.
@@ -165,16 +170,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // TenantJSON is a tenant on the wire.
 type TenantJSON struct {
-	TenantID    string           `json:"tenant_id"`
-	Name        string           `json:"name"`
-	Status      string           `json:"status"`
-	Timezone    string           `json:"timezone"`
-	Language    string           `json:"language"`
-	PMSHotelID  int              `json:"pms_hotel_id"`
+	TenantID string `json:"tenant_id"`
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	Timezone string `json:"timezone"`
+	Language string `json:"language"`
+	// PMSHotelID is null until the hotel is given its PMS id.
+	PMSHotelID  *int             `json:"pms_hotel_id"`
 	Identifiers []IdentifierJSON `json:"identifiers"`
 	CreatedAt   time.Time        `json:"created_at"`
 	UpdatedAt   time.Time        `json:"updated_at"`
+	// Warnings name what keeps the hotel from working, such as a missing
+	// pms_hotel_id where the PMS needs it.
+	Warnings []string `json:"warnings,omitempty"`
 }
+
+// WarningNoPMSHotelID is the warning of a tenant without pms_hotel_id when
+// the PMS needs one.
+const WarningNoPMSHotelID = "pms_hotel_id is not set: the hotel is not connected to its booking system, " +
+	"and its guests are told the booking system cannot be reached until it is"
 
 // IdentifierJSON is an identifier on the wire.
 type IdentifierJSON struct {
@@ -190,9 +204,14 @@ func status(active bool) string {
 	return "inactive"
 }
 
-func tenantJSON(t tenancy.Tenant) TenantJSON {
+func (h *Handler) tenantJSON(t tenancy.Tenant) TenantJSON {
 	out := TenantJSON{TenantID: t.ID, Name: t.Name, Status: status(t.Active), Timezone: t.Timezone, Language: t.Language,
-		PMSHotelID: t.PMSHotelID, Identifiers: make([]IdentifierJSON, 0, len(t.Identifiers)), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+		Identifiers: make([]IdentifierJSON, 0, len(t.Identifiers)), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+	if t.PMSHotelIDSet {
+		out.PMSHotelID = &t.PMSHotelID
+	} else if h.opts.PMSHotelIDRequired {
+		out.Warnings = append(out.Warnings, WarningNoPMSHotelID)
+	}
 	for _, id := range t.Identifiers {
 		out.Identifiers = append(out.Identifiers, identifierJSON(id))
 	}
@@ -217,7 +236,7 @@ func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) {
 	ts := h.opts.Tenants.Tenants()
 	out := make([]TenantJSON, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, tenantJSON(t))
+		out = append(out, h.tenantJSON(t))
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"tenants": out})
 }
@@ -229,7 +248,7 @@ func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, fmt.Sprintf("tenant %q not found", id))
 		return
 	}
-	httpjson.Write(w, http.StatusOK, tenantJSON(t))
+	httpjson.Write(w, http.StatusOK, h.tenantJSON(t))
 }
 
 type createTenantBody struct {
@@ -264,7 +283,7 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, tenantJSON(out))
+	httpjson.Write(w, http.StatusCreated, h.tenantJSON(out))
 }
 
 type patchTenantBody struct {
@@ -294,7 +313,7 @@ func (h *Handler) patchTenant(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, tenantJSON(out))
+	httpjson.Write(w, http.StatusOK, h.tenantJSON(out))
 }
 
 type identifierBody struct {

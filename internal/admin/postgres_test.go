@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
@@ -16,19 +18,7 @@ import (
 // Postgres store and Redis flags, then reads admin_audit directly.
 func TestCRUDAgainstPostgres(t *testing.T) {
 	ctx := context.Background()
-	pool, err := store.Connect(ctx, testservices.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := store.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	ts, err := tenancy.NewPostgresStore(ctx, pool, tenancy.PostgresOptions{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ts.Close)
+	pool, ts := postgresTenants(t)
 	client, prefix := testservices.RedisClient(t)
 	fl := flags.New(flags.Options{Client: client, KeyPrefix: prefix, Defaults: flags.Defaults("test")})
 	a := newAPI(t, Options{Tenants: ts, Flags: fl, OnError: func(_ *http.Request, err error) { t.Logf("5xx cause: %v", err) }})
@@ -104,4 +94,24 @@ func TestCRUDAgainstPostgres(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT max(created_at) FROM admin_audit`).Scan(&createdAt); err != nil || time.Since(createdAt) > time.Minute {
 		t.Fatalf("audit timestamps: %v %v", createdAt, err)
 	}
+}
+
+// postgresTenants is the Postgres tenant store on a fresh, migrated database.
+func postgresTenants(t *testing.T) (*pgxpool.Pool, *tenancy.PostgresStore) {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := store.Connect(ctx, testservices.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := tenancy.NewPostgresStore(ctx, pool, tenancy.PostgresOptions{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ts.Close)
+	return pool, ts
 }

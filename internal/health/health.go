@@ -18,9 +18,12 @@ type Check func(ctx context.Context) error
 
 // Status is one dependency's answer.
 type Status struct {
-	Name  string `json:"name"`
-	Up    bool   `json:"up"`
-	Error string `json:"error,omitempty"`
+	Name string `json:"name"`
+	Up   bool   `json:"up"`
+	// Advisory marks a check (AddAdvisory) whose failure is reported but
+	// leaves the instance ready.
+	Advisory bool   `json:"advisory,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // Report is the readiness answer.
@@ -33,38 +36,53 @@ type Report struct {
 // Checker holds named checks. It is safe for concurrent use.
 type Checker struct {
 	mu     sync.RWMutex
-	checks map[string]Check
+	checks map[string]registered
+}
+
+type registered struct {
+	check    Check
+	advisory bool
 }
 
 // Add registers (or replaces) the check called name.
-func (c *Checker) Add(name string, check Check) {
+func (c *Checker) Add(name string, check Check) { c.add(name, registered{check: check}) }
+
+// AddAdvisory registers (or replaces) a check whose failure is reported,
+// in the answer and in dependency_up, without making the instance unready:
+// what it finds hurts some guests (one hotel's configuration), and taking
+// the instance out of service would hurt every guest.
+func (c *Checker) AddAdvisory(name string, check Check) {
+	c.add(name, registered{check: check, advisory: true})
+}
+
+func (c *Checker) add(name string, r registered) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.checks == nil {
-		c.checks = map[string]Check{}
+		c.checks = map[string]registered{}
 	}
-	c.checks[name] = check
+	c.checks[name] = r
 }
 
 // Run asks every dependency at once, each bounded by timeout, and records
 // dependency_up{name}, readiness_up and readiness_last_check_timestamp.
 func (c *Checker) Run(ctx context.Context, timeout time.Duration) Report {
 	c.mu.RLock()
-	checks := make(map[string]Check, len(c.checks))
-	for n, ch := range c.checks {
-		checks[n] = ch
+	checks := make(map[string]registered, len(c.checks))
+	for n, r := range c.checks {
+		checks[n] = r
 	}
 	c.mu.RUnlock()
 
 	statuses := make([]Status, 0, len(checks))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for name, check := range checks {
+	for name, r := range checks {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			err := check(cctx)
-			st := Status{Name: name, Up: err == nil}
+			err := r.check(cctx)
+			st := Status{Name: name, Up: err == nil, Advisory: r.advisory}
 			if err != nil {
 				st.Error = err.Error()
 			}
@@ -79,7 +97,7 @@ func (c *Checker) Run(ctx context.Context, timeout time.Duration) Report {
 	rep := Report{Ready: true, Dependencies: statuses, CheckedAt: time.Now()}
 	for _, st := range statuses {
 		DependencyUp.WithLabelValues(st.Name).Set(boolGauge(st.Up))
-		if !st.Up {
+		if !st.Up && !st.Advisory {
 			rep.Ready = false
 		}
 	}

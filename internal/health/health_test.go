@@ -45,3 +45,23 @@ func TestNoChecksIsReady(t *testing.T) {
 		t.Fatal("nothing configured must be ready")
 	}
 }
+
+func TestAdvisoryCheckIsReportedButLeavesTheInstanceReady(t *testing.T) {
+	var c Checker
+	c.Add("database", func(context.Context) error { return nil })
+	c.AddAdvisory("pms_hotel_ids", func(context.Context) error { return errors.New("1 active tenant without pms_hotel_id: hotel_new") })
+	rep := c.Run(context.Background(), time.Second)
+	if !rep.Ready || testutil.ToFloat64(ReadinessUp) != 1 {
+		t.Fatalf("a failing advisory check made the instance unready: %+v", rep)
+	}
+	want := []Status{
+		{Name: "database", Up: true},
+		{Name: "pms_hotel_ids", Up: false, Advisory: true, Error: "1 active tenant without pms_hotel_id: hotel_new"},
+	}
+	if len(rep.Dependencies) != 2 || rep.Dependencies[0] != want[0] || rep.Dependencies[1] != want[1] {
+		t.Fatalf("dependencies %+v, want %+v", rep.Dependencies, want)
+	}
+	if got := testutil.ToFloat64(DependencyUp.WithLabelValues("pms_hotel_ids")); got != 0 {
+		t.Errorf("dependency_up{pms_hotel_ids} = %v, want 0", got)
+	}
+}

@@ -1,6 +1,7 @@
 package hotel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +43,11 @@ func (c PMSConfig) kind() string {
 	return "demo"
 }
 
+// needsHotelIDs reports whether the PMS hosts several hotels and tells them
+// apart only by the tenants' pms_hotel_id (QloApps). The demo gives a
+// tenant without one its default property.
+func (c PMSConfig) needsHotelIDs() bool { return c.kind() == "qloapps" }
+
 func (c PMSConfig) timeZone() string {
 	if c.TimeZone != "" {
 		return c.TimeZone
@@ -72,13 +78,18 @@ func (c PMSConfig) validate() error {
 
 // buildPMS assembles the configured PMS behind the resilience layer. The
 // breaker is kept across reloads (a reload must not close an open breaker),
-// as are the demo PMS's bookings and the in-memory cache.
+// as are the in-memory cache and the demo PMS's bookings (which are in
+// Postgres when there is one, shared by the instances).
 func (s *Service) buildPMS() (pms.PMS, error) {
 	c := s.cfg.PMS
 	var inner pms.PMS
 	identity := "pms:" + c.kind()
 	switch c.kind() {
 	case "demo":
+		if s.deps.Postgres != nil {
+			inner = demo.New(demo.WithPostgres(s.deps.Postgres))
+			break
+		}
 		d, err := keep(s.deps.Keeper, "pms:demo", func() *demo.PMS { return demo.New() })
 		if err != nil {
 			return nil, err
@@ -122,5 +133,36 @@ func (s *Service) buildPMS() (pms.PMS, error) {
 	if s.deps.Readiness != nil {
 		s.deps.Readiness.Add("pms", wrapped.Ping)
 	}
-	return wrapped, nil
+	if !c.needsHotelIDs() {
+		return wrapped, nil
+	}
+	if s.deps.Readiness != nil {
+		s.deps.Readiness.AddAdvisory("pms_hotel_ids", s.checkPMSHotelIDs)
+	}
+	// Outside the resilience layer: a hotel without an id is no PMS
+	// failure, to count against the breaker or to answer from the cache.
+	return pms.RequirePropertyID(wrapped), nil
+}
+
+// maxNamedTenants bounds how many tenants a readiness error names.
+const maxNamedTenants = 20
+
+// checkPMSHotelIDs fails naming the active tenants without pms_hotel_id:
+// the PMS cannot tell which of its hotels is theirs, so their guests are
+// told the booking system cannot be reached.
+func (s *Service) checkPMSHotelIDs(context.Context) error {
+	var missing []string
+	for _, t := range s.deps.Tenants.Tenants() {
+		if t.Active && !t.PMSHotelIDSet {
+			missing = append(missing, t.ID)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	named := strings.Join(missing[:min(len(missing), maxNamedTenants)], ", ")
+	if len(missing) > maxNamedTenants {
+		named += fmt.Sprintf(" and %d more", len(missing)-maxNamedTenants)
+	}
+	return fmt.Errorf("active tenants without pms_hotel_id, not connected to their hotel in the PMS (their guests are told the booking system cannot be reached): %s", named)
 }

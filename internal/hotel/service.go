@@ -119,7 +119,7 @@ type Deps struct {
 	Tenants tenancy.Store
 	// Flags are the feature flags (required).
 	Flags *flags.Store
-	// Readiness receives the PMS's check; nil: not reported.
+	// Readiness receives the PMS's checks; nil: not reported.
 	Readiness *health.Checker
 	// Keeper keeps in-memory state across reloads (required).
 	Keeper Keeper
@@ -188,6 +188,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		OnError: func(r *http.Request, err error) {
 			s.log.Error("admin API", "path", r.URL.Path, "error", err)
 		},
+		PMSHotelIDRequired: cfg.PMS.needsHotelIDs(),
 	}); err != nil {
 		return nil, err
 	}

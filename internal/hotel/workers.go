@@ -95,13 +95,15 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 // hotelContext is what the orchestrator needs to know of the hotel: its
 // name, time zone, language and PMS id from the tenant directory (the
 // directory's defaults for a tenant it does not know), and the flags that
-// shape replies.
+// shape replies. A tenant without pms_hotel_id, or unknown, has no PMS id:
+// the PMS decides what that means (the demo's default property; with
+// QloApps, ErrNotConfigured).
 func (s *Service) hotelContext(ctx context.Context, tenantID string) agent.HotelContext {
 	hc := agent.HotelContext{
 		TenantID: tenantID,
 		Name:     tenantID,
 		Language: tenancy.DefaultLanguage,
-		Hotel:    pms.Hotel{TenantID: tenantID, PMSID: tenancy.DefaultPMSHotelID},
+		Hotel:    pms.Hotel{TenantID: tenantID},
 		Location: s.location(tenancy.DefaultTimezone),
 	}
 	if t, ok := s.deps.Tenants.Tenant(tenantID); ok {
@@ -109,7 +111,7 @@ func (s *Service) hotelContext(ctx context.Context, tenantID string) agent.Hotel
 		if t.Language != "" {
 			hc.Language = t.Language
 		}
-		if t.PMSHotelID > 0 {
+		if t.PMSHotelIDSet {
 			hc.Hotel.PMSID = t.PMSHotelID
 		}
 		if t.Timezone != "" {

@@ -12,13 +12,17 @@ import (
 )
 
 // Hotel names the property a call is about: the tenant it belongs to in
-// agente-caddy and its id in the PMS (QloApps id_hotel; 1 when unset).
+// agente-caddy and its id in the PMS (QloApps id_hotel; 0 when the tenant
+// has none yet).
 type Hotel struct {
 	TenantID string
 	PMSID    int
 }
 
 // PropertyID is PMSID, or 1 when it is unset: the id a PMS is asked about.
+// A PMS hosting several hotels is wrapped by RequirePropertyID, so that a
+// tenant with no PMS id never reaches it and is never answered with hotel
+// 1's data.
 func (h Hotel) PropertyID() int {
 	if h.PMSID <= 0 {
 		return 1
@@ -276,6 +280,11 @@ var (
 	// (bad JSON, missing fields). Implementations wrap it together with
 	// ErrUnavailable: to the guest it is the PMS failing.
 	ErrMalformed = errors.New("pms: malformed answer")
+	// ErrNotConfigured marks a call about a hotel that has no id in the PMS
+	// yet (the tenant has no pms_hotel_id). It matches ErrUnavailable: to
+	// the guest the hotel's booking system cannot be reached, which is true
+	// until someone connects it.
+	ErrNotConfigured = fmt.Errorf("%w: the hotel is not connected to its booking system (no pms_hotel_id)", ErrUnavailable)
 )
 
 // GuestDetail names one detail of a Guest.

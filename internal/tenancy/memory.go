@@ -231,7 +231,11 @@ func checkIdentifier(id Identifier) error {
 }
 
 func tenantDetail(t Tenant) map[string]any {
-	return map[string]any{"name": t.Name, "active": t.Active, "timezone": t.Timezone, "language": t.Language, "pms_hotel_id": t.PMSHotelID}
+	d := map[string]any{"name": t.Name, "active": t.Active, "timezone": t.Timezone, "language": t.Language}
+	if t.PMSHotelIDSet {
+		d["pms_hotel_id"] = t.PMSHotelID
+	}
+	return d
 }
 
 func patchDetail(p TenantPatch) map[string]any {

@@ -414,10 +414,10 @@ func audit(ctx context.Context, db execer, actor, action, target string, detail 
 	return err
 }
 
-const tenantColumns = `id, name, is_active, timezone, language, pms_hotel_id, created_at, updated_at`
+const tenantColumns = `id, name, is_active, timezone, language, pms_hotel_id, pms_hotel_id_set, created_at, updated_at`
 
 func scanTenant(row pgx.Row, t *Tenant) error {
-	return row.Scan(&t.ID, &t.Name, &t.Active, &t.Timezone, &t.Language, &t.PMSHotelID, &t.CreatedAt, &t.UpdatedAt)
+	return row.Scan(&t.ID, &t.Name, &t.Active, &t.Timezone, &t.Language, &t.PMSHotelID, &t.PMSHotelIDSet, &t.CreatedAt, &t.UpdatedAt)
 }
 
 // CreateTenant inserts a tenant; ErrConflict if the id exists.
@@ -427,9 +427,9 @@ func (p *PostgresStore) CreateTenant(ctx context.Context, actor string, t Tenant
 	}
 	var out Tenant
 	err := p.write(ctx, func(tx pgx.Tx) error {
-		err := scanTenant(tx.QueryRow(ctx, `INSERT INTO tenants (id, name, is_active, timezone, language, pms_hotel_id)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING `+tenantColumns,
-			t.ID, t.Name, t.Active, t.Timezone, t.Language, t.PMSHotelID), &out)
+		err := scanTenant(tx.QueryRow(ctx, `INSERT INTO tenants (id, name, is_active, timezone, language, pms_hotel_id, pms_hotel_id_set)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING `+tenantColumns,
+			t.ID, t.Name, t.Active, t.Timezone, t.Language, t.PMSHotelID, t.PMSHotelIDSet), &out)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errorf(ErrConflict, "tenant %q already exists", t.ID)
 		}
@@ -451,7 +451,8 @@ func (p *PostgresStore) UpdateTenant(ctx context.Context, actor, id string, patc
 		err := scanTenant(tx.QueryRow(ctx, `UPDATE tenants SET
 				name = COALESCE($2, name), is_active = COALESCE($3, is_active),
 				timezone = COALESCE($4, timezone), language = COALESCE($5, language),
-				pms_hotel_id = COALESCE($6, pms_hotel_id), updated_at = now()
+				pms_hotel_id = COALESCE($6, pms_hotel_id),
+				pms_hotel_id_set = pms_hotel_id_set OR $6 IS NOT NULL, updated_at = now()
 			WHERE id = $1 RETURNING `+tenantColumns,
 			id, patch.Name, patch.Active, patch.Timezone, patch.Language, patch.PMSHotelID), &out)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -49,14 +49,19 @@ type Tenant struct {
 	Timezone string
 	// Language is the hotel's default reply language (BCP 47, e.g. "es").
 	Language string
-	// PMSHotelID is the hotel's id in the PMS (QloApps id_hotel).
-	PMSHotelID  int
-	Identifiers []Identifier
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// PMSHotelID is the hotel's id in the PMS (QloApps id_hotel) when
+	// PMSHotelIDSet. A hotel can be registered before its PMS id is known:
+	// it then holds DefaultPMSHotelID, which must not be taken for its id
+	// by a PMS that hosts several hotels.
+	PMSHotelID    int
+	PMSHotelIDSet bool
+	Identifiers   []Identifier
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
-// Defaults of the columns added by 0005_tenancy.sql.
+// Defaults of the columns added by 0005_tenancy.sql, and the pms_hotel_id
+// of a tenant registered without one (0020_pms.sql).
 const (
 	DefaultTimezone   = "Europe/Madrid"
 	DefaultLanguage   = "es"
@@ -109,7 +114,8 @@ func (t *Tenant) Normalize() error {
 	if t.Language == "" {
 		t.Language = DefaultLanguage
 	}
-	if t.PMSHotelID == 0 {
+	t.PMSHotelIDSet = t.PMSHotelID != 0
+	if !t.PMSHotelIDSet {
 		t.PMSHotelID = DefaultPMSHotelID
 	}
 	return validateFields(t.Name, t.Timezone, t.Language, t.PMSHotelID)
@@ -171,6 +177,7 @@ func (p TenantPatch) apply(t *Tenant) {
 	}
 	if p.PMSHotelID != nil {
 		t.PMSHotelID = *p.PMSHotelID
+		t.PMSHotelIDSet = true
 	}
 }
 

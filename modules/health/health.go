@@ -97,6 +97,9 @@ func readyBody(rep internalhealth.Report) any {
 	deps := map[string]any{}
 	for _, d := range rep.Dependencies {
 		entry := map[string]any{"up": d.Up}
+		if d.Advisory {
+			entry["advisory"] = true
+		}
 		if d.Error != "" {
 			entry["error"] = d.Error
 		}

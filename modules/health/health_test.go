@@ -1,10 +1,18 @@
 package health
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	internalhealth "github.com/agentehotel/agente-caddy/internal/health"
 )
 
 func TestUnmarshalCaddyfileRejectsUnknownOptions(t *testing.T) {
@@ -30,5 +38,30 @@ func TestValidateNamesTheField(t *testing.T) {
 		if err := h.Validate(); err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: %v", field, err)
 		}
+	}
+}
+
+func TestReadyShowsAFailingAdvisoryCheckAndStaysReady(t *testing.T) {
+	checks := new(internalhealth.Checker)
+	checks.Add("database", func(context.Context) error { return nil })
+	checks.AddAdvisory("pms_hotel_ids", func(context.Context) error { return errors.New("hotel_new has no pms_hotel_id") })
+	h := &Handler{Check: "ready", Timeout: caddy.Duration(time.Second), readiness: checks}
+	rec := httptest.NewRecorder()
+	if err := h.ServeHTTP(rec, httptest.NewRequest("GET", "/health/ready", nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Ready        bool                      `json:"ready"`
+		Dependencies map[string]map[string]any `json:"dependencies"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	ids := body.Dependencies["pms_hotel_ids"]
+	if rec.Code != 200 || !body.Ready || ids["up"] != false || ids["advisory"] != true || ids["error"] != "hotel_new has no pms_hotel_id" {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if _, ok := body.Dependencies["database"]["advisory"]; ok {
+		t.Errorf("a required check is marked advisory: %s", rec.Body)
 	}
 }

@@ -124,7 +124,9 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 	}
 
 	// The admin API: the default tenant and a hotel for the envelope's number
-	// (in Postgres a message needs its tenant to exist), flags, dashboard.
+	// (in Postgres a message needs its tenant to exist; with QloApps the
+	// hotel needs its pms_hotel_id for its guests to reach the PMS), flags,
+	// dashboard.
 	token, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", "drift-test")
 	if code != 0 {
 		t.Fatalf("admin-token: exit %d %s", code, token)
@@ -132,7 +134,7 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 	auth := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(token), "Content-Type": "application/json"}
 	for _, r := range []struct{ method, path, body string }{
 		{"POST", "/admin/tenants", `{"tenant_id":"default","name":"Hotel Default"}`},
-		{"POST", "/admin/tenants", `{"tenant_id":"tenant_drift","name":"Hotel Drift"}`},
+		{"POST", "/admin/tenants", `{"tenant_id":"tenant_drift","name":"Hotel Drift","pms_hotel_id":1}`},
 		{"POST", "/admin/tenants/tenant_drift/identifiers", `{"identifier":"106540352242922","type":"phone_number_id"}`},
 		{"POST", "/admin/tenants/tenant_drift/identifiers", `{"identifier":"+34600111222"}`},
 		{"POST", "/admin/tenants/refresh", ""},

@@ -1,18 +1,26 @@
-// Package demo is the in-process PMS behind PMS_TYPE=demo: one property per
-// tenant with room types, nightly rates, inventory per night and bookings that
-// really take rooms out of that inventory. It lets the agent run end to end
-// without QloApps, and it behaves like a PMS where it matters to the agent:
-// two guests cannot book the last room, a retried booking request with the
-// same Reference books once, and a cancellation frees the rooms again.
+// Package demo is the PMS behind PMS_TYPE=demo: a property per hotel (the
+// sample hotels of SampleProperties by PMS id, DefaultProperty for a tenant
+// with none) with room types, nightly rates, inventory per night and
+// bookings that really take rooms out of that inventory. It lets the agent
+// run end to end without QloApps, and it behaves like a PMS where it matters
+// to the agent: two guests cannot book the last room, a retried booking
+// request with the same Reference books once, and a cancellation frees the
+// rooms again.
 //
-// State lives in memory and is lost on restart; that is the point of a demo.
+// Inventory and bookings live in memory, lost on restart (that is the point
+// of a demo), or with WithPostgres in the database, where every instance
+// sharing it sees the same rooms and bookings. Each tenant has its own
+// inventory of its property.
 package demo
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
@@ -31,7 +39,7 @@ type Room struct {
 	WeekendRate float64
 }
 
-// Property is the hotel a tenant gets in the demo.
+// Property is a hotel of the demo.
 type Property struct {
 	Name         string
 	Address      string
@@ -46,86 +54,88 @@ type Property struct {
 	Rooms        []Room
 }
 
-// DefaultProperty is the property every tenant gets unless WithProperty says
-// otherwise: a city hotel in Madrid with five room types.
-func DefaultProperty(name string) Property {
-	if name == "" {
-		name = "Hotel Demo"
-	}
-	return Property{
-		Name:         name,
-		Address:      "Calle Mayor 1",
-		City:         "Madrid",
-		Phone:        "+34 910 000 000",
-		Email:        "recepcion@hotel-demo.example",
-		CheckInTime:  "15:00",
-		CheckOutTime: "12:00",
-		Amenities:    []string{"WiFi gratis", "Desayuno buffet", "Parking", "Piscina", "Gimnasio", "Recepción 24 h"},
-		TimeZone:     "Europe/Madrid",
-		Currency:     "EUR",
-		Rooms: []Room{
-			{Type: pms.RoomType{ID: 1, Name: "Single", MaxAdults: 1, MaxChildren: 0, Description: "Habitación individual, cama de 105 cm"}, Count: 4, WeekdayRate: 70, WeekendRate: 85},
-			{Type: pms.RoomType{ID: 2, Name: "Double", MaxAdults: 2, MaxChildren: 1, Description: "Habitación doble, cama de matrimonio"}, Count: 5, WeekdayRate: 100, WeekendRate: 130},
-			{Type: pms.RoomType{ID: 3, Name: "Twin", MaxAdults: 2, MaxChildren: 1, Description: "Habitación con dos camas individuales"}, Count: 4, WeekdayRate: 95, WeekendRate: 120},
-			{Type: pms.RoomType{ID: 4, Name: "Suite", MaxAdults: 2, MaxChildren: 2, Description: "Suite con salón y bañera"}, Count: 3, WeekdayRate: 180, WeekendRate: 230},
-			{Type: pms.RoomType{ID: 5, Name: "Family", MaxAdults: 4, MaxChildren: 2, Description: "Habitación familiar, cama doble y literas"}, Count: 3, WeekdayRate: 150, WeekendRate: 190},
-		},
-	}
-}
-
 // Option configures a demo PMS.
 type Option func(*PMS)
 
-// WithName names the default property (the hotel's name in the config).
+// WithName names the default property, the one of a tenant with no PMS id.
 func WithName(name string) Option { return func(p *PMS) { p.name = name } }
 
-// WithProperty decides the property of each tenant; it is called once per
-// tenant, the first time the tenant is used.
+// WithProperty decides the property of each tenant, whatever its PMS id; it
+// is called once per tenant and PMS id, the first time they are used.
 func WithProperty(f func(tenantID string) Property) Option {
-	return func(p *PMS) { p.propertyFor = f }
+	return func(p *PMS) {
+		p.propertyFor = func(h pms.Hotel) (Property, error) { return f(h.TenantID), nil }
+	}
 }
 
 // WithClock replaces time.Now, for tests ("today" decides which check-in
 // dates are in the past).
 func WithClock(now func() time.Time) Option { return func(p *PMS) { p.now = now } }
 
+// WithPostgres keeps inventory and bookings in pool (the demo_pms_ tables
+// of internal/store's migrations) instead of memory, so that instances
+// sharing the database sell the same rooms. The pool stays the caller's.
+func WithPostgres(pool *pgxpool.Pool) Option {
+	return func(p *PMS) { p.ledger = postgresLedger{pool: pool} }
+}
+
 // PMS is the demo property-management system. Safe for concurrent use.
 type PMS struct {
 	name        string
-	propertyFor func(tenantID string) Property
+	propertyFor func(pms.Hotel) (Property, error)
 	now         func() time.Time
+	ledger      ledger
 
 	mu     sync.Mutex
-	hotels map[pms.Hotel]*hotel
+	hotels map[hotelKey]*hotel
 }
 
-// New returns a demo PMS with no bookings.
+// New returns a demo PMS with no bookings (in memory, unless WithPostgres).
 func New(opts ...Option) *PMS {
-	p := &PMS{now: time.Now, hotels: map[pms.Hotel]*hotel{}}
+	p := &PMS{now: time.Now, hotels: map[hotelKey]*hotel{}}
 	for _, o := range opts {
 		o(p)
 	}
 	if p.propertyFor == nil {
-		name := p.name
-		p.propertyFor = func(string) Property { return DefaultProperty(name) }
+		p.propertyFor = p.sampleProperty
+	}
+	if p.ledger == nil {
+		p.ledger = newMemoryLedger()
 	}
 	return p
 }
 
-// hotel is one tenant's property and its mutable state, guarded by PMS.mu.
-type hotel struct {
-	prop     Property
-	loc      *time.Location
-	rooms    map[int]*Room
-	order    []int                    // room type ids in the property's order
-	booked   map[int]map[pms.Date]int // room type id → night → rooms taken
-	bookings map[string]*pms.Booking
-	byRef    map[string]string // Reference → booking id
-	seq      int
+// sampleProperty is the hotel of SampleProperties with h's PMS id, or the
+// default property when h has none.
+func (p *PMS) sampleProperty(h pms.Hotel) (Property, error) {
+	if h.PMSID <= 0 {
+		return DefaultProperty(p.name), nil
+	}
+	prop, ok := SampleProperties()[h.PMSID]
+	if !ok {
+		return Property{}, fmt.Errorf("%w: the demo has no hotel %d (its hotels are %d, %d and %d)", pms.ErrNotFound, h.PMSID, MadridCentral, BarcelonaBeach, SevillaPlaza)
+	}
+	return prop, nil
 }
 
-// hotelFor returns the tenant's property, creating it on first use, or
-// ErrUnavailable once ctx is done (as a remote PMS would). p.mu must be held.
+// hotelKey is whose inventory a call is about: a tenant's copy of one
+// property (PropertyID 0 is the default property).
+type hotelKey struct {
+	TenantID   string
+	PropertyID int
+}
+
+// hotel is a tenant's property as the calls need it.
+type hotel struct {
+	key   hotelKey
+	prop  Property
+	loc   *time.Location
+	rooms map[int]*Room
+	types []pms.RoomType // in the property's order
+}
+
+// hotelFor returns the tenant's property, resolving it on first use, or
+// ErrUnavailable once ctx is done (as a remote PMS would).
 func (p *PMS) hotelFor(ctx context.Context, h pms.Hotel) (*hotel, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %v", pms.ErrUnavailable, err)
@@ -133,63 +143,42 @@ func (p *PMS) hotelFor(ctx context.Context, h pms.Hotel) (*hotel, error) {
 	if h.TenantID == "" {
 		return nil, fmt.Errorf("%w: hotel has no tenant id", pms.ErrInvalid)
 	}
-	if h.PMSID == 0 {
-		h.PMSID = 1
-	}
-	if ht, ok := p.hotels[h]; ok {
+	h.PMSID = max(h.PMSID, 0)
+	key := hotelKey{TenantID: h.TenantID, PropertyID: h.PMSID}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ht, ok := p.hotels[key]; ok {
 		return ht, nil
 	}
-	prop := p.propertyFor(h.TenantID)
+	prop, err := p.propertyFor(h)
+	if err != nil {
+		return nil, err
+	}
 	loc, err := time.LoadLocation(prop.TimeZone)
 	if err != nil || prop.TimeZone == "" {
 		loc = time.UTC
 	}
-	ht := &hotel{
-		prop:     prop,
-		loc:      loc,
-		rooms:    map[int]*Room{},
-		booked:   map[int]map[pms.Date]int{},
-		bookings: map[string]*pms.Booking{},
-		byRef:    map[string]string{},
-	}
+	ht := &hotel{key: key, prop: prop, loc: loc, rooms: map[int]*Room{}}
 	for i := range prop.Rooms {
 		r := &prop.Rooms[i]
 		ht.rooms[r.Type.ID] = r
-		ht.order = append(ht.order, r.Type.ID)
-		ht.booked[r.Type.ID] = map[pms.Date]int{}
+		ht.types = append(ht.types, r.Type)
 	}
-	p.hotels[h] = ht
+	p.hotels[key] = ht
 	return ht, nil
 }
 
-// checkStay rejects stays the demo cannot sell: invalid ones, too long ones,
-// and ones starting before today in the property's time zone.
+// checkStay rejects stays the hotel cannot sell: invalid ones, ones
+// starting before today in the property's time zone, parties no room type
+// holds (pms.Stay.CheckBookable), and too long ones.
 func (ht *hotel) checkStay(s pms.Stay, now time.Time) error {
-	if err := s.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", pms.ErrInvalid, err)
+	if err := s.CheckBookable(pms.DateOf(now.In(ht.loc)), ht.types); err != nil {
+		return err
 	}
 	if n := s.Nights(); n > MaxNights {
 		return fmt.Errorf("%w: %d nights is more than the %d the demo sells", pms.ErrInvalid, n, MaxNights)
 	}
-	if today := pms.DateOf(now.In(ht.loc)); s.CheckIn.Before(today) {
-		return fmt.Errorf("%w: check-in %s is before today (%s)", pms.ErrInvalid, s.CheckIn, today)
-	}
 	return nil
-}
-
-func fits(r *Room, s pms.Stay) bool {
-	return s.Adults <= r.Type.MaxAdults && s.Children <= r.Type.MaxChildren
-}
-
-// free is how many rooms of r are free on every night of s.
-func (ht *hotel) free(r *Room, s pms.Stay) int {
-	n := r.Count
-	for d := s.CheckIn; d.Before(s.CheckOut); d = d.AddDays(1) {
-		if left := r.Count - ht.booked[r.Type.ID][d]; left < n {
-			n = left
-		}
-	}
-	return max(n, 0)
 }
 
 // price is the stay's total: weekend rate for Friday and Saturday nights.
@@ -206,12 +195,10 @@ func price(r *Room, s pms.Stay) float64 {
 	return total
 }
 
-// Availability lists the room types that fit the party and have a room free
-// on every night of the stay, in the property's order.
+// Availability lists the room types that hold the party and have a room
+// free on every night of the stay, in the property's order.
 func (p *PMS) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms.Availability, error) {
 	now := p.now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return pms.Availability{}, err
@@ -219,13 +206,17 @@ func (p *PMS) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms.Av
 	if err := ht.checkStay(s, now); err != nil {
 		return pms.Availability{}, err
 	}
+	taken, err := p.ledger.taken(ctx, ht.key, s)
+	if err != nil {
+		return pms.Availability{}, err
+	}
 	av := pms.Availability{Stay: s, Currency: ht.prop.Currency, AsOf: now, Offers: []pms.Offer{}}
-	for _, id := range ht.order {
-		r := ht.rooms[id]
-		if !fits(r, s) {
+	for i := range ht.prop.Rooms {
+		r := &ht.prop.Rooms[i]
+		if !r.Type.Holds(s) {
 			continue
 		}
-		if n := ht.free(r, s); n > 0 {
+		if n := r.Count - taken[r.Type.ID]; n > 0 {
 			av.Offers = append(av.Offers, pms.Offer{RoomType: r.Type, Available: n, TotalPrice: price(r, s)})
 		}
 	}
@@ -234,8 +225,6 @@ func (p *PMS) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms.Av
 
 // HotelInfo describes the tenant's property.
 func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return pms.HotelInfo{}, err
@@ -249,41 +238,33 @@ func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, error)
 		Email:        pr.Email,
 		CheckInTime:  pr.CheckInTime,
 		CheckOutTime: pr.CheckOutTime,
-		Amenities:    append([]string(nil), pr.Amenities...),
+		Amenities:    slices.Clone(pr.Amenities),
 		TimeZone:     pr.TimeZone,
 	}, nil
 }
 
 // RoomTypes lists the property's room types.
 func (p *PMS) RoomTypes(ctx context.Context, h pms.Hotel) ([]pms.RoomType, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]pms.RoomType, 0, len(ht.order))
-	for _, id := range ht.order {
-		out = append(out, ht.rooms[id].Type)
-	}
-	return out, nil
+	return slices.Clone(ht.types), nil
 }
 
 // CreateBooking books one room for every night of the stay, or none: the
-// check and the decrement happen under one lock, so the last room goes to
+// ledger checks and takes the nights atomically, so the last room goes to
 // exactly one guest. A request whose Reference was already booked returns
 // that booking and takes nothing more.
 func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Booking, error) {
 	now := p.now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	ht, err := p.hotelFor(ctx, req.Hotel)
 	if err != nil {
 		return pms.Booking{}, err
 	}
 	if req.Reference != "" {
-		if id, ok := ht.byRef[req.Reference]; ok {
-			return *ht.bookings[id], nil
+		if b, ok, err := p.ledger.find(ctx, ht.key, req.Reference); err != nil || ok {
+			return b, err
 		}
 	}
 	r, ok := ht.rooms[req.RoomTypeID]
@@ -293,78 +274,75 @@ func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Bo
 	if err := ht.checkStay(req.Stay, now); err != nil {
 		return pms.Booking{}, err
 	}
-	if !fits(r, req.Stay) {
-		return pms.Booking{}, fmt.Errorf("%w: %s takes at most %d adults and %d children", pms.ErrInvalid, r.Type.Name, r.Type.MaxAdults, r.Type.MaxChildren)
+	if !r.Type.Holds(req.Stay) {
+		return pms.Booking{}, fmt.Errorf("%w: %s takes at most %d guests (%d adults, %d children)", pms.ErrInvalid, r.Type.Name, r.Type.Capacity(), r.Type.MaxAdults, r.Type.MaxChildren)
 	}
-	if ht.free(r, req.Stay) < 1 {
-		return pms.Booking{}, fmt.Errorf("%w: %s from %s to %s", pms.ErrSoldOut, r.Type.Name, req.Stay.CheckIn, req.Stay.CheckOut)
-	}
-	for d := req.Stay.CheckIn; d.Before(req.Stay.CheckOut); d = d.AddDays(1) {
-		ht.booked[r.Type.ID][d]++
-	}
-	ht.seq++
-	b := &pms.Booking{
-		ID:         fmt.Sprintf("DEMO-%06d", ht.seq),
+	stay := req.Stay
+	stay.ChildAges = slices.Clone(stay.ChildAges)
+	return p.ledger.book(ctx, ht.key, pms.Booking{
 		Reference:  req.Reference,
 		Status:     pms.BookingNew,
 		RoomTypeID: r.Type.ID,
 		RoomName:   r.Type.Name,
-		Stay:       req.Stay,
+		Stay:       stay,
 		Guest:      req.Guest,
 		TotalPrice: price(r, req.Stay),
 		Currency:   ht.prop.Currency,
-	}
-	ht.bookings[b.ID] = b
-	if req.Reference != "" {
-		ht.byRef[req.Reference] = b.ID
-	}
-	return *b, nil
+	}, r.Count)
 }
 
 // GetBooking returns one of the tenant's bookings.
 func (p *PMS) GetBooking(ctx context.Context, h pms.Hotel, id string) (pms.Booking, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, b, err := p.booking(ctx, h, id)
+	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return pms.Booking{}, err
 	}
-	return *b, nil
+	return p.ledger.get(ctx, ht.key, id)
 }
 
 // CancelBooking cancels a booking and gives its rooms back to the inventory.
 // Cancelling a cancelled booking changes nothing and returns it.
 func (p *PMS) CancelBooking(ctx context.Context, h pms.Hotel, id string) (pms.Booking, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ht, b, err := p.booking(ctx, h, id)
+	ht, err := p.hotelFor(ctx, h)
 	if err != nil {
 		return pms.Booking{}, err
 	}
-	if b.Status == pms.BookingCancelled {
-		return *b, nil
-	}
-	for d := b.Stay.CheckIn; d.Before(b.Stay.CheckOut); d = d.AddDays(1) {
-		ht.booked[b.RoomTypeID][d]--
-	}
-	b.Status = pms.BookingCancelled
-	return *b, nil
+	return p.ledger.cancel(ctx, ht.key, id)
 }
 
-// booking finds one of the tenant's bookings; p.mu must be held.
-func (p *PMS) booking(ctx context.Context, h pms.Hotel, id string) (*hotel, *pms.Booking, error) {
-	ht, err := p.hotelFor(ctx, h)
-	if err != nil {
-		return nil, nil, err
-	}
-	b, ok := ht.bookings[id]
-	if !ok {
-		return nil, nil, fmt.Errorf("%w: booking %q", pms.ErrNotFound, id)
-	}
-	return ht, b, nil
-}
-
-// Ping always answers: the demo is in the process.
-func (p *PMS) Ping(context.Context) error { return nil }
+// Ping answers whether the inventory can be read: always in memory, the
+// database's answer with WithPostgres.
+func (p *PMS) Ping(ctx context.Context) error { return p.ledger.ping(ctx) }
 
 var _ pms.PMS = (*PMS)(nil)
+
+// ledger holds the inventory taken and the bookings of every tenant's
+// property. Its errors are the pms ones (ErrSoldOut, ErrNotFound,
+// ErrUnavailable when its store fails).
+type ledger interface {
+	// taken is, per room type, the most rooms taken on one night of s;
+	// room types with none taken may be absent.
+	taken(ctx context.Context, k hotelKey, s pms.Stay) (map[int]int, error)
+	// find returns the booking made with reference, if any.
+	find(ctx context.Context, k hotelKey, reference string) (pms.Booking, bool, error)
+	// book records b with a new ID and takes one room of its type on every
+	// night of its stay, when fewer than rooms are taken on each; else
+	// ErrSoldOut. A booking already made with b.Reference is returned
+	// instead, and nothing is taken.
+	book(ctx context.Context, k hotelKey, b pms.Booking, rooms int) (pms.Booking, error)
+	get(ctx context.Context, k hotelKey, id string) (pms.Booking, error)
+	// cancel marks a booking cancelled and gives its nights back, once.
+	cancel(ctx context.Context, k hotelKey, id string) (pms.Booking, error)
+	ping(ctx context.Context) error
+}
+
+func soldOut(b pms.Booking) error {
+	return fmt.Errorf("%w: %s from %s to %s", pms.ErrSoldOut, b.RoomName, b.Stay.CheckIn, b.Stay.CheckOut)
+}
+
+func bookingNotFound(id string) error {
+	return fmt.Errorf("%w: booking %q", pms.ErrNotFound, id)
+}
+
+// bookingID is the ID of the n-th booking.
+func bookingID(n int64) string { return fmt.Sprintf("DEMO-%06d", n) }
