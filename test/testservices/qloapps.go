@@ -48,6 +48,10 @@ var qloApps struct {
 	done bool
 	inst qloappsserver.Instance
 	err  error
+	// private is the server started for this process, held for the
+	// process's life: its guardian's pipe is closed when the server is
+	// garbage collected, and a closed pipe kills the server.
+	private *qloappsserver.Server
 }
 
 func qloAppsInstance(t testing.TB) (qloappsserver.Instance, error) {
@@ -88,6 +92,7 @@ func findQloApps(t testing.TB) (qloappsserver.Instance, error) {
 	if err != nil {
 		return qloappsserver.Instance{}, err
 	}
+	qloApps.private = srv
 	return srv.Instance, nil
 }
 

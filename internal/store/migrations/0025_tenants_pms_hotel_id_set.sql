@@ -5,10 +5,11 @@
 ALTER TABLE tenants
     ADD COLUMN pms_hotel_id_set boolean NOT NULL DEFAULT false;
 
--- An id other than the default was given. A tenant at 1 may be QloApps'
--- first hotel or may have been left at the default: nobody said which, so
--- it counts as without one until its id is set (PATCH pms_hotel_id: 1).
-UPDATE tenants SET pms_hotel_id_set = true WHERE pms_hotel_id <> 1;
+-- Tenants that exist when this runs are serving guests with the id they
+-- have, 1 included (a single-hotel QloApps is hotel 1): an upgrade must not
+-- cut them off from their booking system, so they count as set. Only
+-- tenants registered from now on without an id are flagged.
+UPDATE tenants SET pms_hotel_id_set = true;
 
 -- A write that names another id (by hand with psql, or by an instance that
 -- predates this column) sets it too. The admin API sets it itself, also

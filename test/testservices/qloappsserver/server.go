@@ -61,7 +61,9 @@ type Server struct {
 // first when there is none), copied into a temporary directory, with its
 // own MariaDB and PHP server on free ports of 127.0.0.1. It returns when
 // the webservice answers the key. Should this process die without Stop,
-// the servers are killed and the directory removed all the same.
+// the servers are killed and the directory removed all the same; so do
+// they once the Server is garbage collected (the guardian's pipe closes
+// with it): keep it referenced for as long as the servers are wanted.
 func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	started := time.Now()
 	log := opts.Log
