@@ -118,8 +118,8 @@ func amount(t *testing.T, s string) float64 {
 
 type qloappsRow struct {
 	rooms, adults, children, state, cancelledRooms int
-	childAges, from, to                           string
-	total                                         float64
+	childAges, from, to                            string
+	total                                          float64
 }
 
 // qloappsBooking reads booking id from QloApps' tables: the order and its
