@@ -116,7 +116,7 @@ var refusalCases = []conversationCase{
 		c := e.guest()
 		c.talk(t, []exchange{
 			{"reservar del 5 al 7 de diciembre para 9 adultos", []string{
-				"no tenemos habitaciones para 9 adultos en una sola: la más grande es para 6 personas",
+				"no tenemos habitaciones para 9 adultos en una sola: la más grande es para 5 personas",
 				"¿quieres que te pase con una persona del equipo para reservarlas?", "Responde SÍ para hablar con una persona"}, nil},
 			{"sí", []string{"Te paso con una persona del equipo de Hotel Madrid Central"}, nil},
 		})
@@ -130,7 +130,7 @@ var refusalCases = []conversationCase{
 		// Or one room for fewer guests, on the same dates.
 		en := e.guest()
 		en.talk(t, []exchange{
-			{"book from 5 to 7 December for 9 adults", []string{"no single room of ours takes 9 adults: the largest takes 6 guests", "Reply YES to talk to a person"}, nil},
+			{"book from 5 to 7 December for 9 adults", []string{"no single room of ours takes 9 adults: the largest takes 5 guests", "Reply YES to talk to a person"}, nil},
 			{"4", []string{"Room: Family", "Guests: 4 adults", "Check-in: Fri 5 Dec", "Shall I confirm it?"}, nil},
 		})
 

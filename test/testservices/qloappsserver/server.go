@@ -1,6 +1,7 @@
 package qloappsserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,7 +195,8 @@ func (s *Server) startPHP(ctx context.Context, db *sql.DB, tree, routerPath stri
 			"-d", "display_errors=0",
 			"-S", host, "-t", tree, routerPath)
 		cmd.Dir = tree
-		cmd.Env = append(os.Environ(), fmt.Sprintf("PHP_CLI_SERVER_WORKERS=%d", phpWorkers))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("PHP_CLI_SERVER_WORKERS=%d", phpWorkers),
+			"QLOAPPS_CALL_LOG="+filepath.Join(s.base, callLog))
 		p, err := startProcess(cmd, filepath.Join(s.base, "php-server.log"), s.guardian)
 		if err != nil {
 			return err
@@ -213,18 +216,18 @@ func (s *Server) startPHP(ctx context.Context, db *sql.DB, tree, routerPath stri
 	return lastErr
 }
 
-// webserviceCall is a line of PHP's built-in server log for an answered
-// webservice request, e.g. "[...] 127.0.0.1:41234 [200]: POST /api/bookings?...".
-var webserviceCall = regexp.MustCompile(`\[\d{3}\]: [A-Z]+ /api/`)
+// callLog is where router.php writes a line per webservice request (PHP's
+// built-in server does not log the requests a router script answers).
+const callLog = "webservice-calls.log"
 
-// Summary is how many webservice requests PHP's server answered so far and
-// how many lines PHP's error log holds (every warning QloApps raised).
+// Summary is how many webservice requests QloApps was sent so far and how
+// many lines PHP's error log holds (every warning QloApps raised).
 func (s *Server) Summary() (calls, errorLines int, err error) {
-	raw, err := os.ReadFile(filepath.Join(s.base, "php-server.log"))
-	if err != nil {
+	raw, err := os.ReadFile(filepath.Join(s.base, callLog))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, 0, err
 	}
-	calls = len(webserviceCall.FindAll(raw, -1))
+	calls = bytes.Count(raw, []byte("\n"))
 	lines, err := s.ErrorLogLines()
 	return calls, len(lines), err
 }
