@@ -28,12 +28,12 @@ func TestDemoPMSSharedByTwoInstances(t *testing.T) {
 		t.Fatalf("admin-token: exit %d\n%s", code, out)
 	}
 	hdr := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out), "Content-Type": "application/json"}
-	for path, body := range map[string]string{
-		"/admin/tenants": `{"tenant_id":"tenant_hotel_bcn","name":"Hotel Barcelona Beach","pms_hotel_id":2}`,
-		"/admin/tenants/tenant_hotel_bcn/identifiers": `{"identifier":"` + madridPNID + `","type":"phone_number_id"}`,
+	for _, call := range []struct{ path, body string }{
+		{"/admin/tenants", `{"tenant_id":"tenant_hotel_bcn","name":"Hotel Barcelona Beach","pms_hotel_id":2}`},
+		{"/admin/tenants/tenant_hotel_bcn/identifiers", `{"identifier":"` + madridPNID + `","type":"phone_number_id"}`},
 	} {
-		if status, _, got := Do(t, http.MethodPost, a.URL(path), []byte(body), hdr); status != http.StatusCreated {
-			t.Fatalf("POST %s: %d %s", path, status, got)
+		if status, _, got := Do(t, http.MethodPost, a.URL(call.path), []byte(call.body), hdr); status != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", call.path, status, got)
 		}
 	}
 	// The other instance learns the hotel from Postgres.
