@@ -1,6 +1,7 @@
 // Package pmsconformance is the contract every pms.PMS must keep, as one
 // suite run against each implementation: the real QloApps, the QloApps fake
-// (so it cannot drift from the real one) and the demo PMS. It asks only what
+// (so it cannot drift from the real one) and the demo PMS on both its
+// backends. It asks only what
 // any hotel's data answers (it discovers the room types and their prices),
 // so the same assertions hold whatever the target holds.
 package pmsconformance

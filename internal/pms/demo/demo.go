@@ -269,7 +269,7 @@ func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Bo
 	}
 	r, ok := ht.rooms[req.RoomTypeID]
 	if !ok {
-		return pms.Booking{}, fmt.Errorf("%w: room type %d", pms.ErrNotFound, req.RoomTypeID)
+		return pms.Booking{}, fmt.Errorf("%w: %w: room type %d is not one of the hotel's", pms.ErrInvalid, pms.ErrNotFound, req.RoomTypeID)
 	}
 	if err := ht.checkStay(req.Stay, now); err != nil {
 		return pms.Booking{}, err
