@@ -23,22 +23,70 @@ const DefaultTarball = "../shared/qloapps/qloapps-1.6.1.tar.gz"
 // looked for.
 var ErrNoTarball = errors.New("QloApps tarball not found")
 
-// TarballPath is EnvTarball, or DefaultTarball under the repository root
-// (the nearest directory holding go.mod, from the working directory up).
-// A missing file is an ErrNoTarball saying where to put it.
+// TarballPath is EnvTarball; else DefaultTarball under the repository root
+// (the nearest directory holding go.mod, from the working directory up), or
+// under any directory above it, so a checkout one level deeper finds it too;
+// else the copy kept in the cache directory the last time it was found, so
+// a checkout elsewhere on the same machine (a CI run's) still has it. A
+// tarball found beside a checkout is copied into the cache. A missing file
+// is an ErrNoTarball saying where to put it.
 func TarballPath() (string, error) {
-	p := os.Getenv(EnvTarball)
-	if p == "" {
-		root, err := repositoryRoot()
-		if err != nil {
-			return "", err
+	if p := os.Getenv(EnvTarball); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return p, fmt.Errorf("%w at %s: put QloApps 1.6.1's source tarball there, or set %s to its path", ErrNoTarball, p, EnvTarball)
 		}
-		p = filepath.Clean(filepath.Join(root, DefaultTarball))
+		return p, nil
 	}
-	if _, err := os.Stat(p); err != nil {
-		return p, fmt.Errorf("%w at %s: put QloApps 1.6.1's source tarball there, or set %s to its path", ErrNoTarball, p, EnvTarball)
+	root, err := repositoryRoot()
+	if err != nil {
+		return "", err
 	}
-	return p, nil
+	want := filepath.Clean(filepath.Join(root, DefaultTarball))
+	kept := filepath.Join(DefaultCacheDir(), filepath.Base(DefaultTarball))
+	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, strings.TrimPrefix(DefaultTarball, "../"))
+		if _, err := os.Stat(p); err == nil {
+			keepCopy(p, kept)
+			return p, nil
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
+	}
+	if _, err := os.Stat(kept); err == nil {
+		return kept, nil
+	}
+	return want, fmt.Errorf("%w at %s: put QloApps 1.6.1's source tarball there, or set %s to its path", ErrNoTarball, want, EnvTarball)
+}
+
+// keepCopy copies the tarball into the cache directory once (best effort:
+// without it a later run elsewhere only needs the tarball beside it).
+func keepCopy(src, dst string) {
+	if _, err := os.Stat(dst); err == nil {
+		return
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tarball-*")
+	if err != nil {
+		return
+	}
+	_, err = io.Copy(tmp, in)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+	}
 }
 
 func repositoryRoot() (string, error) {
