@@ -68,9 +68,14 @@ type PostgresStore struct {
 	writeMu sync.Mutex
 	// mu guards writeGen and the publish step of a reload: a reload that
 	// read the database before a local write committed must not replace the
-	// cache that write just updated.
+	// cache that write just updated, and a reload that started earlier must
+	// not replace what a later one published (a refresh racing the NOTIFY
+	// reload would otherwise bring back rows older than the ones it read).
 	mu       sync.Mutex
 	writeGen uint64
+	// reads numbers reloads in the order they start; published is the
+	// number of the one whose rows are in the cache.
+	reads, published uint64
 
 	reloadCh chan struct{}
 	cancel   context.CancelFunc
@@ -225,6 +230,8 @@ func (p *PostgresStore) Refresh(ctx context.Context) error { return p.reload(ctx
 func (p *PostgresStore) reload(ctx context.Context) error {
 	p.mu.Lock()
 	gen := p.writeGen
+	p.reads++
+	read := p.reads
 	p.mu.Unlock()
 
 	start := time.Now()
@@ -249,7 +256,12 @@ func (p *PostgresStore) reload(ctx context.Context) error {
 		p.requestReload()
 		return nil
 	}
-	p.publish(snap)
+	if read > p.published {
+		// Otherwise a reload that started later has already published
+		// rows at least as new as ours.
+		p.publish(snap)
+		p.published = read
+	}
 	p.mu.Unlock()
 
 	p.healthMu.Lock()
