@@ -142,8 +142,11 @@ func TestMixedBatchResolvesEachPart(t *testing.T) {
 	for _, p := range res.Parts {
 		got[p.Messages[0].ID] = p.Tenant
 	}
-	if got["wamid.m"] != "tenant_hotel_madrid" || got["wamid.b"] != "tenant_hotel_bcn" || got["wamid.x"] != "" || len(got) != 3 {
+	if got["wamid.m"] != "tenant_hotel_madrid" || got["wamid.b"] != "tenant_hotel_bcn" || len(got) != 2 {
 		t.Fatalf("parts: %v", got)
+	}
+	if len(res.Unrouted) != 1 || res.Unrouted[0].ItemID != "wamid.x" || res.Unrouted[0].PhoneNumberID != "999" {
+		t.Fatalf("unrouted: %+v", res.Unrouted)
 	}
 	if res.Tenant != "tenant_hotel_madrid" || res.Result != tenancy.ResultHit {
 		t.Fatalf("request tenant %q %s, want the first business's", res.Tenant, res.Result)
@@ -151,7 +154,8 @@ func TestMixedBatchResolvesEachPart(t *testing.T) {
 	if _, err := s.Accept(context.Background(), in, res); err != nil {
 		t.Fatal(err)
 	}
-	// The part no hotel owns is dropped; the others are stored, each for its hotel.
+	// The message no hotel owns is kept as unrouted; the others are stored,
+	// each for its hotel.
 	stored := map[string]string{}
 	for _, r := range messages(t, s) {
 		stored[r.Message.ID] = r.Message.TenantID

@@ -1,9 +1,11 @@
 package hotel
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/email"
@@ -109,13 +111,16 @@ func (s *Service) Resolve(in *Inbound, route Route) Resolution {
 	return Resolve(s.deps.Tenants, in, route)
 }
 
-// Part is the events of one business number (one hotel) of a webhook.
+// Part is the events of one hotel in a webhook, stamped with it.
 type Part struct {
-	// Tenant is the part's hotel; "" when none was found (the part is dropped).
-	Tenant         string
+	Tenant string
+	// PhoneNumberIDs are the business numbers the events arrived for.
 	PhoneNumberIDs []string
 	Messages       []chat.Message
 	Statuses       []chat.Status
+	// Fields are changes of other subscribed fields (account_update, ...):
+	// acknowledged and logged, nothing answers them.
+	Fields []whatsapp.FieldEvent
 }
 
 // Resolution is a webhook's hotel(s).
@@ -124,8 +129,14 @@ type Resolution struct {
 	// rate limits key on. "" when Result is tenancy.ResultMissStrict.
 	Tenant string
 	Result tenancy.Result
-	// Parts are the events by business number, each stamped with its hotel.
+	// HasMessages is whether a guest wrote anything (not only receipts or
+	// other fields): guests' limits count only these.
+	HasMessages bool
+	// Parts are the events by hotel.
 	Parts []Part
+	// Unrouted are the events no hotel was found for: kept and
+	// acknowledged, never refused.
+	Unrouted []inbox.UnroutedEvent
 }
 
 // Resolve decides the hotel of the request and of each part of it, in the
@@ -141,55 +152,96 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 		ri.Default = ""
 	}
 	trusted := route.Tenant != ""
-	if in.Channel == chat.Gmail {
-		if !trusted {
-			ri.GuestEmail = in.EmailFrom
+	// One webhook asks about the same identifiers again and again (every
+	// message of a change has its business number); each is resolved once,
+	// so tenant_resolution_total counts questions, not repetitions.
+	memo := map[tenancy.ResolveInput]string{}
+	resolve := func(q tenancy.ResolveInput) (string, tenancy.Result) {
+		if trusted {
+			q.PhoneNumberID, q.WABAID, q.GuestPhone, q.GuestEmail = "", "", "", ""
 		}
-		id, result := dir.Resolve(ri)
-		res := Resolution{Tenant: id, Result: result}
+		if id, ok := memo[q]; ok {
+			return id, tenancy.ResultHit
+		}
+		id, result := dir.Resolve(q)
 		if result == tenancy.ResultMissStrict {
-			res.Tenant = ""
+			id = ""
 		}
+		memo[q] = id
+		return id, result
+	}
+	if in.Channel == chat.Gmail {
+		q := ri
+		q.GuestEmail = in.EmailFrom
+		id, result := resolve(q)
 		m := in.Email
-		m.TenantID = res.Tenant
-		res.Parts = []Part{{Tenant: res.Tenant, Messages: []chat.Message{m}}}
-		return res
+		m.TenantID = id
+		return Resolution{Tenant: id, Result: result, HasMessages: true, Parts: []Part{{Tenant: id, Messages: []chat.Message{m}}}}
 	}
-	if first := in.Batch.First; !trusted {
-		ri.PhoneNumberID, ri.WABAID, ri.GuestPhone = first.PhoneNumberID, first.WABAID, first.Guest
-	}
-	id, result := dir.Resolve(ri)
-	res := Resolution{Tenant: id, Result: result}
-	if result == tenancy.ResultMissStrict {
-		res.Tenant = ""
-	}
-	parts := in.Batch.ByBusiness()
-	for _, p := range parts {
-		tenant := res.Tenant
-		if len(parts) > 1 && !trusted {
-			pi := ri
-			pi.PhoneNumberID, pi.WABAID, pi.GuestPhone = "", "", ""
-			if len(p.PhoneNumberIDs) > 0 {
-				pi.PhoneNumberID = p.PhoneNumberIDs[0]
-			}
-			if len(p.WABAIDs) > 0 {
-				pi.WABAID = p.WABAIDs[0]
-			}
-			if len(p.Messages) > 0 {
-				pi.GuestPhone = p.Messages[0].From
-			} else if len(p.Statuses) > 0 {
-				pi.GuestPhone = p.Statuses[0].Recipient
-			}
-			var r tenancy.Result
-			if tenant, r = dir.Resolve(pi); r == tenancy.ResultMissStrict {
-				tenant = ""
-			}
+	b := in.Batch
+	req := ri
+	req.PhoneNumberID, req.WABAID, req.GuestPhone = b.First.PhoneNumberID, b.First.WABAID, b.First.Guest
+	res := Resolution{HasMessages: len(b.Messages) > 0}
+	res.Tenant, res.Result = resolve(req)
+
+	// Every message, status and field event is attributed on its own: by
+	// its change's business number, then account, then its own guest, then
+	// the default; never by another item of the batch.
+	parts := map[string]*Part{}
+	var order []string
+	part := func(tenant, pnid string) *Part {
+		p := parts[tenant]
+		if p == nil {
+			p = &Part{Tenant: tenant}
+			parts[tenant] = p
+			order = append(order, tenant)
 		}
-		stamped := p
-		if tenant != "" {
-			stamped = p.ForTenant(tenant)
+		if pnid != "" && !slices.Contains(p.PhoneNumberIDs, pnid) {
+			p.PhoneNumberIDs = append(p.PhoneNumberIDs, pnid)
 		}
-		res.Parts = append(res.Parts, Part{Tenant: tenant, PhoneNumberIDs: p.PhoneNumberIDs, Messages: stamped.Messages, Statuses: stamped.Statuses})
+		return p
+	}
+	for i, m := range b.Messages {
+		biz := b.MessageBusiness(i)
+		q := ri
+		q.PhoneNumberID, q.WABAID, q.GuestPhone = biz.PhoneNumberID, biz.WABAID, m.From
+		tenant, _ := resolve(q)
+		if tenant == "" {
+			res.Unrouted = append(res.Unrouted, inbox.UnroutedEvent{Channel: chat.WhatsApp, Field: "messages", Kind: inbox.UnroutedMessage,
+				PhoneNumberID: biz.PhoneNumberID, WABAID: biz.WABAID, Guest: m.From, ItemID: m.ID, Payload: m})
+			continue
+		}
+		m.TenantID = tenant
+		p := part(tenant, biz.PhoneNumberID)
+		p.Messages = append(p.Messages, m)
+	}
+	for i, st := range b.Statuses {
+		biz := b.StatusBusiness(i)
+		q := ri
+		q.PhoneNumberID, q.WABAID, q.GuestPhone = biz.PhoneNumberID, biz.WABAID, st.Recipient
+		tenant, _ := resolve(q)
+		if tenant == "" {
+			res.Unrouted = append(res.Unrouted, inbox.UnroutedEvent{Channel: chat.WhatsApp, Field: "messages", Kind: inbox.UnroutedStatus,
+				PhoneNumberID: biz.PhoneNumberID, WABAID: biz.WABAID, Guest: st.Recipient, ItemID: st.MessageID + ":" + st.Status, Payload: st})
+			continue
+		}
+		st.TenantID = tenant
+		p := part(tenant, biz.PhoneNumberID)
+		p.Statuses = append(p.Statuses, st)
+	}
+	for _, f := range b.Fields {
+		q := ri
+		q.PhoneNumberID, q.WABAID = f.PhoneNumberID, f.WABAID
+		tenant, _ := resolve(q)
+		if tenant == "" {
+			res.Unrouted = append(res.Unrouted, inbox.UnroutedEvent{Channel: chat.WhatsApp, Field: f.Field, Kind: inbox.UnroutedField,
+				PhoneNumberID: f.PhoneNumberID, WABAID: f.WABAID, Payload: f})
+			continue
+		}
+		part(tenant, f.PhoneNumberID).Fields = append(part(tenant, f.PhoneNumberID).Fields, f)
+	}
+	for _, t := range order {
+		res.Parts = append(res.Parts, *parts[t])
 	}
 	return res
 }
@@ -201,8 +253,10 @@ type Answer map[string]any
 
 // Accept makes a resolved webhook's events durable in the inbox and
 // answers. Nothing is acknowledged before it is stored: an error means the
-// sender must deliver again (ErrUnavailable). Parts without a hotel are
-// dropped and logged.
+// sender must deliver again (ErrUnavailable). Events no hotel was found for
+// are kept as unrouted and acknowledged too (Meta retries anything else for
+// days, then disables the subscription); an email no hotel was found for
+// is refused (ErrNoTenant).
 func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answer, error) {
 	if in.Invalid != nil {
 		return nil, in.Invalid
@@ -215,18 +269,24 @@ func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answ
 	var statuses []chat.Status
 	for _, p := range res.Parts {
 		if p.Tenant == "" {
-			if in.Channel == chat.Gmail {
-				return nil, ErrNoTenant
-			}
-			s.log.Warn("no tenant for a webhook part; dropped", "phone_number_ids", p.PhoneNumberIDs)
-			continue
+			// Only the email channel refuses a sender of no hotel: its
+			// sender is our own bridge, and a refusal tells it so.
+			return nil, ErrNoTenant
 		}
 		chat.RecordNormalized(in.Channel, p.Tenant, len(p.Messages))
 		msgs = append(msgs, p.Messages...)
 		statuses = append(statuses, p.Statuses...)
+		for _, f := range p.Fields {
+			s.log.Debug("webhook field event acknowledged", "field", f.Field, "tenant_id", p.Tenant)
+		}
+	}
+	if len(res.Unrouted) > 0 {
+		if err := s.keepUnrouted(ctx, res.Unrouted); err != nil {
+			return nil, err
+		}
 	}
 	if s.cfg.AnswerInline {
-		return s.answerInline(ctx, msgs)
+		return s.answerInline(ctx, msgs, statuses)
 	}
 	r, err := s.inbox.Accept(ctx, msgs, statuses)
 	if err != nil {
@@ -239,11 +299,42 @@ func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answ
 	return Answer{"status": "ok"}, nil
 }
 
+// keepUnrouted keeps, before the acknowledgement, what no hotel was found
+// for, and says so once per webhook.
+func (s *Service) keepUnrouted(ctx context.Context, events []inbox.UnroutedEvent) error {
+	added, err := s.inbox.AcceptUnrouted(ctx, events)
+	if err != nil {
+		s.log.Error("inbox unavailable; the webhook will be redelivered", "error", err)
+		return ErrUnavailable
+	}
+	if added > 0 {
+		fields, ids := []string{}, []string{}
+		for _, e := range events {
+			if !slices.Contains(fields, e.Field) {
+				fields = append(fields, e.Field)
+			}
+			if id := cmp.Or(e.PhoneNumberID, e.WABAID); id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		s.log.Warn("webhook events without a hotel kept as unrouted (register the business number or account to route them)",
+			"events", added, "fields", fields, "business_ids", ids)
+	}
+	return nil
+}
+
 // answerInline runs the orchestrator in the request (ENVIRONMENT=test) and
-// queues the replies for sending like the workers would.
-func (s *Service) answerInline(ctx context.Context, msgs []chat.Message) (Answer, error) {
+// queues the replies for sending like the workers would. The events are
+// recorded first, as answered, so a redelivery is recognised exactly as
+// the workers' inbox recognises it: only fresh messages are answered.
+func (s *Service) answerInline(ctx context.Context, msgs []chat.Message, statuses []chat.Status) (Answer, error) {
+	r, err := s.inbox.AcceptAnswered(ctx, msgs, statuses)
+	if err != nil {
+		s.log.Error("inbox unavailable; the webhook will be redelivered", "error", err)
+		return nil, ErrUnavailable
+	}
 	out := Answer{"status": "ok"}
-	for _, m := range msgs {
+	for _, m := range r.Fresh {
 		replies, err := s.handle(ctx, m)
 		if err != nil {
 			s.log.Error("answering inline (ENVIRONMENT=test)", "tenant_id", m.TenantID, "message_id", m.ID, "error", err)

@@ -31,6 +31,9 @@ type AcceptResult struct {
 
 	NewStatuses       int // statuses recorded
 	DuplicateStatuses int // statuses already recorded
+
+	// Fresh are the messages recorded now (not seen before), in queue order.
+	Fresh []chat.Message
 }
 
 // Handler processes one guest message and returns the replies to send. The
@@ -162,20 +165,21 @@ func (o Options) withDefaults() Options {
 // Inbox is the durable inbox and outbox, backed by Postgres (NewPostgres) or
 // process memory (NewMemory). Its methods are safe for concurrent use.
 type Inbox struct {
-	b    backend
-	opts Options
+	b        backend
+	unrouted unroutedStore
+	opts     Options
 }
 
 // NewPostgres returns an Inbox on pool. The schema comes from store.Migrate
 // (migration 0010_inbox). Several instances may share one database.
 func NewPostgres(pool *pgxpool.Pool, opts Options) *Inbox {
-	return &Inbox{b: newPGBackend(pool), opts: opts.withDefaults()}
+	return &Inbox{b: newPGBackend(pool), unrouted: pgUnrouted{pool}, opts: opts.withDefaults()}
 }
 
 // NewMemory returns an Inbox that keeps everything in process memory, for
 // development and tests: a restart loses every pending message and reply.
 func NewMemory(opts Options) *Inbox {
-	return &Inbox{b: newMemBackend(), opts: opts.withDefaults()}
+	return &Inbox{b: newMemBackend(), unrouted: &memUnrouted{}, opts: opts.withDefaults()}
 }
 
 // InstanceID is the name this Inbox claims work under.
@@ -185,9 +189,22 @@ func (ib *Inbox) InstanceID() string { return ib.opts.InstanceID }
 // messages by (tenant, channel, id), statuses by (tenant, channel, message
 // id, status). Messages of the batch are queued in channel-timestamp order.
 func (ib *Inbox) Accept(ctx context.Context, msgs []chat.Message, statuses []chat.Status) (AcceptResult, error) {
+	return ib.accept(ctx, msgs, statuses, false)
+}
+
+// AcceptAnswered is Accept for messages the caller answers itself, at once
+// (ENVIRONMENT=test answers in the webhook's request): they are recorded
+// done, for no worker to take, and deduplicated exactly as Accept does, so
+// only AcceptResult.Fresh may be answered.
+func (ib *Inbox) AcceptAnswered(ctx context.Context, msgs []chat.Message, statuses []chat.Status) (AcceptResult, error) {
+	return ib.accept(ctx, msgs, statuses, true)
+}
+
+func (ib *Inbox) accept(ctx context.Context, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, error) {
 	if len(msgs) == 0 && len(statuses) == 0 {
 		return AcceptResult{}, nil
 	}
+	msgs, statuses = sanitized(msgs, statuses, ib.opts.Logger)
 	for i := range msgs {
 		if err := validMessage(&msgs[i]); err != nil {
 			return AcceptResult{}, err
@@ -203,7 +220,7 @@ func (ib *Inbox) Accept(ctx context.Context, msgs []chat.Message, statuses []cha
 		msgs = slices.Clone(msgs)
 		slices.SortStableFunc(msgs, byTime)
 	}
-	res, fresh, err := ib.b.accept(ctx, ib.opts.Now(), msgs, statuses)
+	res, fresh, err := ib.b.accept(ctx, ib.opts.Now(), msgs, statuses, answered)
 	if err != nil {
 		return AcceptResult{}, err
 	}
@@ -225,6 +242,31 @@ func (ib *Inbox) Accept(ctx context.Context, msgs []chat.Message, statuses []cha
 		}
 	}
 	return res, nil
+}
+
+// sanitized is the batch with NUL characters removed (see sanitize.go);
+// the caller's slices are copied before anything in them changes.
+func sanitized(msgs []chat.Message, statuses []chat.Status, log *slog.Logger) ([]chat.Message, []chat.Status) {
+	copied := false
+	for i := range msgs {
+		if m, changed := withoutNULValue(msgs[i]); changed {
+			if !copied {
+				msgs, copied = slices.Clone(msgs), true
+			}
+			msgs[i] = m
+			log.Warn("NUL characters removed from a message", "message_id", m.ID, "tenant_id", m.TenantID)
+		}
+	}
+	copied = false
+	for i := range statuses {
+		if s, changed := withoutNULValue(statuses[i]); changed {
+			if !copied {
+				statuses, copied = slices.Clone(statuses), true
+			}
+			statuses[i] = s
+		}
+	}
+	return msgs, statuses
 }
 
 func validMessage(m *chat.Message) error {

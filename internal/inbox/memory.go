@@ -15,7 +15,8 @@ import (
 type backend interface {
 	// accept records msgs (already in queue order) and statuses; it
 	// returns the statuses newly recorded.
-	accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status) (AcceptResult, []chat.Status, error)
+	// answered records the messages done: the caller answered them itself.
+	accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, []chat.Status, error)
 	enqueue(ctx context.Context, now time.Time, replies []OutboundReply) error
 	inbox() queue[chat.Message]
 	outbox() queue[OutboundReply]
@@ -142,15 +143,16 @@ func (b *memBackend) listen(ctx context.Context, q queueKind, wake chan<- struct
 	b.mu.Unlock()
 }
 
-func (q *memQueue[T]) push(now time.Time, key string, item T) {
+func (q *memQueue[T]) push(now time.Time, key string, item T) *memEntry[T] {
 	q.seq++
 	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now}
 	q.bySeq[e.seq] = e
 	q.all = append(q.all, e)
 	q.open[key] = append(q.open[key], e)
+	return e
 }
 
-func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status) (AcceptResult, []chat.Status, error) {
+func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, []chat.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return AcceptResult{}, nil, err
 	}
@@ -165,8 +167,12 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 			continue
 		}
 		b.dedup[k] = struct{}{}
-		b.in.push(now, m.ConversationKey(), m)
+		e := b.in.push(now, m.ConversationKey(), m)
+		if answered {
+			b.in.finish(e, StateDone, now)
+		}
 		res.New++
+		res.Fresh = append(res.Fresh, m)
 	}
 	for _, s := range statuses {
 		k := memStatusKey{s.TenantID, s.Channel, s.MessageID, s.Status}
@@ -179,7 +185,7 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 		fresh = append(fresh, s)
 		res.NewStatuses++
 	}
-	if res.New > 0 {
+	if res.New > 0 && !answered {
 		b.notify(queueInbox)
 	}
 	return res, fresh, nil

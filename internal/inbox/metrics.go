@@ -55,5 +55,5 @@ var (
 
 // Collectors are this package's metrics, for telemetry.Register.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{acceptedTotal, processedTotal, inboxPending, processingLatency, outboxSent, outboxPending, leaseLost}
+	return []prometheus.Collector{acceptedTotal, processedTotal, inboxPending, processingLatency, outboxSent, outboxPending, leaseLost, unroutedTotal}
 }

@@ -53,41 +53,53 @@ st AS (
 const acceptStatusesResult = `(SELECT count(*) FROM st),
 	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st)`
 
-var (
-	acceptStatusesSQL = `WITH ` + acceptStatusesCTE("$1", "$2") + `
-SELECT ` + acceptStatusesResult
-	acceptBothSQL = `WITH ` + acceptMessagesCTE + `, ` + acceptStatusesCTE("$4", "$3") + `
-SELECT (SELECT count(*) FROM ins),
-	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins LIMIT 1) n),
-	` + acceptStatusesResult
-)
-
-const (
-	acceptMessagesCTE = `
+// acceptMessagesCTE records messages from the JSON array $1 (conversation
+// keys $2, now $3); answeredParam says whether the caller answered them
+// already (recorded done, for nobody to take).
+func acceptMessagesCTE(answeredParam string) string {
+	return `
 ins AS (
-	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at)
+	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at)
 	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],
-		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e, $3, $3
+		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e, $3, $3,
+		CASE WHEN ` + answeredParam + `::boolean THEN 'done' ELSE 'pending' END,
+		CASE WHEN ` + answeredParam + `::boolean THEN $3::timestamptz END
 	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
 	ORDER BY ord
 	ON CONFLICT (tenant_id, channel, message_id) DO NOTHING
-	RETURNING 1
+	RETURNING tenant_id, channel, message_id
 )`
-	acceptMessagesSQL = `WITH ` + acceptMessagesCTE + `
-SELECT (SELECT count(*) FROM ins),
-	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins LIMIT 1) n)`
+}
+
+// acceptMessagesResult is how many messages were new, whether a
+// notification was sent (never for answered ones: no worker needs them),
+// and their keys.
+func acceptMessagesResult(answeredParam string) string {
+	return `(SELECT count(*) FROM ins),
+	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins WHERE NOT ` + answeredParam + `::boolean LIMIT 1) n),
+	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id)), '[]') FROM ins)`
+}
+
+var (
+	acceptStatusesSQL = `WITH ` + acceptStatusesCTE("$1", "$2") + `
+SELECT ` + acceptStatusesResult
+	acceptBothSQL = `WITH ` + acceptMessagesCTE("$5") + `, ` + acceptStatusesCTE("$4", "$3") + `
+SELECT ` + acceptMessagesResult("$5") + `,
+	` + acceptStatusesResult
+	acceptMessagesSQL = `WITH ` + acceptMessagesCTE("$4") + `
+SELECT ` + acceptMessagesResult("$4")
 )
 
 // accept is one statement, hence one implicit transaction and one round
 // trip: the batch travels as a JSON array, each element becomes a row (and
 // its payload), duplicates are skipped by the unique key, and pg_notify
 // fires at commit only when something new was recorded.
-func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status) (AcceptResult, []chat.Status, error) {
+func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, []chat.Status, error) {
 	var (
 		res               AcceptResult
 		newMsgs, notified int64
 		newSts            int64
-		keys              []byte
+		keys, msgKeys     []byte
 		err               error
 	)
 	var msgJSON, stJSON []byte
@@ -108,11 +120,11 @@ func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Messa
 	}
 	switch {
 	case len(statuses) == 0:
-		err = b.pool.QueryRow(ctx, acceptMessagesSQL, msgJSON, convKeys, now).Scan(&newMsgs, &notified)
+		err = b.pool.QueryRow(ctx, acceptMessagesSQL, msgJSON, convKeys, now, answered).Scan(&newMsgs, &notified, &msgKeys)
 	case len(msgs) == 0:
 		err = b.pool.QueryRow(ctx, acceptStatusesSQL, stJSON, now).Scan(&newSts, &keys)
 	default:
-		err = b.pool.QueryRow(ctx, acceptBothSQL, msgJSON, convKeys, now, stJSON).Scan(&newMsgs, &notified, &newSts, &keys)
+		err = b.pool.QueryRow(ctx, acceptBothSQL, msgJSON, convKeys, now, stJSON, answered).Scan(&newMsgs, &notified, &msgKeys, &newSts, &keys)
 	}
 	if err != nil {
 		return AcceptResult{}, nil, fmt.Errorf("accepting into the inbox: %w", err)
@@ -121,6 +133,23 @@ func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Messa
 	res.Duplicate = len(msgs) - res.New
 	res.NewStatuses = int(newSts)
 	res.DuplicateStatuses = len(statuses) - res.NewStatuses
+	if newMsgs > 0 {
+		var rows [][3]string
+		if err := json.Unmarshal(msgKeys, &rows); err != nil {
+			return res, nil, fmt.Errorf("decoding recorded messages: %w", err)
+		}
+		recorded := make(map[[3]string]bool, len(rows))
+		for _, r := range rows {
+			recorded[r] = true
+		}
+		for _, m := range msgs {
+			k := [3]string{m.TenantID, string(m.Channel), m.ID}
+			if recorded[k] {
+				res.Fresh = append(res.Fresh, m)
+				delete(recorded, k) // a message repeated in the batch is new once
+			}
+		}
+	}
 	var fresh []chat.Status
 	if newSts > 0 {
 		var rows [][4]string

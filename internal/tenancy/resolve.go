@@ -1,5 +1,7 @@
 package tenancy
 
+import "strings"
+
 // Result is how a tenant was decided; it labels tenant_resolution_total.
 type Result string
 
@@ -50,10 +52,10 @@ func (s *snapshot) resolve(in ResolveInput, complete bool) (string, Result) {
 	if in.Tenant != "" && s.configuredUsable(in.Tenant, complete) {
 		return in.Tenant, ResultProvided
 	}
-	if id, ok := s.activeOwner(PhoneNumberID, in.PhoneNumberID); ok {
+	if id, ok := s.businessOwner(PhoneNumberID, in.PhoneNumberID); ok {
 		return id, ResultHit
 	}
-	if id, ok := s.activeOwner(WABAID, in.WABAID); ok {
+	if id, ok := s.businessOwner(WABAID, in.WABAID); ok {
 		return id, ResultHit
 	}
 	if in.GuestPhone != "" && in.Channel != "gmail" {
@@ -70,6 +72,21 @@ func (s *snapshot) resolve(in ResolveInput, complete bool) (string, Result) {
 		return in.Default, ResultDefault
 	}
 	return "", ResultMissStrict
+}
+
+// businessOwner is the active owner of a business number or account. An
+// identifier registered as bare digits, without a type, is taken for a
+// guest's phone; it may as well be the hotel's business number (the admin
+// API takes {identifier} alone), so digits also match it here. A guest's
+// phone and a Meta id never share their digits in practice.
+func (s *snapshot) businessOwner(t IdentifierType, key string) (string, bool) {
+	if id, ok := s.activeOwner(t, key); ok {
+		return id, true
+	}
+	if key == "" || strings.Trim(key, "0123456789") != "" {
+		return "", false
+	}
+	return s.activeOwner(Phone, NormalizePhone(key))
 }
 
 // countResolution records one resolution in tenant_resolution_total.

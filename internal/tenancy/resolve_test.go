@@ -239,3 +239,34 @@ func TestResolveDuringWrites(t *testing.T) {
 		}
 	}
 }
+
+// An identifier registered as bare digits matches the hotel's business
+// number (value.metadata.phone_number_id) and account as well as a guest's
+// phone.
+func TestBareDigitsMatchBusinessNumbers(t *testing.T) {
+	ts, err := LoadSeed(strings.NewReader(`
+tenants:
+  - tenant_id: hotel_digits
+    name: Hotel Digits
+    identifiers: ["109876543210987"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := NewMemoryStore(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []ResolveInput{
+		{Channel: "whatsapp", PhoneNumberID: "109876543210987"},
+		{Channel: "whatsapp", WABAID: "109876543210987"},
+		{Channel: "whatsapp", GuestPhone: "+109876543210987"},
+	} {
+		if id, r := dir.Resolve(in); id != "hotel_digits" || r != ResultHit {
+			t.Errorf("%+v: %q %s", in, id, r)
+		}
+	}
+	if id, r := dir.Resolve(ResolveInput{Channel: "whatsapp", PhoneNumberID: "209876543210987"}); r != ResultMissStrict {
+		t.Errorf("other digits resolved to %q", id)
+	}
+}

@@ -127,6 +127,9 @@ type Batch struct {
 	// First are the envelope's first identifiers, whatever its changes
 	// carry: the keys of the request's own tenant.
 	First EnvelopeKeys
+	// Fields are the changes of subscribed fields other than messages
+	// (account_update, message_template_status_update, ...), in order.
+	Fields []FieldEvent
 
 	// origin[i] is the business of the i-th message / status, for ByBusiness.
 	msgOrigin    []business
@@ -451,8 +454,14 @@ func (n *normalizer) problem(k ErrorKind, entry, change, item int, status bool, 
 func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws *wireValueRaws) {
 	n.noteKeys(wabaID, v)
 	// Other subscribed fields (account_update, templates, ...) are
-	// legitimate events this channel does not handle, not errors.
+	// legitimate events the agent does not answer, not errors: they are
+	// kept with their business identifiers, for whoever acknowledges them.
 	if field != "" && field != "messages" {
+		ev := FieldEvent{Field: field, WABAID: wabaID}
+		if v != nil {
+			ev.PhoneNumberID = v.Metadata.PhoneNumberID
+		}
+		n.batch.Fields = append(n.batch.Fields, ev)
 		return
 	}
 	if v == nil {

@@ -191,6 +191,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.openFlags(ctx); err != nil {
 		return err
 	}
+	if err := a.ensureDefaultTenant(ctx); err != nil {
+		return err
+	}
 	if err := a.buildHotel(ctx); err != nil {
 		return err
 	}
@@ -205,6 +208,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.logger.Warn("running with in-memory stores; state is lost on restart and not shared between instances",
 			zap.String("environment", string(settings.Environment)), zap.Strings("in_memory", memory))
 	}
+	return nil
+}
+
+// ensureDefaultTenant creates the tenant DEFAULT_TENANT_ID names when the
+// Postgres directory has none (it starts empty): a default that names no
+// tenant would route nothing, and every event no identifier resolves would
+// be kept as unrouted instead of reaching it. It is created active, named
+// after its id, once (instances starting together race harmlessly).
+func (a *App) ensureDefaultTenant(ctx context.Context) error {
+	id := a.settings.DefaultTenantID
+	if a.postgres == nil || id == "" {
+		return nil
+	}
+	if _, ok := a.tenants.Tenant(id); ok {
+		return nil
+	}
+	_, err := a.tenants.CreateTenant(ctx, "agente-caddy", tenancy.Tenant{ID: id, Name: id, Active: true})
+	switch {
+	case errors.Is(err, tenancy.ErrConflict):
+		return nil
+	case err != nil:
+		return fmt.Errorf("agente: creating the default tenant %q (DEFAULT_TENANT_ID): %w", id, err)
+	}
+	a.logger.Info("created the default tenant DEFAULT_TENANT_ID names; rename it or register its identifiers with the admin API",
+		zap.String("tenant_id", id))
 	return nil
 }
 

@@ -26,6 +26,10 @@ const (
 	// {http.vars.admin_sub}, set by admin_auth: the admin API audits writes
 	// under it and admin rate limits key on it.
 	VarAdminSubject = "admin_sub"
+	// VarGuestMessages is "yes" when a webhook carries a guest's message and
+	// "no" when it carries only receipts or other fields,
+	// {http.vars.guest_messages}: guests' limits count only the former.
+	VarGuestMessages = "guest_messages"
 	// VarWebhook holds the request's *Webhook (below).
 	VarWebhook = "agente.webhook"
 )

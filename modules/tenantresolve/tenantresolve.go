@@ -48,9 +48,13 @@ const DefaultMaxBody = agente.MaxWebhookBody
 // value.metadata.phone_number_id, then entry[].id, then the guest's phone
 // (messages[].from, statuses[].recipient_id) or, on the gmail channel, the
 // email "from", registered to an active tenant (hit); else the default
-// tenant (default); else the request fails with 403 (miss_strict). With
-// strict, the default is never used. A webhook that mixes hotels' business
-// numbers gets one tenant per part as well, for the webhook handler.
+// tenant (default); else (miss_strict) an email request fails with 403,
+// while a WhatsApp one goes on without a tenant: Meta must get a 2xx for
+// every signed event, and the webhook handler keeps what no hotel is found
+// for as unrouted. With strict, the default is never used. Each message,
+// status and field event of a webhook gets its own hotel as well, for the
+// webhook handler. {http.vars.guest_messages} says whether a guest wrote
+// (yes) or the webhook carries only receipts and other fields (no).
 //
 // The tenant is published as {http.vars.tenant_id} and in the X-Tenant-ID
 // request header, which is overwritten: a client-supplied X-Tenant-ID never
@@ -200,9 +204,20 @@ func (m *TenantResolve) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 			break
 		}
 	}
+	guests := "no"
+	if res.HasMessages {
+		guests = "yes"
+	}
+	caddyhttp.SetVar(r.Context(), agente.VarGuestMessages, guests)
 	if res.Result == tenancy.ResultMissStrict {
 		r.Header.Del(Header)
-		return caddyhttp.Error(http.StatusForbidden, hotel.ErrNoTenant)
+		if in.Channel != chat.WhatsApp {
+			return caddyhttp.Error(http.StatusForbidden, hotel.ErrNoTenant)
+		}
+		// Meta gets a 2xx for every signed event: what no hotel is found
+		// for is kept as unrouted by the webhook handler.
+		caddyhttp.SetVar(r.Context(), VarResult, string(res.Result))
+		return next.ServeHTTP(w, r)
 	}
 	r.Header.Set(Header, res.Tenant)
 	caddyhttp.SetVar(r.Context(), VarTenantID, res.Tenant)
