@@ -123,17 +123,16 @@ func exerciseForMetrics(t *testing.T, in *Instance, qlo *fakeqloapps.Server) {
 		return status
 	}
 
-	// The admin API: the default tenant and a hotel for the envelope's number
-	// (in Postgres a message needs its tenant to exist; with QloApps the
-	// hotel needs its pms_hotel_id for its guests to reach the PMS), flags,
-	// dashboard.
+	// The admin API: the default tenant (created at start; renamed here) and
+	// a hotel for the envelope's number (with QloApps the hotel needs its
+	// pms_hotel_id for its guests to reach the PMS), flags, dashboard.
 	token, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", "drift-test")
 	if code != 0 {
 		t.Fatalf("admin-token: exit %d %s", code, token)
 	}
 	auth := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(token), "Content-Type": "application/json"}
 	for _, r := range []struct{ method, path, body string }{
-		{"POST", "/admin/tenants", `{"tenant_id":"default","name":"Hotel Default"}`},
+		{"PATCH", "/admin/tenants/default", `{"name":"Hotel Default"}`},
 		{"POST", "/admin/tenants", `{"tenant_id":"tenant_drift","name":"Hotel Drift","pms_hotel_id":1}`},
 		{"POST", "/admin/tenants/tenant_drift/identifiers", `{"identifier":"106540352242922","type":"phone_number_id"}`},
 		{"POST", "/admin/tenants/tenant_drift/identifiers", `{"identifier":"+34600111222"}`},

@@ -114,7 +114,8 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 			status             int
 			contains           string
 		}{
-			{"GET", "/admin/tenants", "", 200, `{"tenants":[]}`},
+			// The development default hotel, created at start, is all there is.
+			{"GET", "/admin/tenants", "", 200, `{"tenants":[{"tenant_id":"default","name":"default","status":"active"`},
 			{"POST", "/admin/tenants", `{"tenant_id":"hotel_e2e","name":"Hotel E2E"}`, 201, `"tenant_id":"hotel_e2e","name":"Hotel E2E","status":"active"`},
 			{"POST", "/admin/tenants", `{"tenant_id":"hotel_e2e","name":"Again"}`, 409, "hotel_e2e"},
 			{"POST", "/admin/tenants", `{"tenant_id":"hotel_other"}`, 400, "name"},
@@ -135,7 +136,7 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 			{"DELETE", "/admin/tenants/hotel_e2e/identifiers/guest@example.com", "", 404, ""},
 			{"GET", "/admin/tenants/hotel_e2e", "", 200, `"identifiers":[{"type":"phone","value":"+34611000111","channel":"whatsapp"},{"type":"phone_number_id","value":"555000111"`},
 			{"PUT", "/admin/feature-flags/features.interactive_messages", `{"enabled":true}`, 200, `"enabled":true`},
-			{"POST", "/admin/tenants/refresh", "", 200, `"tenants":1`},
+			{"POST", "/admin/tenants/refresh", "", 200, `"tenants":2`},
 		}
 		for _, s := range steps {
 			status, got := adminCall(t, in, token, s.method, s.path, s.body)
@@ -150,8 +151,8 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 			}
 		}
 		_, got := adminCall(t, in, token, "GET", "/admin/tenants", "")
-		if err := json.Unmarshal([]byte(got), &list); err != nil || len(list.Tenants) != 1 || list.Tenants[0].Status != "inactive" ||
-			len(list.Tenants[0].Identifiers) != 2 {
+		if err := json.Unmarshal([]byte(got), &list); err != nil || len(list.Tenants) != 2 || list.Tenants[1].Name != "Hotel E2E" ||
+			list.Tenants[1].Status != "inactive" || len(list.Tenants[1].Identifiers) != 2 {
 			t.Fatalf("GET /admin/tenants: %s", got)
 		}
 		// The flag is in Redis under the instance's prefix, one hash field per flag.
@@ -183,6 +184,7 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 		}
 		// Only the writes that succeeded, in order; refused ones leave nothing.
 		want := []string{
+			"agente-caddy tenant.create default", // the binary, at start
 			"ops tenant.create hotel_e2e",
 			"ops tenant.update hotel_e2e",
 			"ops identifier.add hotel_e2e",
@@ -200,7 +202,7 @@ func TestAdminAPIOnPostgresAndRedis(t *testing.T) {
 
 	t.Run("limits apply per admin after authentication", func(t *testing.T) {
 		for i := 1; i <= 2; i++ {
-			if status, got := adminCall(t, in, token, "GET", "/admin/dashboard", ""); status != 200 || !strings.Contains(got, `"tenants":{"active":1`) {
+			if status, got := adminCall(t, in, token, "GET", "/admin/dashboard", ""); status != 200 || !strings.Contains(got, `"tenants":{"active":2`) {
 				t.Fatalf("dashboard call %d: %d %s", i, status, got)
 			}
 		}
@@ -247,8 +249,9 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 	a := Start(t, Options{Env: env, ReadyPath: "/health/ready"})
 	b := Start(t, Options{Env: env, ReadyPath: "/health/ready"})
 	token := mintAdminToken(t, adminSecret, "ops", "10m")
-	if status, got := adminCall(t, a, token, "POST", "/admin/tenants", `{"tenant_id":"hotel_fallback","name":"Hotel Fallback"}`); status != 201 {
-		t.Fatalf("create fallback: %d %s", status, got)
+	// The default hotel is created at start; the operator names it.
+	if status, got := adminCall(t, a, token, "PATCH", "/admin/tenants/hotel_fallback", `{"name":"Hotel Fallback"}`); status != 200 {
+		t.Fatalf("name fallback: %d %s", status, got)
 	}
 
 	const pnid = "777000111"
@@ -366,14 +369,16 @@ func TestEveryResolutionResult(t *testing.T) {
 		{"unknown business number: default", "/webhooks/whatsapp", msg("999999999", "4479111000003", nil), nil, 200, "Bienvenido/a a default", "default", 0},
 		{"route's trusted tenant", "/provided/webhooks/whatsapp", msg(madridPNID, "4479111000004", nil), nil, 200, "Hotel Barcelona Beach", "provided", 0},
 		{"strict route, known", "/strict/webhooks/whatsapp", msg(madridPNID, "4479111000005", nil), nil, 200, "Hotel Madrid Central", "hit", 0},
-		{"strict route, unknown", "/strict/webhooks/whatsapp", msg("", "4479111000006", nil), nil, 403, "", "miss_strict", 0},
+		{"strict route, unknown: kept, unanswered", "/strict/webhooks/whatsapp", msg("", "4479111000006", nil), nil, 200, "", "miss_strict", 0},
 		{"spoofed X-Tenant-ID", "/webhooks/whatsapp", msg(madridPNID, "4479111000007", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_bcn"}, 200, "Hotel Madrid Central", "hit", 1},
-		{"spoofed X-Tenant-ID on a strict miss", "/strict/webhooks/whatsapp", msg("", "4479111000008", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"}, 403, "", "miss_strict", 1},
+		{"spoofed X-Tenant-ID on a strict miss", "/strict/webhooks/whatsapp", msg("", "4479111000008", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"}, 200, "", "miss_strict", 1},
 		{"honest X-Tenant-ID", "/webhooks/whatsapp", msg(madridPNID, "4479111000009", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"}, 200, "Hotel Madrid Central", "hit", 0},
 		{"tenant override in metadata", "/webhooks/whatsapp", msg("", "4479111000010", map[string]any{"x_tenant_override": "tenant_hotel_bcn", "tenant_id": "tenant_hotel_bcn"}), nil, 200, "Bienvenido/a a default", "default", 0},
 	}
+	const unrouted = `webhook_unrouted_total{field="messages"}`
 	for _, c := range cases {
 		before := resolutionCounts(t, in)
+		kept := metric(t, in, unrouted)
 		status, got := postWhatsApp(t, in, c.path, c.body, c.header)
 		after := resolutionCounts(t, in)
 		if status != c.status {
@@ -383,8 +388,17 @@ func TestEveryResolutionResult(t *testing.T) {
 		if c.hotel != "" && !strings.Contains(replyText(t, got), c.hotel) {
 			t.Errorf("%s: reply %q does not name %q", c.name, replyText(t, got), c.hotel)
 		}
-		if status == 403 && !strings.Contains(got, `"status":403`) {
-			t.Errorf("%s: 403 not JSON: %s", c.name, got)
+		// A message no hotel owns is acknowledged (Meta would retry a
+		// refusal for days), kept for an operator, and answered by nobody.
+		wantKept := 0.0
+		if c.hotel == "" {
+			wantKept = 1
+			if strings.Contains(got, `"content"`) {
+				t.Errorf("%s: a message for no hotel was answered: %s", c.name, got)
+			}
+		}
+		if d := metric(t, in, unrouted) - kept; d != wantKept {
+			t.Errorf("%s: %s +%v, want +%v", c.name, unrouted, d, wantKept)
 		}
 		for k, v := range after {
 			want := before[k]
@@ -650,35 +664,31 @@ func TestSecurityBloqueantes(t *testing.T) {
 	})
 }
 
-// TestDefaultTenantMustExistOnPostgres: with Postgres the directory is the
-// tenants table, which sessions reference. A DEFAULT_TENANT_ID (here the
-// development default, "default") that is not a tenant there cannot take a
-// guest: the webhook is refused at the edge (403, miss_strict) rather than
-// failing inside the agent (500 inline, or an accepted message the workers
-// can never answer). Once the hotel exists, it is the default.
-func TestDefaultTenantMustExistOnPostgres(t *testing.T) {
+// TestDefaultTenantCreatedOnPostgres: with Postgres the directory is the
+// tenants table, which sessions reference. The DEFAULT_TENANT_ID (here the
+// development default, "default") is created at start when it is not there,
+// named after its id, so a guest nobody else owns is answered from the first
+// message; an operator renames it like any hotel.
+func TestDefaultTenantCreatedOnPostgres(t *testing.T) {
 	pgURL := testservices.Postgres(t)
 	in := Start(t, Options{Env: map[string]string{"ENVIRONMENT": "test", "POSTGRES_URL": pgURL, "JWT_SECRET_KEY": adminSecret}, ReadyPath: "/health/ready"})
 	unknown := func(id string) (int, string) {
 		return postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{From: "4479222000001", ID: id, Text: "Hola", Name: "Noa"}.JSON(), nil)
 	}
 	before := resolutionCounts(t, in)
-	if status, got := unknown("wamid.nodefault-1"); status != 403 || !strings.Contains(got, `"status":403`) {
-		t.Fatalf("unknown guest, default tenant not in Postgres: %d %s, want 403", status, got)
+	if status, got := unknown("wamid.default-1"); status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a default") {
+		t.Fatalf("unknown guest on a fresh database: %d %s, want the default hotel's greeting", status, got)
 	}
-	if after := resolutionCounts(t, in); after["miss_strict"] != before["miss_strict"]+1 || after["default"] != before["default"] {
-		t.Fatalf("resolutions %v → %v, want one miss_strict", before, after)
+	if after := resolutionCounts(t, in); after["default"] != before["default"]+1 || after["miss_strict"] != before["miss_strict"] {
+		t.Fatalf("resolutions %v → %v, want one default", before, after)
 	}
 	token := mintAdminToken(t, adminSecret, "ops", "5m")
-	if status, got := adminCall(t, in, token, "POST", "/admin/tenants", `{"tenant_id":"default","name":"Hotel Por Defecto"}`); status != 201 {
-		t.Fatalf("create default: %d %s", status, got)
+	if status, got := adminCall(t, in, token, "PATCH", "/admin/tenants/default", `{"name":"Hotel Por Defecto"}`); status != 200 {
+		t.Fatalf("rename default: %d %s", status, got)
 	}
-	status, got := unknown("wamid.nodefault-2")
+	status, got := unknown("wamid.default-2")
 	if status != 200 || !strings.Contains(replyText(t, got), "Hotel Por Defecto") {
-		t.Fatalf("unknown guest once the default hotel exists: %d %s", status, got)
-	}
-	if after := resolutionCounts(t, in); after["default"] != before["default"]+1 {
-		t.Fatalf("resolutions %v → %v, want one default", before, after)
+		t.Fatalf("unknown guest once the default hotel is renamed: %d %s", status, got)
 	}
 }
 
@@ -692,12 +702,15 @@ func TestPostgresOutageThroughTheBinary(t *testing.T) {
 	srv := testservices.StartPostgres(t)
 	in := Start(t, Options{Env: map[string]string{"POSTGRES_URL": srv.URL(), "JWT_SECRET_KEY": adminSecret, "DEFAULT_TENANT_ID": "hotel_outage"}, ReadyPath: "/health/ready"})
 	token := mintAdminToken(t, adminSecret, "ops", "5m")
-	for _, w := range []struct{ path, body string }{
-		{"/admin/tenants", `{"tenant_id":"hotel_outage","name":"Hotel Outage"}`},
-		{"/admin/tenants/hotel_outage/identifiers", `{"identifier":"611222333","type":"phone_number_id"}`},
+	for _, w := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"PATCH", "/admin/tenants/hotel_outage", `{"name":"Hotel Outage"}`, 200},
+		{"POST", "/admin/tenants/hotel_outage/identifiers", `{"identifier":"611222333","type":"phone_number_id"}`, 201},
 	} {
-		if status, got := adminCall(t, in, token, "POST", w.path, w.body); status != 201 {
-			t.Fatalf("POST %s: %d %s", w.path, status, got)
+		if status, got := adminCall(t, in, token, w.method, w.path, w.body); status != w.status {
+			t.Fatalf("%s %s: %d %s", w.method, w.path, status, got)
 		}
 	}
 	n := 0
