@@ -100,6 +100,9 @@ type Options struct {
 	// A tenant without one is still created (a hotel may be registered
 	// before its PMS id is known) but is answered with a warning.
 	PMSHotelIDRequired bool
+	// Deliveries serves each hotel's replies with their delivery state and
+	// the unrouted events; nil answers 503 there.
+	Deliveries Deliveries
 }
 
 // Handler serves the admin API.
@@ -129,6 +132,8 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("POST /admin/tenants/{id}/identifiers", h.addIdentifier)
 	m.HandleFunc("DELETE /admin/tenants/{id}/identifiers/{identifier}", h.deleteIdentifier)
 	m.HandleFunc("POST /admin/tenants/{id}/conversations/{guest}/resume", h.resumeConversation)
+	m.HandleFunc("GET /admin/tenants/{id}/replies", h.listReplies)
+	m.HandleFunc("GET /admin/unrouted", h.listUnrouted)
 	m.HandleFunc("GET /admin/feature-flags", h.listFlags)
 	m.HandleFunc("PUT /admin/feature-flags/{flag}", h.setFlag)
 	m.HandleFunc("GET /admin/dashboard", h.dashboard)
@@ -139,6 +144,8 @@ func New(opts Options) (*Handler, error) {
 		"/admin/tenants/{id}/identifiers":                  "POST",
 		"/admin/tenants/{id}/identifiers/{identifier}":     "DELETE",
 		"/admin/tenants/{id}/conversations/{guest}/resume": "POST",
+		"/admin/tenants/{id}/replies":                      "GET",
+		"/admin/unrouted":                                  "GET",
 		"/admin/feature-flags":                             "GET",
 		"/admin/feature-flags/{flag}":                      "PUT",
 		"/admin/dashboard":                                 "GET",

@@ -189,6 +189,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			s.log.Error("admin API", "path", r.URL.Path, "error", err)
 		},
 		PMSHotelIDRequired: cfg.PMS.needsHotelIDs(),
+		Deliveries:         s.inbox,
 	}); err != nil {
 		return nil, err
 	}

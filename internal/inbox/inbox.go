@@ -439,6 +439,7 @@ func AddressReplies(m chat.Message, replies []OutboundReply) []OutboundReply {
 type Query struct {
 	TenantID  string // empty: every tenant
 	InReplyTo string // Replies only: the inbound message id they answer
+	To        string // Replies only: the guest they were sent to
 	Limit     int    // default and maximum 1000
 }
 
@@ -480,8 +481,15 @@ type ReplyRecord struct {
 	LastAttemptAt time.Time // zero before the first attempt
 	DoneAt        time.Time // sent or failed at; zero while pending
 	// DeliveryStatus is the most advanced status the channel reported for
-	// ProviderID (sent < delivered < read < failed), or "".
+	// ProviderID (sent < delivered < read < failed), or "". Statuses are
+	// kept apart from the reply (a receipt may arrive before the send that
+	// caused it has been recorded) and joined to it by ProviderID.
 	DeliveryStatus string
+	// DeliveryAt is the channel's time of DeliveryStatus; zero if none.
+	DeliveryAt time.Time
+	// DeliveryErrors are the channel's reasons when DeliveryStatus is
+	// failed (on WhatsApp: Meta's code, title and details).
+	DeliveryErrors []chat.Error
 }
 
 // Messages lists accepted messages, oldest first.

@@ -444,6 +444,40 @@ func TestStatusesAreRecordedAndJoinedToReplies(t *testing.T) {
 	})
 }
 
+// TestFailedDeliveryIsReadWithItsReply: a failed receipt, even one that
+// arrives before the send it is about has been recorded, is read with its
+// reply: the status, the channel's time and Meta's reason.
+func TestFailedDeliveryIsReadWithItsReply(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		opts := e.options("a")
+		ib := e.instance(t, opts)
+		// The receipt first: Meta's webhook can beat the send's own answer.
+		failed := chat.Status{TenantID: tenant, Channel: chat.WhatsApp, MessageID: "logged-1", Status: "failed", Recipient: "1",
+			Timestamp: epoch.Add(5 * time.Second), Errors: []chat.Error{{Code: 131026, Title: "Message undeliverable"}}}
+		if _, err := ib.Accept(ctxT(t), nil, []chat.Status{failed}); err != nil {
+			t.Fatal(err)
+		}
+		runSender(t, ib, &inbox.LogSender{Logger: opts.Logger})
+		for i, to := range []string{"1", "2"} {
+			if err := ib.Enqueue(ctxT(t), inbox.OutboundReply{TenantID: tenant, Channel: chat.WhatsApp, To: to, Reply: chat.Reply{Kind: chat.ReplyText, Text: "hola " + to}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the reply to "+to+" to be sent", func() bool {
+				r := replies(t, ib, inbox.Query{To: to})
+				return len(r) == 1 && r[0].State == inbox.StateSent && r[0].ProviderID == fmt.Sprintf("logged-%d", i+1)
+			})
+		}
+		r := replies(t, ib, inbox.Query{To: "1"})[0]
+		if r.DeliveryStatus != "failed" || !r.DeliveryAt.Equal(failed.Timestamp) ||
+			len(r.DeliveryErrors) != 1 || r.DeliveryErrors[0].Code != 131026 || r.DeliveryErrors[0].Title != "Message undeliverable" {
+			t.Fatalf("reply with a failed receipt: %+v", r)
+		}
+		if r := replies(t, ib, inbox.Query{To: "2"})[0]; r.DeliveryStatus != "" || !r.DeliveryAt.IsZero() || r.DeliveryErrors != nil {
+			t.Fatalf("reply without receipts: %+v", r)
+		}
+	})
+}
+
 func TestPruneKeepsPendingWork(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		ib := e.instance(t, e.options("a"))

@@ -365,7 +365,8 @@ func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error
 		if len(out) >= q.limit() {
 			break
 		}
-		if q.TenantID != "" && e.item.TenantID != q.TenantID || q.InReplyTo != "" && e.item.InReplyTo != q.InReplyTo {
+		if q.TenantID != "" && e.item.TenantID != q.TenantID || q.InReplyTo != "" && e.item.InReplyTo != q.InReplyTo ||
+			q.To != "" && e.item.To != q.To {
 			continue
 		}
 		rec := ReplyRecord{Reply: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, ProviderID: e.providerID,
@@ -374,7 +375,7 @@ func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error
 			for _, s := range b.statusLog {
 				if s.s.TenantID == e.item.TenantID && s.s.Channel == e.item.Channel && s.s.MessageID == e.providerID &&
 					rankStatus(s.s.Status) > rankStatus(rec.DeliveryStatus) {
-					rec.DeliveryStatus = s.s.Status
+					rec.DeliveryStatus, rec.DeliveryAt, rec.DeliveryErrors = s.s.Status, s.s.Timestamp, slices.Clone(s.s.Errors)
 				}
 			}
 		}

@@ -489,16 +489,16 @@ func (b *pgBackend) messages(ctx context.Context, q Query) ([]MessageRecord, err
 
 func (b *pgBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error) {
 	rows, err := b.pool.Query(ctx, `SELECT r.payload, r.state, r.attempts, coalesce(r.last_error, ''), coalesce(r.provider_id, ''),
-			r.accepted_at, r.next_attempt_at, r.last_attempt_at, r.done_at, coalesce(s.status, '')
+			r.accepted_at, r.next_attempt_at, r.last_attempt_at, r.done_at, coalesce(s.status, ''), s.sent_at, s.errors
 		FROM outbox_replies r
 		LEFT JOIN LATERAL (
-			SELECT status FROM inbox_statuses s
+			SELECT status, sent_at, errors FROM inbox_statuses s
 			WHERE r.provider_id IS NOT NULL AND s.tenant_id = r.tenant_id AND s.channel = r.channel AND s.message_id = r.provider_id
 			ORDER BY `+rankSQL("s.status")+` DESC
 			LIMIT 1
 		) s ON true
-		WHERE ($1 = '' OR r.tenant_id = $1) AND ($2 = '' OR r.in_reply_to = $2)
-		ORDER BY r.seq LIMIT $3`, q.TenantID, q.InReplyTo, q.limit())
+		WHERE ($1 = '' OR r.tenant_id = $1) AND ($2 = '' OR r.in_reply_to = $2) AND ($3 = '' OR r.recipient = $3)
+		ORDER BY r.seq LIMIT $4`, q.TenantID, q.InReplyTo, q.To, q.limit())
 	if err != nil {
 		return nil, err
 	}
@@ -507,15 +507,19 @@ func (b *pgBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 	for rows.Next() {
 		var r ReplyRecord
 		var payload []byte
-		var last, done *time.Time
+		var last, done, delivered *time.Time
+		var errs []byte
 		if err := rows.Scan(&payload, &r.State, &r.Attempts, &r.LastError, &r.ProviderID,
-			&r.QueuedAt, &r.NextAttemptAt, &last, &done, &r.DeliveryStatus); err != nil {
+			&r.QueuedAt, &r.NextAttemptAt, &last, &done, &r.DeliveryStatus, &delivered, &errs); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(payload, &r.Reply); err != nil {
 			return nil, err
 		}
-		r.LastAttemptAt, r.DoneAt = nullTime(last), nullTime(done)
+		if r.DeliveryErrors, err = statusErrors(errs); err != nil {
+			return nil, err
+		}
+		r.LastAttemptAt, r.DoneAt, r.DeliveryAt = nullTime(last), nullTime(done), nullTime(delivered)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -538,14 +542,24 @@ func (b *pgBackend) statuses(ctx context.Context, tenantID string, channel chat.
 			return nil, err
 		}
 		s.Timestamp = nullTime(sent)
-		if len(errs) > 0 && string(errs) != "null" {
-			if err := json.Unmarshal(errs, &s.Errors); err != nil {
-				return nil, err
-			}
+		if s.Errors, err = statusErrors(errs); err != nil {
+			return nil, err
 		}
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// statusErrors reads inbox_statuses.errors (NULL or JSON null: none).
+func statusErrors(column []byte) ([]chat.Error, error) {
+	if len(column) == 0 || string(column) == "null" {
+		return nil, nil
+	}
+	var out []chat.Error
+	if err := json.Unmarshal(column, &out); err != nil {
+		return nil, fmt.Errorf("inbox_statuses.errors: %w", err)
+	}
+	return out, nil
 }
 
 func (b *pgBackend) prune(ctx context.Context, before time.Time) (int64, error) {
