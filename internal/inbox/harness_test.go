@@ -57,12 +57,12 @@ func (e *env) options(id string) inbox.Options {
 }
 
 // instance opens another inbox on the shared store (its own pool on Postgres).
-func (e *env) instance(t *testing.T, opts inbox.Options) *inbox.Inbox {
+func (e *env) instance(t testing.TB, opts inbox.Options) *inbox.Inbox {
 	ib, _ := e.instanceWithPool(t, opts)
 	return ib
 }
 
-func (e *env) instanceWithPool(t *testing.T, opts inbox.Options) (*inbox.Inbox, *pgxpool.Pool) {
+func (e *env) instanceWithPool(t testing.TB, opts inbox.Options) (*inbox.Inbox, *pgxpool.Pool) {
 	t.Helper()
 	if e.kind == "memory" {
 		return inbox.SharedMemory(e.mem, opts), nil
@@ -78,13 +78,13 @@ func (e *env) instanceWithPool(t *testing.T, opts inbox.Options) (*inbox.Inbox, 
 	return inbox.NewPostgres(pool, opts), pool
 }
 
-func openMemory(t *testing.T) *env {
+func openMemory(t testing.TB) *env {
 	e := &env{kind: "memory", clock: newClock()}
 	e.mem = inbox.NewMemory(e.options("mem"))
 	return e
 }
 
-func openPostgres(t *testing.T) *env {
+func openPostgres(t testing.TB) *env {
 	t.Helper()
 	url := testservices.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -10,10 +10,12 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
 // ErrInvalid is wrapped by errors for input that can never be accepted
@@ -252,6 +254,15 @@ func sanitized(msgs []chat.Message, statuses []chat.Status, log *slog.Logger) ([
 		if m, changed := withoutNULValue(msgs[i]); changed {
 			if !copied {
 				msgs, copied = slices.Clone(msgs), true
+			}
+			// An id or sender of NULs alone would be left empty, and the
+			// message refused with its batch: they become U+FFFD instead,
+			// which keeps them distinct and a redelivery recognisable.
+			if m.ID == "" {
+				m.ID = strings.ReplaceAll(msgs[i].ID, "\x00", "\uFFFD")
+			}
+			if m.From == "" {
+				m.From = strings.ReplaceAll(msgs[i].From, "\x00", "\uFFFD")
 			}
 			msgs[i] = m
 			log.Warn("NUL characters removed from a message", "message_id", m.ID, "tenant_id", m.TenantID)
