@@ -200,9 +200,9 @@ func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelCo
 		// Reactions, edits, deletions and the channel's notices are
 		// recorded in the inbox, never answered; a new number moves the
 		// guest's conversation to it.
-		if m.System != nil && m.System.NewID != "" &&
-			(m.System.Type == chat.SystemChangedNumber || m.System.Type == chat.SystemChangedUserID) {
-			if err := o.moveGuest(ctx, h.TenantID, m.Channel, m.From, m.System.NewID, now); err != nil {
+		if sys := m.System; sys != nil && sys.NewID != "" && sys.FormerID != "" &&
+			(sys.Type == chat.SystemChangedNumber || sys.Type == chat.SystemChangedUserID) {
+			if err := o.moveGuest(ctx, h.TenantID, m.Channel, sys.FormerID, sys.NewID, now); err != nil {
 				status = statusError
 				return nil, err
 			}

@@ -75,7 +75,8 @@ var kindCases = []conversationCase{
 		mustContain(t, one(t, c.say("sí")), "DEMO-000001")
 		changed := c.message(chat.KindSystem, "", "")
 		newNumber := fmt.Sprintf("34699%06d", guestSeq.Add(1))
-		changed.System = &chat.System{Type: chat.SystemChangedNumber, Body: "Ana changed number", NewID: newNumber}
+		changed.System = &chat.System{Type: chat.SystemChangedNumber, Body: "Ana changed number", NewID: newNumber, FormerID: c.from}
+		changed.From = newNumber
 		none(t, c.deliver(changed))
 		none(t, c.deliver(changed)) // redelivered: harmless
 
@@ -99,7 +100,8 @@ var kindCases = []conversationCase{
 		e.clock.Set(e.clock.Now().Add(DefaultSessionTTL + time.Hour))
 		newNumber := fmt.Sprintf("34699%06d", guestSeq.Add(1))
 		changed := c.message(chat.KindSystem, "", "")
-		changed.System = &chat.System{Type: chat.SystemChangedNumber, NewID: newNumber}
+		changed.System = &chat.System{Type: chat.SystemChangedNumber, NewID: newNumber, FormerID: c.from}
+		changed.From = newNumber
 		none(t, c.deliver(changed))
 		moved := e.guest()
 		moved.from = newNumber

@@ -116,8 +116,12 @@ type System struct {
 	Type string `json:"type"`
 	Body string `json:"body,omitempty"`
 	// NewID is the guest's new identifier when Type says it changed: the
-	// new phone number (E.164 digits) or the new user id.
-	NewID string `json:"new_id,omitempty"`
+	// new phone number (E.164 digits) or the new user id. The message is
+	// then the new identifier's (Message.From is NewID), so that it is
+	// handled in order with what the guest writes from it, and FormerID is
+	// the identifier it replaces.
+	NewID    string `json:"new_id,omitempty"`
+	FormerID string `json:"former_id,omitempty"`
 }
 
 // System types that move a guest to a new identifier.

@@ -831,6 +831,14 @@ func readKind(m *chat.Message, wm *wireMessage) bool {
 				sys.NewID = wm.System.UserID
 			}
 		}
+		if sys.NewID != "" && sys.NewID != m.From {
+			// The guest's conversation continues under the new
+			// identifier: the notice goes first in it.
+			sys.FormerID, m.From = m.From, sys.NewID
+			if IsUserID(sys.NewID) {
+				m.UserID = sys.NewID
+			}
+		}
 		m.System = sys
 	case "request_welcome":
 		m.Kind = chat.KindWelcome

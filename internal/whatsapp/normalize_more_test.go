@@ -49,12 +49,15 @@ func TestNormalizeMoreKinds(t *testing.T) {
 			func(m chat.Message) bool { return m.Kind == chat.KindRevoke && m.Target == "wamid.old" }},
 		{"changed number, new_wa_id a number", msg(`"type":"system","system":{"body":"Sheena changed from 16505551234 to 16505559999","new_wa_id":16505559999,"type":"customer_changed_number"}`),
 			func(m chat.Message) bool {
-				return m.Kind == chat.KindSystem && m.System.Type == chat.SystemChangedNumber && m.System.NewID == "16505559999"
+				return m.Kind == chat.KindSystem && m.System.Type == chat.SystemChangedNumber && m.System.NewID == "16505559999" &&
+					m.System.FormerID == "16505551234" && m.From == "16505559999"
 			}},
 		{"changed number, wa_id", msg(`"type":"system","system":{"body":"x","wa_id":"+1 650 555 9999","type":"customer_changed_number"}`),
 			func(m chat.Message) bool { return m.System.NewID == "16505559999" }},
 		{"identity changed", msg(`"type":"system","system":{"body":"x","identity":"abc","type":"customer_identity_changed"}`),
-			func(m chat.Message) bool { return m.Kind == chat.KindSystem && m.System.NewID == "" }},
+			func(m chat.Message) bool {
+				return m.Kind == chat.KindSystem && m.System.NewID == "" && m.From == "16505551234"
+			}},
 		{"request_welcome", msg(`"type":"request_welcome"`),
 			func(m chat.Message) bool { return m.Kind == chat.KindWelcome }},
 		{"referral and forwarded go to metadata", msg(`"type":"text","text":{"body":"hola"},"context":{"forwarded":true,"frequently_forwarded":true},"referral":{"source_url":"https://fb.me/x","source_id":"1","source_type":"ad","headline":"Oferta","ctwa_clid":"abc"}`),
