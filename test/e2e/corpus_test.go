@@ -20,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 )
 
@@ -149,11 +148,7 @@ func TestMetaCorpus(t *testing.T) {
 func (s *agentStack) registerCorpusHotels(man corpusManifest) {
 	t := s.t
 	t.Helper()
-	out, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", "e2e-corpus", "--ttl", "10m")
-	if code != 0 {
-		t.Fatalf("admin-token: exit %d\n%s", code, out)
-	}
-	hdr := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out), "Content-Type": "application/json"}
+	hdr := adminJSONHeader(t, "e2e-corpus")
 	numbers := slices.Clone(man.ExtraPhoneNumberIDs)
 	for i, h := range man.Hotels {
 		if i > 0 {
