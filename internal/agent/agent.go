@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,6 +196,19 @@ func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelCo
 		return nil, fmt.Errorf("%w: message of tenant %q handled as tenant %q", ErrBadMessage, m.TenantID, h.TenantID)
 	}
 	now := o.now().In(h.Location)
+	if m.Kind.Silent() {
+		// Reactions, edits, deletions and the channel's notices are
+		// recorded in the inbox, never answered; a new number moves the
+		// guest's conversation to it.
+		if sys := m.System; sys != nil && sys.NewID != "" && sys.FormerID != "" &&
+			(sys.Type == chat.SystemChangedNumber || sys.Type == chat.SystemChangedUserID) {
+			if err := o.moveGuest(ctx, h.TenantID, m.Channel, sys.FormerID, sys.NewID, now); err != nil {
+				status = statusError
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
 	key := KeyFor(h.TenantID, m.Channel, m.From)
 	sess, err := o.sessions.Load(ctx, key, now)
 	if err != nil {
@@ -258,4 +272,49 @@ func appendCapped(list []string, v string, n int) []string {
 		list = list[len(list)-n:]
 	}
 	return list
+}
+
+// moveGuest carries a guest's conversation from an old identifier to a new
+// one (the guest changed phone number): the session moves, and it remembers
+// the old identifier so that bookings made under it are still the guest's.
+// A conversation already under the new identifier keeps its state and gains
+// the old one's bookings. Moving again is harmless: the old session is gone.
+func (o *Orchestrator) moveGuest(ctx context.Context, tenantID string, ch chat.Channel, from, to string, now time.Time) error {
+	oldKey, newKey := KeyFor(tenantID, ch, from), KeyFor(tenantID, ch, to)
+	if oldKey == newKey {
+		return nil
+	}
+	old, err := o.sessions.Load(ctx, oldKey, now)
+	if err != nil {
+		return err
+	}
+	moved, err := o.sessions.Load(ctx, newKey, now)
+	if err != nil {
+		return err
+	}
+	st := &moved.State
+	if moved.New && !old.New {
+		*st = old.State
+		st.Recent = nil
+	} else {
+		for _, id := range old.State.Bookings {
+			if !slices.Contains(st.Bookings, id) {
+				st.Bookings = appendCapped(st.Bookings, id, maxBookings)
+			}
+		}
+	}
+	for _, id := range append(slices.Clone(old.State.FormerIDs), oldKey.UserID) {
+		if id != newKey.UserID && !slices.Contains(st.FormerIDs, id) {
+			st.FormerIDs = appendCapped(st.FormerIDs, id, maxFormerIDs)
+		}
+	}
+	moved.UpdatedAt = now
+	moved.ExpiresAt = now.Add(DefaultSessionTTL)
+	if err := o.sessions.Save(ctx, moved); err != nil {
+		return err
+	}
+	if old.New {
+		return nil
+	}
+	return o.sessions.Delete(ctx, oldKey)
 }

@@ -41,7 +41,8 @@ func (t *turn) startCancel(text string) {
 }
 
 // owns reports whether the booking is the guest's: booked in this
-// conversation or under the guest's phone or email. Someone else's booking is
+// conversation or under the guest's phone (or a number the guest had before
+// changing it) or email. Someone else's booking is
 // answered as not found, so its existence does not leak.
 func (t *turn) owns(b pms.Booking) bool {
 	for _, id := range t.st.Bookings {
@@ -51,8 +52,14 @@ func (t *turn) owns(b pms.Booking) bool {
 	}
 	switch t.m.Channel {
 	case chat.WhatsApp:
-		if p := digitsOf(b.Guest.Phone); p != "" && p == digitsOf(t.s.Key.UserID) {
-			return true
+		p := digitsOf(b.Guest.Phone)
+		if p == "" {
+			return false
+		}
+		for _, id := range append([]string{t.s.Key.UserID}, t.st.FormerIDs...) {
+			if !isUserID(id) && p == digitsOf(id) {
+				return true
+			}
 		}
 	case chat.Gmail:
 		if b.Guest.Email != "" && strings.EqualFold(b.Guest.Email, t.s.Key.UserID) {

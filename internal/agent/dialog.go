@@ -115,10 +115,19 @@ func (t *turn) run() {
 			return
 		}
 	}
-	if text == "" {
-		t.text(t.say(textUnsupported, view{}))
+	if t.m.Kind == chat.KindWelcome {
+		t.greet()
 		return
 	}
+	if text == "" {
+		// Once: a guest who sends five photos gets one answer.
+		if !t.st.Noticed {
+			t.st.Noticed = true
+			t.text(t.say(unreadableText(t.m.Kind), view{}))
+		}
+		return
+	}
+	t.st.Noticed = false
 	t.res = t.o.analyze(text, t.now)
 	t.intent = knownIntent(t.res.Intent)
 	t.pickLanguage(text)
@@ -133,6 +142,20 @@ func (t *turn) run() {
 		return
 	}
 	t.dispatch()
+}
+
+// unreadableText is what a message without words gets: what the agent
+// cannot do with it and what the guest can do instead.
+func unreadableText(k chat.Kind) textKey {
+	switch k {
+	case chat.KindImage, chat.KindVideo, chat.KindDocument:
+		return textMediaUnreadable
+	case chat.KindAudio:
+		return textVoiceUnreadable
+	case chat.KindLocation:
+		return textLocationReceived
+	}
+	return textUnsupported
 }
 
 // pickLanguage answers in the guest's language. A short message ("ok", "2")

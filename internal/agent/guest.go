@@ -86,7 +86,9 @@ func (t *turn) guest() pms.Guest {
 	}
 	switch t.s.Key.Channel {
 	case chat.WhatsApp:
-		if g.Phone == "" && !t.refused(pms.GuestPhone) {
+		// A guest known by a user id gave no number: the PMS asks for one
+		// if it needs it.
+		if g.Phone == "" && !t.refused(pms.GuestPhone) && !isUserID(t.s.Key.UserID) {
 			g.Phone = strings.TrimPrefix(t.s.Key.UserID, "+")
 		}
 	case chat.Gmail:

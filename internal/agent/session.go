@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
@@ -26,13 +27,13 @@ type SessionKey struct {
 }
 
 // KeyFor is the session key of a guest: WhatsApp numbers are stored in E.164
-// with the '+' (as the original system's sessions rows spell them), email
-// addresses in lower case.
+// with the '+' (as the original system's sessions rows spell them), WhatsApp
+// user ids (a guest without a number) as sent, email addresses in lower case.
 func KeyFor(tenantID string, ch chat.Channel, from string) SessionKey {
 	from = strings.TrimSpace(from)
 	switch ch {
 	case chat.WhatsApp:
-		if d := digitsOf(from); d != "" {
+		if d := digitsOf(from); d != "" && !isUserID(from) {
 			from = "+" + d
 		}
 	case chat.Gmail:
@@ -40,6 +41,11 @@ func KeyFor(tenantID string, ch chat.Channel, from string) SessionKey {
 	}
 	return SessionKey{TenantID: tenantID, Channel: ch, UserID: from}
 }
+
+// isUserID reports whether a WhatsApp guest identifier is a business-scoped
+// user id ("US.1349...") rather than a phone number: phone numbers have no
+// letters.
+func isUserID(s string) bool { return strings.ContainsFunc(s, unicode.IsLetter) }
 
 // digitsOf keeps the ASCII digits of s.
 func digitsOf(s string) string {
@@ -84,6 +90,15 @@ type State struct {
 	// DetailTries counts the replies in a row that did not give the guest
 	// detail asked for.
 	DetailTries int `json:"detail_tries,omitempty"`
+	// Noticed is set once the guest was told that the agent reads only
+	// text, so that a burst of photos or stickers gets one answer; the
+	// guest's next words clear it.
+	Noticed bool `json:"unreadable_noticed,omitempty"`
+	// FormerIDs are the guest's earlier identifiers (phone numbers, user
+	// ids) on this channel, newest last: the conversation moved here when
+	// the guest changed number, and bookings made under them are still
+	// the guest's.
+	FormerIDs []string `json:"former_ids,omitempty"`
 }
 
 // Slots are the reservation details collected so far. Dates are ISO days.
@@ -187,9 +202,10 @@ type RecentTurn struct {
 
 // maxRecent and maxHistory bound the state document.
 const (
-	maxRecent   = 5
-	maxHistory  = 20
-	maxBookings = 10
+	maxRecent    = 5
+	maxHistory   = 20
+	maxBookings  = 10
+	maxFormerIDs = 5
 )
 
 // normalize fixes up a state read from storage: nil slices of old rows, the

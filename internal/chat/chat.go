@@ -25,18 +25,55 @@ const (
 	KindAudio       Kind = "audio"
 	KindLocation    Kind = "location"
 	KindUnsupported Kind = "unsupported"
+	// Media the agent cannot look at; with a caption, the caption is Text.
+	KindVideo    Kind = "video"
+	KindDocument Kind = "document"
+	KindSticker  Kind = "sticker"
+	// Shared contact cards; Text is empty.
+	KindContacts Kind = "contacts"
+	// An order from the business's catalogue; Text is the guest's note.
+	KindOrder Kind = "order"
+	// A reply to a WhatsApp Flow; Text is empty, the answers are not read.
+	KindFlowReply Kind = "flow_reply"
+	// Events about another message (Target), never answered: a reaction
+	// (Emoji; empty when the guest removed it), an edit, a deletion.
+	KindReaction Kind = "reaction"
+	KindEdit     Kind = "edit"
+	KindRevoke   Kind = "revoke"
+	// A notice from the channel itself (System), never answered.
+	KindSystem Kind = "system"
+	// The guest opened the chat for the first time and has written nothing
+	// yet: answered with the greeting.
+	KindWelcome Kind = "welcome"
 )
+
+// Silent reports whether a message of kind k is recorded but never
+// answered: it tells of something done to another message, or comes from
+// the channel rather than the guest.
+func (k Kind) Silent() bool {
+	switch k {
+	case KindReaction, KindEdit, KindRevoke, KindSystem:
+		return true
+	}
+	return false
+}
 
 // Message is one guest message, normalised. Text holds what the guest said in
 // words whatever the kind: the body, a caption, a tapped button's title, or an
 // email's body.
 type Message struct {
-	TenantID  string    `json:"tenant_id"`
-	Channel   Channel   `json:"channel"`
-	ID        string    `json:"id"`                   // wamid or email message id; dedup key within a tenant
-	From      string    `json:"from"`                 // guest: E.164 digits without '+', or an email address
-	To        string    `json:"to,omitempty"`         // business side: WhatsApp phone_number_id or mailbox
-	Name      string    `json:"name,omitempty"`       // guest's profile name when the channel gives one
+	TenantID string  `json:"tenant_id"`
+	Channel  Channel `json:"channel"`
+	ID       string  `json:"id"`             // wamid or email message id; dedup key within a tenant
+	From     string  `json:"from"`           // guest: E.164 digits without '+', a WhatsApp user id (see UserID), or an email address
+	To       string  `json:"to,omitempty"`   // business side: WhatsApp phone_number_id or mailbox
+	Name     string  `json:"name,omitempty"` // guest's profile name when the channel gives one
+	// UserID is the guest's WhatsApp business-scoped user id (BSUID,
+	// "CC.digits") when Meta gave one. A guest who hides the phone number
+	// behind a username has no number: From is then the UserID, which is
+	// also what a reply is addressed to.
+	UserID    string    `json:"user_id,omitempty"`
+	Username  string    `json:"username,omitempty"`   // the guest's WhatsApp username, for display
 	Timestamp time.Time `json:"timestamp"`            // when the guest sent it
 	Kind      Kind      `json:"kind"`                 // what it carries
 	Text      string    `json:"text,omitempty"`       // words, see above
@@ -46,6 +83,11 @@ type Message struct {
 	Media     *Media    `json:"media,omitempty"`
 	Location  *Location `json:"location,omitempty"`
 	Errors    []Error   `json:"errors,omitempty"` // why an unsupported message could not be read
+	// Target is the message a reaction, an edit or a deletion is about;
+	// Emoji the reaction's.
+	Target string  `json:"target_id,omitempty"`
+	Emoji  string  `json:"emoji,omitempty"`
+	System *System `json:"system,omitempty"`
 	// Metadata is what survived the allowlist; see MetadataFilter.
 	Metadata map[string]any `json:"metadata,omitempty"`
 }
@@ -56,13 +98,37 @@ func (m Message) ConversationKey() string {
 	return m.TenantID + "|" + string(m.Channel) + "|" + m.From
 }
 
-// Media is an image or audio attachment as the channel describes it.
+// Media is an attachment (image, audio, video, document, sticker) as the
+// channel describes it.
 type Media struct {
 	ID       string `json:"id"`
 	MimeType string `json:"mime_type,omitempty"`
 	SHA256   string `json:"sha256,omitempty"`
 	Caption  string `json:"caption,omitempty"`
+	Filename string `json:"filename,omitempty"` // documents
+	Voice    bool   `json:"voice,omitempty"`    // audio recorded as a voice note
 }
+
+// System is a channel's notice about the guest.
+type System struct {
+	// Type is the channel's name for it: customer_changed_number,
+	// customer_identity_changed, user_changed_user_id...
+	Type string `json:"type"`
+	Body string `json:"body,omitempty"`
+	// NewID is the guest's new identifier when Type says it changed: the
+	// new phone number (E.164 digits) or the new user id. The message is
+	// then the new identifier's (Message.From is NewID), so that it is
+	// handled in order with what the guest writes from it, and FormerID is
+	// the identifier it replaces.
+	NewID    string `json:"new_id,omitempty"`
+	FormerID string `json:"former_id,omitempty"`
+}
+
+// System types that move a guest to a new identifier.
+const (
+	SystemChangedNumber = "customer_changed_number"
+	SystemChangedUserID = "user_changed_user_id"
+)
 
 // Location is a shared map pin.
 type Location struct {
@@ -72,10 +138,14 @@ type Location struct {
 	Address   string  `json:"address,omitempty"`
 }
 
-// Error is a channel-reported problem with a message or a delivery.
+// Error is a channel-reported problem with a message or a delivery. Title is
+// the short title (the message when the channel gave no title), Details the
+// longer explanation.
 type Error struct {
-	Code  int    `json:"code"`
-	Title string `json:"title,omitempty"`
+	Code    int    `json:"code"`
+	Title   string `json:"title,omitempty"`
+	Message string `json:"message,omitempty"`
+	Details string `json:"details,omitempty"`
 }
 
 // Status is a delivery receipt for a message the business sent.
@@ -84,9 +154,32 @@ type Status struct {
 	Channel   Channel   `json:"channel"`
 	MessageID string    `json:"message_id"` // the business message it is about
 	Status    string    `json:"status"`     // sent | delivered | read | failed
-	Recipient string    `json:"recipient"`
+	Recipient string    `json:"recipient"`  // phone digits, or the user id when Meta gave no number
 	Timestamp time.Time `json:"timestamp"`
 	Errors    []Error   `json:"errors,omitempty"`
+	// RecipientUserID is the guest's business-scoped user id when Meta
+	// gave one.
+	RecipientUserID string `json:"recipient_user_id,omitempty"`
+	// Conversation and Pricing are Meta's billing facts of the message,
+	// when it sent them.
+	Conversation *Conversation `json:"conversation,omitempty"`
+	Pricing      *Pricing      `json:"pricing,omitempty"`
+}
+
+// Conversation is the billing conversation a delivered message opened or
+// belongs to.
+type Conversation struct {
+	ID        string     `json:"id,omitempty"`
+	Origin    string     `json:"origin,omitempty"` // service, utility, marketing, authentication, referral_conversion...
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Pricing is how the message is charged.
+type Pricing struct {
+	Billable *bool  `json:"billable,omitempty"`
+	Model    string `json:"pricing_model,omitempty"` // CBP, PMP...
+	Category string `json:"category,omitempty"`      // service, utility, marketing...
+	Type     string `json:"type,omitempty"`          // regular, free_customer_service, free_entry_point...
 }
 
 // ReplyKind is the shape of an outbound reply.

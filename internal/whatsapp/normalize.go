@@ -6,6 +6,7 @@ package whatsapp
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -259,23 +260,32 @@ type (
 		Errors   []wireError   `json:"errors"`
 	}
 	wireContact struct {
-		WaID    string `json:"wa_id"`
+		WaID   string `json:"wa_id"`
+		UserID string `json:"user_id"`
+		// Profile is read leniently: only display names come from it.
 		Profile struct {
-			Name string `json:"name"`
+			Name     chat.LenientString `json:"name"`
+			Username chat.LenientString `json:"username"`
 		} `json:"profile"`
 	}
 	wireMessage struct {
-		From      string `json:"from"`
-		ID        string `json:"id"`
-		Timestamp string `json:"timestamp"`
-		Type      string `json:"type"`
-		Text      *struct {
+		From string `json:"from"`
+		// FromUserID is the sender's business-scoped user id; a sender who
+		// hides the phone number behind a username has only this.
+		FromUserID string `json:"from_user_id"`
+		ID         string `json:"id"`
+		Timestamp  string `json:"timestamp"`
+		Type       string `json:"type"`
+		Text       *struct {
 			Body string `json:"body"`
 		} `json:"text"`
 		Interactive *struct {
 			Type        string     `json:"type"`
 			ButtonReply *wireReply `json:"button_reply"`
 			ListReply   *wireReply `json:"list_reply"`
+			NfmReply    *struct {
+				Name string `json:"name"`
+			} `json:"nfm_reply"`
 		} `json:"interactive"`
 		Button *struct { // quick-reply button of a template message
 			Payload string `json:"payload"`
@@ -292,14 +302,60 @@ type (
 			Name      string  `json:"name"`
 			Address   string  `json:"address"`
 		} `json:"location"`
-		Context *struct {
-			ID string `json:"id"`
-		} `json:"context"`
-		Errors []wireError `json:"errors"`
+		// Shared contact cards: their presence is all the agent uses.
+		Contacts json.RawMessage `json:"contacts"`
+		Order    *struct {
+			Text string `json:"text"`
+		} `json:"order"`
+		Reaction *struct {
+			MessageID string `json:"message_id"`
+			Emoji     string `json:"emoji"`
+		} `json:"reaction"`
+		// Edits and deletions of an earlier message name it.
+		Edit   *wireTarget `json:"edit"`
+		Revoke *wireTarget `json:"revoke"`
+		System *struct {
+			Type string `json:"type"`
+			Body string `json:"body"`
+			// The new number: wa_id today, new_wa_id (a string or a
+			// number) in older versions; user_id the new user id.
+			WaID    flexString `json:"wa_id"`
+			NewWaID flexString `json:"new_wa_id"`
+			UserID  string     `json:"user_id"`
+		} `json:"system"`
+		Context  *wireContext  `json:"context"`
+		Referral *wireReferral `json:"referral"`
+		Errors   []wireError   `json:"errors"`
 		// Not Meta's: the original system's clients put metadata on the
 		// message (as in its staging payloads). Raw so that a non-object
 		// does not cost the message.
 		Metadata json.RawMessage `json:"metadata"`
+	}
+	wireContext struct {
+		From                string `json:"from"`
+		ID                  string `json:"id"`
+		Forwarded           bool   `json:"forwarded"`
+		FrequentlyForwarded bool   `json:"frequently_forwarded"`
+		ReferredProduct     *struct {
+			CatalogID         string `json:"catalog_id"`
+			ProductRetailerID string `json:"product_retailer_id"`
+		} `json:"referred_product"`
+	}
+	// wireReferral is the ad or post a click-to-WhatsApp guest came from.
+	wireReferral struct {
+		SourceURL  string `json:"source_url"`
+		SourceID   string `json:"source_id"`
+		SourceType string `json:"source_type"`
+		Headline   string `json:"headline"`
+		Body       string `json:"body"`
+		MediaType  string `json:"media_type"`
+		ImageURL   string `json:"image_url"`
+		VideoURL   string `json:"video_url"`
+		CtwaClid   string `json:"ctwa_clid"`
+	}
+	wireTarget struct {
+		OriginalMessageID string `json:"original_message_id"`
+		MessageID         string `json:"message_id"`
 	}
 	wireReply struct {
 		ID          string `json:"id"`
@@ -311,20 +367,62 @@ type (
 		MimeType string `json:"mime_type"`
 		SHA256   string `json:"sha256"`
 		Caption  string `json:"caption"`
+		Filename string `json:"filename"`
+		Voice    bool   `json:"voice"`
 	}
 	wireStatus struct {
-		ID          string      `json:"id"`
-		Status      string      `json:"status"`
-		Timestamp   string      `json:"timestamp"`
-		RecipientID string      `json:"recipient_id"`
-		Errors      []wireError `json:"errors"`
+		ID              string      `json:"id"`
+		Status          string      `json:"status"`
+		Timestamp       string      `json:"timestamp"`
+		RecipientID     string      `json:"recipient_id"`
+		RecipientUserID string      `json:"recipient_user_id"`
+		Errors          []wireError `json:"errors"`
+		Conversation    *struct {
+			ID                  string     `json:"id"`
+			ExpirationTimestamp flexString `json:"expiration_timestamp"`
+			Origin              struct {
+				Type string `json:"type"`
+			} `json:"origin"`
+		} `json:"conversation"`
+		Pricing *struct {
+			Billable     *bool  `json:"billable"`
+			PricingModel string `json:"pricing_model"`
+			Category     string `json:"category"`
+			Type         string `json:"type"`
+		} `json:"pricing"`
 	}
 	wireError struct {
-		Code    int    `json:"code"`
-		Title   string `json:"title"`
-		Message string `json:"message"`
+		Code      int    `json:"code"`
+		Title     string `json:"title"`
+		Message   string `json:"message"`
+		ErrorData struct {
+			Details string `json:"details"`
+		} `json:"error_data"`
 	}
 )
+
+// flexString is a JSON string or number, read as its text; anything else
+// is "". Meta has sent some identifiers and timestamps both ways.
+type flexString string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	*s = ""
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) > 0 && b[0] == '"':
+		var v string
+		if json.Unmarshal(b, &v) == nil {
+			*s = flexString(v)
+		}
+	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
+		var n json.Number
+		if json.Unmarshal(b, &n) == nil {
+			*s = flexString(n.String())
+		}
+	}
+	return nil
+}
 
 // Normalize reads a webhook envelope. It returns everything it could read and,
 // when some part could not be read, a *NormalizeError listing each problem
@@ -383,6 +481,7 @@ type notJSON struct{ *NormalizeError }
 func (notJSON) Is(target error) bool { return target == ErrNotJSON }
 
 func normalize(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, []Problem, error) {
+	body = dropNULEscapes(body)
 	notObject := []Problem{{Kind: ErrUnexpected, Entry: -1, Change: -1, Item: -1, Detail: "not a JSON object"}}
 	if !isObject(body) {
 		if checkRoute && len(bytes.TrimSpace(body)) > 0 && !json.Valid(body) {
@@ -485,15 +584,19 @@ func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws
 	for mi := 0; mi < nMsgs; mi++ {
 		var wm *wireMessage
 		if raws != nil {
-			wm = new(wireMessage)
-			if err := json.Unmarshal(raws.messages[mi], wm); err != nil {
-				n.problem(ErrUnexpected, ei, ci, mi, false, jsonDetail(err))
+			var bad []string
+			var err error
+			if wm, bad, err = lenient[wireMessage](raws.messages[mi], essentialMessageFields); err != nil {
+				n.problem(ErrUnexpected, ei, ci, mi, false, err.Error())
 				continue
+			}
+			if len(bad) > 0 {
+				n.problem(ErrUnexpected, ei, ci, mi, false, "unreadable "+strings.Join(bad, ", ")+"; the rest of the message is kept")
 			}
 		} else {
 			wm = &v.Messages[mi]
 		}
-		n.batch.First.note("", "", wm.From)
+		n.batch.First.note("", "", cmp.Or(wm.From, wm.FromUserID))
 		m, detail := n.message(wm, v)
 		if detail != "" {
 			n.problem(ErrUnexpected, ei, ci, mi, false, detail)
@@ -506,15 +609,19 @@ func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws
 	for si := 0; si < nStatuses; si++ {
 		var ws *wireStatus
 		if raws != nil {
-			ws = new(wireStatus)
-			if err := json.Unmarshal(raws.statuses[si], ws); err != nil {
-				n.problem(ErrUnexpected, ei, ci, si, true, jsonDetail(err))
+			var bad []string
+			var err error
+			if ws, bad, err = lenient[wireStatus](raws.statuses[si], essentialStatusFields); err != nil {
+				n.problem(ErrUnexpected, ei, ci, si, true, err.Error())
 				continue
+			}
+			if len(bad) > 0 {
+				n.problem(ErrUnexpected, ei, ci, si, true, "unreadable "+strings.Join(bad, ", ")+"; the rest of the status is kept")
 			}
 		} else {
 			ws = &v.Statuses[si]
 		}
-		n.batch.First.note("", "", ws.RecipientID)
+		n.batch.First.note("", "", cmp.Or(ws.RecipientID, ws.RecipientUserID))
 		s, detail := n.status(ws)
 		if detail != "" {
 			n.problem(ErrUnexpected, ei, ci, si, true, detail)
@@ -542,11 +649,24 @@ func (n *normalizer) noteKeys(wabaID string, v *wireValue) {
 
 // message converts one wire message, or says why it cannot.
 func (n *normalizer) message(wm *wireMessage, v *wireValue) (chat.Message, string) {
+	contact := findContact(v.Contacts, wm.From, wm.FromUserID)
+	userID := strings.TrimSpace(wm.FromUserID)
+	if userID == "" && contact != nil {
+		userID = contact.UserID
+	}
+	if !IsUserID(userID) {
+		userID = ""
+	}
 	from, ok := e164Digits(wm.From)
-	if !ok {
-		if wm.From == "" {
-			return chat.Message{}, "message has no sender"
-		}
+	switch {
+	case ok:
+	case wm.From == "" && userID != "":
+		// A guest known by a username: the user id is all there is to
+		// answer to.
+		from = userID
+	case wm.From == "":
+		return chat.Message{}, "message has no sender"
+	default:
 		return chat.Message{}, "sender is not a phone number"
 	}
 	ts, ok := n.timestamp(wm.Timestamp)
@@ -557,9 +677,13 @@ func (n *normalizer) message(wm *wireMessage, v *wireValue) (chat.Message, strin
 		Channel:   chat.WhatsApp,
 		ID:        wm.ID,
 		From:      from,
+		UserID:    userID,
 		Timestamp: ts,
 	}
-	m.Name = contactName(v.Contacts, from)
+	if contact != nil {
+		m.Name = string(contact.Profile.Name)
+		m.Username = string(contact.Profile.Username)
+	}
 	if wm.Context != nil {
 		m.ContextID = wm.Context.ID
 	}
@@ -569,8 +693,55 @@ func (n *normalizer) message(wm *wireMessage, v *wireValue) (chat.Message, strin
 	if m.ID == "" {
 		m.ID = syntheticID(v.Metadata.PhoneNumberID, wm, m)
 	}
-	m.Metadata = n.opts.Metadata.Apply(chat.DecodeMetadata(wm.Metadata))
+	m.Metadata = withMetaFacts(n.opts.Metadata.Apply(chat.DecodeMetadata(wm.Metadata)), wm)
 	return m, ""
+}
+
+// Keys of chat.Message.Metadata that carry Meta's own facts about a
+// message. They are set from Meta's fields, after the client metadata's
+// allowlist, and replace any client value of the same name.
+const (
+	MetaReferral            = "referral"
+	MetaForwarded           = "forwarded"
+	MetaFrequentlyForwarded = "frequently_forwarded"
+	MetaReferredProduct     = "referred_product"
+)
+
+// withMetaFacts adds to md what Meta said about where the message came
+// from: the ad or post the guest clicked (referral), whether it was
+// forwarded, the catalogue product it asks about.
+func withMetaFacts(md map[string]any, wm *wireMessage) map[string]any {
+	set := func(k string, v any) {
+		if md == nil {
+			md = map[string]any{}
+		}
+		md[k] = v
+	}
+	if r := wm.Referral; r != nil {
+		ref := map[string]any{}
+		for k, v := range map[string]string{
+			"source_url": r.SourceURL, "source_id": r.SourceID, "source_type": r.SourceType,
+			"headline": r.Headline, "body": r.Body, "media_type": r.MediaType,
+			"image_url": r.ImageURL, "video_url": r.VideoURL, "ctwa_clid": r.CtwaClid,
+		} {
+			if v != "" {
+				ref[k] = v
+			}
+		}
+		set(MetaReferral, ref)
+	}
+	if c := wm.Context; c != nil {
+		if c.Forwarded {
+			set(MetaForwarded, true)
+		}
+		if c.FrequentlyForwarded {
+			set(MetaFrequentlyForwarded, true)
+		}
+		if p := c.ReferredProduct; p != nil {
+			set(MetaReferredProduct, map[string]any{"catalog_id": p.CatalogID, "product_retailer_id": p.ProductRetailerID})
+		}
+	}
+	return md
 }
 
 // readKind fills m's kind and the kind's fields; false means the agent cannot
@@ -584,15 +755,20 @@ func readKind(m *chat.Message, wm *wireMessage) bool {
 		m.Kind = chat.KindText
 		m.Text = wm.Text.Body
 	case "interactive":
+		in := wm.Interactive
 		switch {
-		case wm.Interactive != nil && wm.Interactive.Type == "button_reply" && wm.Interactive.ButtonReply != nil:
+		case in != nil && in.Type == "button_reply" && in.ButtonReply != nil:
 			m.Kind = chat.KindButtonReply
-			m.ReplyID = wm.Interactive.ButtonReply.ID
-			m.Text = wm.Interactive.ButtonReply.Title
-		case wm.Interactive != nil && wm.Interactive.Type == "list_reply" && wm.Interactive.ListReply != nil:
+			m.ReplyID = in.ButtonReply.ID
+			m.Text = in.ButtonReply.Title
+		case in != nil && in.Type == "list_reply" && in.ListReply != nil:
 			m.Kind = chat.KindListReply
-			m.ReplyID = wm.Interactive.ListReply.ID
-			m.Text = wm.Interactive.ListReply.Title
+			m.ReplyID = in.ListReply.ID
+			m.Text = in.ListReply.Title
+		case in != nil && in.Type == "nfm_reply" && in.NfmReply != nil:
+			// The answers of a Flow: the hotel sends no Flows, so there
+			// is nothing the agent could match them to.
+			m.Kind = chat.KindFlowReply
 		default:
 			return false
 		}
@@ -605,16 +781,14 @@ func readKind(m *chat.Message, wm *wireMessage) bool {
 		m.Kind = chat.KindButtonReply
 		m.ReplyID = wm.Button.Payload
 		m.Text = wm.Button.Text
-	case "image", "audio":
-		media := wm.Image
-		m.Kind = chat.KindImage
-		if wm.Type == "audio" {
-			media, m.Kind = wm.Audio, chat.KindAudio
-		}
+	case "image", "audio", "video", "document", "sticker":
+		media, kind := mediaOf(wm)
 		if media == nil {
 			return false
 		}
+		m.Kind = kind
 		m.Media = chatMedia(media)
+		// A caption is what the guest wrote with the file.
 		m.Text = media.Caption
 	case "location":
 		l := wm.Location
@@ -623,32 +797,103 @@ func readKind(m *chat.Message, wm *wireMessage) bool {
 		}
 		m.Kind = chat.KindLocation
 		m.Location = &chat.Location{Latitude: l.Latitude, Longitude: l.Longitude, Name: l.Name, Address: l.Address}
+	case "contacts":
+		if isNull(wm.Contacts) {
+			return false
+		}
+		m.Kind = chat.KindContacts
+	case "order":
+		if wm.Order == nil {
+			return false
+		}
+		m.Kind = chat.KindOrder
+		m.Text = wm.Order.Text
+	case "reaction":
+		if wm.Reaction == nil {
+			return false
+		}
+		m.Kind = chat.KindReaction
+		m.Target = wm.Reaction.MessageID
+		m.Emoji = wm.Reaction.Emoji
+	case "edit", "revoke":
+		m.Kind = chat.KindEdit
+		t := wm.Edit
+		if wm.Type == "revoke" {
+			m.Kind, t = chat.KindRevoke, wm.Revoke
+		}
+		if t != nil {
+			m.Target = cmp.Or(t.OriginalMessageID, t.MessageID)
+		}
+	case "system":
+		if wm.System == nil {
+			return false
+		}
+		m.Kind = chat.KindSystem
+		sys := &chat.System{Type: wm.System.Type, Body: wm.System.Body}
+		switch sys.Type {
+		case chat.SystemChangedNumber:
+			if d, ok := e164Digits(string(cmp.Or(wm.System.WaID, wm.System.NewWaID))); ok {
+				sys.NewID = d
+			}
+		case chat.SystemChangedUserID:
+			if IsUserID(wm.System.UserID) {
+				sys.NewID = wm.System.UserID
+			}
+		}
+		if sys.NewID != "" && sys.NewID != m.From {
+			// The guest's conversation continues under the new
+			// identifier: the notice goes first in it.
+			sys.FormerID, m.From = m.From, sys.NewID
+			if IsUserID(sys.NewID) {
+				m.UserID = sys.NewID
+			}
+		}
+		m.System = sys
+	case "request_welcome":
+		m.Kind = chat.KindWelcome
 	default:
-		// "unsupported", and every type the agent cannot use (video,
-		// document, sticker, reaction, contacts, order, system, and types
-		// Meta adds later).
+		// "unsupported", and types Meta adds later.
 		return false
 	}
 	return true
 }
 
-// contactName is the profile name of the contact whose wa_id is from. Meta
-// lists one contact per sender; a single contact is the sender.
-func contactName(contacts []wireContact, from string) string {
+// mediaOf is the attachment of a media message and its kind.
+func mediaOf(wm *wireMessage) (*wireMedia, chat.Kind) {
+	switch wm.Type {
+	case "image":
+		return wm.Image, chat.KindImage
+	case "audio":
+		return wm.Audio, chat.KindAudio
+	case "video":
+		return wm.Video, chat.KindVideo
+	case "document":
+		return wm.Document, chat.KindDocument
+	case "sticker":
+		return wm.Sticker, chat.KindSticker
+	}
+	return nil, ""
+}
+
+// findContact is the contact entry of the sender: the one whose wa_id is
+// from or whose user_id is userID. Meta lists one contact per sender; a
+// single contact is the sender.
+func findContact(contacts []wireContact, from, userID string) *wireContact {
 	if len(contacts) == 1 {
-		return contacts[0].Profile.Name
+		return &contacts[0]
 	}
-	for _, c := range contacts {
-		if c.WaID == from {
-			return c.Profile.Name
+	digits, _ := e164Digits(from)
+	for i, c := range contacts {
+		if (from != "" && c.WaID == from) || (userID != "" && c.UserID == userID) {
+			return &contacts[i]
 		}
 	}
-	for _, c := range contacts {
-		if d, _ := e164Digits(c.WaID); d == from {
-			return c.Profile.Name
+	for i, c := range contacts {
+		if d, _ := e164Digits(c.WaID); d != "" && d == digits {
+			return &contacts[i]
 		}
 	}
-	return ""
+	return nil
 }
 
 func unsupported(m chat.Message, wm *wireMessage) chat.Message {
@@ -682,15 +927,34 @@ func (n *normalizer) status(ws *wireStatus) (chat.Status, string) {
 		// Group and other recipients are not phone numbers; keep as sent.
 		rcpt = ws.RecipientID
 	}
+	userID := ""
+	if IsUserID(ws.RecipientUserID) {
+		userID = ws.RecipientUserID
+	}
+	if rcpt == "" {
+		// Sent to a user id: Meta names no number.
+		rcpt = userID
+	}
 	s := chat.Status{
-		Channel:   chat.WhatsApp,
-		MessageID: ws.ID,
-		Status:    ws.Status,
-		Recipient: rcpt,
-		Timestamp: ts,
+		Channel:         chat.WhatsApp,
+		MessageID:       ws.ID,
+		Status:          ws.Status,
+		Recipient:       rcpt,
+		RecipientUserID: userID,
+		Timestamp:       ts,
 	}
 	for _, we := range ws.Errors {
 		s.Errors = append(s.Errors, chatError(we))
+	}
+	if c := ws.Conversation; c != nil {
+		s.Conversation = &chat.Conversation{ID: c.ID, Origin: c.Origin.Type}
+		if sec, err := strconv.ParseInt(string(c.ExpirationTimestamp), 10, 64); err == nil && sec > 0 && sec <= maxUnix {
+			t := time.Unix(sec, 0).UTC()
+			s.Conversation.ExpiresAt = &t
+		}
+	}
+	if p := ws.Pricing; p != nil {
+		s.Pricing = &chat.Pricing{Billable: p.Billable, Model: p.PricingModel, Category: p.Category, Type: p.Type}
 	}
 	return s, ""
 }
@@ -714,7 +978,7 @@ func (n *normalizer) timestamp(s string) (time.Time, bool) {
 }
 
 func chatMedia(w *wireMedia) *chat.Media {
-	return &chat.Media{ID: w.ID, MimeType: w.MimeType, SHA256: w.SHA256, Caption: w.Caption}
+	return &chat.Media{ID: w.ID, MimeType: w.MimeType, SHA256: w.SHA256, Caption: w.Caption, Filename: w.Filename, Voice: w.Voice}
 }
 
 func chatError(we wireError) chat.Error {
@@ -722,7 +986,7 @@ func chatError(we wireError) chat.Error {
 	if title == "" {
 		title = we.Message
 	}
-	return chat.Error{Code: we.Code, Title: title}
+	return chat.Error{Code: we.Code, Title: title, Message: we.Message, Details: we.ErrorData.Details}
 }
 
 // syntheticID derives a stable id for a message that came without one.

@@ -76,7 +76,7 @@ func TestNormalizeMessageKinds(t *testing.T) {
 		{"image with caption", `{"from":"16505551234","id":"wamid.5","timestamp":"1739321024","type":"image","image":{"caption":"mi reserva","mime_type":"image/jpeg","sha256":"abc=","id":"9001"}}`,
 			base(chat.Message{ID: "wamid.5", Kind: chat.KindImage, Text: "mi reserva", Media: &chat.Media{ID: "9001", MimeType: "image/jpeg", SHA256: "abc=", Caption: "mi reserva"}})},
 		{"audio", `{"from":"16505551234","id":"wamid.6","timestamp":"1739321024","type":"audio","audio":{"mime_type":"audio/ogg; codecs=opus","sha256":"def=","id":"9002","voice":true}}`,
-			base(chat.Message{ID: "wamid.6", Kind: chat.KindAudio, Media: &chat.Media{ID: "9002", MimeType: "audio/ogg; codecs=opus", SHA256: "def="}})},
+			base(chat.Message{ID: "wamid.6", Kind: chat.KindAudio, Media: &chat.Media{ID: "9002", MimeType: "audio/ogg; codecs=opus", SHA256: "def=", Voice: true}})},
 		{"location", `{"from":"16505551234","id":"wamid.7","timestamp":"1739321024","type":"location","location":{"latitude":40.4168,"longitude":-3.7038,"name":"Puerta del Sol","address":"Madrid"}}`,
 			base(chat.Message{ID: "wamid.7", Kind: chat.KindLocation, Location: &chat.Location{Latitude: 40.4168, Longitude: -3.7038, Name: "Puerta del Sol", Address: "Madrid"}})},
 		{"unsupported with errors", `{"from":"16505551234","id":"wamid.8","timestamp":"1739321024","type":"unsupported","errors":[{"code":131051,"details":"Message type is not currently supported","title":"Unsupported message type"}]}`,
@@ -84,11 +84,11 @@ func TestNormalizeMessageKinds(t *testing.T) {
 		{"unknown type", `{"from":"16505551234","id":"wamid.9","timestamp":"1739321024","type":"hologram","hologram":{"x":1}}`,
 			base(chat.Message{ID: "wamid.9", Kind: chat.KindUnsupported})},
 		{"reaction", `{"from":"16505551234","id":"wamid.10","timestamp":"1739321024","type":"reaction","reaction":{"message_id":"wamid.biz","emoji":"👍"}}`,
-			base(chat.Message{ID: "wamid.10", Kind: chat.KindUnsupported})},
+			base(chat.Message{ID: "wamid.10", Kind: chat.KindReaction, Target: "wamid.biz", Emoji: "👍"})},
 		{"video keeps media and caption", `{"from":"16505551234","id":"wamid.11","timestamp":"1739321024","type":"video","video":{"id":"9003","mime_type":"video/mp4","caption":"la habitación"}}`,
-			base(chat.Message{ID: "wamid.11", Kind: chat.KindUnsupported, Text: "la habitación", Media: &chat.Media{ID: "9003", MimeType: "video/mp4", Caption: "la habitación"}})},
+			base(chat.Message{ID: "wamid.11", Kind: chat.KindVideo, Text: "la habitación", Media: &chat.Media{ID: "9003", MimeType: "video/mp4", Caption: "la habitación"}})},
 		{"interactive flow reply", `{"from":"16505551234","id":"wamid.12","timestamp":"1739321024","type":"interactive","interactive":{"type":"nfm_reply","nfm_reply":{"response_json":"{}"}}}`,
-			base(chat.Message{ID: "wamid.12", Kind: chat.KindUnsupported})},
+			base(chat.Message{ID: "wamid.12", Kind: chat.KindFlowReply})},
 		{"text without text object", `{"from":"16505551234","id":"wamid.13","timestamp":"1739321024","type":"text","text":null}`,
 			base(chat.Message{ID: "wamid.13", Kind: chat.KindUnsupported})},
 		{"location off the globe", `{"from":"16505551234","id":"wamid.14","timestamp":"1739321024","type":"location","location":{"latitude":1e300,"longitude":0}}`,
@@ -228,7 +228,7 @@ func TestNormalizeStatusesAndErrors(t *testing.T) {
 		t.Fatalf("messages %d statuses %d", len(b.Messages), len(b.Statuses))
 	}
 	want := chat.Status{Channel: chat.WhatsApp, MessageID: "wamid.b", Status: "failed", Recipient: "16505551234", Timestamp: ts(1739321028),
-		Errors: []chat.Error{{Code: 131047, Title: "Re-engagement message"}}}
+		Errors: []chat.Error{{Code: 131047, Title: "Re-engagement message", Message: "Re-engagement message", Details: "more than 24 hours"}}}
 	if !reflect.DeepEqual(b.Statuses[3], want) {
 		t.Fatalf("got %+v", b.Statuses[3])
 	}
@@ -332,7 +332,8 @@ func TestNormalizeErrors(t *testing.T) {
 		{"huge timestamp", string(envelope(`{"from":"1","id":"w","timestamp":"99999999999999999999999","type":"text","text":{"body":"x"}}`, good)), []ErrorKind{ErrUnexpected}, 1, 0},
 		{"timestamp past year 9999", string(envelope(`{"from":"1","id":"w","timestamp":"253402300800","type":"text","text":{"body":"x"}}`, good)), []ErrorKind{ErrUnexpected}, 1, 0},
 		{"negative timestamp", string(envelope(`{"from":"1","id":"w","timestamp":"-5","type":"text","text":{"body":"x"}}`, good)), []ErrorKind{ErrUnexpected}, 1, 0},
-		{"latitude overflows float64", string(envelope(`{"from":"1","id":"w","timestamp":"1","type":"location","location":{"latitude":1e400,"longitude":0}}`, good)), []ErrorKind{ErrUnexpected}, 1, 0},
+		// The unreadable location costs the location, not the message.
+		{"latitude overflows float64", string(envelope(`{"from":"1","id":"w","timestamp":"1","type":"location","location":{"latitude":1e400,"longitude":0}}`, good)), []ErrorKind{ErrUnexpected}, 2, 0},
 		{"huge integer where a string is expected", string(envelope(`{"from":"1","id":123456789012345678901234567890,"timestamp":"1","type":"text","text":{"body":"x"}}`, good)), []ErrorKind{ErrUnexpected}, 1, 0},
 		{"status without id", string(valueEnvelope(`{"statuses":[{"status":"read","timestamp":"1"},{"id":"w","status":"read","timestamp":"1"}]}`)), []ErrorKind{ErrUnexpected}, 0, 1},
 		{"status of wrong type", string(valueEnvelope(`{"statuses":[{"id":"w","status":7,"timestamp":"1"},{"id":"w","status":"read","timestamp":"1"}]}`)), []ErrorKind{ErrUnexpected}, 0, 1},

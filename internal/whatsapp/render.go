@@ -48,7 +48,8 @@ type (
 	outMessage struct {
 		MessagingProduct string          `json:"messaging_product"`
 		RecipientType    string          `json:"recipient_type"`
-		To               string          `json:"to"`
+		To               string          `json:"to,omitempty"`
+		Recipient        string          `json:"recipient,omitempty"` // a user id, for a guest without a number
 		Type             string          `json:"type"`
 		Text             *outText        `json:"text,omitempty"`
 		Interactive      *outInteractive `json:"interactive,omitempty"`
@@ -127,11 +128,18 @@ func Render(to string, r chat.Reply) ([]byte, error) {
 }
 
 func build(to string, r chat.Reply) (*outMessage, error) {
-	digits, ok := e164Digits(to)
-	if !ok {
-		return nil, invalid("recipient %q is not a phone number", to)
+	m := &outMessage{MessagingProduct: messagingProductName, RecipientType: "individual"}
+	if IsUserID(to) {
+		// A guest known only by a business-scoped user id is addressed
+		// by `recipient`; Meta reads `to` as a phone number.
+		m.Recipient = to
+	} else {
+		digits, ok := e164Digits(to)
+		if !ok {
+			return nil, invalid("recipient %q is neither a phone number nor a user id", to)
+		}
+		m.To = "+" + digits
 	}
-	m := &outMessage{MessagingProduct: messagingProductName, RecipientType: "individual", To: "+" + digits}
 	switch r.Kind {
 	case chat.ReplyButtons:
 		return buttons(m, r)

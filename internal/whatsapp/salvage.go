@@ -3,6 +3,9 @@ package whatsapp
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 )
 
 // wireValueRaws are a change's messages and statuses left undecoded, so that a
@@ -150,4 +153,74 @@ func rawArray(raw json.RawMessage) ([]json.RawMessage, bool) {
 func isNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
+}
+
+// The fields without which a message or a status means nothing: one of
+// them unreadable costs the item. Any other unreadable field (a context, a
+// referral, pricing) costs that field alone.
+var (
+	essentialMessageFields = map[string]bool{"from": true, "id": true, "timestamp": true, "type": true}
+	essentialStatusFields  = map[string]bool{"id": true, "status": true, "timestamp": true, "recipient_id": true}
+)
+
+// lenient decodes one message or status whose one-pass decode failed, field
+// by field: it returns what could be read and the names of the fields that
+// could not, or an error when the item is not an object or an essential
+// field is unreadable.
+func lenient[T any](raw json.RawMessage, essential map[string]bool) (*T, []string, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, nil, fmt.Errorf("%s", jsonDetail(err))
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := new(T)
+	var bad []string
+	for _, k := range keys {
+		one, err := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if err != nil {
+			return nil, nil, err
+		}
+		// Decoded into a scratch value first: a field that fails half way
+		// must leave nothing behind.
+		if err := json.Unmarshal(one, new(T)); err != nil {
+			if essential[strings.ToLower(k)] {
+				return nil, nil, fmt.Errorf("%s", jsonDetail(err))
+			}
+			bad = append(bad, k)
+			continue
+		}
+		_ = json.Unmarshal(one, out)
+	}
+	return out, bad, nil
+}
+
+// dropNULEscapes removes every \u0000 escape from a JSON text. A NUL has no
+// meaning in a guest's words and Postgres refuses it in jsonb, so a message
+// carrying one would never be stored: Meta would redeliver it for days. An
+// escaped backslash followed by "u0000" is text, and stays. body is not
+// modified; the result shares it when there is nothing to drop.
+func dropNULEscapes(body []byte) []byte {
+	const esc = `\u0000`
+	if !bytes.Contains(body, []byte(esc)) {
+		return body
+	}
+	out := make([]byte, 0, len(body))
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c != '\\' || i+1 >= len(body) {
+			out = append(out, c)
+			continue
+		}
+		if bytes.HasPrefix(body[i:], []byte(esc)) {
+			i += len(esc) - 1
+			continue
+		}
+		out = append(out, c, body[i+1])
+		i++
+	}
+	return out
 }

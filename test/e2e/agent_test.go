@@ -94,11 +94,7 @@ func startAgentStack(t testing.TB, env map[string]string, flags ...string) *agen
 func (s *agentStack) registerHotel() {
 	t := s.t
 	t.Helper()
-	out, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", "e2e-agent", "--ttl", "10m")
-	if code != 0 {
-		t.Fatalf("admin-token: exit %d\n%s", code, out)
-	}
-	hdr := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out), "Content-Type": "application/json"}
+	hdr := adminJSONHeader(t, "e2e-agent")
 	status, _, body := Do(t, http.MethodPost, s.in.URL("/admin/tenants"), []byte(`{"tenant_id":"`+agentTenant+`","name":"Hotel Madrid Central"}`), hdr)
 	if status != http.StatusCreated {
 		t.Fatalf("create tenant: %d %s", status, body)
@@ -107,6 +103,17 @@ func (s *agentStack) registerHotel() {
 	if status != http.StatusCreated {
 		t.Fatalf("register phone_number_id: %d %s", status, body)
 	}
+}
+
+// adminJSONHeader is the header of an admin API call with a JSON body, under
+// a development admin token for sub.
+func adminJSONHeader(t testing.TB, sub string) map[string]string {
+	t.Helper()
+	out, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", sub, "--ttl", "10m")
+	if code != 0 {
+		t.Fatalf("admin-token: exit %d\n%s", code, out)
+	}
+	return map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out), "Content-Type": "application/json"}
 }
 
 // agentGuestSeq keeps guests' phone numbers distinct across the tests of a run.

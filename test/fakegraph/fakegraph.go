@@ -79,6 +79,7 @@ type Request struct {
 	MessagingProduct string       `json:"messaging_product"`
 	RecipientType    string       `json:"recipient_type,omitempty"`
 	To               string       `json:"to"`
+	Recipient        string       `json:"recipient,omitempty"` // a business-scoped user id, when there is no `to`
 	Type             string       `json:"type"`
 	Context          *Context     `json:"context,omitempty"`
 	Text             *Text        `json:"text,omitempty"`
@@ -373,6 +374,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 var phoneRE = regexp.MustCompile(`^\+?[0-9]{1,15}$`)
 
+// userIDRE is a business-scoped user id: country code, dot, optional "ENT."
+// (a parent id), letters and digits.
+var userIDRE = regexp.MustCompile(`^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$`)
+
 // validate applies Meta's rules for the message types we send.
 func validate(req *Request) error {
 	if req.MessagingProduct != "whatsapp" {
@@ -381,7 +386,13 @@ func validate(req *Request) error {
 	if req.RecipientType != "" && req.RecipientType != "individual" {
 		return errors.New("recipient_type must be \"individual\"")
 	}
-	if !phoneRE.MatchString(req.To) {
+	switch {
+	case req.To == "" && req.Recipient != "":
+		// `to` wins when both are present, as Meta reads them.
+		if !userIDRE.MatchString(req.Recipient) {
+			return fmt.Errorf("recipient %q is not a user id", req.Recipient)
+		}
+	case !phoneRE.MatchString(req.To):
 		return fmt.Errorf("to %q is not a phone number", req.To)
 	}
 	present := 0
