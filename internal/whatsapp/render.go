@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
-// Meta's limits on outbound messages, in characters (as the WhatsApp Cloud API
-// documents them).
+// Meta's limits on outbound messages, in characters as the WhatsApp Cloud API
+// documents them, counted in UTF-16 code units as Meta counts them: a
+// character outside the Basic Multilingual Plane (most emoji) counts 2. A
+// count in code units is never below a count in code points, so a text cut to
+// fit it fits either way.
 const (
 	MaxTextBody          = 4096
 	MaxButtons           = 3
@@ -30,7 +35,7 @@ const (
 	MaxImageCaption      = 1024
 	DefaultListButton    = "Ver opciones"
 	truncationMark       = "…"
-	truncationMarkRunes  = 1
+	truncationMarkUnits  = 1 // U+2026 is one UTF-16 code unit
 	messagingProductName = "whatsapp"
 )
 
@@ -87,7 +92,7 @@ type (
 		Title string `json:"title"`
 	}
 	outSection struct {
-		Title string   `json:"title,omitempty"`
+		Title string   `json:"title"`
 		Rows  []outRow `json:"rows"`
 	}
 	outRow struct {
@@ -106,15 +111,19 @@ type (
 //
 //   - Text longer than the field's limit (body 4096, button body 1024,
 //     header/footer 60, button title 20, list button 20, section and row
-//     title 24, row description 72, caption 1024) is cut on a rune boundary
-//     and ends in "…".
+//     title 24, row description 72, caption 1024; all in UTF-16 code units)
+//     is cut and ends in "…". The cut never splits a character (a surrogate
+//     pair) and backs off rather than split an emoji sequence (skin tone,
+//     ZWJ family, flag) or a letter from its combining accent.
 //   - Buttons: more than 3 buttons, a body over 1024 characters, or titles
 //     that are equal once cut become a list (one untitled section, the full
 //     title in the row description when it was cut; a header image is
 //     dropped, lists cannot show one). No buttons: sent as text.
 //   - Lists: more than 10 rows in all become numbered plain text
 //     (chat.Reply.Plain); empty sections are dropped; several sections where
-//     one has no title are merged into one; no label → DefaultListButton.
+//     one has no title are merged into one; no label → DefaultListButton;
+//     a section without a title (a lone one, or the merged one) is titled
+//     with the list's label, as Meta requires a title on every section.
 //   - Ids are never cut (they carry meaning): an empty, too long or repeated
 //     button/row id, an empty body, or an image URL that is not absolute
 //     http(s) is ErrInvalidReply.
@@ -172,7 +181,7 @@ func buttons(m *outMessage, r chat.Reply) (*outMessage, error) {
 	if err := checkIDs(len(r.Buttons), func(i int) string { return r.Buttons[i].ID }, MaxButtonID, "button"); err != nil {
 		return nil, err
 	}
-	asList := len(r.Buttons) > MaxButtons || utf8.RuneCountInString(r.Text) > MaxButtonBody
+	asList := len(r.Buttons) > MaxButtons || utf16Len(r.Text) > MaxButtonBody
 	titles := map[string]bool{}
 	out := make([]outButton, len(r.Buttons))
 	for i, b := range r.Buttons {
@@ -253,13 +262,17 @@ func list(m *outMessage, r chat.Reply) (*outMessage, error) {
 	in := &outInteractive{Type: "list", Body: outBody{Text: truncate(r.Text, MaxListBody)},
 		Action: outAction{Button: truncate(label, MaxListButton)}}
 	for _, s := range sections {
-		os := outSection{Rows: make([]outRow, len(s.Rows))}
-		if len(sections) > 1 {
-			os.Title = truncate(s.Title, MaxSectionTitle)
+		title := s.Title
+		if isBlank(title) {
+			// Meta requires every section's title, a lone section's too;
+			// the label of the button that opens the list (the agent's, in
+			// the guest's language) names its rows as well.
+			title = label
 		}
+		os := outSection{Title: truncate(title, MaxSectionTitle), Rows: make([]outRow, len(s.Rows))}
 		for i, row := range s.Rows {
 			title, desc := row.Title, row.Description
-			if utf8.RuneCountInString(title) > MaxRowTitle && desc == "" {
+			if utf16Len(title) > MaxRowTitle && desc == "" {
 				desc = title // keep the whole title readable
 			}
 			os.Rows[i] = outRow{ID: row.ID, Title: truncate(title, MaxRowTitle), Description: truncate(desc, MaxRowDescription)}
@@ -286,7 +299,7 @@ func checkIDs(n int, id func(int) string, max int, what string) error {
 		switch {
 		case s == "":
 			return invalid("%s %d has no id", what, i)
-		case utf8.RuneCountInString(s) > max:
+		case utf16Len(s) > max:
 			return invalid("%s id %q is longer than %d characters", what, truncate(s, 40), max)
 		case seen[s]:
 			return invalid("%s id %q is repeated", what, s)
@@ -304,20 +317,91 @@ func checkURL(s string) error {
 	return nil
 }
 
-// truncate cuts s to at most max runes, ending in "…" when cut.
+// utf16Len is s's length in UTF-16 code units. Invalid UTF-8 counts as the
+// U+FFFD that JSON encoding puts in its place.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// truncate cuts s to at most max UTF-16 code units, ending in "…" when cut.
+// It cuts between whole characters, so never inside a surrogate pair, and
+// backs off to the start of a grapheme the cut would split (see
+// splitsGrapheme) unless that leaves nothing.
 func truncate(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
+	if utf16Len(s) <= max {
 		return s
 	}
-	keep := max - truncationMarkRunes
-	for i := range s {
-		if keep == 0 {
-			return s[:i] + truncationMark
+	keep, cut := max-truncationMarkUnits, 0
+	for i, r := range s {
+		if n := utf16.RuneLen(r); n <= keep {
+			keep -= n
+			continue
 		}
-		keep--
+		cut = i
+		break
 	}
-	return s
+	for c := cut; c > 0; {
+		_, size := utf8.DecodeLastRuneInString(s[:c])
+		if !splitsGrapheme(s, c) {
+			cut = c
+			break
+		}
+		c -= size
+	}
+	return s[:cut] + truncationMark
 }
+
+// splitsGrapheme reports whether cutting s at byte i separates characters
+// that display as one: a base from its combining marks, variation selector,
+// skin tone or tag characters; the two sides of a zero-width joiner; or the
+// two regional indicators of a flag. It is the part of Unicode's grapheme
+// rules that emoji and accented text need, not all of them.
+func splitsGrapheme(s string, i int) bool {
+	if i <= 0 || i >= len(s) {
+		return false
+	}
+	next, _ := utf8.DecodeRuneInString(s[i:])
+	prev, _ := utf8.DecodeLastRuneInString(s[:i])
+	switch {
+	case extendsGrapheme(next), prev == zeroWidthJoiner:
+		return true
+	case isRegionalIndicator(prev) && isRegionalIndicator(next):
+		// Flags pair up from the start of a run of indicators: the cut
+		// splits one when an odd number of them stands before it.
+		n := 0
+		for j := i; j > 0; {
+			r, size := utf8.DecodeLastRuneInString(s[:j])
+			if !isRegionalIndicator(r) {
+				break
+			}
+			n++
+			j -= size
+		}
+		return n%2 == 1
+	}
+	return false
+}
+
+const zeroWidthJoiner = '\u200d'
+
+// extendsGrapheme is a character that belongs to the one before it.
+func extendsGrapheme(r rune) bool {
+	switch {
+	case r == zeroWidthJoiner,
+		r >= 0xFE00 && r <= 0xFE0F, // variation selectors (emoji or text style)
+		r >= 0xE0100 && r <= 0xE01EF,
+		r >= 0x1F3FB && r <= 0x1F3FF, // skin tones
+		r >= 0xE0020 && r <= 0xE007F: // tags (subdivision flags)
+		return true
+	}
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Mc)
+}
+
+func isRegionalIndicator(r rune) bool { return r >= 0x1F1E6 && r <= 0x1F1FF }
 
 func isBlank(s string) bool {
 	for _, r := range s {

@@ -15,7 +15,9 @@
 // otherwise); a JSON body with messaging_product "whatsapp", a phone number
 // in `to`, and a text, interactive (button or list) or image message within
 // Meta's limits, with no field Meta does not know for those types (400 with
-// code 100 otherwise). Character limits count runes.
+// code 100 otherwise). Character limits count UTF-16 code units, as Meta
+// does (an emoji outside the Basic Multilingual Plane counts 2). Every list
+// section needs its title, a lone section's too.
 //
 // The limits and request shapes are written out here from Meta's
 // documentation on purpose, not imported from internal/whatsapp:
@@ -40,6 +42,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -505,11 +508,7 @@ func interactive(in *Interactive) error {
 		rows, ids := 0, map[string]bool{}
 		for i, s := range a.Sections {
 			p := fmt.Sprintf("interactive.action.sections[%d]", i)
-			if len(a.Sections) > 1 {
-				if err := length(p+".title", s.Title, 1, 24); err != nil {
-					return err
-				}
-			} else if err := length(p+".title", s.Title, 0, 24); err != nil {
+			if err := length(p+".title", s.Title, 1, 24); err != nil {
 				return err
 			}
 			if len(s.Rows) == 0 {
@@ -562,12 +561,12 @@ func length(path, s string, min, max int) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%s is not valid UTF-8", path)
 	}
-	n := utf8.RuneCountInString(s)
+	n := len(utf16.Encode([]rune(s)))
 	if n < min || n > max {
 		if min > 0 && n == 0 {
 			return fmt.Errorf("%s is required", path)
 		}
-		return fmt.Errorf("%s must be at most %d characters long, got %d", path, max, n)
+		return fmt.Errorf("%s must be at most %d characters (UTF-16 code units) long, got %d", path, max, n)
 	}
 	if min > 0 && strings.TrimSpace(s) == "" {
 		return fmt.Errorf("%s must not be blank", path)
