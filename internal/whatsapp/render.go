@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -106,6 +107,47 @@ type (
 	}
 )
 
+// Wire shape of a template message, as Meta documents it (it carries no
+// recipient_type).
+type (
+	outTemplateMessage struct {
+		MessagingProduct string      `json:"messaging_product"`
+		To               string      `json:"to"`
+		Type             string      `json:"type"`
+		Template         outTemplate `json:"template"`
+	}
+	outTemplate struct {
+		Name       string                 `json:"name"`
+		Language   outTemplateLanguage    `json:"language"`
+		Components []outTemplateComponent `json:"components,omitempty"`
+	}
+	outTemplateLanguage struct {
+		Code string `json:"code"`
+	}
+	outTemplateComponent struct {
+		Type       string                 `json:"type"`
+		Parameters []outTemplateParameter `json:"parameters"`
+	}
+	outTemplateParameter struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+)
+
+// Wire shape of a read receipt with typing indicator, sent to the same
+// endpoint as messages.
+type (
+	outMarkRead struct {
+		MessagingProduct string          `json:"messaging_product"`
+		Status           string          `json:"status"`
+		MessageID        string          `json:"message_id"`
+		TypingIndicator  outTypingOption `json:"typing_indicator"`
+	}
+	outTypingOption struct {
+		Type string `json:"type"`
+	}
+)
+
 // Render is the JSON body Send posts for r to recipient `to`. It fits r into
 // Meta's limits rather than letting Meta reject it:
 //
@@ -116,9 +158,9 @@ type (
 //     pair) and backs off rather than split an emoji sequence (skin tone,
 //     ZWJ family, flag) or a letter from its combining accent.
 //   - Buttons: more than 3 buttons, a body over 1024 characters, or titles
-//     that are equal once cut become a list (one untitled section, the full
-//     title in the row description when it was cut; a header image is
-//     dropped, lists cannot show one). No buttons: sent as text.
+//     that are equal once cut become a list (one section, the full title in
+//     the row description when it was cut; a header image is dropped, lists
+//     cannot show one). No buttons: sent as text.
 //   - Lists: more than 10 rows in all become numbered plain text
 //     (chat.Reply.Plain); empty sections are dropped; several sections where
 //     one has no title are merged into one; no label → DefaultListButton;
@@ -127,7 +169,19 @@ type (
 //   - Ids are never cut (they carry meaning): an empty, too long or repeated
 //     button/row id, an empty body, or an image URL that is not absolute
 //     http(s) is ErrInvalidReply.
+//
+// A template reply (chat.ReplyTemplate) is sent as it is: a name and a
+// language are required, and each body parameter has its runs of white space
+// (new lines, tabs, repeated spaces, which Meta refuses in parameters) folded
+// into one space and must not be blank.
 func Render(to string, r chat.Reply) ([]byte, error) {
+	if r.Kind == chat.ReplyTemplate {
+		m, err := templateMessage(to, r.Template)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(m)
+	}
 	m, err := build(to, r)
 	if err != nil {
 		return nil, err
@@ -135,12 +189,55 @@ func Render(to string, r chat.Reply) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-func build(to string, r chat.Reply) (*outMessage, error) {
+// RenderMarkRead is the body MarkRead posts for the guest's message
+// messageID: the read receipt with a text typing indicator.
+func RenderMarkRead(messageID string) ([]byte, error) {
+	if isBlank(messageID) {
+		return nil, invalid("no message id to mark as read")
+	}
+	return json.Marshal(outMarkRead{MessagingProduct: messagingProductName, Status: "read", MessageID: messageID,
+		TypingIndicator: outTypingOption{Type: "text"}})
+}
+
+// recipient is `to` as every request writes it: '+' and E.164 digits.
+func recipient(to string) (string, error) {
 	digits, ok := e164Digits(to)
 	if !ok {
-		return nil, invalid("recipient %q is not a phone number", to)
+		return "", invalid("recipient %q is not a phone number", to)
 	}
-	m := &outMessage{MessagingProduct: messagingProductName, RecipientType: "individual", To: "+" + digits}
+	return "+" + digits, nil
+}
+
+func templateMessage(to string, t *chat.Template) (*outTemplateMessage, error) {
+	rcpt, err := recipient(to)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil || isBlank(t.Name) || isBlank(t.Language) {
+		return nil, invalid("a template needs a name and a language")
+	}
+	m := &outTemplateMessage{MessagingProduct: messagingProductName, To: rcpt, Type: "template",
+		Template: outTemplate{Name: t.Name, Language: outTemplateLanguage{Code: t.Language}}}
+	if len(t.BodyParameters) > 0 {
+		body := outTemplateComponent{Type: "body", Parameters: make([]outTemplateParameter, len(t.BodyParameters))}
+		for i, p := range t.BodyParameters {
+			text := strings.Join(strings.Fields(p), " ")
+			if text == "" {
+				return nil, invalid("template %q: body parameter %d is blank", t.Name, i+1)
+			}
+			body.Parameters[i] = outTemplateParameter{Type: "text", Text: text}
+		}
+		m.Template.Components = []outTemplateComponent{body}
+	}
+	return m, nil
+}
+
+func build(to string, r chat.Reply) (*outMessage, error) {
+	rcpt, err := recipient(to)
+	if err != nil {
+		return nil, err
+	}
+	m := &outMessage{MessagingProduct: messagingProductName, RecipientType: "individual", To: rcpt}
 	switch r.Kind {
 	case chat.ReplyButtons:
 		return buttons(m, r)

@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -199,5 +200,98 @@ func TestRenderedEmojiPassTheFake(t *testing.T) {
 	}
 	if n := len(g.Messages()); n != len(replies) {
 		t.Fatalf("%d accepted", n)
+	}
+}
+
+// The template request is Meta's documented shape to the letter: messaging
+// product, recipient, type, then the template's name, language code and
+// one body component of text parameters.
+func TestRenderTemplateIsMetasShape(t *testing.T) {
+	raw, err := Render("+91 98678 00451", chat.Reply{Kind: chat.ReplyTemplate, Template: &chat.Template{
+		Name: "order_confirmation", Language: "en", BodyParameters: []string{"Asha", "ORD-9271"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"messaging_product":"whatsapp","to":"+919867800451","type":"template","template":{"name":"order_confirmation","language":{"code":"en"},"components":[{"type":"body","parameters":[{"type":"text","text":"Asha"},{"type":"text","text":"ORD-9271"}]}]}}`
+	if string(raw) != want {
+		t.Fatalf("body\n%s\nwant\n%s", raw, want)
+	}
+
+	// Without parameters there is no component; white space Meta refuses in
+	// a parameter is folded.
+	raw, _ = Render(guest, chat.Reply{Kind: chat.ReplyTemplate, Template: &chat.Template{Name: "hello_world", Language: "en_US"}})
+	if want := `{"messaging_product":"whatsapp","to":"+34600111222","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`; string(raw) != want {
+		t.Fatalf("body\n%s\nwant\n%s", raw, want)
+	}
+	raw, _ = Render(guest, chat.Reply{Kind: chat.ReplyTemplate, Template: &chat.Template{Name: "t", Language: "es", BodyParameters: []string{" Ana\n\tGarcía      López "}}})
+	if !strings.Contains(string(raw), `"text":"Ana García López"`) {
+		t.Fatalf("parameter not folded: %s", raw)
+	}
+
+	for name, r := range map[string]chat.Reply{
+		"no template":     {Kind: chat.ReplyTemplate},
+		"no name":         {Kind: chat.ReplyTemplate, Template: &chat.Template{Language: "es"}},
+		"no language":     {Kind: chat.ReplyTemplate, Template: &chat.Template{Name: "t"}},
+		"blank parameter": {Kind: chat.ReplyTemplate, Template: &chat.Template{Name: "t", Language: "es", BodyParameters: []string{"Ana", " \n "}}},
+	} {
+		if _, err := Render(guest, r); !errors.Is(err, ErrInvalidReply) {
+			t.Errorf("%s: %v, want ErrInvalidReply", name, err)
+		}
+	}
+	if _, err := Render("guest@example.com", chat.Reply{Kind: chat.ReplyTemplate, Template: &chat.Template{Name: "t", Language: "es"}}); !errors.Is(err, ErrInvalidReply) {
+		t.Errorf("email recipient: %v", err)
+	}
+}
+
+func TestRenderMarkReadIsMetasShape(t *testing.T) {
+	raw, err := RenderMarkRead("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA")
+	want := `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA","typing_indicator":{"type":"text"}}`
+	if err != nil || string(raw) != want {
+		t.Fatalf("body\n%s\nwant\n%s (%v)", raw, want, err)
+	}
+	if _, err := RenderMarkRead(" "); !errors.Is(err, ErrInvalidReply) {
+		t.Fatalf("blank id: %v", err)
+	}
+}
+
+func TestMarkRead(t *testing.T) {
+	g, c := newFake(t)
+	if err := c.MarkRead(context.Background(), testPhoneNumberID, "wamid.guest-1"); err != nil {
+		t.Fatal(err)
+	}
+	reads := g.Reads()
+	if len(reads) != 1 || reads[0].MessageID != "wamid.guest-1" || !reads[0].Typing || reads[0].PhoneNumberID != testPhoneNumberID {
+		t.Fatalf("reads %+v", reads)
+	}
+	g.FailNext(1, 131000)
+	var se *SendError
+	if err := c.MarkRead(context.Background(), testPhoneNumberID, "wamid.guest-2"); !errors.As(err, &se) || se.Code != 131000 || !se.Retryable {
+		t.Fatalf("failure: %v", err)
+	}
+	if err := c.MarkRead(context.Background(), "", "wamid.guest-3"); !errors.As(err, &se) || !errors.Is(err, ErrInvalidReply) {
+		t.Fatalf("no business number: %v", err)
+	}
+	if g.Calls() != 2 {
+		t.Fatalf("%d calls, want 2 (the invalid one stays here)", g.Calls())
+	}
+}
+
+// Outside the 24-hour window Meta refuses free-form messages with 131047,
+// which is never retried, and takes the template.
+func TestTemplateOutsideTheWindow(t *testing.T) {
+	g, c := newFake(t)
+	g.CloseWindow("34600111222")
+	_, err := c.Send(context.Background(), testPhoneNumberID, guest, chat.Reply{Kind: chat.ReplyText, Text: "Hola"})
+	var se *SendError
+	if !errors.As(err, &se) || se.Code != CodeOutsideWindow || se.Retryable {
+		t.Fatalf("free-form outside the window: %v", err)
+	}
+	wamid, err := c.Send(context.Background(), testPhoneNumberID, guest, chat.Reply{Kind: chat.ReplyTemplate,
+		Template: &chat.Template{Name: "reanudar_conversacion", Language: "es", BodyParameters: []string{"Ana", "Hotel Madrid Central"}}})
+	if err != nil || !strings.HasPrefix(wamid, "wamid.") {
+		t.Fatalf("template: %q %v", wamid, err)
+	}
+	if m := g.Messages(); len(m) != 1 || m[0].Request.Template.Name != "reanudar_conversacion" {
+		t.Fatalf("accepted %+v", m)
 	}
 }
