@@ -78,6 +78,7 @@ func (s *Service) prune(ctx context.Context) error {
 
 // handle is the inbox's handler: one guest message in, the replies to queue out.
 func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
+	s.markRead(ctx, m)
 	replies, err := s.orchestrator.Handle(ctx, m, s.hotelContext(ctx, m.TenantID))
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
