@@ -9,6 +9,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -183,10 +184,12 @@ type TenantJSON struct {
 	Timezone string `json:"timezone"`
 	Language string `json:"language"`
 	// PMSHotelID is null until the hotel is given its PMS id.
-	PMSHotelID  *int             `json:"pms_hotel_id"`
-	Identifiers []IdentifierJSON `json:"identifiers"`
-	CreatedAt   time.Time        `json:"created_at"`
-	UpdatedAt   time.Time        `json:"updated_at"`
+	PMSHotelID *int `json:"pms_hotel_id"`
+	// WhatsAppTemplate is null until the hotel has one.
+	WhatsAppTemplate *WhatsAppTemplateJSON `json:"whatsapp_template"`
+	Identifiers      []IdentifierJSON      `json:"identifiers"`
+	CreatedAt        time.Time             `json:"created_at"`
+	UpdatedAt        time.Time             `json:"updated_at"`
 	// Warnings name what keeps the hotel from working, such as a missing
 	// pms_hotel_id where the PMS needs it.
 	Warnings []string `json:"warnings,omitempty"`
@@ -196,6 +199,31 @@ type TenantJSON struct {
 // the PMS needs one.
 const WarningNoPMSHotelID = "pms_hotel_id is not set: the hotel is not connected to its booking system, " +
 	"and its guests are told the booking system cannot be reached until it is"
+
+// WhatsAppTemplateJSON is a hotel's approved WhatsApp template on the wire
+// (tenancy.WhatsAppTemplate): sent instead of a reply outside the 24-hour
+// customer-service window. body_parameters fill the template's {{1}},
+// {{2}}... in order, with {guest_name} and {hotel_name} replaced.
+type WhatsAppTemplateJSON struct {
+	Name           string   `json:"name"`
+	Language       string   `json:"language"`
+	BodyParameters []string `json:"body_parameters"`
+}
+
+func whatsAppTemplateJSON(w tenancy.WhatsAppTemplate) *WhatsAppTemplateJSON {
+	if !w.Configured() {
+		return nil
+	}
+	params := w.BodyParameters
+	if params == nil {
+		params = []string{}
+	}
+	return &WhatsAppTemplateJSON{Name: w.Name, Language: w.Language, BodyParameters: params}
+}
+
+func (j WhatsAppTemplateJSON) template() tenancy.WhatsAppTemplate {
+	return tenancy.WhatsAppTemplate{Name: j.Name, Language: j.Language, BodyParameters: j.BodyParameters}
+}
 
 // IdentifierJSON is an identifier on the wire.
 type IdentifierJSON struct {
@@ -213,7 +241,8 @@ func status(active bool) string {
 
 func (h *Handler) tenantJSON(t tenancy.Tenant) TenantJSON {
 	out := TenantJSON{TenantID: t.ID, Name: t.Name, Status: status(t.Active), Timezone: t.Timezone, Language: t.Language,
-		Identifiers: make([]IdentifierJSON, 0, len(t.Identifiers)), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+		WhatsAppTemplate: whatsAppTemplateJSON(t.WhatsAppTemplate),
+		Identifiers:      make([]IdentifierJSON, 0, len(t.Identifiers)), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
 	if t.PMSHotelIDSet {
 		out.PMSHotelID = &t.PMSHotelID
 	} else if h.opts.PMSHotelIDRequired {
@@ -265,6 +294,8 @@ type createTenantBody struct {
 	Timezone   string  `json:"timezone"`
 	Language   string  `json:"language"`
 	PMSHotelID int     `json:"pms_hotel_id"`
+	// WhatsAppTemplate is optional; null or absent: none.
+	WhatsAppTemplate *WhatsAppTemplateJSON `json:"whatsapp_template"`
 }
 
 func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
@@ -277,6 +308,9 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := tenancy.Tenant{ID: *b.TenantID, Name: *b.Name, Active: true, Timezone: b.Timezone, Language: b.Language, PMSHotelID: b.PMSHotelID}
+	if b.WhatsAppTemplate != nil {
+		t.WhatsAppTemplate = b.WhatsAppTemplate.template()
+	}
 	if b.Status != nil {
 		active, err := parseStatus(*b.Status)
 		if err != nil {
@@ -299,6 +333,9 @@ type patchTenantBody struct {
 	Timezone   *string `json:"timezone"`
 	Language   *string `json:"language"`
 	PMSHotelID *int    `json:"pms_hotel_id"`
+	// WhatsAppTemplate: absent keeps the template, null removes it, an
+	// object replaces it whole.
+	WhatsAppTemplate json.RawMessage `json:"whatsapp_template"`
 }
 
 func (h *Handler) patchTenant(w http.ResponseWriter, r *http.Request) {
@@ -307,6 +344,14 @@ func (h *Handler) patchTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := tenancy.TenantPatch{Name: b.Name, Timezone: b.Timezone, Language: b.Language, PMSHotelID: b.PMSHotelID}
+	if b.WhatsAppTemplate != nil {
+		tpl, err := decodeTemplate(b.WhatsAppTemplate)
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		p.WhatsAppTemplate = &tpl
+	}
 	if b.Status != nil {
 		active, err := parseStatus(*b.Status)
 		if err != nil {
@@ -321,6 +366,22 @@ func (h *Handler) patchTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpjson.Write(w, http.StatusOK, h.tenantJSON(out))
+}
+
+// decodeTemplate reads a PATCH's whatsapp_template: null is none, an object
+// is read as strictly as the body around it.
+func decodeTemplate(raw json.RawMessage) (tenancy.WhatsAppTemplate, error) {
+	if string(raw) == "null" {
+		return tenancy.WhatsAppTemplate{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var j WhatsAppTemplateJSON
+	if err := dec.Decode(&j); err != nil {
+		return tenancy.WhatsAppTemplate{}, fmt.Errorf("whatsapp_template must be null or an object of name, language and body_parameters: %s",
+			strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return j.template(), nil
 }
 
 type identifierBody struct {

@@ -190,6 +190,10 @@ const (
 	ReplyButtons ReplyKind = "buttons"
 	ReplyList    ReplyKind = "list"
 	ReplyImage   ReplyKind = "image"
+	// ReplyTemplate is a WhatsApp message template the business has
+	// had approved: the one message Meta delivers outside the 24-hour
+	// customer-service window. Only the WhatsApp channel sends it.
+	ReplyTemplate ReplyKind = "template"
 )
 
 // Reply is what the agent answers. Channels that cannot show buttons or lists
@@ -203,6 +207,15 @@ type Reply struct {
 	Buttons    []Button  `json:"buttons,omitempty"`     // buttons: at most 3
 	ListButton string    `json:"list_button,omitempty"` // list: label of the button that opens it
 	Sections   []Section `json:"sections,omitempty"`    // list: at most 10 rows in all
+	Template   *Template `json:"template,omitempty"`    // template: which one, filled in
+}
+
+// Template names an approved WhatsApp message template and fills its body:
+// BodyParameters are the texts of its {{1}}, {{2}}... in order.
+type Template struct {
+	Name           string   `json:"name"`
+	Language       string   `json:"language"` // the approved translation's code, e.g. "es" or "en_US"
+	BodyParameters []string `json:"body_parameters,omitempty"`
 }
 
 // Button is a quick-reply button.
@@ -238,6 +251,8 @@ func (r Reply) ResponseType() string {
 		return "interactive_list"
 	case ReplyImage:
 		return "image"
+	case ReplyTemplate:
+		return "template"
 	default:
 		return "text"
 	}

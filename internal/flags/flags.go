@@ -37,7 +37,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Known flags (the original system's).
+// Known flags: the original system's, then this one's own.
 const (
 	InteractiveMessages  = "features.interactive_messages"
 	TenancyDynamic       = "tenancy.dynamic.enabled"
@@ -46,6 +46,9 @@ const (
 	PMSCircuitBreaker    = "pms.circuit_breaker.enabled"
 	MetadataStrict       = "metadata.validation.strict"
 	ChannelSpoofingCheck = "channel.spoofing.detection"
+	// WhatsAppMarkRead marks a guest's WhatsApp message read, with a typing
+	// indicator, when a worker takes it into work.
+	WhatsAppMarkRead = "whatsapp.mark_read"
 )
 
 // Redis key names, after the store's key prefix.
@@ -70,8 +73,8 @@ func Collectors() []prometheus.Collector { return []prometheus.Collector{FlagEna
 // Defaults are the built-in flag values for an ENVIRONMENT. Interactive
 // messages stay off in development and test so replies are plain text that
 // tests can assert (as in the original system), on in staging and
-// production. The security checks and the PMS breaker are on everywhere; the
-// rest are opt-in.
+// production. The security checks, the PMS breaker and WhatsApp read
+// receipts are on everywhere; the rest are opt-in.
 func Defaults(environment string) map[string]bool {
 	prod := environment == "staging" || environment == "production"
 	return map[string]bool{
@@ -82,6 +85,7 @@ func Defaults(environment string) map[string]bool {
 		PMSCircuitBreaker:    true,
 		MetadataStrict:       true,
 		ChannelSpoofingCheck: true,
+		WhatsAppMarkRead:     true,
 	}
 }
 

@@ -253,3 +253,17 @@ func TestConcurrentReadsAndSets(t *testing.T) {
 		t.Fatal("last Set (false) not visible")
 	}
 }
+
+func TestMarkReadIsOnByDefaultEverywhere(t *testing.T) {
+	for _, env := range []string{"development", "test", "staging", "production"} {
+		if !Defaults(env)[WhatsAppMarkRead] {
+			t.Errorf("%s: %s off", env, WhatsAppMarkRead)
+		}
+	}
+	d, err := DefaultsFromEnv(func(k string) string {
+		return map[string]string{"FEATURE_FLAGS": WhatsAppMarkRead + "=false"}[k]
+	})
+	if err != nil || d[WhatsAppMarkRead] {
+		t.Fatalf("FEATURE_FLAGS does not turn it off: %v %v", d, err)
+	}
+}

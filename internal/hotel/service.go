@@ -140,6 +140,7 @@ type Service struct {
 	breaker      *resilient.Breaker
 	inbox        *inbox.Inbox
 	sender       *channelSender
+	outbound     *windowSender // the outbox's sender: sender, with WhatsApp's 24-hour window
 	admin        *admin.Handler
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
@@ -178,6 +179,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.sender = newChannelSender(cfg.WhatsApp, cfg.SMTP, s.log)
+	s.outbound = newWindowSender(s.sender, deps.Tenants, s.log)
 	if s.admin, err = admin.New(admin.Options{
 		Tenants:   deps.Tenants,
 		Flags:     deps.Flags,
@@ -200,7 +202,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 func Collectors() []prometheus.Collector {
 	var cs []prometheus.Collector
 	for _, group := range [][]prometheus.Collector{
-		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(),
+		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(),
 	} {
 		cs = append(cs, group...)
 	}

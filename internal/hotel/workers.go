@@ -45,7 +45,7 @@ func (s *Service) Start() {
 	if !s.cfg.AnswerInline {
 		run("inbox workers", func(ctx context.Context) error { return s.inbox.Run(ctx, s.handle) })
 	}
-	run("outbox sender", func(ctx context.Context) error { return s.inbox.RunSender(ctx, s.sender) })
+	run("outbox sender", func(ctx context.Context) error { return s.inbox.RunSender(ctx, s.outbound) })
 	run("inbox pruning", s.prune)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
@@ -78,6 +78,7 @@ func (s *Service) prune(ctx context.Context) error {
 
 // handle is the inbox's handler: one guest message in, the replies to queue out.
 func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
+	s.markRead(ctx, m)
 	replies, err := s.orchestrator.Handle(ctx, m, s.hotelContext(ctx, m.TenantID))
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
@@ -87,7 +88,7 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	}
 	out := make([]inbox.OutboundReply, len(replies))
 	for i, r := range replies {
-		out[i] = inbox.OutboundReply{Reply: r}
+		out[i] = inbox.OutboundReply{Reply: r, GuestName: m.Name, GuestSentAt: m.Timestamp}
 	}
 	return out, nil
 }

@@ -19,7 +19,13 @@ type OutboundReply struct {
 	PhoneNumberID string       `json:"phone_number_id,omitempty"` // WhatsApp business sender
 	InReplyTo     string       `json:"in_reply_to,omitempty"`     // inbound message id it answers
 	Subject       string       `json:"subject,omitempty"`         // email subject
-	Reply         chat.Reply   `json:"reply"`
+	// GuestName and GuestSentAt are the guest's profile name and when they
+	// sent the message this answers (the channel's timestamp): what a
+	// WhatsApp sender needs to judge the 24-hour customer-service window and
+	// to fill the hotel's template.
+	GuestName   string     `json:"guest_name,omitempty"`
+	GuestSentAt time.Time  `json:"guest_sent_at,omitzero"`
+	Reply       chat.Reply `json:"reply"`
 }
 
 // ConversationKey orders the sends: replies with the same key leave one at a

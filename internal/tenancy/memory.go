@@ -235,7 +235,19 @@ func tenantDetail(t Tenant) map[string]any {
 	if t.PMSHotelIDSet {
 		d["pms_hotel_id"] = t.PMSHotelID
 	}
+	if t.WhatsAppTemplate.Configured() {
+		d["whatsapp_template"] = templateDetail(t.WhatsAppTemplate)
+	}
 	return d
+}
+
+// templateDetail is a template in the audit log; nil (JSON null) when there
+// is none.
+func templateDetail(w WhatsAppTemplate) any {
+	if !w.Configured() {
+		return nil
+	}
+	return map[string]any{"name": w.Name, "language": w.Language, "body_parameters": w.BodyParameters}
 }
 
 func patchDetail(p TenantPatch) map[string]any {
@@ -255,6 +267,9 @@ func patchDetail(p TenantPatch) map[string]any {
 	if p.PMSHotelID != nil {
 		d["pms_hotel_id"] = *p.PMSHotelID
 	}
+	if p.WhatsAppTemplate != nil {
+		d["whatsapp_template"] = templateDetail(*p.WhatsAppTemplate)
+	}
 	return d
 }
 
@@ -269,6 +284,10 @@ func identifierDetail(id Identifier) map[string]any {
 //	    name: Hotel Madrid Central
 //	    status: active            # or inactive; default active
 //	    timezone: Europe/Madrid   # optional, also language, pms_hotel_id
+//	    whatsapp_template:        # optional: sent outside the 24-hour window
+//	      name: reanudar_conversacion
+//	      language: es
+//	      body_parameters: ["{guest_name}", "{hotel_name}"]
 //	    identifiers:
 //	      - "+34600111222"                               # inferred like the admin API
 //	      - guest1@madrid.com
@@ -284,7 +303,14 @@ type seedTenant struct {
 	Timezone    string           `yaml:"timezone"`
 	Language    string           `yaml:"language"`
 	PMSHotelID  int              `yaml:"pms_hotel_id"`
+	Template    *seedTemplate    `yaml:"whatsapp_template"`
 	Identifiers []seedIdentifier `yaml:"identifiers"`
+}
+
+type seedTemplate struct {
+	Name           string   `yaml:"name"`
+	Language       string   `yaml:"language"`
+	BodyParameters []string `yaml:"body_parameters"`
 }
 
 type seedIdentifier struct {
@@ -315,6 +341,9 @@ func LoadSeed(r io.Reader) ([]Tenant, error) {
 	out := make([]Tenant, 0, len(f.Tenants))
 	for i, st := range f.Tenants {
 		t := Tenant{ID: st.ID, Name: st.Name, Timezone: st.Timezone, Language: st.Language, PMSHotelID: st.PMSHotelID}
+		if st.Template != nil {
+			t.WhatsAppTemplate = WhatsAppTemplate(*st.Template)
+		}
 		switch strings.ToLower(st.Status) {
 		case "", "active":
 			t.Active = true

@@ -426,10 +426,22 @@ func audit(ctx context.Context, db execer, actor, action, target string, detail 
 	return err
 }
 
-const tenantColumns = `id, name, is_active, timezone, language, pms_hotel_id, pms_hotel_id_set, created_at, updated_at`
+const tenantColumns = `id, name, is_active, timezone, language, pms_hotel_id, pms_hotel_id_set,
+	whatsapp_template_name, whatsapp_template_language, whatsapp_template_body_parameters, created_at, updated_at`
 
 func scanTenant(row pgx.Row, t *Tenant) error {
-	return row.Scan(&t.ID, &t.Name, &t.Active, &t.Timezone, &t.Language, &t.PMSHotelID, &t.PMSHotelIDSet, &t.CreatedAt, &t.UpdatedAt)
+	w := &t.WhatsAppTemplate
+	return row.Scan(&t.ID, &t.Name, &t.Active, &t.Timezone, &t.Language, &t.PMSHotelID, &t.PMSHotelIDSet,
+		&w.Name, &w.Language, &w.BodyParameters, &t.CreatedAt, &t.UpdatedAt)
+}
+
+// templateColumns are a template's values for its columns (0035): a NOT NULL
+// text[] takes an empty array, never a nil slice's NULL.
+func templateColumns(w WhatsAppTemplate) (name, language string, params []string) {
+	if w.BodyParameters == nil {
+		return w.Name, w.Language, []string{}
+	}
+	return w.Name, w.Language, w.BodyParameters
 }
 
 // CreateTenant inserts a tenant; ErrConflict if the id exists.
@@ -439,9 +451,11 @@ func (p *PostgresStore) CreateTenant(ctx context.Context, actor string, t Tenant
 	}
 	var out Tenant
 	err := p.write(ctx, func(tx pgx.Tx) error {
-		err := scanTenant(tx.QueryRow(ctx, `INSERT INTO tenants (id, name, is_active, timezone, language, pms_hotel_id, pms_hotel_id_set)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING `+tenantColumns,
-			t.ID, t.Name, t.Active, t.Timezone, t.Language, t.PMSHotelID, t.PMSHotelIDSet), &out)
+		tplName, tplLanguage, tplParams := templateColumns(t.WhatsAppTemplate)
+		err := scanTenant(tx.QueryRow(ctx, `INSERT INTO tenants (id, name, is_active, timezone, language, pms_hotel_id, pms_hotel_id_set,
+				whatsapp_template_name, whatsapp_template_language, whatsapp_template_body_parameters)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING `+tenantColumns,
+			t.ID, t.Name, t.Active, t.Timezone, t.Language, t.PMSHotelID, t.PMSHotelIDSet, tplName, tplLanguage, tplParams), &out)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errorf(ErrConflict, "tenant %q already exists", t.ID)
 		}
@@ -459,14 +473,25 @@ func (p *PostgresStore) UpdateTenant(ctx context.Context, actor, id string, patc
 		return Tenant{}, err
 	}
 	var out Tenant
+	// A template is replaced whole, or not at all (NULLs keep the columns).
+	var tplName, tplLanguage *string
+	var tplParams []string
+	if w := patch.WhatsAppTemplate; w != nil {
+		name, language, params := templateColumns(*w)
+		tplName, tplLanguage, tplParams = &name, &language, params
+	}
 	err := p.write(ctx, func(tx pgx.Tx) error {
 		err := scanTenant(tx.QueryRow(ctx, `UPDATE tenants SET
 				name = COALESCE($2, name), is_active = COALESCE($3, is_active),
 				timezone = COALESCE($4, timezone), language = COALESCE($5, language),
 				pms_hotel_id = COALESCE($6, pms_hotel_id),
-				pms_hotel_id_set = pms_hotel_id_set OR $6 IS NOT NULL, updated_at = now()
+				pms_hotel_id_set = pms_hotel_id_set OR $6 IS NOT NULL,
+				whatsapp_template_name = COALESCE($7, whatsapp_template_name),
+				whatsapp_template_language = COALESCE($8, whatsapp_template_language),
+				whatsapp_template_body_parameters = COALESCE($9, whatsapp_template_body_parameters),
+				updated_at = now()
 			WHERE id = $1 RETURNING `+tenantColumns,
-			id, patch.Name, patch.Active, patch.Timezone, patch.Language, patch.PMSHotelID), &out)
+			id, patch.Name, patch.Active, patch.Timezone, patch.Language, patch.PMSHotelID, tplName, tplLanguage, tplParams), &out)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errorf(ErrNotFound, "tenant %q not found", id)
 		}

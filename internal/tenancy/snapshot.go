@@ -139,6 +139,7 @@ func (s *snapshot) list() []Tenant {
 func copyTenant(t *Tenant) Tenant {
 	c := *t
 	c.Identifiers = slices.Clone(t.Identifiers)
+	c.WhatsAppTemplate = t.WhatsAppTemplate.clone()
 	return c
 }
 

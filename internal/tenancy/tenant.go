@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,9 +56,88 @@ type Tenant struct {
 	// by a PMS that hosts several hotels.
 	PMSHotelID    int
 	PMSHotelIDSet bool
-	Identifiers   []Identifier
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// WhatsAppTemplate is sent instead of a reply that can no longer reach a
+	// guest as it is (outside WhatsApp's 24-hour customer-service window);
+	// the zero value is none.
+	WhatsAppTemplate WhatsAppTemplate
+	Identifiers      []Identifier
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// WhatsAppTemplate is a hotel's message template as Meta approved it. Outside
+// the 24-hour customer-service window (the guest's last message is more than
+// a day old) WhatsApp delivers only approved templates, so a reply due then
+// goes out as this template, which invites the guest to write again.
+type WhatsAppTemplate struct {
+	// Name is the template's name: lowercase letters, digits and '_'.
+	Name string
+	// Language is the approved translation's code, as Meta writes it: "es",
+	// "en_US".
+	Language string
+	// BodyParameters fill the template body's {{1}}, {{2}}... in order. Each
+	// is text in which TemplateGuestName and TemplateHotelName are replaced.
+	BodyParameters []string
+}
+
+// The placeholders of WhatsAppTemplate.BodyParameters.
+const (
+	// TemplateGuestName is the guest's WhatsApp profile name, or their
+	// number (+E.164) when WhatsApp gave no name.
+	TemplateGuestName = "{guest_name}"
+	// TemplateHotelName is the hotel's name (Tenant.Name).
+	TemplateHotelName = "{hotel_name}"
+)
+
+// MaxTemplateBodyParameters bounds WhatsAppTemplate.BodyParameters.
+const MaxTemplateBodyParameters = 20
+
+// Configured reports whether there is a template.
+func (w WhatsAppTemplate) Configured() bool { return w.Name != "" }
+
+// BodyTexts are the body parameters filled in for one guest.
+func (w WhatsAppTemplate) BodyTexts(guestName, hotelName string) []string {
+	fill := strings.NewReplacer(TemplateGuestName, guestName, TemplateHotelName, hotelName)
+	out := make([]string, len(w.BodyParameters))
+	for i, p := range w.BodyParameters {
+		out[i] = fill.Replace(p)
+	}
+	return out
+}
+
+var (
+	templateNamePattern     = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	templateLanguagePattern = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2})?$`)
+	templatePlaceholder     = regexp.MustCompile(`\{[a-z_]+\}`)
+)
+
+// validate accepts the zero value (no template) or a complete one.
+func (w WhatsAppTemplate) validate() error {
+	if !w.Configured() && w.Language == "" && len(w.BodyParameters) == 0 {
+		return nil
+	}
+	switch {
+	case !templateNamePattern.MatchString(w.Name):
+		return errorf(ErrInvalid, "whatsapp_template.name %q must be the approved template's name: 1-512 lowercase letters, digits and '_'", w.Name)
+	case !templateLanguagePattern.MatchString(w.Language):
+		return errorf(ErrInvalid, "whatsapp_template.language %q must be the template's language code, like \"es\" or \"en_US\"", w.Language)
+	case len(w.BodyParameters) > MaxTemplateBodyParameters:
+		return errorf(ErrInvalid, "whatsapp_template.body_parameters: at most %d", MaxTemplateBodyParameters)
+	}
+	for i, p := range w.BodyParameters {
+		switch {
+		case strings.TrimSpace(p) == "":
+			return errorf(ErrInvalid, "whatsapp_template.body_parameters[%d] is blank", i)
+		case !utf8.ValidString(p) || utf8.RuneCountInString(p) > 1024:
+			return errorf(ErrInvalid, "whatsapp_template.body_parameters[%d] must be valid UTF-8 of at most 1024 characters", i)
+		}
+		for _, ph := range templatePlaceholder.FindAllString(p, -1) {
+			if ph != TemplateGuestName && ph != TemplateHotelName {
+				return errorf(ErrInvalid, "whatsapp_template.body_parameters[%d]: unknown placeholder %s (known: %s, %s)", i, ph, TemplateGuestName, TemplateHotelName)
+			}
+		}
+	}
+	return nil
 }
 
 // Defaults of the columns added by 0005_tenancy.sql, and the pms_hotel_id
@@ -75,11 +155,14 @@ type TenantPatch struct {
 	Timezone   *string
 	Language   *string
 	PMSHotelID *int
+	// WhatsAppTemplate replaces the template; a zero one removes it.
+	WhatsAppTemplate *WhatsAppTemplate
 }
 
 // Empty reports whether the patch changes nothing.
 func (p TenantPatch) Empty() bool {
-	return p.Name == nil && p.Active == nil && p.Timezone == nil && p.Language == nil && p.PMSHotelID == nil
+	return p.Name == nil && p.Active == nil && p.Timezone == nil && p.Language == nil && p.PMSHotelID == nil &&
+		p.WhatsAppTemplate == nil
 }
 
 var (
@@ -118,7 +201,11 @@ func (t *Tenant) Normalize() error {
 	if !t.PMSHotelIDSet {
 		t.PMSHotelID = DefaultPMSHotelID
 	}
-	return validateFields(t.Name, t.Timezone, t.Language, t.PMSHotelID)
+	if err := validateFields(t.Name, t.Timezone, t.Language, t.PMSHotelID); err != nil {
+		return err
+	}
+	t.WhatsAppTemplate = t.WhatsAppTemplate.clone() // the directory's own, not the caller's
+	return t.WhatsAppTemplate.validate()
 }
 
 // Validate checks the fields a patch sets.
@@ -140,7 +227,13 @@ func (p TenantPatch) Validate() error {
 	if p.PMSHotelID != nil {
 		pms = *p.PMSHotelID
 	}
-	return validateFields(name, tz, lang, pms)
+	if err := validateFields(name, tz, lang, pms); err != nil {
+		return err
+	}
+	if p.WhatsAppTemplate != nil {
+		return p.WhatsAppTemplate.validate()
+	}
+	return nil
 }
 
 func validateFields(name, tz, lang string, pmsID int) error {
@@ -179,6 +272,14 @@ func (p TenantPatch) apply(t *Tenant) {
 		t.PMSHotelID = *p.PMSHotelID
 		t.PMSHotelIDSet = true
 	}
+	if p.WhatsAppTemplate != nil {
+		t.WhatsAppTemplate = p.WhatsAppTemplate.clone()
+	}
+}
+
+func (w WhatsAppTemplate) clone() WhatsAppTemplate {
+	w.BodyParameters = slices.Clone(w.BodyParameters)
+	return w
 }
 
 // AuditEntry is one row of admin_audit: who changed what.

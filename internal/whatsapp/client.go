@@ -101,9 +101,51 @@ func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Repl
 	if err != nil {
 		return "", &SendError{Message: err.Error(), Err: err}
 	}
+	status, raw, err := c.post(ctx, phoneNumberID, body)
+	if err != nil {
+		return "", err
+	}
+	var ok struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+	}
+	if json.Unmarshal(raw, &ok) != nil || len(ok.Messages) == 0 || ok.Messages[0].ID == "" {
+		// Meta took the request; retrying could send the message twice.
+		return "", &SendError{Status: status, Message: "answer has no message id: " + snippet(raw)}
+	}
+	return ok.Messages[0].ID, nil
+}
+
+// MarkRead marks the guest's message messageID (the wamid its webhook gave)
+// as read, which shows the guest two blue ticks on it and on their earlier
+// messages, and shows them a typing indicator until the business's next
+// message or for 25 seconds. It is sent from business number phoneNumberID,
+// the one the guest wrote to. Every failure is a *SendError.
+func (c *Client) MarkRead(ctx context.Context, phoneNumberID, messageID string) error {
+	body, err := RenderMarkRead(messageID)
+	if err != nil {
+		return &SendError{Message: err.Error(), Err: err}
+	}
+	status, raw, err := c.post(ctx, phoneNumberID, body)
+	if err != nil {
+		return err
+	}
+	var ok struct {
+		Success bool `json:"success"`
+	}
+	if json.Unmarshal(raw, &ok) != nil || !ok.Success {
+		return &SendError{Status: status, Message: "answer is not a success: " + snippet(raw)}
+	}
+	return nil
+}
+
+// post sends body to POST /{phone_number_id}/messages and returns a 2xx
+// answer's status and body; any other outcome is a *SendError.
+func (c *Client) post(ctx context.Context, phoneNumberID string, body []byte) (int, []byte, error) {
 	if phoneNumberID == "" || strings.ContainsAny(phoneNumberID, "/?#") {
 		err := invalid("phone_number_id %q", phoneNumberID)
-		return "", &SendError{Message: err.Error(), Err: err}
+		return 0, nil, &SendError{Message: err.Error(), Err: err}
 	}
 	base := c.BaseURL
 	if base == "" {
@@ -112,7 +154,7 @@ func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Repl
 	endpoint := strings.TrimSuffix(base, "/") + "/" + url.PathEscape(phoneNumberID) + "/messages"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return "", &SendError{Message: "building request: " + err.Error(), Err: err}
+		return 0, nil, &SendError{Message: "building request: " + err.Error(), Err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Content-Type", "application/json")
@@ -123,26 +165,17 @@ func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Repl
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", &SendError{Message: err.Error(), Retryable: true, Err: err}
+		return 0, nil, &SendError{Message: err.Error(), Retryable: true, Err: err}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBodySize))
 	if err != nil {
-		return "", &SendError{Status: resp.StatusCode, Message: "reading answer: " + err.Error(), Retryable: true, Err: err}
+		return 0, nil, &SendError{Status: resp.StatusCode, Message: "reading answer: " + err.Error(), Retryable: true, Err: err}
 	}
-	if resp.StatusCode/100 == 2 {
-		var ok struct {
-			Messages []struct {
-				ID string `json:"id"`
-			} `json:"messages"`
-		}
-		if json.Unmarshal(raw, &ok) != nil || len(ok.Messages) == 0 || ok.Messages[0].ID == "" {
-			// Meta took the request; retrying could send the message twice.
-			return "", &SendError{Status: resp.StatusCode, Message: "answer has no message id: " + snippet(raw)}
-		}
-		return ok.Messages[0].ID, nil
+	if resp.StatusCode/100 != 2 {
+		return 0, nil, classify(resp, raw)
 	}
-	return "", classify(resp, raw)
+	return resp.StatusCode, raw, nil
 }
 
 // classify turns an error answer into a SendError: Meta's throughput, pair-

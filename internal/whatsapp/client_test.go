@@ -164,7 +164,7 @@ func TestSendListLimits(t *testing.T) {
 		m := sendOne(t, chat.Reply{Kind: chat.ReplyList, Text: "Elige",
 			Sections: []chat.Section{{Rows: []chat.Row{{ID: "a", Title: "A"}}}, {Title: "B", Rows: []chat.Row{{ID: "b", Title: "B"}}}, {Title: "vacía"}}})
 		a := m.Request.Interactive.Action
-		if len(a.Sections) != 1 || len(a.Sections[0].Rows) != 2 || a.Sections[0].Title != "" {
+		if len(a.Sections) != 1 || len(a.Sections[0].Rows) != 2 || a.Sections[0].Title != DefaultListButton {
 			t.Fatalf("sections %+v", a.Sections)
 		}
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/testservices"
 	"github.com/agentehotel/agente-caddy/test/whatsapptest"
@@ -91,10 +92,17 @@ func startAgentStack(t testing.TB, env map[string]string, flags ...string) *agen
 	return s
 }
 
+// adminHeader authorizes admin API calls (JSON bodies) as e2e-agent.
+func (s *agentStack) adminHeader() map[string]string {
+	t := s.t
+	t.Helper()
+	return adminJSONHeader(t, "e2e-agent")
+}
+
 func (s *agentStack) registerHotel() {
 	t := s.t
 	t.Helper()
-	hdr := adminJSONHeader(t, "e2e-agent")
+	hdr := s.adminHeader()
 	status, _, body := Do(t, http.MethodPost, s.in.URL("/admin/tenants"), []byte(`{"tenant_id":"`+agentTenant+`","name":"Hotel Madrid Central"}`), hdr)
 	if status != http.StatusCreated {
 		t.Fatalf("create tenant: %d %s", status, body)
@@ -341,13 +349,18 @@ func TestGuestBooksARoomInThreeMessages(t *testing.T) {
 	}
 }
 
+// noReadReceipts turns read receipts off for the tests that make the Graph
+// API slow to hold replies in flight: a receipt, sent before the reply is
+// made, would be what the slow API holds.
+var noReadReceipts = map[string]string{"FEATURE_FLAGS": flags.WhatsAppMarkRead + "=false"}
+
 // TestGracefulRestartHandsBackInFlightReplies: SIGTERM while a reply is on
 // its way to a slow Graph API. The send is abandoned (Meta never accepted
 // it), the claim is handed back at shutdown, and after the restart the reply
 // goes out at once, exactly once — not after the dead claim's lease (30 s)
 // expires. Repeated, because what shuts down first varies between runs.
 func TestGracefulRestartHandsBackInFlightReplies(t *testing.T) {
-	s := startAgentStack(t, nil)
+	s := startAgentStack(t, noReadReceipts)
 	w := newWebhookClient(2)
 	for round := 1; round <= 3; round++ {
 		guest := newGuestPhone()
@@ -555,7 +568,7 @@ func TestTestEnvironmentAnswersInline(t *testing.T) {
 // INBOX_LEASE=2s (default 30s) bounds how long the restarted process waits
 // for the claims of the killed one to expire.
 func TestKillAfterAcksAnswersEveryMessageOnce(t *testing.T) {
-	s := startAgentStack(t, map[string]string{"INBOX_LEASE": "2s"})
+	s := startAgentStack(t, map[string]string{"INBOX_LEASE": "2s", "FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]})
 	w := newWebhookClient(10)
 	type step struct{ text, want string }
 	script := []step{

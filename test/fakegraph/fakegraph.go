@@ -12,10 +12,21 @@
 // What it enforces: POST /{version}/{phone_number_id}/messages with a
 // version like v21.0 and a numeric phone_number_id (optionally one of
 // AllowPhoneNumberIDs); `Authorization: Bearer <token>` (401 OAuthException
-// otherwise); a JSON body with messaging_product "whatsapp", a phone number
-// in `to`, and a text, interactive (button or list) or image message within
+// otherwise); a JSON body with messaging_product "whatsapp", and either a
+// read receipt (status "read", a message_id, optionally a typing_indicator of
+// type "text"; answered {"success": true} and kept in Reads) or a message: a
+// phone number in `to`, and a template (a name of lowercase letters, digits
+// and '_', a language code, text parameters without new lines, tabs or more
+// than four spaces in a row), text, interactive (button or list) or image
+// message within
 // Meta's limits, with no field Meta does not know for those types (400 with
-// code 100 otherwise). Character limits count runes.
+// code 100 otherwise). Character limits count UTF-16 code units, as Meta
+// does (an emoji outside the Basic Multilingual Plane counts 2). Every list
+// section needs its title, a lone section's too.
+//
+// A recipient made to be outside the 24-hour customer-service window
+// (CloseWindow) gets Meta's 131047 "Re-engagement message" for anything but
+// a template.
 //
 // The limits and request shapes are written out here from Meta's
 // documentation on purpose, not imported from internal/whatsapp:
@@ -26,6 +37,7 @@ package fakegraph
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +52,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -60,7 +73,9 @@ type Server struct {
 	calls    int
 	seq      int
 	accepted []Message
-	changed  chan struct{} // closed and replaced on every accepted message
+	reads    []Read
+	closed24 map[string]bool // recipients (digits) outside the 24-hour window
+	changed  chan struct{}   // closed and replaced on every accepted message or read receipt
 }
 
 // Message is one accepted send.
@@ -73,18 +88,65 @@ type Message struct {
 	Received      time.Time
 }
 
-// Request is a send request body as Meta reads it (the types our sender
-// uses). Unknown fields are rejected.
+// Read is one accepted read receipt.
+type Read struct {
+	Version       string
+	PhoneNumberID string
+	MessageID     string
+	// Typing is set when the receipt asked for a typing indicator.
+	Typing   bool
+	Raw      []byte
+	Received time.Time
+}
+
+// Request is a request body as Meta reads it (the types our sender uses): a
+// message, or a read receipt (Status, MessageID, TypingIndicator). Unknown
+// fields are rejected.
 type Request struct {
-	MessagingProduct string       `json:"messaging_product"`
-	RecipientType    string       `json:"recipient_type,omitempty"`
-	To               string       `json:"to"`
-	Recipient        string       `json:"recipient,omitempty"` // a business-scoped user id, when there is no `to`
-	Type             string       `json:"type"`
-	Context          *Context     `json:"context,omitempty"`
-	Text             *Text        `json:"text,omitempty"`
-	Interactive      *Interactive `json:"interactive,omitempty"`
-	Image            *Media       `json:"image,omitempty"`
+	MessagingProduct string           `json:"messaging_product"`
+	RecipientType    string           `json:"recipient_type,omitempty"`
+	To               string           `json:"to"`
+	Recipient        string           `json:"recipient,omitempty"` // a business-scoped user id, when there is no `to`
+	Type             string           `json:"type"`
+	Context          *Context         `json:"context,omitempty"`
+	Text             *Text            `json:"text,omitempty"`
+	Interactive      *Interactive     `json:"interactive,omitempty"`
+	Image            *Media           `json:"image,omitempty"`
+	Template         *Template        `json:"template,omitempty"`
+	Status           string           `json:"status,omitempty"`
+	MessageID        string           `json:"message_id,omitempty"`
+	TypingIndicator  *TypingIndicator `json:"typing_indicator,omitempty"`
+}
+
+// Template is a template message: which approved template, in which
+// language, and its parameters.
+type Template struct {
+	Name       string              `json:"name"`
+	Language   *TemplateLanguage   `json:"language"`
+	Components []TemplateComponent `json:"components,omitempty"`
+}
+
+// TemplateLanguage is the approved translation to send.
+type TemplateLanguage struct {
+	Policy string `json:"policy,omitempty"`
+	Code   string `json:"code"`
+}
+
+// TemplateComponent fills the parameters of a header or the body.
+type TemplateComponent struct {
+	Type       string              `json:"type"`
+	Parameters []TemplateParameter `json:"parameters"`
+}
+
+// TemplateParameter is one text parameter.
+type TemplateParameter struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// TypingIndicator asks for the typing indicator with a read receipt.
+type TypingIndicator struct {
+	Type string `json:"type"`
 }
 
 // Context quotes an earlier message.
@@ -244,11 +306,38 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.accepted...)
 }
 
-// Reset forgets accepted messages, queued failures and the call count.
+// Reads returns a copy of the accepted read receipts, in order.
+func (s *Server) Reads() []Read {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Read(nil), s.reads...)
+}
+
+// CloseWindow puts recipients (phone numbers, with or without '+') outside
+// the 24-hour customer-service window: any message to them but a template
+// gets 131047. OpenWindow undoes it, as the guest's next message would.
+func (s *Server) CloseWindow(recipients ...string) { s.setWindow(true, recipients) }
+
+// OpenWindow puts recipients back inside the window.
+func (s *Server) OpenWindow(recipients ...string) { s.setWindow(false, recipients) }
+
+func (s *Server) setWindow(closed bool, recipients []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed24 == nil {
+		s.closed24 = map[string]bool{}
+	}
+	for _, r := range recipients {
+		s.closed24[strings.TrimPrefix(r, "+")] = closed
+	}
+}
+
+// Reset forgets accepted messages and read receipts, queued failures and
+// the call count.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.accepted, s.failures, s.calls = nil, nil, 0
+	s.accepted, s.reads, s.failures, s.calls = nil, nil, nil, 0
 }
 
 // WaitForMessages waits until at least n messages were accepted and returns
@@ -351,8 +440,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		invalidParam(w, "body: trailing data")
 		return
 	}
+	if req.Status != "" || req.MessageID != "" || req.TypingIndicator != nil {
+		s.markRead(w, version, pnid, &req, raw)
+		return
+	}
 	if err := validate(&req); err != nil {
 		invalidParam(w, err.Error())
+		return
+	}
+	s.mu.Lock()
+	outside := req.Type != "template" && s.closed24[strings.TrimPrefix(cmp.Or(req.To, req.Recipient), "+")]
+	s.mu.Unlock()
+	if outside {
+		writeFailure(w, Failure{Code: 131047})
 		return
 	}
 
@@ -370,6 +470,37 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		"contacts":          []map[string]string{{"input": req.To, "wa_id": strings.TrimPrefix(req.To, "+")}},
 		"messages":          []map[string]string{{"id": wamid}},
 	})
+}
+
+// markRead answers a read receipt, which Meta takes on the messages
+// endpoint: {"success": true}, or 400 when it is not one.
+func (s *Server) markRead(w http.ResponseWriter, version, pnid string, req *Request, raw []byte) {
+	switch {
+	case req.MessagingProduct != "whatsapp":
+		invalidParam(w, "messaging_product must be \"whatsapp\"")
+		return
+	case req.Status != "read":
+		invalidParam(w, fmt.Sprintf("status %q: only \"read\" can be set", req.Status))
+		return
+	case strings.TrimSpace(req.MessageID) == "":
+		invalidParam(w, "message_id is required")
+		return
+	case req.TypingIndicator != nil && req.TypingIndicator.Type != "text":
+		invalidParam(w, "typing_indicator.type must be \"text\"")
+		return
+	case req.To != "" || req.Recipient != "" || req.Type != "" || req.RecipientType != "" || req.Context != nil || req.Text != nil ||
+		req.Interactive != nil || req.Image != nil || req.Template != nil:
+		invalidParam(w, "a read receipt takes messaging_product, status, message_id and typing_indicator only")
+		return
+	}
+	s.mu.Lock()
+	s.reads = append(s.reads, Read{Version: version, PhoneNumberID: pnid, MessageID: req.MessageID,
+		Typing: req.TypingIndicator != nil, Raw: raw, Received: time.Now()})
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"success": true})
 }
 
 var phoneRE = regexp.MustCompile(`^\+?[0-9]{1,15}$`)
@@ -396,7 +527,7 @@ func validate(req *Request) error {
 		return fmt.Errorf("to %q is not a phone number", req.To)
 	}
 	present := 0
-	for _, p := range []bool{req.Text != nil, req.Interactive != nil, req.Image != nil} {
+	for _, p := range []bool{req.Text != nil, req.Interactive != nil, req.Image != nil, req.Template != nil} {
 		if p {
 			present++
 		}
@@ -423,6 +554,11 @@ func validate(req *Request) error {
 			return errors.New("interactive is required for type interactive")
 		}
 		return interactive(req.Interactive)
+	case "template":
+		if req.Template == nil {
+			return errors.New("template is required for type template")
+		}
+		return template(req.Template)
 	case "":
 		return errors.New("type is required")
 	default:
@@ -516,11 +652,7 @@ func interactive(in *Interactive) error {
 		rows, ids := 0, map[string]bool{}
 		for i, s := range a.Sections {
 			p := fmt.Sprintf("interactive.action.sections[%d]", i)
-			if len(a.Sections) > 1 {
-				if err := length(p+".title", s.Title, 1, 24); err != nil {
-					return err
-				}
-			} else if err := length(p+".title", s.Title, 0, 24); err != nil {
+			if err := length(p+".title", s.Title, 1, 24); err != nil {
 				return err
 			}
 			if len(s.Rows) == 0 {
@@ -553,6 +685,50 @@ func interactive(in *Interactive) error {
 	return nil
 }
 
+var (
+	templateNameRE = regexp.MustCompile(`^[a-z0-9_]{1,512}$`)
+	// spacesRE is what Meta refuses in a template parameter: a new line, a
+	// tab, or more than four spaces in a row.
+	spacesRE = regexp.MustCompile(`[\n\t]| {5,}`)
+)
+
+func template(t *Template) error {
+	if t.Name == "" {
+		return errors.New("template.name is required")
+	}
+	if !templateNameRE.MatchString(t.Name) {
+		return fmt.Errorf("template.name %q: lowercase letters, digits and '_' only", t.Name)
+	}
+	if t.Language == nil || t.Language.Code == "" {
+		return errors.New("template.language.code is required")
+	}
+	if t.Language.Policy != "" && t.Language.Policy != "deterministic" {
+		return fmt.Errorf("template.language.policy %q must be \"deterministic\"", t.Language.Policy)
+	}
+	for i, c := range t.Components {
+		p := fmt.Sprintf("template.components[%d]", i)
+		if c.Type != "body" && c.Type != "header" {
+			return fmt.Errorf("%s.type %q is not implemented by this fake", p, c.Type)
+		}
+		if len(c.Parameters) == 0 {
+			return fmt.Errorf("%s.parameters must not be empty", p)
+		}
+		for j, prm := range c.Parameters {
+			pp := fmt.Sprintf("%s.parameters[%d]", p, j)
+			if prm.Type != "text" {
+				return fmt.Errorf("%s.type %q is not implemented by this fake", pp, prm.Type)
+			}
+			if err := length(pp+".text", prm.Text, 1, 1024); err != nil {
+				return err
+			}
+			if spacesRE.MatchString(prm.Text) {
+				return fmt.Errorf("%s.text must not have new lines, tabs or more than 4 consecutive spaces", pp)
+			}
+		}
+	}
+	return nil
+}
+
 func media(path string, m *Media) error {
 	switch {
 	case m.ID != "" && m.Link != "":
@@ -573,12 +749,12 @@ func length(path, s string, min, max int) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%s is not valid UTF-8", path)
 	}
-	n := utf8.RuneCountInString(s)
+	n := len(utf16.Encode([]rune(s)))
 	if n < min || n > max {
 		if min > 0 && n == 0 {
 			return fmt.Errorf("%s is required", path)
 		}
-		return fmt.Errorf("%s must be at most %d characters long, got %d", path, max, n)
+		return fmt.Errorf("%s must be at most %d characters (UTF-16 code units) long, got %d", path, max, n)
 	}
 	if min > 0 && strings.TrimSpace(s) == "" {
 		return fmt.Errorf("%s must not be blank", path)

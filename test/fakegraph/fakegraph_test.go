@@ -177,6 +177,10 @@ func TestValidation(t *testing.T) {
 		{"list without button", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"sections":[{"rows":[` + rows(1) + `]}]}}`), false},
 		{"list button 21", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"button":"` + long(21) + `","sections":[{"rows":[` + rows(1) + `]}]}}`), false},
 		{"untitled section among several", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"button":"Ver","sections":[{"rows":[{"id":"a","title":"a"}]},{"title":"B","rows":[{"id":"b","title":"b"}]}]}}`), false},
+		{"lone untitled section", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"button":"Ver","sections":[{"rows":[` + rows(1) + `]}]}}`), false},
+		{"lone titled section", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"button":"Ver","sections":[{"title":"Habitaciones","rows":[` + rows(1) + `]}]}}`), true},
+		{"emoji title of 20 units", interactiveBody(buttons(1, strings.Repeat("😀", 9)+"a")), true},
+		{"emoji title of 21 units", interactiveBody(buttons(1, strings.Repeat("😀", 10))), false},
 		{"section title 25", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"button":"Ver","sections":[{"title":"` + long(25) + `","rows":[` + rows(1) + `]}]}}`), false},
 		{"row title 25", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"button":"Ver","sections":[{"rows":[{"id":"a","title":"` + long(25) + `"}]}]}}`), false},
 		{"row description 73", interactiveBody(`{"type":"list","body":{"text":"x"},"action":{"button":"Ver","sections":[{"rows":[{"id":"a","title":"a","description":"` + long(73) + `"}]}]}}`), false},
@@ -264,4 +268,110 @@ func TestWaitForMessages(t *testing.T) {
 		seen[m.WAMID] = true
 	}
 	wg.Wait()
+}
+
+const readReceipt = `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA","typing_indicator":{"type":"text"}}`
+
+func TestReadReceipts(t *testing.T) {
+	s := Start(t, token)
+	a := send(t, s, readReceipt)
+	if a.status != 200 || a.body["success"] != true || len(a.body) != 1 {
+		t.Fatalf("%d %v", a.status, a.body)
+	}
+	if a := send(t, s, `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.2"}`); a.status != 200 {
+		t.Fatalf("without typing indicator: %d %v", a.status, a.body)
+	}
+	reads := s.Reads()
+	if len(reads) != 2 || !reads[0].Typing || reads[1].Typing || reads[0].PhoneNumberID != "106540352242922" ||
+		reads[0].MessageID != "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA" || string(reads[0].Raw) != readReceipt {
+		t.Fatalf("reads %+v", reads)
+	}
+	if len(s.Messages()) != 0 {
+		t.Fatal("a read receipt was taken for a message")
+	}
+	for name, body := range map[string]string{
+		"no message_id":         `{"messaging_product":"whatsapp","status":"read"}`,
+		"blank message_id":      `{"messaging_product":"whatsapp","status":"read","message_id":" "}`,
+		"other status":          `{"messaging_product":"whatsapp","status":"delivered","message_id":"wamid.1"}`,
+		"no status":             `{"messaging_product":"whatsapp","message_id":"wamid.1"}`,
+		"no messaging_product":  `{"status":"read","message_id":"wamid.1"}`,
+		"other typing type":     `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.1","typing_indicator":{"type":"audio"}}`,
+		"with a recipient":      `{"messaging_product":"whatsapp","to":"34600111222","status":"read","message_id":"wamid.1"}`,
+		"unknown field":         `{"messaging_product":"whatsapp","status":"read","message_id":"wamid.1","typing_indicator":{"type":"text","seconds":5}}`,
+		"typing without status": `{"messaging_product":"whatsapp","message_id":"wamid.1","typing_indicator":{"type":"text"}}`,
+	} {
+		if a := send(t, s, body); a.status != 400 || errCode(a) != 100 {
+			t.Errorf("%s: %d %v", name, a.status, a.body)
+		}
+	}
+	if len(s.Reads()) != 2 {
+		t.Fatalf("%d reads after the refused ones", len(s.Reads()))
+	}
+}
+
+func templateBody(template string) string {
+	return `{"messaging_product":"whatsapp","to":"+34600111222","type":"template","template":` + template + `}`
+}
+
+func TestTemplates(t *testing.T) {
+	s := Start(t, token)
+	ok := templateBody(`{"name":"reanudar_conversacion","language":{"code":"es"},"components":[{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"Hotel Madrid Central"}]}]}`)
+	a := send(t, s, ok)
+	if a.status != 200 {
+		t.Fatalf("%d %v", a.status, a.body)
+	}
+	m := s.Messages()[0]
+	tpl := m.Request.Template
+	if m.Request.Type != "template" || tpl.Name != "reanudar_conversacion" || tpl.Language.Code != "es" ||
+		tpl.Components[0].Parameters[1].Text != "Hotel Madrid Central" || string(m.Raw) != ok {
+		t.Fatalf("recorded %+v", m.Request)
+	}
+	for name, c := range map[string]struct {
+		body string
+		ok   bool
+	}{
+		"no components":        {templateBody(`{"name":"hello_world","language":{"code":"en_US"}}`), true},
+		"deterministic policy": {templateBody(`{"name":"hello_world","language":{"policy":"deterministic","code":"en_US"}}`), true},
+		"no name":              {templateBody(`{"language":{"code":"es"}}`), false},
+		"name with capitals":   {templateBody(`{"name":"Hello","language":{"code":"es"}}`), false},
+		"no language":          {templateBody(`{"name":"hello_world"}`), false},
+		"no language code":     {templateBody(`{"name":"hello_world","language":{}}`), false},
+		"template missing":     {`{"messaging_product":"whatsapp","to":"1","type":"template"}`, false},
+		"template and text":    {`{"messaging_product":"whatsapp","to":"1","type":"template","text":{"body":"x"},"template":{"name":"a","language":{"code":"es"}}}`, false},
+		"empty parameter":      {templateBody(`{"name":"a","language":{"code":"es"},"components":[{"type":"body","parameters":[{"type":"text","text":""}]}]}`), false},
+		"new line parameter":   {templateBody(`{"name":"a","language":{"code":"es"},"components":[{"type":"body","parameters":[{"type":"text","text":"Ana\nGarcía"}]}]}`), false},
+		"five spaces":          {templateBody(`{"name":"a","language":{"code":"es"},"components":[{"type":"body","parameters":[{"type":"text","text":"Ana     García"}]}]}`), false},
+		"no parameters":        {templateBody(`{"name":"a","language":{"code":"es"},"components":[{"type":"body","parameters":[]}]}`), false},
+		"unknown component":    {templateBody(`{"name":"a","language":{"code":"es"},"components":[{"type":"carousel","parameters":[{"type":"text","text":"x"}]}]}`), false},
+	} {
+		if a := send(t, s, c.body); c.ok != (a.status == 200) {
+			t.Errorf("%s: %d %v", name, a.status, a.body)
+		}
+	}
+}
+
+func TestOutsideTheWindow(t *testing.T) {
+	s := Start(t, token)
+	s.CloseWindow("+34600111222")
+	a := send(t, s, okText)
+	if e, _ := a.body["error"].(map[string]any); a.status != 400 || errCode(a) != 131047 || !strings.Contains(e["message"].(string), "Re-engagement message") {
+		t.Fatalf("free-form outside the window: %d %v", a.status, a.body)
+	}
+	if a := send(t, s, templateBody(`{"name":"hello_world","language":{"code":"en_US"}}`)); a.status != 200 {
+		t.Fatalf("template outside the window: %d %v", a.status, a.body)
+	}
+	if a := send(t, s, readReceipt); a.status != 200 {
+		t.Fatalf("read receipt: %d %v", a.status, a.body)
+	}
+	other := `{"messaging_product":"whatsapp","to":"34600999000","type":"text","text":{"body":"hola"}}`
+	if a := send(t, s, other); a.status != 200 {
+		t.Fatalf("another guest: %d %v", a.status, a.body)
+	}
+	s.OpenWindow("34600111222")
+	if a := send(t, s, okText); a.status != 200 {
+		t.Fatalf("window open again: %d %v", a.status, a.body)
+	}
+	if n := len(s.Messages()); n != 3 {
+		t.Fatalf("%d messages accepted, want 3", n)
+	}
 }

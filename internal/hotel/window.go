@@ -1,0 +1,150 @@
+package hotel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/tenancy"
+	"github.com/agentehotel/agente-caddy/internal/whatsapp"
+)
+
+// customerServiceWindow is how long after a guest's last message WhatsApp
+// delivers the business's free-form messages; after it, only approved
+// templates.
+const customerServiceWindow = 24 * time.Hour
+
+// Why a reply went out as the hotel's template (whatsapp_window_templates_total).
+const (
+	causeWindowClosed = "window_closed" // judged before sending
+	causeMeta131047   = "meta_131047"   // Meta refused the reply
+)
+
+// windowSender is what the outbox sends through: the channel sender, except
+// that a WhatsApp reply that can no longer reach its guest as it is goes out
+// as the hotel's approved template (tenancy.WhatsAppTemplate) instead.
+//
+// Whether the guest is outside the window is judged from when they sent the
+// message the reply answers (OutboundReply.GuestSentAt, WhatsApp's own
+// timestamp, carried on the reply). The guest's last message is that one or a
+// later one, so a reply within 24 hours of it is certainly inside the
+// window, and the judgement costs no read of the inbox or the session. The
+// one misjudgement it allows is a reply over a day late to a guest who wrote
+// again meanwhile: the template, which asks them to pick the conversation up,
+// serves them better than so stale an answer. Meta's 131047 catches the
+// opposite case (clocks apart, a timestamp older than it says): the reply
+// is then sent again as the template.
+//
+// A template goes to a guest once: the replies after it that could not
+// reach them either (several replies to a message, several old messages)
+// are recorded as sent under the template's wamid, until the guest writes
+// again. A hotel without a template: the reply fails with the reason, and is
+// not retried.
+type windowSender struct {
+	channel *channelSender
+	tenants tenancy.Store
+	log     *slog.Logger
+	now     func() time.Time
+
+	mu        sync.Mutex
+	templated map[string]templateSent // conversation key → the last template sent there
+}
+
+// templateSent is a template that went to a guest, and when.
+type templateSent struct {
+	wamid string
+	at    time.Time
+}
+
+func newWindowSender(channel *channelSender, tenants tenancy.Store, log *slog.Logger) *windowSender {
+	return &windowSender{channel: channel, tenants: tenants, log: log, now: time.Now, templated: map[string]templateSent{}}
+}
+
+// Send delivers r, as the hotel's template when the guest is outside the
+// 24-hour window.
+func (w *windowSender) Send(ctx context.Context, r inbox.OutboundReply) (string, error) {
+	if r.Channel != chat.WhatsApp || w.channel.whatsapp == nil || r.Reply.Kind == chat.ReplyTemplate {
+		return w.channel.Send(ctx, r)
+	}
+	if !r.GuestSentAt.IsZero() && w.now().Sub(r.GuestSentAt) >= customerServiceWindow {
+		return w.sendTemplate(ctx, r, causeWindowClosed)
+	}
+	id, err := w.channel.Send(ctx, r)
+	if outsideWindow(err) {
+		return w.sendTemplate(ctx, r, causeMeta131047)
+	}
+	return id, err
+}
+
+// outsideWindow reports whether err is Meta's 131047: the guest is outside
+// the 24-hour window.
+func outsideWindow(err error) bool {
+	var ra retryAfter
+	if errors.As(err, &ra) {
+		return ra.SendError != nil && ra.Code == whatsapp.CodeOutsideWindow
+	}
+	var se *whatsapp.SendError
+	return errors.As(err, &se) && se.Code == whatsapp.CodeOutsideWindow
+}
+
+func (w *windowSender) sendTemplate(ctx context.Context, r inbox.OutboundReply, cause string) (string, error) {
+	log := w.log.With("tenant_id", r.TenantID, "to", r.To, "in_reply_to", r.InReplyTo, "cause", cause)
+	key := r.ConversationKey()
+	if sent, ok := w.lastTemplate(key); ok && !sent.at.Before(r.GuestSentAt) {
+		windowTemplates.WithLabelValues(cause, "covered").Inc()
+		log.Info("WhatsApp reply outside the 24-hour window: the hotel's template already went to the guest", "wamid", sent.wamid)
+		return sent.wamid, nil
+	}
+	hotel, _ := w.tenants.Tenant(r.TenantID)
+	tpl := hotel.WhatsAppTemplate
+	if !tpl.Configured() {
+		windowTemplates.WithLabelValues(cause, "not_configured").Inc()
+		err := fmt.Errorf("the guest is outside WhatsApp's 24-hour customer-service window, where only an approved template reaches them, "+
+			"and hotel %q has no WhatsApp template (admin API: whatsapp_template)", r.TenantID)
+		log.Warn("WhatsApp reply not sent", "error", err)
+		return "", inbox.Permanent(err)
+	}
+	guest := r.GuestName
+	if guest == "" {
+		guest = "+" + r.To
+	}
+	tr := r
+	tr.Reply = chat.Reply{Kind: chat.ReplyTemplate, Template: &chat.Template{Name: tpl.Name, Language: tpl.Language,
+		BodyParameters: tpl.BodyTexts(guest, hotel.Name)}}
+	id, err := w.channel.Send(ctx, tr)
+	if err != nil {
+		windowTemplates.WithLabelValues(cause, "failed").Inc()
+		log.Warn("sending the hotel's WhatsApp template", "template", tpl.Name, "error", err)
+		return "", err
+	}
+	w.remember(key, templateSent{wamid: id, at: w.now()})
+	windowTemplates.WithLabelValues(cause, "sent").Inc()
+	log.Info("WhatsApp reply sent as the hotel's template: the guest is outside the 24-hour window", "template", tpl.Name, "wamid", id)
+	return id, nil
+}
+
+// lastTemplate is the template sent to conversation key within the window.
+func (w *windowSender) lastTemplate(key string) (templateSent, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sent, ok := w.templated[key]
+	return sent, ok && w.now().Sub(sent.at) < customerServiceWindow
+}
+
+// remember records a template sent, and forgets those older than the window:
+// a guest who has not answered one in a day may be sent another.
+func (w *windowSender) remember(key string, sent templateSent) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, s := range w.templated {
+		if sent.at.Sub(s.at) >= customerServiceWindow {
+			delete(w.templated, k)
+		}
+	}
+	w.templated[key] = sent
+}

@@ -1,0 +1,114 @@
+package e2e
+
+// WhatsApp's 24-hour customer-service window and read receipts, end to end:
+// the binary on Postgres, replies at the fake Graph API.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/test/fakegraph"
+)
+
+var webhookTimestampRE = regexp.MustCompile(`"timestamp":"\d+"`)
+
+// textMessageAt is textMessage stamped sentAt, as Meta stamps a message
+// with when the guest sent it.
+func textMessageAt(from, wamid, text string, sentAt time.Time) []byte {
+	return webhookTimestampRE.ReplaceAll(textMessage(from, wamid, text), fmt.Appendf(nil, `"timestamp":"%d"`, sentAt.Unix()))
+}
+
+// templateParams is a template message's body parameters, or nil when m is
+// not a template.
+func templateParams(m fakegraph.Message) []string {
+	tpl := m.Request.Template
+	if m.Request.Type != "template" || tpl == nil || tpl.Name != "reanudar_conversacion" || tpl.Language == nil || tpl.Language.Code != "es" {
+		return nil
+	}
+	params := []string{}
+	for _, c := range tpl.Components {
+		for _, p := range c.Parameters {
+			params = append(params, p.Text)
+		}
+	}
+	return params
+}
+
+// TestReplyOutsideTheWindowGoesOutAsTheHotelsTemplate: the hotel is given
+// its approved template through the admin API. A guest whose message is
+// older than 24 hours is answered with the template (the binary judges the
+// window), as is one Meta finds outside it (131047); a guest inside the
+// window gets the reply itself. Every message from Meta is marked read with
+// a typing indicator.
+func TestReplyOutsideTheWindowGoesOutAsTheHotelsTemplate(t *testing.T) {
+	s := startAgentStack(t, nil)
+	status, _, body := Do(t, http.MethodPatch, s.in.URL("/admin/tenants/"+agentTenant),
+		[]byte(`{"whatsapp_template":{"name":"reanudar_conversacion","language":"es","body_parameters":["{guest_name}","{hotel_name}"]}}`), s.adminHeader())
+	if status != http.StatusOK {
+		t.Fatalf("PATCH whatsapp_template: %d %s", status, body)
+	}
+	w := newWebhookClient(2)
+	old, closed, open := newGuestPhone(), newGuestPhone(), newGuestPhone()
+	s.graph.CloseWindow(closed)
+
+	s.deliver(w, textMessageAt(old, "wamid.window-old-"+old, "hola", time.Now().Add(-25*time.Hour)))
+	s.deliver(w, textMessage(closed, "wamid.window-closed-"+closed, "hola"))
+	s.deliver(w, textMessage(open, "wamid.window-open-"+open, "hola"))
+
+	for _, guest := range []string{old, closed} {
+		r := s.waitReplies(guest, 1, 10*time.Second)
+		if got := templateParams(r[0]); !slices.Equal(got, []string{"Ana García", "Hotel Madrid Central"}) {
+			t.Errorf("%s: sent %s, want the hotel's template with the guest's and the hotel's names", guest, r[0].Raw)
+		}
+	}
+	r := s.waitReplies(open, 1, 10*time.Second)
+	mustSay(t, r[0], "Hotel Madrid Central")
+	if r[0].Request.Type != "text" {
+		t.Errorf("inside the window: sent %s, want the reply itself", r[0].Raw)
+	}
+	s.waitQuiet(10 * time.Second)
+
+	// The outbox records each reply sent, under the id Meta gave what went out.
+	wamids := map[string]string{}
+	for _, m := range s.graph.Messages() {
+		wamids[m.WAMID] = m.Request.Type
+	}
+	rows, err := s.db.Query(context.Background(), `SELECT recipient, state, attempts, coalesce(provider_id, '') FROM outbox_replies`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var to, state, provider string
+		var attempts int
+		if err := rows.Scan(&to, &state, &attempts, &provider); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		want := map[string]string{old: "template", closed: "template", open: "text"}[to]
+		if state != "sent" || attempts != 1 || wamids[provider] != want {
+			t.Errorf("reply to %s: %s after %d attempts as %q (%s), want sent at once as %s", to, state, attempts, provider, wamids[provider], want)
+		}
+	}
+	if err := rows.Err(); err != nil || n != 3 {
+		t.Fatalf("%d replies in the outbox (%v), want 3:\n%s", n, err, s.queues())
+	}
+
+	var read []string
+	for _, rr := range s.graph.Reads() {
+		if !rr.Typing || rr.PhoneNumberID != agentPhoneNumberID {
+			t.Errorf("read receipt %+v: want a typing indicator from the hotel's number", rr)
+		}
+		read = append(read, rr.MessageID)
+	}
+	for _, id := range []string{"wamid.window-old-" + old, "wamid.window-closed-" + closed, "wamid.window-open-" + open} {
+		if !slices.Contains(read, id) {
+			t.Errorf("%s was not marked read (read: %v)", id, read)
+		}
+	}
+}
