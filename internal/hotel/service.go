@@ -23,6 +23,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/admin"
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/consent"
 	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
@@ -140,6 +141,8 @@ type Service struct {
 	breaker      *resilient.Breaker
 	inbox        *inbox.Inbox
 	sender       *channelSender
+	consent      consent.Store
+	outbound     inbox.Sender // what the outbox sends through: consent, channel
 	admin        *admin.Handler
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
@@ -178,6 +181,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.sender = newChannelSender(cfg.WhatsApp, cfg.SMTP, s.log)
+	if s.consent, err = s.openConsent(); err != nil {
+		return nil, err
+	}
+	s.outbound = consentSender{store: s.consent, next: s.sender}
 	if s.admin, err = admin.New(admin.Options{
 		Tenants:   deps.Tenants,
 		Flags:     deps.Flags,

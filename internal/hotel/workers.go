@@ -45,7 +45,7 @@ func (s *Service) Start() {
 	if !s.cfg.AnswerInline {
 		run("inbox workers", func(ctx context.Context) error { return s.inbox.Run(ctx, s.handle) })
 	}
-	run("outbox sender", func(ctx context.Context) error { return s.inbox.RunSender(ctx, s.sender) })
+	run("outbox sender", func(ctx context.Context) error { return s.inbox.RunSender(ctx, s.outbound) })
 	run("inbox pruning", s.prune)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
@@ -77,8 +77,14 @@ func (s *Service) prune(ctx context.Context) error {
 }
 
 // handle is the inbox's handler: one guest message in, the replies to queue out.
+// A message about consent, or from a guest who opted out, never reaches the
+// orchestrator.
 func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
-	replies, err := s.orchestrator.Handle(ctx, m, s.hotelContext(ctx, m.TenantID))
+	hc := s.hotelContext(ctx, m.TenantID)
+	if replies, handled, err := s.consentTurn(ctx, m, hc); handled || err != nil {
+		return replies, err
+	}
+	replies, err := s.orchestrator.Handle(ctx, m, hc)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
 			return nil, inbox.Permanent(err)
