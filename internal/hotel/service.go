@@ -70,6 +70,9 @@ type WhatsAppConfig struct {
 	AccessToken   string
 	APIBase       string // empty: whatsapp.DefaultBaseURL
 	PhoneNumberID string // the number replies go out from when the message named none
+	// ProbeInterval is how often a refused access token is tried again,
+	// with one held reply. Default DefaultTokenProbeInterval.
+	ProbeInterval time.Duration
 }
 
 // SMTPConfig is the email sender's.
@@ -142,7 +145,8 @@ type Service struct {
 	inbox        *inbox.Inbox
 	sender       *channelSender
 	consent      consent.Store
-	outbound     inbox.Sender // what the outbox sends through: consent, channel
+	token        *tokenGuard  // nil without a WhatsApp access token
+	outbound     inbox.Sender // what the outbox sends through: consent, token, channel
 	admin        *admin.Handler
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
@@ -184,7 +188,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.consent, err = s.openConsent(); err != nil {
 		return nil, err
 	}
-	s.outbound = consentSender{store: s.consent, next: s.sender}
+	var out inbox.Sender = s.sender
+	if s.sender.whatsapp != nil {
+		// Sets whatsapp_token_valid from what is known of the token.
+		if s.token, err = s.newTokenGuard(out); err != nil {
+			return nil, err
+		}
+		out = s.token
+	} else {
+		whatsappTokenValid.Set(1) // no token to refuse: development logs replies
+	}
+	s.outbound = consentSender{store: s.consent, next: out}
 	if s.admin, err = admin.New(admin.Options{
 		Tenants:   deps.Tenants,
 		Flags:     deps.Flags,
@@ -207,6 +221,7 @@ func Collectors() []prometheus.Collector {
 	var cs []prometheus.Collector
 	for _, group := range [][]prometheus.Collector{
 		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(),
+		{whatsappTokenValid},
 	} {
 		cs = append(cs, group...)
 	}
@@ -221,7 +236,7 @@ func (s *Service) Admin() http.Handler { return s.admin }
 func (s *Service) dashboard(ctx context.Context) map[string]any {
 	out := map[string]any{"environment": s.cfg.Environment}
 	if st, err := s.inbox.Stats(ctx); err == nil {
-		out["inbox_pending"], out["outbox_pending"] = st.InboxPending, st.OutboxPending
+		out["inbox_pending"], out["outbox_pending"], out["outbox_held"] = st.InboxPending, st.OutboxPending, st.OutboxHeld
 	}
 	if s.breaker != nil {
 		out["pms_breaker_state"] = s.breaker.State()

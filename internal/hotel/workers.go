@@ -46,6 +46,9 @@ func (s *Service) Start() {
 		run("inbox workers", func(ctx context.Context) error { return s.inbox.Run(ctx, s.handle) })
 	}
 	run("outbox sender", func(ctx context.Context) error { return s.inbox.RunSender(ctx, s.outbound) })
+	if s.token != nil {
+		run("WhatsApp token probe", s.token.watch)
+	}
 	run("inbox pruning", s.prune)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
