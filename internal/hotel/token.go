@@ -138,7 +138,8 @@ func (st *tokenState) record(v verdict, err error, probe bool, now time.Time, ev
 	case v == tokenRefused:
 		refusedNow = st.refused == nil || st.refused == errUnverified
 		if st.refused == nil {
-			st.since = now
+			// This send was the first probe: the next is due in `every`.
+			st.since, st.lastProbe = now, now
 		}
 		st.refused = err
 	case v == tokenTaken && probe && st.refused != nil:
