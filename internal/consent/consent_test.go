@@ -7,7 +7,6 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/consent"
-	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
@@ -65,19 +64,7 @@ func TestGuestKey(t *testing.T) {
 func TestStores(t *testing.T) {
 	t.Parallel()
 	t.Run("memory", func(t *testing.T) { storeContract(t, consent.NewMemory()) })
-	t.Run("postgres", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		pool, err := store.Connect(ctx, testservices.Postgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		if _, err := store.Migrate(ctx, pool); err != nil {
-			t.Fatal(err)
-		}
-		storeContract(t, consent.NewPostgres(pool))
-	})
+	t.Run("postgres", func(t *testing.T) { storeContract(t, consent.NewPostgres(testservices.MigratedPostgres(t))) })
 }
 
 // storeContract: a guest without a record accepts messages; a change is
