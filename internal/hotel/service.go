@@ -23,6 +23,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/admin"
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/consent"
 	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
@@ -69,6 +70,9 @@ type WhatsAppConfig struct {
 	AccessToken   string
 	APIBase       string // empty: whatsapp.DefaultBaseURL
 	PhoneNumberID string // the number replies go out from when the message named none
+	// ProbeInterval is how often a refused access token is tried again,
+	// with one held reply. Default DefaultTokenProbeInterval.
+	ProbeInterval time.Duration
 }
 
 // SMTPConfig is the email sender's.
@@ -140,7 +144,9 @@ type Service struct {
 	breaker      *resilient.Breaker
 	inbox        *inbox.Inbox
 	sender       *channelSender
-	outbound     *windowSender // the outbox's sender: sender, with WhatsApp's 24-hour window
+	consent      consent.Store
+	token        *tokenGuard  // nil without a WhatsApp access token
+	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
@@ -179,7 +185,22 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.sender = newChannelSender(cfg.WhatsApp, cfg.SMTP, s.log)
-	s.outbound = newWindowSender(s.sender, deps.Tenants, s.log)
+	if s.consent, err = s.openConsent(); err != nil {
+		return nil, err
+	}
+	// A template the window sends instead of a reply is a send like any
+	// other: the token guard holds it and consent suppresses it.
+	var out inbox.Sender = newWindowSender(s.sender, deps.Tenants, s.log)
+	if s.sender.whatsapp != nil {
+		// Sets whatsapp_token_valid from what is known of the token.
+		if s.token, err = s.newTokenGuard(out); err != nil {
+			return nil, err
+		}
+		out = s.token
+	} else {
+		whatsappTokenValid.Set(1) // no token to refuse: development logs replies
+	}
+	s.outbound = consentSender{store: s.consent, next: out}
 	if s.admin, err = admin.New(admin.Options{
 		Tenants:   deps.Tenants,
 		Flags:     deps.Flags,
@@ -203,6 +224,7 @@ func Collectors() []prometheus.Collector {
 	var cs []prometheus.Collector
 	for _, group := range [][]prometheus.Collector{
 		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(),
+		{whatsappTokenValid},
 	} {
 		cs = append(cs, group...)
 	}
@@ -217,7 +239,7 @@ func (s *Service) Admin() http.Handler { return s.admin }
 func (s *Service) dashboard(ctx context.Context) map[string]any {
 	out := map[string]any{"environment": s.cfg.Environment}
 	if st, err := s.inbox.Stats(ctx); err == nil {
-		out["inbox_pending"], out["outbox_pending"] = st.InboxPending, st.OutboxPending
+		out["inbox_pending"], out["outbox_pending"], out["outbox_held"] = st.InboxPending, st.OutboxPending, st.OutboxHeld
 	}
 	if s.breaker != nil {
 		out["pms_breaker_state"] = s.breaker.State()

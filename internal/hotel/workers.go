@@ -46,6 +46,9 @@ func (s *Service) Start() {
 		run("inbox workers", func(ctx context.Context) error { return s.inbox.Run(ctx, s.handle) })
 	}
 	run("outbox sender", func(ctx context.Context) error { return s.inbox.RunSender(ctx, s.outbound) })
+	if s.token != nil {
+		run("WhatsApp token probe", s.token.watch)
+	}
 	run("inbox pruning", s.prune)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
@@ -77,9 +80,15 @@ func (s *Service) prune(ctx context.Context) error {
 }
 
 // handle is the inbox's handler: one guest message in, the replies to queue out.
+// A message about consent, or from a guest who opted out, never reaches the
+// orchestrator.
 func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
+	hc := s.hotelContext(ctx, m.TenantID)
+	if replies, handled, err := s.consentTurn(ctx, m, hc); handled || err != nil {
+		return replies, err
+	}
 	s.markRead(ctx, m)
-	replies, err := s.orchestrator.Handle(ctx, m, s.hotelContext(ctx, m.TenantID))
+	replies, err := s.orchestrator.Handle(ctx, m, hc)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
 			return nil, inbox.Permanent(err)

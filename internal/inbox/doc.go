@@ -9,7 +9,7 @@
 //
 //	webhook ─▶ Accept (one INSERT … ON CONFLICT DO NOTHING, committed) ─▶ 200
 //	Run: claim ─▶ Handler(ctx, msg) → replies ─▶ commit {message done + replies queued}
-//	RunSender: claim reply ─▶ Sender.Send ─▶ record provider id (wamid), or retry / fail
+//	RunSender: claim reply ─▶ Sender.Send ─▶ record provider id (wamid), or retry / fail / hold / suppress
 //
 // Accept returns nil only once the batch is durable (Postgres: committed in a
 // single statement and round trip). Redelivered messages, keyed by (tenant_id,
@@ -70,6 +70,22 @@
 // replies to one guest leave in the order they were queued, while different
 // guests are sent to in parallel (SenderWorkers). A reply waiting for a retry
 // holds back later replies to the same guest; a failed one does not.
+//
+// # Held and suppressed replies
+//
+// Two Sender answers are neither a success nor a failed attempt:
+//
+//   - Hold(err): the channel refused our credentials (an expired or revoked
+//     WhatsApp access token). Every reply would fail the same way until an
+//     operator acts, so none is charged an attempt or failed: the reply
+//     becomes held (StateHeld, err recorded) and stays its guest's head, so
+//     the guest's later replies wait behind it. A held reply is never
+//     claimed; ReleaseHeld makes held replies pending again in place (one,
+//     the oldest, to probe the channel; all once it works), so each is
+//     still sent once and in its guest's order. Held rows are never pruned.
+//   - Suppress(reason): the reply must not be sent (the guest opted out). It
+//     ends as StateSuppressed with the reason, counts no attempt and no
+//     failure, and the guest's next reply is taken.
 //
 // # Wake-up
 //

@@ -468,6 +468,13 @@ const (
 	StateDead    = "dead"    // message given up after MaxAttempts or a permanent error
 	StateSent    = "sent"    // reply accepted by the provider
 	StateFailed  = "failed"  // reply given up
+	// StateHeld is a reply waiting for its channel to take our credentials
+	// again (Hold): not an attempt, not given up, and it keeps its guest's
+	// later replies behind it until ReleaseHeld makes it pending.
+	StateHeld = "held"
+	// StateSuppressed is a reply deliberately not sent (Suppress: the guest
+	// opted out); final, like sent, and no failure.
+	StateSuppressed = "suppressed"
 )
 
 // MessageRecord is an accepted message and where it stands.
@@ -483,14 +490,14 @@ type MessageRecord struct {
 // ReplyRecord is a queued reply and where it stands.
 type ReplyRecord struct {
 	Reply         OutboundReply
-	State         string // pending | sent | failed
+	State         string // pending | held | sent | failed | suppressed
 	Attempts      int
 	LastError     string
 	ProviderID    string // wamid once sent
 	QueuedAt      time.Time
 	NextAttemptAt time.Time
 	LastAttemptAt time.Time // zero before the first attempt
-	DoneAt        time.Time // sent or failed at; zero while pending
+	DoneAt        time.Time // sent, failed or suppressed at; zero while pending or held
 	// DeliveryStatus is the most advanced status the channel reported for
 	// ProviderID (sent < delivered < read < failed), or "". Statuses are
 	// kept apart from the reply (a receipt may arrive before the send that
@@ -521,7 +528,8 @@ func (ib *Inbox) Statuses(ctx context.Context, tenantID string, channel chat.Cha
 // Stats are the current queue depths.
 type Stats struct {
 	InboxPending  int // messages accepted and not yet done or dead
-	OutboxPending int // replies not yet sent or failed
+	OutboxPending int // replies waiting for an attempt (not held, sent, failed or suppressed)
+	OutboxHeld    int // replies held until their channel takes our credentials again
 }
 
 // Stats counts what is waiting.
@@ -534,12 +542,28 @@ func (ib *Inbox) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	return Stats{InboxPending: in, OutboxPending: out}, nil
+	held, err := ib.b.outbox().held(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	return Stats{InboxPending: in, OutboxPending: out, OutboxHeld: held}, nil
 }
 
-// Prune deletes finished messages and replies (done, dead, sent, failed)
-// finished before the cutoff, and statuses accepted before it. Pending work
-// is never pruned. Dedup forgets pruned message ids, so keep more than the
+// ReleaseHeld makes up to limit held replies of channel pending again, due
+// now, oldest first (limit 0: all of them), and returns how many. Each keeps
+// its place in its guest's queue, so the guest's replies still leave in the
+// order they were queued, and each is sent once. A sender releases one to
+// probe whether the channel works again, and all once it does.
+func (ib *Inbox) ReleaseHeld(ctx context.Context, channel chat.Channel, limit int) (int, error) {
+	if limit < 0 {
+		limit = 0
+	}
+	return ib.b.releaseHeld(ctx, ib.opts.Now(), channel, limit)
+}
+
+// Prune deletes finished messages and replies (done, dead, sent, failed,
+// suppressed) finished before the cutoff, and statuses accepted before it.
+// Pending and held work is never pruned. Dedup forgets pruned message ids, so keep more than the
 // channel's redelivery horizon (Meta: days; a week or more is safe).
 func (ib *Inbox) Prune(ctx context.Context, before time.Time) (int64, error) {
 	return ib.b.prune(ctx, before)

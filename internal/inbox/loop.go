@@ -34,8 +34,16 @@ type queue[T any] interface {
 	fail(ctx context.Context, c claimed[T], now time.Time, msg string) error
 	// release frees the conversation without counting the attempt.
 	release(ctx context.Context, c claimed[T]) error
-	// pending counts the items not yet finished.
+	// hold parks the item (StateHeld) without counting the attempt; its
+	// conversation stays blocked behind it.
+	hold(ctx context.Context, c claimed[T], now time.Time, msg string) error
+	// suppress finishes the item as StateSuppressed without counting the
+	// attempt and frees the conversation.
+	suppress(ctx context.Context, c claimed[T], now time.Time, msg string) error
+	// pending counts the items waiting for an attempt.
 	pending(ctx context.Context) (int, error)
+	// held counts the items held.
+	held(ctx context.Context) (int, error)
 }
 
 type queueKind int
@@ -58,6 +66,8 @@ const (
 	resultRetry
 	resultGaveUp
 	resultLeaseLost
+	resultHeld
+	resultSuppressed
 )
 
 // finishTimeout bounds the write that records an outcome; it is not tied to
@@ -81,12 +91,17 @@ type loop[T any] struct {
 	log         *slog.Logger
 	maxAttempts int
 	backoff     Backoff
+	// holds applies Hold and Suppress (the outbox); elsewhere they are
+	// ordinary errors.
+	holds bool
 
 	work     func(ctx context.Context, c claimed[T]) outcome
 	complete func(ctx context.Context, now time.Time, c claimed[T], o outcome) error
 	observe  func(c claimed[T], r result)
-	// pendingGauge, when set, shows q.pending, refreshed every pendingEvery.
+	// pendingGauge, when set, shows q.pending, refreshed every pendingEvery;
+	// heldGauge likewise q.held.
 	pendingGauge prometheus.Gauge
+	heldGauge    prometheus.Gauge
 }
 
 func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
@@ -135,6 +150,11 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 		if time.Since(lastPending) >= pendingEvery && l.pendingGauge != nil {
 			if n, err := l.q.pending(ctx); err == nil {
 				l.pendingGauge.Set(float64(n))
+			}
+			if l.heldGauge != nil {
+				if n, err := l.q.held(ctx); err == nil {
+					l.heldGauge.Set(float64(n))
+				}
 			}
 			lastPending = time.Now()
 		}
@@ -253,6 +273,24 @@ func (l *loop[T]) finish(ctx context.Context, c claimed[T], out outcome, interru
 		return l.q.release(ctx, c)
 	}
 	msg := out.err.Error()
+	if l.holds {
+		var held heldError
+		var suppressed suppressedError
+		switch {
+		case errors.As(out.err, &held):
+			if err := l.q.hold(ctx, c, now, msg); err != nil {
+				return err
+			}
+			l.observe(c, resultHeld)
+			return nil
+		case errors.As(out.err, &suppressed):
+			if err := l.q.suppress(ctx, c, now, msg); err != nil {
+				return err
+			}
+			l.observe(c, resultSuppressed)
+			return nil
+		}
+	}
 	retry, after := classify(out.err)
 	if !retry || c.attempts >= l.maxAttempts {
 		if err := l.q.fail(ctx, c, now, msg); err != nil {

@@ -55,7 +55,17 @@ func (q *stubQueue) release(ctx context.Context, c claimed[string]) error {
 	return errLeaseLost
 }
 
+func (q *stubQueue) hold(context.Context, claimed[string], time.Time, string) error {
+	panic("hold: the item was interrupted, not held")
+}
+
+func (q *stubQueue) suppress(context.Context, claimed[string], time.Time, string) error {
+	panic("suppress: the item was interrupted, not suppressed")
+}
+
 func (q *stubQueue) pending(context.Context) (int, error) { return 0, nil }
+
+func (q *stubQueue) held(context.Context) (int, error) { return 0, nil }
 
 // A worker renews its lease while it works and, once the lease is lost,
 // has its work cancelled and records nothing.

@@ -25,6 +25,9 @@ type backend interface {
 	completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error
 	// completeReply records a sent reply, fenced like completeMessage.
 	completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error
+	// releaseHeld makes up to limit (0: all) held replies of channel
+	// pending and due at now, oldest first.
+	releaseHeld(ctx context.Context, now time.Time, channel chat.Channel, limit int) (int, error)
 	// listen signals wake (non-blocking) whenever work may be due, until ctx ends.
 	listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger)
 	messages(ctx context.Context, q Query) ([]MessageRecord, error)
@@ -98,7 +101,7 @@ type memQueue[T any] struct {
 	seq       int64
 	bySeq     map[int64]*memEntry[T]
 	all       []*memEntry[T]            // seq order
-	open      map[string][]*memEntry[T] // pending entries per conversation, seq order
+	open      map[string][]*memEntry[T] // pending and held entries per conversation, seq order
 	leases    map[string]memLease
 }
 
@@ -213,7 +216,7 @@ func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n 
 	var heads []*memEntry[T]
 	for key, list := range q.open {
 		h := list[0]
-		if h.nextAt.After(now) {
+		if h.state != StatePending || h.nextAt.After(now) {
 			continue
 		}
 		if l, ok := q.leases[key]; ok && l.until.After(now) {
@@ -304,6 +307,47 @@ func (q *memQueue[T]) release(ctx context.Context, c claimed[T]) error {
 		e.attempts--
 		delete(q.leases, c.key)
 	})
+}
+
+// hold keeps e in its conversation's open list, so what follows it waits.
+func (q *memQueue[T]) hold(ctx context.Context, c claimed[T], now time.Time, msg string) error {
+	return q.fenced(c, func(e *memEntry[T]) {
+		e.attempts--
+		e.lastErr = msg
+		e.state = StateHeld
+		delete(q.leases, c.key)
+	})
+}
+
+func (q *memQueue[T]) suppress(ctx context.Context, c claimed[T], now time.Time, msg string) error {
+	return q.fenced(c, func(e *memEntry[T]) {
+		e.attempts--
+		e.lastErr = msg
+		q.finish(e, StateSuppressed, now)
+	})
+}
+
+func (b *memBackend) releaseHeld(ctx context.Context, now time.Time, channel chat.Channel, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, e := range b.out.all {
+		if limit > 0 && n >= limit {
+			break
+		}
+		if e.state == StateHeld && e.item.Channel == channel {
+			e.state = StatePending
+			e.nextAt = now
+			n++
+		}
+	}
+	if n > 0 {
+		b.notify(queueOutbox)
+	}
+	return n, nil
 }
 
 func (b *memBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
@@ -402,14 +446,23 @@ func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat
 	return out, nil
 }
 
-func (q *memQueue[T]) pending(ctx context.Context) (int, error) {
+func (q *memQueue[T]) pending(ctx context.Context) (int, error) { return q.count(StatePending), nil }
+
+func (q *memQueue[T]) held(ctx context.Context) (int, error) { return q.count(StateHeld), nil }
+
+// count counts the open entries in state.
+func (q *memQueue[T]) count(state string) int {
 	q.b.mu.Lock()
 	defer q.b.mu.Unlock()
 	n := 0
 	for _, l := range q.open {
-		n += len(l)
+		for _, e := range l {
+			if e.state == state {
+				n++
+			}
+		}
 	}
-	return n, nil
+	return n
 }
 
 func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error) {
@@ -426,7 +479,7 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 		return true
 	})
 	b.out.all = slices.DeleteFunc(b.out.all, func(e *memEntry[OutboundReply]) bool {
-		if e.state == StatePending || !e.doneAt.Before(before) {
+		if e.state == StatePending || e.state == StateHeld || !e.doneAt.Before(before) {
 			return false
 		}
 		delete(b.out.bySeq, e.seq)

@@ -26,12 +26,17 @@ var (
 
 	outboxSent = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "outbox_sent_total",
-		Help: "Outbox send attempts by channel and result: sent, retry (will retry), failed (given up).",
+		Help: "Outbox send outcomes by channel and result: sent, retry (will retry), failed (given up), held (credentials refused; not an attempt), suppressed (not sent on purpose: the guest opted out).",
 	}, []string{"channel", "result"})
 
 	outboxPending = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "outbox_pending",
-		Help: "Outbox replies not yet sent or failed.",
+		Help: "Outbox replies waiting for an attempt (held replies are counted in outbox_held_replies).",
+	})
+
+	outboxHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "outbox_held_replies",
+		Help: "Outbox replies held because their channel refused our credentials (an expired or revoked WhatsApp access token); sent, in order, once it takes them again.",
 	})
 
 	leaseLost = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -55,5 +60,5 @@ var (
 
 // Collectors are this package's metrics, for telemetry.Register.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{acceptedTotal, processedTotal, inboxPending, processingLatency, outboxSent, outboxPending, leaseLost, unroutedTotal}
+	return []prometheus.Collector{acceptedTotal, processedTotal, inboxPending, processingLatency, outboxSent, outboxPending, outboxHeld, leaseLost, unroutedTotal}
 }

@@ -73,6 +73,34 @@ func (p permanentError) Unwrap() error             { return p.err }
 func (p permanentError) Retryable() bool           { return false }
 func (p permanentError) RetryAfter() time.Duration { return 0 }
 
+// Hold is a Sender's answer when the channel refused our credentials (an
+// expired or revoked access token): no attempt on any reply can succeed
+// until an operator fixes them, so counting attempts would fail every reply
+// for a reason none of them has. The reply is held (StateHeld, err
+// recorded, the attempt not counted) and waits, with the guest's later
+// replies behind it, until ReleaseHeld.
+func Hold(err error) error {
+	if err == nil {
+		return nil
+	}
+	return heldError{err}
+}
+
+type heldError struct{ err error }
+
+func (h heldError) Error() string { return h.err.Error() }
+func (h heldError) Unwrap() error { return h.err }
+
+// Suppress is a Sender's answer for a reply that must not be sent (the
+// guest opted out): the reply ends as StateSuppressed with reason recorded,
+// no attempt counted and nothing counted as failed, and the guest's next
+// reply is taken.
+func Suppress(reason string) error { return suppressedError{reason} }
+
+type suppressedError struct{ reason string }
+
+func (s suppressedError) Error() string { return s.reason }
+
 // classify says whether err is worth another attempt, and the least wait.
 func classify(err error) (retry bool, after time.Duration) {
 	var re RetryableError
@@ -85,7 +113,8 @@ func classify(err error) (retry bool, after time.Duration) {
 // RunSender delivers queued replies through s until ctx ends, then waits for
 // the sends in flight. Replies to one recipient go one at a time in queue
 // order; a retryable error backs off (exponentially with jitter, at least the
-// error's RetryAfter), a permanent one or SendMaxAttempts marks it failed.
+// error's RetryAfter), a permanent one or SendMaxAttempts marks it failed;
+// Hold holds it and Suppress suppresses it, neither counting an attempt.
 // It returns nil on shutdown.
 func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 	if s == nil {
@@ -104,6 +133,7 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 		log:         o.Logger,
 		maxAttempts: o.SendMaxAttempts,
 		backoff:     o.SendBackoff,
+		holds:       true,
 		work: func(ctx context.Context, c claimed[OutboundReply]) outcome {
 			sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
 			defer cancel()
@@ -122,11 +152,16 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 				outboxSent.WithLabelValues(ch, "retry").Inc()
 			case resultGaveUp:
 				outboxSent.WithLabelValues(ch, "failed").Inc()
+			case resultHeld:
+				outboxSent.WithLabelValues(ch, "held").Inc()
+			case resultSuppressed:
+				outboxSent.WithLabelValues(ch, "suppressed").Inc()
 			case resultLeaseLost:
 				leaseLostOutbox.Inc()
 			}
 		},
 		pendingGauge: outboxPending,
+		heldGauge:    outboxHeld,
 	}
 	ib.runLoop(ctx, queueOutbox, l.run)
 	return nil

@@ -29,8 +29,8 @@ type pgBackend struct {
 func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 	return &pgBackend{
 		pool: pool,
-		in:   newPGQueue[chat.Message](pool, "inbox_messages", "inbox_leases", "inbox_lease_token_seq", StateDead),
-		out:  newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_leases", "outbox_lease_token_seq", StateFailed),
+		in:   newPGQueue[chat.Message](pool, "inbox_messages", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
+		out:  newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
 }
 
@@ -280,14 +280,18 @@ func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[
 
 // pgQueue is the claim/lease protocol on one item table and its lease table.
 type pgQueue[T any] struct {
-	pool                                                           *pgxpool.Pool
-	table                                                          string
-	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL, pendingSQL string
+	pool                                               *pgxpool.Pool
+	table                                              string
+	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL string
+	holdSQL, suppressSQL, pendingSQL, heldSQL          string
 }
 
-func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState string) *pgQueue[T] {
+// newPGQueue builds the statements of one queue. open selects the rows that
+// hold their conversation's place (pending, and held in the outbox): a
+// conversation whose head is not pending waits.
+func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState, open string) *pgQueue[T] {
 	q := &pgQueue[T]{pool: pool, table: table}
-	// Claim: the pending head of each conversation that is due and whose
+	// Claim: the head of each conversation, if it is pending, due and its
 	// conversation has no live lease, oldest first; lock up to n of those
 	// rows, skipping rows another claim holds (candidates are over-fetched
 	// so two instances claiming at once do not both come back empty); take each conversation's lease,
@@ -296,12 +300,12 @@ func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState st
 	// stamp the claimed rows with the lease's token.
 	// $1 now, $2 limit, $3 owner, $4 lease until.
 	q.claimSQL = `WITH heads AS (
-	SELECT DISTINCT ON (conversation_key) seq, conversation_key, next_attempt_at
-	FROM ` + table + ` WHERE state = 'pending'
+	SELECT DISTINCT ON (conversation_key) seq, conversation_key, next_attempt_at, state
+	FROM ` + table + ` WHERE ` + open + `
 	ORDER BY conversation_key, seq
 ), ready AS (
 	SELECT h.seq FROM heads h
-	WHERE h.next_attempt_at <= $1
+	WHERE h.state = 'pending' AND h.next_attempt_at <= $1
 	  AND NOT EXISTS (SELECT 1 FROM ` + leases + ` l WHERE l.conversation_key = h.conversation_key AND l.lease_until > $1)
 	ORDER BY h.seq
 	LIMIT 4 * $2::int
@@ -333,7 +337,12 @@ SELECT count(*) FROM upd`
 	// $4 now, $5 error.
 	q.failSQL = fmt.Sprintf(fence, `state = '`+failState+`', done_at = $4, last_error = $5`)
 	q.releaseSQL = fmt.Sprintf(fence, `attempts = attempts - 1`)
+	// $4 error.
+	q.holdSQL = fmt.Sprintf(fence, `state = '`+StateHeld+`', attempts = attempts - 1, last_error = $4`)
+	// $4 now, $5 reason.
+	q.suppressSQL = fmt.Sprintf(fence, `state = '`+StateSuppressed+`', attempts = attempts - 1, done_at = $4, last_error = $5`)
 	q.pendingSQL = `SELECT count(*) FROM ` + table + ` WHERE state = 'pending'`
+	q.heldSQL = `SELECT count(*) FROM ` + table + ` WHERE state = '` + StateHeld + `'`
 	return q
 }
 
@@ -403,10 +412,43 @@ func (q *pgQueue[T]) release(ctx context.Context, c claimed[T]) error {
 	return q.fenced(ctx, q.releaseSQL, c.seq, c.token, c.key)
 }
 
-func (q *pgQueue[T]) pending(ctx context.Context) (int, error) {
+func (q *pgQueue[T]) hold(ctx context.Context, c claimed[T], now time.Time, msg string) error {
+	return q.fenced(ctx, q.holdSQL, c.seq, c.token, c.key, msg)
+}
+
+func (q *pgQueue[T]) suppress(ctx context.Context, c claimed[T], now time.Time, msg string) error {
+	return q.fenced(ctx, q.suppressSQL, c.seq, c.token, c.key, now, msg)
+}
+
+func (q *pgQueue[T]) pending(ctx context.Context) (int, error) { return q.count(ctx, q.pendingSQL) }
+
+func (q *pgQueue[T]) held(ctx context.Context) (int, error) { return q.count(ctx, q.heldSQL) }
+
+func (q *pgQueue[T]) count(ctx context.Context, sql string) (int, error) {
 	var n int
-	err := q.pool.QueryRow(ctx, q.pendingSQL).Scan(&n)
+	err := q.pool.QueryRow(ctx, sql).Scan(&n)
 	return n, err
+}
+
+// releaseHeldSQL: $1 channel, $2 limit (0: no limit), $3 now. A held row
+// has no lease and no claim can take it, so the update races only with
+// another release, which makes the same change.
+var releaseHeldSQL = `WITH rel AS (
+	UPDATE outbox_replies SET state = 'pending', next_attempt_at = $3
+	WHERE seq IN (
+		SELECT seq FROM outbox_replies WHERE state = '` + StateHeld + `' AND channel = $1
+		ORDER BY seq LIMIT NULLIF($2::int, 0)
+	) AND state = '` + StateHeld + `'
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM rel), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM rel LIMIT 1) n)`
+
+func (b *pgBackend) releaseHeld(ctx context.Context, now time.Time, channel chat.Channel, limit int) (int, error) {
+	var n, notified int64
+	if err := b.pool.QueryRow(ctx, releaseHeldSQL, string(channel), limit, now).Scan(&n, &notified); err != nil {
+		return 0, fmt.Errorf("releasing held replies: %w", err)
+	}
+	return int(n), nil
 }
 
 // listen holds its own connection (outside the pool, so it never starves
@@ -566,7 +608,7 @@ func (b *pgBackend) prune(ctx context.Context, before time.Time) (int64, error) 
 	var n int64
 	err := b.pool.QueryRow(ctx, `WITH
 		m AS (DELETE FROM inbox_messages WHERE state <> 'pending' AND done_at < $1 RETURNING 1),
-		r AS (DELETE FROM outbox_replies WHERE state <> 'pending' AND done_at < $1 RETURNING 1),
+		r AS (DELETE FROM outbox_replies WHERE state NOT IN ('pending', 'held') AND done_at < $1 RETURNING 1),
 		s AS (DELETE FROM inbox_statuses WHERE accepted_at < $1 RETURNING 1)
 		SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM r) + (SELECT count(*) FROM s)`, before).Scan(&n)
 	if err != nil {

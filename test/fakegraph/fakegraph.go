@@ -61,10 +61,11 @@ const DefaultVersion = "v21.0"
 
 // Server is a running fake. Its methods are safe for concurrent use.
 type Server struct {
-	srv   *httptest.Server
-	token string
+	srv *httptest.Server
 
 	mu       sync.Mutex
+	token    string
+	expired  bool            // see ExpireToken
 	allowed  map[string]bool // nil: any numeric phone_number_id
 	failures []Failure
 	delay    time.Duration
@@ -369,6 +370,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls++
 	delay := s.delay
+	token, expired := s.token, s.expired
 	s.mu.Unlock()
 	// Read the body first: only then does net/http notice a client that
 	// hangs up, which cancels r.Context().
@@ -390,8 +392,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case auth == "":
 		writeError(w, http.StatusUnauthorized, 2500, "An active access token must be used to query information about the current user.", "", 0)
 		return
-	case !strings.HasPrefix(auth, "Bearer ") || auth[len("Bearer "):] != s.token || s.token == "":
+	case !strings.HasPrefix(auth, "Bearer ") || auth[len("Bearer "):] != token || token == "":
 		writeError(w, http.StatusUnauthorized, 190, "Invalid OAuth access token - Cannot parse access token", "", 0)
+		return
+	case expired:
+		writeExpiredToken(w)
 		return
 	}
 	m := pathRE.FindStringSubmatch(r.URL.Path)
