@@ -227,10 +227,16 @@ func (s Settings) Getenv(name string) string {
 	return v
 }
 
-// withDevDefaults is lookup with DevDefaults for unset or empty variables.
+// emptyMeansNone are the DevDefaults that a variable set to the empty string
+// turns off rather than defaults: DEFAULT_TENANT_ID= runs development as
+// production does, with no hotel for events nobody else owns.
+var emptyMeansNone = map[string]bool{"DEFAULT_TENANT_ID": true}
+
+// withDevDefaults is lookup with DevDefaults for unset or empty variables
+// (unset only, for emptyMeansNone).
 func withDevDefaults(lookup Lookup) Lookup {
 	return func(k string) (string, bool) {
-		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+		if v, ok := lookup(k); ok && (strings.TrimSpace(v) != "" || emptyMeansNone[k]) {
 			return v, true
 		}
 		if d, ok := DevDefaults[k]; ok {

@@ -108,6 +108,12 @@ func TestDevDefaults(t *testing.T) {
 	if s.WhatsAppVerifyToken != DevDefaults["WHATSAPP_VERIFY_TOKEN"] || s.DefaultTenantID != DevDefaults["DEFAULT_TENANT_ID"] {
 		t.Fatalf("settings without their development defaults: %+v", s)
 	}
+	// An empty secret still reads as its default; an empty DEFAULT_TENANT_ID
+	// says there is no default hotel.
+	s, err = Load(env(map[string]string{"ENVIRONMENT": "development", "WHATSAPP_VERIFY_TOKEN": "", "DEFAULT_TENANT_ID": ""}))
+	if err != nil || s.WhatsAppVerifyToken != DevDefaults["WHATSAPP_VERIFY_TOKEN"] || s.DefaultTenantID != "" {
+		t.Fatalf("empty variables in development: verify token %q, default tenant %q, %v", s.WhatsAppVerifyToken, s.DefaultTenantID, err)
+	}
 	prod, _ := Load(env(map[string]string{"ENVIRONMENT": "production"}))
 	for k := range DevDefaults {
 		if prod.Getenv(k) != "" {

@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 var (
 	readReceipts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "whatsapp_read_receipts_total",
-		Help: "Read receipts with typing indicator sent for guests' WhatsApp messages taken into work, by result (sent|failed).",
+		Help: "Read receipts with typing indicator sent for guests' WhatsApp messages taken into work, by result (sent|failed|skipped: the access token is refused, replies are held).",
 	}, []string{"result"})
 
 	windowTemplates = prometheus.NewCounterVec(prometheus.CounterOpts{

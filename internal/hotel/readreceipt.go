@@ -29,6 +29,12 @@ func (s *Service) markRead(ctx context.Context, m chat.Message) {
 		!s.deps.Flags.Enabled(ctx, flags.WhatsAppMarkRead) {
 		return
 	}
+	if s.token != nil && !s.token.st.works() {
+		// The Graph API refuses the token: a receipt would be refused too,
+		// and a typing indicator would promise a reply that is held.
+		readReceipts.WithLabelValues("skipped").Inc()
+		return
+	}
 	from := m.To // the business number the guest wrote to
 	if from == "" {
 		from = s.sender.defaultPhoneNumberID
