@@ -151,11 +151,13 @@ func buttonReply(from, wamid, id, title string) []byte {
 // webhookClient posts signed webhooks; one per test so its connections are
 // its own.
 type webhookClient struct {
-	c *http.Client
+	c      *http.Client
+	secret string // the app secret it signs with
 }
 
 func newWebhookClient(conns int) *webhookClient {
-	return &webhookClient{c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}}
+	return &webhookClient{secret: devSecret,
+		c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}}
 }
 
 // post sends a signed webhook and returns the status and body.
@@ -164,7 +166,7 @@ func (w *webhookClient) post(url string, body []byte) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	for k, v := range signed(string(body)) {
+	for k, v := range signedBy(w.secret, string(body), nil) {
 		req.Header.Set(k, v)
 	}
 	resp, err := w.c.Do(req)

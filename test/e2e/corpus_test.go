@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,14 +71,10 @@ type corpusReply struct {
 	Recipient string `json:"recipient"`
 }
 
-// corpusTimestamp is a Unix-seconds "timestamp" of a message or status,
-// string or number.
-var corpusTimestamp = regexp.MustCompile(`("timestamp"\s*:\s*"?)([0-9]{9,11})\b`)
-
 func latestTimestamp(bodies [][]byte) int64 {
 	var latest int64
 	for _, b := range bodies {
-		for _, m := range corpusTimestamp.FindAllSubmatch(b, -1) {
+		for _, m := range webhookTimestampRE.FindAllSubmatch(b, -1) {
 			if v, err := strconv.ParseInt(string(m[2]), 10, 64); err == nil && v > latest {
 				latest = v
 			}
@@ -91,8 +86,8 @@ func latestTimestamp(bodies [][]byte) int64 {
 // shiftTimestamps moves every timestamp of body by shift seconds, leaving
 // every other byte as it was.
 func shiftTimestamps(body []byte, shift int64) []byte {
-	return corpusTimestamp.ReplaceAllFunc(body, func(m []byte) []byte {
-		sub := corpusTimestamp.FindSubmatch(m)
+	return webhookTimestampRE.ReplaceAllFunc(body, func(m []byte) []byte {
+		sub := webhookTimestampRE.FindSubmatch(m)
 		v, err := strconv.ParseInt(string(sub[2]), 10, 64)
 		if err != nil {
 			return m

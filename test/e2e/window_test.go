@@ -15,12 +15,14 @@ import (
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 )
 
-var webhookTimestampRE = regexp.MustCompile(`"timestamp":"\d+"`)
+// webhookTimestampRE is the Unix-seconds "timestamp" of a message or a
+// status, string or number, in a webhook body.
+var webhookTimestampRE = regexp.MustCompile(`("timestamp"\s*:\s*"?)([0-9]{9,11})\b`)
 
 // textMessageAt is textMessage stamped sentAt, as Meta stamps a message
 // with when the guest sent it.
 func textMessageAt(from, wamid, text string, sentAt time.Time) []byte {
-	return webhookTimestampRE.ReplaceAll(textMessage(from, wamid, text), fmt.Appendf(nil, `"timestamp":"%d"`, sentAt.Unix()))
+	return webhookTimestampRE.ReplaceAll(textMessage(from, wamid, text), fmt.Appendf(nil, `${1}%d`, sentAt.Unix()))
 }
 
 // templateParams is a template message's body parameters, or nil when m is
