@@ -296,6 +296,7 @@ func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answ
 	if r.Duplicate > 0 {
 		s.log.Debug("redelivered events acknowledged again", "new", r.New, "duplicates", r.Duplicate)
 	}
+	s.reengage(ctx, r.FreshStatuses)
 	return Answer{"status": "ok"}, nil
 }
 
@@ -333,6 +334,7 @@ func (s *Service) answerInline(ctx context.Context, msgs []chat.Message, statuse
 		s.log.Error("inbox unavailable; the webhook will be redelivered", "error", err)
 		return nil, ErrUnavailable
 	}
+	s.reengage(ctx, r.FreshStatuses)
 	out := Answer{"status": "ok"}
 	for _, m := range r.Fresh {
 		replies, err := s.handle(ctx, m)

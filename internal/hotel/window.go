@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,6 +71,9 @@ func newWindowSender(channel *channelSender, tenants tenancy.Store, log *slog.Lo
 func (w *windowSender) Send(ctx context.Context, r inbox.OutboundReply) (string, error) {
 	if r.Channel != chat.WhatsApp || w.channel.whatsapp == nil || r.Reply.Kind == chat.ReplyTemplate {
 		return w.channel.Send(ctx, r)
+	}
+	if r.OutsideWindow {
+		return w.sendTemplate(ctx, r, causeMeta131047)
 	}
 	if !r.GuestSentAt.IsZero() && w.now().Sub(r.GuestSentAt) >= customerServiceWindow {
 		return w.sendTemplate(ctx, r, causeWindowClosed)
@@ -147,4 +151,35 @@ func (w *windowSender) remember(key string, sent templateSent) {
 		}
 	}
 	w.templated[key] = sent
+}
+
+// reengage answers WhatsApp's later word on a reply it had accepted: a
+// failed receipt with 131047 (the guest was outside the 24-hour window; Meta
+// often says so only in the receipt) queues the reply again, to go as the
+// hotel's template. Only fresh receipts count, so a redelivered one queues
+// nothing. The receipts are stored already and the webhook is answered
+// whatever happens here, so a failure is logged, not returned.
+func (s *Service) reengage(ctx context.Context, statuses []chat.Status) {
+	for _, st := range statuses {
+		if st.Channel != chat.WhatsApp || st.Status != "failed" ||
+			!slices.ContainsFunc(st.Errors, func(e chat.Error) bool { return e.Code == whatsapp.CodeOutsideWindow }) {
+			continue
+		}
+		log := s.log.With("tenant_id", st.TenantID, "wamid", st.MessageID)
+		recs, err := s.inbox.Replies(ctx, inbox.Query{TenantID: st.TenantID, ProviderID: st.MessageID, Limit: 1})
+		if err != nil {
+			log.Error("finding the reply WhatsApp refused outside the 24-hour window; it is not sent again", "error", err)
+			continue
+		}
+		if len(recs) == 0 || recs[0].Reply.Reply.Kind == chat.ReplyTemplate || recs[0].Reply.OutsideWindow {
+			continue // not ours, or a template already: nothing else reaches the guest
+		}
+		again := recs[0].Reply
+		again.OutsideWindow = true
+		if err := s.inbox.Enqueue(ctx, again); err != nil {
+			log.Error("queueing the hotel's template after WhatsApp's 131047; the guest does not hear back", "error", err)
+			continue
+		}
+		log.Info("WhatsApp reported the guest outside the 24-hour window: the reply goes again as the hotel's template")
+	}
 }

@@ -36,6 +36,9 @@ type AcceptResult struct {
 
 	// Fresh are the messages recorded now (not seen before), in queue order.
 	Fresh []chat.Message
+	// FreshStatuses are the statuses recorded now: a redelivered receipt is
+	// not among them, so what a receipt sets off happens once.
+	FreshStatuses []chat.Status
 }
 
 // Handler processes one guest message and returns the replies to send. The
@@ -238,6 +241,7 @@ func (ib *Inbox) accept(ctx context.Context, msgs []chat.Message, statuses []cha
 	if res.DuplicateStatuses > 0 {
 		acceptedDupStatuses.Add(float64(res.DuplicateStatuses))
 	}
+	res.FreshStatuses = fresh
 	if ib.opts.OnStatus != nil {
 		for _, s := range fresh {
 			ib.opts.OnStatus(s)
@@ -451,7 +455,9 @@ type Query struct {
 	TenantID  string // empty: every tenant
 	InReplyTo string // Replies only: the inbound message id they answer
 	To        string // Replies only: the guest they were sent to
-	Limit     int    // default and maximum 1000
+	// ProviderID, Replies only: the reply the channel knows by this id.
+	ProviderID string
+	Limit      int // default and maximum 1000
 }
 
 func (q Query) limit() int {

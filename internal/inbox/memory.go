@@ -410,7 +410,7 @@ func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error
 			break
 		}
 		if q.TenantID != "" && e.item.TenantID != q.TenantID || q.InReplyTo != "" && e.item.InReplyTo != q.InReplyTo ||
-			q.To != "" && e.item.To != q.To {
+			q.To != "" && e.item.To != q.To || q.ProviderID != "" && e.providerID != q.ProviderID {
 			continue
 		}
 		rec := ReplyRecord{Reply: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, ProviderID: e.providerID,

@@ -23,9 +23,13 @@ type OutboundReply struct {
 	// sent the message this answers (the channel's timestamp): what a
 	// WhatsApp sender needs to judge the 24-hour customer-service window and
 	// to fill the hotel's template.
-	GuestName   string     `json:"guest_name,omitempty"`
-	GuestSentAt time.Time  `json:"guest_sent_at,omitzero"`
-	Reply       chat.Reply `json:"reply"`
+	GuestName   string    `json:"guest_name,omitempty"`
+	GuestSentAt time.Time `json:"guest_sent_at,omitzero"`
+	// OutsideWindow is set on a reply sent again because WhatsApp reported
+	// the first send failed with the guest outside the 24-hour window: it
+	// can only go as the hotel's template.
+	OutsideWindow bool       `json:"outside_window,omitempty"`
+	Reply         chat.Reply `json:"reply"`
 }
 
 // ConversationKey orders the sends: replies with the same key leave one at a

@@ -540,7 +540,8 @@ func (b *pgBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 			LIMIT 1
 		) s ON true
 		WHERE ($1 = '' OR r.tenant_id = $1) AND ($2 = '' OR r.in_reply_to = $2) AND ($3 = '' OR r.recipient = $3)
-		ORDER BY r.seq LIMIT $4`, q.TenantID, q.InReplyTo, q.To, q.limit())
+			AND ($4 = '' OR r.provider_id = $4)
+		ORDER BY r.seq LIMIT $5`, q.TenantID, q.InReplyTo, q.To, q.ProviderID, q.limit())
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,33 @@ func TestReplyOutsideTheWindowGoesOutAsTheHotelsTemplate(t *testing.T) {
 		if !slices.Contains(read, id) {
 			t.Errorf("%s was not marked read (read: %v)", id, read)
 		}
+	}
+
+	// Meta took a reply and says only in its receipt that the guest was
+	// outside the window: the reply goes again as the template, once however
+	// often the receipt is delivered, and the operator reads why.
+	late := newGuestPhone()
+	s.deliver(w, textMessage(late, "wamid.window-late-"+late, "hola"))
+	first := s.waitReplies(late, 1, 10*time.Second)[0]
+	receipt := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{
+		"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":%q},
+		"statuses":[{"id":%q,"status":"failed","timestamp":"%d","recipient_id":%q,
+			"errors":[{"code":131047,"title":"Re-engagement message","message":"Re-engagement message",
+				"error_data":{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}]}]}}]}]}`,
+		agentPhoneNumberID, first.WAMID, time.Now().Unix(), late)
+	s.deliver(w, []byte(receipt))
+	s.deliver(w, []byte(receipt))
+	again := s.waitReplies(late, 2, 10*time.Second)
+	if got := templateParams(again[1]); !slices.Equal(got, []string{"Ana García", "Hotel Madrid Central"}) {
+		t.Errorf("after the 131047 receipt: sent %s, want the hotel's template", again[1].Raw)
+	}
+	s.waitQuiet(10 * time.Second)
+	if n := len(repliesTo(s.graph.Messages(), late)); n != 2 {
+		t.Errorf("%d messages to the guest after a receipt delivered twice, want 2 (the reply, one template)", n)
+	}
+	status, _, body = Do(t, http.MethodGet, s.in.URL("/admin/tenants/"+agentTenant+"/replies?to="+late), nil, s.adminHeader())
+	if status != http.StatusOK || strings.Count(body, `"state":"sent"`) != 2 || !strings.Contains(body, `"provider_id":"`+first.WAMID+`"`) ||
+		!strings.Contains(body, `"delivery_status":"failed"`) || !strings.Contains(body, `"delivery_errors":[{"code":131047`) {
+		t.Errorf("the guest's replies through the admin API: %d %s", status, body)
 	}
 }
