@@ -114,7 +114,26 @@
 // Delivery statuses are deduplicated on (tenant, channel, message id, status)
 // and stored; they are never handed to the Handler. They refer to replies we
 // sent, so ReplyRecord.DeliveryStatus shows the latest one for each sent
-// reply, and Statuses lists them. Options.OnStatus, when set, is called after
-// Accept commits for each newly recorded status (at most once; for metrics
-// and logs, not for work that must happen).
+// reply (with its time and, when failed, the channel's errors), and Statuses
+// lists them. A receipt may arrive before the send it is about has been
+// recorded; the join by provider id finds it all the same. AcceptResult
+// lists the newly recorded statuses (FreshStatuses), and Options.OnStatus,
+// when set, is called after Accept commits for each (at most once; for
+// metrics and logs, not for work that must happen).
+//
+// # What Postgres cannot store
+//
+// Postgres refuses NUL in text and jsonb. Accept removes it from every
+// string of every message and status, keys included, on every backend (an
+// id or sender of NULs alone becomes U+FFFD instead, so it stays non-empty
+// and a redelivery is still recognised), so one guest's NUL never refuses
+// its batch. Invalid UTF-8 reaches storage as U+FFFD (the JSON encoding).
+//
+// # Unrouted events
+//
+// AcceptUnrouted keeps, durably and before the webhook is answered, what no
+// hotel was found for: a redelivery is kept once (keyed by its ids, or for a
+// field event by its content), each new one is counted in
+// webhook_unrouted_total{field}, and nothing in it is ever handed to a
+// Handler. Unrouted lists them, newest first.
 package inbox

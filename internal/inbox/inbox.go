@@ -568,11 +568,17 @@ func (ib *Inbox) ReleaseHeld(ctx context.Context, channel chat.Channel, limit in
 }
 
 // Prune deletes finished messages and replies (done, dead, sent, failed,
-// suppressed) finished before the cutoff, and statuses accepted before it.
+// suppressed) finished before the cutoff, and statuses and unrouted events
+// received before it.
 // Pending and held work is never pruned. Dedup forgets pruned message ids, so keep more than the
 // channel's redelivery horizon (Meta: days; a week or more is safe).
 func (ib *Inbox) Prune(ctx context.Context, before time.Time) (int64, error) {
-	return ib.b.prune(ctx, before)
+	n, err := ib.b.prune(ctx, before)
+	if err != nil {
+		return n, err
+	}
+	u, err := ib.unrouted.prune(ctx, before)
+	return n + u, err
 }
 
 // rankStatus orders delivery statuses by how far the message got.

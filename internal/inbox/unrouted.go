@@ -71,6 +71,8 @@ var unroutedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 type unroutedStore interface {
 	add(ctx context.Context, now time.Time, events []UnroutedEvent, payloads [][]byte) (added []bool, err error)
 	list(ctx context.Context, limit int) ([]UnroutedRecord, error)
+	// prune deletes what was received before the cutoff.
+	prune(ctx context.Context, before time.Time) (int64, error)
 }
 
 // AcceptUnrouted keeps events no hotel could be found for (durably, before
@@ -109,9 +111,10 @@ func (ib *Inbox) Unrouted(ctx context.Context, limit int) ([]UnroutedRecord, err
 }
 
 type memUnrouted struct {
-	mu   sync.Mutex
-	keys map[string]bool
-	log  []UnroutedRecord
+	mu      sync.Mutex
+	keys    map[string]bool
+	log     []UnroutedRecord
+	logKeys []string // log[i]'s key
 }
 
 func (m *memUnrouted) add(_ context.Context, now time.Time, events []UnroutedEvent, payloads [][]byte) ([]bool, error) {
@@ -129,6 +132,7 @@ func (m *memUnrouted) add(_ context.Context, now time.Time, events []UnroutedEve
 		m.keys[k] = true
 		added[i] = true
 		m.log = append(m.log, UnroutedRecord{UnroutedEvent: e, Payload: payloads[i], ReceivedAt: now})
+		m.logKeys = append(m.logKeys, k)
 	}
 	return added, nil
 }
@@ -144,7 +148,29 @@ func (m *memUnrouted) list(_ context.Context, limit int) ([]UnroutedRecord, erro
 	return out, nil
 }
 
+func (m *memUnrouted) prune(_ context.Context, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for i := 0; i < len(m.log); {
+		if m.log[i].ReceivedAt.Before(before) {
+			delete(m.keys, m.logKeys[i])
+			m.log = slices.Delete(m.log, i, i+1)
+			m.logKeys = slices.Delete(m.logKeys, i, i+1)
+			n++
+			continue
+		}
+		i++
+	}
+	return n, nil
+}
+
 type pgUnrouted struct{ pool *pgxpool.Pool }
+
+func (p pgUnrouted) prune(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := p.pool.Exec(ctx, `DELETE FROM webhook_unrouted WHERE received_at < $1`, before)
+	return tag.RowsAffected(), err
+}
 
 func (p pgUnrouted) add(ctx context.Context, now time.Time, events []UnroutedEvent, payloads [][]byte) ([]bool, error) {
 	added := make([]bool, len(events))

@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -61,6 +62,22 @@ func TestUnroutedEventsAreKeptOnceAndCounted(t *testing.T) {
 		}
 		if got[1].Kind != inbox.UnroutedMessage || got[1].ItemID != "wamid.lost" || strings.Contains(string(got[1].Payload), `\u0000`) {
 			t.Fatalf("kept message %+v %s", got[1].UnroutedEvent, got[1].Payload)
+		}
+
+		// Pruning forgets them with the rest of the finished work.
+		e.clock.Advance(time.Hour)
+		later := []inbox.UnroutedEvent{{Channel: chat.WhatsApp, Field: "security", Kind: inbox.UnroutedField, WABAID: "12345", Payload: map[string]string{"event": "PIN_CHANGED"}}}
+		if n, err := ib.AcceptUnrouted(ctx, later); err != nil || n != 1 {
+			t.Fatalf("a later event: %d, %v", n, err)
+		}
+		if _, err := ib.Prune(ctx, e.clock.Now().Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ib.Unrouted(ctx, 10); err != nil || len(got) != 1 || got[0].Field != "security" {
+			t.Fatalf("after pruning the first hour: %+v (%v), want the later event only", got, err)
+		}
+		if n, err := ib.AcceptUnrouted(ctx, events); err != nil || n != 2 {
+			t.Fatalf("a pruned event delivered again is kept again: %d, %v", n, err)
 		}
 	})
 }

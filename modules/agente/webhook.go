@@ -30,6 +30,11 @@ const (
 	// "no" when it carries only receipts or other fields,
 	// {http.vars.guest_messages}: guests' limits count only the former.
 	VarGuestMessages = "guest_messages"
+	// VarRateKey is what a webhook's rate limits key on, {http.vars.rate_key}:
+	// the hotel, or for events no hotel is found for "unrouted:" and the
+	// business number (or account) they came for, so that one unknown
+	// number's traffic shares one budget and never a hotel's.
+	VarRateKey = "rate_key"
 	// VarWebhook holds the request's *Webhook (below).
 	VarWebhook = "agente.webhook"
 )

@@ -4,6 +4,7 @@
 package tenantresolve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -54,7 +55,9 @@ const DefaultMaxBody = agente.MaxWebhookBody
 // for as unrouted. With strict, the default is never used. Each message,
 // status and field event of a webhook gets its own hotel as well, for the
 // webhook handler. {http.vars.guest_messages} says whether a guest wrote
-// (yes) or the webhook carries only receipts and other fields (no).
+// (yes) or the webhook carries only receipts and other fields (no), and
+// {http.vars.rate_key} is what its limits key on: the tenant, or
+// "unrouted:<business id>" when there is none.
 //
 // The tenant is published as {http.vars.tenant_id} and in the X-Tenant-ID
 // request header, which is overwritten: a client-supplied X-Tenant-ID never
@@ -217,10 +220,13 @@ func (m *TenantResolve) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		// Meta gets a 2xx for every signed event: what no hotel is found
 		// for is kept as unrouted by the webhook handler.
 		caddyhttp.SetVar(r.Context(), VarResult, string(res.Result))
+		first := in.Batch.First
+		caddyhttp.SetVar(r.Context(), agente.VarRateKey, "unrouted:"+cmp.Or(first.PhoneNumberID, first.WABAID))
 		return next.ServeHTTP(w, r)
 	}
 	r.Header.Set(Header, res.Tenant)
 	caddyhttp.SetVar(r.Context(), VarTenantID, res.Tenant)
+	caddyhttp.SetVar(r.Context(), agente.VarRateKey, res.Tenant)
 	caddyhttp.SetVar(r.Context(), VarResult, string(res.Result))
 	return next.ServeHTTP(w, r)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentehotel/agente-caddy/modules/agente"
 	"github.com/agentehotel/agente-caddy/test/adapttest"
 
 	"github.com/caddyserver/caddy/v2"
@@ -73,6 +74,8 @@ type seen struct {
 	tenant, result string
 	header         []string
 	body           string
+	rateKey        string // {http.vars.rate_key}
+	guests         string // {http.vars.guest_messages}
 }
 
 func serve(t *testing.T, m *TenantResolve, body string, hdr ...string) (*httptest.ResponseRecorder, seen) {
@@ -91,6 +94,8 @@ func serve(t *testing.T, m *TenantResolve, body string, hdr ...string) (*httptes
 		s.called = true
 		s.tenant, _ = caddyhttp.GetVar(r.Context(), VarTenantID).(string)
 		s.result, _ = caddyhttp.GetVar(r.Context(), VarResult).(string)
+		s.rateKey, _ = caddyhttp.GetVar(r.Context(), agente.VarRateKey).(string)
+		s.guests, _ = caddyhttp.GetVar(r.Context(), agente.VarGuestMessages).(string)
 		s.header = r.Header.Values(Header)
 		b, _ := io.ReadAll(r.Body)
 		s.body = string(b)
@@ -173,6 +178,22 @@ func TestEveryResolutionResult(t *testing.T) {
 			}
 			if s.body != c.body {
 				t.Fatalf("body not restored: %q", s.body)
+			}
+			// Limits key on the hotel; what has none, on the number it came for.
+			wantKey := c.wantTenant
+			if wantKey == "" {
+				wantKey = "unrouted:999"
+			}
+			if s.rateKey != wantKey {
+				t.Fatalf("rate_key %q, want %q", s.rateKey, wantKey)
+			}
+			// Guests' limits count only what a guest wrote.
+			wantGuests := "yes"
+			if c.body == status || c.body == "" {
+				wantGuests = "no"
+			}
+			if c.mod.Channel != "gmail" && s.guests != wantGuests {
+				t.Fatalf("guest_messages %q, want %q", s.guests, wantGuests)
 			}
 		})
 	}

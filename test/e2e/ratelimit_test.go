@@ -59,9 +59,10 @@ func TestRateLimitThreeInstancesOneRedis(t *testing.T) {
 	if codes[200] != 120 || codes[429] != 180 {
 		t.Fatalf("status counts over 3 instances %v, want exactly 120×200 and 180×429", codes)
 	}
-	// Another hotel (resolved by its guest's phone) has its own window on every instance.
+	// Another hotel (resolved by its guest's phone: neither the number nor
+	// the account is registered) has its own window on every instance.
 	bcn := madridMsg
-	bcn.PhoneNumberID, bcn.From = "1", "34600222333"
+	bcn.PhoneNumberID, bcn.EntryID, bcn.From = "1", "1", "34600222333"
 	for i, in := range instances {
 		bcn.ID = fmt.Sprintf("wamid.rl-bcn-%d", i)
 		body := bcn.JSON()
