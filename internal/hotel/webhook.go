@@ -201,44 +201,37 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 		}
 		return p
 	}
-	for i, m := range b.Messages {
-		biz := b.MessageBusiness(i)
+	// attribute finds the hotel of one item (its number, its account, its
+	// guest, the default), or keeps it as unrouted and answers nil.
+	attribute := func(biz whatsapp.Business, guest string, unrouted inbox.UnroutedEvent) *Part {
 		q := ri
-		q.PhoneNumberID, q.WABAID, q.GuestPhone = biz.PhoneNumberID, biz.WABAID, m.From
-		tenant, _ := resolve(q)
-		if tenant == "" {
-			res.Unrouted = append(res.Unrouted, inbox.UnroutedEvent{Channel: chat.WhatsApp, Field: "messages", Kind: inbox.UnroutedMessage,
-				PhoneNumberID: biz.PhoneNumberID, WABAID: biz.WABAID, Guest: m.From, ItemID: m.ID, Payload: m})
-			continue
+		q.PhoneNumberID, q.WABAID, q.GuestPhone = biz.PhoneNumberID, biz.WABAID, guest
+		if tenant, _ := resolve(q); tenant != "" {
+			return part(tenant, biz.PhoneNumberID)
 		}
-		m.TenantID = tenant
-		p := part(tenant, biz.PhoneNumberID)
-		p.Messages = append(p.Messages, m)
+		unrouted.Channel, unrouted.PhoneNumberID, unrouted.WABAID, unrouted.Guest = chat.WhatsApp, biz.PhoneNumberID, biz.WABAID, guest
+		res.Unrouted = append(res.Unrouted, unrouted)
+		return nil
+	}
+	for i, m := range b.Messages {
+		if p := attribute(b.MessageBusiness(i), m.From,
+			inbox.UnroutedEvent{Field: "messages", Kind: inbox.UnroutedMessage, ItemID: m.ID, Payload: m}); p != nil {
+			m.TenantID = p.Tenant
+			p.Messages = append(p.Messages, m)
+		}
 	}
 	for i, st := range b.Statuses {
-		biz := b.StatusBusiness(i)
-		q := ri
-		q.PhoneNumberID, q.WABAID, q.GuestPhone = biz.PhoneNumberID, biz.WABAID, st.Recipient
-		tenant, _ := resolve(q)
-		if tenant == "" {
-			res.Unrouted = append(res.Unrouted, inbox.UnroutedEvent{Channel: chat.WhatsApp, Field: "messages", Kind: inbox.UnroutedStatus,
-				PhoneNumberID: biz.PhoneNumberID, WABAID: biz.WABAID, Guest: st.Recipient, ItemID: st.MessageID + ":" + st.Status, Payload: st})
-			continue
+		if p := attribute(b.StatusBusiness(i), st.Recipient,
+			inbox.UnroutedEvent{Field: "messages", Kind: inbox.UnroutedStatus, ItemID: st.MessageID + ":" + st.Status, Payload: st}); p != nil {
+			st.TenantID = p.Tenant
+			p.Statuses = append(p.Statuses, st)
 		}
-		st.TenantID = tenant
-		p := part(tenant, biz.PhoneNumberID)
-		p.Statuses = append(p.Statuses, st)
 	}
 	for _, f := range b.Fields {
-		q := ri
-		q.PhoneNumberID, q.WABAID = f.PhoneNumberID, f.WABAID
-		tenant, _ := resolve(q)
-		if tenant == "" {
-			res.Unrouted = append(res.Unrouted, inbox.UnroutedEvent{Channel: chat.WhatsApp, Field: f.Field, Kind: inbox.UnroutedField,
-				PhoneNumberID: f.PhoneNumberID, WABAID: f.WABAID, Payload: f})
-			continue
+		if p := attribute(whatsapp.Business{PhoneNumberID: f.PhoneNumberID, WABAID: f.WABAID}, "",
+			inbox.UnroutedEvent{Field: f.Field, Kind: inbox.UnroutedField, Payload: f}); p != nil {
+			p.Fields = append(p.Fields, f)
 		}
-		part(tenant, f.PhoneNumberID).Fields = append(part(tenant, f.PhoneNumberID).Fields, f)
 	}
 	for _, t := range order {
 		res.Parts = append(res.Parts, *parts[t])

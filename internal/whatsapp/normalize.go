@@ -464,6 +464,9 @@ func decode(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, error) 
 	if err != nil {
 		return Batch{}, err
 	}
+	if len(b.Fields) > 0 {
+		withFieldValues(dropNULEscapes(body), b.Fields)
+	}
 	chat.NormalizationLatency.WithLabelValues(string(chat.WhatsApp)).Observe(time.Since(start).Seconds())
 	if len(problems) == 0 {
 		return b, nil
@@ -556,7 +559,7 @@ func (n *normalizer) change(ei, ci int, wabaID, field string, v *wireValue, raws
 	// legitimate events the agent does not answer, not errors: they are
 	// kept with their business identifiers, for whoever acknowledges them.
 	if field != "" && field != "messages" {
-		ev := FieldEvent{Field: field, WABAID: wabaID}
+		ev := FieldEvent{Field: field, WABAID: wabaID, entry: ei, change: ci}
 		if v != nil {
 			ev.PhoneNumberID = v.Metadata.PhoneNumberID
 		}

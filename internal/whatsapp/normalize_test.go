@@ -271,6 +271,12 @@ func TestNormalizeBatch(t *testing.T) {
 	if !reflect.DeepEqual(b.PhoneNumberIDs, []string{"pn1", "pn2", "pn3"}) || !reflect.DeepEqual(b.WABAIDs, []string{"waba1", "waba2"}) {
 		t.Fatalf("%v %v", b.PhoneNumberIDs, b.WABAIDs)
 	}
+	// The account's own field is kept with what it says, for whoever it
+	// goes to (an unrouted one is stored with it).
+	if len(b.Fields) != 1 || b.Fields[0].Field != "account_update" || b.Fields[0].WABAID != "waba2" ||
+		string(b.Fields[0].Value) != `{"event":"VERIFIED_ACCOUNT"}` {
+		t.Fatalf("fields %+v", b.Fields)
+	}
 	parts := b.ByBusiness()
 	if len(parts) != 3 {
 		t.Fatalf("%d parts", len(parts))

@@ -266,10 +266,10 @@ func TestTenantWrittenOnOneInstanceResolvesOnAnother(t *testing.T) {
 		return replyText(t, got)
 	}
 	// Before: the business number is nobody's, B uses the default hotel
-	// (once B has heard of it: a default that is not a tenant takes no guest).
-	testservices.Eventually(t, time.Second, "B knows the fallback hotel", func() bool {
-		status, _ := adminCall(t, b, token, "GET", "/admin/tenants/hotel_fallback", "")
-		return status == 200
+	// (once B has heard of its new name).
+	testservices.Eventually(t, time.Second, "B knows the fallback hotel's name", func() bool {
+		status, got := adminCall(t, b, token, "GET", "/admin/tenants/hotel_fallback", "")
+		return status == 200 && strings.Contains(got, `"name":"Hotel Fallback"`)
 	})
 	if r := greetingOnB(); !strings.Contains(r, "Hotel Fallback") {
 		t.Fatalf("unknown business number on B: %q, want the default hotel", r)
