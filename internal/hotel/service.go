@@ -150,6 +150,9 @@ type Service struct {
 	admin        *admin.Handler
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
+	// reengageLater holds 131047 receipts that came before their reply
+	// was recorded (window.go).
+	reengageLater chan chat.Status
 }
 
 // New builds the service: the PMS chain, the orchestrator, the inbox, the
@@ -161,7 +164,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Tenants == nil || deps.Flags == nil || deps.Keeper == nil {
 		return nil, errors.New("hotel: Deps needs Tenants, Flags and a Keeper")
 	}
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, reengageLater: make(chan chat.Status, 1024)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

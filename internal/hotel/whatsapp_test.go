@@ -224,6 +224,37 @@ func TestMetasReEngagementErrorSendsTheTemplate(t *testing.T) {
 	}
 }
 
+// Meta takes the reply, then says in a receipt that the guest was outside
+// the window (131047), and the receipt arrives before the outbox has
+// recorded the send: the template follows all the same, once, and a
+// redelivered receipt sends nothing more.
+func TestA131047ReceiptBeforeItsReplyIsRecorded(t *testing.T) {
+	s, g, dir := whatsAppService(t, map[string]bool{flags.WhatsAppMarkRead: false})
+	giveTemplate(t, dir, "tenant_hotel_madrid", resumeTemplate)
+	receipt := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+		"messaging_product":"whatsapp","metadata":{"phone_number_id":%q},
+		"statuses":[{"id":%q,"status":"failed","timestamp":"%d","recipient_id":%q,"errors":[{"code":131047,"title":"Re-engagement message"}]}]}}]}]}`,
+		madridPNID, g.NextWAMID(madridPNID), time.Now().Unix(), madridGuest)
+	for range 2 {
+		if _, err := accept(t, s, chat.WhatsApp, receipt, s.DefaultRoute()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	guestWrites(t, s, madridGuest, "wamid.race-1", "Hola")
+	s.Start()
+	defer s.Stop()
+	msgs := waitMessages(t, g, 2)
+	if msgs[0].Request.Type != "text" {
+		t.Fatalf("first sent %s, want the reply itself", msgs[0].Raw)
+	}
+	wantTemplate(t, msgs[1], "Ana García", "Hotel Madrid Central")
+	finishedReplies(t, s)
+	time.Sleep(300 * time.Millisecond) // a second template would be on its way by now
+	if n := len(g.Messages()); n != 2 {
+		t.Fatalf("%d messages, want the reply and one template", n)
+	}
+}
+
 // A hotel without a template: the reply fails at once, saying why.
 func TestReplyOutsideTheWindowWithoutTemplateFails(t *testing.T) {
 	s, g, _ := whatsAppService(t, nil)

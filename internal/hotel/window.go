@@ -159,27 +159,93 @@ func (w *windowSender) remember(key string, sent templateSent) {
 // hotel's template. Only fresh receipts count, so a redelivered one queues
 // nothing. The receipts are stored already and the webhook is answered
 // whatever happens here, so a failure is logged, not returned.
+//
+// The receipt can beat the outbox's record of the send it is about (Meta
+// answers the send, then the receipt races our UPDATE): a reply not found
+// yet is looked for again by the reengage worker for a minute. That second
+// look lives in this process only; a restart in that instant loses the
+// template (the receipt itself is kept).
 func (s *Service) reengage(ctx context.Context, statuses []chat.Status) {
 	for _, st := range statuses {
 		if st.Channel != chat.WhatsApp || st.Status != "failed" ||
 			!slices.ContainsFunc(st.Errors, func(e chat.Error) bool { return e.Code == whatsapp.CodeOutsideWindow }) {
 			continue
 		}
-		log := s.log.With("tenant_id", st.TenantID, "wamid", st.MessageID)
-		recs, err := s.inbox.Replies(ctx, inbox.Query{TenantID: st.TenantID, ProviderID: st.MessageID, Limit: 1})
-		if err != nil {
-			log.Error("finding the reply WhatsApp refused outside the 24-hour window; it is not sent again", "error", err)
-			continue
+		if found := s.reengageOne(ctx, st); !found {
+			select {
+			case s.reengageLater <- st:
+			default:
+				s.log.Error("too many 131047 receipts waiting for their replies; this one is not followed by the template",
+					"tenant_id", st.TenantID, "wamid", st.MessageID)
+			}
 		}
-		if len(recs) == 0 || recs[0].Reply.Reply.Kind == chat.ReplyTemplate || recs[0].Reply.OutsideWindow {
-			continue // not ours, or a template already: nothing else reaches the guest
+	}
+}
+
+// reengageOne queues the template for the reply st is about, and reports
+// whether that reply was found (false: not recorded yet, or unreadable).
+func (s *Service) reengageOne(ctx context.Context, st chat.Status) bool {
+	log := s.log.With("tenant_id", st.TenantID, "wamid", st.MessageID)
+	recs, err := s.inbox.Replies(ctx, inbox.Query{TenantID: st.TenantID, ProviderID: st.MessageID, Limit: 1})
+	if err != nil {
+		log.Warn("finding the reply WhatsApp refused outside the 24-hour window", "error", err)
+		return false
+	}
+	if len(recs) == 0 {
+		return false
+	}
+	if recs[0].Reply.Reply.Kind == chat.ReplyTemplate || recs[0].Reply.OutsideWindow {
+		return true // a template already: nothing else reaches the guest
+	}
+	again := recs[0].Reply
+	again.OutsideWindow = true
+	if err := s.inbox.Enqueue(ctx, again); err != nil {
+		log.Warn("queueing the hotel's template after WhatsApp's 131047", "error", err)
+		return false
+	}
+	log.Info("WhatsApp reported the guest outside the 24-hour window: the reply goes again as the hotel's template")
+	return true
+}
+
+// reengageWaitLimit is how long a 131047 receipt waits for its reply to be
+// recorded (the race is milliseconds; a minute covers a slow database).
+const reengageWaitLimit = time.Minute
+
+// runReengage looks again, with back-off, for the replies of 131047
+// receipts that arrived before them.
+func (s *Service) runReengage(ctx context.Context) error {
+	type waiting struct {
+		st          chat.Status
+		next, until time.Time
+		wait        time.Duration
+	}
+	var queue []waiting
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case st := <-s.reengageLater:
+			now := time.Now()
+			queue = append(queue, waiting{st: st, next: now.Add(100 * time.Millisecond), until: now.Add(reengageWaitLimit), wait: 100 * time.Millisecond})
+		case now := <-tick.C:
+			kept := queue[:0]
+			for _, w := range queue {
+				switch {
+				case now.Before(w.next):
+					kept = append(kept, w)
+				case s.reengageOne(ctx, w.st):
+				case now.After(w.until):
+					s.log.Error("no reply found for a 131047 receipt within a minute; the hotel's template is not sent",
+						"tenant_id", w.st.TenantID, "wamid", w.st.MessageID)
+				default:
+					w.wait = min(2*w.wait, 5*time.Second)
+					w.next = now.Add(w.wait)
+					kept = append(kept, w)
+				}
+			}
+			queue = kept
 		}
-		again := recs[0].Reply
-		again.OutsideWindow = true
-		if err := s.inbox.Enqueue(ctx, again); err != nil {
-			log.Error("queueing the hotel's template after WhatsApp's 131047; the guest does not hear back", "error", err)
-			continue
-		}
-		log.Info("WhatsApp reported the guest outside the 24-hour window: the reply goes again as the hotel's template")
 	}
 }

@@ -50,6 +50,7 @@ func (s *Service) Start() {
 		run("WhatsApp token probe", s.token.watch)
 	}
 	run("inbox pruning", s.prune)
+	run("131047 receipts", s.runReengage)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
 

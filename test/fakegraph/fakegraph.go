@@ -463,7 +463,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.seq++
-	wamid := fmt.Sprintf("wamid.HBgLFAKEGRAPH%s%010d", pnid, s.seq)
+	wamid := wamidOf(pnid, s.seq)
 	s.accepted = append(s.accepted, Message{WAMID: wamid, Version: version, PhoneNumberID: pnid, Request: req, Raw: raw, Received: time.Now()})
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -475,6 +475,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		"contacts":          []map[string]string{{"input": req.To, "wa_id": strings.TrimPrefix(req.To, "+")}},
 		"messages":          []map[string]string{{"id": wamid}},
 	})
+}
+
+// wamidOf is the id of the seq-th message accepted, sent from pnid.
+func wamidOf(pnid string, seq int) string { return fmt.Sprintf("wamid.HBgLFAKEGRAPH%s%010d", pnid, seq) }
+
+// NextWAMID is the id the next message accepted from pnid will get, for a
+// test that must speak of a message before it is sent (a receipt that races
+// its send).
+func (s *Server) NextWAMID(pnid string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return wamidOf(pnid, s.seq+1)
 }
 
 // markRead answers a read receipt, which Meta takes on the messages
