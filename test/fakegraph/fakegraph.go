@@ -478,7 +478,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // wamidOf is the id of the seq-th message accepted, sent from pnid.
-func wamidOf(pnid string, seq int) string { return fmt.Sprintf("wamid.HBgLFAKEGRAPH%s%010d", pnid, seq) }
+func wamidOf(pnid string, seq int) string {
+	return fmt.Sprintf("wamid.HBgLFAKEGRAPH%s%010d", pnid, seq)
+}
 
 // NextWAMID is the id the next message accepted from pnid will get, for a
 // test that must speak of a message before it is sent (a receipt that races
