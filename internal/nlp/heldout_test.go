@@ -78,11 +78,15 @@ func loadHeldout(t *testing.T) []heldoutEntry {
 }
 
 // heldoutName reads the name in a reply to "what name is the booking
-// under?" the way the agent does.
-func heldoutName(text string, r Result) string {
-	plain := r.Intent == Unknown && r.Answer == "" && r.Entities.CheckIn.IsZero() && r.Entities.CheckOut.IsZero() &&
-		r.Entities.Adults == 0 && r.Entities.Children == 0 && r.Entities.Nights == 0 && r.Entities.RoomType == ""
-	first, last, ok := ParseFullName(text, NameAnswered, plain)
+// under?" the way the agent does: slot first (ReadAnsweredName), else the
+// analyzer's looser reading.
+func heldoutName(text string, r Result, now time.Time) string {
+	first, last, ok := ReadAnsweredName(text, now)
+	if !ok {
+		plain := r.Intent == Unknown && r.Answer == "" && r.Entities.CheckIn.IsZero() && r.Entities.CheckOut.IsZero() &&
+			r.Entities.Adults == 0 && r.Entities.Children == 0 && r.Entities.Nights == 0 && r.Entities.RoomType == ""
+		first, last, ok = ParseFullName(text, NameAnswered, plain)
+	}
 	if !ok {
 		return ""
 	}
@@ -146,7 +150,7 @@ func TestHeldout(t *testing.T) {
 			mark(&s.entities, r.Urgent, "urgent", r.Urgent, true)
 		}
 		if e.Asked == "name" {
-			got := heldoutName(e.Text, r)
+			got := heldoutName(e.Text, r, now)
 			mark(&s.names, got == e.Name, "name", fmt.Sprintf("%q", got), fmt.Sprintf("%q", e.Name))
 		}
 		if len(wrong) > 0 {
