@@ -33,7 +33,7 @@ var (
 	}
 	introducedNameIntros = newPhraseList(introducedNamePhrases...)
 	answeredNameIntros   = newPhraseList(append([]string{
-		"soy", "yo soy", "es", "nombre", "de parte de", "name", "i am", "i'm", "im", "this is", "it's", "its", "it is", "is",
+		"soy", "yo soy", "es", "nombre", "el nombre es", "nombre es", "de parte de", "name", "the name is", "name is", "name's", "i am", "i'm", "im", "this is", "it's", "its", "it is", "is",
 	}, introducedNamePhrases...)...)
 	surnameIntros = newPhraseList(
 		"mi apellido es", "mis apellidos son", "apellidos", "apellido", "son", "es",
