@@ -384,6 +384,9 @@ func weekendEnd(start pms.Date) pms.Date {
 // readStay reads the check-in and check-out in a message. outByDefault makes
 // a lone date a check-out (a late-checkout request is about the last day).
 func readStay(ts tokens, today pms.Date, outByDefault bool) (in, out pms.Date) {
+	if in, out, ok := readBridge(ts, today); ok {
+		return in, out
+	}
 	atoms := scanAtoms(ts)
 	if len(atoms) == 0 {
 		return
@@ -505,4 +508,33 @@ func hintBefore(ts tokens, floor, at int) byte {
 		}
 	}
 	return 0
+}
+
+// bridgeWords name the December long weekend ("el puente de diciembre", "el
+// puente de la Constitución", "de la Inmaculada"): the 6th and the 8th are
+// holidays in Spain.
+var bridgeWords = toSet("diciembre", "dic", "constitucion", "inmaculada")
+
+// readBridge reads "el puente de diciembre" as its next occurrence: check in
+// on the 5th (the eve of the 6th), check out on the 8th (the last holiday,
+// when people travel home).
+func readBridge(ts tokens, today pms.Date) (in, out pms.Date, ok bool) {
+	for i, t := range ts {
+		if t.w != "puente" {
+			continue
+		}
+		for j := i + 1; j < len(ts) && j <= i+4; j++ {
+			if !bridgeWords[ts[j].w] {
+				continue
+			}
+			year := today.Year
+			if today.Month == time.December && today.Day > 5 {
+				year++
+			}
+			in, _ = validDate(year, 12, 5)
+			out, _ = validDate(year, 12, 8)
+			return in, out, true
+		}
+	}
+	return pms.Date{}, pms.Date{}, false
 }

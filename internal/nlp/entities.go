@@ -70,8 +70,8 @@ func readGuests(ts tokens) (adults, children int) {
 		if t.isNum() && !t.ord && t.n >= 1 && t.n <= 30 {
 			nx := ts.w(i + 1)
 			switch {
-			case nx == "pareja" || nx == "couple":
-				continue // "una pareja" is two
+			case nx == "pareja" || nx == "couple" || nx == "familia" || nx == "family":
+				continue // "una pareja" is two; "una familia de 5" is five
 			case adultSet[nx]:
 				explicit += t.n
 				continue
@@ -94,7 +94,7 @@ func readGuests(ts tokens) (adults, children int) {
 			pv, pv2 := ts.w(i-1), ts.w(i-2)
 			if pv == "somos" || pv == "seremos" || pv == "seriamos" || pv == "para" || pv == "for" ||
 				pv == "are" && pv2 == "we" || pv == "of" && (pv2 == "party" || pv2 == "group") ||
-				pv == "de" && pv2 == "grupo" {
+				pv == "de" && (pv2 == "grupo" || pv2 == "familia") || pv == "of" && pv2 == "family" {
 				total = t.n
 			}
 			continue
