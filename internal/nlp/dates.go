@@ -111,6 +111,9 @@ func readAtom(ts tokens, i int) (atom, bool) {
 			return a, true
 		}
 		// el 5, the 5th, dia 5
+		if nx == "por" && ts.w(i+2) == "favor" {
+			nx = "" // "el 12 porfa": courtesy, not "12 por noche"
+		}
 		if (t.ord || dayPrefixes[ts.w(i-1)]) && !unitSet[nx] && !nightSet[nx] && !peopleSet[nx] &&
 			!childSet[nx] && !adultSet[nx] && nx != "of" && nx != "de" && nx != "las" {
 			return atom{start: i, end: i + 1, kind: kDate, day: t.n}, true
@@ -384,9 +387,14 @@ func weekendEnd(start pms.Date) pms.Date {
 // readStay reads the check-in and check-out in a message. outByDefault makes
 // a lone date a check-out (a late-checkout request is about the last day).
 func readStay(ts tokens, today pms.Date, outByDefault bool) (in, out pms.Date) {
-	if in, out, ok := readBridge(ts, today); ok {
-		return in, out
-	}
+	defer func() {
+		// "el puente de diciembre", unless a stay's two ends are written
+		if out.IsZero() {
+			if bin, bout, ok := readBridge(ts, today); ok {
+				in, out = bin, bout
+			}
+		}
+	}()
 	atoms := scanAtoms(ts)
 	if len(atoms) == 0 {
 		return

@@ -92,10 +92,13 @@ type Result struct {
 // Analyze reads one message. now is the current instant in the hotel's time
 // zone: relative dates resolve against its calendar day in its location.
 func Analyze(text string, now time.Time) Result {
-	ts, emails := normalize(withoutIntroducedName(text))
+	// A name's accents say nothing of the language ("I'm Chloé"), nor do
+	// its words.
+	unnamed := withoutIntroducedName(text)
+	ts, emails := normalize(unnamed)
 	toks := tokens(ts)
 	r := Result{Language: readLanguage(toks)}
-	if strings.ContainsAny(text, "ñ¿¡áéíóú") && r.Language == "en" && !toks.hasAny(englishOnly) {
+	if strings.ContainsAny(unnamed, "ñ¿¡áéíóú") && r.Language == "en" && !toks.hasAny(englishOnly) {
 		r.Language = "es"
 	}
 	topics := readTopics(toks)

@@ -114,3 +114,12 @@ func TestEntitiesGuestsWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestNameAccentsAreNotSpanish(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, text := range []string{"hi, my name is Chloé Dubois", "hello, my name is Ángel Núñez"} {
+		if r := Analyze(text, now); r.Language != "en" {
+			t.Errorf("Analyze(%q).Language = %s, want en", text, r.Language)
+		}
+	}
+}
