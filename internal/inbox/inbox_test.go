@@ -527,3 +527,49 @@ func TestBackoffDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestHotelsTakeTurns: a burst of one hotel does not hold back another
+// hotel's message; each conversation still goes in acceptance order.
+func TestHotelsTakeTurns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		opts := e.options("fair")
+		opts.Workers = 1
+		ib := e.instance(t, opts)
+		var burst []chat.Message
+		for i := range 200 {
+			m := guestMsg(fmt.Sprintf("3460000%02d", i%20), fmt.Sprintf("busy-%03d", i), i)
+			m.TenantID = "busy"
+			burst = append(burst, m)
+		}
+		mustAccept(t, ib, burst...)
+		quiet := guestMsg("34611111111", "quiet-1", 500)
+		quiet.TenantID = "quiet"
+		mustAccept(t, ib, quiet)
+
+		var mu sync.Mutex
+		var order []chat.Message
+		runInbox(t, ib, func(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
+			mu.Lock()
+			order = append(order, m)
+			mu.Unlock()
+			return nil, nil
+		})
+		waitFor(t, "every message handled", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(order) == 201
+		})
+		at := slices.IndexFunc(order, func(m chat.Message) bool { return m.TenantID == "quiet" })
+		if at > 2 {
+			t.Errorf("the quiet hotel's message was handled %dth, behind %d of the busy hotel's", at+1, at)
+		}
+		last := map[string]string{}
+		for _, m := range order {
+			k := m.ConversationKey()
+			if prev, ok := last[k]; ok && m.ID <= prev {
+				t.Errorf("conversation %s: %s handled after %s", k, m.ID, prev)
+			}
+			last[k] = m.ID
+		}
+	})
+}
