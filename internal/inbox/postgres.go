@@ -31,8 +31,8 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 	return &pgBackend{
 		pool:    pool,
 		accepts: acceptGroup{flights: max(2, int(pool.Config().MaxConns)/2)},
-		in:   newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
-		out:  newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
+		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
+		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
 }
 
