@@ -573,3 +573,55 @@ func TestHotelsTakeTurns(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentAcceptsShareCommitsAndCountOnce: accepts running at once
+// (on Postgres, grouped into shared statements) each learn exactly which of
+// their messages were new: a message sent by two of them is fresh for one.
+func TestConcurrentAcceptsShareCommitsAndCountOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ib := e.instance(t, e.options("concurrent"))
+		const callers = 32
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		fresh := map[string]int{}
+		news := 0
+		for c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var batch []chat.Message
+				for i := range 10 {
+					// Callers c and c+1 share five ids.
+					id := fmt.Sprintf("m-%d-%d", (c+i/5)%callers, i%5+5*((c+i/5)%2))
+					batch = append(batch, guestMsg(fmt.Sprintf("34600%03d", c), id, i))
+				}
+				res, err := ib.Accept(ctxT(t), batch, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				news += res.New
+				if res.New+res.Duplicate != len(batch) || len(res.Fresh) != res.New {
+					t.Errorf("caller %d: %+v", c, res)
+				}
+				for _, m := range res.Fresh {
+					fresh[m.ID]++
+				}
+			}()
+		}
+		wg.Wait()
+		if len(fresh) != news {
+			t.Errorf("%d new in all, %d distinct ids fresh", news, len(fresh))
+		}
+		for id, n := range fresh {
+			if n != 1 {
+				t.Errorf("%s fresh for %d callers", id, n)
+			}
+		}
+		if got := len(messages(t, ib)); got != len(fresh) {
+			t.Errorf("%d messages stored, %d fresh", got, len(fresh))
+		}
+	})
+}
