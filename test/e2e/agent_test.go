@@ -11,12 +11,12 @@ import (
 	"maps"
 	"net/http"
 	"os/exec"
-	"syscall"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
