@@ -336,18 +336,6 @@ func (s *Store) extend(ctx context.Context, name string, d time.Duration) (bool,
 	return tag.RowsAffected() == 1, nil
 }
 
-// RenewLockLease extends a lock this Store holds to d from now.
-func (s *Store) RenewLockLease(ctx context.Context, name string, d time.Duration) error {
-	ok, err := s.extend(ctx, name, d)
-	if err != nil {
-		return fmt.Errorf("certstore: renewing lock %s: %w", name, err)
-	}
-	if !ok {
-		return fmt.Errorf("certstore: renewing lock %s: not held by %s", name, s.opts.Owner)
-	}
-	return nil
-}
-
 // Unlock stops renewing the named lock and releases it. A lock that was
 // already taken over (its lease expired) is left to its new holder.
 func (s *Store) Unlock(ctx context.Context, name string) error {

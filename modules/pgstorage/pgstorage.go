@@ -148,7 +148,12 @@ func (s *Storage) CertMagicStorage() (certmagic.Storage, error) {
 // New adapts a certstore.Store to certmagic's Storage interface.
 func New(st *certstore.Store) certmagic.Storage { return certMagicStore{st} }
 
-// certMagicStore is certstore.Store with certmagic's method set.
+// certMagicStore is certstore.Store with certmagic's method set. It is
+// deliberately not a certmagic.LockLeaseRenewer: certmagic would stretch a
+// lock's lease to the whole retry interval plus the obtain timeout (minutes),
+// which a holder killed mid-order would then keep; the store's own renewals
+// already hold the lock as long as its holder lives, and no longer than
+// lock_ttl after it dies.
 type certMagicStore struct{ st *certstore.Store }
 
 func (c certMagicStore) Store(ctx context.Context, key string, value []byte) error {
@@ -182,10 +187,6 @@ func (c certMagicStore) TryLock(ctx context.Context, name string) (bool, error) 
 }
 
 func (c certMagicStore) Unlock(ctx context.Context, name string) error { return c.st.Unlock(ctx, name) }
-
-func (c certMagicStore) RenewLockLease(ctx context.Context, name string, d time.Duration) error {
-	return c.st.RenewLockLease(ctx, name, d)
-}
 
 // String names the storage without its credentials.
 func (c certMagicStore) String() string { return "postgres:" + c.st.Owner() }
@@ -238,12 +239,11 @@ func (s *Storage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // Interface guards
 var (
-	_ caddy.StorageConverter     = (*Storage)(nil)
-	_ caddy.Provisioner          = (*Storage)(nil)
-	_ caddy.Validator            = (*Storage)(nil)
-	_ caddy.CleanerUpper         = (*Storage)(nil)
-	_ caddyfile.Unmarshaler      = (*Storage)(nil)
-	_ certmagic.Storage          = certMagicStore{}
-	_ certmagic.TryLocker        = certMagicStore{}
-	_ certmagic.LockLeaseRenewer = certMagicStore{}
+	_ caddy.StorageConverter = (*Storage)(nil)
+	_ caddy.Provisioner      = (*Storage)(nil)
+	_ caddy.Validator        = (*Storage)(nil)
+	_ caddy.CleanerUpper     = (*Storage)(nil)
+	_ caddyfile.Unmarshaler  = (*Storage)(nil)
+	_ certmagic.Storage      = certMagicStore{}
+	_ certmagic.TryLocker    = certMagicStore{}
 )
