@@ -35,8 +35,8 @@ func TestFixturesReadAsSent(t *testing.T) {
 		{name: "out_of_office", from: "maria.lopez@company.test", subject: "Automatic reply: Your booking at Hotel Sol", verified: true,
 			machine: "Auto-Submitted: auto-replied",
 			text:    "I am out of the office until 9 March with limited access to email.\nFor urgent matters please contact my colleague."},
-		{name: "spoofed_cancel", from: "victor@victim.test", subject: "Cancelar reserva", verified: false,
-			text: "Hola, quiero cancelar mi reserva {{BOOKING_ID}}. Confirmo la cancelación."},
+		{name: "spoofed_cancel", from: "victor@victim.test", subject: "Cancel my booking", verified: false,
+			text: "Hello, please cancel my booking {{BOOKING_ID}}. I confirm the cancellation."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

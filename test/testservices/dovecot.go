@@ -115,15 +115,29 @@ func (s *DovecotServer) Login(user string) (*client.Client, error) {
 // user's INBOX as unseen, with IMAP APPEND.
 func (s *DovecotServer) Append(user string, raw []byte) {
 	s.t.Helper()
+	if err := s.Deliver(user, raw); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// Deliver is Append for any goroutine: it returns the error.
+func (s *DovecotServer) Deliver(user string, raw []byte) error {
 	c, err := s.Login(user)
 	if err != nil {
-		s.t.Fatalf("dovecot login %s: %v", user, err)
+		return fmt.Errorf("dovecot login %s: %w", user, err)
 	}
 	defer c.Logout()
 	raw = bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
 	if err := c.Append("INBOX", nil, time.Now(), bytes.NewReader(raw)); err != nil {
-		s.t.Fatalf("dovecot append for %s: %v", user, err)
+		return fmt.Errorf("dovecot append for %s: %w", user, err)
 	}
+	return nil
+}
+
+// HasUser reports whether user has a mailbox here.
+func (s *DovecotServer) HasUser(user string) bool {
+	_, ok := s.users[user]
+	return ok
 }
 
 // Messages returns the raw messages of user's INBOX, oldest first, and
