@@ -64,6 +64,10 @@ type Config struct {
 	WhatsApp WhatsAppConfig
 	// SMTP sends email replies; without an address they are logged and kept.
 	SMTP SMTPConfig
+	// EmailAuthservID is the receiving mail server whose
+	// Authentication-Results a bridge posting to /webhooks/gmail may relay;
+	// empty: none is trusted, and bridged mail never changes a booking.
+	EmailAuthservID string
 	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
 	// from Start to Stop, hands their guests' mail to the inbox.
 	Mailboxes []mailbox.Config

@@ -47,7 +47,7 @@ type Mail struct {
 	// answered ("" for a person): see MachineReason.
 	Machine string
 	// Auth is what the receiving server found (Authentication-Results).
-	Auth Auth
+	Auth email.Auth
 }
 
 // ParseOptions says whose mailbox this is.
@@ -91,7 +91,7 @@ func Parse(raw []byte, opts ParseOptions) (Mail, error) {
 	if m.Date, err = h.Date(); err != nil {
 		m.Date = time.Time{}
 	}
-	m.Auth = ReadAuthenticationResults(e.Header.Values("Authentication-Results"), opts.AuthservID, m.From)
+	m.Auth = email.ReadAuthenticationResults(e.Header.Values("Authentication-Results"), opts.AuthservID, m.From)
 	m.Machine = MachineReason(e.Header, m.From, opts.Own)
 
 	var plain, html string

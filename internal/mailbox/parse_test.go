@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentehotel/agente-caddy/internal/email"
+
 	"github.com/agentehotel/agente-caddy/test/mailfixtures"
 )
 
@@ -106,7 +108,7 @@ func TestAuthenticationResultsTrustOnlyTheReceivingServer(t *testing.T) {
 		{"missing", nil, "x@a.test", false},
 	}
 	for _, c := range cases {
-		a := ReadAuthenticationResults(c.headers, "mx.hotel.test", c.from)
+		a := email.ReadAuthenticationResults(c.headers, "mx.hotel.test", c.from)
 		if a.Verified != c.verified {
 			t.Errorf("%s: verified %v (%s), want %v", c.name, a.Verified, a.Summary(), c.verified)
 		}
