@@ -28,6 +28,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/mailbox"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms/resilient"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
@@ -63,6 +64,13 @@ type Config struct {
 	WhatsApp WhatsAppConfig
 	// SMTP sends email replies; without an address they are logged and kept.
 	SMTP SMTPConfig
+	// EmailAuthservID is the receiving mail server whose
+	// Authentication-Results a bridge posting to /webhooks/gmail may relay;
+	// empty: none is trusted, and bridged mail never changes a booking.
+	EmailAuthservID string
+	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
+	// from Start to Stop, hands their guests' mail to the inbox.
+	Mailboxes []mailbox.Config
 }
 
 // WhatsAppConfig is the Cloud API sender's.
@@ -148,6 +156,7 @@ type Service struct {
 	token        *tokenGuard  // nil without a WhatsApp access token
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
+	mailboxes    []*mailbox.Worker
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
 	// reengageLater holds 131047 receipts that came before their reply
@@ -204,6 +213,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		whatsappTokenValid.Set(1) // no token to refuse: development logs replies
 	}
 	s.outbound = consentSender{store: s.consent, next: out}
+	if err := s.buildMailboxes(); err != nil {
+		return nil, err
+	}
 	if s.admin, err = admin.New(admin.Options{
 		Tenants:   deps.Tenants,
 		Flags:     deps.Flags,
@@ -226,7 +238,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 func Collectors() []prometheus.Collector {
 	var cs []prometheus.Collector
 	for _, group := range [][]prometheus.Collector{
-		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(),
+		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(), mailbox.Collectors(),
 		{whatsappTokenValid},
 	} {
 		cs = append(cs, group...)
