@@ -109,6 +109,7 @@ func TestConsoleOperations(t *testing.T) {
 		if got := eval[string](b, `document.activeElement.className`); got != "skip" {
 			t.Fatalf("first Tab focuses %q, want the skip link", got)
 		}
+		b.do("blur", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
 	})
 
 	t.Run("dashboard", func(t *testing.T) {

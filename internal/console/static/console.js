@@ -13,7 +13,7 @@
       dashboard: 'Dashboard', hotels: 'Hotels', flags: 'Feature flags', canaries: 'Canaries', deadLetters: 'Dead letters', reception: 'Reception',
       loading: 'Loading…', error: 'Error: {0}', saved: 'Saved.', none: 'Nothing here.', refresh: 'Refresh',
       total: 'total', active: 'active', inactive: 'inactive', identifiers: 'Identifiers',
-      pms: 'PMS', breaker: 'Circuit breaker', cacheRatio: 'Cache hit ratio', hits: 'hits', misses: 'misses', stale: 'stale',
+      pms: 'PMS', breaker: 'Circuit breaker', cacheRatio: 'Cache hit ratio', hits: 'hits', misses: 'misses', staleHits: 'stale',
       queues: 'Queues', inboxPending: 'Inbox pending', outboxPending: 'Replies pending', outboxHeld: 'Replies held',
       environment: 'Environment', updated: 'Updated {0}',
       hotel: 'Hotel', id: 'Id', name: 'Name', status: 'Status', timezone: 'Time zone', languageCol: 'Language', actions: 'Actions',
@@ -21,7 +21,7 @@
       deactivate: 'Deactivate', activate: 'Activate', remove: 'Remove', type: 'Type', value: 'Value', channel: 'Channel',
       addIdentifier: 'Add an identifier', identifier: 'Identifier', typeAuto: 'guess from the value',
       flag: 'Flag', enabled: 'Enabled', on: 'on', off: 'off', addFlag: 'Set a flag', stale: 'The flag store did not answer: values may be stale.',
-      weights: 'Weights', verdict: 'Verdict', arm: 'Arm', requests: 'Requests', errors: 'Errors', errorRate: 'Error rate',
+      weights: 'Weights', weight: 'Weight', verdict: 'Verdict', arm: 'Arm', requests: 'Requests', errors: 'Errors', errorRate: 'Error rate',
       p50: 'p50', p95: 'p95', latency: 'Latency (p50 solid, p95 dashed)', errorChart: 'Error rate', window: 'window {0}',
       promote: 'Promote', rollback: 'Roll back', pause: 'Pause', resume: 'Resume', reasons: 'Why',
       noCanaries: 'No canary runs in this configuration.', done: '{0}: done.',
@@ -42,7 +42,7 @@
       dashboard: 'Panel', hotels: 'Hoteles', flags: 'Funciones', canaries: 'Canarios', deadLetters: 'Mensajes fallidos', reception: 'Recepción',
       loading: 'Cargando…', error: 'Error: {0}', saved: 'Guardado.', none: 'No hay nada.', refresh: 'Actualizar',
       total: 'total', active: 'activos', inactive: 'inactivos', identifiers: 'Identificadores',
-      pms: 'PMS', breaker: 'Cortacircuitos', cacheRatio: 'Aciertos de caché', hits: 'aciertos', misses: 'fallos', stale: 'caducados',
+      pms: 'PMS', breaker: 'Cortacircuitos', cacheRatio: 'Aciertos de caché', hits: 'aciertos', misses: 'fallos', staleHits: 'caducados',
       queues: 'Colas', inboxPending: 'Entrada pendiente', outboxPending: 'Respuestas pendientes', outboxHeld: 'Respuestas retenidas',
       environment: 'Entorno', updated: 'Actualizado {0}',
       hotel: 'Hotel', id: 'Id', name: 'Nombre', status: 'Estado', timezone: 'Zona horaria', languageCol: 'Idioma', actions: 'Acciones',
@@ -50,7 +50,7 @@
       deactivate: 'Desactivar', activate: 'Activar', remove: 'Quitar', type: 'Tipo', value: 'Valor', channel: 'Canal',
       addIdentifier: 'Añadir un identificador', identifier: 'Identificador', typeAuto: 'deducir del valor',
       flag: 'Función', enabled: 'Activa', on: 'sí', off: 'no', addFlag: 'Fijar una función', stale: 'El almacén no respondió: los valores pueden estar desfasados.',
-      weights: 'Pesos', verdict: 'Veredicto', arm: 'Rama', requests: 'Peticiones', errors: 'Errores', errorRate: 'Tasa de error',
+      weights: 'Pesos', weight: 'Peso', verdict: 'Veredicto', arm: 'Rama', requests: 'Peticiones', errors: 'Errores', errorRate: 'Tasa de error',
       p50: 'p50', p95: 'p95', latency: 'Latencia (p50 continua, p95 discontinua)', errorChart: 'Tasa de error', window: 'ventana {0}',
       promote: 'Promover', rollback: 'Revertir', pause: 'Pausar', resume: 'Reanudar', reasons: 'Motivos',
       noCanaries: 'No hay canarios en esta configuración.', done: '{0}: hecho.',
@@ -199,7 +199,7 @@
 
   function page(title, ...kids) {
     document.title = title + ' · Agente';
-    $main.replaceChildren(h('h1', null, title), ...kids);
+    $main.replaceChildren(h('h1', null, title), ...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
   }
 
   function poll(fn, ms) {
@@ -322,7 +322,7 @@
       cards.push(card(t('pms'),
         h('p', { class: 'big state-' + breaker }, String(breaker ?? '')),
         dl([[t('breaker'), breaker], [t('cacheRatio'), cache ? pct(cache.hit_ratio) : undefined],
-          [t('hits'), cache && cache.hits], [t('misses'), cache && cache.misses], [t('stale'), cache && cache.stale_hits]])));
+          [t('hits'), cache && cache.hits], [t('misses'), cache && cache.misses], [t('staleHits'), cache && cache.stale_hits]])));
     }
     if ('inbox_pending' in d) {
       ['inbox_pending', 'outbox_pending', 'outbox_held'].forEach((k) => seen.add(k));
@@ -485,7 +485,7 @@
         v.fail_reasons && v.fail_reasons.length ? [' — ', t('reasons'), ': ', v.fail_reasons.join('; ')] : null,
         ' · ', t('window', minutes ? minutes + ' min' : c.window_seconds + ' s')),
       h('h3', null, t('weights')), bar,
-      table([t('arm'), t('weights'), t('requests'), t('errors'), t('errorRate'), t('p50'), t('p95')], rows),
+      table([t('arm'), t('weight'), t('requests'), t('errors'), t('errorRate'), t('p50'), t('p95')], rows),
       h('div', { class: 'charts' },
         chart(t('latency'), arms.flatMap((a, i) => [
           { color: ARM_COLORS[i % 4], values: (series[a] || []).map((p) => p.requests ? p.p50_seconds : null) },
