@@ -9,6 +9,7 @@ import (
 	_ "github.com/agentehotel/agente-caddy/modules/adminauth"
 	_ "github.com/agentehotel/agente-caddy/modules/agente"
 	_ "github.com/agentehotel/agente-caddy/modules/canary"
+	_ "github.com/agentehotel/agente-caddy/modules/console"
 	_ "github.com/agentehotel/agente-caddy/modules/emailinbound"
 	_ "github.com/agentehotel/agente-caddy/modules/health"
 	_ "github.com/agentehotel/agente-caddy/modules/hmacwebhook"
