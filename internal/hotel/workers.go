@@ -53,6 +53,9 @@ func (s *Service) Start() {
 	for _, w := range s.mailboxes {
 		run("mailbox reader", w.Run)
 	}
+	run("revoked admin tokens", func(ctx context.Context) error {
+		return s.revocations.Run(ctx, func(err error) { s.log.Warn("reloading revoked admin tokens", "error", err) })
+	})
 	run("131047 receipts", s.runReengage)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
