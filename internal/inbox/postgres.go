@@ -30,7 +30,7 @@ type pgBackend struct {
 func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 	return &pgBackend{
 		pool:    pool,
-		accepts: acceptGroup{flights: max(2, int(pool.Config().MaxConns)/2)},
+		accepts: acceptGroup{flights: max(2, int(pool.Config().MaxConns)/4)},
 		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
 		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
