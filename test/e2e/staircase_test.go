@@ -3,10 +3,14 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +26,10 @@ import (
 // with p50/p99 and, where the shipped handler stores messages, how many of
 // the accepted were processed (replies at the fake Graph API) when the
 // stage's load ended, and how long the rest took to drain.
+//
+// Then the edge without workers (AGENTE_WORKERS=off) leaves its backlog to
+// 1, then 2, `agente-caddy worker` processes, and their processing rate is
+// printed.
 //
 // STAIRCASE_N requests per stage (default 10,000, each a new signed message
 // from one of 256 guests), STAIRCASE_CONNS connections (default 16). Rate
@@ -92,6 +100,9 @@ func BenchmarkStaircase(b *testing.B) {
 	add("shipped, Postgres inbox", in, g)
 	in, g = postgres(redisURL)
 	add("shipped, Postgres inbox + Redis", in, g)
+	edge, edgeGraph := postgres2(b, with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
+		"FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]}))
+	add("edge without workers, Postgres + Redis", edge, nil)
 
 	type totals struct {
 		sent, ok       int
@@ -162,8 +173,73 @@ func BenchmarkStaircase(b *testing.B) {
 		fmt.Fprintf(&out, "| %s | %.2f | %.0f | %.0f | %s | %s | %s | %s |\n", st.name, rate/refRate, rate, refRate,
 			worst(t.p50), worst(t.p99), processed, drained)
 	}
+
+	// The edge's backlog, processed by 1 and then 2 `agente-caddy worker`
+	// processes on the same Postgres: messages per second until drained.
+	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s |\n|---|---|---|---|\n")
+	done := 0
+	for workers := 1; workers <= 2; workers++ {
+		if workers == 2 {
+			// A fresh backlog for the two.
+			reqs := loadgen.Bodies(per*rounds, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("stair-w2-%d", time.Now().UnixNano()), "hola")
+			var t totals
+			run(edge.URL("/webhooks/whatsapp"), reqs, &t)
+		}
+		backlog := per * rounds
+		start := time.Now()
+		for range workers {
+			startWorker(b, edge)
+		}
+		if _, err := edgeGraph.WaitForMessages(done+backlog, 10*time.Minute); err != nil {
+			b.Fatalf("%d worker(s): %v", workers, err)
+		}
+		d := time.Since(start)
+		done += backlog
+		fmt.Fprintf(&out, "| %d | %d | %.1f s | %.0f |\n", workers, backlog, d.Seconds(), float64(backlog)/d.Seconds())
+		if workers == 1 {
+			stopWorkers(b)
+		}
+	}
 	fmt.Print(out.String())
 	b.ReportMetric(0, "ns/op")
+}
+
+var (
+	workerMu    sync.Mutex
+	workerProcs []*exec.Cmd
+)
+
+// postgres2 is the shipped configuration on a database of its own, with
+// its own fake Graph API.
+func postgres2(b *testing.B, env map[string]string) (*Instance, *fakegraph.Server) {
+	s := startAgentStack(b, env)
+	return s.in, s.graph
+}
+
+// startWorker runs `agente-caddy worker` with in's configuration and
+// environment, stopped at the end of the benchmark.
+func startWorker(b *testing.B, in *Instance) {
+	cmd := exec.Command(Binary(b), "worker", "--config", in.opts.Config, "--adapter", "caddyfile")
+	cmd.Dir = RepoRoot()
+	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	workerMu.Lock()
+	workerProcs = append(workerProcs, cmd)
+	workerMu.Unlock()
+	b.Cleanup(func() { stopWorkers(b) })
+}
+
+func stopWorkers(b *testing.B) {
+	workerMu.Lock()
+	defer workerMu.Unlock()
+	for _, cmd := range workerProcs {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	workerProcs = nil
 }
 
 // worst is the highest of the rounds' figures, rounded for the table.
