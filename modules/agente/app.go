@@ -57,6 +57,8 @@ func init() {
 //			tenant_refresh <duration> # full reload of the Postgres tenant cache; default 60s
 //			inbox_lease <duration>   # takeover delay of a crashed process's work; default 30s (min 1s)
 //			workers     on|off       # run the inbox workers and senders here (default on; off needs postgres)
+//			webhook_memory <size>    # webhook bodies held at once on this instance; default 32MiB
+//			webhook_memory_per_client <size> # one client address's share of it; default 4MiB
 //			metadata_allow <key...>  # message metadata keys that reach the agent; default the original system's
 //			pms demo|qloapps {       # default PMS_TYPE
 //				base_url     <url>       # default PMS_BASE_URL
@@ -96,6 +98,13 @@ type App struct {
 	// process held waits this long before another process, or the restarted
 	// one, takes it over. Default 30s; at least 1s.
 	InboxLease caddy.Duration `json:"inbox_lease,omitempty"`
+	// WebhookMemory caps the bytes of webhook bodies held at once on this
+	// instance (bodies are read whole before their signature is checked);
+	// a webhook over it is answered 503 with Retry-After. Default 32 MiB.
+	WebhookMemory int64 `json:"webhook_memory,omitempty"`
+	// WebhookMemoryPerClient is one client address's share of
+	// WebhookMemory. Default an eighth of it.
+	WebhookMemoryPerClient int64 `json:"webhook_memory_per_client,omitempty"`
 	// MetadataAllow lists the keys of a message's `metadata` that reach the
 	// agent; every other key is dropped and counted in
 	// metadata_filtered_keys_total. Default: user_context, custom_fields,
@@ -134,6 +143,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.readiness = new(health.Checker)
 	a.dashboard = new(dashboard)
+	if err := a.provisionWebhookMemory(ctx); err != nil {
+		return err
+	}
 	if err := telemetry.Register(ctx.GetMetricsRegistry(), append(telemetry.HTTPCollectors(), health.Collectors()...)...); err != nil {
 		return err
 	}
@@ -535,6 +547,16 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.Errf("inbox_lease: %v", err)
 			}
 			app.InboxLease = caddy.Duration(d2)
+		case "webhook_memory", "webhook_memory_per_client":
+			n, err := config.ParseSize(val)
+			if err != nil {
+				return nil, d.Errf("%s: %v", key, err)
+			}
+			if key == "webhook_memory" {
+				app.WebhookMemory = n
+			} else {
+				app.WebhookMemoryPerClient = n
+			}
 		case "migrate":
 			on, err := parseOnOff(val)
 			if err != nil {
