@@ -321,7 +321,7 @@
       seen.add('pms_breaker_state'); seen.add('pms_cache'); seen.add('breaker');
       cards.push(card(t('pms'),
         h('p', { class: 'big state-' + breaker }, String(breaker ?? '')),
-        dl([[t('breaker'), breaker], [t('cacheRatio'), cache ? pct(cache.hit_ratio) : undefined],
+        dl([[t('breaker'), breaker], [t('cacheRatio'), cache ? (cache.hits + cache.misses > 0 ? pct(cache.hit_ratio) : '—') : undefined],
           [t('hits'), cache && cache.hits], [t('misses'), cache && cache.misses], [t('staleHits'), cache && cache.stale_hits]])));
     }
     if ('inbox_pending' in d) {
@@ -467,10 +467,15 @@
       route();
     };
     const v = c.verdict || {};
-    const bar = h('div', { class: 'weights', role: 'img', 'aria-label': arms.map((a) => a + ' ' + c.weights[a]).join(', ') },
-      arms.map((a, i) => h('span', { style: null, class: 'w' + i, 'data-pct': Math.round(c.arms[a].percent) }, a + ' ' + Math.round(c.arms[a].percent) + ' %')));
-    // Widths through the CSS object model: the page's CSP allows no inline style.
-    arms.forEach((a, i) => { bar.children[i].style.flexBasis = Math.max(c.arms[a].percent, 0) + '%'; });
+    const bar = h('div', { class: 'weights', role: 'img', 'aria-label': arms.map((a) => a + ' ' + Math.round(c.arms[a].percent) + ' %').join(', ') });
+    arms.forEach((a, i) => {
+      const p = c.arms[a].percent || 0;
+      if (p <= 0) return;
+      const seg = h('span', { class: 'w' + i, title: a + ' ' + Math.round(p) + ' %' }, a + ' ' + Math.round(p) + ' %');
+      // Widths through the CSS object model: the page's CSP allows no inline style.
+      seg.style.flexBasis = p + '%';
+      bar.append(seg);
+    });
     const rows = arms.map((a, i) => {
       const x = c.arms[a];
       return h('tr', null, h('th', { scope: 'row' }, h('span', { class: 'dot w' + i }), a), h('td', null, String(x.weight)),
