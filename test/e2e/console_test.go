@@ -104,11 +104,16 @@ func TestConsoleOperations(t *testing.T) {
 	b := newBrowser(t, 1280, 900)
 	b.signIn(in, token)
 
-	t.Run("keyboard reaches the skip link first", func(t *testing.T) {
-		b.do("tab", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`), chromedp.KeyEvent(kb.Tab))
-		if got := eval[string](b, `document.activeElement.className`); got != "skip" {
-			t.Fatalf("first Tab focuses %q, want the skip link", got)
-		}
+	t.Run("keyboard reaches the skip link first, then the sections", func(t *testing.T) {
+		// A fresh load (another URL, so not a same-document navigation; the
+		// token stays in the tab's sessionStorage), so that Tab starts from
+		// the top of the document.
+		b.do("reload", chromedp.Navigate(in.URL("/console/?reloaded#/dashboard")))
+		b.wait("signed in again", `document.querySelector('#nav a') && document.querySelectorAll('main .card').length >= 4`, 10*time.Second)
+		b.do("tab", chromedp.KeyEvent(kb.Tab))
+		b.wait("the skip link focused", `document.activeElement && document.activeElement.className === 'skip'`, 2*time.Second)
+		b.do("tab", chromedp.KeyEvent(kb.Tab))
+		b.wait("the first section focused", `document.activeElement && document.activeElement.closest('#nav')`, 2*time.Second)
 		b.do("blur", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
 	})
 

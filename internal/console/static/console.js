@@ -34,6 +34,7 @@
       given: 'The agent answers this guest again.', closedMsg: 'Conversation closed.', pick: 'Pick a conversation.',
       queued: 'queued', sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed',
       notYours: 'This hotel is not one of yours.',
+      running: 'running', paused: 'paused', rolled_back: 'rolled back', promoted: 'promoted', activeState: 'with staff', waitingState: 'waiting', closedState: 'closed',
     },
     es: {
       skip: 'Ir al contenido', language: 'Idioma', logout: 'Salir',
@@ -63,6 +64,7 @@
       given: 'El agente vuelve a atender a este huésped.', closedMsg: 'Conversación cerrada.', pick: 'Elige una conversación.',
       queued: 'en cola', sent: 'enviado', delivered: 'entregado', read: 'leído', failed: 'fallido',
       notYours: 'Este hotel no es uno de los tuyos.',
+      running: 'en marcha', paused: 'en pausa', rolled_back: 'revertido', promoted: 'promovido', activeState: 'con personal', waitingState: 'esperando', closedState: 'cerrada',
     },
   };
 
@@ -331,7 +333,7 @@
     if (Array.isArray(d.canaries)) {
       seen.add('canaries');
       cards.push(card(t('canaries'), d.canaries.length ? h('ul', { class: 'plain' }, d.canaries.map((c) =>
-        h('li', null, h('a', { href: '#/canaries' }, c.name), ' — ', c.status, ', canary ', String((c.weights || {}).canary ?? ''), ' %'))) : h('p', null, t('none'))));
+        h('li', null, h('a', { href: '#/canaries' }, c.name), ' — ', t(c.status), ', canary ', String(Math.round(((c.arms || {}).canary || {}).percent || 0)), ' %'))) : h('p', null, t('none'))));
     }
     if (d.flags && typeof d.flags === 'object') {
       seen.add('flags');
@@ -485,7 +487,7 @@
     const series = c.series || {};
     const minutes = Math.round((c.window_seconds || 0) / 60);
     return h('section', { class: 'card canary', 'data-canary': c.name },
-      h('h2', null, c.name, ' ', h('span', { class: 'badge ' + c.status }, c.status)),
+      h('h2', null, c.name, ' ', h('span', { class: 'badge ' + c.status }, t(c.status))),
       h('p', null, t('verdict'), ': ', h('strong', { class: 'verdict ' + (v.status || '') }, v.status || '—'),
         v.fail_reasons && v.fail_reasons.length ? [' — ', t('reasons'), ': ', v.fail_reasons.join('; ')] : null,
         ' · ', t('window', minutes ? minutes + ' min' : c.window_seconds + ' s')),
@@ -643,7 +645,7 @@
     let lastCount = -1;
     const load = async () => {
       const c = await api('GET', path + qs);
-      head.replaceChildren(h('h2', null, c.name || c.guest, ' ', h('span', { class: 'badge ' + c.state }, c.state)),
+      head.replaceChildren(h('h2', null, c.name || c.guest, ' ', h('span', { class: 'badge ' + c.state }, t(c.state + 'State'))),
         h('p', { class: 'hint' }, c.guest, ' · ', c.channel, c.waiting_since ? [' · ', t('waitedFor', ago(c.waiting_since))] : null));
       booking.replaceChildren(...(c.booking && Object.keys(c.booking).length ? [h('details', { open: true }, h('summary', null, t('booking')),
         h('dl', null, Object.entries(c.booking).map(([k, v]) => [h('dt', null, k.replace(/_/g, ' ')), h('dd', null, typeof v === 'object' ? JSON.stringify(v) : String(v))])))] : []));
