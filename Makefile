@@ -20,7 +20,8 @@ run: build
 
 ## test: every test, against real Postgres, Redis and QloApps (reused from
 ## POSTGRES_URL/REDIS_URL/QLOAPPS_* when they answer, else started and torn
-## down here; QloApps needs its tarball, see README.md).
+## down here; QloApps needs its tarball, see README.md), and Dovecot (installed
+## here when missing; each email test starts its own).
 test: build
 	$(GO) run ./test/services -- $(MAKE) --no-print-directory test-in-env
 

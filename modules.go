@@ -14,6 +14,7 @@ import (
 	_ "github.com/agentehotel/agente-caddy/modules/health"
 	_ "github.com/agentehotel/agente-caddy/modules/hmacwebhook"
 	_ "github.com/agentehotel/agente-caddy/modules/jsonerror"
+	_ "github.com/agentehotel/agente-caddy/modules/pgstorage"
 	_ "github.com/agentehotel/agente-caddy/modules/ratelimit"
 	_ "github.com/agentehotel/agente-caddy/modules/requestmetrics"
 	_ "github.com/agentehotel/agente-caddy/modules/tenantresolve"

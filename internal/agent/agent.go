@@ -227,6 +227,7 @@ func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelCo
 
 	t := &turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
 	t.run()
+	t.noteAttachments()
 	intent = t.intent
 	if t.failed {
 		status = statusError

@@ -52,7 +52,7 @@ func (s *channelSender) Send(ctx context.Context, r inbox.OutboundReply) (string
 		if s.email == nil {
 			return s.logged.Send(ctx, r)
 		}
-		in := chat.Message{Channel: chat.Gmail, ID: r.InReplyTo, From: r.To, Subject: r.Subject}
+		in := chat.Message{Channel: chat.Gmail, ID: r.InReplyTo, From: r.To, Subject: r.Subject, References: r.References}
 		if err := s.email.SendReply(ctx, in, r.Reply); err != nil {
 			return "", err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/internal/admin"
+	"github.com/agentehotel/agente-caddy/internal/adminauth"
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/chat"
@@ -29,6 +30,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/mailbox"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms/resilient"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
@@ -64,6 +66,13 @@ type Config struct {
 	WhatsApp WhatsAppConfig
 	// SMTP sends email replies; without an address they are logged and kept.
 	SMTP SMTPConfig
+	// EmailAuthservID is the receiving mail server whose
+	// Authentication-Results a bridge posting to /webhooks/gmail may relay;
+	// empty: none is trusted, and bridged mail never changes a booking.
+	EmailAuthservID string
+	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
+	// from Start to Stop, hands their guests' mail to the inbox.
+	Mailboxes []mailbox.Config
 }
 
 // WhatsAppConfig is the Cloud API sender's.
@@ -151,6 +160,8 @@ type Service struct {
 	token        *tokenGuard  // nil without a WhatsApp access token
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
+	mailboxes    []*mailbox.Worker
+	revocations  *adminauth.Revocations
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
 	// reengageLater holds 131047 receipts that came before their reply
@@ -207,10 +218,22 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		whatsappTokenValid.Set(1) // no token to refuse: development logs replies
 	}
 	s.outbound = consentSender{store: s.consent, next: out}
+	if err := s.buildMailboxes(); err != nil {
+		return nil, err
+	}
+	if deps.Postgres != nil {
+		s.revocations = adminauth.NewPostgresRevocations(deps.Postgres)
+		if err := s.revocations.Load(context.Background()); err != nil {
+			s.log.Warn("loading revoked admin tokens", "error", err)
+		}
+	} else if s.revocations, err = keep(deps.Keeper, "revocations:memory", adminauth.NewMemoryRevocations); err != nil {
+		return nil, err
+	}
 	if s.admin, err = admin.New(admin.Options{
-		Tenants:   deps.Tenants,
-		Flags:     deps.Flags,
-		Dashboard: s.dashboard,
+		Revocations: s.revocations,
+		Tenants:     deps.Tenants,
+		Flags:       deps.Flags,
+		Dashboard:   s.dashboard,
 		ResumeConversation: func(ctx context.Context, tenantID, channel, guest string) (bool, error) {
 			return s.orchestrator.ResetHandoff(ctx, tenantID, chat.Channel(channel), guest)
 		},
@@ -230,13 +253,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 func Collectors() []prometheus.Collector {
 	var cs []prometheus.Collector
 	for _, group := range [][]prometheus.Collector{
-		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(),
+		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(), mailbox.Collectors(),
 		{whatsappTokenValid},
 	} {
 		cs = append(cs, group...)
 	}
 	return cs
 }
+
+// TokenRevocations are the revoked admin token ids admin_auth refuses.
+func (s *Service) TokenRevocations() *adminauth.Revocations { return s.revocations }
 
 // Admin is the admin API. It answers 401 to a request whose context carries
 // no authenticated admin (admin.WithActor): authentication is in front of it.

@@ -1,6 +1,7 @@
 package agente
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/hotel"
+	"github.com/agentehotel/agente-caddy/internal/mailbox"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
 
@@ -65,9 +67,34 @@ func (a *App) hotelConfig() hotel.Config {
 			BreakerOpenTimeout: time.Duration(p.BreakerOpenTimeout),
 			AvailabilityTTL:    time.Duration(p.AvailabilityTTL),
 		},
-		WhatsApp: hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
-		SMTP:     hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
+		WhatsApp:  hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
+		SMTP:      hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
+		Mailboxes: a.mailboxes(),
+		// A bridge relays the header of the mailbox's provider.
+		EmailAuthservID: cmp.Or(s.IMAPAuthservID, "mx.google.com"),
 	}
+}
+
+// mailboxes is the GMAIL_USERNAME mailbox, read over IMAP when its
+// password, a server (IMAP_ADDR) and its hotel (IMAP_TENANT_ID, else
+// DEFAULT_TENANT_ID) are known.
+func (a *App) mailboxes() []mailbox.Config {
+	s := a.settings
+	if s.GmailUsername == "" || s.GmailAppPassword == "" || s.IMAPAddr == "" {
+		return nil
+	}
+	tenant := s.IMAPTenantID
+	if tenant == "" {
+		tenant = s.DefaultTenantID
+	}
+	if tenant == "" {
+		a.logger.Warn("the GMAIL_USERNAME mailbox is not read: set IMAP_TENANT_ID (or DEFAULT_TENANT_ID) to the hotel it belongs to")
+		return nil
+	}
+	return []mailbox.Config{{
+		TenantID: tenant, Addr: s.IMAPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword,
+		AuthservID: s.IMAPAuthservID,
+	}}
 }
 
 // buildHotel builds the application; Start runs its workers.

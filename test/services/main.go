@@ -67,6 +67,7 @@ func run(args []string) int {
 	}
 	teardown = append(teardown, stopRedis)
 	ensureTools()
+	ensureDovecot()
 	qloEnv, stopQlo := qloApps()
 	teardown = append(teardown, stopQlo)
 
@@ -253,5 +254,18 @@ func ensureTools() {
 	}
 	if err := localserver.AptInstall(os.Stderr, missing...); err != nil {
 		logf("%s not installed (%v); the tests that run them will need them", strings.Join(missing, ", "), err)
+	}
+}
+
+// ensureDovecot installs Debian's Dovecot (dovecot-imapd) once, before the
+// tests start in parallel: each email test starts its own throwaway server
+// from it (test/testservices.StartDovecot). A failure is only logged: those
+// tests then skip locally and fail in CI.
+func ensureDovecot() {
+	if _, err := localserver.DovecotBinary(); err == nil {
+		return
+	}
+	if err := localserver.AptInstall(os.Stderr, "dovecot-imapd"); err != nil {
+		logf("Dovecot not installed (%v); the email tests will need it", err)
 	}
 }
