@@ -28,13 +28,13 @@
       kind: 'Kind', all: 'all', reason: 'Reason', attempts: 'Attempts', diedAt: 'Died', text: 'Text', guest: 'Guest',
       replaySelected: 'Replay selected', replayAll: 'Replay all shown by the filter', replayed: 'Replayed {0}.', more: 'More', select: 'Select',
       filter: 'Filter',
-      chooseHotel: 'Choose a hotel', waiting: 'Waiting', activeConv: 'With staff', closed: 'Closed', search: 'Search by phone, name or booking',
+      chooseHotel: 'Choose a hotel', waiting: 'Waiting', activeConv: 'Active', closed: 'Closed', search: 'Search by phone, name or booking',
       waitedFor: 'waiting {0}', noneWaiting: 'Nobody is waiting.', conversation: 'Conversation', booking: 'Booking in progress',
       reply: 'Reply', send: 'Send', giveBack: 'Give back to the agent', close: 'Close', sentAsStaff: 'staff',
       given: 'The agent answers this guest again.', closedMsg: 'Conversation closed.', pick: 'Pick a conversation.',
       queued: 'queued', sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed',
       notYours: 'This hotel is not one of yours.',
-      running: 'running', paused: 'paused', rolled_back: 'rolled back', promoted: 'promoted', activeState: 'with staff', waitingState: 'waiting', closedState: 'closed',
+      running: 'running', paused: 'paused', rolled_back: 'rolled back', promoted: 'promoted', activeState: 'active', waitingState: 'waiting', closedState: 'closed',
     },
     es: {
       skip: 'Ir al contenido', language: 'Idioma', logout: 'Salir',
@@ -58,13 +58,13 @@
       kind: 'Tipo', all: 'todos', reason: 'Motivo', attempts: 'Intentos', diedAt: 'Falló', text: 'Texto', guest: 'Huésped',
       replaySelected: 'Reenviar los elegidos', replayAll: 'Reenviar todos los del filtro', replayed: 'Reenviados {0}.', more: 'Más', select: 'Elegir',
       filter: 'Filtrar',
-      chooseHotel: 'Elige un hotel', waiting: 'Esperando', activeConv: 'Con personal', closed: 'Cerradas', search: 'Buscar por teléfono, nombre o reserva',
+      chooseHotel: 'Elige un hotel', waiting: 'Esperando', activeConv: 'Activas', closed: 'Cerradas', search: 'Buscar por teléfono, nombre o reserva',
       waitedFor: 'espera {0}', noneWaiting: 'Nadie espera.', conversation: 'Conversación', booking: 'Reserva en curso',
       reply: 'Respuesta', send: 'Enviar', giveBack: 'Devolver al agente', close: 'Cerrar', sentAsStaff: 'personal',
       given: 'El agente vuelve a atender a este huésped.', closedMsg: 'Conversación cerrada.', pick: 'Elige una conversación.',
       queued: 'en cola', sent: 'enviado', delivered: 'entregado', read: 'leído', failed: 'fallido',
       notYours: 'Este hotel no es uno de los tuyos.',
-      running: 'en marcha', paused: 'en pausa', rolled_back: 'revertido', promoted: 'promovido', activeState: 'con personal', waitingState: 'esperando', closedState: 'cerrada',
+      running: 'en marcha', paused: 'en pausa', rolled_back: 'revertido', promoted: 'promovido', activeState: 'activa', waitingState: 'esperando', closedState: 'cerrada',
     },
   };
 
@@ -175,8 +175,7 @@
     me = null;
     sessionStorage.removeItem('agente.token');
     if (msg) flash(msg, true);
-    location.hash = '#/';
-    route();
+    go('#/');
   }
 
   // ---------------------------------------------------------------- shell
@@ -204,9 +203,24 @@
     $main.replaceChildren(h('h1', null, title), ...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
   }
 
-  function poll(fn, ms) {
+  // poll runs fn every ms while anchor (an element of the view that asked)
+  // is on the page. Views render after awaits, so an older view may finish
+  // after a newer one has replaced it: its anchor is gone, and it installs
+  // nothing.
+  function poll(fn, ms, anchor) {
+    if (!anchor.isConnected) return;
     clearInterval(timer);
-    timer = setInterval(() => { if (!document.hidden) fn(); }, ms);
+    const id = setInterval(() => {
+      if (!anchor.isConnected) { clearInterval(id); return; }
+      if (!document.hidden) fn();
+    }, ms);
+    timer = id;
+  }
+
+  // go shows hash, rendering even when it is the current one.
+  function go(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
   }
 
   function applyStatic() {
@@ -251,8 +265,7 @@
       msg.textContent = '';
       try {
         await signIn(area.value.trim());
-        location.hash = '#/';
-        route();
+        go('#/');
       } catch (e) {
         msg.textContent = e.status === 0 || e.status === 401 ? t('badToken') : t('error', e.message);
       }
@@ -303,7 +316,7 @@
       stamp.textContent = t('updated', when(d.generated_at || new Date().toISOString()));
     };
     await load();
-    poll(() => load().catch(() => {}), 10000);
+    poll(() => load().catch(() => {}), 10000, box);
   }
 
   function dashboardCards(d) {
@@ -455,7 +468,7 @@
       box.replaceChildren(...(list.length ? list.map(canaryCard) : [h('p', null, t('noCanaries'))]));
     };
     await load();
-    poll(() => load().catch(() => {}), 5000);
+    poll(() => load().catch(() => {}), 5000, box);
   }
 
   function canaryCard(c) {
@@ -631,7 +644,7 @@
     let loadConv = async () => {};
     if (guest) loadConv = await conversationPane(pane, base + '/' + encodeURIComponent(guest), query.get('channel') || 'whatsapp');
     await loadList();
-    poll(() => { loadList().catch(() => {}); loadConv().catch(() => {}); }, 3000);
+    poll(() => { loadList().catch(() => {}); loadConv().catch(() => {}); }, 3000, list);
   }
 
   const TICKS = { queued: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✗' };
