@@ -68,6 +68,9 @@ type Config struct {
 	// Authentication-Results a bridge posting to /webhooks/gmail may relay;
 	// empty: none is trusted, and bridged mail never changes a booking.
 	EmailAuthservID string
+	// SecretKey (SECRET_KEY) seals the passwords of the hotels' own
+	// mailboxes in Postgres; empty: hotels cannot have their own.
+	SecretKey string
 	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
 	// from Start to Stop, hands their guests' mail to the inbox.
 	Mailboxes []mailbox.Config
@@ -157,6 +160,9 @@ type Service struct {
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
 	mailboxes    []*mailbox.Worker
+	mailboxState mailbox.StateStore
+	hotelBoxes   *hotelMailboxes // nil without Postgres or SecretKey
+	adminRoutes  http.Handler
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
 	// reengageLater holds 131047 receipts that came before their reply
@@ -216,6 +222,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := s.buildMailboxes(); err != nil {
 		return nil, err
 	}
+	if err := s.openHotelMailboxes(); err != nil {
+		return nil, err
+	}
 	if s.admin, err = admin.New(admin.Options{
 		Tenants:   deps.Tenants,
 		Flags:     deps.Flags,
@@ -231,6 +240,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}); err != nil {
 		return nil, err
 	}
+	s.adminRoutes = s.mailboxAdminRoutes()
 	return s, nil
 }
 
@@ -248,7 +258,7 @@ func Collectors() []prometheus.Collector {
 
 // Admin is the admin API. It answers 401 to a request whose context carries
 // no authenticated admin (admin.WithActor): authentication is in front of it.
-func (s *Service) Admin() http.Handler { return s.admin }
+func (s *Service) Admin() http.Handler { return s.adminRoutes }
 
 // dashboard adds this process's live figures to /admin/dashboard.
 func (s *Service) dashboard(ctx context.Context) map[string]any {

@@ -53,6 +53,9 @@ func (s *Service) Start() {
 	for _, w := range s.mailboxes {
 		run("mailbox reader", w.Run)
 	}
+	if s.hotelBoxes != nil {
+		run("hotels' mailboxes", s.runHotelMailboxes)
+	}
 	run("131047 receipts", s.runReengage)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
