@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/adminauth"
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
@@ -104,6 +105,8 @@ type Options struct {
 	// Deliveries serves each hotel's replies with their delivery state and
 	// the unrouted events; nil answers 503 there.
 	Deliveries Deliveries
+	// Canaries are the running config's canaries (canaries.go); nil: none.
+	Canaries func() []*canary.State
 }
 
 // Handler serves the admin API.
@@ -138,6 +141,9 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /admin/feature-flags", h.listFlags)
 	m.HandleFunc("PUT /admin/feature-flags/{flag}", h.setFlag)
 	m.HandleFunc("GET /admin/dashboard", h.dashboard)
+	m.HandleFunc("GET /admin/canaries", h.canaryList)
+	m.HandleFunc("GET /admin/canaries/{name}", h.getCanary)
+	m.HandleFunc("POST /admin/canaries/{name}/{action}", h.canaryAction)
 	// Same paths without a method: the method is wrong (405, JSON).
 	for path, allow := range map[string]string{
 		"/admin/tenants":                                   "GET, POST",
@@ -150,6 +156,9 @@ func New(opts Options) (*Handler, error) {
 		"/admin/feature-flags":                             "GET",
 		"/admin/feature-flags/{flag}":                      "PUT",
 		"/admin/dashboard":                                 "GET",
+		"/admin/canaries":                                  "GET",
+		"/admin/canaries/{name}":                           "GET",
+		"/admin/canaries/{name}/{action}":                  "POST",
 	} {
 		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			if path == "/admin/tenants/{id}" && r.PathValue("id") == "refresh" {

@@ -370,6 +370,13 @@ func (t *turn) onConfirmBooking(text string) bool {
 // notAnswered. It reports false for a message about something else.
 func (t *turn) otherBookingReply(notAnswered func()) bool {
 	newStay, no := hasSlotEntities(t.res.Entities), t.res.Answer == nlp.No
+	if t.st.Pending != nil && t.st.Pending.Kind == "booking" && nlp.ChangeOfMind(t.m.Text) == nlp.CancelReservation {
+		// "mejor cancela" while booking: nothing is booked yet, so it is
+		// the booking being made that is dropped.
+		t.intent = nlp.CancelReservation
+		t.abortBooking()
+		return true
+	}
 	if !newStay && !no && !isBookingIntent(t.intent) && t.intent != nlp.Unknown {
 		return false
 	}

@@ -464,6 +464,7 @@ func (t *turn) book() {
 	}
 	v := t.stayView(b.Stay)
 	v.BookingID = b.ID
+	v.Holder = t.holder()
 	v.Room = cmp.Or(b.RoomName, p.RoomName)
 	// The total is the booking's, which may not be the quote; a PMS that
 	// gives none leaves the quote.

@@ -168,3 +168,27 @@ func TestCanaryPercentSharesTheRest(t *testing.T) {
 		t.Fatalf("weights %v", w)
 	}
 }
+
+func TestDetailSeriesPerArm(t *testing.T) {
+	s := newState(t, t.Name(), twoArms(90, 10))
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	fill(s, now, 50, 20*time.Millisecond, 40*time.Millisecond, 5)
+	d := s.Detail()
+	if d.Name != t.Name() || d.Weights["canary"] != 10 {
+		t.Fatalf("view part: %+v", d.View)
+	}
+	for arm, wantErrs := range map[string]uint64{"baseline": 0, "canary": 5} {
+		pts := d.Series[arm]
+		if len(pts) != judge.WindowSlots {
+			t.Fatalf("%s: %d points", arm, len(pts))
+		}
+		last := pts[len(pts)-1]
+		if last.Requests != 50 || last.Errors != wantErrs {
+			t.Fatalf("%s: current bucket %+v", arm, last)
+		}
+	}
+	if b, c := d.Series["baseline"][judge.WindowSlots-1].P50Seconds, d.Series["canary"][judge.WindowSlots-1].P50Seconds; c <= b {
+		t.Fatalf("canary p50 %v not above baseline's %v", c, b)
+	}
+}

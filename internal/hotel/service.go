@@ -22,6 +22,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/admin"
 	"github.com/agentehotel/agente-caddy/internal/agent"
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/consent"
 	"github.com/agentehotel/agente-caddy/internal/email"
@@ -142,6 +143,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Dashboard adds other parts' live figures to /admin/dashboard.
 	Dashboard func(ctx context.Context) map[string]any
+	// Canaries are the running config's canaries, for /admin/canaries.
+	Canaries func() []*canary.State
 }
 
 // Service is the application. Build it with New, run its workers with
@@ -237,6 +240,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		},
 		PMSHotelIDRequired: cfg.PMS.needsHotelIDs(),
 		Deliveries:         s.inbox,
+		Canaries:           deps.Canaries,
 	}); err != nil {
 		return nil, err
 	}
@@ -269,6 +273,7 @@ func (s *Service) dashboard(ctx context.Context) map[string]any {
 	if s.breaker != nil {
 		out["pms_breaker_state"] = s.breaker.State()
 	}
+	out["pms_cache"] = resilient.CacheFigures()
 	if s.deps.Dashboard != nil {
 		for k, v := range s.deps.Dashboard(ctx) {
 			out[k] = v

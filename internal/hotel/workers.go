@@ -119,15 +119,18 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 // the PMS decides what that means (the demo's default property; with
 // QloApps, ErrNotConfigured).
 func (s *Service) hotelContext(ctx context.Context, tenantID string) agent.HotelContext {
+	// The hotel's name is its display name: a tenant id ("default") is no
+	// name to greet a guest with, so without one the PMS's name is used.
 	hc := agent.HotelContext{
 		TenantID: tenantID,
-		Name:     tenantID,
 		Language: tenancy.DefaultLanguage,
 		Hotel:    pms.Hotel{TenantID: tenantID},
 		Location: s.location(tenancy.DefaultTimezone),
 	}
 	if t, ok := s.deps.Tenants.Tenant(tenantID); ok {
-		hc.Name = t.Name
+		if t.Name != tenantID {
+			hc.Name = t.Name
+		}
 		if t.Language != "" {
 			hc.Language = t.Language
 		}

@@ -106,8 +106,13 @@
 //
 // NewMemory has the same semantics in one process, for development and
 // tests. It keeps everything in memory: a restart loses every pending
-// message, reply and dedup key, and it grows with traffic until Prune. Never
-// use it where messages matter.
+// message, reply and dedup key. Never use it where messages matter. A claim
+// never scans the backlog: each conversation is a FIFO, conversations whose
+// head can be taken wait in their hotel's ready list, and hotels take turns
+// (memqueue.go), so a claim costs the same with 100 or 100,000 pending and
+// one hotel's burst does not hold back another hotel. Finished entries are
+// kept up to Options.MemoryKeepFinished and dedup keys up to
+// MemoryKeepDedup, so memory stays bounded under load.
 //
 // # Statuses
 //

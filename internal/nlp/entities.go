@@ -113,6 +113,13 @@ func readGuests(ts tokens) (adults, children int) {
 			if total == 0 && explicit == 0 {
 				total = 1
 			}
+		case (t.w == "just" || t.w == "only") && ts.w(i+1) == "for" && (ts.w(i+2) == "me" || ts.w(i+2) == "myself"),
+			t.w == "myself" && (ts.w(i-1) == "just" || ts.w(i-1) == "for"),
+			(t.w == "voy" || t.w == "viajo" || t.w == "vengo" || t.w == "estoy") && (ts.w(i+1) == "solo" || ts.w(i+1) == "sola"),
+			(t.w == "travelling" || t.w == "traveling") && ts.w(i+1) == "alone":
+			if total == 0 && explicit == 0 {
+				total = 1
+			}
 		case t.w == "yo" && (ts.w(i+1) == "solo" || ts.w(i+1) == "sola"):
 			if total == 0 && explicit == 0 {
 				total = 1

@@ -89,7 +89,7 @@ type Result struct {
 // Analyze reads one message. now is the current instant in the hotel's time
 // zone: relative dates resolve against its calendar day in its location.
 func Analyze(text string, now time.Time) Result {
-	ts, emails := normalize(text)
+	ts, emails := normalize(withoutIntroducedName(text))
 	toks := tokens(ts)
 	r := Result{Language: readLanguage(toks)}
 	if strings.ContainsAny(text, "ñ¿¡áéíóú") && r.Language == "en" && !toks.hasAny(englishOnly) {

@@ -114,6 +114,7 @@ func (a *App) buildHotel(ctx caddy.Context) error {
 		Keeper:         keeper{a},
 		Logger:         slog.New(zapslog.NewHandler(a.logger.Core())),
 		Dashboard:      a.dashboardItems,
+		Canaries:       a.Canaries,
 	})
 	if err != nil {
 		return fmt.Errorf("agente: %w", err)

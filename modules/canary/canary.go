@@ -177,10 +177,12 @@ type pooledState struct{ *canary.State }
 // Destruct implements caddy.Destructor; a state holds no external resources.
 func (pooledState) Destruct() error { return nil }
 
-// dashboard is where a canary shows its view: the agente app's
-// GET /admin/dashboard.
+// dashboard is where a canary shows its view (the agente app's
+// GET /admin/dashboard) and hands its state to the admin API's
+// /admin/canaries.
 type dashboard interface {
 	AddDashboardItem(section, name string, report func(context.Context) any)
+	AddCanary(st *canary.State)
 }
 
 // Provision resolves defaults, joins (or creates) the named state, starts
@@ -219,6 +221,7 @@ func (h *Handler) start(ctx caddy.Context, d dashboard) error {
 	}
 	go st.JudgeEvery(ctx, time.Duration(h.Interval))
 	d.AddDashboardItem("canaries", h.Name, func(context.Context) any { return st.View() })
+	d.AddCanary(st)
 	return nil
 }
 

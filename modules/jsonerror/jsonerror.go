@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
+	"github.com/agentehotel/agente-caddy/modules/agente"
 )
 
 func init() {
@@ -23,7 +24,9 @@ func init() {
 
 // Handler writes the error of the request being handled as JSON. Client
 // errors (4xx) carry their message, which our modules write for the client;
-// server errors carry only the status text, so internals never leak.
+// server errors carry only the status text, so internals never leak. A
+// refusal that said when to come back (agente.SetRetryAfter: a matcher has
+// no response to put it on) gets its Retry-After header.
 //
 // Caddyfile (it takes no options):
 //
@@ -48,6 +51,9 @@ func (Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Han
 		if status < 500 && he.Err != nil {
 			msg = he.Err.Error()
 		}
+	}
+	if ra := agente.RetryAfter(r); ra != "" && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", ra)
 	}
 	httpjson.Error(w, status, msg)
 	return nil

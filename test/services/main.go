@@ -239,11 +239,12 @@ func (logWriter) Write(p []byte) (int, error) {
 }
 
 // ensureTools installs the Prometheus tools the observability tests run
-// (promtool, prometheus, amtool) once, before the tests start in parallel.
+// (promtool, prometheus, amtool) and the browser of the console's tests
+// (chromium) once, before the tests start in parallel.
 // A failure is only logged: those tests then skip locally and fail in CI.
 func ensureTools() {
 	var missing []string
-	for tool, pkg := range map[string]string{"promtool": "prometheus", "amtool": "prometheus-alertmanager"} {
+	for tool, pkg := range map[string]string{"promtool": "prometheus", "amtool": "prometheus-alertmanager", "chromium": "chromium"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, pkg)
 		}
@@ -252,7 +253,7 @@ func ensureTools() {
 		return
 	}
 	if err := localserver.AptInstall(os.Stderr, missing...); err != nil {
-		logf("Prometheus tools not installed (%v); the observability tests will need them", err)
+		logf("%s not installed (%v); the tests that run them will need them", strings.Join(missing, ", "), err)
 	}
 }
 
