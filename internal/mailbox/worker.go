@@ -157,12 +157,17 @@ func (w *Worker) dial() (*client.Client, error) {
 	}
 	dialer := &net.Dialer{Timeout: 30 * time.Second}
 	if port == "993" {
-		return client.DialWithDialerTLS(dialer, w.cfg.Addr, tlsConfig)
+		c, err := client.DialWithDialerTLS(dialer, w.cfg.Addr, tlsConfig)
+		if err == nil {
+			c.ErrorLog = slog.NewLogLogger(w.log.Handler(), slog.LevelDebug)
+		}
+		return c, err
 	}
 	c, err := client.DialWithDialer(dialer, w.cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
+	c.ErrorLog = slog.NewLogLogger(w.log.Handler(), slog.LevelDebug)
 	c.Timeout = commandTimeout
 	if ok, _ := c.SupportStartTLS(); ok {
 		if err := c.StartTLS(tlsConfig); err != nil {
@@ -184,7 +189,6 @@ func (w *Worker) session(ctx context.Context) error {
 		return fmt.Errorf("dialing %s: %w", w.cfg.Addr, err)
 	}
 	defer c.Terminate()
-	c.ErrorLog = slog.NewLogLogger(w.log.Handler(), slog.LevelDebug)
 	stop := context.AfterFunc(ctx, func() { c.Terminate() })
 	defer stop()
 	c.Timeout = commandTimeout

@@ -2,6 +2,7 @@ package testservices
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"testing"
@@ -37,6 +38,12 @@ var dovecotInstall sync.Mutex
 // ends. Skips locally (fails under CI=true) when Dovecot cannot be had.
 func StartDovecot(t testing.TB, users ...string) *DovecotServer {
 	t.Helper()
+	return StartDovecotWith(t, localserver.DovecotOptions{}, users...)
+}
+
+// StartDovecotWith is StartDovecot with options (no IDLE, STARTTLS).
+func StartDovecotWith(t testing.TB, opts localserver.DovecotOptions, users ...string) *DovecotServer {
+	t.Helper()
 	dovecotInstall.Lock()
 	bin, err := localserver.DovecotBinary()
 	if err != nil {
@@ -53,7 +60,7 @@ func StartDovecot(t testing.TB, users ...string) *DovecotServer {
 	for _, u := range users {
 		pw[u] = DovecotPassword
 	}
-	d, err := localserver.NewDovecot(bin, pw)
+	d, err := localserver.NewDovecot(bin, pw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +109,14 @@ func (s *DovecotServer) Login(user string) (*client.Client, error) {
 	c, err := client.Dial(s.Addr())
 	if err != nil {
 		return nil, err
+	}
+	if ok, _ := c.SupportStartTLS(); ok {
+		// The test's own certificate: this is a test's helper, not the
+		// code under test, which verifies.
+		if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+			c.Logout()
+			return nil, err
+		}
 	}
 	c.Timeout = 20 * time.Second
 	if err := c.Login(user, DovecotPassword); err != nil {
