@@ -291,7 +291,12 @@ func (w *Worker) readNew(ctx context.Context, c *client.Client, mbox *imap.Mailb
 		}
 		w.log.Info("first sight of the folder", "uidvalidity", mbox.UidValidity, "unseen_recent", len(uids), "had_position", ok)
 		pos = Position{UIDValidity: mbox.UidValidity}
-		if len(uids) == 0 && mbox.UidNext > 0 {
+		switch {
+		case len(uids) > 0:
+			// A restart before these are read goes on from the first
+			// of them, not from the folder's oldest mail.
+			pos.LastUID = slices.Min(uids) - 1
+		case mbox.UidNext > 0:
 			pos.LastUID = mbox.UidNext - 1
 		}
 		if err := w.state.Save(ctx, key, pos); err != nil {

@@ -135,15 +135,28 @@ func (s *DovecotServer) Append(user string, raw []byte) {
 	}
 }
 
+// AppendAt is Append with flags (`\\Seen`...) and the server's receipt
+// time (INTERNALDATE).
+func (s *DovecotServer) AppendAt(user string, raw []byte, flags []string, received time.Time) {
+	s.t.Helper()
+	if err := s.deliver(user, raw, flags, received); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 // Deliver is Append for any goroutine: it returns the error.
 func (s *DovecotServer) Deliver(user string, raw []byte) error {
+	return s.deliver(user, raw, nil, time.Now())
+}
+
+func (s *DovecotServer) deliver(user string, raw []byte, flags []string, received time.Time) error {
 	c, err := s.Login(user)
 	if err != nil {
 		return fmt.Errorf("dovecot login %s: %w", user, err)
 	}
 	defer c.Logout()
 	raw = bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-	if err := c.Append("INBOX", nil, time.Now(), bytes.NewReader(raw)); err != nil {
+	if err := c.Append("INBOX", flags, received, bytes.NewReader(raw)); err != nil {
 		return fmt.Errorf("dovecot append for %s: %w", user, err)
 	}
 	return nil
