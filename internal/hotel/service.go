@@ -70,6 +70,9 @@ type Config struct {
 	// Authentication-Results a bridge posting to /webhooks/gmail may relay;
 	// empty: none is trusted, and bridged mail never changes a booking.
 	EmailAuthservID string
+	// SecretKey (SECRET_KEY) seals the passwords of the hotels' own
+	// mailboxes in Postgres; empty: hotels cannot have their own.
+	SecretKey string
 	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
 	// from Start to Stop, hands their guests' mail to the inbox.
 	Mailboxes []mailbox.Config
@@ -162,6 +165,9 @@ type Service struct {
 	admin        *admin.Handler
 	mailboxes    []*mailbox.Worker
 	revocations  *adminauth.Revocations
+	mailboxState mailbox.StateStore
+	hotelBoxes   *hotelMailboxes // nil without Postgres or SecretKey
+	adminRoutes  http.Handler
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
 	// reengageLater holds 131047 receipts that came before their reply
@@ -229,6 +235,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	} else if s.revocations, err = keep(deps.Keeper, "revocations:memory", adminauth.NewMemoryRevocations); err != nil {
 		return nil, err
 	}
+	if err := s.openHotelMailboxes(); err != nil {
+		return nil, err
+	}
 	if s.admin, err = admin.New(admin.Options{
 		Revocations: s.revocations,
 		Tenants:     deps.Tenants,
@@ -246,6 +255,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}); err != nil {
 		return nil, err
 	}
+	s.adminRoutes = s.mailboxAdminRoutes()
 	return s, nil
 }
 
@@ -266,7 +276,7 @@ func (s *Service) TokenRevocations() *adminauth.Revocations { return s.revocatio
 
 // Admin is the admin API. It answers 401 to a request whose context carries
 // no authenticated admin (admin.WithActor): authentication is in front of it.
-func (s *Service) Admin() http.Handler { return s.admin }
+func (s *Service) Admin() http.Handler { return s.adminRoutes }
 
 // dashboard adds this process's live figures to /admin/dashboard.
 func (s *Service) dashboard(ctx context.Context) map[string]any {
