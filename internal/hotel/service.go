@@ -25,6 +25,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/consent"
+	"github.com/agentehotel/agente-caddy/internal/conversation"
 	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
@@ -150,8 +151,12 @@ type Service struct {
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
 	revocations  *adminauth.Revocations
-	zones        sync.Map // time zone name → *time.Location
-	stopWorkers  func()
+	// conversations is the staff's view of each hotel's guests.
+	conversations conversation.Store
+	// notifier tells a hotel's staff of a handoff; nil: nobody is told.
+	notifier    *handoffNotifier
+	zones       sync.Map // time zone name → *time.Location
+	stopWorkers func()
 	// reengageLater holds 131047 receipts that came before their reply
 	// was recorded (window.go).
 	reengageLater chan chat.Status
@@ -214,14 +219,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	} else if s.revocations, err = keep(deps.Keeper, "revocations:memory", adminauth.NewMemoryRevocations); err != nil {
 		return nil, err
 	}
+	if s.conversations, err = s.openConversations(); err != nil {
+		return nil, err
+	}
 	if s.admin, err = admin.New(admin.Options{
-		Revocations: s.revocations,
-		Tenants:     deps.Tenants,
-		Flags:       deps.Flags,
-		Dashboard:   s.dashboard,
-		ResumeConversation: func(ctx context.Context, tenantID, channel, guest string) (bool, error) {
-			return s.orchestrator.ResetHandoff(ctx, tenantID, chat.Channel(channel), guest)
-		},
+		Revocations:        s.revocations,
+		Conversations:      staffDesk{s},
+		Tenants:            deps.Tenants,
+		Flags:              deps.Flags,
+		Dashboard:          s.dashboard,
+		ResumeConversation: s.resume,
 		OnError: func(r *http.Request, err error) {
 			s.log.Error("admin API", "path", r.URL.Path, "error", err)
 		},

@@ -88,17 +88,20 @@ func (s *Service) prune(ctx context.Context) error {
 // orchestrator.
 func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
 	hc := s.hotelContext(ctx, m.TenantID)
+	s.recordInbound(ctx, m)
 	if replies, handled, err := s.consentTurn(ctx, m, hc); handled || err != nil {
 		return replies, err
 	}
 	s.markRead(ctx, m)
-	replies, err := s.orchestrator.Handle(ctx, m, hc)
+	turn, err := s.orchestrator.HandleTurn(ctx, m, hc)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
 			return nil, inbox.Permanent(err)
 		}
 		return nil, err
 	}
+	s.recordTurn(ctx, m, hc, turn)
+	replies := turn.Replies
 	out := make([]inbox.OutboundReply, len(replies))
 	for i, r := range replies {
 		out[i] = inbox.OutboundReply{Reply: r, GuestName: m.Name, GuestSentAt: m.Timestamp}

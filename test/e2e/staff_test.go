@@ -1,0 +1,145 @@
+package e2e
+
+// The hotel's staff through the admin API, on the real binary: a guest who
+// asks for a person waits in the staff's list; staff read the history,
+// answer (the guest gets it from the fake Graph), and give the guest back to
+// the agent. A staff token reaches its own hotel's conversations only.
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/config"
+)
+
+// staffHeader is a staff token's header for the given hotels.
+func staffHeader(t testing.TB, sub string, tenants ...string) map[string]string {
+	t.Helper()
+	args := []string{"admin-token", "--sub", sub, "--ttl", "10m", "--role", "staff"}
+	for _, id := range tenants {
+		args = append(args, "--tenant", id)
+	}
+	out, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, args...)
+	if code != 0 {
+		t.Fatalf("admin-token: exit %d\n%s", code, out)
+	}
+	return map[string]string{"Authorization": "Bearer " + strings.TrimSpace(out), "Content-Type": "application/json"}
+}
+
+// getJSON calls the admin API and decodes the answer, failing unless the
+// status is want.
+func callJSON(t testing.TB, in *Instance, method, path, body string, hdr map[string]string, want int) map[string]any {
+	t.Helper()
+	var b []byte
+	if body != "" {
+		b = []byte(body)
+	}
+	status, _, got := Do(t, method, in.URL(path), b, hdr)
+	if status != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, status, got, want)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(got), &out); err != nil {
+		t.Fatalf("%s %s: not JSON: %s", method, path, got)
+	}
+	return out
+}
+
+func TestStaffAnswerAGuestWhoAskedForAPerson(t *testing.T) {
+	s := startAgentStack(t, nil)
+	w := newWebhookClient(2)
+	guest := newGuestPhone()
+	s.deliver(w, textMessage(guest, "wamid.staff-1-"+guest, "Hola"))
+	s.waitReplies(guest, 1, 10*time.Second)
+	s.deliver(w, textMessage(guest, "wamid.staff-2-"+guest, "quiero hablar con una persona, por favor"))
+	r := s.waitReplies(guest, 2, 10*time.Second)
+	t.Logf("the guest was told: %q", bodyText(r[1]))
+
+	staff := staffHeader(t, "reception@madrid", agentTenant)
+	base := "/admin/tenants/" + agentTenant + "/conversations"
+	var waiting []any
+	deadline := time.Now().Add(10 * time.Second)
+	for len(waiting) == 0 && time.Now().Before(deadline) {
+		waiting = callJSON(t, s.in, "GET", base+"?state=waiting", "", staff, 200)["items"].([]any)
+		if len(waiting) == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if len(waiting) != 1 {
+		t.Fatalf("waiting list: %v", waiting)
+	}
+	c := waiting[0].(map[string]any)
+	if c["guest"] != guest || c["state"] != "waiting" || c["waiting_since"] == nil || c["channel"] != "whatsapp" {
+		t.Fatalf("waiting guest %v", c)
+	}
+	if found := callJSON(t, s.in, "GET", base+"?q="+guest[len(guest)-5:], "", staff, 200)["items"].([]any); len(found) != 1 {
+		t.Fatalf("search by phone: %v", found)
+	}
+
+	// Staff answer; the guest gets it; the agent stays silent meanwhile.
+	id := callJSON(t, s.in, "POST", base+"/"+guest+"/reply", `{"text":"Hola, soy Marta de recepción. ¿En qué puedo ayudarte?"}`, staff, 202)["id"]
+	r = s.waitReplies(guest, 3, 10*time.Second)
+	mustSay(t, r[2], "soy Marta de recepción")
+	s.deliver(w, textMessage(guest, "wamid.staff-3-"+guest, "Hola"))
+	s.waitQuiet(10 * time.Second)
+	if got := repliesTo(s.graph.Messages(), guest); len(got) != 3 {
+		t.Fatalf("the agent answered during the handoff: %s", bodies(got))
+	}
+
+	hist := callJSON(t, s.in, "GET", base+"/"+guest, "", staff, 200)
+	msgs := hist["messages"].([]any)
+	var lines []string
+	var staffLine map[string]any
+	for _, m := range msgs {
+		m := m.(map[string]any)
+		lines = append(lines, m["direction"].(string)+" "+m["status"].(string)+" "+m["text"].(string))
+		if m["staff"] == true {
+			staffLine = m
+		}
+	}
+	t.Logf("history:\n%s", strings.Join(lines, "\n"))
+	if len(msgs) != 6 || staffLine == nil || staffLine["id"] != id || staffLine["status"] == "queued" || hist["state"] != "waiting" {
+		t.Fatalf("history: state %v, %d messages, staff line %v", hist["state"], len(msgs), staffLine)
+	}
+
+	// Resume: the agent answers again, and the guest is no longer waiting.
+	callJSON(t, s.in, "POST", base+"/"+guest+"/resume", "", staff, 200)
+	s.deliver(w, textMessage(guest, "wamid.staff-4-"+guest, "Hola"))
+	s.waitReplies(guest, 4, 10*time.Second)
+	if waiting := callJSON(t, s.in, "GET", base+"?state=waiting", "", staff, 200)["items"].([]any); len(waiting) != 0 {
+		t.Fatalf("still waiting after resume: %v", waiting)
+	}
+	callJSON(t, s.in, "POST", base+"/"+guest+"/close", "", staff, 200)
+	if closed := callJSON(t, s.in, "GET", base+"?state=closed", "", staff, 200)["items"].([]any); len(closed) != 1 {
+		t.Fatalf("closed list: %v", closed)
+	}
+
+	// Another hotel's staff, and staff on the operator's routes: 403.
+	other := staffHeader(t, "reception@bcn", "tenant_hotel_bcn")
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", base, ""},
+		{"GET", base + "/" + guest, ""},
+		{"POST", base + "/" + guest + "/reply", `{"text":"x"}`},
+		{"POST", base + "/" + guest + "/resume", ""},
+	} {
+		callJSON(t, s.in, c.method, c.path, c.body, other, http.StatusForbidden)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/admin/tenants", ""},
+		{"PATCH", "/admin/tenants/" + agentTenant, `{"name":"x"}`},
+		{"PUT", "/admin/feature-flags/features.interactive_messages", `{"enabled":true}`},
+		{"GET", "/admin/dashboard", ""},
+		{"GET", "/admin/canaries", ""},
+		{"POST", "/admin/canaries/web/promote", ""},
+		{"GET", "/admin/dead-letters", ""},
+	} {
+		callJSON(t, s.in, c.method, c.path, c.body, staff, http.StatusForbidden)
+	}
+	who := callJSON(t, s.in, "GET", "/admin/whoami", "", staff, 200)
+	if who["role"] != "staff" || who["sub"] != "reception@madrid" {
+		t.Fatalf("whoami %v", who)
+	}
+}
