@@ -65,6 +65,8 @@ type Config struct {
 	WhatsApp WhatsAppConfig
 	// SMTP sends email replies; without an address they are logged and kept.
 	SMTP SMTPConfig
+	// Handoff says how staff hear of a guest waiting for a person.
+	Handoff HandoffConfig
 }
 
 // WhatsAppConfig is the Cloud API sender's.
@@ -222,6 +224,16 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.conversations, err = s.openConversations(); err != nil {
 		return nil, err
 	}
+	if cfg.Handoff.Channels == nil {
+		if cfg.Handoff.Channels, err = ParseHandoffChannels(cfg.Handoff.ChannelsJSON); err != nil {
+			return nil, err
+		}
+	}
+	s.notifier = newHandoffNotifier(cfg.Handoff, s.sender.email, staffDesk{s}, s.log)
+	if cfg.Handoff.WaitAlert <= 0 {
+		cfg.Handoff.WaitAlert = 15 * time.Minute
+	}
+	handoffWaitAlert.Set(cfg.Handoff.WaitAlert.Seconds())
 	if s.admin, err = admin.New(admin.Options{
 		Revocations:        s.revocations,
 		Conversations:      staffDesk{s},
@@ -268,6 +280,7 @@ func (s *Service) dashboard(ctx context.Context) map[string]any {
 	if s.breaker != nil {
 		out["pms_breaker_state"] = s.breaker.State()
 	}
+	out["handoffs_waiting"] = s.waitingSummary(ctx)
 	if s.deps.Dashboard != nil {
 		for k, v := range s.deps.Dashboard(ctx) {
 			out[k] = v

@@ -50,6 +50,7 @@ func (s *Service) Start() {
 		run("WhatsApp token probe", s.token.watch)
 	}
 	run("inbox pruning", s.prune)
+	run("waiting guests", s.watchWaiting)
 	run("revoked admin tokens", func(ctx context.Context) error {
 		return s.revocations.Run(ctx, func(err error) { s.log.Warn("reloading revoked admin tokens", "error", err) })
 	})

@@ -3,6 +3,7 @@ package agente
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -67,7 +68,22 @@ func (a *App) hotelConfig() hotel.Config {
 		},
 		WhatsApp: hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
 		SMTP:     hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
+		Handoff: hotel.HandoffConfig{
+			ChannelsJSON: os.Getenv("HANDOFF_CHANNELS"),
+			ConsoleURL:   os.Getenv("CONSOLE_BASE_URL"),
+			WaitAlert:    envDuration("HANDOFF_WAIT_ALERT"),
+		},
 	}
+}
+
+// envDuration reads a duration variable (720h, 15m, 30d); 0 when unset or
+// unreadable (the default applies).
+func envDuration(name string) time.Duration {
+	d, err := caddy.ParseDuration(os.Getenv(name))
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // buildHotel builds the application; Start runs its workers.

@@ -8,11 +8,14 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/test/fakesmtp"
 )
 
 // staffHeader is a staff token's header for the given hotels.
@@ -48,8 +51,48 @@ func callJSON(t testing.TB, in *Instance, method, path, body string, hdr map[str
 	return out
 }
 
+// hookReceiver records the JSON documents posted to it.
+type hookReceiver struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	docs []map[string]any
+}
+
+func startHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var doc map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&doc); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "bad payload", http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.docs = append(h.docs, doc)
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) received() []map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]any(nil), h.docs...)
+}
+
 func TestStaffAnswerAGuestWhoAskedForAPerson(t *testing.T) {
-	s := startAgentStack(t, nil)
+	mailbox, password := "agent@hotel-madrid.test", "smtp-secret"
+	smtp := fakesmtp.Start(t, fakesmtp.Options{User: mailbox, Password: password})
+	slack := startHookReceiver(t)
+	channels, _ := json.Marshal(map[string]any{agentTenant: []any{
+		map[string]string{"kind": "email", "to": "reception@hotel-madrid.test"},
+		map[string]string{"kind": "slack", "url": slack.srv.URL + "/services/T000/B000/XXXX"},
+	}})
+	s := startAgentStack(t, map[string]string{
+		"SMTP_ADDR": smtp.Addr(), "GMAIL_USERNAME": mailbox, "GMAIL_APP_PASSWORD": password,
+		"HANDOFF_CHANNELS": string(channels), "CONSOLE_BASE_URL": "https://admin.hotel-madrid.test",
+	})
 	w := newWebhookClient(2)
 	guest := newGuestPhone()
 	s.deliver(w, textMessage(guest, "wamid.staff-1-"+guest, "Hola"))
@@ -58,10 +101,46 @@ func TestStaffAnswerAGuestWhoAskedForAPerson(t *testing.T) {
 	r := s.waitReplies(guest, 2, 10*time.Second)
 	t.Logf("the guest was told: %q", bodyText(r[1]))
 
+	// The reception's email arrives over SMTP; the Slack-shaped payload at
+	// the webhook receiver. Both name the guest, the hotel, the last
+	// messages and the console's link.
+	link := "https://admin.hotel-madrid.test/console/#/t/" + agentTenant + "/c/" + guest
+	deadline := time.Now().Add(10 * time.Second)
+	for (len(smtp.Mails()) == 0 || len(slack.received()) == 0) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(smtp.Mails()) != 1 || len(slack.received()) != 1 {
+		t.Fatalf("%d mails, %d webhook posts; want 1 of each\n%s", len(smtp.Mails()), len(slack.received()), s.in.Logs())
+	}
+	mail, err := smtp.Mails()[0].Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to := smtp.Mails()[0].To; len(to) != 1 || to[0] != "reception@hotel-madrid.test" {
+		t.Fatalf("mail to %v", to)
+	}
+	for _, want := range []string{guest, "Hotel Madrid Central", "quiero hablar con una persona", link} {
+		if !strings.Contains(mail.Subject()+"\n"+mail.Body, want) {
+			t.Errorf("staff mail lacks %q:\n%s\n%s", want, mail.Subject(), mail.Body)
+		}
+	}
+	t.Logf("staff mail: %s\n%s", mail.Subject(), mail.Body)
+	doc := slack.received()[0]
+	payload, _ := json.Marshal(doc)
+	if _, ok := doc["text"].(string); !ok || doc["blocks"] == nil {
+		t.Fatalf("not Slack's incoming-webhook shape: %s", payload)
+	}
+	for _, want := range []string{guest, "Hotel Madrid Central", "quiero hablar con una persona", link} {
+		if !strings.Contains(string(payload), want) {
+			t.Errorf("Slack payload lacks %q: %s", want, payload)
+		}
+	}
+	t.Logf("slack payload: %s", payload)
+
 	staff := staffHeader(t, "reception@madrid", agentTenant)
 	base := "/admin/tenants/" + agentTenant + "/conversations"
 	var waiting []any
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for len(waiting) == 0 && time.Now().Before(deadline) {
 		waiting = callJSON(t, s.in, "GET", base+"?state=waiting", "", staff, 200)["items"].([]any)
 		if len(waiting) == 0 {
