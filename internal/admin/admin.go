@@ -116,6 +116,9 @@ type Options struct {
 	// Conversations serves the staff's view of each hotel's guests; nil
 	// answers 503 there.
 	Conversations Conversations
+	// DeadLetters lists and replays what was given up; nil answers 503
+	// there.
+	DeadLetters DeadLetters
 }
 
 // Handler serves the admin API.
@@ -154,6 +157,7 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("POST /admin/tokens/revoke", h.revokeToken)
 	m.HandleFunc("GET /admin/tokens/revoked", h.listRevoked)
 	h.conversationRoutes()
+	h.deadLetterRoutes()
 	// Same paths without a method: the method is wrong (405, JSON).
 	for path, allow := range map[string]string{
 		"/admin/tenants":                                   "GET, POST",
@@ -171,6 +175,8 @@ func New(opts Options) (*Handler, error) {
 		"/admin/feature-flags/{flag}":                      "PUT",
 		"/admin/dashboard":                                 "GET",
 		"/admin/whoami":                                    "GET",
+		"/admin/dead-letters":                              "GET",
+		"/admin/dead-letters/replay":                       "POST",
 		"/admin/tokens/revoke":                             "POST",
 		"/admin/tokens/revoked":                            "GET",
 	} {

@@ -228,3 +228,18 @@ func (s *Service) resume(ctx context.Context, tenantID, channel, guest string) (
 	}
 	return was, nil
 }
+
+// deadLetterSummary is the dashboard's dead_letters section: how many of
+// each kind wait for a replay (counted up to 1000).
+func (s *Service) deadLetterSummary(ctx context.Context) map[string]any {
+	out := map[string]any{"inbox": 0, "outbox": 0}
+	for _, kind := range []string{inbox.DeadInbox, inbox.DeadOutbox} {
+		items, _, err := s.inbox.DeadLetters(ctx, inbox.DeadLetterQuery{Kind: kind, Limit: 1000})
+		if err != nil {
+			out["error"] = "dead letters unavailable"
+			return out
+		}
+		out[kind] = len(items)
+	}
+	return out
+}

@@ -281,6 +281,7 @@ func (s *Service) dashboard(ctx context.Context) map[string]any {
 		out["pms_breaker_state"] = s.breaker.State()
 	}
 	out["handoffs_waiting"] = s.waitingSummary(ctx)
+	out["dead_letters"] = s.deadLetterSummary(ctx)
 	if s.deps.Dashboard != nil {
 		for k, v := range s.deps.Dashboard(ctx) {
 			out[k] = v
