@@ -237,6 +237,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.admin, err = admin.New(admin.Options{
 		Revocations:        s.revocations,
 		Conversations:      staffDesk{s},
+		DeadLetters:        s.inbox,
 		Tenants:            deps.Tenants,
 		Flags:              deps.Flags,
 		Dashboard:          s.dashboard,
@@ -271,17 +272,32 @@ func (s *Service) TokenRevocations() *adminauth.Revocations { return s.revocatio
 // no authenticated admin (admin.WithActor): authentication is in front of it.
 func (s *Service) Admin() http.Handler { return s.admin }
 
-// dashboard adds this process's live figures to /admin/dashboard.
+// dashboard adds this process's live figures to /admin/dashboard. Every
+// section is always there (empty, or with an "error", rather than absent):
+// tenants (the admin API's own), messages_today, breaker, canaries,
+// handoffs_waiting, dead_letters.
 func (s *Service) dashboard(ctx context.Context) map[string]any {
 	out := map[string]any{"environment": s.cfg.Environment}
 	if st, err := s.inbox.Stats(ctx); err == nil {
 		out["inbox_pending"], out["outbox_pending"], out["outbox_held"] = st.InboxPending, st.OutboxPending, st.OutboxHeld
 	}
+	now := time.Now().UTC()
+	today := map[string]any{"since": now.Truncate(24 * time.Hour)}
+	if n, err := s.inbox.AcceptedSince(ctx, now.Truncate(24*time.Hour)); err == nil {
+		today["count"] = n
+	} else {
+		today["count"], today["error"] = 0, "inbox unavailable"
+	}
+	out["messages_today"] = today
+	breaker := map[string]any{"state": "none"}
 	if s.breaker != nil {
 		out["pms_breaker_state"] = s.breaker.State()
+		breaker["state"] = s.breaker.State()
 	}
+	out["breaker"] = breaker
 	out["handoffs_waiting"] = s.waitingSummary(ctx)
 	out["dead_letters"] = s.deadLetterSummary(ctx)
+	out["canaries"] = map[string]any{}
 	if s.deps.Dashboard != nil {
 		for k, v := range s.deps.Dashboard(ctx) {
 			out[k] = v

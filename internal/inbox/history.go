@@ -80,3 +80,23 @@ func pgConversationMessages(ctx context.Context, b *pgBackend, key string, limit
 	slices.Reverse(out)
 	return out, rows.Err()
 }
+
+// AcceptedSince counts the guest messages accepted at or after since.
+func (ib *Inbox) AcceptedSince(ctx context.Context, since time.Time) (int, error) {
+	if pg, ok := ib.b.(*pgBackend); ok {
+		var n int
+		err := pg.pool.QueryRow(ctx, `SELECT count(*) FROM inbox_messages WHERE accepted_at >= $1`, since).Scan(&n)
+		return n, err
+	}
+	all, err := ib.b.messages(ctx, Query{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range all {
+		if !m.AcceptedAt.Before(since) {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/fakesmtp"
 )
 
@@ -220,5 +222,66 @@ func TestStaffAnswerAGuestWhoAskedForAPerson(t *testing.T) {
 	who := callJSON(t, s.in, "GET", "/admin/whoami", "", staff, 200)
 	if who["role"] != "staff" || who["sub"] != "reception@madrid" {
 		t.Fatalf("whoami %v", who)
+	}
+}
+
+// Replies Meta refused for good (a Graph 400 for a misconfigured template)
+// are listed with the reason; after the fix a replay sends each exactly
+// once, and a second replay sends nothing.
+func TestRefusedRepliesReplayedOnce(t *testing.T) {
+	s := startAgentStack(t, nil)
+	w := newWebhookClient(2)
+	admin := s.adminHeader()
+	guests := []string{newGuestPhone(), newGuestPhone()}
+	// Each guest's message costs a read receipt and a reply: four calls.
+	s.graph.FailNextWith(4, fakegraph.Failure{Code: 132001, Message: "(#132001) Template name does not exist in the translation"})
+	for i, g := range guests {
+		s.deliver(w, textMessage(g, fmt.Sprintf("wamid.dead-%d-%s", i, g), "Hola"))
+	}
+	var items []any
+	deadline := time.Now().Add(15 * time.Second)
+	for len(items) < 2 && time.Now().Before(deadline) {
+		items = callJSON(t, s.in, "GET", "/admin/dead-letters?kind=outbox&tenant="+agentTenant, "", admin, 200)["items"].([]any)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(items) != 2 {
+		t.Fatalf("dead letters: %v\n%s", items, s.queues())
+	}
+	for _, it := range items {
+		d := it.(map[string]any)
+		t.Logf("dead letter: %v", d)
+		if !strings.Contains(d["reason"].(string), "132001") || d["kind"] != "outbox" || d["tenant"] != agentTenant {
+			t.Errorf("dead letter %v lacks its reason", d)
+		}
+	}
+	for _, g := range guests {
+		if got := repliesTo(s.graph.Messages(), g); len(got) != 0 {
+			t.Fatalf("a refused reply reached %s", g)
+		}
+	}
+	// The template is fixed (the fake answers normally again): replay.
+	if n := callJSON(t, s.in, "POST", "/admin/dead-letters/replay", `{"kind":"outbox","tenant":"`+agentTenant+`"}`, admin, 200)["replayed"]; n != float64(2) {
+		t.Fatalf("replayed %v, want 2", n)
+	}
+	for _, g := range guests {
+		s.waitReplies(g, 1, 10*time.Second)
+	}
+	if n := callJSON(t, s.in, "POST", "/admin/dead-letters/replay", `{"all":true}`, admin, 200)["replayed"]; n != float64(0) {
+		t.Fatalf("second replay took %v", n)
+	}
+	s.waitQuiet(10 * time.Second)
+	for _, g := range guests {
+		if got := repliesTo(s.graph.Messages(), g); len(got) != 1 {
+			t.Fatalf("%s got %d replies, want exactly 1: %s", g, len(got), bodies(got))
+		}
+	}
+	if left := callJSON(t, s.in, "GET", "/admin/dead-letters", "", admin, 200)["items"].([]any); len(left) != 0 {
+		t.Fatalf("dead letters left: %v", left)
+	}
+	dash := callJSON(t, s.in, "GET", "/admin/dashboard", "", admin, 200)
+	for _, section := range []string{"tenants", "messages_today", "breaker", "canaries", "handoffs_waiting", "dead_letters"} {
+		if _, ok := dash[section]; !ok {
+			t.Errorf("dashboard lacks %s: %v", section, dash)
+		}
 	}
 }
