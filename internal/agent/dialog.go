@@ -351,6 +351,7 @@ func (t *turn) onConfirmBooking(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(false)
+	case t.intent == nlp.Pricing && e.PerNight && t.perNight():
 	case len(named) == 1:
 		// Another room of the offers, by name: the same stay in it.
 		t.intent = nlp.MakeReservation
@@ -429,6 +430,7 @@ func (t *turn) onChooseRoom(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(true)
+	case t.intent == nlp.Pricing && e.PerNight && t.perNight():
 	case t.intent == nlp.CheckAvailability || t.intent == nlp.Pricing:
 		t.offersReply()
 	case t.res.Answer == nlp.Yes || t.intent == nlp.MakeReservation || t.intent == nlp.Unknown:
@@ -553,6 +555,9 @@ func (t *turn) dispatch() {
 		}
 		t.greet()
 	case nlp.CheckAvailability, nlp.Pricing:
+		if t.intent == nlp.Pricing && e.PerNight && !hasStayEntities(e) && t.perNight() {
+			return
+		}
 		t.mergeSlots()
 		t.reservation(true)
 	case nlp.MakeReservation:

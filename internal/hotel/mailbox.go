@@ -12,9 +12,6 @@ import (
 // buildMailboxes makes a reader for each configured mailbox. Positions are
 // kept in Postgres when configured, else in memory kept across reloads.
 func (s *Service) buildMailboxes() error {
-	if len(s.cfg.Mailboxes) == 0 {
-		return nil
-	}
 	var state mailbox.StateStore
 	if s.deps.Postgres != nil {
 		state = mailbox.PostgresState{Pool: s.deps.Postgres}
@@ -24,6 +21,7 @@ func (s *Service) buildMailboxes() error {
 			return err
 		}
 	}
+	s.mailboxState = state
 	var own []string
 	if s.cfg.SMTP.From != "" {
 		if a, err := mailAddress(s.cfg.SMTP.From); err == nil {

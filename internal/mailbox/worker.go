@@ -157,12 +157,17 @@ func (w *Worker) dial() (*client.Client, error) {
 	}
 	dialer := &net.Dialer{Timeout: 30 * time.Second}
 	if port == "993" {
-		return client.DialWithDialerTLS(dialer, w.cfg.Addr, tlsConfig)
+		c, err := client.DialWithDialerTLS(dialer, w.cfg.Addr, tlsConfig)
+		if err == nil {
+			c.ErrorLog = slog.NewLogLogger(w.log.Handler(), slog.LevelDebug)
+		}
+		return c, err
 	}
 	c, err := client.DialWithDialer(dialer, w.cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
+	c.ErrorLog = slog.NewLogLogger(w.log.Handler(), slog.LevelDebug)
 	c.Timeout = commandTimeout
 	if ok, _ := c.SupportStartTLS(); ok {
 		if err := c.StartTLS(tlsConfig); err != nil {
@@ -184,7 +189,6 @@ func (w *Worker) session(ctx context.Context) error {
 		return fmt.Errorf("dialing %s: %w", w.cfg.Addr, err)
 	}
 	defer c.Terminate()
-	c.ErrorLog = slog.NewLogLogger(w.log.Handler(), slog.LevelDebug)
 	stop := context.AfterFunc(ctx, func() { c.Terminate() })
 	defer stop()
 	c.Timeout = commandTimeout
@@ -287,7 +291,12 @@ func (w *Worker) readNew(ctx context.Context, c *client.Client, mbox *imap.Mailb
 		}
 		w.log.Info("first sight of the folder", "uidvalidity", mbox.UidValidity, "unseen_recent", len(uids), "had_position", ok)
 		pos = Position{UIDValidity: mbox.UidValidity}
-		if len(uids) == 0 && mbox.UidNext > 0 {
+		switch {
+		case len(uids) > 0:
+			// A restart before these are read goes on from the first
+			// of them, not from the folder's oldest mail.
+			pos.LastUID = slices.Min(uids) - 1
+		case mbox.UidNext > 0:
 			pos.LastUID = mbox.UidNext - 1
 		}
 		if err := w.state.Save(ctx, key, pos); err != nil {

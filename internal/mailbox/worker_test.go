@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,5 +103,37 @@ func TestWorkerAgainstDovecot(t *testing.T) {
 				t.Errorf("machine mail %s flagged \\Seen", m.MessageID)
 			}
 		}
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// TestFirstSightReadsOnlyRecentUnseenMail: connected to a mailbox for the
+// first time, the worker leaves the reception's mail alone: what was read
+// already, and what is older than FirstSight.
+func TestFirstSightReadsOnlyRecentUnseenMail(t *testing.T) {
+	dc := testservices.StartDovecot(t, "hotel")
+	dc.AppendAt("hotel", mailfixtures.Raw("gmail_reply"), []string{`\Seen`}, time.Now().Add(-time.Hour))
+	dc.AppendAt("hotel", mailfixtures.Raw("outlook_reply"), nil, time.Now().Add(-5*24*time.Hour))
+	dc.AppendAt("hotel", mailfixtures.Raw("apple_mail_reply"), nil, time.Now().Add(-time.Hour))
+	col := &collected{}
+	w, _ := NewWorker(Config{TenantID: "bcn", Addr: dc.Addr(), Username: "hotel", Password: testservices.DovecotPassword},
+		&MemoryState{}, col.accept, nil)
+	stop := runWorker(t, w)
+	defer stop()
+	want := []string{"9F1E2D3C-4B5A-6978-8899-AABBCCDDEEFF@icloud.test"}
+	testservices.Eventually(t, 10*time.Second, "the recent unseen mail is read", func() bool { return len(col.ids()) > 0 })
+	time.Sleep(500 * time.Millisecond)
+	if got := col.ids(); !slices.Equal(got, want) {
+		t.Fatalf("read %v, want only %v", got, want)
 	}
 }

@@ -223,3 +223,77 @@ func TestMailboxAnswersGuestsOnce(t *testing.T) {
 		t.Logf("%s: %s [%s] %s → %s", m[1], m[2], m[3], m[5], m[4])
 	}
 }
+
+// TestHotelMailboxFromTheAdminAPI: a hotel gets its own mailbox through
+// the admin API; the password is stored sealed (never in clear, never
+// shown), the hotel's mailbox is read at once and its guests are answered
+// from the hotel's own address and server.
+func TestHotelMailboxFromTheAdminAPI(t *testing.T) {
+	const hotelBox, tenant = "recepcion@hotel-luna.test", "tenant_hotel_luna"
+	dc := testservices.StartDovecot(t, hotelBox, "ana.garcia@gmail.test")
+	smtp := smtpserver.Start(t, hotelBox, testservices.DovecotPassword, nil)
+	pgURL := testservices.Postgres(t)
+	in := Start(t, Options{Env: map[string]string{"POSTGRES_URL": pgURL, "RATE_LIMIT_ENABLED": "false"}})
+	hdr := adminJSONHeader(t, "e2e-mailbox-admin")
+	if status, _, body := Do(t, http.MethodPost, in.URL("/admin/tenants"), []byte(`{"tenant_id":"`+tenant+`","name":"Hotel Luna"}`), hdr); status != http.StatusCreated {
+		t.Fatalf("create tenant: %d %s", status, body)
+	}
+	url := in.URL("/admin/tenants/" + tenant + "/mailbox")
+	put := `{"imap_addr":"` + dc.Addr() + `","smtp_addr":"` + smtp.Addr() + `","username":"` + hotelBox + `","password":"` +
+		testservices.DovecotPassword + `","address":"` + hotelBox + `","authserv_id":"` + mailfixtures.AuthservID + `"}`
+	for _, c := range []struct {
+		method, url, body string
+		status            int
+	}{
+		{http.MethodGet, url, "", http.StatusNotFound},
+		{http.MethodPut, url, `{"imap_addr":"nohost","smtp_addr":"x:1","username":"u","password":"p","address":"a@b.c"}`, http.StatusBadRequest},
+		{http.MethodPut, in.URL("/admin/tenants/nobody/mailbox"), put, http.StatusNotFound},
+		{http.MethodPost, url, put, http.StatusMethodNotAllowed},
+		{http.MethodPut, url, put, http.StatusOK},
+	} {
+		status, _, body := Do(t, c.method, c.url, []byte(c.body), hdr)
+		if status != c.status || strings.Contains(body, testservices.DovecotPassword) {
+			t.Fatalf("%s %s: %d %s, want %d without the password", c.method, c.url, status, body, c.status)
+		}
+	}
+	if status, _, body := Do(t, http.MethodPut, url, []byte(put), map[string]string{"Content-Type": "application/json"}); status != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d %s", status, body)
+	}
+	status, _, body := Do(t, http.MethodGet, url, nil, hdr)
+	if status != http.StatusOK || !strings.Contains(body, `"username":"`+hotelBox+`"`) || strings.Contains(body, "password") {
+		t.Fatalf("GET: %d %s", status, body)
+	}
+	db, err := pgxpool.New(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var sealed []byte
+	if err := db.QueryRow(context.Background(), `SELECT password_sealed FROM tenant_mailboxes WHERE tenant_id = $1`, tenant).Scan(&sealed); err != nil ||
+		bytes.Contains(sealed, []byte(testservices.DovecotPassword)) || len(sealed) < 12+16 {
+		t.Fatalf("stored password: %x %v", sealed, err)
+	}
+
+	dc.Append(hotelBox, mailfixtures.Raw("gmail_reply"))
+	mails, err := smtp.WaitForMails(1, 30*time.Second)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, in.Logs())
+	}
+	m := mails[0]
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil || m.AuthUser != hotelBox || m.From != hotelBox || !strings.Contains(msg.Header.Get("From"), hotelBox) ||
+		msg.Header.Get("In-Reply-To") != "<CAF1gmail-reply-0001@mail.gmail.test>" || !strings.Contains(string(m.Data), "Hotel Luna") {
+		t.Fatalf("reply from %q (auth %q), header From %q, In-Reply-To %q: %v\n%s", m.From, m.AuthUser, msg.Header.Get("From"), msg.Header.Get("In-Reply-To"), err, m.Data)
+	}
+
+	// Deleted: the hotel's mailbox is no longer read.
+	if status, _, body := Do(t, http.MethodDelete, url, nil, hdr); status != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", status, body)
+	}
+	time.Sleep(time.Second)
+	dc.Append(hotelBox, mailfixtures.Raw("apple_mail_reply"))
+	time.Sleep(3 * time.Second)
+	if n := len(smtp.Mails()); n != 1 {
+		t.Errorf("%d replies after the mailbox was deleted, want still 1", n)
+	}
+}

@@ -2,6 +2,7 @@ package testservices
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"testing"
@@ -37,6 +38,12 @@ var dovecotInstall sync.Mutex
 // ends. Skips locally (fails under CI=true) when Dovecot cannot be had.
 func StartDovecot(t testing.TB, users ...string) *DovecotServer {
 	t.Helper()
+	return StartDovecotWith(t, localserver.DovecotOptions{}, users...)
+}
+
+// StartDovecotWith is StartDovecot with options (no IDLE, STARTTLS).
+func StartDovecotWith(t testing.TB, opts localserver.DovecotOptions, users ...string) *DovecotServer {
+	t.Helper()
 	dovecotInstall.Lock()
 	bin, err := localserver.DovecotBinary()
 	if err != nil {
@@ -53,7 +60,7 @@ func StartDovecot(t testing.TB, users ...string) *DovecotServer {
 	for _, u := range users {
 		pw[u] = DovecotPassword
 	}
-	d, err := localserver.NewDovecot(bin, pw)
+	d, err := localserver.NewDovecot(bin, pw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +110,14 @@ func (s *DovecotServer) Login(user string) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ok, _ := c.SupportStartTLS(); ok {
+		// The test's own certificate: this is a test's helper, not the
+		// code under test, which verifies.
+		if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+			c.Logout()
+			return nil, err
+		}
+	}
 	c.Timeout = 20 * time.Second
 	if err := c.Login(user, DovecotPassword); err != nil {
 		c.Logout()
@@ -120,15 +135,28 @@ func (s *DovecotServer) Append(user string, raw []byte) {
 	}
 }
 
+// AppendAt is Append with flags (`\\Seen`...) and the server's receipt
+// time (INTERNALDATE).
+func (s *DovecotServer) AppendAt(user string, raw []byte, flags []string, received time.Time) {
+	s.t.Helper()
+	if err := s.deliver(user, raw, flags, received); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 // Deliver is Append for any goroutine: it returns the error.
 func (s *DovecotServer) Deliver(user string, raw []byte) error {
+	return s.deliver(user, raw, nil, time.Now())
+}
+
+func (s *DovecotServer) deliver(user string, raw []byte, flags []string, received time.Time) error {
 	c, err := s.Login(user)
 	if err != nil {
 		return fmt.Errorf("dovecot login %s: %w", user, err)
 	}
 	defer c.Logout()
 	raw = bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-	if err := c.Append("INBOX", nil, time.Now(), bytes.NewReader(raw)); err != nil {
+	if err := c.Append("INBOX", flags, received, bytes.NewReader(raw)); err != nil {
 		return fmt.Errorf("dovecot append for %s: %w", user, err)
 	}
 	return nil

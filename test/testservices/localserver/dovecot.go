@@ -30,13 +30,23 @@ type Dovecot struct {
 	bin, base string
 	port      int
 	users     map[string]string
+	opts      DovecotOptions
 	cmd       *exec.Cmd
 	done      chan error
 }
 
+// DovecotOptions vary the server from its defaults.
+type DovecotOptions struct {
+	// NoIdle leaves IDLE out of the capabilities announced after login,
+	// as some servers do.
+	NoIdle bool
+	// CertFile and KeyFile (PEM), when set, make the server offer STARTTLS.
+	CertFile, KeyFile string
+}
+
 // NewDovecot writes the configuration of a server whose users are the keys
 // of users (values: their passwords). Nothing runs until Start.
-func NewDovecot(bin string, users map[string]string) (*Dovecot, error) {
+func NewDovecot(bin string, users map[string]string, opts DovecotOptions) (*Dovecot, error) {
 	base, err := os.MkdirTemp("", "dovecot-test-")
 	if err != nil {
 		return nil, err
@@ -45,7 +55,7 @@ func NewDovecot(bin string, users map[string]string) (*Dovecot, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dovecot{bin: bin, base: base, port: port, users: users}
+	d := &Dovecot{bin: bin, base: base, port: port, users: users, opts: opts}
 	if err := d.writeConfig(); err != nil {
 		d.Remove()
 		return nil, err
@@ -143,6 +153,12 @@ service stats {
   }
 }
 `, d.base, internal, login, mu.Uid, mu.Gid, groupOf(internal), d.port)
+	if d.opts.CertFile != "" {
+		conf = strings.Replace(conf, "ssl = no\n", fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s\n", d.opts.CertFile, d.opts.KeyFile), 1)
+	}
+	if d.opts.NoIdle {
+		conf += "protocol imap {\n  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS NAMESPACE UNSELECT\n}\n"
+	}
 	return os.WriteFile(filepath.Join(d.base, "dovecot.conf"), []byte(conf), 0o644)
 }
 
