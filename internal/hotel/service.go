@@ -212,7 +212,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	} else {
 		whatsappTokenValid.Set(1) // no token to refuse: development logs replies
 	}
-	s.outbound = consentSender{store: s.consent, next: out}
+	s.outbound = loggedSender{next: consentSender{store: s.consent, next: out}, log: s.log}
 	if deps.Postgres != nil {
 		s.revocations = adminauth.NewPostgresRevocations(deps.Postgres)
 		if err := s.revocations.Load(context.Background()); err != nil {

@@ -332,3 +332,15 @@ func (ib *Inbox) memReplay(ctx context.Context, kind, tenant string, ids []strin
 	}
 	return n, nil
 }
+
+// IsHold reports whether err is a Sender's Hold: no failure, the reply waits.
+func IsHold(err error) bool {
+	var h heldError
+	return errors.As(err, &h)
+}
+
+// IsSuppressed reports whether err is a Sender's Suppress: no failure.
+func IsSuppressed(err error) bool {
+	var s suppressedError
+	return errors.As(err, &s)
+}
