@@ -7,7 +7,7 @@ CADDY_VERSION := v2.11.9
 # (build included) on 2 shared cores.
 TEST_TIMEOUT ?= 12m
 
-.PHONY: build run test test-in-env bench lint xcaddy-build clean \
+.PHONY: build run test test-in-env bench bench-all lint xcaddy-build clean \
 	docker-build docker-up docker-down health synthetic-health-check canary-diff \
 	slo-rules slo-rules-update alertmanager-config promtool-check promtool-test
 
@@ -20,15 +20,24 @@ run: build
 
 ## test: every test, against real Postgres, Redis and QloApps (reused from
 ## POSTGRES_URL/REDIS_URL/QLOAPPS_* when they answer, else started and torn
-## down here; QloApps needs its tarball, see README.md).
+## down here; QloApps needs its tarball, see README.md), and Dovecot (installed
+## here when missing; each email test starts its own).
 test: build
 	$(GO) run ./test/services -- $(MAKE) --no-print-directory test-in-env
 
 test-in-env:
 	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## bench: the benchmarks, each next to its same-run reference.
+## bench: the staircase (BENCHMARKS.md): the webhook's ack rate from plain
+## `respond` to the shipped configuration, each stage as a ratio to `respond`
+## in the same run, with p50/p99 and accepted vs processed.
+## STAIRCASE_N, STAIRCASE_CONNS, STAIRCASE_ROUNDS tune it.
 bench: build
+	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- \
+		$(GO) test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkStaircase$$' -benchtime 1x ./test/e2e/
+
+## bench-all: every benchmark, each next to its same-run reference.
+bench-all: build
 	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- $(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint:

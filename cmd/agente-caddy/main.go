@@ -23,5 +23,8 @@ func main() {
 	// LOG_LEVEL when they are adapted, before any module runs, so it is set
 	// here. (An xcaddy build has its own main: set LOG_LEVEL there.)
 	config.ApplyLogLevel(os.LookupEnv, os.Setenv)
+	// Likewise SITE_ADDRESS and INTERNAL_ADDRESS become the host and port
+	// the Caddyfiles bind and listen on.
+	config.ApplyListenAddresses(os.LookupEnv, os.Setenv)
 	caddycmd.Main()
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/adminauth"
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
@@ -110,6 +111,8 @@ type Options struct {
 	// Deliveries serves each hotel's replies with their delivery state and
 	// the unrouted events; nil answers 503 there.
 	Deliveries Deliveries
+	// Canaries are the running config's canaries (canaries.go); nil: none.
+	Canaries func() []*canary.State
 	// Revocations records revoked token ids (POST /admin/tokens/revoke);
 	// nil answers 503 there.
 	Revocations *adminauth.Revocations
@@ -153,6 +156,9 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /admin/feature-flags", h.listFlags)
 	m.HandleFunc("PUT /admin/feature-flags/{flag}", h.setFlag)
 	m.HandleFunc("GET /admin/dashboard", h.dashboard)
+	m.HandleFunc("GET /admin/canaries", h.canaryList)
+	m.HandleFunc("GET /admin/canaries/{name}", h.getCanary)
+	m.HandleFunc("POST /admin/canaries/{name}/{action}", h.canaryAction)
 	m.HandleFunc("GET /admin/whoami", h.whoami)
 	m.HandleFunc("POST /admin/tokens/revoke", h.revokeToken)
 	m.HandleFunc("GET /admin/tokens/revoked", h.listRevoked)
@@ -174,6 +180,9 @@ func New(opts Options) (*Handler, error) {
 		"/admin/feature-flags":                             "GET",
 		"/admin/feature-flags/{flag}":                      "PUT",
 		"/admin/dashboard":                                 "GET",
+		"/admin/canaries":                                  "GET",
+		"/admin/canaries/{name}":                           "GET",
+		"/admin/canaries/{name}/{action}":                  "POST",
 		"/admin/whoami":                                    "GET",
 		"/admin/dead-letters":                              "GET",
 		"/admin/dead-letters/replay":                       "POST",

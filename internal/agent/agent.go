@@ -264,6 +264,7 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 	wasHandoff := sess.State.Handoff
 	t := &turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
 	t.run()
+	t.noteAttachments()
 	intent = t.intent
 	if t.failed {
 		status = statusError

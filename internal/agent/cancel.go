@@ -28,7 +28,11 @@ func (t *turn) findBookingID(text string) string {
 
 func (t *turn) startCancel(text string) {
 	id := t.findBookingID(text)
-	if id == "" && len(t.st.Bookings) > 0 {
+	if !t.mayChangeBookings() {
+		t.refuseUnverified(id)
+		return
+	}
+	if id == "" && len(t.st.Bookings) > 0 && t.m.Channel != chat.Gmail {
 		id = t.st.Bookings[len(t.st.Bookings)-1]
 	}
 	if id == "" {
@@ -45,6 +49,10 @@ func (t *turn) startCancel(text string) {
 // changing it) or email. Someone else's booking is
 // answered as not found, so its existence does not leak.
 func (t *turn) owns(b pms.Booking) bool {
+	if t.m.Channel == chat.Gmail {
+		// By email, the address on the booking, whoever booked it.
+		return t.mayChangeBookings() && b.Guest.Email != "" && strings.EqualFold(b.Guest.Email, t.s.Key.UserID)
+	}
 	for _, id := range t.st.Bookings {
 		if id == b.ID {
 			return true
@@ -70,6 +78,10 @@ func (t *turn) owns(b pms.Booking) bool {
 }
 
 func (t *turn) cancelLookup(id string) {
+	if !t.mayChangeBookings() {
+		t.refuseUnverified(id)
+		return
+	}
 	b, err := t.o.pms.GetBooking(t.ctx, t.h.Hotel, id)
 	switch {
 	case errors.Is(err, pms.ErrNotFound) || (err == nil && !t.owns(b)):
@@ -120,6 +132,11 @@ func (t *turn) cancelPrompt() {
 
 func (t *turn) doCancel() {
 	p := t.st.Pending
+	if !t.mayChangeBookings() {
+		// The confirmation must be as authentic as the request.
+		t.refuseUnverified(p.BookingID)
+		return
+	}
 	b, err := t.o.pms.CancelBooking(t.ctx, t.h.Hotel, p.BookingID)
 	switch {
 	case errors.Is(err, pms.ErrNotFound):

@@ -351,6 +351,7 @@ func (t *turn) onConfirmBooking(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(false)
+	case t.intent == nlp.Pricing && e.PerNight && t.perNight():
 	case len(named) == 1:
 		// Another room of the offers, by name: the same stay in it.
 		t.intent = nlp.MakeReservation
@@ -370,6 +371,13 @@ func (t *turn) onConfirmBooking(text string) bool {
 // notAnswered. It reports false for a message about something else.
 func (t *turn) otherBookingReply(notAnswered func()) bool {
 	newStay, no := hasSlotEntities(t.res.Entities), t.res.Answer == nlp.No
+	if t.st.Pending != nil && t.st.Pending.Kind == "booking" && nlp.ChangeOfMind(t.m.Text) == nlp.CancelReservation {
+		// "mejor cancela" while booking: nothing is booked yet, so it is
+		// the booking being made that is dropped.
+		t.intent = nlp.CancelReservation
+		t.abortBooking()
+		return true
+	}
 	if !newStay && !no && !isBookingIntent(t.intent) && t.intent != nlp.Unknown {
 		return false
 	}
@@ -422,6 +430,7 @@ func (t *turn) onChooseRoom(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(true)
+	case t.intent == nlp.Pricing && e.PerNight && t.perNight():
 	case t.intent == nlp.CheckAvailability || t.intent == nlp.Pricing:
 		t.offersReply()
 	case t.res.Answer == nlp.Yes || t.intent == nlp.MakeReservation || t.intent == nlp.Unknown:
@@ -546,6 +555,9 @@ func (t *turn) dispatch() {
 		}
 		t.greet()
 	case nlp.CheckAvailability, nlp.Pricing:
+		if t.intent == nlp.Pricing && e.PerNight && !hasStayEntities(e) && t.perNight() {
+			return
+		}
 		t.mergeSlots()
 		t.reservation(true)
 	case nlp.MakeReservation:

@@ -76,13 +76,18 @@ func (t *turn) refused(d pms.GuestDetail) bool {
 	return false
 }
 
-// guest is who the booking is for: what the guest told us, else what the
-// channel says (unless the PMS refused it).
+// guest is who the booking is for: the name the guest gave, else the
+// channel's profile name only when it is a full name ("Ana García"; a
+// nickname such as "Sue" or "JP" is not who the booking is for, so the name
+// is asked), and the contacts the guest gave, else the channel's (unless
+// the PMS refused them).
 func (t *turn) guest() pms.Guest {
 	c := t.st.Context
 	g := pms.Guest{FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Phone: c.Phone}
 	if g.FirstName == "" && g.LastName == "" {
-		g.FirstName, g.LastName = nlp.SplitProfileName(c.Name)
+		if f, l := nlp.SplitProfileName(c.Name); l != "" {
+			g.FirstName, g.LastName = f, l
+		}
 	}
 	switch t.s.Key.Channel {
 	case chat.WhatsApp:
@@ -147,14 +152,24 @@ func (t *turn) readDetails(text string, step string) bool {
 	}
 	plain := t.res.Intent == nlp.Unknown && t.res.Answer == "" && !hasSlotEntities(t.res.Entities)
 	switch {
+	case step == stepAskGuestName && t.typedButton(text):
 	case step == stepAskGuestName:
-		if f, l, ok := nlp.ParseFullName(text, nlp.NameAnswered, plain); ok {
+		// Slots before intents: the reply is the name, words in it
+		// included ("Sue Park"), unless it clearly asks for something else.
+		if f, l, ok := nlp.ReadAnsweredName(text, t.now); ok {
+			c.FirstName, c.LastName = f, l
+			read = true
+		} else if f, l, ok := nlp.ParseFullName(text, nlp.NameAnswered, plain); ok {
 			c.FirstName, c.LastName = f, l
 			read = true
 		}
+	case step == stepAskLastName && t.typedButton(text):
 	case step == stepAskLastName:
 		if f, l, ok := nlp.ParseFullName(text, nlp.NameIntroduced, false); ok && l != "" {
 			c.FirstName, c.LastName = f, l
+			read = true
+		} else if l, ok := nlp.ReadAnsweredSurname(text, t.guest().FirstName); ok {
+			c.FirstName, c.LastName = t.guest().FirstName, l
 			read = true
 		} else if l, ok := nlp.ParseSurname(text, t.guest().FirstName, plain); ok {
 			c.FirstName, c.LastName = t.guest().FirstName, l
@@ -180,6 +195,13 @@ func (t *turn) readDetails(text string, step string) bool {
 		}
 	}
 	return read
+}
+
+// typedButton reports whether text is one of the booking's button titles,
+// typed: an answer to the prompt, not a name.
+func (t *turn) typedButton(text string) bool {
+	return t.matchesTitle(text, textBtnConfirm) || t.matchesTitle(text, textBtnChangeDates) ||
+		t.matchesTitle(text, textBtnAbort)
 }
 
 // askGuestDetail asks for the first detail the booking still lacks and

@@ -187,13 +187,14 @@ var guestDetailCases = []conversationCase{
 		wantGuest(t, e.booking("DEMO-000002"), pms.Guest{FirstName: "John", LastName: "Smith", Email: "guest2@example.com", Phone: "600111222"})
 	}},
 
-	{"a one-word profile name is asked for the surname", func(t *testing.T, mk func(...envOption) *env) {
+	{"a one-word profile name is a nickname: the holder is asked", func(t *testing.T, mk func(...envOption) *env) {
 		strict, _ := withStrictGuests(nil)
 		e := mk(strict)
 		c := e.guest()
 		c.name = "Ana"
 		c.talk(t, []exchange{
-			{"reservar doble del 5 al 7 de diciembre para 2", []string{"Gracias, Ana. ¿Me dices tus apellidos para la reserva?"}, nil},
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A nombre de quién la hago?"}, []string{"Gracias, Ana"}},
+			{"Ana", []string{"Gracias, Ana. ¿Me dices tus apellidos para la reserva?"}, nil},
 			{"García López", []string{"¿A qué correo electrónico"}, nil},
 			{"ana@example.com", []string{"Titular: Ana García López (ana@example.com, +" + c.from + ")"}, nil},
 			{"sí", []string{"DEMO-000001"}, nil},
@@ -204,7 +205,7 @@ var guestDetailCases = []conversationCase{
 		intro := e.guest()
 		intro.name = "Ana 🌸"
 		intro.talk(t, []exchange{
-			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿Me dices tus apellidos"}, nil},
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A nombre de quién la hago?"}, nil},
 			{"me llamo Ana García López", []string{"¿A qué correo electrónico"}, []string{"Te paso con una persona"}},
 		})
 		if g := intro.session().Context; g.FirstName != "Ana" || g.LastName != "García López" {
@@ -215,8 +216,8 @@ var guestDetailCases = []conversationCase{
 		en.name = "John"
 		en.talk(t, []exchange{
 			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double"}, nil},
-			{"the double", []string{"Thanks, John. What is your surname, for the booking?"}, nil},
-			{"Smith", []string{"Which email address"}, nil},
+			{"the double", []string{"Who should I book it for?"}, []string{"Thanks, John"}},
+			{"John Smith", []string{"Which email address"}, nil},
 			{"john@example.com", []string{"Lead guest: John Smith (john@example.com, +" + en.from + ")"}, nil},
 			{"yes", []string{"Booking confirmed!", "DEMO-000002"}, nil},
 		})
@@ -344,10 +345,14 @@ var guestDetailCases = []conversationCase{
 			{"sí", []string{"DEMO-000001"}, nil},
 		})
 		wantGuest(t, e.booking("DEMO-000001"), pms.Guest{FirstName: "Ana", Email: "guest3@example.com"})
-		// WhatsApp with a one-word profile: nothing to ask.
+		// WhatsApp with a one-word profile ("Sue", "JP"): a nickname, not
+		// who the booking is for.
 		c := e.guest()
-		c.name = "Ana"
-		c.talk(t, []exchange{{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿Confirmo la reserva?", "Titular: Ana (+" + c.from + ")"}, nil}})
+		c.name = "Sue"
+		c.talk(t, []exchange{
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A nombre de quién hago la reserva?"}, []string{"Titular"}},
+			{"Sue Park", []string{"¿Confirmo la reserva?", "Titular: Sue Park (+" + c.from + ")"}, nil},
+		})
 	}},
 
 	{"details given before they are asked are used", func(t *testing.T, mk func(...envOption) *env) {
@@ -397,8 +402,8 @@ var guestDetailCases = []conversationCase{
 		c.name = "Pablo"
 		c.talk(t, []exchange{
 			{"reservar doble del 5 al 7 de diciembre para 2", []string{"1. General Rooms"}, nil},
-			{"1", []string{"Gracias, Pablo. ¿Me dices tus apellidos"}, nil},
-			{"García López", []string{"¿A qué correo"}, nil},
+			{"1", []string{"¿A nombre de quién la hago?"}, nil},
+			{"Pablo García López", []string{"¿A qué correo"}, nil},
 			{"juan@example.com", []string{"Titular: Pablo García López (juan@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
 			{"sí", []string{"¡Reserva confirmada!"}, nil},
 		})

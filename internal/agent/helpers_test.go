@@ -74,6 +74,13 @@ var corpus = map[string]nlp.Result{
 	"gracias, adiós":                       {Intent: nlp.Goodbye, Language: "es"},
 	"asdfgh":                               {Intent: nlp.Unknown, Language: "es"},
 	"cambiar":                              {Intent: nlp.Unknown, Language: "es"},
+	// A name with a word in it: read as the name when the name was asked.
+	"Sue Park":                     {Intent: nlp.HotelInfo, Language: "en", Entities: nlp.Entities{Topics: []string{"parking"}}},
+	"Pablo García López":           {Intent: nlp.Unknown, Language: "es"},
+	"John Smith":                   {Intent: nlp.Unknown, Language: "en"},
+	"is breakfast included?":       {Intent: nlp.HotelInfo, Language: "en", Entities: nlp.Entities{Topics: []string{"breakfast"}}},
+	"what facilities do you have?": {Intent: nlp.HotelInfo, Language: "en", Entities: nlp.Entities{Topics: []string{"amenities"}}},
+	"el desayuno está incluido?":   {Intent: nlp.HotelInfo, Language: "es", Entities: nlp.Entities{Topics: []string{"breakfast"}}},
 	"hi, do you have a double room from 5 to 7 December for 2?": {Intent: nlp.CheckAvailability, Language: "en",
 		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Adults: 2, RoomType: "double"}},
 	// Short replies often read as the default language; the conversation's stays.

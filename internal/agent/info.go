@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,7 @@ func (t *turn) hotelInfo() {
 		Address:      addr,
 		CheckInTime:  info.CheckInTime,
 		CheckOutTime: info.CheckOutTime,
-		Amenities:    strings.Join(info.Amenities, ", "),
+		Amenities:    strings.Join(info.AmenitiesFor(t.lang), ", "),
 		Phone:        info.Phone,
 	}
 	var lines []string
@@ -41,6 +42,10 @@ func (t *turn) hotelInfo() {
 				continue
 			}
 			if found := nlp.FindAmenity(topic, info.Amenities); found != "" {
+				// the hotel's own words for it, in the guest's language
+				if i := slices.Index(info.Amenities, found); i >= 0 {
+					found = info.AmenitiesFor(t.lang)[i]
+				}
 				lines = append(lines, t.say(textInfoHas, view{Amenity: found}))
 			} else {
 				lines = append(lines, t.say(textInfoHasnt, view{Topic: t.say(topicText(topic), view{})}))
@@ -64,7 +69,12 @@ func (t *turn) lateCheckout() {
 	}
 	t.clearFlow()
 	t.st.Step = stepLateCheckout
-	body := t.say(textLateCheckout, view{CheckOutTime: info.CheckOutTime})
+	v := view{CheckOutTime: info.CheckOutTime}
+	if d := t.res.Entities.CheckOut; !d.IsZero() {
+		// "a late checkout on the 23rd": the day the guest means
+		v.CheckOut = formatDate(t.lang, d, t.now)
+	}
+	body := t.say(textLateCheckout, v)
 	if info.Stale {
 		body += "\n\n" + t.staleNote(time.Time{})
 	}

@@ -91,3 +91,23 @@ func (s *State) View() View {
 	}
 	return v
 }
+
+// Detail is a View with each arm's window bucket by bucket (oldest first,
+// judge.WindowSlots points per arm), for the console's charts.
+type Detail struct {
+	View
+	Series map[string][]judge.SeriesPoint `json:"series"`
+}
+
+// Detail is the canary now, with its arms' series.
+func (s *State) Detail() Detail {
+	d := Detail{View: s.View()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	d.Series = make(map[string][]judge.SeriesPoint, len(s.arms))
+	for _, name := range s.order {
+		d.Series[name] = s.arms[name].window.Series(now)
+	}
+	return d
+}

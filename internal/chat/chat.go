@@ -90,6 +90,26 @@ type Message struct {
 	System *System `json:"system,omitempty"`
 	// Metadata is what survived the allowlist; see MetadataFilter.
 	Metadata map[string]any `json:"metadata,omitempty"`
+	// References is an email's thread, oldest first, ending with the
+	// message it answers (Message-IDs without angle brackets): a reply
+	// carries them on, so that mail clients thread it.
+	References []string `json:"references,omitempty"`
+	// Email is what the mailbox knew of an email's sender; nil for a
+	// message that did not come from a mailbox the service reads.
+	Email *EmailFacts `json:"email,omitempty"`
+}
+
+// EmailFacts are what the receiving mail server established about an email.
+type EmailFacts struct {
+	// Verified: the receiving server's Authentication-Results show the From
+	// domain authenticated (DMARC pass, or aligned DKIM/SPF pass). Only a
+	// verified mail may change or cancel a booking.
+	Verified bool `json:"verified"`
+	// Auth summarises those results ("spf=pass dkim=pass dmarc=pass"), or
+	// says why there were none to trust.
+	Auth string `json:"auth,omitempty"`
+	// Attachments are the parts that were not read (file names or types).
+	Attachments []string `json:"attachments,omitempty"`
 }
 
 // ConversationKey identifies one guest's conversation with one hotel: messages

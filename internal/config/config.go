@@ -79,7 +79,18 @@ type Settings struct {
 	GmailAppPassword      string
 	GmailWebhookSecret    string
 	SMTPAddr              string
-	SLOTarget             float64
+	// IMAPAddr is the server of the GMAIL_USERNAME mailbox (IMAP_ADDR):
+	// imap.gmail.com:993 when unset, except in ENVIRONMENT=test, where the
+	// mailbox is only read at an address given.
+	IMAPAddr string
+	// IMAPAuthservID names the receiving server whose Authentication-Results
+	// are trusted (IMAP_AUTHSERV_ID); empty: mx.google.com for Gmail, else
+	// IMAP_ADDR's host.
+	IMAPAuthservID string
+	// IMAPTenantID is the hotel the GMAIL_USERNAME mailbox belongs to
+	// (IMAP_TENANT_ID); empty: DEFAULT_TENANT_ID.
+	IMAPTenantID string
+	SLOTarget    float64
 	// DefaultTenantID receives what no identifier resolves; empty: nothing does.
 	DefaultTenantID string
 
@@ -139,12 +150,18 @@ func Load(lookup Lookup) (Settings, error) {
 		GmailAppPassword:      get("GMAIL_APP_PASSWORD"),
 		GmailWebhookSecret:    get("GMAIL_WEBHOOK_SECRET"),
 		SMTPAddr:              get("SMTP_ADDR"),
+		IMAPAddr:              get("IMAP_ADDR"),
+		IMAPAuthservID:        get("IMAP_AUTHSERV_ID"),
+		IMAPTenantID:          get("IMAP_TENANT_ID"),
 		SLOTarget:             99.0,
 		DefaultTenantID:       get("DEFAULT_TENANT_ID"),
 		lookup:                lookup,
 	}
 	if s.PMSType == "" {
 		s.PMSType = "demo"
+	}
+	if s.IMAPAddr == "" && env != Test {
+		s.IMAPAddr = "imap.gmail.com:993"
 	}
 	if s.PMSType != "demo" && s.PMSType != "qloapps" {
 		errs = append(errs, fmt.Errorf("PMS_TYPE: %q is not one of demo, qloapps", s.PMSType))

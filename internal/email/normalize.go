@@ -66,6 +66,9 @@ type NormalizeOptions struct {
 	Metadata chat.MetadataFilter
 	// Now stamps a payload without timestamp; nil means time.Now.
 	Now func() time.Time
+	// AuthservID names the receiving server whose Authentication-Results
+	// a bridge may relay in `authentication_results`; empty: none is read.
+	AuthservID string
 }
 
 type wirePayload struct {
@@ -82,6 +85,9 @@ type wirePayload struct {
 	Timestamp json.RawMessage `json:"timestamp"`
 	MessageID string          `json:"message_id"`
 	Metadata  json.RawMessage `json:"metadata"`
+	// AuthenticationResults is the receiving server's header, relayed by
+	// the bridge: without it the mail can never change a booking.
+	AuthenticationResults string `json:"authentication_results"`
 }
 
 // maxMessageIDLen bounds a message id kept verbatim; longer ones are hashed so
@@ -215,6 +221,10 @@ func message(p wirePayload, opts NormalizeOptions) (chat.Message, *NormalizeErro
 		Kind:      chat.KindText,
 		Text:      text,
 		Subject:   subject,
+	}
+	if p.AuthenticationResults != "" {
+		a := ReadAuthenticationResults([]string{p.AuthenticationResults}, opts.AuthservID, from.Address)
+		m.Email = &chat.EmailFacts{Verified: a.Verified, Auth: a.Summary()}
 	}
 	if p.To != "" {
 		if to, err := ParseAddress(p.To); err == nil {

@@ -202,3 +202,29 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// TestBridgeStatesAuthenticationResults: a bridged mail is verified only
+// when the bridge relays the trusted receiving server's passing results.
+func TestBridgeStatesAuthenticationResults(t *testing.T) {
+	opts := NormalizeOptions{AuthservID: "mx.google.com"}
+	cases := []struct {
+		results  string
+		verified bool
+		facts    bool
+	}{
+		{"", false, false},
+		{"mx.google.com; dkim=pass header.i=@guest.com; spf=pass smtp.mailfrom=guest.com; dmarc=pass (p=NONE) header.from=guest.com", true, true},
+		{"mx.google.com; spf=softfail smtp.mailfrom=guest.com; dmarc=fail header.from=guest.com", false, true},
+		{"mx.evil.com; dmarc=pass header.from=guest.com", false, true},
+	}
+	for _, c := range cases {
+		body, _ := json.Marshal(map[string]string{"from": "Guest <guest@guest.com>", "subject": "x", "body": "cancel my booking", "authentication_results": c.results})
+		m, err := Normalize(body, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m.Email != nil) != c.facts || (m.Email != nil && m.Email.Verified != c.verified) {
+			t.Errorf("%q: email facts %+v", c.results, m.Email)
+		}
+	}
+}

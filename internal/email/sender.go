@@ -54,7 +54,7 @@ const maxSubject = 200
 // body is r.Plain() (buttons and list rows as numbered options), marked
 // Auto-Submitted: auto-generated (RFC 3834).
 func (s *Sender) Send(ctx context.Context, to, subject string, r chat.Reply) error {
-	return s.send(ctx, to, subject, "", r, "Auto-Submitted", "auto-generated")
+	return s.send(ctx, to, subject, nil, r, "Auto-Submitted", "auto-generated")
 }
 
 // SendReply answers the inbound message in: to its sender, subject "Re: …"
@@ -66,19 +66,28 @@ func (s *Sender) SendReply(ctx context.Context, in chat.Message, r chat.Reply) e
 	if !hasReplyPrefix(subject) {
 		subject = strings.TrimSpace("Re: " + subject)
 	}
-	ref := ""
+	var refs []string
 	if IsMessageID(in.ID) {
-		ref = in.ID
+		for _, id := range in.References {
+			if IsMessageID(id) && id != in.ID && len(refs) < maxReferences-1 {
+				refs = append(refs, id)
+			}
+		}
+		refs = append(refs, in.ID)
 	}
-	return s.send(ctx, in.From, subject, ref, r, "Auto-Submitted", "auto-replied")
+	return s.send(ctx, in.From, subject, refs, r, "Auto-Submitted", "auto-replied")
 }
+
+// maxReferences bounds the References header of a reply: the thread's
+// first messages are dropped past it.
+const maxReferences = 20
 
 func hasReplyPrefix(s string) bool {
 	l := strings.ToLower(s)
 	return strings.HasPrefix(l, "re:") || strings.HasPrefix(l, "re :")
 }
 
-func (s *Sender) send(ctx context.Context, to, subject, inReplyTo string, r chat.Reply, extra ...string) error {
+func (s *Sender) send(ctx context.Context, to, subject string, refs []string, r chat.Reply, extra ...string) error {
 	from, err := ParseAddress(s.From)
 	if err != nil {
 		return fmt.Errorf("email: sender From: %w", err)
@@ -91,7 +100,7 @@ func (s *Sender) send(ctx context.Context, to, subject, inReplyTo string, r chat
 	if s.Now != nil {
 		now = s.Now
 	}
-	msg, err := compose(from, rcpt, subject, inReplyTo, r.Plain(), now(), extra)
+	msg, err := compose(from, rcpt, subject, refs, r.Plain(), now(), extra)
 	if err != nil {
 		return err
 	}
@@ -112,7 +121,7 @@ func (s *Sender) send(ctx context.Context, to, subject, inReplyTo string, r chat
 
 // compose renders an RFC 5322 message. Header values come from parsed
 // addresses and sanitised text, so no CR/LF can inject a header.
-func compose(from, to *mail.Address, subject, inReplyTo, body string, date time.Time, extra []string) ([]byte, error) {
+func compose(from, to *mail.Address, subject string, refs []string, body string, date time.Time, extra []string) ([]byte, error) {
 	subject = strings.Join(strings.Fields(subject), " ")
 	subject = truncate(subject, maxSubject)
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
@@ -127,12 +136,16 @@ func compose(from, to *mail.Address, subject, inReplyTo, body string, date time.
 	header("Subject", mime.QEncoding.Encode("utf-8", subject))
 	header("Date", date.Format(time.RFC1123Z))
 	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
-	if inReplyTo != "" {
-		if strings.ContainsAny(inReplyTo, "<>\r\n\t ") {
-			return nil, fmt.Errorf("email: in-reply-to id %q is not a Message-ID", inReplyTo)
+	if len(refs) > 0 {
+		// The message answered is the thread's last; References carries
+		// the thread on (RFC 5322 3.6.4).
+		for _, id := range refs {
+			if strings.ContainsAny(id, "<>\r\n\t ") {
+				return nil, fmt.Errorf("email: reference %q is not a Message-ID", id)
+			}
 		}
-		header("In-Reply-To", "<"+inReplyTo+">")
-		header("References", "<"+inReplyTo+">")
+		header("In-Reply-To", "<"+refs[len(refs)-1]+">")
+		header("References", "<"+strings.Join(refs, ">\r\n <")+">")
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		header(extra[i], extra[i+1])

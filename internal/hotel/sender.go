@@ -18,7 +18,9 @@ type channelSender struct {
 	whatsapp             *whatsapp.Client
 	defaultPhoneNumberID string
 	email                *email.Sender
-	logged               *inbox.LogSender
+	// perTenant is a hotel's own SMTP sender, nil when it has none.
+	perTenant func(tenant string) *email.Sender
+	logged    *inbox.LogSender
 }
 
 func newChannelSender(wa WhatsAppConfig, smtp SMTPConfig, log *slog.Logger) *channelSender {
@@ -49,11 +51,17 @@ func (s *channelSender) Send(ctx context.Context, r inbox.OutboundReply) (string
 		id, err := s.whatsapp.Send(ctx, from, r.To, r.Reply)
 		return id, sendError(err)
 	case chat.Gmail:
-		if s.email == nil {
+		snd := s.email
+		if s.perTenant != nil {
+			if own := s.perTenant(r.TenantID); own != nil {
+				snd = own
+			}
+		}
+		if snd == nil {
 			return s.logged.Send(ctx, r)
 		}
-		in := chat.Message{Channel: chat.Gmail, ID: r.InReplyTo, From: r.To, Subject: r.Subject}
-		if err := s.email.SendReply(ctx, in, r.Reply); err != nil {
+		in := chat.Message{Channel: chat.Gmail, ID: r.InReplyTo, From: r.To, Subject: r.Subject, References: r.References}
+		if err := snd.SendReply(ctx, in, r.Reply); err != nil {
 			return "", err
 		}
 		return "smtp:" + r.InReplyTo, nil

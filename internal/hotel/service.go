@@ -23,6 +23,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/admin"
 	"github.com/agentehotel/agente-caddy/internal/adminauth"
 	"github.com/agentehotel/agente-caddy/internal/agent"
+	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/consent"
 	"github.com/agentehotel/agente-caddy/internal/conversation"
@@ -30,6 +31,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/mailbox"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms/resilient"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
@@ -65,6 +67,16 @@ type Config struct {
 	WhatsApp WhatsAppConfig
 	// SMTP sends email replies; without an address they are logged and kept.
 	SMTP SMTPConfig
+	// EmailAuthservID is the receiving mail server whose
+	// Authentication-Results a bridge posting to /webhooks/gmail may relay;
+	// empty: none is trusted, and bridged mail never changes a booking.
+	EmailAuthservID string
+	// SecretKey (SECRET_KEY) seals the passwords of the hotels' own
+	// mailboxes in Postgres; empty: hotels cannot have their own.
+	SecretKey string
+	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
+	// from Start to Stop, hands their guests' mail to the inbox.
+	Mailboxes []mailbox.Config
 	// Handoff says how staff hear of a guest waiting for a person.
 	Handoff HandoffConfig
 }
@@ -135,6 +147,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// Dashboard adds other parts' live figures to /admin/dashboard.
 	Dashboard func(ctx context.Context) map[string]any
+	// Canaries are the running config's canaries, for /admin/canaries.
+	Canaries func() []*canary.State
 }
 
 // Service is the application. Build it with New, run its workers with
@@ -152,7 +166,11 @@ type Service struct {
 	token        *tokenGuard  // nil without a WhatsApp access token
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
+	mailboxes    []*mailbox.Worker
 	revocations  *adminauth.Revocations
+	mailboxState mailbox.StateStore
+	hotelBoxes   *hotelMailboxes // nil without Postgres or SecretKey
+	adminRoutes  http.Handler
 	// conversations is the staff's view of each hotel's guests.
 	conversations conversation.Store
 	// notifier tells a hotel's staff of a handoff; nil: nobody is told.
@@ -213,12 +231,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		whatsappTokenValid.Set(1) // no token to refuse: development logs replies
 	}
 	s.outbound = loggedSender{next: consentSender{store: s.consent, next: out}, log: s.log}
+	if err := s.buildMailboxes(); err != nil {
+		return nil, err
+	}
 	if deps.Postgres != nil {
 		s.revocations = adminauth.NewPostgresRevocations(deps.Postgres)
 		if err := s.revocations.Load(context.Background()); err != nil {
 			s.log.Warn("loading revoked admin tokens", "error", err)
 		}
 	} else if s.revocations, err = keep(deps.Keeper, "revocations:memory", adminauth.NewMemoryRevocations); err != nil {
+		return nil, err
+	}
+	if err := s.openHotelMailboxes(); err != nil {
 		return nil, err
 	}
 	if s.conversations, err = s.openConversations(); err != nil {
@@ -247,9 +271,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		},
 		PMSHotelIDRequired: cfg.PMS.needsHotelIDs(),
 		Deliveries:         s.inbox,
+		Canaries:           deps.Canaries,
 	}); err != nil {
 		return nil, err
 	}
+	s.adminRoutes = s.mailboxAdminRoutes()
 	return s, nil
 }
 
@@ -257,7 +283,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 func Collectors() []prometheus.Collector {
 	var cs []prometheus.Collector
 	for _, group := range [][]prometheus.Collector{
-		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(),
+		agent.Collectors(), whatsapp.Collectors(), email.Collectors(), inbox.Collectors(), resilient.Collectors(), collectors(), mailbox.Collectors(),
 		{whatsappTokenValid},
 	} {
 		cs = append(cs, group...)
@@ -270,7 +296,7 @@ func (s *Service) TokenRevocations() *adminauth.Revocations { return s.revocatio
 
 // Admin is the admin API. It answers 401 to a request whose context carries
 // no authenticated admin (admin.WithActor): authentication is in front of it.
-func (s *Service) Admin() http.Handler { return s.admin }
+func (s *Service) Admin() http.Handler { return s.adminRoutes }
 
 // dashboard adds this process's live figures to /admin/dashboard. Every
 // section is always there (empty, or with an "error", rather than absent):
@@ -294,6 +320,7 @@ func (s *Service) dashboard(ctx context.Context) map[string]any {
 		out["pms_breaker_state"] = s.breaker.State()
 		breaker["state"] = s.breaker.State()
 	}
+	out["pms_cache"] = resilient.CacheFigures()
 	out["breaker"] = breaker
 	out["handoffs_waiting"] = s.waitingSummary(ctx)
 	out["dead_letters"] = s.deadLetterSummary(ctx)

@@ -52,6 +52,9 @@ type Inbound struct {
 type Decoder struct {
 	// Metadata filters each message's client-supplied `metadata`.
 	Metadata chat.MetadataFilter
+	// EmailAuthservID is the receiving server whose Authentication-Results
+	// an email bridge may relay (Config.EmailAuthservID).
+	EmailAuthservID string
 }
 
 // Decode reads a webhook body that arrived on channel's route, in one
@@ -72,7 +75,7 @@ func (d Decoder) Decode(channel chat.Channel, body []byte) (*Inbound, error) {
 		}
 		in.Batch = b
 	case chat.Gmail:
-		m, from, err := email.DecodeWebhook(body, email.NormalizeOptions{Metadata: d.Metadata})
+		m, from, err := email.DecodeWebhook(body, email.NormalizeOptions{Metadata: d.Metadata, AuthservID: d.EmailAuthservID})
 		var nerr *email.NormalizeError
 		switch {
 		case errors.Is(err, email.ErrNotJSON):
@@ -104,7 +107,9 @@ type Route struct {
 func (s *Service) DefaultRoute() Route { return Route{Default: s.cfg.DefaultTenant} }
 
 // Decoder reads webhook bodies with the service's metadata allowlist.
-func (s *Service) Decoder() Decoder { return Decoder{Metadata: s.metadata} }
+func (s *Service) Decoder() Decoder {
+	return Decoder{Metadata: s.metadata, EmailAuthservID: s.cfg.EmailAuthservID}
+}
 
 // Resolve is Resolve with the service's tenant directory.
 func (s *Service) Resolve(in *Inbound, route Route) Resolution {

@@ -50,10 +50,16 @@ func (s *Service) Start() {
 		run("WhatsApp token probe", s.token.watch)
 	}
 	run("inbox pruning", s.prune)
+	for _, w := range s.mailboxes {
+		run("mailbox reader", w.Run)
+	}
 	run("waiting guests", s.watchWaiting)
 	run("revoked admin tokens", func(ctx context.Context) error {
 		return s.revocations.Run(ctx, func(err error) { s.log.Warn("reloading revoked admin tokens", "error", err) })
 	})
+	if s.hotelBoxes != nil {
+		run("hotels' mailboxes", s.runHotelMailboxes)
+	}
 	run("131047 receipts", s.runReengage)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
@@ -106,9 +112,12 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	}
 	s.recordTurn(ctx, m, hc, turn)
 	replies := turn.Replies
+	if m.Channel == chat.Gmail {
+		replies = oneMail(replies)
+	}
 	out := make([]inbox.OutboundReply, len(replies))
 	for i, r := range replies {
-		out[i] = inbox.OutboundReply{Reply: r, GuestName: m.Name, GuestSentAt: m.Timestamp}
+		out[i] = inbox.OutboundReply{Reply: r, GuestName: m.Name, GuestSentAt: m.Timestamp, References: m.References}
 	}
 	return out, nil
 }
@@ -120,15 +129,18 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 // the PMS decides what that means (the demo's default property; with
 // QloApps, ErrNotConfigured).
 func (s *Service) hotelContext(ctx context.Context, tenantID string) agent.HotelContext {
+	// The hotel's name is its display name: a tenant id ("default") is no
+	// name to greet a guest with, so without one the PMS's name is used.
 	hc := agent.HotelContext{
 		TenantID: tenantID,
-		Name:     tenantID,
 		Language: tenancy.DefaultLanguage,
 		Hotel:    pms.Hotel{TenantID: tenantID},
 		Location: s.location(tenancy.DefaultTimezone),
 	}
 	if t, ok := s.deps.Tenants.Tenant(tenantID); ok {
-		hc.Name = t.Name
+		if t.Name != tenantID {
+			hc.Name = t.Name
+		}
 		if t.Language != "" {
 			hc.Language = t.Language
 		}

@@ -199,20 +199,29 @@ func (ib *Inbox) replay(ctx context.Context, kind, tenant string, ids []string, 
 			}
 			seqs = append(seqs, n)
 		}
-		table, dead := "inbox_messages", StateDead
+		table, ready, dead, wake := "inbox_messages", "inbox_ready", StateDead, pg.wakeIn
 		if kind == DeadOutbox {
-			table, dead = "outbox_replies", StateFailed
+			table, ready, dead, wake = "outbox_replies", "outbox_ready", StateFailed, pg.wakeOut
 		}
-		// One statement per table: a row leaves the dead state once, so two
-		// concurrent replays take it once between them.
-		tag, err := pg.pool.Exec(ctx, `UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
-				last_error = 'replayed; before: ' || coalesce(last_error, '')
-			WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)`,
-			ib.opts.Now(), dead, all, seqs, tenant)
+		// One statement: a row leaves the dead state once, so two
+		// concurrent replays take it once between them; its conversation
+		// joins the claims' line in the same commit.
+		var n int
+		err := pg.pool.QueryRow(ctx, `WITH upd AS (
+				UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
+					last_error = 'replayed; before: ' || coalesce(last_error, '')
+				WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)
+				RETURNING conversation_key, tenant_id, seq, next_attempt_at
+			), rdy AS (`+readyUpsertSQL(ready, "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM upd")+`)
+			SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM rdy)`,
+			ib.opts.Now(), dead, all, seqs, tenant).Scan(&n)
 		if err != nil {
 			return 0, err
 		}
-		return int(tag.RowsAffected()), nil
+		if n > 0 {
+			wake.wake()
+		}
+		return n, nil
 	}
 	return ib.memReplay(ctx, kind, tenant, ids, all)
 }

@@ -87,6 +87,15 @@ type Options struct {
 	// OnStatus, when set, is called after Accept commits, once for each
 	// status newly recorded. Keep it fast: it runs in the webhook's request.
 	OnStatus func(chat.Status)
+	// MemoryKeepFinished (NewMemory only) is how many finished messages,
+	// and as many finished replies, stay listable; older ones are dropped
+	// so a long run does not grow without end. Default 10,000; negative:
+	// keep all until Prune.
+	MemoryKeepFinished int
+	// MemoryKeepDedup (NewMemory only) is how many accepted message ids are
+	// remembered to recognise redeliveries. Default 200,000; negative: all
+	// until Prune.
+	MemoryKeepDedup int
 }
 
 // Backoff is exponential back-off with jitter: attempt n waits
@@ -164,6 +173,12 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MemoryKeepFinished == 0 {
+		o.MemoryKeepFinished = 10_000
+	}
+	if o.MemoryKeepDedup == 0 {
+		o.MemoryKeepDedup = 200_000
+	}
 	return o
 }
 
@@ -184,7 +199,8 @@ func NewPostgres(pool *pgxpool.Pool, opts Options) *Inbox {
 // NewMemory returns an Inbox that keeps everything in process memory, for
 // development and tests: a restart loses every pending message and reply.
 func NewMemory(opts Options) *Inbox {
-	return &Inbox{b: newMemBackend(), unrouted: &memUnrouted{}, opts: opts.withDefaults()}
+	opts = opts.withDefaults()
+	return &Inbox{b: newMemBackend(opts), unrouted: &memUnrouted{}, opts: opts}
 }
 
 // InstanceID is the name this Inbox claims work under.

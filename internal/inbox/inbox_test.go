@@ -527,3 +527,101 @@ func TestBackoffDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestHotelsTakeTurns: a burst of one hotel does not hold back another
+// hotel's message; each conversation still goes in acceptance order.
+func TestHotelsTakeTurns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		opts := e.options("fair")
+		opts.Workers = 1
+		ib := e.instance(t, opts)
+		var burst []chat.Message
+		for i := range 200 {
+			m := guestMsg(fmt.Sprintf("3460000%02d", i%20), fmt.Sprintf("busy-%03d", i), i)
+			m.TenantID = "busy"
+			burst = append(burst, m)
+		}
+		mustAccept(t, ib, burst...)
+		quiet := guestMsg("34611111111", "quiet-1", 500)
+		quiet.TenantID = "quiet"
+		mustAccept(t, ib, quiet)
+
+		var mu sync.Mutex
+		var order []chat.Message
+		runInbox(t, ib, func(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
+			mu.Lock()
+			order = append(order, m)
+			mu.Unlock()
+			return nil, nil
+		})
+		waitFor(t, "every message handled", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(order) == 201
+		})
+		at := slices.IndexFunc(order, func(m chat.Message) bool { return m.TenantID == "quiet" })
+		if at > 2 {
+			t.Errorf("the quiet hotel's message was handled %dth, behind %d of the busy hotel's", at+1, at)
+		}
+		last := map[string]string{}
+		for _, m := range order {
+			k := m.ConversationKey()
+			if prev, ok := last[k]; ok && m.ID <= prev {
+				t.Errorf("conversation %s: %s handled after %s", k, m.ID, prev)
+			}
+			last[k] = m.ID
+		}
+	})
+}
+
+// TestConcurrentAcceptsShareCommitsAndCountOnce: accepts running at once
+// (on Postgres, grouped into shared statements) each learn exactly which of
+// their messages were new: a message sent by two of them is fresh for one.
+func TestConcurrentAcceptsShareCommitsAndCountOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ib := e.instance(t, e.options("concurrent"))
+		const callers = 32
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		fresh := map[string]int{}
+		news := 0
+		for c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var batch []chat.Message
+				for i := range 10 {
+					// Callers c and c+1 share five ids.
+					id := fmt.Sprintf("m-%d-%d", (c+i/5)%callers, i%5+5*((c+i/5)%2))
+					batch = append(batch, guestMsg(fmt.Sprintf("34600%03d", c), id, i))
+				}
+				res, err := ib.Accept(ctxT(t), batch, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				news += res.New
+				if res.New+res.Duplicate != len(batch) || len(res.Fresh) != res.New {
+					t.Errorf("caller %d: %+v", c, res)
+				}
+				for _, m := range res.Fresh {
+					fresh[m.ID]++
+				}
+			}()
+		}
+		wg.Wait()
+		if len(fresh) != news {
+			t.Errorf("%d new in all, %d distinct ids fresh", news, len(fresh))
+		}
+		for id, n := range fresh {
+			if n != 1 {
+				t.Errorf("%s fresh for %d callers", id, n)
+			}
+		}
+		if got := len(messages(t, ib)); got != len(fresh) {
+			t.Errorf("%d messages stored, %d fresh", got, len(fresh))
+		}
+	})
+}

@@ -46,14 +46,14 @@ func signal(wake chan<- struct{}) {
 // memBackend keeps everything under one mutex, which is what makes
 // "message done + replies queued" atomic in memory.
 type memBackend struct {
-	mu        sync.Mutex
-	tokens    int64
-	in        *memQueue[chat.Message]
-	out       *memQueue[OutboundReply]
-	dedup     map[memMsgKey]struct{}
-	statusIx  map[memStatusKey]struct{}
-	statusLog []memStatus
-	subs      map[queueKind]map[chan<- struct{}]struct{}
+	mu       sync.Mutex
+	tokens   int64
+	in       *memQueue[chat.Message]
+	out      *memQueue[OutboundReply]
+	dedup    memDedup
+	statusIx map[memStatusKey]struct{}
+	statusBy map[memMsgKey][]memStatus // by the business message they are about
+	subs     map[queueKind]map[chan<- struct{}]struct{}
 }
 
 type memMsgKey struct {
@@ -74,9 +74,42 @@ type memStatus struct {
 	acceptedAt time.Time
 }
 
+// memDedup remembers accepted message keys, the newest `keep` of them: a
+// memory inbox is for development and tests, and a bounded set keeps a long
+// load test from growing without end.
+type memDedup struct {
+	keep  int
+	gen   uint64
+	seen  map[memMsgKey]uint64 // key → generation it was added in
+	order ring[memDedupSlot]
+}
+
+type memDedupSlot struct {
+	k   memMsgKey
+	gen uint64
+}
+
+// add records k; false if it was already there.
+func (d *memDedup) add(k memMsgKey) bool {
+	if _, dup := d.seen[k]; dup {
+		return false
+	}
+	d.gen++
+	d.seen[k] = d.gen
+	d.order.push(memDedupSlot{k, d.gen})
+	for d.keep > 0 && d.order.len() > d.keep {
+		old := d.order.pop()
+		if d.seen[old.k] == old.gen {
+			delete(d.seen, old.k)
+		}
+	}
+	return true
+}
+
 type memEntry[T any] struct {
 	seq           int64
 	key           string
+	conv          *memConv[T] // nil once finished
 	item          T
 	state         string
 	attempts      int
@@ -100,29 +133,40 @@ type memQueue[T any] struct {
 	failState string
 	seq       int64
 	bySeq     map[int64]*memEntry[T]
-	all       []*memEntry[T]            // seq order
-	open      map[string][]*memEntry[T] // pending and held entries per conversation, seq order
-	leases    map[string]memLease
+	all       []*memEntry[T] // seq order
+	convs     map[string]*memConv[T]
+	tenants   map[string]*memTenant[T]
+	rr        ring[*memTenant[T]] // tenants with a ready conversation
+	retries   timerHeap[T]
+	leases    leaseHeap[T]
+	counts    map[string]int // entries in `all` by state
+	finished  int            // entries in `all` that are finished
+	lastNow   time.Time      // the latest claim's clock
+	retention memRetention
 }
 
-func newMemQueue[T any](b *memBackend, failState string) *memQueue[T] {
+func newMemQueue[T any](b *memBackend, failState string, r memRetention) *memQueue[T] {
 	return &memQueue[T]{
 		b:         b,
 		failState: failState,
 		bySeq:     make(map[int64]*memEntry[T]),
-		open:      make(map[string][]*memEntry[T]),
-		leases:    make(map[string]memLease),
+		convs:     make(map[string]*memConv[T]),
+		tenants:   make(map[string]*memTenant[T]),
+		counts:    make(map[string]int),
+		retention: r,
 	}
 }
 
-func newMemBackend() *memBackend {
+func newMemBackend(o Options) *memBackend {
 	b := &memBackend{
-		dedup:    make(map[memMsgKey]struct{}),
+		dedup:    memDedup{keep: o.MemoryKeepDedup, seen: make(map[memMsgKey]uint64)},
 		statusIx: make(map[memStatusKey]struct{}),
+		statusBy: make(map[memMsgKey][]memStatus),
 		subs:     map[queueKind]map[chan<- struct{}]struct{}{queueInbox: {}, queueOutbox: {}},
 	}
-	b.in = newMemQueue[chat.Message](b, StateDead)
-	b.out = newMemQueue[OutboundReply](b, StateFailed)
+	r := memRetention{keepFinished: o.MemoryKeepFinished}
+	b.in = newMemQueue[chat.Message](b, StateDead, r)
+	b.out = newMemQueue[OutboundReply](b, StateFailed, r)
 	return b
 }
 
@@ -146,12 +190,27 @@ func (b *memBackend) listen(ctx context.Context, q queueKind, wake chan<- struct
 	b.mu.Unlock()
 }
 
-func (q *memQueue[T]) push(now time.Time, key string, item T) *memEntry[T] {
+// push appends an entry: pending at the tail of its conversation, or (done)
+// already answered. The caller holds b.mu.
+func (q *memQueue[T]) push(now time.Time, key, tenant string, item T, done bool) *memEntry[T] {
 	q.seq++
 	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now}
 	q.bySeq[e.seq] = e
 	q.all = append(q.all, e)
-	q.open[key] = append(q.open[key], e)
+	if done {
+		e.state, e.doneAt = StateDone, now
+		q.counts[StateDone]++
+		q.finished++
+		q.retain()
+		return e
+	}
+	q.counts[StatePending]++
+	c := q.conv(key, tenant)
+	e.conv = c
+	c.fifo = append(c.fifo, e)
+	if len(c.fifo) == 1 {
+		q.schedule(c, now)
+	}
 	return e
 }
 
@@ -164,16 +223,11 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, m := range msgs {
-		k := memMsgKey{m.TenantID, m.Channel, m.ID}
-		if _, dup := b.dedup[k]; dup {
+		if !b.dedup.add(memMsgKey{m.TenantID, m.Channel, m.ID}) {
 			res.Duplicate++
 			continue
 		}
-		b.dedup[k] = struct{}{}
-		e := b.in.push(now, m.ConversationKey(), m)
-		if answered {
-			b.in.finish(e, StateDone, now)
-		}
+		b.in.push(now, m.ConversationKey(), m.TenantID, m, answered)
 		res.New++
 		res.Fresh = append(res.Fresh, m)
 	}
@@ -184,7 +238,8 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 			continue
 		}
 		b.statusIx[k] = struct{}{}
-		b.statusLog = append(b.statusLog, memStatus{s: s, acceptedAt: now})
+		mk := memMsgKey{s.TenantID, s.Channel, s.MessageID}
+		b.statusBy[mk] = append(b.statusBy[mk], memStatus{s: s, acceptedAt: now})
 		fresh = append(fresh, s)
 		res.NewStatuses++
 	}
@@ -201,37 +256,31 @@ func (b *memBackend) enqueue(ctx context.Context, now time.Time, replies []Outbo
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, r := range replies {
-		b.out.push(now, r.ConversationKey(), r)
+		b.out.push(now, r.ConversationKey(), r.TenantID, r, false)
 	}
 	b.notify(queueOutbox)
 	return nil
 }
 
+// claim takes up to n heads from the ready lists (see memqueue.go): its
+// cost is the number taken, not the number waiting.
 func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	q.b.mu.Lock()
 	defer q.b.mu.Unlock()
-	var heads []*memEntry[T]
-	for key, list := range q.open {
-		h := list[0]
-		if h.state != StatePending || h.nextAt.After(now) {
-			continue
+	q.lastNow = now
+	q.promote(now)
+	var out []claimed[T]
+	for len(out) < n {
+		c := q.next(now)
+		if c == nil {
+			break
 		}
-		if l, ok := q.leases[key]; ok && l.until.After(now) {
-			continue
-		}
-		heads = append(heads, h)
-	}
-	slices.SortFunc(heads, func(a, b *memEntry[T]) int { return cmp.Compare(a.seq, b.seq) })
-	if len(heads) > n {
-		heads = heads[:n]
-	}
-	out := make([]claimed[T], 0, len(heads))
-	for _, h := range heads {
+		h := c.fifo[0]
 		q.b.tokens++
-		q.leases[h.key] = memLease{token: q.b.tokens, until: leaseUntil}
+		q.take(c, q.b.tokens, leaseUntil)
 		h.token = q.b.tokens
 		h.owner = owner
 		h.attempts++
@@ -244,30 +293,35 @@ func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n 
 // holds reports whether c's claim is still current; the caller holds b.mu.
 func (q *memQueue[T]) holds(c claimed[T]) (*memEntry[T], bool) {
 	e := q.bySeq[c.seq]
-	if e == nil || e.state != StatePending || e.token != c.token {
+	if e == nil || e.state != StatePending || e.token != c.token || e.conv == nil {
 		return nil, false
 	}
-	if l, ok := q.leases[c.key]; !ok || l.token != c.token {
+	if e.conv.lease.token != c.token {
 		return nil, false
 	}
 	return e, true
 }
 
-// finish closes e (done or given up) and frees its conversation; the caller
-// holds b.mu.
+// finish closes e (done or given up) and frees its conversation for its
+// next entry; the caller holds b.mu.
 func (q *memQueue[T]) finish(e *memEntry[T], state string, now time.Time) {
-	e.state = state
+	q.setState(e, state)
 	e.doneAt = now
-	delete(q.leases, e.key)
-	list := q.open[e.key]
-	if i := slices.Index(list, e); i >= 0 {
-		list = slices.Delete(list, i, i+1)
+	q.finished++
+	c := e.conv
+	e.conv = nil
+	q.free(c)
+	if len(c.fifo) > 0 && c.fifo[0] == e {
+		c.fifo[0] = nil
+		c.fifo = c.fifo[1:]
+	} else if i := slices.Index(c.fifo, e); i >= 0 {
+		c.fifo = slices.Delete(c.fifo, i, i+1)
 	}
-	if len(list) == 0 {
-		delete(q.open, e.key)
-	} else {
-		q.open[e.key] = list
+	if len(c.fifo) == 0 {
+		c.fifo = nil
 	}
+	q.schedule(c, now)
+	q.retain()
 }
 
 // fenced runs f on c's entry under b.mu if c's claim is still current, else
@@ -284,14 +338,21 @@ func (q *memQueue[T]) fenced(c claimed[T], f func(e *memEntry[T])) error {
 }
 
 func (q *memQueue[T]) extend(ctx context.Context, c claimed[T], leaseUntil time.Time) error {
-	return q.fenced(c, func(*memEntry[T]) { q.leases[c.key] = memLease{token: c.token, until: leaseUntil} })
+	return q.fenced(c, func(e *memEntry[T]) { q.take(e.conv, c.token, leaseUntil) })
+}
+
+// reopen frees e's conversation after an outcome that leaves e open; the
+// caller holds b.mu.
+func (q *memQueue[T]) reopen(e *memEntry[T], now time.Time) {
+	q.free(e.conv)
+	q.schedule(e.conv, now)
 }
 
 func (q *memQueue[T]) retry(ctx context.Context, c claimed[T], now, at time.Time, msg string) error {
 	return q.fenced(c, func(e *memEntry[T]) {
 		e.nextAt = at
 		e.lastErr = msg
-		delete(q.leases, c.key)
+		q.reopen(e, now)
 	})
 }
 
@@ -305,17 +366,17 @@ func (q *memQueue[T]) fail(ctx context.Context, c claimed[T], now time.Time, msg
 func (q *memQueue[T]) release(ctx context.Context, c claimed[T]) error {
 	return q.fenced(c, func(e *memEntry[T]) {
 		e.attempts--
-		delete(q.leases, c.key)
+		q.reopen(e, q.lastNow)
 	})
 }
 
-// hold keeps e in its conversation's open list, so what follows it waits.
+// hold keeps e in its conversation's FIFO, so what follows it waits.
 func (q *memQueue[T]) hold(ctx context.Context, c claimed[T], now time.Time, msg string) error {
 	return q.fenced(c, func(e *memEntry[T]) {
 		e.attempts--
 		e.lastErr = msg
-		e.state = StateHeld
-		delete(q.leases, c.key)
+		q.setState(e, StateHeld)
+		q.reopen(e, now)
 	})
 }
 
@@ -335,12 +396,13 @@ func (b *memBackend) releaseHeld(ctx context.Context, now time.Time, channel cha
 	defer b.mu.Unlock()
 	n := 0
 	for _, e := range b.out.all {
-		if limit > 0 && n >= limit {
+		if limit > 0 && n >= limit || b.out.counts[StateHeld] == 0 {
 			break
 		}
 		if e.state == StateHeld && e.item.Channel == channel {
-			e.state = StatePending
+			b.out.setState(e, StatePending)
 			e.nextAt = now
+			b.out.schedule(e.conv, now)
 			n++
 		}
 	}
@@ -357,16 +419,17 @@ func (b *memBackend) completeMessage(ctx context.Context, now time.Time, c claim
 	if !ok {
 		return errLeaseLost
 	}
+	conv := e.conv
 	e.lastErr = ""
 	b.in.finish(e, StateDone, now)
 	for _, r := range replies {
-		b.out.push(now, r.ConversationKey(), r)
+		b.out.push(now, r.ConversationKey(), r.TenantID, r, false)
 	}
 	if len(replies) > 0 {
 		b.notify(queueOutbox)
 	}
 	// The conversation's next message is claimable now.
-	if len(b.in.open[c.key]) > 0 {
+	if conv.ready {
 		b.notify(queueInbox)
 	}
 	return nil
@@ -416,9 +479,8 @@ func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error
 		rec := ReplyRecord{Reply: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, ProviderID: e.providerID,
 			QueuedAt: e.acceptedAt, NextAttemptAt: e.nextAt, LastAttemptAt: e.lastAttemptAt, DoneAt: e.doneAt}
 		if e.providerID != "" {
-			for _, s := range b.statusLog {
-				if s.s.TenantID == e.item.TenantID && s.s.Channel == e.item.Channel && s.s.MessageID == e.providerID &&
-					rankStatus(s.s.Status) > rankStatus(rec.DeliveryStatus) {
+			for _, s := range b.statusBy[memMsgKey{e.item.TenantID, e.item.Channel, e.providerID}] {
+				if rankStatus(s.s.Status) > rankStatus(rec.DeliveryStatus) {
 					rec.DeliveryStatus, rec.DeliveryAt, rec.DeliveryErrors = s.s.Status, s.s.Timestamp, slices.Clone(s.s.Errors)
 				}
 			}
@@ -432,10 +494,8 @@ func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []chat.Status
-	for _, s := range b.statusLog {
-		if s.s.TenantID == tenantID && s.s.Channel == channel && s.s.MessageID == messageID {
-			out = append(out, s.s)
-		}
+	for _, s := range b.statusBy[memMsgKey{tenantID, channel, messageID}] {
+		out = append(out, s.s)
 	}
 	slices.SortStableFunc(out, func(a, b chat.Status) int {
 		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
@@ -450,19 +510,23 @@ func (q *memQueue[T]) pending(ctx context.Context) (int, error) { return q.count
 
 func (q *memQueue[T]) held(ctx context.Context) (int, error) { return q.count(StateHeld), nil }
 
-// count counts the open entries in state.
+// count is how many open entries are in state (kept as they change).
 func (q *memQueue[T]) count(state string) int {
 	q.b.mu.Lock()
 	defer q.b.mu.Unlock()
-	n := 0
-	for _, l := range q.open {
-		for _, e := range l {
-			if e.state == state {
-				n++
-			}
-		}
+	return q.counts[state]
+}
+
+// prunable reports whether e finished before `before`, and forgets it if so;
+// the caller holds b.mu.
+func (q *memQueue[T]) prunable(e *memEntry[T], before time.Time) bool {
+	if e.state == StatePending || e.state == StateHeld || !e.doneAt.Before(before) {
+		return false
 	}
-	return n
+	delete(q.bySeq, e.seq)
+	q.counts[e.state]--
+	q.finished--
+	return true
 }
 
 func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error) {
@@ -470,29 +534,34 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 	defer b.mu.Unlock()
 	var n int64
 	b.in.all = slices.DeleteFunc(b.in.all, func(e *memEntry[chat.Message]) bool {
-		if e.state == StatePending || !e.doneAt.Before(before) {
+		if !b.in.prunable(e, before) {
 			return false
 		}
-		delete(b.in.bySeq, e.seq)
-		delete(b.dedup, memMsgKey{e.item.TenantID, e.item.Channel, e.item.ID})
+		delete(b.dedup.seen, memMsgKey{e.item.TenantID, e.item.Channel, e.item.ID})
 		n++
 		return true
 	})
 	b.out.all = slices.DeleteFunc(b.out.all, func(e *memEntry[OutboundReply]) bool {
-		if e.state == StatePending || e.state == StateHeld || !e.doneAt.Before(before) {
+		if !b.out.prunable(e, before) {
 			return false
 		}
-		delete(b.out.bySeq, e.seq)
 		n++
 		return true
 	})
-	b.statusLog = slices.DeleteFunc(b.statusLog, func(s memStatus) bool {
-		if !s.acceptedAt.Before(before) {
-			return false
+	for mk, list := range b.statusBy {
+		kept := slices.DeleteFunc(list, func(s memStatus) bool {
+			if !s.acceptedAt.Before(before) {
+				return false
+			}
+			delete(b.statusIx, memStatusKey{s.s.TenantID, s.s.Channel, s.s.MessageID, s.s.Status})
+			n++
+			return true
+		})
+		if len(kept) == 0 {
+			delete(b.statusBy, mk)
+		} else {
+			b.statusBy[mk] = kept
 		}
-		delete(b.statusIx, memStatusKey{s.s.TenantID, s.s.Channel, s.s.MessageID, s.s.Status})
-		n++
-		return true
-	})
+	}
 	return n, nil
 }

@@ -19,6 +19,9 @@ type OutboundReply struct {
 	PhoneNumberID string       `json:"phone_number_id,omitempty"` // WhatsApp business sender
 	InReplyTo     string       `json:"in_reply_to,omitempty"`     // inbound message id it answers
 	Subject       string       `json:"subject,omitempty"`         // email subject
+	// References is an email's thread (chat.Message.References) the reply
+	// carries on, so that the guest's mail client threads it.
+	References []string `json:"references,omitempty"`
 	// GuestName and GuestSentAt are the guest's profile name and when they
 	// sent the message this answers (the channel's timestamp): what a
 	// WhatsApp sender needs to judge the 24-hour customer-service window and

@@ -21,155 +21,28 @@ const (
 )
 
 type pgBackend struct {
-	pool *pgxpool.Pool
-	in   *pgQueue[chat.Message]
-	out  *pgQueue[OutboundReply]
+	pool    *pgxpool.Pool
+	in      *pgQueue[chat.Message]
+	out     *pgQueue[OutboundReply]
+	accepts acceptGroup
+	// wakeIn and wakeOut wake the inbox workers and the senders after a
+	// commit that gave them work.
+	wakeIn, wakeOut *pgNotifier
 }
 
 func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 	return &pgBackend{
-		pool: pool,
-		in:   newPGQueue[chat.Message](pool, "inbox_messages", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
-		out:  newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
+		pool:    pool,
+		accepts: acceptGroup{flights: max(2, int(pool.Config().MaxConns)/4)},
+		wakeIn:  newPGNotifier(pool, notifyInbox),
+		wakeOut: newPGNotifier(pool, notifyOutbox),
+		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
+		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
 }
 
 func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }
 func (b *pgBackend) outbox() queue[OutboundReply] { return b.out }
-
-// acceptStatusesCTE records statuses from the JSON array in jsonParam.
-func acceptStatusesCTE(jsonParam, nowParam string) string {
-	return `
-st AS (
-	INSERT INTO inbox_statuses (tenant_id, channel, message_id, status, recipient, sent_at, errors, accepted_at)
-	SELECT e->>'tenant_id', e->>'channel', e->>'message_id', e->>'status', coalesce(e->>'recipient', ''),
-		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e->'errors', ` + nowParam + `
-	FROM jsonb_array_elements(` + jsonParam + `::jsonb) AS b(e)
-	ON CONFLICT DO NOTHING
-	RETURNING tenant_id, channel, message_id, status
-)`
-}
-
-const acceptStatusesResult = `(SELECT count(*) FROM st),
-	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st)`
-
-// acceptMessagesCTE records messages from the JSON array $1 (conversation
-// keys $2, now $3); answeredParam says whether the caller answered them
-// already (recorded done, for nobody to take).
-func acceptMessagesCTE(answeredParam string) string {
-	return `
-ins AS (
-	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at)
-	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],
-		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e, $3, $3,
-		CASE WHEN ` + answeredParam + `::boolean THEN 'done' ELSE 'pending' END,
-		CASE WHEN ` + answeredParam + `::boolean THEN $3::timestamptz END
-	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
-	ORDER BY ord
-	ON CONFLICT (tenant_id, channel, message_id) DO NOTHING
-	RETURNING tenant_id, channel, message_id
-)`
-}
-
-// acceptMessagesResult is how many messages were new, whether a
-// notification was sent (never for answered ones: no worker needs them),
-// and their keys.
-func acceptMessagesResult(answeredParam string) string {
-	return `(SELECT count(*) FROM ins),
-	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins WHERE NOT ` + answeredParam + `::boolean LIMIT 1) n),
-	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id)), '[]') FROM ins)`
-}
-
-var (
-	acceptStatusesSQL = `WITH ` + acceptStatusesCTE("$1", "$2") + `
-SELECT ` + acceptStatusesResult
-	acceptBothSQL = `WITH ` + acceptMessagesCTE("$5") + `, ` + acceptStatusesCTE("$4", "$3") + `
-SELECT ` + acceptMessagesResult("$5") + `,
-	` + acceptStatusesResult
-	acceptMessagesSQL = `WITH ` + acceptMessagesCTE("$4") + `
-SELECT ` + acceptMessagesResult("$4")
-)
-
-// accept is one statement, hence one implicit transaction and one round
-// trip: the batch travels as a JSON array, each element becomes a row (and
-// its payload), duplicates are skipped by the unique key, and pg_notify
-// fires at commit only when something new was recorded.
-func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, []chat.Status, error) {
-	var (
-		res               AcceptResult
-		newMsgs, notified int64
-		newSts            int64
-		keys, msgKeys     []byte
-		err               error
-	)
-	var msgJSON, stJSON []byte
-	var convKeys []string
-	if len(msgs) > 0 {
-		if msgJSON, err = json.Marshal(msgs); err != nil {
-			return res, nil, fmt.Errorf("encoding messages: %w", err)
-		}
-		convKeys = make([]string, len(msgs))
-		for i := range msgs {
-			convKeys[i] = msgs[i].ConversationKey()
-		}
-	}
-	if len(statuses) > 0 {
-		if stJSON, err = json.Marshal(statuses); err != nil {
-			return res, nil, fmt.Errorf("encoding statuses: %w", err)
-		}
-	}
-	switch {
-	case len(statuses) == 0:
-		err = b.pool.QueryRow(ctx, acceptMessagesSQL, msgJSON, convKeys, now, answered).Scan(&newMsgs, &notified, &msgKeys)
-	case len(msgs) == 0:
-		err = b.pool.QueryRow(ctx, acceptStatusesSQL, stJSON, now).Scan(&newSts, &keys)
-	default:
-		err = b.pool.QueryRow(ctx, acceptBothSQL, msgJSON, convKeys, now, stJSON, answered).Scan(&newMsgs, &notified, &msgKeys, &newSts, &keys)
-	}
-	if err != nil {
-		return AcceptResult{}, nil, fmt.Errorf("accepting into the inbox: %w", err)
-	}
-	res.New = int(newMsgs)
-	res.Duplicate = len(msgs) - res.New
-	res.NewStatuses = int(newSts)
-	res.DuplicateStatuses = len(statuses) - res.NewStatuses
-	if newMsgs > 0 {
-		var rows [][3]string
-		if err := json.Unmarshal(msgKeys, &rows); err != nil {
-			return res, nil, fmt.Errorf("decoding recorded messages: %w", err)
-		}
-		recorded := make(map[[3]string]bool, len(rows))
-		for _, r := range rows {
-			recorded[r] = true
-		}
-		for _, m := range msgs {
-			k := [3]string{m.TenantID, string(m.Channel), m.ID}
-			if recorded[k] {
-				res.Fresh = append(res.Fresh, m)
-				delete(recorded, k) // a message repeated in the batch is new once
-			}
-		}
-	}
-	var fresh []chat.Status
-	if newSts > 0 {
-		var rows [][4]string
-		if err := json.Unmarshal(keys, &rows); err != nil {
-			return res, nil, fmt.Errorf("decoding recorded statuses: %w", err)
-		}
-		recorded := make(map[[4]string]bool, len(rows))
-		for _, r := range rows {
-			recorded[r] = true
-		}
-		for _, s := range statuses {
-			k := [4]string{s.TenantID, string(s.Channel), s.MessageID, s.Status}
-			if recorded[k] {
-				fresh = append(fresh, s)
-				delete(recorded, k) // a status repeated in the batch is new once
-			}
-		}
-	}
-	return res, fresh, nil
-}
 
 // insertRepliesSQL queues replies ($1 JSON array, $2 conversation keys, $3
 // now); the guard ($4) lets completeMessage make it conditional.
@@ -180,11 +53,55 @@ func insertRepliesSQL(guard string) string {
 	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
 	` + guard + `
 	ORDER BY ord
+	RETURNING seq, conversation_key, tenant_id, next_attempt_at`
+}
+
+// readyUpsertSQL queues, in ready (inbox_ready or outbox_ready), the
+// conversations of the items `source` selects (conversation_key,
+// tenant_id, seq, due): a conversation not in line joins at the back of its
+// hotel's line, but never behind the front of the whole queue (so a hotel
+// that was quiet is served next, whatever another hotel's backlog); one in
+// line keeps its place and learns of its newer tail. The upsert takes each
+// conversation's row lock, in key order, so it serialises with the
+// completion that decides whether that conversation has more to do.
+func readyUpsertSQL(ready, source string) string {
+	return `INSERT INTO ` + ready + ` AS r (conversation_key, tenant_id, turn, due_at, tail_seq)
+	SELECT c.conversation_key, c.tenant_id,
+		` + backOfLineSQL(ready, "c.tenant_id") + ` + row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.head) - 1,
+		c.due, c.tail
+	FROM (SELECT conversation_key, min(tenant_id) AS tenant_id, min(seq) AS head, max(seq) AS tail, min(due) AS due
+		FROM (` + source + `) s(conversation_key, tenant_id, seq, due) GROUP BY conversation_key) c
+	ORDER BY c.conversation_key
+	ON CONFLICT (conversation_key) DO UPDATE SET
+		tail_seq = greatest(r.tail_seq, excluded.tail_seq),
+		turn = CASE WHEN r.due_at = 'infinity' AND NOT r.held THEN excluded.turn ELSE r.turn END,
+		due_at = CASE WHEN r.due_at = 'infinity' AND NOT r.held THEN excluded.due_at ELSE r.due_at END
 	RETURNING 1`
 }
 
-var enqueueSQL = `WITH out AS (` + insertRepliesSQL("") + `)
-SELECT (SELECT count(*) FROM out), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM out LIMIT 1) n)`
+// backOfLineSQL is the turn after the last of tenantExpr's conversations
+// in line, or after the front of the queue when that is later: two index
+// look-ups.
+func backOfLineSQL(ready, tenantExpr string) string {
+	return `greatest(
+		coalesce((SELECT max(x.turn) FROM ` + ready + ` x WHERE x.tenant_id = ` + tenantExpr + ` AND x.due_at < 'infinity'), 0),
+		coalesce((SELECT min(x.turn) FROM ` + ready + ` x WHERE x.due_at < 'infinity'), 0)) + 1`
+}
+
+// requeueSQL puts conversation $3 of ready back in line after an outcome on
+// item $1: at the back of its hotel's line, due at dueExpr, when more has
+// been queued behind $1 (tail_seq, read on the row's latest version under
+// its lock, so an accept that committed meanwhile is seen), else out of line.
+func requeueSQL(ready, dueExpr string) string {
+	return `UPDATE ` + ready + ` r SET
+		due_at = CASE WHEN r.tail_seq > $1 THEN ` + dueExpr + ` ELSE 'infinity' END,
+		turn = ` + backOfLineSQL(ready, "r.tenant_id") + `
+	WHERE r.conversation_key = $3 AND EXISTS (SELECT 1 FROM upd)
+	RETURNING 1`
+}
+
+var enqueueSQL = `WITH out AS (` + insertRepliesSQL("") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+SELECT (SELECT count(*) FROM out), (SELECT count(*) FROM rdy)`
 
 func encodeReplies(replies []OutboundReply) ([]byte, []string, error) {
 	js, err := json.Marshal(replies)
@@ -203,9 +120,12 @@ func (b *pgBackend) enqueue(ctx context.Context, now time.Time, replies []Outbou
 	if err != nil {
 		return err
 	}
-	var n, notified int64
-	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now).Scan(&n, &notified); err != nil {
+	var n, readied int64
+	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now).Scan(&n, &readied); err != nil {
 		return fmt.Errorf("queueing replies: %w", err)
+	}
+	if n > 0 {
+		b.wakeOut.wake()
 	}
 	return nil
 }
@@ -228,29 +148,30 @@ func fenceCTE(table, leases string) string {
 var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
-	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)")) + `)
-SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM out LIMIT 1) n)`
+), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
+	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)")) + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
+	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
 
 // completeMessageNoRepliesSQL is completeMessageSQL for a handler that
 // answered nothing.
 var completeMessageNoRepliesSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-)
-SELECT count(*) FROM upd`
+), rq AS (` + requeueSQL("inbox_ready", "$4") + `)
+SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rq)`
 
 func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
-	var done, notified int64
+	var done, queued, requeued, readied int64
 	var err error
 	if len(replies) == 0 {
-		err = b.pool.QueryRow(ctx, completeMessageNoRepliesSQL, c.seq, c.token, c.key, now).Scan(&done)
+		err = b.pool.QueryRow(ctx, completeMessageNoRepliesSQL, c.seq, c.token, c.key, now).Scan(&done, &requeued)
 	} else {
 		js, keys, encErr := encodeReplies(replies)
 		if encErr != nil {
 			return Permanent(encErr)
 		}
-		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys).Scan(&done, &notified)
+		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys).Scan(&done, &queued, &requeued, &readied)
 	}
 	if err != nil {
 		return fmt.Errorf("completing inbox message: %w", err)
@@ -258,13 +179,16 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 	if done == 0 {
 		return errLeaseLost
 	}
+	if queued > 0 {
+		b.wakeOut.wake()
+	}
 	return nil
 }
 
 var completeReplySQL = `WITH ` + fenceCTE("outbox_replies", "outbox_leases") + `, upd AS (
 	UPDATE outbox_replies SET state = 'sent', done_at = $4, provider_id = $5, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-)
+), rq AS (` + requeueSQL("outbox_ready", "$4") + `)
 SELECT count(*) FROM upd`
 
 func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error {
@@ -288,31 +212,39 @@ type pgQueue[T any] struct {
 
 // newPGQueue builds the statements of one queue. open selects the rows that
 // hold their conversation's place (pending, and held in the outbox): a
-// conversation whose head is not pending waits.
-func newPGQueue[T any](pool *pgxpool.Pool, table, leases, tokenSeq, failState, open string) *pgQueue[T] {
+// conversation whose head is not pending waits. ready is the queue's line
+// of conversations (migration 0090).
+func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failState, open string) *pgQueue[T] {
 	q := &pgQueue[T]{pool: pool, table: table}
-	// Claim: the head of each conversation, if it is pending, due and its
-	// conversation has no live lease, oldest first; lock up to n of those
-	// rows, skipping rows another claim holds (candidates are over-fetched
-	// so two instances claiming at once do not both come back empty); take each conversation's lease,
-	// which only succeeds where the latest committed lease has expired (the
-	// upsert re-checks under the row lock, whatever this snapshot saw);
-	// stamp the claimed rows with the lease's token.
+	// Claim: walk the line (ready, by turn) from its front, taking
+	// conversations that are due and have no live lease, and look up each
+	// one's head by index; a claim reads what it takes (plus the
+	// conversations in flight), never the whole backlog. Lock up to n of
+	// those heads, skipping rows another claim holds (candidates are
+	// over-fetched so two instances claiming at once do not both come back
+	// empty); take each conversation's lease, which only succeeds where the
+	// latest committed lease has expired (the upsert re-checks under the row
+	// lock, whatever this snapshot saw); stamp the claimed rows with the
+	// lease's token.
 	// $1 now, $2 limit, $3 owner, $4 lease until.
-	q.claimSQL = `WITH heads AS (
-	SELECT DISTINCT ON (conversation_key) seq, conversation_key, next_attempt_at, state
-	FROM ` + table + ` WHERE ` + open + `
-	ORDER BY conversation_key, seq
-), ready AS (
-	SELECT h.seq FROM heads h
-	WHERE h.state = 'pending' AND h.next_attempt_at <= $1
-	  AND NOT EXISTS (SELECT 1 FROM ` + leases + ` l WHERE l.conversation_key = h.conversation_key AND l.lease_until > $1)
-	ORDER BY h.seq
+	q.claimSQL = `WITH cand AS (
+	SELECT r.conversation_key, r.turn FROM ` + ready + ` r
+	WHERE r.due_at <= $1 AND r.due_at < 'infinity'
+	  AND NOT EXISTS (SELECT 1 FROM ` + leases + ` l WHERE l.conversation_key = r.conversation_key AND l.lease_until > $1)
+	ORDER BY r.turn
 	LIMIT 4 * $2::int
+), heads AS (
+	SELECT h.seq, c.turn FROM cand c
+	CROSS JOIN LATERAL (
+		SELECT t.seq, t.state, t.next_attempt_at FROM ` + table + ` t
+		WHERE t.conversation_key = c.conversation_key AND ` + open + `
+		ORDER BY t.seq LIMIT 1
+	) h
+	WHERE h.state = 'pending' AND h.next_attempt_at <= $1
 ), locked AS (
-	SELECT t.seq, t.conversation_key FROM ` + table + ` t
-	WHERE t.seq IN (SELECT seq FROM ready) AND t.state = 'pending' AND t.next_attempt_at <= $1
-	ORDER BY t.seq
+	SELECT t.seq, t.conversation_key FROM ` + table + ` t JOIN heads h ON h.seq = t.seq
+	WHERE t.state = 'pending' AND t.next_attempt_at <= $1
+	ORDER BY h.turn
 	LIMIT $2::int
 	FOR UPDATE OF t SKIP LOCKED
 ), leased AS (
@@ -328,19 +260,26 @@ FROM leased WHERE t.seq = leased.seq
 RETURNING t.seq, t.conversation_key, t.lease_token, t.attempts, t.accepted_at, t.payload`
 	// $1 conversation key, $2 token, $3 lease until.
 	q.extendSQL = `UPDATE ` + leases + ` SET lease_until = $3 WHERE conversation_key = $1 AND token = $2`
+	// %s: the item's change; %s: the line's change (a CTE named rq).
 	fence := `WITH ` + fenceCTE(table, leases) + `, upd AS (
 	UPDATE ` + table + ` SET %s WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-)
+)%s
 SELECT count(*) FROM upd`
+	requeue := func(due string) string { return `, rq AS (` + requeueSQL(ready, due) + `)` }
 	// $4 next attempt at, $5 error.
-	q.retrySQL = fmt.Sprintf(fence, `next_attempt_at = $4, last_error = $5`)
+	q.retrySQL = fmt.Sprintf(fence, `next_attempt_at = $4, last_error = $5`,
+		// The retried item is still queued, so the conversation stays in line.
+		`, rq AS (UPDATE `+ready+` r SET due_at = $4, turn = `+backOfLineSQL(ready, "r.tenant_id")+`
+	WHERE r.conversation_key = $3 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)`)
 	// $4 now, $5 error.
-	q.failSQL = fmt.Sprintf(fence, `state = '`+failState+`', done_at = $4, last_error = $5`)
-	q.releaseSQL = fmt.Sprintf(fence, `attempts = attempts - 1`)
+	q.failSQL = fmt.Sprintf(fence, `state = '`+failState+`', done_at = $4, last_error = $5`, requeue("$4"))
+	q.releaseSQL = fmt.Sprintf(fence, `attempts = attempts - 1`, "")
 	// $4 error.
-	q.holdSQL = fmt.Sprintf(fence, `state = '`+StateHeld+`', attempts = attempts - 1, last_error = $4`)
+	q.holdSQL = fmt.Sprintf(fence, `state = '`+StateHeld+`', attempts = attempts - 1, last_error = $4`,
+		`, rq AS (UPDATE `+ready+` SET due_at = 'infinity', held = true
+	WHERE conversation_key = $3 AND EXISTS (SELECT 1 FROM upd) RETURNING 1)`)
 	// $4 now, $5 reason.
-	q.suppressSQL = fmt.Sprintf(fence, `state = '`+StateSuppressed+`', attempts = attempts - 1, done_at = $4, last_error = $5`)
+	q.suppressSQL = fmt.Sprintf(fence, `state = '`+StateSuppressed+`', attempts = attempts - 1, done_at = $4, last_error = $5`, requeue("$4"))
 	q.pendingSQL = `SELECT count(*) FROM ` + table + ` WHERE state = 'pending'`
 	q.heldSQL = `SELECT count(*) FROM ` + table + ` WHERE state = '` + StateHeld + `'`
 	return q
@@ -439,14 +378,21 @@ var releaseHeldSQL = `WITH rel AS (
 		SELECT seq FROM outbox_replies WHERE state = '` + StateHeld + `' AND channel = $1
 		ORDER BY seq LIMIT NULLIF($2::int, 0)
 	) AND state = '` + StateHeld + `'
+	RETURNING conversation_key
+), rq AS (
+	UPDATE outbox_ready SET held = false, due_at = $3
+	WHERE conversation_key IN (SELECT conversation_key FROM rel)
 	RETURNING 1
 )
-SELECT (SELECT count(*) FROM rel), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM rel LIMIT 1) n)`
+SELECT (SELECT count(*) FROM rel), (SELECT count(*) FROM rq)`
 
 func (b *pgBackend) releaseHeld(ctx context.Context, now time.Time, channel chat.Channel, limit int) (int, error) {
-	var n, notified int64
-	if err := b.pool.QueryRow(ctx, releaseHeldSQL, string(channel), limit, now).Scan(&n, &notified); err != nil {
+	var n, requeued int64
+	if err := b.pool.QueryRow(ctx, releaseHeldSQL, string(channel), limit, now).Scan(&n, &requeued); err != nil {
 		return 0, fmt.Errorf("releasing held replies: %w", err)
+	}
+	if n > 0 {
+		b.wakeOut.wake()
 	}
 	return int(n), nil
 }
@@ -455,10 +401,11 @@ func (b *pgBackend) releaseHeld(ctx context.Context, now time.Time, channel chat
 // Accept) and LISTENs until ctx ends, reconnecting after failures; polling
 // covers the gaps.
 func (b *pgBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger) {
-	channel := notifyInbox
+	channel, local := notifyInbox, b.wakeIn
 	if q == queueOutbox {
-		channel = notifyOutbox
+		channel, local = notifyOutbox, b.wakeOut
 	}
+	defer local.subscribe(wake)()
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := b.listenOnce(ctx, channel, wake)
@@ -610,7 +557,15 @@ func (b *pgBackend) prune(ctx context.Context, before time.Time) (int64, error) 
 	err := b.pool.QueryRow(ctx, `WITH
 		m AS (DELETE FROM inbox_messages WHERE state <> 'pending' AND done_at < $1 RETURNING 1),
 		r AS (DELETE FROM outbox_replies WHERE state NOT IN ('pending', 'held') AND done_at < $1 RETURNING 1),
-		s AS (DELETE FROM inbox_statuses WHERE accepted_at < $1 RETURNING 1)
+		s AS (DELETE FROM inbox_statuses WHERE accepted_at < $1 RETURNING 1),
+		-- Conversations out of line with nothing open: an accept that
+		-- queues one meanwhile either waits for this delete (and inserts
+		-- it again) or has already put it back in line (and the delete's
+		-- re-check under the lock skips it).
+		ri AS (DELETE FROM inbox_ready r WHERE r.due_at = 'infinity' AND NOT r.held
+			AND NOT EXISTS (SELECT 1 FROM inbox_messages t WHERE t.conversation_key = r.conversation_key AND t.state = 'pending')),
+		ro AS (DELETE FROM outbox_ready r WHERE r.due_at = 'infinity' AND NOT r.held
+			AND NOT EXISTS (SELECT 1 FROM outbox_replies t WHERE t.conversation_key = r.conversation_key AND t.state IN ('pending', 'held')))
 		SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM r) + (SELECT count(*) FROM s)`, before).Scan(&n)
 	if err != nil {
 		return 0, err

@@ -245,3 +245,47 @@ func BenchmarkJudge(b *testing.B) {
 		Judge(l, bw.Snapshot(at), cw.Snapshot(at))
 	}
 }
+
+func TestWindowSeries(t *testing.T) {
+	span := 30 * time.Second // 1 s buckets
+	w := NewWindow(span)
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := 1; i <= 100; i++ {
+		w.Record(t0, time.Duration(i)*time.Millisecond, i%10 == 0)
+	}
+	w.Record(t0.Add(5*time.Second), 300*time.Millisecond, false)
+
+	at := t0.Add(5 * time.Second)
+	s := w.Series(at)
+	if len(s) != WindowSlots {
+		t.Fatalf("%d points, want %d", len(s), WindowSlots)
+	}
+	last, first := s[WindowSlots-1], s[WindowSlots-6]
+	if !last.Start.Equal(at) || !first.Start.Equal(t0) {
+		t.Fatalf("buckets start at %v and %v, want %v and %v", first.Start, last.Start, t0, at)
+	}
+	if first.Requests != 100 || first.Errors != 10 || first.ErrorRate != 0.1 {
+		t.Fatalf("t0 bucket: %+v", first)
+	}
+	near(t, "t0 p50", first.P50Seconds, 0.050, 0.050/64)
+	near(t, "t0 p95", first.P95Seconds, 0.095, 0.095/64)
+	if last.Requests != 1 || last.Errors != 0 {
+		t.Fatalf("last bucket: %+v", last)
+	}
+	near(t, "last p95", last.P95Seconds, 0.300, 0.300/64)
+	var total uint64
+	for i, p := range s {
+		total += p.Requests
+		if i > 0 && !p.Start.Equal(s[i-1].Start.Add(time.Second)) {
+			t.Fatalf("point %d starts at %v after %v", i, p.Start, s[i-1].Start)
+		}
+	}
+	if total != 101 {
+		t.Fatalf("series holds %d requests, want 101", total)
+	}
+	// Once t0's bucket has left the window, its slot's data is not shown
+	// as a newer bucket's.
+	if s := w.Series(t0.Add(30 * time.Second)); s[0].Requests != 0 || s[WindowSlots-1].Requests != 0 {
+		t.Fatalf("after sliding: first %+v last %+v", s[0], s[WindowSlots-1])
+	}
+}

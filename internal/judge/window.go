@@ -105,3 +105,40 @@ func (w *Window) Reset() {
 	}
 	w.mu.Unlock()
 }
+
+// SeriesPoint is one time bucket of a Window: what ended in
+// [Start, Start+span/WindowSlots).
+type SeriesPoint struct {
+	Start      time.Time `json:"start"`
+	Requests   uint64    `json:"requests"`
+	Errors     uint64    `json:"errors"`
+	ErrorRate  float64   `json:"error_rate"`
+	P50Seconds float64   `json:"p50_seconds"`
+	P95Seconds float64   `json:"p95_seconds"`
+}
+
+// Series is the window at `at` bucket by bucket, oldest first: always
+// WindowSlots points, the last being the current bucket; a bucket without
+// requests is a point with zeros, so charts of several arms line up.
+func (w *Window) Series(at time.Time) []SeriesPoint {
+	cur := at.UnixNano() / w.bucket
+	out := make([]SeriesPoint, WindowSlots)
+	h := Histogram{Upper: latencyUpper, Counts: make([]uint64, LatencyBins)}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range out {
+		epoch := cur - int64(WindowSlots-1-i)
+		p := SeriesPoint{Start: time.Unix(0, epoch*w.bucket).UTC()}
+		s := &w.slots[epoch%WindowSlots]
+		if s.epoch == epoch && s.requests > 0 {
+			p.Requests, p.Errors = s.requests, s.errors
+			p.ErrorRate = float64(s.errors) / float64(s.requests)
+			for b, c := range s.counts {
+				h.Counts[b] = uint64(c)
+			}
+			p.P50Seconds, p.P95Seconds = h.Quantile(0.50), h.Quantile(0.95)
+		}
+		out[i] = p
+	}
+	return out
+}

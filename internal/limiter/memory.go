@@ -107,6 +107,21 @@ func (m *Memory) Allow(_ context.Context, key string, limit Limit) (Decision, er
 	return verdict(limit, admit, count, time.Duration(now), time.Duration(freeing), time.Duration(newest)), nil
 }
 
+// Peek is Allow without recording anything: whether key has room under
+// limit now, and if not, when it will (RetryAfter). It lets a caller count
+// only some outcomes (failures, say) and still refuse before the work.
+func (m *Memory) Peek(key string, limit Limit) (Decision, error) {
+	if err := limit.validate(); err != nil {
+		return Decision{}, err
+	}
+	now := m.clock()
+	s := &m.shards[m.shardOf(key)]
+	s.mu.Lock()
+	count, freeing, newest := s.keys[key].window(now, limit)
+	s.mu.Unlock()
+	return verdict(limit, false, count, time.Duration(now), time.Duration(freeing), time.Duration(newest)), nil
+}
+
 // AllowAll implements Limiter: every shard involved is locked (in index
 // order, so concurrent calls cannot deadlock) while all limits are checked
 // and, only if all have room, the request is recorded in each.

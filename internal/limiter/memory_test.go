@@ -257,3 +257,25 @@ func TestStrictestAdmitted(t *testing.T) {
 		t.Fatalf("strictest %+v, want the rejection with the longest wait", s)
 	}
 }
+
+func TestPeekRecordsNothing(t *testing.T) {
+	now := time.Unix(1000, 0)
+	m := NewMemory(MemoryOptions{Now: func() time.Time { return now }})
+	l := Limit{Events: 2, Window: time.Minute}
+	for i := 0; i < 5; i++ {
+		if d, err := m.Peek("k", l); err != nil || !d.Allowed || d.Remaining != 2 {
+			t.Fatalf("peek %d on an empty key: %+v %v", i, d, err)
+		}
+	}
+	_, _ = m.Allow(context.Background(), "k", l)
+	now = now.Add(10 * time.Second)
+	_, _ = m.Allow(context.Background(), "k", l)
+	d, _ := m.Peek("k", l)
+	if d.Allowed || d.RetryAfter != 50*time.Second {
+		t.Fatalf("peek at the limit: %+v, want refused with RetryAfter 50s", d)
+	}
+	now = now.Add(50 * time.Second)
+	if d, _ := m.Peek("k", l); !d.Allowed || d.Remaining != 1 {
+		t.Fatalf("peek after the first left the window: %+v", d)
+	}
+}

@@ -33,7 +33,7 @@ var (
 	}
 	introducedNameIntros = newPhraseList(introducedNamePhrases...)
 	answeredNameIntros   = newPhraseList(append([]string{
-		"soy", "yo soy", "es", "nombre", "de parte de", "name", "i am", "i'm", "im", "this is", "it's", "its", "it is", "is",
+		"soy", "yo soy", "es", "nombre", "el nombre es", "nombre es", "de parte de", "name", "the name is", "name is", "name's", "i am", "i'm", "im", "this is", "it's", "its", "it is", "is",
 	}, introducedNamePhrases...)...)
 	surnameIntros = newPhraseList(
 		"mi apellido es", "mis apellidos son", "apellidos", "apellido", "son", "es",
@@ -115,6 +115,13 @@ func afterIntro(text string, phrases phraseList) (rest string, found bool) {
 // name ends (punctuation, a number, an everyday word). leadingParticle
 // allows "de la Fuente" (a surname).
 func nameWords(s string, leadingParticle bool) []string {
+	return readNameWords(s, leadingParticle, false)
+}
+
+// readNameWords is nameWords; keepCapitalised takes a capitalised everyday
+// word after the first one as part of the name ("Sue Park", "Tom Cancel",
+// "Carmen Reserva"): safe only where a name is what was asked for.
+func readNameWords(s string, leadingParticle, keepCapitalised bool) []string {
 	fields := strings.Fields(s)
 	var words []string
 	for i, field := range fields {
@@ -149,7 +156,7 @@ func nameWords(s string, leadingParticle bool) []string {
 				return nil
 			}
 			words = append(words, w)
-		case notNames[w]:
+		case notNames[w] && !(keepCapitalised && len(words) > 0 && unicode.IsUpper([]rune(core)[0])):
 			return trimParticles(words)
 		default:
 			if !ends && strings.HasSuffix(field, ".") {

@@ -210,8 +210,11 @@ type HotelInfo struct {
 	CheckInTime  string // "15:00"
 	CheckOutTime string // "12:00"
 	Amenities    []string
-	TimeZone     string // IANA name; relative dates resolve in it
-	Stale        bool   // see Availability.Stale
+	// AmenitiesIn are Amenities written in other languages, by language
+	// code ("en"), item for item; a language it lacks gets Amenities.
+	AmenitiesIn map[string][]string
+	TimeZone    string // IANA name; relative dates resolve in it
+	Stale       bool   // see Availability.Stale
 }
 
 // Guest is who a booking is for.
@@ -368,4 +371,13 @@ func (e *InvalidGuestError) Unwrap() []error {
 		return []error{ErrInvalid, e.Err}
 	}
 	return []error{ErrInvalid}
+}
+
+// AmenitiesFor is the hotel's amenities in lang when it has them written in
+// it, else as the PMS gives them.
+func (h HotelInfo) AmenitiesFor(lang string) []string {
+	if l := h.AmenitiesIn[lang]; len(l) == len(h.Amenities) {
+		return l
+	}
+	return h.Amenities
 }

@@ -59,24 +59,50 @@ type MemoryStore struct {
 var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore builds a store holding tenants (validated like admin
-// writes; a duplicate tenant or identifier is an error).
+// writes; a duplicate tenant or identifier is an error). The directory is
+// built in one pass, so 10,000 tenants with 100,000 identifiers take one
+// map insert each rather than one snapshot copy each.
 func NewMemoryStore(tenants []Tenant) (*MemoryStore, error) {
 	m := &MemoryStore{}
-	m.publish(emptySnapshot())
-	ctx := context.Background()
+	now := time.Now()
+	seen := make(map[string]bool, len(tenants))
+	built := make([]Tenant, 0, len(tenants))
+	owners := map[IdentifierType]map[string]string{}
 	for _, t := range tenants {
 		ids := t.Identifiers
-		t.Identifiers = nil
-		if _, err := m.create(t); err != nil {
+		if err := t.Normalize(); err != nil {
 			return nil, fmt.Errorf("tenant %q: %w", t.ID, err)
 		}
+		if seen[t.ID] {
+			return nil, fmt.Errorf("tenant %q: %w", t.ID, errorf(ErrConflict, "tenant %q already exists", t.ID))
+		}
+		seen[t.ID] = true
+		t.CreatedAt, t.UpdatedAt = now, now
+		t.Identifiers = make([]Identifier, 0, len(ids))
 		for _, id := range ids {
-			if _, err := m.AddIdentifier(ctx, "", t.ID, id); err != nil {
+			if err := checkIdentifier(id); err != nil {
 				return nil, fmt.Errorf("tenant %q identifier %q: %w", t.ID, id.Value, err)
 			}
+			byKey := owners[id.Type]
+			if byKey == nil {
+				byKey = map[string]string{}
+				owners[id.Type] = byKey
+			}
+			if owner, taken := byKey[id.Key()]; taken {
+				return nil, fmt.Errorf("tenant %q identifier %q: %w", t.ID, id.Value,
+					errorf(ErrConflict, "%s %s is registered to tenant %q", id.Type, id.Value, owner))
+			}
+			byKey[id.Key()] = t.ID
+			id.Inferred = false
+			t.Identifiers = append(t.Identifiers, id)
 		}
+		built = append(built, t)
 	}
-	m.audit = nil // seeding is not an admin action
+	snap, dups := buildSnapshot(built)
+	if len(dups) > 0 { // cannot happen: conflicts were refused above
+		return nil, fmt.Errorf("tenant seed: %s", strings.Join(dups, "; "))
+	}
+	m.publish(snap)
 	return m, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -249,10 +250,28 @@ func validateFields(name, tz, lang string, pmsID int) error {
 	case pmsID < 1:
 		return errorf(ErrInvalid, "pms_hotel_id must be a positive integer")
 	}
-	if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" {
+	if !knownTimezone(tz) {
 		return errorf(ErrInvalid, "timezone %q is not an IANA time zone like \"Europe/Madrid\"", tz)
 	}
 	return nil
+}
+
+// validTimezones remembers the zones LoadLocation accepted: it reads the
+// zone file each time, and 10,000 tenants share a handful of zones.
+var validTimezones sync.Map
+
+func knownTimezone(tz string) bool {
+	if tz == "" || tz == "Local" {
+		return false
+	}
+	if _, ok := validTimezones.Load(tz); ok {
+		return true
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return false
+	}
+	validTimezones.Store(tz, true)
+	return true
 }
 
 func (p TenantPatch) apply(t *Tenant) {

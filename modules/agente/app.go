@@ -56,6 +56,9 @@ func init() {
 //			tenants_file <path>      # TENANTS_FILE; seeds the in-memory tenant directory (no Postgres)
 //			tenant_refresh <duration> # full reload of the Postgres tenant cache; default 60s
 //			inbox_lease <duration>   # takeover delay of a crashed process's work; default 30s (min 1s)
+//			workers     on|off       # run the inbox workers and senders here (default on; off needs postgres)
+//			webhook_memory <size>    # webhook bodies held at once on this instance; default 32MiB
+//			webhook_memory_per_client <size> # one client address's share of it; default 4MiB
 //			metadata_allow <key...>  # message metadata keys that reach the agent; default the original system's
 //			pms demo|qloapps {       # default PMS_TYPE
 //				base_url     <url>       # default PMS_BASE_URL
@@ -95,6 +98,13 @@ type App struct {
 	// process held waits this long before another process, or the restarted
 	// one, takes it over. Default 30s; at least 1s.
 	InboxLease caddy.Duration `json:"inbox_lease,omitempty"`
+	// WebhookMemory caps the bytes of webhook bodies held at once on this
+	// instance (bodies are read whole before their signature is checked);
+	// a webhook over it is answered 503 with Retry-After. Default 32 MiB.
+	WebhookMemory int64 `json:"webhook_memory,omitempty"`
+	// WebhookMemoryPerClient is one client address's share of
+	// WebhookMemory. Default an eighth of it.
+	WebhookMemoryPerClient int64 `json:"webhook_memory_per_client,omitempty"`
 	// MetadataAllow lists the keys of a message's `metadata` that reach the
 	// agent; every other key is dropped and counted in
 	// metadata_filtered_keys_total. Default: user_context, custom_fields,
@@ -102,6 +112,13 @@ type App struct {
 	MetadataAllow []string `json:"metadata_allow,omitempty"`
 	// PMS is the property-management system behind the agent.
 	PMS *PMSConfig `json:"pms,omitempty"`
+	// Workers runs the inbox workers, the outbox senders and the periodic
+	// jobs in this process. Default true. Off makes this an edge that only
+	// accepts webhooks into the Postgres inbox, while `agente-caddy worker`
+	// processes (same configuration, no listener) do the work, so the two
+	// scale separately; off needs Postgres, since a memory inbox has nobody
+	// else to work on it.
+	Workers *bool `json:"workers,omitempty"`
 
 	settings  config.Settings
 	postgres  *pgxpool.Pool
@@ -126,6 +143,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.readiness = new(health.Checker)
 	a.dashboard = new(dashboard)
+	if err := a.provisionWebhookMemory(ctx); err != nil {
+		return err
+	}
 	if err := telemetry.Register(ctx.GetMetricsRegistry(), append(telemetry.HTTPCollectors(), health.Collectors()...)...); err != nil {
 		return err
 	}
@@ -184,6 +204,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.redis, a.release = client, append(a.release, release)
 		a.readiness.Add("redis", func(ctx context.Context) error { return client.Ping(ctx).Err() })
+	}
+	if !a.runsWorkers() && a.postgres == nil {
+		return errors.New("agente: workers off needs postgres: with the memory inbox no other process can take the work")
 	}
 	if err := a.openTenants(ctx); err != nil {
 		return err
@@ -244,7 +267,11 @@ const readinessInterval = 15 * time.Second
 // Start runs the application's workers, and the readiness checks
 // periodically, until Stop.
 func (a *App) Start() error {
-	a.hotel.Start()
+	if a.runsWorkers() {
+		a.hotel.Start()
+	} else {
+		a.logger.Info("workers off: this process accepts webhooks; `agente-caddy worker` processes handle them")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	a.stop = func() { cancel(); <-done }
@@ -263,6 +290,9 @@ func (a *App) Start() error {
 	}()
 	return nil
 }
+
+// runsWorkers reports whether the workers run in this process.
+func (a *App) runsWorkers() bool { return a.Workers == nil || *a.Workers }
 
 // Stop ends the workers (what they hold is finished or handed back for the
 // next config or instance) and the periodic readiness checks.
@@ -517,12 +547,28 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.Errf("inbox_lease: %v", err)
 			}
 			app.InboxLease = caddy.Duration(d2)
+		case "webhook_memory", "webhook_memory_per_client":
+			n, err := config.ParseSize(val)
+			if err != nil {
+				return nil, d.Errf("%s: %v", key, err)
+			}
+			if key == "webhook_memory" {
+				app.WebhookMemory = n
+			} else {
+				app.WebhookMemoryPerClient = n
+			}
 		case "migrate":
 			on, err := parseOnOff(val)
 			if err != nil {
 				return nil, d.Errf("migrate: %v", err)
 			}
 			app.Migrate = &on
+		case "workers":
+			on, err := parseOnOff(val)
+			if err != nil {
+				return nil, d.Errf("workers: %v", err)
+			}
+			app.Workers = &on
 		default:
 			return nil, d.Errf("unrecognized agente option '%s'", key)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sort"
 	"sync"
+
+	"github.com/agentehotel/agente-caddy/internal/canary"
 )
 
 // dashboard holds the live figures other modules add to GET /admin/dashboard
@@ -13,6 +15,7 @@ import (
 type dashboard struct {
 	mu       sync.Mutex
 	sections map[string]map[string]func(context.Context) any
+	canaries map[string]*canary.State // canaries.go
 }
 
 // AddDashboardItem shows what report returns, under section, on

@@ -1,6 +1,7 @@
 package agente
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/hotel"
+	"github.com/agentehotel/agente-caddy/internal/mailbox"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 )
 
@@ -66,14 +68,40 @@ func (a *App) hotelConfig() hotel.Config {
 			BreakerOpenTimeout: time.Duration(p.BreakerOpenTimeout),
 			AvailabilityTTL:    time.Duration(p.AvailabilityTTL),
 		},
-		WhatsApp: hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
-		SMTP:     hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
+		WhatsApp:  hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
+		SMTP:      hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
+		Mailboxes: a.mailboxes(),
+		SecretKey: s.SecretKey,
+		// A bridge relays the header of the mailbox's provider.
+		EmailAuthservID: cmp.Or(s.IMAPAuthservID, "mx.google.com"),
 		Handoff: hotel.HandoffConfig{
 			ChannelsJSON: os.Getenv("HANDOFF_CHANNELS"),
 			ConsoleURL:   os.Getenv("CONSOLE_BASE_URL"),
 			WaitAlert:    envDuration("HANDOFF_WAIT_ALERT"),
 		},
 	}
+}
+
+// mailboxes is the GMAIL_USERNAME mailbox, read over IMAP when its
+// password, a server (IMAP_ADDR) and its hotel (IMAP_TENANT_ID, else
+// DEFAULT_TENANT_ID) are known.
+func (a *App) mailboxes() []mailbox.Config {
+	s := a.settings
+	if s.GmailUsername == "" || s.GmailAppPassword == "" || s.IMAPAddr == "" {
+		return nil
+	}
+	tenant := s.IMAPTenantID
+	if tenant == "" {
+		tenant = s.DefaultTenantID
+	}
+	if tenant == "" {
+		a.logger.Warn("the GMAIL_USERNAME mailbox is not read: set IMAP_TENANT_ID (or DEFAULT_TENANT_ID) to the hotel it belongs to")
+		return nil
+	}
+	return []mailbox.Config{{
+		TenantID: tenant, Addr: s.IMAPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword,
+		AuthservID: s.IMAPAuthservID,
+	}}
 }
 
 // envDuration reads a duration variable (720h, 15m, 30d); 0 when unset or
@@ -102,6 +130,7 @@ func (a *App) buildHotel(ctx caddy.Context) error {
 		Keeper:         keeper{a},
 		Logger:         slog.New(zapslog.NewHandler(a.logger.Core())),
 		Dashboard:      a.dashboardItems,
+		Canaries:       a.Canaries,
 	})
 	if err != nil {
 		return fmt.Errorf("agente: %w", err)

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/agentehotel/agente-caddy/internal/bodybudget"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/hotel"
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
@@ -94,7 +94,9 @@ func WebhookOf(r *http.Request) *Webhook {
 // puts it back on the request for handlers that read r.Body themselves
 // (reverse_proxy); later callers get the same bytes. fits is false when the
 // body is larger than limit: then nothing is kept, and a Content-Length over
-// the limit is believed without reading at all.
+// the limit is believed without reading at all. The bytes live in a pooled
+// buffer under the instance's webhook memory budget (webhookmemory.go) until
+// the request ends; err is ErrWebhookMemory when the budget has no room.
 func (w *Webhook) Body(r *http.Request, limit int64) (body []byte, fits bool, err error) {
 	if w.read {
 		return w.body, int64(len(w.body)) <= limit, nil
@@ -106,24 +108,20 @@ func (w *Webhook) Body(r *http.Request, limit int64) (body []byte, fits bool, er
 		w.read = true
 		return nil, true, nil
 	}
-	size := r.ContentLength
-	if size < 0 || size > limit {
-		size = 512
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead)) // room to see EOF without growing
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	read, err := readWebhookBody(r, limit)
 	w.reads++
-	if err != nil {
+	switch {
+	case errors.Is(err, bodybudget.ErrTooLarge):
+		return nil, false, nil
+	case err != nil:
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, false, nil
 		}
 		return nil, false, err
 	}
-	if n > limit {
-		return nil, false, nil
-	}
-	w.body, w.read = buf.Bytes(), true
+	n := int64(len(read))
+	w.body, w.read = read, true
 	r.Body = &restoredBody{Reader: bytes.NewReader(w.body), w: w}
 	r.ContentLength = n
 	return w.body, true, nil
@@ -162,6 +160,9 @@ func (w *Webhook) Inbound(r *http.Request, dec hotel.Decoder, channel chat.Chann
 	}
 	body, fits, err := w.Body(r, limit)
 	switch {
+	case errors.Is(err, ErrWebhookMemory):
+		SetRetryAfter(r, WebhookMemoryRetryAfter)
+		return nil, caddyhttp.Error(http.StatusServiceUnavailable, err)
 	case err != nil:
 		return nil, caddyhttp.Error(http.StatusBadRequest, errors.New("reading body failed"))
 	case !fits:

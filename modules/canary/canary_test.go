@@ -221,6 +221,13 @@ func TestDashboardShowsTheView(t *testing.T) {
 	if !ok || !isView || v.Name != t.Name() || v.Weights["canary"] != 10 || v.Arms["baseline"].Requests+v.Arms["canary"].Requests != 1 {
 		t.Fatalf("dashboard item %v %#v", ok, got)
 	}
+	// The admin API's /admin/canaries steers the same shared state.
+	shown.mu.Lock()
+	st := shown.canaries[t.Name()]
+	shown.mu.Unlock()
+	if st == nil || st != h.state {
+		t.Fatalf("canary state handed to the app: %p, handler's %p", st, h.state)
+	}
 }
 
 func TestValidateErrors(t *testing.T) {

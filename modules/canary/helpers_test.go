@@ -21,8 +21,18 @@ import (
 var shown testDashboard
 
 type testDashboard struct {
-	mu    sync.Mutex
-	items map[[2]string]func(context.Context) any // by section and name
+	mu       sync.Mutex
+	items    map[[2]string]func(context.Context) any // by section and name
+	canaries map[string]*canary.State
+}
+
+func (d *testDashboard) AddCanary(st *canary.State) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.canaries == nil {
+		d.canaries = map[string]*canary.State{}
+	}
+	d.canaries[st.Name()] = st
 }
 
 func (d *testDashboard) AddDashboardItem(section, name string, report func(context.Context) any) {

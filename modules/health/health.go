@@ -33,16 +33,27 @@ func init() {
 //	       and the check updates dependency_up{name}, readiness_up and
 //	       readiness_last_check_timestamp
 //
+// A failed dependency's error text (addresses, driver messages) is for
+// operators: it is shown with `errors show`, and by default only in
+// development and test; in staging and production the answer says up or
+// down per dependency, and the internal listener sets `errors show`.
+//
 // Caddyfile:
 //
 //	health live|ready {
 //		timeout <duration>   # per dependency, ready only; default 2s
+//		errors  show|hide    # ready only; default show in development and test, hide in staging and production
 //	}
 type Handler struct {
 	// Check is "live" or "ready".
 	Check string `json:"check"`
 	// Timeout bounds each dependency's check of `ready`. Default 2s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// Errors is "show" or "hide": whether a failed dependency's error text
+	// is in the answer. Default: show only in development and test.
+	Errors string `json:"errors,omitempty"`
+
+	showErrors bool
 
 	readiness *internalhealth.Checker
 }
@@ -59,6 +70,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.readiness = app.Readiness()
+	h.showErrors = h.Errors == "show" || (h.Errors == "" && !app.Settings().Environment.Strict())
 	if h.Timeout == 0 {
 		h.Timeout = caddy.Duration(2 * time.Second)
 	}
@@ -71,6 +83,11 @@ func (h *Handler) Validate() error {
 	case "live", "ready":
 	default:
 		return fmt.Errorf("health: check: %q is not live or ready", h.Check)
+	}
+	switch h.Errors {
+	case "", "show", "hide":
+	default:
+		return fmt.Errorf("health: errors: %q is not show or hide", h.Errors)
 	}
 	if h.Timeout < 0 {
 		return errors.New("health: timeout: must be positive")
@@ -89,18 +106,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if !rep.Ready {
 		status = http.StatusServiceUnavailable
 	}
-	httpjson.Write(w, status, readyBody(rep))
+	httpjson.Write(w, status, readyBody(rep, h.showErrors))
 	return nil
 }
 
-func readyBody(rep internalhealth.Report) any {
+func readyBody(rep internalhealth.Report, showErrors bool) any {
 	deps := map[string]any{}
 	for _, d := range rep.Dependencies {
 		entry := map[string]any{"up": d.Up}
 		if d.Advisory {
 			entry["advisory"] = true
 		}
-		if d.Error != "" {
+		if d.Error != "" && showErrors {
 			entry["error"] = d.Error
 		}
 		deps[d.Name] = entry
@@ -130,6 +147,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("timeout: %v", err)
 			}
 			h.Timeout = caddy.Duration(dur)
+		case "errors":
+			if !d.AllArgs(&h.Errors) {
+				return d.ArgErr()
+			}
 		default:
 			return d.Errf("unrecognized health option '%s'", d.Val())
 		}

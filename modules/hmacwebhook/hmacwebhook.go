@@ -5,12 +5,15 @@
 package hmacwebhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -18,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/internal/limiter"
 	"github.com/agentehotel/agente-caddy/internal/signature"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
 	"github.com/agentehotel/agente-caddy/modules/agente"
@@ -34,10 +38,27 @@ const DefaultMaxBody = agente.MaxWebhookBody
 // DefaultHeader carries the signature when header is not set.
 const DefaultHeader = "X-Hub-Signature-256"
 
+// DefaultFailLimit failed checks per DefaultFailWindow from one client
+// address are tolerated before its requests are refused unread: Meta's
+// deliveries never fail, an operator trying a misconfigured secret fails a
+// handful of times, and a flood is cut after the first few bodies.
+const (
+	DefaultFailLimit  = 20
+	DefaultFailWindow = time.Minute
+)
+
+// failures counts failed checks per client address, for the whole process
+// (every matcher and config), so a flood cannot reset its count by reload
+// or spread it over routes.
+var failures = limiter.NewMemory(limiter.MemoryOptions{})
+
 // MatchHMACWebhook matches requests whose body is signed with a shared secret
 // as `sha256=<hex HMAC-SHA256(secret, raw body)>` in a header, and fails every
 // other request with the status of the first check it fails, in this order:
 //
+//  0. the client address failed these checks fail_limit times within
+//     fail_window → 429 with Retry-After, before the body is read, so a
+//     flood of bad signatures costs its sender a connection, not us a body
 //  1. signature header missing, repeated or not `sha256=` + 64 hex digits → 401
 //  2. the body over max_body: if the Content-Type is wrong → 415, else → 413
 //     (the body cannot be verified without reading past the limit, so the
@@ -45,6 +66,11 @@ const DefaultHeader = "X-Hub-Signature-256"
 //  3. signature does not match the body under any secret → 401
 //  4. Content-Type other than content_type (parameters allowed) → 415
 //  5. with require_json, a body that is not valid JSON (an empty body is not) → 400
+//
+// Checks 1-3 and an unreadable body (a client that stalls until read_body
+// times out) count as failures of the client address (Caddy's client IP).
+// A body that finds the instance's webhook memory full (agente's
+// webhook_memory) is answered 503 with Retry-After and counts as nothing.
 //
 // The body is read once for the whole chain: a match keeps the verified
 // bytes in the request's webhook record (agente.Webhook), where
@@ -61,6 +87,7 @@ const DefaultHeader = "X-Hub-Signature-256"
 //		max_body     <size>             # default 1MiB; accepts 1MiB, 512KB, 1048576
 //		content_type <media type>       # e.g. application/json; omitted: not checked
 //		require_json                    # reject bodies that are not valid JSON
+//		fail_limit   <n> [<window>]     # failures per client address before 429; default 20 1m; 0 turns it off
 //	}
 //
 // or, with one secret and the defaults: `@meta hmac_webhook <secret>`.
@@ -85,6 +112,14 @@ type MatchHMACWebhook struct {
 
 	// RequireJSON rejects a body that is not a valid JSON document with 400.
 	RequireJSON bool `json:"require_json,omitempty"`
+
+	// FailLimit is how many failed checks one client address may make per
+	// FailWindow before its requests are refused (429) without reading
+	// their body. Default 20; -1 turns the limit off.
+	FailLimit int `json:"fail_limit,omitempty"`
+
+	// FailWindow is the sliding window FailLimit counts in. Default 1m.
+	FailWindow caddy.Duration `json:"fail_window,omitempty"`
 
 	verifier *signature.Verifier
 }
@@ -121,6 +156,12 @@ func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
 	if m.MaxBody == 0 {
 		m.MaxBody = DefaultMaxBody
 	}
+	if m.FailLimit == 0 {
+		m.FailLimit = DefaultFailLimit
+	}
+	if m.FailWindow == 0 {
+		m.FailWindow = caddy.Duration(DefaultFailWindow)
+	}
 	v, err := signature.NewVerifier(resolved...)
 	if err != nil {
 		return fmt.Errorf("hmac_webhook: secret: %v (%s)", err, strings.Join(m.Secrets, ", "))
@@ -133,6 +174,12 @@ func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
 func (m *MatchHMACWebhook) Validate() error {
 	if len(m.Secrets) == 0 {
 		return errors.New("hmac_webhook: secret: at least one secret is required")
+	}
+	if m.FailLimit < -1 {
+		return fmt.Errorf("hmac_webhook: fail_limit: %d is negative (-1 turns it off)", m.FailLimit)
+	}
+	if m.FailWindow < 0 {
+		return fmt.Errorf("hmac_webhook: fail_window: %s is negative", time.Duration(m.FailWindow))
 	}
 	if m.MaxBody < 0 {
 		return fmt.Errorf("hmac_webhook: max_body: %d is negative", m.MaxBody)
@@ -153,16 +200,29 @@ func (m MatchHMACWebhook) Match(r *http.Request) bool {
 
 // MatchWithError implements caddyhttp.RequestMatcherWithError.
 func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
+	client := agente.ClientAddress(r)
+	if d, limited := m.limited(client); limited {
+		agente.SetRetryAfter(r, d.RetryAfter)
+		checks.WithLabelValues("limited").Inc()
+		return false, caddyhttp.Error(http.StatusTooManyRequests, errTooManyFailures)
+	}
 	mac, err := signature.ParseHeader(r.Header.Values(m.Header))
 	if err != nil {
+		m.failed(client)
 		return reject(result(err), http.StatusUnauthorized, err)
 	}
 	wh := agente.WebhookOf(r)
 	body, fits, err := wh.Body(r, m.MaxBody)
+	if errors.Is(err, agente.ErrWebhookMemory) {
+		agente.SetRetryAfter(r, agente.WebhookMemoryRetryAfter)
+		return reject("memory", http.StatusServiceUnavailable, errors.New("too many webhook bodies in flight; retry later"))
+	}
 	if err != nil {
+		m.failed(client)
 		return reject("unreadable", http.StatusBadRequest, fmt.Errorf("reading body: %w", err))
 	}
 	if !fits {
+		m.failed(client)
 		if !m.contentTypeOK(r) {
 			return reject("unverifiable", http.StatusUnsupportedMediaType, errContentType(m.ContentType))
 		}
@@ -170,6 +230,7 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 			fmt.Errorf("body larger than %d bytes", m.MaxBody))
 	}
 	if err := m.verifier.Verify(body, mac); err != nil {
+		m.failed(client)
 		return reject("mismatch", http.StatusUnauthorized, err)
 	}
 	checks.WithLabelValues("valid").Inc()
@@ -181,6 +242,29 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 		return false, caddyhttp.Error(http.StatusBadRequest, errors.New("body is not valid JSON"))
 	}
 	return true, nil
+}
+
+var errTooManyFailures = errors.New("too many failed signature checks from this address; retry later")
+
+func (m MatchHMACWebhook) failLimit() limiter.Limit {
+	return limiter.Limit{Events: m.FailLimit, Window: time.Duration(m.FailWindow)}
+}
+
+// limited reports whether client used up its failures, and when it may
+// try again.
+func (m MatchHMACWebhook) limited(client string) (limiter.Decision, bool) {
+	if m.FailLimit <= 0 || m.FailWindow <= 0 {
+		return limiter.Decision{}, false
+	}
+	d, err := failures.Peek(client, m.failLimit())
+	return d, err == nil && !d.Allowed
+}
+
+// failed counts one failed check of client.
+func (m MatchHMACWebhook) failed(client string) {
+	if m.FailLimit > 0 && m.FailWindow > 0 {
+		_, _ = failures.Allow(context.Background(), client, m.failLimit())
+	}
 }
 
 func (m MatchHMACWebhook) contentTypeOK(r *http.Request) bool {
@@ -250,6 +334,25 @@ func (m *MatchHMACWebhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			m.ContentType = d.Val()
 		case "require_json":
 			m.RequireJSON = true
+		case "fail_limit":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n < 0 {
+				return d.Errf("fail_limit: %q is not a whole number >= 0", d.Val())
+			}
+			m.FailLimit = n
+			if n == 0 {
+				m.FailLimit = -1
+			}
+			if d.NextArg() {
+				w, err := caddy.ParseDuration(d.Val())
+				if err != nil || w <= 0 {
+					return d.Errf("fail_limit: window %q is not a positive duration", d.Val())
+				}
+				m.FailWindow = caddy.Duration(w)
+			}
 		default:
 			return d.Errf("unrecognized hmac_webhook option '%s'", d.Val())
 		}
@@ -262,7 +365,7 @@ func (m *MatchHMACWebhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 var checks = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "webhook_signature_checks_total",
-	Help: "Webhook signature checks by result: valid, missing, multiple, malformed, mismatch, unverifiable (body over the limit), unreadable.",
+	Help: "Webhook signature checks by result: valid, missing, multiple, malformed, mismatch, unverifiable (body over the limit), unreadable, limited (refused unread: too many failures from the address), memory (refused unread: webhook memory full).",
 }, []string{"result"})
 
 // Interface guards

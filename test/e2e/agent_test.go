@@ -10,11 +10,13 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -692,5 +694,51 @@ func TestInboxLeaseBelowMinimumRefused(t *testing.T) {
 	out, code := Run(t, map[string]string{"INBOX_LEASE": "100ms"}, "validate", "--config", "Caddyfile", "--adapter", "caddyfile")
 	if code == 0 || !strings.Contains(out, "inbox_lease: 100ms is shorter than 1s") {
 		t.Fatalf("exit %d, want non-zero naming inbox_lease:\n%s", code, out)
+	}
+}
+
+// TestEdgeWithoutWorkersAndSeparateWorkers: an edge started with its
+// workers off acknowledges webhooks and answers none; `agente-caddy worker`
+// with the same configuration (two of them, no listener) answers every one,
+// once.
+func TestEdgeWithoutWorkersAndSeparateWorkers(t *testing.T) {
+	s := startAgentStack(t, map[string]string{"AGENTE_WORKERS": "off", "FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]})
+	w := newWebhookClient(4)
+	guests := make([]string, 6)
+	for i := range guests {
+		guests[i] = newGuestPhone()
+		s.deliver(w, textMessage(guests[i], fmt.Sprintf("wamid.edge-%s", guests[i]), "hola"))
+	}
+	time.Sleep(2 * time.Second)
+	var pending int
+	if err := s.db.QueryRow(context.Background(), `SELECT count(*) FROM inbox_messages WHERE state = 'pending'`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != len(guests) || s.graph.Calls() != 0 {
+		t.Fatalf("edge without workers: %d pending, %d Graph calls; want %d pending and none", pending, s.graph.Calls(), len(guests))
+	}
+	for i := range 2 {
+		cmd := exec.Command(Binary(t), "worker", "--config", "Caddyfile", "--adapter", "caddyfile")
+		cmd.Dir = RepoRoot()
+		cmd.Env = s.in.env()
+		logs := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			if t.Failed() {
+				t.Logf("worker %d:\n%s", i, logs.String())
+			}
+		})
+	}
+	if _, err := s.graph.WaitForMessages(len(guests), 30*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, s.queues())
+	}
+	s.waitQuiet(10 * time.Second)
+	if n := len(s.graph.Messages()); n != len(guests) {
+		t.Fatalf("%d replies for %d messages", n, len(guests))
 	}
 }

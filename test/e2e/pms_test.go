@@ -245,8 +245,9 @@ func TestQloAppsGuestWithOneWordProfileNameBooks(t *testing.T) {
 	g.name = "Pablo"
 	for _, step := range []struct{ say, want string }{
 		{askAvailability, "1. General Rooms: 220,00 USD"},
-		{"1", "Gracias, Pablo. ¿Me dices tus apellidos para la reserva?"},
-		{"García Ruiz", "¿A qué correo electrónico"},
+		// A one-word profile name is a nickname: the holder is asked.
+		{"1", "¿A nombre de quién la hago?"},
+		{"Pablo García Ruiz", "¿A qué correo electrónico"},
 		{"pablo@example.com", "Titular: Pablo García Ruiz (pablo@example.com, +" + g.phone + ")"},
 		{"sí", "¡Reserva confirmada!"},
 	} {

@@ -371,15 +371,15 @@ func TestEveryResolutionResult(t *testing.T) {
 		{"business number", "/webhooks/whatsapp", msg(madridPNID, "4479111000001", nil), nil, 200, "Hotel Madrid Central", "hit", 0},
 		{"guest phone (seed identifier)", "/webhooks/whatsapp", msg("", "34600222333", nil), nil, 200, "Hotel Barcelona Beach", "hit", 0},
 		{"business number wins over guest", "/webhooks/whatsapp", msg(madridPNID, "34600333444", nil), nil, 200, "Hotel Madrid Central", "hit", 0},
-		{"unknown: DEFAULT_TENANT_ID", "/webhooks/whatsapp", msg("", "4479111000002", nil), nil, 200, "Bienvenido/a a default", "default", 0},
-		{"unknown business number: default", "/webhooks/whatsapp", msg("999999999", "4479111000003", nil), nil, 200, "Bienvenido/a a default", "default", 0},
+		{"unknown: DEFAULT_TENANT_ID", "/webhooks/whatsapp", msg("", "4479111000002", nil), nil, 200, "Bienvenido/a a Hotel Demo", "default", 0},
+		{"unknown business number: default", "/webhooks/whatsapp", msg("999999999", "4479111000003", nil), nil, 200, "Bienvenido/a a Hotel Demo", "default", 0},
 		{"route's trusted tenant", "/provided/webhooks/whatsapp", msg(madridPNID, "4479111000004", nil), nil, 200, "Hotel Barcelona Beach", "provided", 0},
 		{"strict route, known", "/strict/webhooks/whatsapp", msg(madridPNID, "4479111000005", nil), nil, 200, "Hotel Madrid Central", "hit", 0},
 		{"strict route, unknown: kept, unanswered", "/strict/webhooks/whatsapp", msg("", "4479111000006", nil), nil, 200, "", "miss_strict", 0},
 		{"spoofed X-Tenant-ID", "/webhooks/whatsapp", msg(madridPNID, "4479111000007", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_bcn"}, 200, "Hotel Madrid Central", "hit", 1},
 		{"spoofed X-Tenant-ID on a strict miss", "/strict/webhooks/whatsapp", msg("", "4479111000008", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"}, 200, "", "miss_strict", 1},
 		{"honest X-Tenant-ID", "/webhooks/whatsapp", msg(madridPNID, "4479111000009", nil), map[string]string{"X-Tenant-ID": "tenant_hotel_madrid"}, 200, "Hotel Madrid Central", "hit", 0},
-		{"tenant override in metadata", "/webhooks/whatsapp", msg("", "4479111000010", map[string]any{"x_tenant_override": "tenant_hotel_bcn", "tenant_id": "tenant_hotel_bcn"}), nil, 200, "Bienvenido/a a default", "default", 0},
+		{"tenant override in metadata", "/webhooks/whatsapp", msg("", "4479111000010", map[string]any{"x_tenant_override": "tenant_hotel_bcn", "tenant_id": "tenant_hotel_bcn"}), nil, 200, "Bienvenido/a a Hotel Demo", "default", 0},
 	}
 	const unrouted = `webhook_unrouted_total{field="messages"}`
 	for _, c := range cases {
@@ -454,12 +454,12 @@ func TestEveryResolutionResult(t *testing.T) {
 		t.Fatalf("deactivate: %d %s", status, got)
 	}
 	status, got = postWhatsApp(t, in, "/webhooks/whatsapp", msg("", "34600222333", nil), nil)
-	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a default") {
+	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a Hotel Demo") {
 		t.Fatalf("guest of an inactive hotel: %d %s", status, got)
 	}
 	// ...and a route that trusts it falls back to the default too.
 	status, got = postWhatsApp(t, in, "/provided/webhooks/whatsapp", msg(madridPNID, "4479111000011", nil), nil)
-	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a default") {
+	if status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a Hotel Demo") {
 		t.Fatalf("trusted but inactive tenant: %d %s", status, got)
 	}
 }
@@ -643,9 +643,14 @@ func TestSecurityBloqueantes(t *testing.T) {
 		if d := metric(t, inline, "tenant_isolation_errors_total") - isolation; d != 1 {
 			t.Fatalf("tenant_isolation_errors_total +%v, want +1", d)
 		}
-		// At Madrid the conversation is where the guest left it.
-		if r := say("600000001", "la doble", nil); !strings.Contains(r, "Resumen de tu reserva en Hotel Madrid Central") {
+		// At Madrid the conversation is where the guest left it: the double
+		// is chosen, and the holder is asked ("Iris" is a profile nickname).
+		if r := say("600000001", "la doble", nil); !strings.Contains(r, "¿A nombre de quién hago la reserva?") {
 			t.Fatalf("Madrid lost its conversation: %s", r)
+		}
+		if r := say("600000001", "Iris Moreno", nil); !strings.Contains(r, "Resumen de tu reserva en Hotel Madrid Central") ||
+			!strings.Contains(r, "Titular: Iris Moreno") {
+			t.Fatalf("Madrid's booking summary: %s", r)
 		}
 
 		rows, err := pool.Query(context.Background(), `SELECT session_id, tenant_id, state::text FROM sessions WHERE user_id = '+34699123456' ORDER BY tenant_id`)
@@ -682,7 +687,7 @@ func TestDefaultTenantCreatedOnPostgres(t *testing.T) {
 		return postWhatsApp(t, in, "/webhooks/whatsapp", whatsapptest.Message{From: "4479222000001", ID: id, Text: "Hola", Name: "Noa"}.JSON(), nil)
 	}
 	before := resolutionCounts(t, in)
-	if status, got := unknown("wamid.default-1"); status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a default") {
+	if status, got := unknown("wamid.default-1"); status != 200 || !strings.Contains(replyText(t, got), "Bienvenido/a a Hotel Demo") {
 		t.Fatalf("unknown guest on a fresh database: %d %s, want the default hotel's greeting", status, got)
 	}
 	if after := resolutionCounts(t, in); after["default"] != before["default"]+1 || after["miss_strict"] != before["miss_strict"] {

@@ -148,11 +148,13 @@ func TestShippedCaddyfilesAdapt(t *testing.T) {
 		want []string // substrings of the adapted JSON
 	}{
 		{"Caddyfile", nil, []string{`"hmac_webhook"`, `"request_metrics"`}},
-		// ACME for the domain, admin on localhost, JSON logs, tracing, the internal listener.
-		{"Caddyfile.staging", map[string]string{"DOMAIN": "hotel.example"}, []string{
+		// ACME for the domain, admin on localhost, JSON logs, tracing, the internal listener,
+		// certificates in Postgres (validate connects to it).
+		{"Caddyfile.staging", map[string]string{"DOMAIN": "hotel.example", "POSTGRES_URL": testservices.Postgres(t)}, []string{
 			`"host":["hotel.example"]`, `"listen":"localhost:2019"`, `"format":"json"`, `"handler":"tracing"`,
-			`"listen":[":9180"]`, `"hmac_webhook"`, `"install_trust":false`}},
-		{"Caddyfile.staging", map[string]string{"DOMAIN": "hotel.example", "TLS_ISSUER": "internal", "CADDY_ADMIN_PORT": "2999", "HTTPS_PORT": "8443"}, []string{
+			`"listen":[":9180"]`, `"hmac_webhook"`, `"install_trust":false`,
+			`"storage":{"connection_string":"{env.POSTGRES_URL}","module":"postgres"}`}},
+		{"Caddyfile.staging", map[string]string{"DOMAIN": "hotel.example", "TLS_ISSUER": "internal", "CADDY_ADMIN_PORT": "2999", "HTTPS_PORT": "8443", "CERT_STORAGE": "file"}, []string{
 			`"module":"internal"`, `"listen":"localhost:2999"`, `"https_port":8443`}},
 	}
 	for _, c := range cases {

@@ -67,6 +67,7 @@ func run(args []string) int {
 	}
 	teardown = append(teardown, stopRedis)
 	ensureTools()
+	ensureDovecot()
 	qloEnv, stopQlo := qloApps()
 	teardown = append(teardown, stopQlo)
 
@@ -238,11 +239,12 @@ func (logWriter) Write(p []byte) (int, error) {
 }
 
 // ensureTools installs the Prometheus tools the observability tests run
-// (promtool, prometheus, amtool) once, before the tests start in parallel.
+// (promtool, prometheus, amtool) and the browser of the console's tests
+// (chromium) once, before the tests start in parallel.
 // A failure is only logged: those tests then skip locally and fail in CI.
 func ensureTools() {
 	var missing []string
-	for tool, pkg := range map[string]string{"promtool": "prometheus", "amtool": "prometheus-alertmanager"} {
+	for tool, pkg := range map[string]string{"promtool": "prometheus", "amtool": "prometheus-alertmanager", "chromium": "chromium"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, pkg)
 		}
@@ -251,6 +253,19 @@ func ensureTools() {
 		return
 	}
 	if err := localserver.AptInstall(os.Stderr, missing...); err != nil {
-		logf("Prometheus tools not installed (%v); the observability tests will need them", err)
+		logf("%s not installed (%v); the tests that run them will need them", strings.Join(missing, ", "), err)
+	}
+}
+
+// ensureDovecot installs Debian's Dovecot (dovecot-imapd) once, before the
+// tests start in parallel: each email test starts its own throwaway server
+// from it (test/testservices.StartDovecot). A failure is only logged: those
+// tests then skip locally and fail in CI.
+func ensureDovecot() {
+	if _, err := localserver.DovecotBinary(); err == nil {
+		return
+	}
+	if err := localserver.AptInstall(os.Stderr, "dovecot-imapd"); err != nil {
+		logf("Dovecot not installed (%v); the email tests will need it", err)
 	}
 }

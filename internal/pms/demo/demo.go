@@ -49,9 +49,11 @@ type Property struct {
 	CheckInTime  string
 	CheckOutTime string
 	Amenities    []string
-	TimeZone     string // IANA name
-	Currency     string
-	Rooms        []Room
+	// AmenitiesEN are Amenities in English, item for item.
+	AmenitiesEN []string
+	TimeZone    string // IANA name
+	Currency    string
+	Rooms       []Room
 }
 
 // Option configures a demo PMS.
@@ -239,6 +241,7 @@ func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, error)
 		CheckInTime:  pr.CheckInTime,
 		CheckOutTime: pr.CheckOutTime,
 		Amenities:    slices.Clone(pr.Amenities),
+		AmenitiesIn:  map[string][]string{"en": slices.Clone(pr.AmenitiesEN)},
 		TimeZone:     pr.TimeZone,
 	}, nil
 }

@@ -23,6 +23,7 @@ func SampleProperties() map[int]Property {
 			CheckInTime:  "15:00",
 			CheckOutTime: "12:00",
 			Amenities:    []string{"WiFi gratis", "Desayuno buffet", "Parking", "Piscina", "Gimnasio", "Recepción 24 h"},
+			AmenitiesEN:  []string{"Free WiFi", "Buffet breakfast", "Parking", "Swimming pool", "Gym", "24-hour reception"},
 			TimeZone:     "Europe/Madrid",
 			Currency:     "EUR",
 			Rooms: []Room{
@@ -42,6 +43,7 @@ func SampleProperties() map[int]Property {
 			CheckInTime:  "14:00",
 			CheckOutTime: "11:00",
 			Amenities:    []string{"WiFi gratis", "Desayuno buffet", "Piscina en la azotea", "Acceso directo a la playa", "Bar en la terraza", "Alquiler de bicicletas"},
+			AmenitiesEN:  []string{"Free WiFi", "Buffet breakfast", "Rooftop pool", "Direct beach access", "Terrace bar", "Bike rental"},
 			TimeZone:     "Europe/Madrid",
 			Currency:     "EUR",
 			Rooms: []Room{
@@ -60,6 +62,7 @@ func SampleProperties() map[int]Property {
 			CheckInTime:  "15:00",
 			CheckOutTime: "12:00",
 			Amenities:    []string{"WiFi gratis", "Desayuno andaluz", "Patio con fuente", "Piscina en la azotea", "Parking concertado", "Se admiten mascotas"},
+			AmenitiesEN:  []string{"Free WiFi", "Andalusian breakfast", "Courtyard with a fountain", "Rooftop pool", "Partner car park", "Pets welcome"},
 			TimeZone:     "Europe/Madrid",
 			Currency:     "EUR",
 			Rooms: []Room{

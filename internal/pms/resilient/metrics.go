@@ -1,6 +1,9 @@
 package resilient
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
 
 // The PMS metrics, under the original system's names (kept so its dashboards
 // and alerts keep working), shared by every wrapper of the process. Register them with telemetry.Register(reg, Collectors()...).
@@ -61,4 +64,33 @@ var (
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{apiLatency, operations, errorsTotal, cacheHits, cacheMisses, staleHits,
 		apiCalls, breakerState, breakerCalls, breakerStreak, retryAttempts}
+}
+
+// CacheCounts are this process's PMS cache counts so far, as
+// pms_cache_hits_total, pms_cache_misses_total and pms_stale_cache_hits_total
+// show them, with the share of cacheable reads answered from the cache,
+// fresh or stale (0 before any). A stale hit follows a miss: the PMS was
+// asked and failed.
+type CacheCounts struct {
+	Hits      uint64  `json:"hits"`
+	Misses    uint64  `json:"misses"`
+	StaleHits uint64  `json:"stale_hits"`
+	HitRatio  float64 `json:"hit_ratio"`
+}
+
+// CacheFigures reads the cache counters.
+func CacheFigures() CacheCounts {
+	c := CacheCounts{Hits: counterValue(cacheHits), Misses: counterValue(cacheMisses), StaleHits: counterValue(staleHits)}
+	if all := c.Hits + c.Misses; all > 0 {
+		c.HitRatio = float64(c.Hits+c.StaleHits) / float64(all)
+	}
+	return c
+}
+
+func counterValue(c prometheus.Counter) uint64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil || m.Counter == nil {
+		return 0
+	}
+	return uint64(m.Counter.GetValue())
 }

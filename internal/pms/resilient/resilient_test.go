@@ -282,6 +282,7 @@ func TestCacheFreshnessPerOperation(t *testing.T) {
 	ctx := bg(t)
 	s := stay("2030-02-01", "2030-02-02", 2)
 	hits, misses := delta(cacheHits), delta(cacheMisses)
+	before := CacheFigures()
 	for i := 0; i < 3; i++ {
 		if _, err := p.Availability(ctx, hotel1, s); err != nil {
 			t.Fatal(err)
@@ -292,6 +293,10 @@ func TestCacheFreshnessPerOperation(t *testing.T) {
 	}
 	if fake.Calls(fakeqloapps.HotelARI) != 1 || fake.Calls(fakeqloapps.Hotel) != 1 || hits() != 4 || misses() != 2 {
 		t.Fatalf("ari %d, hotel %d, hits %v, misses %v", fake.Calls(fakeqloapps.HotelARI), fake.Calls(fakeqloapps.Hotel), hits(), misses())
+	}
+	// The dashboard's figures are the same counters.
+	if after := CacheFigures(); after.Hits-before.Hits != 4 || after.Misses-before.Misses != 2 || after.HitRatio <= 0 || after.HitRatio > 1 {
+		t.Fatalf("CacheFigures() before %+v after %+v", before, after)
 	}
 	// Another party size or another tenant is another question.
 	s3 := s

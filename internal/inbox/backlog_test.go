@@ -1,0 +1,190 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/store"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+)
+
+func backlogPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := store.Connect(ctx, testservices.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+// fill accepts n pending messages from `guests` guests of `hotels` hotels,
+// in batches of 1,000.
+func fill(t testing.TB, b backend, now time.Time, prefix string, n, guests, hotels int) {
+	t.Helper()
+	ctx := context.Background()
+	batch := make([]chat.Message, 0, 1000)
+	for i := range n {
+		batch = append(batch, memMsg(fmt.Sprintf("%s-hotel-%d", prefix, i%hotels), strconv.Itoa(i%guests), i))
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, _, err := b.accept(ctx, now, batch, nil, false); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+// claimBuffers is how many shared buffers (8 kB pages) one claim of n
+// touches, from EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back: a
+// count of pages read, which the machine's load cannot change.
+func claimBuffers(t testing.TB, pool *pgxpool.Pool, q *pgQueue[chat.Message], now time.Time, n int) (int, int) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // the claim is only measured
+	var plan []byte
+	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+q.claimSQL, now, n, "probe", now.Add(time.Minute)).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	var out []struct {
+		Plan struct {
+			Rows int `json:"Actual Rows"`
+			Hit  int `json:"Shared Hit Blocks"`
+			Read int `json:"Shared Read Blocks"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(plan, &out); err != nil || len(out) == 0 {
+		t.Fatalf("EXPLAIN output %s: %v", plan, err)
+	}
+	return out[0].Plan.Rows, out[0].Plan.Hit + out[0].Plan.Read
+}
+
+// TestBacklogClaimCostDoesNotGrow: with 100,000 messages pending (in 20,000
+// conversations of 100 hotels) a Postgres claim reads about the pages it
+// reads with 100 pending, and the mean time of claim+complete is printed
+// for both. The pages are the assertion (a count, not a time).
+func TestBacklogClaimCostDoesNotGrow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 100,000 rows")
+	}
+	now := memEpoch
+	measure := func(pending, guests int) (pages int, perClaim time.Duration) {
+		pool := backlogPool(t)
+		b := newPGBackend(pool)
+		fill(t, b, now, "b", pending, guests, 100)
+		if _, err := pool.Exec(context.Background(), "ANALYZE inbox_messages; ANALYZE inbox_ready"); err != nil {
+			t.Fatal(err)
+		}
+		rows, pages := claimBuffers(t, pool, b.in, now, 8)
+		if rows != 8 {
+			t.Fatalf("claim of 8 with %d pending took %d", pending, rows)
+		}
+		ctx := context.Background()
+		const rounds = 200
+		start := time.Now()
+		for i := range rounds {
+			// A new message for each one taken keeps the backlog's size.
+			if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("b-hotel-0", "new", pending+i)}, nil, false); err != nil {
+				t.Fatal(err)
+			}
+			cs, err := b.in.claim(ctx, now, "w", 1, now.Add(time.Minute))
+			if err != nil || len(cs) != 1 {
+				t.Fatalf("claim: %d, %v", len(cs), err)
+			}
+			if err := b.completeMessage(ctx, now, cs[0], nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return pages, time.Since(start) / rounds
+	}
+	smallPages, small := measure(100, 100)
+	largePages, large := measure(100_000, 20_000)
+	t.Logf("claim of 8: %d pages with 100 pending, %d with 100,000", smallPages, largePages)
+	t.Logf("accept+claim+complete of 1, mean of 200: %v with 100 pending, %v with 100,000 (ratio %.2f)",
+		small, large, float64(large)/float64(small))
+	if largePages > 3*smallPages+30 {
+		t.Errorf("a claim reads %d pages with 100,000 pending against %d with 100: it scans the backlog", largePages, smallPages)
+	}
+}
+
+// TestBurstDoesNotDelayAnotherHotel: 10,000 messages of one hotel (1,000
+// guests) are pending when another hotel's guest writes; that message is
+// handled among the first claims (the hotels take turns) and its delay is
+// printed. Each message's handling takes 1 ms, so the burst alone keeps 8
+// workers busy for over a second.
+func TestBurstDoesNotDelayAnotherHotel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills 10,000 rows")
+	}
+	for _, kind := range []string{"memory", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			var ib *Inbox
+			opts := Options{Workers: 8, PollInterval: 50 * time.Millisecond, Logger: discardLogger()}
+			if kind == "memory" {
+				ib = NewMemory(opts)
+			} else {
+				ib = NewPostgres(backlogPool(t), opts)
+			}
+			fill(t, ib.b, time.Now(), "burst", 10_000, 1_000, 1)
+			var handled, busyBefore atomic.Int64
+			var quietAt atomic.Int64
+			var once sync.Once
+			accepted := make(chan time.Time, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = ib.Run(ctx, func(ctx context.Context, m chat.Message) ([]OutboundReply, error) {
+					time.Sleep(time.Millisecond)
+					handled.Add(1)
+					if m.TenantID == "quiet" {
+						once.Do(func() { quietAt.Store(time.Since(<-accepted).Nanoseconds()) })
+					} else if quietAt.Load() == 0 {
+						busyBefore.Add(1)
+					}
+					return nil, nil
+				})
+			}()
+			// Let the burst start, then the other hotel's guest writes.
+			testservices.Eventually(t, 30*time.Second, "the burst under way", func() bool { return handled.Load() >= 100 })
+			base := busyBefore.Load()
+			q := memMsg("quiet", "1", 0)
+			if _, err := ib.Accept(context.Background(), []chat.Message{q}, nil); err != nil {
+				t.Fatal(err)
+			}
+			acceptedAt := time.Now()
+			accepted <- acceptedAt
+			testservices.Eventually(t, 60*time.Second, "the other hotel's message handled", func() bool { return quietAt.Load() != 0 })
+			delay := time.Duration(quietAt.Load())
+			t.Logf("%s: 10,000-message burst of one hotel; another hotel's message handled %v after its accept, %d of the burst's handled in between, %d pending",
+				kind, delay.Round(time.Millisecond), busyBefore.Load()-base, 10_000-handled.Load())
+			if between := busyBefore.Load() - base; between > 100 {
+				t.Errorf("%d of the burst's messages were handled before the other hotel's", between)
+			}
+			cancel()
+			<-done
+		})
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,0 +1,202 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+var memEpoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func memMsg(tenant, from string, n int) chat.Message {
+	return chat.Message{TenantID: tenant, Channel: chat.WhatsApp, ID: fmt.Sprintf("%s-%s-%d", tenant, from, n),
+		From: from, To: "PNID", Timestamp: memEpoch.Add(time.Duration(n) * time.Second), Kind: chat.KindText, Text: "hi"}
+}
+
+// claimOne claims one head and records it done at once.
+func claimOne(t testing.TB, b *memBackend, now time.Time) (chat.Message, bool) {
+	t.Helper()
+	cs, err := b.in.claim(context.Background(), now, "w", 1, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) == 0 {
+		return chat.Message{}, false
+	}
+	if err := b.completeMessage(context.Background(), now, cs[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	return cs[0].item, true
+}
+
+// TestMemoryClaimIsFairAcrossTenantsAndOrderedWithinConversations: a burst
+// of one hotel does not hold back another hotel's message (the tenants take
+// turns), and each conversation's messages come out in acceptance order.
+func TestMemoryClaimIsFairAcrossTenantsAndOrderedWithinConversations(t *testing.T) {
+	b := newMemBackend(Options{}.withDefaults())
+	ctx := context.Background()
+	now := memEpoch
+	var burst []chat.Message
+	for i := range 1000 {
+		burst = append(burst, memMsg("busy", strconv.Itoa(i%10), i))
+	}
+	if _, _, err := b.accept(ctx, now, burst, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("quiet", "1", 0), memMsg("quiet", "2", 1)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	var order []chat.Message
+	for {
+		m, ok := claimOne(t, b, now)
+		if !ok {
+			break
+		}
+		order = append(order, m)
+	}
+	if len(order) != 1002 {
+		t.Fatalf("claimed %d messages, want 1002", len(order))
+	}
+	// Round-robin: busy, quiet, busy, quiet, then the rest of busy.
+	for i, want := range []string{"busy", "quiet", "busy", "quiet", "busy"} {
+		if order[i].TenantID != want {
+			t.Fatalf("claim %d went to %s, want %s (order: %v…)", i, order[i].TenantID, want, ids(order[:6]))
+		}
+	}
+	last := map[string]int{}
+	for _, m := range order {
+		k := m.ConversationKey()
+		n := seqOf(t, m.ID)
+		if prev, ok := last[k]; ok && n <= prev {
+			t.Fatalf("conversation %s: message %d after %d", k, n, prev)
+		}
+		last[k] = n
+	}
+}
+
+// TestMemoryClaimSkipsRetriesAndLeases: a conversation whose head waits for
+// a retry, or whose lease is live, is not claimed; it comes back when due.
+func TestMemoryClaimSkipsRetriesAndLeases(t *testing.T) {
+	b := newMemBackend(Options{}.withDefaults())
+	ctx := context.Background()
+	now := memEpoch
+	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "1", 0), memMsg("h", "1", 1), memMsg("h", "2", 2)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := b.in.claim(ctx, now, "w", 10, now.Add(time.Minute))
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("claimed %d (%v), want the two heads", len(cs), err)
+	}
+	if err := b.in.retry(ctx, cs[0], now, now.Add(10*time.Second), "later"); err != nil {
+		t.Fatal(err)
+	}
+	if cs2, _ := b.in.claim(ctx, now.Add(5*time.Second), "w", 10, now.Add(time.Minute)); len(cs2) != 0 {
+		t.Fatalf("claimed %d before the retry was due or the lease expired", len(cs2))
+	}
+	cs3, _ := b.in.claim(ctx, now.Add(11*time.Second), "w", 10, now.Add(5*time.Minute))
+	if len(cs3) != 1 || cs3[0].seq != cs[0].seq {
+		t.Fatalf("after the retry time: %+v, want the retried head", cs3)
+	}
+	// The other conversation's lease expires after a minute: another claim
+	// takes its head over, and the first worker is fenced out.
+	cs4, _ := b.in.claim(ctx, now.Add(61*time.Second), "w2", 10, now.Add(2*time.Minute))
+	if len(cs4) != 1 || cs4[0].seq != cs[1].seq {
+		t.Fatalf("after the lease expired: %+v, want the other head again", cs4)
+	}
+	if err := b.completeMessage(ctx, now, cs[1], nil); err != errLeaseLost {
+		t.Fatalf("stale worker completed: %v", err)
+	}
+	if n, _ := b.in.pending(ctx); n != 3 {
+		t.Fatalf("pending %d, want 3", n)
+	}
+}
+
+// TestMemoryKeepsABoundedNumberOfFinishedEntries: finished entries beyond
+// the retention are dropped; pending ones never are.
+func TestMemoryKeepsABoundedNumberOfFinishedEntries(t *testing.T) {
+	b := newMemBackend(Options{MemoryKeepFinished: 100, MemoryKeepDedup: 1000}.withDefaults())
+	ctx := context.Background()
+	for i := range 1000 {
+		if _, _, err := b.accept(ctx, memEpoch, []chat.Message{memMsg("h", strconv.Itoa(i), i)}, nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 900 {
+		if _, ok := claimOne(t, b, memEpoch); !ok {
+			t.Fatal("nothing to claim")
+		}
+	}
+	if len(b.in.all) > 100+2*100 || len(b.in.all) < 100+100 {
+		t.Fatalf("%d entries kept, want the 100 pending and 100 to 200 finished", len(b.in.all))
+	}
+	if n, _ := b.in.pending(ctx); n != 100 {
+		t.Fatalf("pending %d, want 100", n)
+	}
+	if len(b.dedup.seen) > 1000 {
+		t.Fatalf("%d dedup keys, want at most 1000", len(b.dedup.seen))
+	}
+}
+
+func ids(ms []chat.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func seqOf(t *testing.T, id string) int {
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] == '-' {
+			n, err := strconv.Atoi(id[i+1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("bad id %q", id)
+	return 0
+}
+
+// BenchmarkMemoryClaim is one claim, its completion and one new accept (so
+// the backlog stays the same size) with 100 and with 100,000 messages
+// pending in as many conversations across 100 hotels: the cost per op must
+// not depend on the backlog (the claim takes ready heads, it never scans).
+func BenchmarkMemoryClaim(b *testing.B) {
+	for _, pending := range []int{100, 100_000} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			mb := newMemBackend(Options{}.withDefaults())
+			ctx := context.Background()
+			msg := func(i int) chat.Message {
+				return memMsg("hotel-"+strconv.Itoa(i%100), strconv.Itoa(i%pending), i)
+			}
+			batch := make([]chat.Message, 0, 1000)
+			for i := range pending {
+				batch = append(batch, msg(i))
+				if len(batch) == cap(batch) || i == pending-1 {
+					if _, _, err := mb.accept(ctx, memEpoch, batch, nil, false); err != nil {
+						b.Fatal(err)
+					}
+					batch = batch[:0]
+				}
+			}
+			one := make([]chat.Message, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if _, ok := claimOne(b, mb, memEpoch); !ok {
+					b.Fatal("nothing to claim")
+				}
+				one[0] = msg(pending + i)
+				if _, _, err := mb.accept(ctx, memEpoch, one, nil, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,238 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+// Group commit: concurrent Accepts share one statement, hence one
+// transaction, one WAL flush and one NOTIFY. A caller queues its batch and
+// waits; up to `flights` flushes run at once, each taking every batch queued
+// so far (up to maxGroupMessages), so nothing waits for a timer: alone, a
+// caller's batch goes at once, as before; under load the batches that
+// arrived during a flush go together in the next. Each caller is answered
+// after the statement that holds its rows has committed.
+
+// maxGroupMessages bounds one flush (messages and statuses together).
+const maxGroupMessages = 512
+
+// groupFlushTimeout bounds one flush; callers whose context ends sooner
+// stop waiting (their rows may still commit: a redelivery is deduplicated).
+const groupFlushTimeout = 10 * time.Second
+
+type acceptReq struct {
+	now      time.Time
+	msgs     []chat.Message
+	statuses []chat.Status
+	answered bool
+	done     chan acceptResp
+}
+
+type acceptResp struct {
+	res   AcceptResult
+	fresh []chat.Status
+	err   error
+}
+
+type acceptGroup struct {
+	flights int // flushes allowed at once
+
+	mu      sync.Mutex
+	queue   []*acceptReq
+	running int
+}
+
+func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, []chat.Status, error) {
+	r := &acceptReq{now: now, msgs: msgs, statuses: statuses, answered: answered, done: make(chan acceptResp, 1)}
+	g := &b.accepts
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	if g.running < g.flights {
+		g.running++
+		go b.flushAccepts()
+	}
+	g.mu.Unlock()
+	select {
+	case resp := <-r.done:
+		return resp.res, resp.fresh, resp.err
+	case <-ctx.Done():
+		return AcceptResult{}, nil, ctx.Err()
+	}
+}
+
+// flushAccepts flushes queued batches until none is left.
+func (b *pgBackend) flushAccepts() {
+	g := &b.accepts
+	for {
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.running--
+			g.mu.Unlock()
+			return
+		}
+		n, size := 0, 0
+		for n < len(g.queue) && (n == 0 || size+len(g.queue[n].msgs)+len(g.queue[n].statuses) <= maxGroupMessages) {
+			size += len(g.queue[n].msgs) + len(g.queue[n].statuses)
+			n++
+		}
+		group := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		if len(g.queue) == 0 {
+			g.queue = nil
+		}
+		g.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(context.Background(), groupFlushTimeout)
+		resps, err := b.acceptGroup(ctx, group)
+		if err != nil && len(group) > 1 {
+			// One batch may be what the statement refused: each alone, so
+			// the others still go in.
+			for _, r := range group {
+				rs, err := b.acceptGroup(ctx, []*acceptReq{r})
+				if err != nil {
+					r.done <- acceptResp{err: err}
+				} else {
+					r.done <- rs[0]
+				}
+			}
+		} else {
+			for i, r := range group {
+				if err != nil {
+					r.done <- acceptResp{err: err}
+				} else {
+					r.done <- resps[i]
+				}
+			}
+		}
+		cancel()
+	}
+}
+
+// acceptGroupSQL records messages ($1 JSON array; $2 conversation keys, $3
+// accepted-at times, $4 answered flags, one per message) and statuses ($5
+// JSON array, $6 accepted-at times) in one statement; the conversations that
+// got work are queued for claims (inbox_ready, see newPGQueue). The workers
+// are woken after the commit (pgNotifier), not by a NOTIFY inside it.
+var acceptGroupSQL = `WITH ins AS (
+	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at)
+	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],
+		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e, ($3::timestamptz[])[ord], ($3::timestamptz[])[ord],
+		CASE WHEN ($4::boolean[])[ord] THEN 'done' ELSE 'pending' END,
+		CASE WHEN ($4::boolean[])[ord] THEN ($3::timestamptz[])[ord] END
+	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
+	ORDER BY ord
+	ON CONFLICT (tenant_id, channel, message_id) DO NOTHING
+	RETURNING seq, tenant_id, channel, message_id, conversation_key, state, accepted_at
+), st AS (
+	INSERT INTO inbox_statuses (tenant_id, channel, message_id, status, recipient, sent_at, errors, accepted_at)
+	SELECT e->>'tenant_id', e->>'channel', e->>'message_id', e->>'status', coalesce(e->>'recipient', ''),
+		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e->'errors', ($6::timestamptz[])[ord]
+	FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS b(e, ord)
+	ON CONFLICT DO NOTHING
+	RETURNING tenant_id, channel, message_id, status
+), rdy AS (` + readyUpsertSQL("inbox_ready", `SELECT conversation_key, tenant_id, seq, accepted_at FROM ins WHERE state = 'pending'`) + `)
+SELECT (SELECT count(*) FROM ins),
+	(SELECT count(*) FROM ins WHERE state = 'pending'),
+	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id)), '[]') FROM ins),
+	(SELECT count(*) FROM st),
+	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st),
+	(SELECT count(*) FROM rdy)`
+
+// acceptGroup runs one statement for the group and splits its outcome: a
+// message or status is fresh for the first request (in queue order) that
+// carried it.
+func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acceptResp, error) {
+	var (
+		msgs     []chat.Message
+		keys     []string
+		times    []time.Time
+		answered []bool
+		statuses []chat.Status
+		stTimes  []time.Time
+	)
+	for _, r := range group {
+		for i := range r.msgs {
+			msgs = append(msgs, r.msgs[i])
+			keys = append(keys, r.msgs[i].ConversationKey())
+			times = append(times, r.now)
+			answered = append(answered, r.answered)
+		}
+		for range r.statuses {
+			stTimes = append(stTimes, r.now)
+		}
+		statuses = append(statuses, r.statuses...)
+	}
+	if msgs == nil {
+		msgs = []chat.Message{}
+	}
+	if statuses == nil {
+		statuses = []chat.Status{}
+	}
+	msgJSON, err := json.Marshal(msgs)
+	if err != nil {
+		return nil, fmt.Errorf("encoding messages: %w", err)
+	}
+	stJSON, err := json.Marshal(statuses)
+	if err != nil {
+		return nil, fmt.Errorf("encoding statuses: %w", err)
+	}
+	var newMsgs, pending, newSts, readied int64
+	var msgKeys, stKeys []byte
+	if err := b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes).
+		Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied); err != nil {
+		return nil, fmt.Errorf("accepting into the inbox: %w", err)
+	}
+	if pending > 0 {
+		b.wakeIn.wake()
+	}
+	recMsgs := map[[3]string]bool{}
+	if newMsgs > 0 {
+		var rows [][3]string
+		if err := json.Unmarshal(msgKeys, &rows); err != nil {
+			return nil, fmt.Errorf("decoding recorded messages: %w", err)
+		}
+		for _, r := range rows {
+			recMsgs[r] = true
+		}
+	}
+	recSts := map[[4]string]bool{}
+	if newSts > 0 {
+		var rows [][4]string
+		if err := json.Unmarshal(stKeys, &rows); err != nil {
+			return nil, fmt.Errorf("decoding recorded statuses: %w", err)
+		}
+		for _, r := range rows {
+			recSts[r] = true
+		}
+	}
+	out := make([]acceptResp, len(group))
+	for i, r := range group {
+		var res AcceptResult
+		for _, m := range r.msgs {
+			k := [3]string{m.TenantID, string(m.Channel), m.ID}
+			if recMsgs[k] {
+				res.Fresh = append(res.Fresh, m)
+				delete(recMsgs, k) // a message repeated in the group is new once
+			}
+		}
+		res.New = len(res.Fresh)
+		res.Duplicate = len(r.msgs) - res.New
+		var fresh []chat.Status
+		for _, s := range r.statuses {
+			k := [4]string{s.TenantID, string(s.Channel), s.MessageID, s.Status}
+			if recSts[k] {
+				fresh = append(fresh, s)
+				delete(recSts, k)
+			}
+		}
+		res.NewStatuses = len(fresh)
+		res.DuplicateStatuses = len(r.statuses) - res.NewStatuses
+		out[i] = acceptResp{res: res, fresh: fresh}
+	}
+	return out, nil
+}
