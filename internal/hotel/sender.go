@@ -86,3 +86,26 @@ func sendError(err error) error {
 }
 
 var _ inbox.RetryableError = retryAfter{}
+
+// loggedSender logs every failed send, one line with the hotel and ids:
+// warn when the reply is given up (it is now a dead letter), info when it
+// will be tried again.
+type loggedSender struct {
+	next inbox.Sender
+	log  *slog.Logger
+}
+
+func (l loggedSender) Send(ctx context.Context, r inbox.OutboundReply) (string, error) {
+	id, err := l.next.Send(ctx, r)
+	if err == nil || inbox.IsSuppressed(err) || inbox.IsHold(err) {
+		return id, err // the consent and token steps log their own
+	}
+	var re inbox.RetryableError
+	attrs := []any{"tenant_id", r.TenantID, "channel", r.Channel, "to", r.To, "in_reply_to", r.InReplyTo, "staff", r.Staff, "error", err}
+	if errors.As(err, &re) && !re.Retryable() {
+		l.log.Warn("reply refused for good; it is a dead letter until replayed", attrs...)
+	} else {
+		l.log.Info("reply send failed; it will be retried", attrs...)
+	}
+	return id, err
+}

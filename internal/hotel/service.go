@@ -230,7 +230,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	} else {
 		whatsappTokenValid.Set(1) // no token to refuse: development logs replies
 	}
-	s.outbound = consentSender{store: s.consent, next: out}
+	s.outbound = loggedSender{next: consentSender{store: s.consent, next: out}, log: s.log}
 	if err := s.buildMailboxes(); err != nil {
 		return nil, err
 	}

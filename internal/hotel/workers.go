@@ -103,8 +103,11 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	turn, err := s.orchestrator.HandleTurn(ctx, m, hc)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
+			s.log.Warn("guest message given up; it is a dead letter until replayed", "tenant_id", m.TenantID, "channel", m.Channel,
+				"guest", m.From, "message_id", m.ID, "error", err)
 			return nil, inbox.Permanent(err)
 		}
+		s.log.Info("guest message failed; it will be retried", "tenant_id", m.TenantID, "message_id", m.ID, "error", err)
 		return nil, err
 	}
 	s.recordTurn(ctx, m, hc, turn)

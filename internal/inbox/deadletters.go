@@ -199,38 +199,29 @@ func (ib *Inbox) replay(ctx context.Context, kind, tenant string, ids []string, 
 			}
 			seqs = append(seqs, n)
 		}
-		table, dead := "inbox_messages", StateDead
+		table, ready, dead, wake := "inbox_messages", "inbox_ready", StateDead, pg.wakeIn
 		if kind == DeadOutbox {
-			table, dead = "outbox_replies", StateFailed
+			table, ready, dead, wake = "outbox_replies", "outbox_ready", StateFailed, pg.wakeOut
 		}
-		// One statement per table: a row leaves the dead state once, so two
-		// concurrent replays take it once between them.
-		// The replayed rows' conversations go back in the claims' line
-		// (see readyUpsertSQL), or no claim would find them.
-		ready := "inbox_ready"
-		if kind == DeadOutbox {
-			ready = "outbox_ready"
-		}
-		var n, readied int64
-		err := pg.pool.QueryRow(ctx, `WITH rep AS (
-			UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
-				last_error = 'replayed; before: ' || coalesce(last_error, '')
-			WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)
-			RETURNING seq, conversation_key, tenant_id, next_attempt_at
-		), rdy AS (`+readyUpsertSQL(ready, "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM rep")+`)
-		SELECT (SELECT count(*) FROM rep), (SELECT count(*) FROM rdy)`,
-			ib.opts.Now(), dead, all, seqs, tenant).Scan(&n, &readied)
+		// One statement: a row leaves the dead state once, so two
+		// concurrent replays take it once between them; its conversation
+		// joins the claims' line in the same commit.
+		var n int
+		err := pg.pool.QueryRow(ctx, `WITH upd AS (
+				UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
+					last_error = 'replayed; before: ' || coalesce(last_error, '')
+				WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)
+				RETURNING conversation_key, tenant_id, seq, next_attempt_at
+			), rdy AS (`+readyUpsertSQL(ready, "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM upd")+`)
+			SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM rdy)`,
+			ib.opts.Now(), dead, all, seqs, tenant).Scan(&n)
 		if err != nil {
 			return 0, err
 		}
 		if n > 0 {
-			if kind == DeadOutbox {
-				pg.wakeOut.wake()
-			} else {
-				pg.wakeIn.wake()
-			}
+			wake.wake()
 		}
-		return int(n), nil
+		return n, nil
 	}
 	return ib.memReplay(ctx, kind, tenant, ids, all)
 }
@@ -349,4 +340,16 @@ func (ib *Inbox) memReplay(ctx context.Context, kind, tenant string, ids []strin
 		n++
 	}
 	return n, nil
+}
+
+// IsHold reports whether err is a Sender's Hold: no failure, the reply waits.
+func IsHold(err error) bool {
+	var h heldError
+	return errors.As(err, &h)
+}
+
+// IsSuppressed reports whether err is a Sender's Suppress: no failure.
+func IsSuppressed(err error) bool {
+	var s suppressedError
+	return errors.As(err, &s)
 }
