@@ -17,6 +17,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,31 +44,36 @@ func Actor(ctx context.Context) string {
 // Challenge is the WWW-Authenticate header of a 401 from the admin API.
 const Challenge = `Bearer realm="agente-caddy admin"`
 
-// Authorize verifies the request's bearer token (adminauth.Verify) with
-// secret and returns its subject. A failure's message is fit for the
-// client: it says what is wrong with the token, never more.
-func Authorize(r *http.Request, secret []byte, now time.Time) (string, error) {
-	claims, err := adminauth.Verify(r.Header.Get("Authorization"), secret, now)
+// Authorize verifies the request's bearer token (adminauth.Verifier) and
+// returns its claims. A failure's message is fit for the client: it says
+// what is wrong with the token, never more.
+func Authorize(r *http.Request, v adminauth.Verifier, now time.Time) (adminauth.Claims, error) {
+	claims, err := v.Verify(r.Header.Get("Authorization"), now)
 	if err != nil {
 		if errors.Is(err, adminauth.ErrUnauthorized) {
-			return "", err
+			return adminauth.Claims{}, err
 		}
-		return "", adminauth.ErrUnauthorized
+		return adminauth.Claims{}, adminauth.ErrUnauthorized
 	}
-	return claims.Subject, nil
+	return claims, nil
+}
+
+// PrincipalFromClaims is who a verified token acts as.
+func PrincipalFromClaims(c adminauth.Claims) Principal {
+	return Principal{Subject: c.Subject, Role: c.Role, Tenants: c.Tenants, ExpiresAt: c.ExpiresAt, TokenID: c.ID}
 }
 
 // Authenticate is Authorize for a plain http.Handler chain. On success it
-// returns the request carrying the token's subject as the actor; on failure
-// it has answered 401 JSON with WWW-Authenticate.
-func Authenticate(w http.ResponseWriter, r *http.Request, secret []byte, now time.Time) (*http.Request, bool) {
-	sub, err := Authorize(r, secret, now)
+// returns the request carrying the token's principal; on failure it has
+// answered 401 JSON with WWW-Authenticate.
+func Authenticate(w http.ResponseWriter, r *http.Request, v adminauth.Verifier, now time.Time) (*http.Request, bool) {
+	claims, err := Authorize(r, v, now)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", Challenge)
 		httpjson.Error(w, http.StatusUnauthorized, err.Error())
 		return r, false
 	}
-	return r.WithContext(WithActor(r.Context(), sub)), true
+	return r.WithContext(WithPrincipal(r.Context(), PrincipalFromClaims(claims))), true
 }
 
 // FlagStore is what the feature-flag routes need (*flags.Store).
@@ -107,6 +113,9 @@ type Options struct {
 	Deliveries Deliveries
 	// Canaries are the running config's canaries (canaries.go); nil: none.
 	Canaries func() []*canary.State
+	// Revocations records revoked token ids (POST /admin/tokens/revoke);
+	// nil answers 503 there.
+	Revocations *adminauth.Revocations
 }
 
 // Handler serves the admin API.
@@ -144,6 +153,9 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /admin/canaries", h.canaryList)
 	m.HandleFunc("GET /admin/canaries/{name}", h.getCanary)
 	m.HandleFunc("POST /admin/canaries/{name}/{action}", h.canaryAction)
+	m.HandleFunc("GET /admin/whoami", h.whoami)
+	m.HandleFunc("POST /admin/tokens/revoke", h.revokeToken)
+	m.HandleFunc("GET /admin/tokens/revoked", h.listRevoked)
 	// Same paths without a method: the method is wrong (405, JSON).
 	for path, allow := range map[string]string{
 		"/admin/tenants":                                   "GET, POST",
@@ -159,6 +171,9 @@ func New(opts Options) (*Handler, error) {
 		"/admin/canaries":                                  "GET",
 		"/admin/canaries/{name}":                           "GET",
 		"/admin/canaries/{name}/{action}":                  "POST",
+		"/admin/whoami":                                    "GET",
+		"/admin/tokens/revoke":                             "POST",
+		"/admin/tokens/revoked":                            "GET",
 	} {
 		m.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			if path == "/admin/tenants/{id}" && r.PathValue("id") == "refresh" {
@@ -180,6 +195,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if Actor(r.Context()) == "" {
 		w.Header().Set("WWW-Authenticate", Challenge)
 		httpjson.Error(w, http.StatusUnauthorized, "unauthorized")
+		return
+	}
+	if !authorize(w, r) {
 		return
 	}
 	h.mux.ServeHTTP(w, r)
@@ -277,13 +295,33 @@ func parseStatus(s string) (bool, error) {
 	return false, fmt.Errorf("status must be \"active\" or \"inactive\", not %q", s)
 }
 
+// listTenants: GET /admin/tenants[?limit=&cursor=], by tenant id. The
+// answer carries the page under both "items" (the paginated lists' shape)
+// and "tenants" (what scripts read before pagination).
 func (h *Handler) listTenants(w http.ResponseWriter, r *http.Request) {
+	pg, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
 	ts := h.opts.Tenants.Tenants()
-	out := make([]TenantJSON, 0, len(ts))
+	slices.SortFunc(ts, func(a, b tenancy.Tenant) int { return strings.Compare(a.ID, b.ID) })
+	out := make([]TenantJSON, 0, min(len(ts), pg.Limit))
+	next := ""
 	for _, t := range ts {
+		if pg.Cursor != "" && t.ID <= pg.Cursor {
+			continue
+		}
+		if len(out) == pg.Limit {
+			next = out[len(out)-1].TenantID
+			break
+		}
 		out = append(out, h.tenantJSON(t))
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"tenants": out})
+	httpjson.Write(w, http.StatusOK, struct {
+		Tenants    []TenantJSON `json:"tenants"`
+		Items      []TenantJSON `json:"items"`
+		NextCursor string       `json:"next_cursor"`
+	}{out, out, encodeCursor(next)})
 }
 
 func (h *Handler) getTenant(w http.ResponseWriter, r *http.Request) {

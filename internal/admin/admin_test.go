@@ -32,7 +32,7 @@ func newAPI(t *testing.T, opts Options) *api {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r, ok := Authenticate(w, r, jwtSecret, time.Now()); ok {
+		if r, ok := Authenticate(w, r, adminauth.Verifier{Secret: jwtSecret}, time.Now()); ok {
 			h.ServeHTTP(w, r)
 		}
 	}))

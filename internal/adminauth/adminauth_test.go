@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,8 +29,21 @@ func sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.Claims) string 
 	return s
 }
 
-func valid() jwt.RegisteredClaims {
-	return jwt.RegisteredClaims{Subject: "ops@hotel", ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)), IssuedAt: jwt.NewNumericDate(now)}
+func valid() tokenClaims {
+	return tokenClaims{RegisteredClaims: jwt.RegisteredClaims{Subject: "ops@hotel", ID: "jti-1",
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)), IssuedAt: jwt.NewNumericDate(now)}, Role: RoleAdmin}
+}
+
+// rawToken signs a payload given as JSON text (dates as strings, ...).
+func rawToken(t *testing.T, payload string) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	signing := b64([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + b64([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(signing, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + b64(sig)
 }
 
 func TestVerifyAccepts(t *testing.T) {
@@ -93,6 +107,25 @@ func TestVerifyRejects(t *testing.T) {
 	future.NotBefore = jwt.NewNumericDate(now.Add(time.Minute))
 	issuedLater := valid()
 	issuedLater.IssuedAt = jwt.NewNumericDate(now.Add(time.Minute))
+	century := valid()
+	century.ExpiresAt = jwt.NewNumericDate(now.Add(100 * 365 * 24 * time.Hour))
+	longNoIat := valid()
+	longNoIat.IssuedAt = nil
+	longNoIat.ExpiresAt = jwt.NewNumericDate(now.Add(31 * 24 * time.Hour))
+	backdated := valid() // issued long ago, so exp-iat is over 30 days
+	backdated.IssuedAt = jwt.NewNumericDate(now.Add(-40 * 24 * time.Hour))
+	noJTI := valid()
+	noJTI.ID = ""
+	noRole := valid()
+	noRole.Role = ""
+	otherRole := valid()
+	otherRole.Role = "root"
+	staffNoHotel := valid()
+	staffNoHotel.Role = RoleStaff
+	adminWithHotel := valid()
+	adminWithHotel.Tenants = []string{"hotel-a"}
+	expString := fmt.Sprintf(`{"sub":"ops","jti":"j","role":"admin","iat":%d,"exp":"%d"}`, now.Unix(), now.Add(time.Hour).Unix())
+	iatString := fmt.Sprintf(`{"sub":"ops","jti":"j","role":"admin","iat":"%d","exp":%d}`, now.Unix(), now.Add(time.Hour).Unix())
 
 	cases := []struct {
 		name   string
@@ -123,6 +156,16 @@ func TestVerifyRejects(t *testing.T) {
 		{"blank sub", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, blankSub), ErrNoSubject},
 		{"nbf in the future", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, future), ErrNotYetValid},
 		{"iat in the future", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, issuedLater), ErrNotYetValid},
+		{"100-year token", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, century), ErrLifetime},
+		{"31 days without iat", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, longNoIat), ErrLifetime},
+		{"exp 40 days after iat", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, backdated), ErrLifetime},
+		{"exp as a string", "Bearer " + rawToken(t, expString), ErrNumericDate},
+		{"iat as a string", "Bearer " + rawToken(t, iatString), ErrNumericDate},
+		{"no jti", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, noJTI), ErrNoID},
+		{"no role", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, noRole), ErrRole},
+		{"unknown role", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, otherRole), ErrRole},
+		{"staff without hotels", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, staffNoHotel), ErrTenants},
+		{"admin with hotels", "Bearer " + sign(t, jwt.SigningMethodHS256, secret, adminWithHotel), ErrTenants},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -137,6 +180,39 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	if _, err := Verify("Bearer "+good, nil, now); !errors.Is(err, ErrNoSecret) {
 		t.Fatalf("empty secret: %v", err)
+	}
+}
+
+func TestStaffTokens(t *testing.T) {
+	tok, err := MintToken(secret, Token{Subject: "reception@a", Role: RoleStaff, Tenants: []string{"hotel-a"}, TTL: time.Hour}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Verify("Bearer "+tok, secret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Role != RoleStaff || !c.Reaches("hotel-a") || c.Reaches("hotel-b") || c.ID == "" {
+		t.Fatalf("claims %+v", c)
+	}
+	admin, _ := MintAt(secret, "ops", time.Hour, now)
+	if c, err := Verify("Bearer "+admin, secret, now); err != nil || !c.Reaches("hotel-b") {
+		t.Fatalf("admin %+v %v", c, err)
+	}
+	// A shorter configured maximum; revocation by jti.
+	v := Verifier{Secret: secret, MaxLifetime: 10 * time.Minute, Revoked: func(jti string) bool { return jti == c.ID }}
+	if _, err := v.Verify("Bearer "+tok, now); !errors.Is(err, ErrLifetime) {
+		t.Fatalf("1h token under a 10m maximum: %v", err)
+	}
+	v.MaxLifetime = 2 * time.Hour
+	if _, err := v.Verify("Bearer "+tok, now); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked: %v", err)
+	}
+	if _, err := MintToken(secret, Token{Subject: "x", Role: RoleStaff, TTL: time.Hour}, now); err == nil {
+		t.Fatal("staff token without a hotel minted")
+	}
+	if _, err := MintToken(secret, Token{Subject: "x", Role: "root", TTL: time.Hour}, now); err == nil {
+		t.Fatal("unknown role minted")
 	}
 }
 

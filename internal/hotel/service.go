@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/internal/admin"
+	"github.com/agentehotel/agente-caddy/internal/adminauth"
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/chat"
@@ -166,6 +167,7 @@ type Service struct {
 	mailboxState mailbox.StateStore
 	hotelBoxes   *hotelMailboxes // nil without Postgres or SecretKey
 	adminRoutes  http.Handler
+	revocations  *adminauth.Revocations
 	zones        sync.Map // time zone name → *time.Location
 	stopWorkers  func()
 	// reengageLater holds 131047 receipts that came before their reply
@@ -228,10 +230,19 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := s.openHotelMailboxes(); err != nil {
 		return nil, err
 	}
+	if deps.Postgres != nil {
+		s.revocations = adminauth.NewPostgresRevocations(deps.Postgres)
+		if err := s.revocations.Load(context.Background()); err != nil {
+			s.log.Warn("loading revoked admin tokens", "error", err)
+		}
+	} else if s.revocations, err = keep(deps.Keeper, "revocations:memory", adminauth.NewMemoryRevocations); err != nil {
+		return nil, err
+	}
 	if s.admin, err = admin.New(admin.Options{
-		Tenants:   deps.Tenants,
-		Flags:     deps.Flags,
-		Dashboard: s.dashboard,
+		Revocations: s.revocations,
+		Tenants:     deps.Tenants,
+		Flags:       deps.Flags,
+		Dashboard:   s.dashboard,
 		ResumeConversation: func(ctx context.Context, tenantID, channel, guest string) (bool, error) {
 			return s.orchestrator.ResetHandoff(ctx, tenantID, chat.Channel(channel), guest)
 		},
@@ -259,6 +270,9 @@ func Collectors() []prometheus.Collector {
 	}
 	return cs
 }
+
+// TokenRevocations are the revoked admin token ids admin_auth refuses.
+func (s *Service) TokenRevocations() *adminauth.Revocations { return s.revocations }
 
 // Admin is the admin API. It answers 401 to a request whose context carries
 // no authenticated admin (admin.WithActor): authentication is in front of it.

@@ -56,6 +56,9 @@ func (s *Service) Start() {
 	if s.hotelBoxes != nil {
 		run("hotels' mailboxes", s.runHotelMailboxes)
 	}
+	run("revoked admin tokens", func(ctx context.Context) error {
+		return s.revocations.Run(ctx, func(err error) { s.log.Warn("reloading revoked admin tokens", "error", err) })
+	})
 	run("131047 receipts", s.runReengage)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }

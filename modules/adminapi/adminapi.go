@@ -5,6 +5,8 @@ package adminapi
 
 import (
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -52,7 +54,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // ServeHTTP implements caddyhttp.MiddlewareHandler. It ends the chain.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if sub, _ := caddyhttp.GetVar(r.Context(), agente.VarAdminSubject).(string); sub != "" {
-		r = r.WithContext(admin.WithActor(r.Context(), sub))
+		// The role comes with the subject from admin_auth; a subject
+		// without one (another authenticator) reaches nothing.
+		p := admin.Principal{Subject: sub}
+		p.Role, _ = caddyhttp.GetVar(r.Context(), agente.VarAdminRole).(string)
+		if ts, _ := caddyhttp.GetVar(r.Context(), agente.VarAdminTenants).(string); ts != "" {
+			p.Tenants = strings.Split(ts, ",")
+		}
+		if exp, ok := caddyhttp.GetVar(r.Context(), agente.VarAdminExpires).(int64); ok {
+			p.ExpiresAt = time.Unix(exp, 0)
+		}
+		p.TokenID, _ = caddyhttp.GetVar(r.Context(), agente.VarAdminTokenID).(string)
+		r = r.WithContext(admin.WithPrincipal(r.Context(), p))
 	}
 	h.api.ServeHTTP(w, r)
 	return nil

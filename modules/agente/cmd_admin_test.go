@@ -26,6 +26,8 @@ func runCommand(t *testing.T, name string, args ...string) (int, error, string) 
 	case "admin-token":
 		fs.String("sub", "", "")
 		fs.Duration("ttl", time.Hour, "")
+		fs.String("role", "admin", "")
+		fs.StringSlice("tenant", nil, "")
 	case "migrate":
 		fs.String("url", "", "")
 		fs.Duration("timeout", time.Minute, "")

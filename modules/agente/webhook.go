@@ -26,6 +26,17 @@ const (
 	// {http.vars.admin_sub}, set by admin_auth: the admin API audits writes
 	// under it and admin rate limits key on it.
 	VarAdminSubject = "admin_sub"
+	// VarAdminRole is the token's role, {http.vars.admin_role}: admin or
+	// staff. The admin API lets staff reach only their hotels'
+	// conversations.
+	VarAdminRole = "admin_role"
+	// VarAdminTenants are a staff token's hotels, comma-joined,
+	// {http.vars.admin_tenants}.
+	VarAdminTenants = "admin_tenants"
+	// VarAdminExpires is the token's exp (Unix seconds, int64).
+	VarAdminExpires = "admin_exp"
+	// VarAdminTokenID is the token's jti.
+	VarAdminTokenID = "admin_jti"
 	// VarGuestMessages is "yes" when a webhook carries a guest's message and
 	// "no" when it carries only receipts or other fields,
 	// {http.vars.guest_messages}: guests' limits count only the former.

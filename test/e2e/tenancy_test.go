@@ -30,7 +30,7 @@ const adminSecret = "e2e-admin-jwt-secret-0123456789abcdef"
 func badTokens(t *testing.T) map[string]string {
 	t.Helper()
 	now := time.Now()
-	valid := jwt.MapClaims{"sub": "ops", "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
+	valid := jwt.MapClaims{"sub": "ops", "jti": "e2e-valid", "role": "admin", "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
 	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
 		if err != nil {
@@ -60,6 +60,12 @@ func badTokens(t *testing.T) map[string]string {
 		"expired":           "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret), jwt.MapClaims{"sub": "ops", "exp": now.Add(-2 * time.Minute).Unix()}),
 		"missing exp":       "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret), jwt.MapClaims{"sub": "ops", "iat": now.Unix()}),
 		"missing sub":       "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret), jwt.MapClaims{"exp": now.Add(time.Minute).Unix()}),
+		"100-year token": "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret),
+			jwt.MapClaims{"sub": "ops", "jti": "j", "role": "admin", "iat": now.Unix(), "exp": now.Add(100 * 365 * 24 * time.Hour).Unix()}),
+		"exp as a string": "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret),
+			jwt.MapClaims{"sub": "ops", "jti": "j", "role": "admin", "iat": now.Unix(), "exp": fmt.Sprint(now.Add(time.Hour).Unix())}),
+		"no role": "Bearer " + sign(jwt.SigningMethodHS256, []byte(adminSecret),
+			jwt.MapClaims{"sub": "ops", "jti": "j", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}),
 		"tampered payload": "Bearer " + parts[0] + "." +
 			strings.TrimRight(jwtSegment(`{"sub":"root","exp":`+fmt.Sprint(now.Add(time.Hour).Unix())+`}`), "=") + "." + parts[2],
 	}
