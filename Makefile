@@ -7,7 +7,7 @@ CADDY_VERSION := v2.11.9
 # (build included) on 2 shared cores.
 TEST_TIMEOUT ?= 12m
 
-.PHONY: build run test test-in-env bench lint xcaddy-build clean \
+.PHONY: build run test test-in-env bench bench-all lint xcaddy-build clean \
 	docker-build docker-up docker-down health synthetic-health-check canary-diff \
 	slo-rules slo-rules-update alertmanager-config promtool-check promtool-test
 
@@ -28,8 +28,16 @@ test: build
 test-in-env:
 	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## bench: the benchmarks, each next to its same-run reference.
+## bench: the staircase (BENCHMARKS.md): the webhook's ack rate from plain
+## `respond` to the shipped configuration, each stage as a ratio to `respond`
+## in the same run, with p50/p99 and accepted vs processed.
+## STAIRCASE_N, STAIRCASE_CONNS, STAIRCASE_ROUNDS tune it.
 bench: build
+	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- \
+		$(GO) test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkStaircase$$' -benchtime 1x ./test/e2e/
+
+## bench-all: every benchmark, each next to its same-run reference.
+bench-all: build
 	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- $(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint:

@@ -116,6 +116,12 @@ type Options struct {
 	// Revocations records revoked token ids (POST /admin/tokens/revoke);
 	// nil answers 503 there.
 	Revocations *adminauth.Revocations
+	// Conversations serves the staff's view of each hotel's guests; nil
+	// answers 503 there.
+	Conversations Conversations
+	// DeadLetters lists and replays what was given up; nil answers 503
+	// there.
+	DeadLetters DeadLetters
 }
 
 // Handler serves the admin API.
@@ -156,6 +162,8 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /admin/whoami", h.whoami)
 	m.HandleFunc("POST /admin/tokens/revoke", h.revokeToken)
 	m.HandleFunc("GET /admin/tokens/revoked", h.listRevoked)
+	h.conversationRoutes()
+	h.deadLetterRoutes()
 	// Same paths without a method: the method is wrong (405, JSON).
 	for path, allow := range map[string]string{
 		"/admin/tenants":                                   "GET, POST",
@@ -163,6 +171,10 @@ func New(opts Options) (*Handler, error) {
 		"/admin/tenants/{id}/identifiers":                  "POST",
 		"/admin/tenants/{id}/identifiers/{identifier}":     "DELETE",
 		"/admin/tenants/{id}/conversations/{guest}/resume": "POST",
+		"/admin/tenants/{id}/conversations":                "GET",
+		"/admin/tenants/{id}/conversations/{guest}":        "GET",
+		"/admin/tenants/{id}/conversations/{guest}/reply":  "POST",
+		"/admin/tenants/{id}/conversations/{guest}/close":  "POST",
 		"/admin/tenants/{id}/replies":                      "GET",
 		"/admin/unrouted":                                  "GET",
 		"/admin/feature-flags":                             "GET",
@@ -172,6 +184,8 @@ func New(opts Options) (*Handler, error) {
 		"/admin/canaries/{name}":                           "GET",
 		"/admin/canaries/{name}/{action}":                  "POST",
 		"/admin/whoami":                                    "GET",
+		"/admin/dead-letters":                              "GET",
+		"/admin/dead-letters/replay":                       "POST",
 		"/admin/tokens/revoke":                             "POST",
 		"/admin/tokens/revoked":                            "GET",
 	} {
@@ -572,14 +586,23 @@ func (h *Handler) resumeConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	channel := r.URL.Query().Get("channel")
+	if channel == "email" {
+		channel = "gmail"
+	}
+	ctx := r.Context()
+	if channel == "" && h.opts.Conversations != nil {
+		// The guest's conversation says which channel it is on.
+		if d, err := h.opts.Conversations.Detail(ctx, conversationKeyOf(id, "", guest)); err == nil {
+			channel = d.Conversation.Channel
+		}
+	}
 	if channel == "" {
 		channel = "whatsapp"
 	}
 	if !tenancy.ValidChannel(channel) {
-		httpjson.Error(w, http.StatusBadRequest, "channel must be whatsapp or gmail")
+		httpjson.Error(w, http.StatusBadRequest, "channel must be whatsapp or email")
 		return
 	}
-	ctx := r.Context()
 	was, err := h.opts.ResumeConversation(ctx, id, channel, guest)
 	if err != nil {
 		h.opts.OnError(r, err)
@@ -593,7 +616,7 @@ func (h *Handler) resumeConversation(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusServiceUnavailable, "conversation resumed, but the audit log is unavailable")
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"tenant_id": id, "channel": channel, "guest": guest, "was_handed_off": was})
+	httpjson.Write(w, http.StatusOK, map[string]any{"tenant_id": id, "channel": WireChannel(channel), "guest": guest, "was_handed_off": was, "state": "active"})
 }
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {

@@ -177,6 +177,42 @@ var ErrBadMessage = errors.New("agent: bad message")
 // caller may retry the message (a retried message does not book twice).
 // A message delivered again after it was answered gets the same replies.
 func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelContext) ([]chat.Reply, error) {
+	t, err := o.HandleTurn(ctx, m, hotel)
+	return t.Replies, err
+}
+
+// Turn is what handling one message produced.
+type Turn struct {
+	Replies []chat.Reply
+	// HandedOff is set when this message handed the conversation to a
+	// person (not when it was handed off already, nor on a redelivery).
+	HandedOff bool
+	// Language is the guest's language as the agent knows it ("es", "en").
+	Language string
+	// BookingRef is the newest booking made in the conversation, or "".
+	BookingRef string
+}
+
+// HandleTurn is Handle, saying also whether the conversation was handed to
+// a person.
+func (o *Orchestrator) HandleTurn(ctx context.Context, m chat.Message, hotel HotelContext) (Turn, error) {
+	replies, turn, err := o.handle(ctx, m, hotel)
+	turn.Replies = replies
+	return turn, err
+}
+
+// GuestState is what the agent remembers of a guest's conversation (for
+// staff to read); found is false when there is no live session.
+func (o *Orchestrator) GuestState(ctx context.Context, tenantID string, ch chat.Channel, guest string) (State, bool, error) {
+	sess, err := o.sessions.Load(ctx, KeyFor(tenantID, ch, guest), o.now())
+	if err != nil {
+		return State{}, false, err
+	}
+	return sess.State, !sess.New, nil
+}
+
+func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelContext) ([]chat.Reply, Turn, error) {
+	var info Turn
 	start := time.Now()
 	intent := nlp.Unknown
 	status := statusSuccess
@@ -189,11 +225,11 @@ func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelCo
 	h := hotel.withDefaults()
 	if h.TenantID == "" || strings.TrimSpace(m.From) == "" {
 		status = statusError
-		return nil, fmt.Errorf("%w: tenant %q, guest %q", ErrBadMessage, h.TenantID, m.From)
+		return nil, info, fmt.Errorf("%w: tenant %q, guest %q", ErrBadMessage, h.TenantID, m.From)
 	}
 	if m.TenantID != "" && m.TenantID != h.TenantID {
 		status = statusError
-		return nil, fmt.Errorf("%w: message of tenant %q handled as tenant %q", ErrBadMessage, m.TenantID, h.TenantID)
+		return nil, info, fmt.Errorf("%w: message of tenant %q handled as tenant %q", ErrBadMessage, m.TenantID, h.TenantID)
 	}
 	now := o.now().In(h.Location)
 	if m.Kind.Silent() {
@@ -204,27 +240,28 @@ func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelCo
 			(sys.Type == chat.SystemChangedNumber || sys.Type == chat.SystemChangedUserID) {
 			if err := o.moveGuest(ctx, h.TenantID, m.Channel, sys.FormerID, sys.NewID, now); err != nil {
 				status = statusError
-				return nil, err
+				return nil, info, err
 			}
 		}
-		return nil, nil
+		return nil, info, nil
 	}
 	key := KeyFor(h.TenantID, m.Channel, m.From)
 	sess, err := o.sessions.Load(ctx, key, now)
 	if err != nil {
 		status = statusError
-		return nil, err
+		return nil, info, err
 	}
 
 	if m.ID != "" {
 		for _, r := range sess.State.Recent {
 			if r.MessageID == m.ID {
 				intent = nlp.Intent(r.Intent)
-				return r.Replies, nil
+				return r.Replies, info, nil
 			}
 		}
 	}
 
+	wasHandoff := sess.State.Handoff
 	t := &turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
 	t.run()
 	t.noteAttachments()
@@ -245,9 +282,14 @@ func (o *Orchestrator) Handle(ctx context.Context, m chat.Message, hotel HotelCo
 	sess.ExpiresAt = now.Add(DefaultSessionTTL)
 	if err := o.sessions.Save(ctx, sess); err != nil {
 		status = statusError
-		return nil, err
+		return nil, info, err
 	}
-	return t.replies, nil
+	info.HandedOff = st.Handoff && !wasHandoff
+	info.Language = st.Language
+	if n := len(st.Bookings); n > 0 {
+		info.BookingRef = st.Bookings[n-1]
+	}
+	return t.replies, info, nil
 }
 
 // ResetHandoff gives a conversation back to the agent after a person took it

@@ -337,6 +337,35 @@ var conversationCases = []conversationCase{
 		}
 	}},
 
+	{"HandleTurn says when a message hands the conversation off, once", func(t *testing.T, mk func(...envOption) *env) {
+		e := mk()
+		c := e.guest()
+		turn := func(text string) Turn {
+			t.Helper()
+			tr, err := e.o.HandleTurn(context.Background(), c.message(chat.KindText, text, ""), c.hotel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}
+		if tr := turn("hola"); tr.HandedOff {
+			t.Fatal("a greeting handed off")
+		}
+		m := c.message(chat.KindText, "quiero hablar con una persona", "")
+		if tr, _ := e.o.HandleTurn(context.Background(), m, c.hotel); !tr.HandedOff || len(tr.Replies) != 1 || tr.Language != "es" {
+			t.Fatalf("handoff turn %+v", tr)
+		}
+		if tr, _ := e.o.HandleTurn(context.Background(), m, c.hotel); tr.HandedOff {
+			t.Fatal("the redelivered handoff message handed off again")
+		}
+		if tr := turn("hola"); tr.HandedOff {
+			t.Fatal("a message during the handoff handed off again")
+		}
+		if st, found, err := e.o.GuestState(context.Background(), c.hotel.TenantID, c.ch, c.from); err != nil || !found || !st.Handoff {
+			t.Fatalf("GuestState = %+v %v %v", st, found, err)
+		}
+	}},
+
 	{"handoff ends when the session expires", func(t *testing.T, mk func(...envOption) *env) {
 		e := mk()
 		c := e.guest()

@@ -344,13 +344,16 @@ func (t *turn) onConfirmBooking(text string) bool {
 		} else {
 			t.changeDates()
 		}
-	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort):
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort) || nlp.ChangeOfMind(text) == nlp.CancelReservation:
+		// "mejor cancela" before the yes: nothing is booked, the booking
+		// being made is dropped
 		t.intent = nlp.MakeReservation
 		t.abortBooking()
 	case hasSlotEntities(e):
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(false)
+	case t.intent == nlp.Pricing && e.PerNight && t.perNight():
 	case len(named) == 1:
 		// Another room of the offers, by name: the same stay in it.
 		t.intent = nlp.MakeReservation
@@ -421,7 +424,7 @@ func (t *turn) onChooseRoom(text string) bool {
 	case t.res.Answer == nlp.Yes && len(offers) == 1:
 		t.intent = nlp.MakeReservation
 		t.selectOffer(offers[0])
-	case t.res.Answer == nlp.No:
+	case t.res.Answer == nlp.No || nlp.ChangeOfMind(text) == nlp.CancelReservation:
 		t.intent = nlp.MakeReservation
 		t.abortBooking()
 	case e.RoomType != "":
@@ -429,6 +432,7 @@ func (t *turn) onChooseRoom(text string) bool {
 		t.intent = nlp.MakeReservation
 		t.mergeSlots()
 		t.reservation(true)
+	case t.intent == nlp.Pricing && e.PerNight && t.perNight():
 	case t.intent == nlp.CheckAvailability || t.intent == nlp.Pricing:
 		t.offersReply()
 	case t.res.Answer == nlp.Yes || t.intent == nlp.MakeReservation || t.intent == nlp.Unknown:
@@ -553,6 +557,9 @@ func (t *turn) dispatch() {
 		}
 		t.greet()
 	case nlp.CheckAvailability, nlp.Pricing:
+		if t.intent == nlp.Pricing && e.PerNight && !hasStayEntities(e) && t.perNight() {
+			return
+		}
 		t.mergeSlots()
 		t.reservation(true)
 	case nlp.MakeReservation:

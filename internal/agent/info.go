@@ -69,7 +69,12 @@ func (t *turn) lateCheckout() {
 	}
 	t.clearFlow()
 	t.st.Step = stepLateCheckout
-	body := t.say(textLateCheckout, view{CheckOutTime: info.CheckOutTime})
+	v := view{CheckOutTime: info.CheckOutTime}
+	if d := t.res.Entities.CheckOut; !d.IsZero() {
+		// "a late checkout on the 23rd": the day the guest means
+		v.CheckOut = formatDate(t.lang, d, t.now)
+	}
+	body := t.say(textLateCheckout, v)
 	if info.Stale {
 		body += "\n\n" + t.staleNote(time.Time{})
 	}

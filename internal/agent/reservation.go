@@ -350,7 +350,36 @@ func (t *turn) selectOffer(o OfferState) {
 		TotalPrice: o.TotalPrice,
 		Currency:   o.Currency,
 	}
+	t.st.LastQuote = &Quote{Room: o.Name, TotalPrice: o.TotalPrice, Currency: o.Currency, Nights: t.pendingStay().Nights()}
 	t.confirmPrompt()
+}
+
+// perNight answers "¿y por noche?": the price of one night of the offers
+// on show, else of the room last chosen. It reports false when there is
+// no price to divide.
+func (t *turn) perNight() bool {
+	var lines []string
+	if len(t.st.LastOffer) > 0 {
+		if s, ok := t.stay(); ok && s.Nights() > 0 {
+			for _, o := range t.st.LastOffer {
+				lines = append(lines, t.perNightLine(Quote{Room: o.Name, TotalPrice: o.TotalPrice, Currency: o.Currency, Nights: s.Nights()}))
+			}
+		}
+	} else if q := t.st.LastQuote; q != nil && q.Nights > 0 {
+		lines = append(lines, t.perNightLine(*q))
+	}
+	if len(lines) == 0 {
+		return false
+	}
+	t.intent = nlp.Pricing
+	t.text(strings.Join(lines, "\n"))
+	return true
+}
+
+func (t *turn) perNightLine(q Quote) string {
+	return t.say(textPricePerNight, view{Room: q.Room, Nights: q.Nights,
+		Total: formatPrice(t.lang, q.TotalPrice/float64(q.Nights), q.Currency),
+		Quote: formatPrice(t.lang, q.TotalPrice, q.Currency)})
 }
 
 func (t *turn) pendingStay() pms.Stay {

@@ -81,12 +81,15 @@ type State struct {
 	LastOffer     []OfferState `json:"last_offer,omitempty"`
 	// OfferStale is set when LastOffer came from a stale availability
 	// answer given at OfferAsOf (RFC 3339; empty when unknown).
-	OfferStale bool         `json:"offer_stale,omitempty"`
-	OfferAsOf  string       `json:"offer_as_of,omitempty"`
-	Handoff    bool         `json:"handoff,omitempty"`
-	Language   string       `json:"language,omitempty"`
-	Bookings   []string     `json:"bookings,omitempty"` // ids booked in this conversation, newest last
-	Recent     []RecentTurn `json:"recent,omitempty"`   // last answered messages, for redeliveries
+	OfferStale bool   `json:"offer_stale,omitempty"`
+	OfferAsOf  string `json:"offer_as_of,omitempty"`
+	// LastQuote is the room last chosen and its price, kept after the
+	// booking: "¿y por noche?" asks about it.
+	LastQuote *Quote       `json:"last_quote,omitempty"`
+	Handoff   bool         `json:"handoff,omitempty"`
+	Language  string       `json:"language,omitempty"`
+	Bookings  []string     `json:"bookings,omitempty"` // ids booked in this conversation, newest last
+	Recent    []RecentTurn `json:"recent,omitempty"`   // last answered messages, for redeliveries
 	// DetailTries counts the replies in a row that did not give the guest
 	// detail asked for.
 	DetailTries int `json:"detail_tries,omitempty"`
@@ -167,6 +170,14 @@ type OfferState struct {
 	// asking for a double means.
 	MaxAdults int `json:"max_adults,omitempty"`
 	Capacity  int `json:"capacity,omitempty"`
+}
+
+// Quote is a room's price for a stay.
+type Quote struct {
+	Room       string  `json:"room"`
+	TotalPrice float64 `json:"total_price"`
+	Currency   string  `json:"currency"`
+	Nights     int     `json:"nights"`
 }
 
 // Pending is the action waiting for the guest's yes.

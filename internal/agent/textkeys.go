@@ -92,6 +92,7 @@ var (
 	textInfoCheckout        = newTextKey("info_checkout")
 	textInfoAmenities       = newTextKey("info_amenities")
 	textInfoHas             = newTextKey("info_has")
+	textPricePerNight       = newTextKey("price_per_night")
 	textInfoHasnt           = newTextKey("info_hasnt")
 	textLateCheckout        = newTextKey("late_checkout")
 	textLateHintText        = newTextKey("late_hint_text")

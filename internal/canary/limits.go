@@ -7,6 +7,8 @@ import "github.com/agentehotel/agente-caddy/internal/judge"
 // default.
 type LimitOverrides struct {
 	P95IncreaseLimit float64
+	// P95IncreaseMin is in seconds; nil leaves it to P95_INCREASE_MIN or 5 ms.
+	P95IncreaseMin   *float64
 	ErrIncreaseLimit float64
 	ErrAbsMin        *float64
 	Alpha            float64
@@ -23,6 +25,9 @@ func (o LimitOverrides) Limits(getenv func(string) string) (judge.Limits, error)
 	}
 	if o.P95IncreaseLimit != 0 {
 		l.P95IncreaseLimit = o.P95IncreaseLimit
+	}
+	if o.P95IncreaseMin != nil {
+		l.P95IncreaseMin = *o.P95IncreaseMin
 	}
 	if o.ErrIncreaseLimit != 0 {
 		l.ErrIncreaseLimit = o.ErrIncreaseLimit

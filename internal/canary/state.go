@@ -38,7 +38,10 @@ const (
 	// statusRolledBack: the canary's weight was set to 0 (by the judge or
 	// the admin API); no progression until weights are set again.
 	statusRolledBack = "rolled_back"
-	// statusPromoted: the canary has 100 % of the traffic.
+	// statusPromoted: the canary has 100 % of the traffic and the rollout
+	// is finished: the judge stops (there is no baseline traffic left to
+	// compare with, only stale samples), so nothing rolls it back
+	// automatically; the admin API can still set weights or roll back.
 	statusPromoted = "promoted"
 )
 
@@ -176,6 +179,7 @@ func (s *State) Apply(cfg Config) error {
 	if err := s.setWeightsLocked(weights); err != nil {
 		return err
 	}
+	s.promoteIfFullLocked()
 	// The verdict and rollback series exist before the judge's first round.
 	rollbacksTotal.WithLabelValues(s.name).Add(0)
 	verdictGauge.WithLabelValues(s.name)
@@ -224,6 +228,25 @@ func (s *State) setWeightsLocked(weights map[string]int) error {
 	}
 	s.table.Store(t)
 	return nil
+}
+
+// promoteIfFullLocked finishes a rollout whose canary has all the traffic:
+// status promoted, and the other arms' samples dropped, so that nothing
+// (a judge round, a report) compares the canary with a baseline that
+// stopped serving.
+func (s *State) promoteIfFullLocked() {
+	if s.canaryPercentLocked() < 100 {
+		return
+	}
+	if s.status != statusPromoted {
+		s.log.Info("canary has 100% of the traffic: rollout finished (promoted)")
+	}
+	s.status = statusPromoted
+	for name, a := range s.arms {
+		if name != CanaryArm {
+			a.window.Reset()
+		}
+	}
 }
 
 // canaryPercentLocked is the canary's share of the traffic in percent.
@@ -311,6 +334,10 @@ func (s *State) Tick(now time.Time) {
 		return
 	}
 	s.lastJudged = now
+	if s.status == statusPromoted {
+		// A finished rollout is not judged: its baseline has no traffic.
+		return
+	}
 	v := s.verdictLocked(now)
 	s.lastVerdict = &v
 	verdictGauge.WithLabelValues(s.name).Set(verdictValue(v.Status))
@@ -354,9 +381,7 @@ func (s *State) Tick(now time.Time) {
 			s.log.Error("canary step failed", zap.Error(err))
 			return
 		}
-		if next >= 100 {
-			s.status = statusPromoted
-		}
+		s.promoteIfFullLocked()
 		s.log.Info("canary advanced", zap.Float64("from_percent", cur), zap.Int("to_percent", next), zap.String("verdict", string(v.Status)))
 	}
 }
@@ -380,6 +405,7 @@ func (s *State) SetWeights(in map[string]int) error {
 	if s.status == statusRolledBack || s.status == statusPromoted {
 		s.status = statusRunning
 	}
+	s.promoteIfFullLocked()
 	s.log.Info("canary weights set through the admin API", zap.Any("weights", s.weights))
 	return nil
 }
@@ -391,7 +417,7 @@ func (s *State) Promote() error {
 	if err := s.setCanaryPercentLocked(100); err != nil {
 		return err
 	}
-	s.status = statusPromoted
+	s.promoteIfFullLocked()
 	s.log.Info("canary promoted through the admin API")
 	return nil
 }

@@ -169,6 +169,59 @@ func TestCanaryPercentSharesTheRest(t *testing.T) {
 	}
 }
 
+// A rollout that reached 100 % is finished: the baseline's samples are
+// dropped and no judge round rolls the canary back, even when the canary's
+// latency then rises far above what the baseline used to serve.
+func TestPromotedRolloutStaysPromoted(t *testing.T) {
+	cfg := twoArms(50, 50)
+	cfg.Steps = []int{100}
+	cfg.Interval = 10 * time.Second
+	s := newState(t, t.Name(), cfg)
+	now := time.Now()
+	fill(s, now, 200, 20*time.Millisecond, 20*time.Millisecond, 0)
+	s.Tick(now)
+	v := s.View()
+	if v.Status != statusPromoted || v.Weights["canary"] != 100 {
+		t.Fatalf("after a PASS to 100 %%: status %s weights %v", v.Status, v.Weights)
+	}
+	if n := v.Arms["baseline"].Requests; n != 0 {
+		t.Fatalf("baseline keeps %d stale samples after the promotion", n)
+	}
+	before := testutil.ToFloat64(rollbacksTotal.WithLabelValues(t.Name()))
+	for round := 1; round <= 10; round++ {
+		now = now.Add(10 * time.Second)
+		for i := 0; i < 100; i++ {
+			s.arms["canary"].record(now, 70*time.Millisecond+time.Duration(i%17)*100*time.Microsecond, false)
+		}
+		s.Tick(now)
+		if v := s.View(); v.Status != statusPromoted || v.Weights["canary"] != 100 {
+			t.Fatalf("round %d after the promotion: status %s weights %v", round, v.Status, v.Weights)
+		}
+	}
+	if d := testutil.ToFloat64(rollbacksTotal.WithLabelValues(t.Name())) - before; d != 0 {
+		t.Fatalf("rolled back %v times after the promotion", d)
+	}
+	// The admin API can still roll it back by hand.
+	if err := s.Rollback(); err != nil || s.View().Weights["canary"] != 0 {
+		t.Fatalf("manual rollback: %v %v", err, s.View().Weights)
+	}
+}
+
+// Weights set to the canary alone (admin API or config) are a promotion too.
+func TestFullWeightIsPromoted(t *testing.T) {
+	s := newState(t, t.Name(), twoArms(0, 100))
+	if st := s.View().Status; st != statusPromoted {
+		t.Fatalf("config canary 100: status %s", st)
+	}
+	s2 := newState(t, t.Name()+"2", twoArms(90, 10))
+	if err := s2.SetWeights(map[string]int{"baseline": 0, "canary": 5}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s2.View().Status; st != statusPromoted {
+		t.Fatalf("admin weights canary-only: status %s", st)
+	}
+}
+
 func TestDetailSeriesPerArm(t *testing.T) {
 	s := newState(t, t.Name(), twoArms(90, 10))
 	now := time.Now()

@@ -18,5 +18,5 @@ var (
 
 // collectors are this package's own metrics.
 func collectors() []prometheus.Collector {
-	return []prometheus.Collector{readReceipts, windowTemplates}
+	return []prometheus.Collector{readReceipts, windowTemplates, handoffNotifications, handoffWaiting, handoffOldestWait, handoffWaitAlert}
 }

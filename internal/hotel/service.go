@@ -26,6 +26,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/canary"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/consent"
+	"github.com/agentehotel/agente-caddy/internal/conversation"
 	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/health"
@@ -76,6 +77,8 @@ type Config struct {
 	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
 	// from Start to Stop, hands their guests' mail to the inbox.
 	Mailboxes []mailbox.Config
+	// Handoff says how staff hear of a guest waiting for a person.
+	Handoff HandoffConfig
 }
 
 // WhatsAppConfig is the Cloud API sender's.
@@ -164,12 +167,16 @@ type Service struct {
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
 	mailboxes    []*mailbox.Worker
+	revocations  *adminauth.Revocations
 	mailboxState mailbox.StateStore
 	hotelBoxes   *hotelMailboxes // nil without Postgres or SecretKey
 	adminRoutes  http.Handler
-	revocations  *adminauth.Revocations
-	zones        sync.Map // time zone name → *time.Location
-	stopWorkers  func()
+	// conversations is the staff's view of each hotel's guests.
+	conversations conversation.Store
+	// notifier tells a hotel's staff of a handoff; nil: nobody is told.
+	notifier    *handoffNotifier
+	zones       sync.Map // time zone name → *time.Location
+	stopWorkers func()
 	// reengageLater holds 131047 receipts that came before their reply
 	// was recorded (window.go).
 	reengageLater chan chat.Status
@@ -227,9 +234,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := s.buildMailboxes(); err != nil {
 		return nil, err
 	}
-	if err := s.openHotelMailboxes(); err != nil {
-		return nil, err
-	}
 	if deps.Postgres != nil {
 		s.revocations = adminauth.NewPostgresRevocations(deps.Postgres)
 		if err := s.revocations.Load(context.Background()); err != nil {
@@ -238,14 +242,30 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	} else if s.revocations, err = keep(deps.Keeper, "revocations:memory", adminauth.NewMemoryRevocations); err != nil {
 		return nil, err
 	}
+	if err := s.openHotelMailboxes(); err != nil {
+		return nil, err
+	}
+	if s.conversations, err = s.openConversations(); err != nil {
+		return nil, err
+	}
+	if cfg.Handoff.Channels == nil {
+		if cfg.Handoff.Channels, err = ParseHandoffChannels(cfg.Handoff.ChannelsJSON); err != nil {
+			return nil, err
+		}
+	}
+	s.notifier = newHandoffNotifier(cfg.Handoff, s.sender.email, staffDesk{s}, s.log)
+	if cfg.Handoff.WaitAlert <= 0 {
+		cfg.Handoff.WaitAlert = 15 * time.Minute
+	}
+	handoffWaitAlert.Set(cfg.Handoff.WaitAlert.Seconds())
 	if s.admin, err = admin.New(admin.Options{
-		Revocations: s.revocations,
-		Tenants:     deps.Tenants,
-		Flags:       deps.Flags,
-		Dashboard:   s.dashboard,
-		ResumeConversation: func(ctx context.Context, tenantID, channel, guest string) (bool, error) {
-			return s.orchestrator.ResetHandoff(ctx, tenantID, chat.Channel(channel), guest)
-		},
+		Revocations:        s.revocations,
+		Conversations:      staffDesk{s},
+		DeadLetters:        s.inbox,
+		Tenants:            deps.Tenants,
+		Flags:              deps.Flags,
+		Dashboard:          s.dashboard,
+		ResumeConversation: s.resume,
 		OnError: func(r *http.Request, err error) {
 			s.log.Error("admin API", "path", r.URL.Path, "error", err)
 		},
@@ -278,16 +298,33 @@ func (s *Service) TokenRevocations() *adminauth.Revocations { return s.revocatio
 // no authenticated admin (admin.WithActor): authentication is in front of it.
 func (s *Service) Admin() http.Handler { return s.adminRoutes }
 
-// dashboard adds this process's live figures to /admin/dashboard.
+// dashboard adds this process's live figures to /admin/dashboard. Every
+// section is always there (empty, or with an "error", rather than absent):
+// tenants (the admin API's own), messages_today, breaker, canaries,
+// handoffs_waiting, dead_letters.
 func (s *Service) dashboard(ctx context.Context) map[string]any {
 	out := map[string]any{"environment": s.cfg.Environment}
 	if st, err := s.inbox.Stats(ctx); err == nil {
 		out["inbox_pending"], out["outbox_pending"], out["outbox_held"] = st.InboxPending, st.OutboxPending, st.OutboxHeld
 	}
+	now := time.Now().UTC()
+	today := map[string]any{"since": now.Truncate(24 * time.Hour)}
+	if n, err := s.inbox.AcceptedSince(ctx, now.Truncate(24*time.Hour)); err == nil {
+		today["count"] = n
+	} else {
+		today["count"], today["error"] = 0, "inbox unavailable"
+	}
+	out["messages_today"] = today
+	breaker := map[string]any{"state": "none"}
 	if s.breaker != nil {
 		out["pms_breaker_state"] = s.breaker.State()
+		breaker["state"] = s.breaker.State()
 	}
 	out["pms_cache"] = resilient.CacheFigures()
+	out["breaker"] = breaker
+	out["handoffs_waiting"] = s.waitingSummary(ctx)
+	out["dead_letters"] = s.deadLetterSummary(ctx)
+	out["canaries"] = map[string]any{}
 	if s.deps.Dashboard != nil {
 		for k, v := range s.deps.Dashboard(ctx) {
 			out[k] = v

@@ -53,12 +53,13 @@ func (s *Service) Start() {
 	for _, w := range s.mailboxes {
 		run("mailbox reader", w.Run)
 	}
-	if s.hotelBoxes != nil {
-		run("hotels' mailboxes", s.runHotelMailboxes)
-	}
+	run("waiting guests", s.watchWaiting)
 	run("revoked admin tokens", func(ctx context.Context) error {
 		return s.revocations.Run(ctx, func(err error) { s.log.Warn("reloading revoked admin tokens", "error", err) })
 	})
+	if s.hotelBoxes != nil {
+		run("hotels' mailboxes", s.runHotelMailboxes)
+	}
 	run("131047 receipts", s.runReengage)
 	s.stopWorkers = func() { cancel(); wg.Wait() }
 }
@@ -94,17 +95,20 @@ func (s *Service) prune(ctx context.Context) error {
 // orchestrator.
 func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
 	hc := s.hotelContext(ctx, m.TenantID)
+	s.recordInbound(ctx, m)
 	if replies, handled, err := s.consentTurn(ctx, m, hc); handled || err != nil {
 		return replies, err
 	}
 	s.markRead(ctx, m)
-	replies, err := s.orchestrator.Handle(ctx, m, hc)
+	turn, err := s.orchestrator.HandleTurn(ctx, m, hc)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
 			return nil, inbox.Permanent(err)
 		}
 		return nil, err
 	}
+	s.recordTurn(ctx, m, hc, turn)
+	replies := turn.Replies
 	if m.Channel == chat.Gmail {
 		replies = oneMail(replies)
 	}

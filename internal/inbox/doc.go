@@ -55,8 +55,10 @@
 //     rebalancing; while partitions move, ordering is exactly what breaks, and
 //     one slow conversation stalls every other in its partition.
 //
-// A claim picks the oldest pending message of each conversation (the head),
-// locks those rows with FOR UPDATE SKIP LOCKED, and takes each conversation's
+// A claim walks the line of ready conversations (inbox_ready, outbox_ready:
+// one row per conversation with open work, ordered by turn) from its front,
+// looks up each one's oldest open item (the head) by index, locks those rows
+// with FOR UPDATE SKIP LOCKED, and takes each conversation's
 // lease with INSERT … ON CONFLICT (conversation_key) DO UPDATE … WHERE
 // lease_until <= now. That upsert sees the latest committed lease whatever the
 // statement's snapshot was, so two instances never hold one conversation even
@@ -65,6 +67,33 @@
 // finishing (done, retry, dead) is conditional on that token, which is the
 // fence against a worker that lost its lease. Per-conversation order across
 // instances follows: only a head can be claimed, and only with the lease.
+//
+// # Claims: a line, not a scan
+//
+// A claim reads what it takes, not the backlog: with 100 or 100,000 pending
+// it touches about the same pages (backlog_test.go counts them). The line
+// is kept by the writes themselves, each in its own statement: an accept
+// puts a conversation that was out of line at the back of its hotel's part
+// of the line but never behind the line's front, so a hotel that was quiet
+// is served next whatever another hotel's backlog (hotels take turns); an
+// outcome puts the conversation at the back of its hotel's line again when
+// more is queued behind the item (tail_seq, read on the row's latest
+// version under its lock, so an accept committing meanwhile is never
+// missed), else takes it out of line (due_at 'infinity'). A retry keeps it
+// in line, due at the retry's time; a held reply takes it out until
+// ReleaseHeld. Conversations waiting for a retry or leased are passed over
+// by the walk, so what a claim reads grows with those, not with the
+// messages pending. Prune deletes the rows of conversations with nothing
+// open.
+//
+// # Group commit
+//
+// Accepts that arrive together share one statement (one transaction, one
+// WAL flush, one NOTIFY): each caller's batch is queued, and a few flushes
+// run at once, each taking everything queued so far; nothing waits for a
+// timer, so a lone accept goes at once. Each caller is answered after the
+// statement holding its rows has committed, with exactly its own fresh
+// messages and statuses (pgaccept.go).
 //
 // The outbox uses the same scheme keyed by tenant|channel|recipient, so the
 // replies to one guest leave in the order they were queued, while different
@@ -89,7 +118,7 @@
 //
 // # Wake-up
 //
-// Accept NOTIFYs agente_inbox in its transaction (and a completion that queued
+// Accept NOTIFYs agente_inbox in its transaction, once per group (and a completion that queued
 // replies NOTIFYs agente_outbox); each Run/RunSender LISTENs on a dedicated
 // connection outside the pool, so an accepted message is claimed within
 // milliseconds. Polling every PollInterval covers lost notifications, retries

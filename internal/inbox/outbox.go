@@ -31,8 +31,14 @@ type OutboundReply struct {
 	// OutsideWindow is set on a reply sent again because WhatsApp reported
 	// the first send failed with the guest outside the 24-hour window: it
 	// can only go as the hotel's template.
-	OutsideWindow bool       `json:"outside_window,omitempty"`
-	Reply         chat.Reply `json:"reply"`
+	OutsideWindow bool `json:"outside_window,omitempty"`
+	// Staff names the person who wrote the reply (their admin token's
+	// subject); empty for the agent's replies.
+	Staff string `json:"staff,omitempty"`
+	// ID is an id the reply's author gave it (a staff reply's), for the
+	// history to name it before the channel has.
+	ID    string     `json:"id,omitempty"`
+	Reply chat.Reply `json:"reply"`
 }
 
 // ConversationKey orders the sends: replies with the same key leave one at a

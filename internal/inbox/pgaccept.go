@@ -116,8 +116,8 @@ func (b *pgBackend) flushAccepts() {
 // acceptGroupSQL records messages ($1 JSON array; $2 conversation keys, $3
 // accepted-at times, $4 answered flags, one per message) and statuses ($5
 // JSON array, $6 accepted-at times) in one statement; the conversations that
-// got work are queued for claims (inbox_ready, see newPGQueue); one
-// notification wakes the workers when anything is new and pending.
+// got work are queued for claims (inbox_ready, see newPGQueue). The workers
+// are woken after the commit (pgNotifier), not by a NOTIFY inside it.
 var acceptGroupSQL = `WITH ins AS (
 	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at)
 	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],
@@ -137,7 +137,7 @@ var acceptGroupSQL = `WITH ins AS (
 	RETURNING tenant_id, channel, message_id, status
 ), rdy AS (` + readyUpsertSQL("inbox_ready", `SELECT conversation_key, tenant_id, seq, accepted_at FROM ins WHERE state = 'pending'`) + `)
 SELECT (SELECT count(*) FROM ins),
-	(SELECT count(*) FROM (SELECT pg_notify('` + notifyInbox + `', '') FROM ins WHERE state = 'pending' LIMIT 1) n),
+	(SELECT count(*) FROM ins WHERE state = 'pending'),
 	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id)), '[]') FROM ins),
 	(SELECT count(*) FROM st),
 	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st),
@@ -181,11 +181,14 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	if err != nil {
 		return nil, fmt.Errorf("encoding statuses: %w", err)
 	}
-	var newMsgs, notified, newSts, readied int64
+	var newMsgs, pending, newSts, readied int64
 	var msgKeys, stKeys []byte
 	if err := b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes).
-		Scan(&newMsgs, &notified, &msgKeys, &newSts, &stKeys, &readied); err != nil {
+		Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied); err != nil {
 		return nil, fmt.Errorf("accepting into the inbox: %w", err)
+	}
+	if pending > 0 {
+		b.wakeIn.wake()
 	}
 	recMsgs := map[[3]string]bool{}
 	if newMsgs > 0 {

@@ -25,12 +25,17 @@ type pgBackend struct {
 	in      *pgQueue[chat.Message]
 	out     *pgQueue[OutboundReply]
 	accepts acceptGroup
+	// wakeIn and wakeOut wake the inbox workers and the senders after a
+	// commit that gave them work.
+	wakeIn, wakeOut *pgNotifier
 }
 
 func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 	return &pgBackend{
 		pool:    pool,
-		accepts: acceptGroup{flights: max(2, int(pool.Config().MaxConns)/2)},
+		accepts: acceptGroup{flights: max(2, int(pool.Config().MaxConns)/4)},
+		wakeIn:  newPGNotifier(pool, notifyInbox),
+		wakeOut: newPGNotifier(pool, notifyOutbox),
 		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
 		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
@@ -96,8 +101,7 @@ func requeueSQL(ready, dueExpr string) string {
 }
 
 var enqueueSQL = `WITH out AS (` + insertRepliesSQL("") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
-SELECT (SELECT count(*) FROM out), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM out LIMIT 1) n),
-	(SELECT count(*) FROM rdy)`
+SELECT (SELECT count(*) FROM out), (SELECT count(*) FROM rdy)`
 
 func encodeReplies(replies []OutboundReply) ([]byte, []string, error) {
 	js, err := json.Marshal(replies)
@@ -116,9 +120,12 @@ func (b *pgBackend) enqueue(ctx context.Context, now time.Time, replies []Outbou
 	if err != nil {
 		return err
 	}
-	var n, notified, readied int64
-	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now).Scan(&n, &notified, &readied); err != nil {
+	var n, readied int64
+	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now).Scan(&n, &readied); err != nil {
 		return fmt.Errorf("queueing replies: %w", err)
+	}
+	if n > 0 {
+		b.wakeOut.wake()
 	}
 	return nil
 }
@@ -143,7 +150,7 @@ var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + 
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
 ), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
 	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)")) + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
-SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM out LIMIT 1) n),
+SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
 
 // completeMessageNoRepliesSQL is completeMessageSQL for a handler that
@@ -155,7 +162,7 @@ var completeMessageNoRepliesSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_le
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rq)`
 
 func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
-	var done, notified, requeued, readied int64
+	var done, queued, requeued, readied int64
 	var err error
 	if len(replies) == 0 {
 		err = b.pool.QueryRow(ctx, completeMessageNoRepliesSQL, c.seq, c.token, c.key, now).Scan(&done, &requeued)
@@ -164,13 +171,16 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 		if encErr != nil {
 			return Permanent(encErr)
 		}
-		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys).Scan(&done, &notified, &requeued, &readied)
+		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys).Scan(&done, &queued, &requeued, &readied)
 	}
 	if err != nil {
 		return fmt.Errorf("completing inbox message: %w", err)
 	}
 	if done == 0 {
 		return errLeaseLost
+	}
+	if queued > 0 {
+		b.wakeOut.wake()
 	}
 	return nil
 }
@@ -374,13 +384,15 @@ var releaseHeldSQL = `WITH rel AS (
 	WHERE conversation_key IN (SELECT conversation_key FROM rel)
 	RETURNING 1
 )
-SELECT (SELECT count(*) FROM rel), (SELECT count(*) FROM (SELECT pg_notify('` + notifyOutbox + `', '') FROM rel LIMIT 1) n),
-	(SELECT count(*) FROM rq)`
+SELECT (SELECT count(*) FROM rel), (SELECT count(*) FROM rq)`
 
 func (b *pgBackend) releaseHeld(ctx context.Context, now time.Time, channel chat.Channel, limit int) (int, error) {
-	var n, notified, requeued int64
-	if err := b.pool.QueryRow(ctx, releaseHeldSQL, string(channel), limit, now).Scan(&n, &notified, &requeued); err != nil {
+	var n, requeued int64
+	if err := b.pool.QueryRow(ctx, releaseHeldSQL, string(channel), limit, now).Scan(&n, &requeued); err != nil {
 		return 0, fmt.Errorf("releasing held replies: %w", err)
+	}
+	if n > 0 {
+		b.wakeOut.wake()
 	}
 	return int(n), nil
 }
@@ -389,10 +401,11 @@ func (b *pgBackend) releaseHeld(ctx context.Context, now time.Time, channel chat
 // Accept) and LISTENs until ctx ends, reconnecting after failures; polling
 // covers the gaps.
 func (b *pgBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger) {
-	channel := notifyInbox
+	channel, local := notifyInbox, b.wakeIn
 	if q == queueOutbox {
-		channel = notifyOutbox
+		channel, local = notifyOutbox, b.wakeOut
 	}
+	defer local.subscribe(wake)()
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := b.listenOnce(ctx, channel, wake)

@@ -11,9 +11,14 @@
 //
 //   - INCONCLUSIVE when either arm has fewer than l.MinSamples requests.
 //   - latency FAIL when p95(canary) > l.P95IncreaseLimit × p95(baseline)
+//     AND p95(canary) − p95(baseline) > l.P95IncreaseMin
 //     AND the one-sided Mann-Whitney U test (canary latencies stochastically
 //     greater than baseline latencies; normal approximation with tie and
 //     continuity corrections) gives p < l.Alpha.
+//     The absolute floor is what the ratio and the test cannot see: at a
+//     few milliseconds, 1.4 ms against 2.2 ms is "57 % slower" and, over
+//     thousands of requests, statistically significant, yet no guest or
+//     sender can tell; a scheduler hiccup on a busy host makes as much.
 //   - error FAIL when rc > l.ErrAbsMin
 //     AND rc > l.ErrIncreaseLimit × max(rb, l.ErrAbsMin)
 //     AND the one-sided Fisher exact test (canary error proportion greater
@@ -31,6 +36,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"time"
 )
 
 // Status is a verdict's outcome.
@@ -49,12 +55,25 @@ const (
 	EnvP95IncreaseLimit = "P95_INCREASE_LIMIT"
 	EnvErrIncreaseLimit = "ERR_INCREASE_LIMIT"
 	EnvErrAbsMin        = "ERR_ABS_MIN"
+	// EnvP95IncreaseMin is a duration ("5ms") or seconds ("0.005").
+	EnvP95IncreaseMin = "P95_INCREASE_MIN"
 )
+
+// DefaultP95IncreaseMin is the smallest p95 increase that can fail a
+// canary: 5 ms is below anything a guest or Meta (whose timeout is
+// seconds) can notice and above the jitter of a shared 2-core host (GC
+// pauses, scheduling), where identical upstreams at 1-5 ms differ by up to
+// about a millisecond at p95; a real regression (a slow query, a lost
+// cache: tens of milliseconds) is far above it.
+const DefaultP95IncreaseMin = 5 * time.Millisecond
 
 // Limits are the judge's thresholds. They appear in the report as "limits".
 type Limits struct {
 	// P95IncreaseLimit is the largest tolerated ratio canary p95 / baseline p95.
 	P95IncreaseLimit float64 `json:"p95_increase_limit"`
+	// P95IncreaseMin is the smallest p95 increase, in seconds, that can
+	// fail the canary, whatever the ratio.
+	P95IncreaseMin float64 `json:"p95_increase_min_seconds"`
 	// ErrIncreaseLimit is the largest tolerated ratio of the canary's error
 	// rate to max(baseline error rate, ErrAbsMin).
 	ErrIncreaseLimit float64 `json:"err_increase_limit"`
@@ -72,6 +91,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		P95IncreaseLimit: 1.10,
+		P95IncreaseMin:   DefaultP95IncreaseMin.Seconds(),
 		ErrIncreaseLimit: 1.50,
 		ErrAbsMin:        0.005,
 		MinSamples:       50,
@@ -106,10 +126,30 @@ func LimitsFromEnv(getenv func(string) string) (Limits, error) {
 		}
 		*v.dst = f
 	}
+	if s := getenv(EnvP95IncreaseMin); s != "" {
+		d, err := ParseSeconds(s)
+		if err != nil {
+			return l, fmt.Errorf("%s: %v", EnvP95IncreaseMin, err)
+		}
+		l.P95IncreaseMin = d
+	}
 	if err := l.Validate(); err != nil {
 		return l, err
 	}
 	return l, nil
+}
+
+// ParseSeconds reads a duration ("5ms") or a number of seconds ("0.005")
+// as seconds.
+func ParseSeconds(s string) (float64, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a duration nor seconds", s)
+	}
+	return d.Seconds(), nil
 }
 
 // Validate reports the first limit out of range, naming it as the
@@ -118,6 +158,8 @@ func (l Limits) Validate() error {
 	switch {
 	case !(l.P95IncreaseLimit > 0) || math.IsInf(l.P95IncreaseLimit, 0):
 		return fmt.Errorf("p95_increase_limit (%s) must be a positive number, got %v", EnvP95IncreaseLimit, l.P95IncreaseLimit)
+	case !(l.P95IncreaseMin >= 0) || math.IsInf(l.P95IncreaseMin, 0):
+		return fmt.Errorf("p95_increase_min (%s) must be a duration >= 0, got %vs", EnvP95IncreaseMin, l.P95IncreaseMin)
 	case !(l.ErrIncreaseLimit > 0) || math.IsInf(l.ErrIncreaseLimit, 0):
 		return fmt.Errorf("err_increase_limit (%s) must be a positive number, got %v", EnvErrIncreaseLimit, l.ErrIncreaseLimit)
 	case !(l.ErrAbsMin >= 0 && l.ErrAbsMin < 1):
@@ -224,12 +266,12 @@ func Judge(l Limits, baseline, canary ArmSample) Verdict {
 	}
 	mw := MannWhitneyBinned(canary.Latency.Counts, baseline.Latency.Counts)
 	v.Analysis.LatencyPValue = mw.PGreater
-	if v.Analysis.P95Ratio > l.P95IncreaseLimit {
-		if mw.PGreater < l.Alpha {
-			v.FailReasons = append(v.FailReasons, fmt.Sprintf(
-				"p95 latency %.4fs is %.2fx the baseline's %.4fs (limit %.2fx); Mann-Whitney one-sided p=%.3g < alpha %g",
-				v.Canary.P95Seconds, v.Analysis.P95Ratio, v.Baseline.P95Seconds, l.P95IncreaseLimit, mw.PGreater, l.Alpha))
-		}
+	increase := v.Canary.P95Seconds - v.Baseline.P95Seconds
+	if v.Analysis.P95Ratio > l.P95IncreaseLimit && increase > l.P95IncreaseMin && mw.PGreater < l.Alpha {
+		v.FailReasons = append(v.FailReasons, fmt.Sprintf(
+			"p95 latency %.4fs is %.2fx the baseline's %.4fs (limit %.2fx), %.1fms more (floor %.1fms); Mann-Whitney one-sided p=%.3g < alpha %g",
+			v.Canary.P95Seconds, v.Analysis.P95Ratio, v.Baseline.P95Seconds, l.P95IncreaseLimit,
+			increase*1000, l.P95IncreaseMin*1000, mw.PGreater, l.Alpha))
 	}
 
 	if v.Canary.ErrorRate > l.ErrAbsMin && v.Canary.ErrorRate > l.ErrIncreaseLimit*refRate {

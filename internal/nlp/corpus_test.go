@@ -32,7 +32,7 @@ type corpusEntry struct {
 	Answer   Answer   `json:"answer"`
 	Urgent   bool     `json:"urgent"`
 	Topics   []string `json:"topics"`
-	Set      string   `json:"set"` // "holdout", "holdout2": batches written after a round of rule tuning
+	Set      string   `json:"set"` // "holdout", "holdout2", "issue14": batches written after a round of rule tuning
 }
 
 func loadCorpus(t testing.TB) []corpusEntry {
@@ -110,8 +110,8 @@ func TestCorpus(t *testing.T) {
 			withDates++
 		}
 	}
-	if len(corpus) < 150 || langs["es"] < 100 || langs["en"] < 40 || withDates < 40 {
-		t.Errorf("corpus too small: %d messages (es %d, en %d), %d with dates; want ≥150 (≥100 es, ≥40 en), ≥40 with dates",
+	if len(corpus) < 400 || langs["es"] < 200 || langs["en"] < 150 || withDates < 100 {
+		t.Errorf("corpus too small: %d messages (es %d, en %d), %d with dates; want ≥400 (≥200 es, ≥150 en), ≥100 with dates",
 			len(corpus), langs["es"], langs["en"], withDates)
 	}
 	for _, in := range Intents() {
@@ -199,7 +199,7 @@ func TestCorpus(t *testing.T) {
 	}
 	intentAcc, dateAcc := ratio(intentOK, len(corpus)), ratio(datesOK, datesN)
 	fmt.Fprintf(&b, "intent accuracy %.3f (%d/%d)\n", intentAcc, intentOK, len(corpus))
-	for _, set := range []string{"", "holdout", "holdout2"} {
+	for _, set := range []string{"", "holdout", "holdout2", "issue14"} {
 		name := set
 		if name == "" {
 			name = "written first"

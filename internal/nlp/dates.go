@@ -111,6 +111,9 @@ func readAtom(ts tokens, i int) (atom, bool) {
 			return a, true
 		}
 		// el 5, the 5th, dia 5
+		if nx == "por" && ts.w(i+2) == "favor" {
+			nx = "" // "el 12 porfa": courtesy, not "12 por noche"
+		}
 		if (t.ord || dayPrefixes[ts.w(i-1)]) && !unitSet[nx] && !nightSet[nx] && !peopleSet[nx] &&
 			!childSet[nx] && !adultSet[nx] && nx != "of" && nx != "de" && nx != "las" {
 			return atom{start: i, end: i + 1, kind: kDate, day: t.n}, true
@@ -384,6 +387,14 @@ func weekendEnd(start pms.Date) pms.Date {
 // readStay reads the check-in and check-out in a message. outByDefault makes
 // a lone date a check-out (a late-checkout request is about the last day).
 func readStay(ts tokens, today pms.Date, outByDefault bool) (in, out pms.Date) {
+	defer func() {
+		// "el puente de diciembre", unless a stay's two ends are written
+		if out.IsZero() {
+			if bin, bout, ok := readBridge(ts, today); ok {
+				in, out = bin, bout
+			}
+		}
+	}()
 	atoms := scanAtoms(ts)
 	if len(atoms) == 0 {
 		return
@@ -505,4 +516,33 @@ func hintBefore(ts tokens, floor, at int) byte {
 		}
 	}
 	return 0
+}
+
+// bridgeWords name the December long weekend ("el puente de diciembre", "el
+// puente de la Constitución", "de la Inmaculada"): the 6th and the 8th are
+// holidays in Spain.
+var bridgeWords = toSet("diciembre", "dic", "constitucion", "inmaculada")
+
+// readBridge reads "el puente de diciembre" as its next occurrence: check in
+// on the 5th (the eve of the 6th), check out on the 8th (the last holiday,
+// when people travel home).
+func readBridge(ts tokens, today pms.Date) (in, out pms.Date, ok bool) {
+	for i, t := range ts {
+		if t.w != "puente" {
+			continue
+		}
+		for j := i + 1; j < len(ts) && j <= i+4; j++ {
+			if !bridgeWords[ts[j].w] {
+				continue
+			}
+			year := today.Year
+			if today.Month == time.December && today.Day > 5 {
+				year++
+			}
+			in, _ = validDate(year, 12, 5)
+			out, _ = validDate(year, 12, 8)
+			return in, out, true
+		}
+	}
+	return pms.Date{}, pms.Date{}, false
 }

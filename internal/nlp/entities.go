@@ -17,19 +17,19 @@ var (
 	spouseNouns = []string{"esposa", "esposo", "marido", "mujer", "novia", "novio", "pareja", "wife", "husband", "partner", "girlfriend", "boyfriend", "fiance", "fiancee"}
 	yesWords    = []string{"si", "dale", "ok", "okay", "okey", "oki", "vale", "yes", "yeah", "yep", "yup", "sure", "confirmo", "confirmar",
 		"confirmado", "confirm", "confirmed", "claro", "perfecto", "perfect", "listo", "correcto", "exacto", "afirmativo", "adelante",
-		"thumbsup", "genial", "great", "alright", "obvio", "excelente", "excellent", "sale", "va", "acepto", "accept", "bien"}
+		"thumbsup", "genial", "great", "alright", "obvio", "excelente", "excellent", "sale", "va", "acepto", "accept", "bien", "sisi", "sip"}
 	noWords       = []string{"no", "nope", "nah", "negativo", "negative", "cancelar", "cancel", "nunca", "never", "tampoco"}
 	answerFillers = []string{"gracias", "thanks", "thank", "you", "por", "favor", "please", "muchas", "mil", "hola", "muy", "bien", "entonces",
 		"pues", "so", "then", "bueno", "well", "eso", "that", "is", "es", "todo", "mejor", "de", "acuerdo", "supuesto", "go", "ahead",
 		"que", "it", "lo", "la", "hazlo", "do", "jaja", "jajaja", "jeje", "jejeje", "haha", "hahaha", "lol", "jaj"}
 	strongYes = toSet("dale", "ok", "okay", "okey", "oki", "vale", "yes", "yeah", "yep", "yup", "sure", "confirmo", "confirmar",
 		"confirmado", "confirm", "confirmed", "claro", "perfecto", "perfect", "listo", "correcto", "exacto", "afirmativo", "adelante",
-		"thumbsup", "genial", "alright", "obvio", "acepto", "excelente", "buenisimo", "buenisima", "barbaro", "joya", "sounds")
+		"thumbsup", "genial", "alright", "obvio", "acepto", "excelente", "buenisimo", "buenisima", "barbaro", "joya", "sounds", "sisi")
 	leadFillers = toSet("jaja", "jajaja", "jeje", "jejeje", "haha", "hahaha", "lol", "jaj", "bueno", "well", "hola", "hi", "hey",
 		"entonces", "pues", "so", "mmm", "mm", "ah", "oh", "uh", "eh", "oye", "che")
 	strongNo    = toSet("nope", "nah", "negativo", "negative", "nop", "noup", "nel")
 	urgentWords = []string{"urgente", "urgentes", "urgentemente", "urgencia", "emergencia", "emergencias", "urgent", "urgently", "emergency",
-		"asap", "inmediatamente", "inmediato", "immediately", "socorro", "auxilio"}
+		"asap", "inmediatamente", "inmediato", "immediately", "socorro", "auxilio", "intruder", "burglar", "thief"}
 	inHints  = []string{"llegada", "llegamos", "llego", "llegar", "llegaria", "llegariamos", "entrada", "entrar", "ingreso", "ingresar", "checkin", "arrive", "arriving", "arrival", "desde", "from", "starting", "since"}
 	outHints = []string{"hasta", "until", "till", "salida", "salir", "salimos", "salgo", "checkout", "irnos", "irme", "vamos", "voy", "leave", "leaving", "departure", "depart", "dejar", "dejamos", "desalojar"}
 )
@@ -70,8 +70,8 @@ func readGuests(ts tokens) (adults, children int) {
 		if t.isNum() && !t.ord && t.n >= 1 && t.n <= 30 {
 			nx := ts.w(i + 1)
 			switch {
-			case nx == "pareja" || nx == "couple":
-				continue // "una pareja" is two
+			case nx == "pareja" || nx == "couple" || nx == "familia" || nx == "family":
+				continue // "una pareja" is two; "una familia de 5" is five
 			case adultSet[nx]:
 				explicit += t.n
 				continue
@@ -94,7 +94,7 @@ func readGuests(ts tokens) (adults, children int) {
 			pv, pv2 := ts.w(i-1), ts.w(i-2)
 			if pv == "somos" || pv == "seremos" || pv == "seriamos" || pv == "para" || pv == "for" ||
 				pv == "are" && pv2 == "we" || pv == "of" && (pv2 == "party" || pv2 == "group") ||
-				pv == "de" && pv2 == "grupo" {
+				pv == "de" && (pv2 == "grupo" || pv2 == "familia") || pv == "of" && pv2 == "family" {
 				total = t.n
 			}
 			continue
@@ -287,8 +287,11 @@ func readAnswer(ts tokens) Answer {
 			return Yes
 		case first.w == "de" && clause.w(1) == "acuerdo", first.w == "por" && clause.w(1) == "supuesto",
 			first.w == "of" && clause.w(1) == "course", first.w == "go" && clause.w(1) == "ahead",
-			first.w == "sounds" && clause.w(1) == "good":
+			first.w == "sounds" && clause.w(1) == "good",
+			first.w == "de" && clause.w(1) == "una" && len(clause) == 2:
 			return Yes
+		case first.w == "para" && clause.w(1) == "nada" && len(clause) <= 3:
+			return No
 		case first.w == "no" && (len(clause) == 1 || allOf(noSet, fillerSet) || fillerSet[clause.w(1)] && clause.w(1) != "que" && clause.w(1) != "es" && clause.w(1) != "lo" && clause.w(1) != "la"):
 			return No
 		case first.w == "mejor" && clause.w(1) == "no" && len(clause) <= 3:

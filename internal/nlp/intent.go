@@ -179,8 +179,10 @@ var intentRules = compileRules([]rule{
 	{intent: HumanHandoff, weight: 4, src: "call|ring|phone ~2 me|us"},
 	{intent: HumanHandoff, weight: 2, src: "no|not ~3 bot|robot|maquina|machine|automatico|automatica"},
 	{intent: HumanHandoff, weight: 3, src: "emergencia|emergency|inundo|inundado|incendio|fuego|fire|flood|flooded|robo|robaron"},
+	{intent: HumanHandoff, weight: 4, src: "break|breaking|broke ~1 in|into"},
+	{intent: HumanHandoff, weight: 4, src: "help ~1 someone|somebody|there"},
 	// social
-	{intent: Greeting, weight: 1.5, src: "hola|buenas|buenos|buen|hi|hello|hey|hallo|holi|alo|greetings|saludos"},
+	{intent: Greeting, weight: 1.5, src: "hola|buenas|buenos|buen|hi|hello|hey|hallo|holi|alo|greetings|saludos|hiya|howdy|morning|holis"},
 	{intent: Greeting, weight: 1.5, src: "good ~1 morning|afternoon|evening|day"},
 	{intent: Greeting, weight: 1, src: "que ~1 tal"},
 	{intent: Greeting, weight: 1, src: "como ~1 estas|estan|esta|andas|va"},

@@ -70,6 +70,9 @@ type Entities struct {
 	RoomType          string // a room category: RoomSingle, RoomDouble, RoomTwin, RoomSuite, RoomFamily
 	Email             string
 	Topics            []string // hotel-info topics: address, checkin_time, checkout_time, amenities, parking, wifi, breakfast, pool, pets
+	// PerNight is set when the message asks for the price of one night
+	// ("¿y por noche?", "per night?").
+	PerNight bool
 	// ChildAges are the children's ages when the message gives one per
 	// child ("2 niños de 4 y 9 años"); ages alone ("a 7-year-old") count
 	// the children too.
@@ -89,10 +92,13 @@ type Result struct {
 // Analyze reads one message. now is the current instant in the hotel's time
 // zone: relative dates resolve against its calendar day in its location.
 func Analyze(text string, now time.Time) Result {
-	ts, emails := normalize(withoutIntroducedName(text))
+	// A name's accents say nothing of the language ("I'm Chloé"), nor do
+	// its words.
+	unnamed := withoutIntroducedName(text)
+	ts, emails := normalize(unnamed)
 	toks := tokens(ts)
 	r := Result{Language: readLanguage(toks)}
-	if strings.ContainsAny(text, "ñ¿¡áéíóú") && r.Language == "en" && !toks.hasAny(englishOnly) {
+	if strings.ContainsAny(unnamed, "ñ¿¡áéíóú") && r.Language == "en" && !toks.hasAny(englishOnly) {
 		r.Language = "es"
 	}
 	topics := readTopics(toks)
@@ -109,6 +115,11 @@ func Analyze(text string, now time.Time) Result {
 		}
 	}
 	r.Intent, r.Confidence = decide(scores)
+	r.Entities.PerNight = asksPerNight(text)
+	if r.Entities.PerNight && (r.Intent == Unknown || r.Intent == Greeting) {
+		// "¿y por noche?" after an offer: a question about its price
+		r.Intent, r.Confidence = Pricing, 0.6
+	}
 	r.Answer = readAnswer(toks)
 	r.Urgent = readUrgent(toks)
 	if r.Intent == Unknown && r.Urgent {

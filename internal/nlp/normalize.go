@@ -183,6 +183,15 @@ func lex(text string) []token {
 				i++
 			}
 			out = append(out, t)
+			if m, year, next, ok := rangeMonth(rs, i, t); ok {
+				// "24-27/12": a day range and its month (and year), read
+				// as "24-27 de diciembre"
+				out = append(out, token{w: "de", n: -1}, token{w: monthNamesES[m-1], n: -1})
+				if year > 0 {
+					out = append(out, token{w: itoa(year), n: year})
+				}
+				i = next
+			}
 		case unicode.IsLetter(r):
 			sb.Reset()
 			hasAccentI := false
@@ -568,4 +577,34 @@ func mergePhrases(toks []token) []token {
 		out = append(out, t)
 	}
 	return out
+}
+
+var monthNamesES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+	"octubre", "noviembre", "diciembre"}
+
+// rangeMonth reads the "/12" or "/12/2026" after a day range written with a
+// dash ("24-27/12"): the month, the year when written, and where the text
+// goes on.
+func rangeMonth(rs []rune, i int, t token) (month, year, next int, ok bool) {
+	if t.sep != '-' || len(t.parts) != 2 || i+1 >= len(rs) || rs[i] != '/' {
+		return 0, 0, 0, false
+	}
+	num := func(j int) (int, int) {
+		v, k := 0, j
+		for k < len(rs) && k-j < 4 && rs[k] >= '0' && rs[k] <= '9' {
+			v = v*10 + int(rs[k]-'0')
+			k++
+		}
+		return v, k
+	}
+	m, j := num(i + 1)
+	if j == i+1 || m < 1 || m > 12 || j < len(rs) && rs[j] >= '0' && rs[j] <= '9' {
+		return 0, 0, 0, false
+	}
+	if j+1 < len(rs) && rs[j] == '/' && rs[j+1] >= '0' && rs[j+1] <= '9' {
+		if y, k := num(j + 1); k-(j+1) == 2 || k-(j+1) == 4 {
+			return m, fullYear(y), k, true
+		}
+	}
+	return m, 0, j, true
 }

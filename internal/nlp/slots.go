@@ -1,6 +1,7 @@
 package nlp
 
 import (
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -198,3 +199,10 @@ func withoutIntroducedName(text string) string {
 	}
 	return text
 }
+
+// perNightRE finds a question about the price of one night ("¿y por
+// noche?", "x noche", "per night?", "a night", "nightly rate"), on folded text.
+var perNightRE = regexp.MustCompile(`(^|[^a-z])((por|x|la|cada|each|per|a) (noche|night|nite)|nightly|pernoctacion)([^a-z]|$)`)
+
+// asksPerNight reports whether text asks for the price of one night.
+func asksPerNight(text string) bool { return perNightRE.MatchString(Fold(strings.ToLower(text))) }

@@ -87,3 +87,39 @@ func TestNameIsNotADate(t *testing.T) {
 		t.Errorf("dates after a name: %v..%v", r.Entities.CheckIn, r.Entities.CheckOut)
 	}
 }
+
+func TestEntitiesGuestsWrite(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) // a Sunday
+	cases := []struct {
+		text, in, out    string
+		adults, children int
+		perNight         bool
+	}{
+		{"habitacion para el 24-27/12", "2026-12-24", "2026-12-27", 0, 0, false},
+		{"del 2-4/1/2027 para 2", "2027-01-02", "2027-01-04", 2, 0, false},
+		{"para el puente de diciembre", "2026-12-05", "2026-12-08", 0, 0, false},
+		{"el puente de la Inmaculada somos una familia de 5", "2026-12-05", "2026-12-08", 5, 0, false},
+		{"a family of 4 next friday for 2 nights", "2026-11-27", "2026-11-29", 4, 0, false},
+		{"just for me, tomorrow", "2026-11-23", "", 1, 0, false},
+		{"voy sola el finde", "2026-11-27", "2026-11-29", 1, 0, false},
+		{"¿y por noche?", "", "", 0, 0, true},
+		{"how much per night?", "", "", 0, 0, true},
+	}
+	for _, c := range cases {
+		r := Analyze(c.text, now)
+		e := r.Entities
+		if dateString(e.CheckIn) != c.in || dateString(e.CheckOut) != c.out || e.Adults != c.adults || e.Children != c.children || e.PerNight != c.perNight {
+			t.Errorf("Analyze(%q) = %s..%s adults %d children %d per night %v; want %s..%s %d %d %v", c.text,
+				dateString(e.CheckIn), dateString(e.CheckOut), e.Adults, e.Children, e.PerNight, c.in, c.out, c.adults, c.children, c.perNight)
+		}
+	}
+}
+
+func TestNameAccentsAreNotSpanish(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, text := range []string{"hi, my name is Chloé Dubois", "hello, my name is Ángel Núñez"} {
+		if r := Analyze(text, now); r.Language != "en" {
+			t.Errorf("Analyze(%q).Language = %s, want en", text, r.Language)
+		}
+	}
+}

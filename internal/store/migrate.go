@@ -105,11 +105,22 @@ func applyOne(ctx context.Context, pool *pgxpool.Pool, m Migration) (applied boo
 	return applied && err == nil, err
 }
 
+// DefaultPoolSize is the pool's size when the URL does not set
+// pool_max_conns. One process needs a connection for each of its 8 inbox
+// workers and 4 senders while they claim or record an outcome, up to
+// DefaultPoolSize/4 for grouped accepts (internal/inbox), and a few for
+// sessions, the tenant directory and admin calls; pgx's own default
+// (max(4, CPUs)) made them queue for one another.
+const DefaultPoolSize = 24
+
 // Connect opens a pool to url and checks it answers. The caller closes it.
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parsing Postgres URL: %w", redactErr(err))
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultPoolSize
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -64,13 +64,48 @@ const (
 type Endpoint struct {
 	Path       string
 	Importance Importance
+	// Expect checks a 2xx answer's body: a status alone is no proof, since
+	// a server answering for another host (or a proxy's placeholder page)
+	// says 200 with nothing behind it.
+	Expect func(body []byte) error `json:"-"`
 }
 
 // Endpoints are the three the original system's check asked.
 var Endpoints = []Endpoint{
-	{"/health/live", Critical},
-	{"/health/ready", Important},
-	{"/metrics", Optional},
+	{"/health/live", Critical, expectJSONField("status", "alive")},
+	{"/health/ready", Important, expectJSONField("ready", true)},
+	{"/metrics", Optional, expectPrometheusText},
+}
+
+// expectJSONField wants a JSON object whose key is want.
+func expectJSONField(key string, want any) func([]byte) error {
+	return func(body []byte) error {
+		var doc map[string]any
+		if err := json.Unmarshal(body, &doc); err != nil {
+			return fmt.Errorf("body is not a JSON object: %q", abbreviate(body))
+		}
+		if got, ok := doc[key]; !ok || got != want {
+			return fmt.Errorf("body has %s=%v, want %v: %q", key, got, want, abbreviate(body))
+		}
+		return nil
+	}
+}
+
+// expectPrometheusText wants the text exposition format: metric
+// descriptions (# HELP / # TYPE lines).
+func expectPrometheusText(body []byte) error {
+	if !bytes.Contains(body, []byte("# TYPE ")) {
+		return fmt.Errorf("body is not Prometheus metrics: %q", abbreviate(body))
+	}
+	return nil
+}
+
+func abbreviate(b []byte) string {
+	const max = 120
+	if len(b) > max {
+		return string(b[:max]) + "…"
+	}
+	return string(b)
 }
 
 // Guardrails kept from the original system's check: whatever is configured,
@@ -245,7 +280,7 @@ func check(ctx context.Context, c Config, ep Endpoint) Result {
 		}
 		res.Attempts = attempt
 		start := c.Now()
-		code, err := get(ctx, c, c.BaseURL+ep.Path)
+		code, err := get(ctx, c, c.BaseURL+ep.Path, ep.Expect)
 		res.Latency = c.Now().Sub(start)
 		res.Code = code
 		if err == nil {
@@ -260,7 +295,7 @@ func check(ctx context.Context, c Config, ep Endpoint) Result {
 	return res
 }
 
-func get(ctx context.Context, c Config, u string) (int, error) {
+func get(ctx context.Context, c Config, u string, expect func([]byte) error) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -273,9 +308,17 @@ func get(ctx context.Context, c Config, u string) (int, error) {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("reading the body: %w", err)
+	}
+	if expect != nil {
+		if err := expect(body); err != nil {
+			return resp.StatusCode, fmt.Errorf("HTTP %d but %w", resp.StatusCode, err)
+		}
 	}
 	return resp.StatusCode, nil
 }

@@ -30,6 +30,45 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = codes[min(n, len(codes)-1)]
 	}
 	w.WriteHeader(code)
+	if code >= 200 && code < 300 {
+		_, _ = w.Write([]byte(realBodies[r.URL.Path]))
+	}
+}
+
+// realBodies are what agente-caddy answers on each endpoint.
+var realBodies = map[string]string{
+	"/health/live":  `{"status":"alive"}`,
+	"/health/ready": `{"status":"ready","ready":true,"dependencies":{"database":{"up":true}}}`,
+	"/metrics":      "# HELP readiness_up 1 when ready.\n# TYPE readiness_up gauge\nreadiness_up 1\n",
+}
+
+// TestBodiesAreChecked: a server that answers 200 with the wrong body (an
+// empty page for an unknown host, a proxy's placeholder, readiness that
+// says not ready) does not pass.
+func TestBodiesAreChecked(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		bodies map[string]string
+		want   Status
+	}{
+		{"empty 200 everywhere", map[string]string{}, Down},
+		{"an HTML page", map[string]string{"/health/live": "<html>welcome</html>", "/health/ready": "<html>welcome</html>", "/metrics": "<html>"}, Down},
+		{"ready says false", map[string]string{"/health/live": realBodies["/health/live"], "/health/ready": `{"ready":false}`, "/metrics": realBodies["/metrics"]}, Degraded},
+		{"metrics missing only", map[string]string{"/health/live": realBodies["/health/live"], "/health/ready": realBodies["/health/ready"], "/metrics": "ok"}, OK},
+		{"the real thing", realBodies, OK},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(c.bodies[r.URL.Path]))
+		}))
+		clk := newClock()
+		rep, err := Run(context.Background(), clk.config(srv.URL))
+		srv.Close()
+		if err != nil || rep.Status != c.want {
+			var b strings.Builder
+			rep.Write(&b)
+			t.Errorf("%s: %v %v, want %v\n%s", c.name, rep.Status, err, c.want, b.String())
+		}
+	}
 }
 
 func newSite(t *testing.T, script map[string][]int) (*site, string) {

@@ -91,6 +91,7 @@ const defaultOverrideHeader = "X-Canary"
 //	    interval <duration>                # default 30s
 //	    steps <percent...>                 # e.g. 1 5 25 50 100
 //	    p95_increase_limit <ratio>         # default env P95_INCREASE_LIMIT or 1.10
+//	    p95_increase_min <duration>        # default env P95_INCREASE_MIN or 5ms
 //	    err_increase_limit <ratio>         # default env ERR_INCREASE_LIMIT or 1.50
 //	    err_abs_min <rate>                 # default env ERR_ABS_MIN or 0.005
 //	    alpha <p>                          # default 0.05
@@ -128,6 +129,9 @@ type Handler struct {
 	// P95IncreaseLimit is the largest tolerated canary/baseline p95 ratio.
 	// 0: env P95_INCREASE_LIMIT, else 1.10.
 	P95IncreaseLimit float64 `json:"p95_increase_limit,omitempty"`
+	// P95IncreaseMin is the smallest p95 increase that can fail the
+	// canary, whatever the ratio. Unset: env P95_INCREASE_MIN, else 5ms.
+	P95IncreaseMin *caddy.Duration `json:"p95_increase_min,omitempty"`
 	// ErrIncreaseLimit is the largest tolerated canary/baseline error-rate
 	// ratio. 0: env ERR_INCREASE_LIMIT, else 1.50.
 	ErrIncreaseLimit float64 `json:"err_increase_limit,omitempty"`
@@ -258,6 +262,7 @@ func (h *Handler) resolve() error {
 	}
 	limits, err := canary.LimitOverrides{
 		P95IncreaseLimit: h.P95IncreaseLimit,
+		P95IncreaseMin:   p95IncreaseMin(h.P95IncreaseMin),
 		ErrIncreaseLimit: h.ErrIncreaseLimit,
 		ErrAbsMin:        h.ErrAbsMin,
 		Alpha:            h.Alpha,
@@ -578,6 +583,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "p95_increase_limit":
 			h.P95IncreaseLimit, err = float()
+		case "p95_increase_min":
+			var s string
+			if s, err = one(); err == nil {
+				var dur time.Duration
+				if dur, err = caddy.ParseDuration(s); err == nil {
+					if dur < 0 {
+						return d.Errf("p95_increase_min: must not be negative, got %s", s)
+					}
+					cd := caddy.Duration(dur)
+					h.P95IncreaseMin = &cd
+				}
+			}
 		case "err_increase_limit":
 			h.ErrIncreaseLimit, err = float()
 		case "err_abs_min":
@@ -627,3 +644,12 @@ var (
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)
 	_ caddy.Destructor            = pooledState{}
 )
+
+// p95IncreaseMin is the option in seconds, nil when unset.
+func p95IncreaseMin(d *caddy.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	s := time.Duration(*d).Seconds()
+	return &s
+}

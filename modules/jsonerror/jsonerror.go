@@ -6,13 +6,17 @@ package jsonerror
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
+	"github.com/agentehotel/agente-caddy/internal/logsample"
 	"github.com/agentehotel/agente-caddy/modules/agente"
 )
 
@@ -28,12 +32,38 @@ func init() {
 // refusal that said when to come back (agente.SetRetryAfter: a matcher has
 // no response to put it on) gets its Retry-After header.
 //
+// Refusals — 400, 401, 403, 413, 415, 429 and 503 — are logged at info
+// (logger http.handlers.json_error, message "request refused") with the
+// route (the path as received), status, reason (the error's message) and
+// client (Caddy's client IP): at most one line per client and status every
+// RefusalLogEvery, the line counting the refusals left out since, so a
+// flood costs a line per interval and a single refusal is never lost.
+//
 // Caddyfile (it takes no options):
 //
 //	handle_errors {
 //		json_error
 //	}
-type Handler struct{}
+type Handler struct {
+	logger *zap.Logger
+}
+
+// RefusalLogEvery is the least time between two log lines about one
+// client's refusals of one status.
+const RefusalLogEvery = 10 * time.Second
+
+// refusals samples refusal lines for the whole process: a reload neither
+// forgets a flood nor logs it again from the start.
+var refusals = logsample.New(RefusalLogEvery)
+
+// loggedRefusals are the statuses that get a log line.
+var loggedRefusals = map[int]bool{400: true, 401: true, 403: true, 413: true, 415: true, 429: true, 503: true}
+
+// Provision takes the logger.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	return nil
+}
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
@@ -41,22 +71,51 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler. It ends the chain.
-func (Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	status, msg := http.StatusInternalServerError, ""
+func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	status, msg, reason := http.StatusInternalServerError, "", ""
 	var he caddyhttp.HandlerError
 	if err, ok := r.Context().Value(caddyhttp.ErrorCtxKey).(error); ok && errors.As(err, &he) {
 		if he.StatusCode != 0 {
 			status = he.StatusCode
 		}
-		if status < 500 && he.Err != nil {
-			msg = he.Err.Error()
+		if he.Err != nil {
+			reason = he.Err.Error()
 		}
+		if status < 500 {
+			msg = reason
+		}
+	}
+	if loggedRefusals[status] {
+		h.logRefusal(r, status, reason)
 	}
 	if ra := agente.RetryAfter(r); ra != "" && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", ra)
 	}
 	httpjson.Error(w, status, msg)
 	return nil
+}
+
+// logRefusal writes the sampled line about one refused request.
+func (h Handler) logRefusal(r *http.Request, status int, reason string) {
+	if h.logger == nil {
+		return
+	}
+	client := agente.ClientAddress(r)
+	ok, left := refusals.Allow(client + " " + strconv.Itoa(status))
+	if !ok {
+		return
+	}
+	route := r.URL.Path
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		route = orig.URL.Path
+	}
+	h.logger.Info("request refused",
+		zap.String("route", route),
+		zap.String("method", r.Method),
+		zap.Int("status", status),
+		zap.String("reason", reason),
+		zap.String("client", client),
+		zap.Uint64("refusals_not_logged", left))
 }
 
 // UnmarshalCaddyfile implements caddyfile.Unmarshaler.
@@ -79,6 +138,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 
 // Interface guards
 var (
+	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)
 )

@@ -53,7 +53,8 @@ func init() {
 // again) — the IETF draft's header names. A rejection fails the request
 // with 429 (for handle_errors to render; json_error writes
 // `{"error": ..., "status": 429}`) and `Retry-After` in whole seconds, at
-// least 1: when a request would be admitted again.
+// least 1: when a request would be admitted again; its `RateLimit-Reset`
+// says the same, so the two never disagree.
 //
 // Backends: `memory` (default) keeps counts in this process; they survive a
 // config reload (a key at its limit stays limited). `redis <url>` shares counts
@@ -418,11 +419,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	hdr := w.Header()
 	hdr.Set(headerLimit, strconv.Itoa(d.Limit))
 	hdr.Set(headerRemaining, strconv.Itoa(d.Remaining))
-	hdr.Set(headerReset, strconv.FormatInt(ceilSeconds(d.ResetAfter, 0), 10))
 	if admitted {
+		hdr.Set(headerReset, strconv.FormatInt(ceilSeconds(d.ResetAfter, 0), 10))
 		return next.ServeHTTP(w, r)
 	}
-	hdr.Set(headerRetryAfter, strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10))
+	// Refused: both headers say when a request is admitted again. (Until
+	// the whole window empties would tell a client at Remaining 0 to wait
+	// longer than it must, and contradict Retry-After.)
+	retry := strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10)
+	hdr.Set(headerReset, retry)
+	hdr.Set(headerRetryAfter, retry)
 	return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)
 }
 

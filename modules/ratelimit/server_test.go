@@ -215,7 +215,7 @@ func TestLimitHeadersAnd429(t *testing.T) {
 		t.Fatalf("Retry-After %q, want whole seconds in [1, 60]", r.header.Get("Retry-After"))
 	}
 	reset, _ := strconv.Atoi(r.header.Get("RateLimit-Reset"))
-	if r.header.Get("RateLimit-Limit") != "3" || r.header.Get("RateLimit-Remaining") != "0" || reset < retry || reset > 60 {
+	if r.header.Get("RateLimit-Limit") != "3" || r.header.Get("RateLimit-Remaining") != "0" || reset != retry {
 		t.Fatalf("429 headers: %v", r.header)
 	}
 	// Another key has its own window.
@@ -462,5 +462,34 @@ func TestReloadUnderTraffic(t *testing.T) {
 	wg.Wait()
 	if codes[200] != 50 || len(codes) != 2 {
 		t.Fatalf("status counts across 3 reloads %v, want exactly 50×200 and the rest 429", codes)
+	}
+}
+
+// A 429's Retry-After and RateLimit-Reset say the same time, also when the
+// oldest admission leaves the window before the newest (Retry-After 2,
+// where the window empties only after 3).
+func TestRefusalHeadersAgree(t *testing.T) {
+	s := startServer(t, `
+		ratelimit {
+			zone agree {
+				key {header.X-Client}
+				events 2
+				window 3s
+			}
+		}
+		respond "ok"`)
+	if r := s.get("agree"); r.status != 200 {
+		t.Fatalf("first: %d", r.status)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if r := s.get("agree"); r.status != 200 {
+		t.Fatalf("second: %d", r.status)
+	}
+	r := s.get("agree")
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("third: %d, want 429", r.status)
+	}
+	if ra, reset := r.header.Get("Retry-After"), r.header.Get("RateLimit-Reset"); ra != "2" || reset != ra {
+		t.Fatalf("Retry-After %q, RateLimit-Reset %q: want both 2", ra, reset)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
@@ -94,6 +95,11 @@ func newBrowser(t *testing.T, width, height int) *browser {
 	}
 	if _, err := chromedp.Call(ctx, cdpruntime.Enable, cdp.Empty{}); err != nil {
 		t.Fatalf("Runtime.enable: %v", err)
+	}
+	// A headless window never has the focus; the page acts as if it had,
+	// so that keys move the focus as they would for a person.
+	if _, err := chromedp.Call(ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatalf("Emulation.setFocusEmulationEnabled: %v", err)
 	}
 	t.Cleanup(func() {
 		// Messages arrive from another goroutine: give the last ones a moment.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -200,6 +201,17 @@ func TestStagingChainOverTLS(t *testing.T) {
 		if !m.has(want) {
 			t.Errorf("internal /metrics lacks %s", want)
 		}
+	}
+	// The public site has no /metrics; the internal listener is bound to
+	// INTERNAL_ADDRESS's host only and shows readiness with its details.
+	if status, _, body := sendTLS(t, client, "GET", base+"/metrics", "", nil); status != 404 {
+		t.Errorf("public /metrics: %d %.80s, want 404", status, body)
+	}
+	if got := listeners(t, site); !slices.Equal(got, []string{"127.0.0.1"}) {
+		t.Errorf("internal listener on %v, want [127.0.0.1] only", got)
+	}
+	if status, _, body := Do(t, "GET", in.URL("/health/ready"), nil, nil); status != 200 || !strings.Contains(body, `"database":{"up":true}`) {
+		t.Errorf("internal readiness: %d %s", status, body)
 	}
 	if status, _, _ := Do(t, "POST", in.URL("/webhooks/whatsapp"), []byte(envelope), signedBy(appSecret, envelope, nil)); status != 404 {
 		t.Errorf("internal listener served a webhook: %d, want 404 (health and metrics only)", status)

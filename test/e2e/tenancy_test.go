@@ -643,9 +643,14 @@ func TestSecurityBloqueantes(t *testing.T) {
 		if d := metric(t, inline, "tenant_isolation_errors_total") - isolation; d != 1 {
 			t.Fatalf("tenant_isolation_errors_total +%v, want +1", d)
 		}
-		// At Madrid the conversation is where the guest left it.
-		if r := say("600000001", "la doble", nil); !strings.Contains(r, "Resumen de tu reserva en Hotel Madrid Central") {
+		// At Madrid the conversation is where the guest left it: the double
+		// is chosen, and the holder is asked ("Iris" is a profile nickname).
+		if r := say("600000001", "la doble", nil); !strings.Contains(r, "¿A nombre de quién hago la reserva?") {
 			t.Fatalf("Madrid lost its conversation: %s", r)
+		}
+		if r := say("600000001", "Iris Moreno", nil); !strings.Contains(r, "Resumen de tu reserva en Hotel Madrid Central") ||
+			!strings.Contains(r, "Titular: Iris Moreno") {
+			t.Fatalf("Madrid's booking summary: %s", r)
 		}
 
 		rows, err := pool.Query(context.Background(), `SELECT session_id, tenant_id, state::text FROM sessions WHERE user_id = '+34699123456' ORDER BY tenant_id`)

@@ -28,12 +28,13 @@
       kind: 'Kind', all: 'all', reason: 'Reason', attempts: 'Attempts', diedAt: 'Died', text: 'Text', guest: 'Guest',
       replaySelected: 'Replay selected', replayAll: 'Replay all shown by the filter', replayed: 'Replayed {0}.', more: 'More', select: 'Select',
       filter: 'Filter',
-      chooseHotel: 'Choose a hotel', waiting: 'Waiting', activeConv: 'With staff', closed: 'Closed', search: 'Search by phone, name or booking',
+      chooseHotel: 'Choose a hotel', waiting: 'Waiting', activeConv: 'Active', closed: 'Closed', search: 'Search by phone, name or booking',
       waitedFor: 'waiting {0}', noneWaiting: 'Nobody is waiting.', conversation: 'Conversation', booking: 'Booking in progress',
       reply: 'Reply', send: 'Send', giveBack: 'Give back to the agent', close: 'Close', sentAsStaff: 'staff',
       given: 'The agent answers this guest again.', closedMsg: 'Conversation closed.', pick: 'Pick a conversation.',
       queued: 'queued', sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed',
       notYours: 'This hotel is not one of yours.',
+      running: 'running', paused: 'paused', rolled_back: 'rolled back', promoted: 'promoted', activeState: 'active', waitingState: 'waiting', closedState: 'closed',
     },
     es: {
       skip: 'Ir al contenido', language: 'Idioma', logout: 'Salir',
@@ -57,12 +58,13 @@
       kind: 'Tipo', all: 'todos', reason: 'Motivo', attempts: 'Intentos', diedAt: 'Falló', text: 'Texto', guest: 'Huésped',
       replaySelected: 'Reenviar los elegidos', replayAll: 'Reenviar todos los del filtro', replayed: 'Reenviados {0}.', more: 'Más', select: 'Elegir',
       filter: 'Filtrar',
-      chooseHotel: 'Elige un hotel', waiting: 'Esperando', activeConv: 'Con personal', closed: 'Cerradas', search: 'Buscar por teléfono, nombre o reserva',
+      chooseHotel: 'Elige un hotel', waiting: 'Esperando', activeConv: 'Activas', closed: 'Cerradas', search: 'Buscar por teléfono, nombre o reserva',
       waitedFor: 'espera {0}', noneWaiting: 'Nadie espera.', conversation: 'Conversación', booking: 'Reserva en curso',
       reply: 'Respuesta', send: 'Enviar', giveBack: 'Devolver al agente', close: 'Cerrar', sentAsStaff: 'personal',
       given: 'El agente vuelve a atender a este huésped.', closedMsg: 'Conversación cerrada.', pick: 'Elige una conversación.',
       queued: 'en cola', sent: 'enviado', delivered: 'entregado', read: 'leído', failed: 'fallido',
       notYours: 'Este hotel no es uno de los tuyos.',
+      running: 'en marcha', paused: 'en pausa', rolled_back: 'revertido', promoted: 'promovido', activeState: 'activa', waitingState: 'esperando', closedState: 'cerrada',
     },
   };
 
@@ -173,8 +175,7 @@
     me = null;
     sessionStorage.removeItem('agente.token');
     if (msg) flash(msg, true);
-    location.hash = '#/';
-    route();
+    go('#/');
   }
 
   // ---------------------------------------------------------------- shell
@@ -202,9 +203,24 @@
     $main.replaceChildren(h('h1', null, title), ...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
   }
 
-  function poll(fn, ms) {
+  // poll runs fn every ms while anchor (an element of the view that asked)
+  // is on the page. Views render after awaits, so an older view may finish
+  // after a newer one has replaced it: its anchor is gone, and it installs
+  // nothing.
+  function poll(fn, ms, anchor) {
+    if (!anchor.isConnected) return;
     clearInterval(timer);
-    timer = setInterval(() => { if (!document.hidden) fn(); }, ms);
+    const id = setInterval(() => {
+      if (!anchor.isConnected) { clearInterval(id); return; }
+      if (!document.hidden) fn();
+    }, ms);
+    timer = id;
+  }
+
+  // go shows hash, rendering even when it is the current one.
+  function go(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
   }
 
   function applyStatic() {
@@ -249,8 +265,7 @@
       msg.textContent = '';
       try {
         await signIn(area.value.trim());
-        location.hash = '#/';
-        route();
+        go('#/');
       } catch (e) {
         msg.textContent = e.status === 0 || e.status === 401 ? t('badToken') : t('error', e.message);
       }
@@ -301,7 +316,7 @@
       stamp.textContent = t('updated', when(d.generated_at || new Date().toISOString()));
     };
     await load();
-    poll(() => load().catch(() => {}), 10000);
+    poll(() => load().catch(() => {}), 10000, box);
   }
 
   function dashboardCards(d) {
@@ -321,7 +336,7 @@
       seen.add('pms_breaker_state'); seen.add('pms_cache'); seen.add('breaker');
       cards.push(card(t('pms'),
         h('p', { class: 'big state-' + breaker }, String(breaker ?? '')),
-        dl([[t('breaker'), breaker], [t('cacheRatio'), cache ? pct(cache.hit_ratio) : undefined],
+        dl([[t('breaker'), breaker], [t('cacheRatio'), cache ? (cache.hits + cache.misses > 0 ? pct(cache.hit_ratio) : '—') : undefined],
           [t('hits'), cache && cache.hits], [t('misses'), cache && cache.misses], [t('staleHits'), cache && cache.stale_hits]])));
     }
     if ('inbox_pending' in d) {
@@ -331,7 +346,7 @@
     if (Array.isArray(d.canaries)) {
       seen.add('canaries');
       cards.push(card(t('canaries'), d.canaries.length ? h('ul', { class: 'plain' }, d.canaries.map((c) =>
-        h('li', null, h('a', { href: '#/canaries' }, c.name), ' — ', c.status, ', canary ', String((c.weights || {}).canary ?? ''), ' %'))) : h('p', null, t('none'))));
+        h('li', null, h('a', { href: '#/canaries' }, c.name), ' — ', t(c.status), ', canary ', String(Math.round(((c.arms || {}).canary || {}).percent || 0)), ' %'))) : h('p', null, t('none'))));
     }
     if (d.flags && typeof d.flags === 'object') {
       seen.add('flags');
@@ -453,7 +468,7 @@
       box.replaceChildren(...(list.length ? list.map(canaryCard) : [h('p', null, t('noCanaries'))]));
     };
     await load();
-    poll(() => load().catch(() => {}), 5000);
+    poll(() => load().catch(() => {}), 5000, box);
   }
 
   function canaryCard(c) {
@@ -467,10 +482,15 @@
       route();
     };
     const v = c.verdict || {};
-    const bar = h('div', { class: 'weights', role: 'img', 'aria-label': arms.map((a) => a + ' ' + c.weights[a]).join(', ') },
-      arms.map((a, i) => h('span', { style: null, class: 'w' + i, 'data-pct': Math.round(c.arms[a].percent) }, a + ' ' + Math.round(c.arms[a].percent) + ' %')));
-    // Widths through the CSS object model: the page's CSP allows no inline style.
-    arms.forEach((a, i) => { bar.children[i].style.flexBasis = Math.max(c.arms[a].percent, 0) + '%'; });
+    const bar = h('div', { class: 'weights', role: 'img', 'aria-label': arms.map((a) => a + ' ' + Math.round(c.arms[a].percent) + ' %').join(', ') });
+    arms.forEach((a, i) => {
+      const p = c.arms[a].percent || 0;
+      if (p <= 0) return;
+      const seg = h('span', { class: 'w' + i, title: a + ' ' + Math.round(p) + ' %' }, a + ' ' + Math.round(p) + ' %');
+      // Widths through the CSS object model: the page's CSP allows no inline style.
+      seg.style.flexBasis = p + '%';
+      bar.append(seg);
+    });
     const rows = arms.map((a, i) => {
       const x = c.arms[a];
       return h('tr', null, h('th', { scope: 'row' }, h('span', { class: 'dot w' + i }), a), h('td', null, String(x.weight)),
@@ -480,7 +500,7 @@
     const series = c.series || {};
     const minutes = Math.round((c.window_seconds || 0) / 60);
     return h('section', { class: 'card canary', 'data-canary': c.name },
-      h('h2', null, c.name, ' ', h('span', { class: 'badge ' + c.status }, c.status)),
+      h('h2', null, c.name, ' ', h('span', { class: 'badge ' + c.status }, t(c.status))),
       h('p', null, t('verdict'), ': ', h('strong', { class: 'verdict ' + (v.status || '') }, v.status || '—'),
         v.fail_reasons && v.fail_reasons.length ? [' — ', t('reasons'), ': ', v.fail_reasons.join('; ')] : null,
         ' · ', t('window', minutes ? minutes + ' min' : c.window_seconds + ' s')),
@@ -624,7 +644,7 @@
     let loadConv = async () => {};
     if (guest) loadConv = await conversationPane(pane, base + '/' + encodeURIComponent(guest), query.get('channel') || 'whatsapp');
     await loadList();
-    poll(() => { loadList().catch(() => {}); loadConv().catch(() => {}); }, 3000);
+    poll(() => { loadList().catch(() => {}); loadConv().catch(() => {}); }, 3000, list);
   }
 
   const TICKS = { queued: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✗' };
@@ -638,7 +658,7 @@
     let lastCount = -1;
     const load = async () => {
       const c = await api('GET', path + qs);
-      head.replaceChildren(h('h2', null, c.name || c.guest, ' ', h('span', { class: 'badge ' + c.state }, c.state)),
+      head.replaceChildren(h('h2', null, c.name || c.guest, ' ', h('span', { class: 'badge ' + c.state }, t(c.state + 'State'))),
         h('p', { class: 'hint' }, c.guest, ' · ', c.channel, c.waiting_since ? [' · ', t('waitedFor', ago(c.waiting_since))] : null));
       booking.replaceChildren(...(c.booking && Object.keys(c.booking).length ? [h('details', { open: true }, h('summary', null, t('booking')),
         h('dl', null, Object.entries(c.booking).map(([k, v]) => [h('dt', null, k.replace(/_/g, ' ')), h('dd', null, typeof v === 'object' ? JSON.stringify(v) : String(v))])))] : []));

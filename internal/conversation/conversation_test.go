@@ -1,0 +1,123 @@
+package conversation_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/conversation"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+)
+
+func TestMemory(t *testing.T) { exercise(t, conversation.NewMemory()) }
+
+func TestPostgres(t *testing.T) {
+	exercise(t, conversation.NewPostgres(testservices.MigratedPostgres(t)))
+}
+
+// exercise is what every Store does.
+func exercise(t *testing.T, s conversation.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	key := func(g string) conversation.Key {
+		return conversation.Key{TenantID: "hotel-a", Channel: "whatsapp", Guest: g}
+	}
+	for i, g := range []string{"34600000001", "34600000002", "34600000003", "34600000004"} {
+		if err := s.Inbound(ctx, key(g), "Guest "+g[len(g)-1:], "hello "+g, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Inbound(ctx, conversation.Key{TenantID: "hotel-b", Channel: "whatsapp", Guest: "34600000001"}, "B", "other hotel", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Outbound(ctx, key("34600000001"), "agent reply", t0.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// Two hand-offs, the later one first; the second hand-off of the same
+	// guest is not fresh and keeps the first time.
+	for _, h := range []struct {
+		g     string
+		at    time.Duration
+		fresh bool
+	}{{"34600000003", 20 * time.Minute, true}, {"34600000002", 21 * time.Minute, true}, {"34600000003", 30 * time.Minute, false}} {
+		fresh, err := s.HandOff(ctx, key(h.g), t0.Add(h.at))
+		if err != nil || fresh != h.fresh {
+			t.Fatalf("HandOff(%s) = %v, %v; want %v", h.g, fresh, err, h.fresh)
+		}
+	}
+	if err := s.SetBookingRef(ctx, key("34600000004"), "BK-77"); err != nil {
+		t.Fatal(err)
+	}
+	list := func(f conversation.Filter) []string {
+		t.Helper()
+		f.TenantID = "hotel-a"
+		var got []string
+		for pages := 0; pages < 10; pages++ {
+			page, next, err := s.List(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				got = append(got, c.Guest[len(c.Guest)-1:])
+			}
+			if next == "" {
+				return got
+			}
+			f.After = next
+		}
+		t.Fatal("more than 10 pages")
+		return nil
+	}
+	eq := func(what string, got []string, want string) {
+		t.Helper()
+		s := ""
+		for _, g := range got {
+			s += g
+		}
+		if s != want {
+			t.Fatalf("%s: %q, want %q", what, s, want)
+		}
+	}
+	eq("waiting, oldest wait first", list(conversation.Filter{State: conversation.Waiting, Limit: 1}), "32")
+	eq("all, newest activity first", list(conversation.Filter{Limit: 3}), "1432")
+	eq("active", list(conversation.Filter{State: conversation.Active}), "14")
+	eq("search booking ref", list(conversation.Filter{Query: "bk-7"}), "4")
+	eq("search name", list(conversation.Filter{Query: "guest 2"}), "2")
+	eq("search phone", list(conversation.Filter{Query: "0000003"}), "3")
+
+	c, err := s.Get(ctx, conversation.Key{TenantID: "hotel-a", Guest: "34600000003"})
+	if err != nil || c.State != conversation.Waiting || !c.WaitingSince.Equal(t0.Add(20*time.Minute)) || c.Name != "Guest 3" || c.Channel != "whatsapp" {
+		t.Fatalf("Get = %+v, %v", c, err)
+	}
+	w, err := s.Waiting(ctx)
+	if err != nil || w["hotel-a"].Count != 2 || !w["hotel-a"].Oldest.Equal(t0.Add(20*time.Minute)) || w["hotel-b"].Count != 0 {
+		t.Fatalf("Waiting = %+v, %v", w, err)
+	}
+	// Resume, close; a closed conversation opens again on the guest's word.
+	if was, err := s.SetState(ctx, key("34600000003"), conversation.Active); err != nil || was != conversation.Waiting {
+		t.Fatalf("resume: %v %v", was, err)
+	}
+	if was, err := s.SetState(ctx, key("34600000002"), conversation.Closed); err != nil || was != conversation.Waiting {
+		t.Fatalf("close: %v %v", was, err)
+	}
+	eq("closed", list(conversation.Filter{State: conversation.Closed}), "2")
+	if err := s.Inbound(ctx, key("34600000002"), "", "me again", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Get(ctx, key("34600000002")); c.State != conversation.Active || c.LastText != "me again" || c.Name != "Guest 2" || !c.WaitingSince.IsZero() {
+		t.Fatalf("reopened %+v", c)
+	}
+	if _, err := s.SetState(ctx, key("34699999999"), conversation.Closed); !errors.Is(err, conversation.ErrNotFound) {
+		t.Fatalf("unknown conversation: %v", err)
+	}
+	if _, _, err := s.List(ctx, conversation.Filter{TenantID: "hotel-a", After: "!!"}); !errors.Is(err, conversation.ErrBadCursor) {
+		t.Fatalf("bad cursor: %v", err)
+	}
+	if n, err := s.Erase(ctx, "hotel-a", "34600000001"); err != nil || n != 1 {
+		t.Fatalf("erase %d %v", n, err)
+	}
+	if _, err := s.Get(ctx, conversation.Key{TenantID: "hotel-b", Guest: "34600000001"}); err != nil {
+		t.Fatalf("erase reached another hotel: %v", err)
+	}
+}

@@ -1,0 +1,172 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Postgres keeps conversations in the conversations table.
+type Postgres struct {
+	pool *pgxpool.Pool
+}
+
+// NewPostgres returns a store on pool (schema: migration 0081).
+func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+
+// Inbound implements Store.
+func (s *Postgres) Inbound(ctx context.Context, k Key, name, text string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO conversations (tenant_id, channel, guest, name, last_message_at, last_text)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
+			name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE conversations.name END,
+			state = CASE WHEN conversations.state = 'closed' THEN 'active' ELSE conversations.state END,
+			last_text = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at THEN EXCLUDED.last_text ELSE conversations.last_text END,
+			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`,
+		k.TenantID, k.Channel, k.Guest, name, at, clip(text))
+	return err
+}
+
+// Outbound implements Store.
+func (s *Postgres) Outbound(ctx context.Context, k Key, text string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO conversations (tenant_id, channel, guest, last_message_at, last_text)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
+			last_text = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at THEN EXCLUDED.last_text ELSE conversations.last_text END,
+			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`,
+		k.TenantID, k.Channel, k.Guest, at, clip(text))
+	return err
+}
+
+// HandOff implements Store.
+func (s *Postgres) HandOff(ctx context.Context, k Key, at time.Time) (bool, error) {
+	var fresh bool
+	err := s.pool.QueryRow(ctx, `
+		WITH before AS (SELECT state FROM conversations WHERE tenant_id = $1 AND channel = $2 AND guest = $3)
+		INSERT INTO conversations (tenant_id, channel, guest, state, waiting_since, last_message_at)
+		VALUES ($1, $2, $3, 'waiting', $4, $4)
+		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
+			waiting_since = CASE WHEN conversations.state = 'waiting' THEN conversations.waiting_since ELSE EXCLUDED.waiting_since END,
+			state = 'waiting'
+		RETURNING coalesce((SELECT state FROM before), '') <> 'waiting'`,
+		k.TenantID, k.Channel, k.Guest, at).Scan(&fresh)
+	return fresh, err
+}
+
+// SetState implements Store.
+func (s *Postgres) SetState(ctx context.Context, k Key, st State) (State, error) {
+	var was string
+	err := s.pool.QueryRow(ctx, `
+		UPDATE conversations c SET state = $4, waiting_since = CASE WHEN $4 = 'waiting' THEN c.waiting_since END
+		FROM (SELECT state FROM conversations WHERE tenant_id = $1 AND channel = $2 AND guest = $3 FOR UPDATE) old
+		WHERE c.tenant_id = $1 AND c.channel = $2 AND c.guest = $3
+		RETURNING old.state`, k.TenantID, k.Channel, k.Guest, string(st)).Scan(&was)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return State(was), err
+}
+
+// SetBookingRef implements Store.
+func (s *Postgres) SetBookingRef(ctx context.Context, k Key, ref string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE conversations SET booking_ref = $4 WHERE tenant_id = $1 AND channel = $2 AND guest = $3`,
+		k.TenantID, k.Channel, k.Guest, ref)
+	return err
+}
+
+const columns = `tenant_id, channel, guest, name, state, waiting_since, last_message_at, last_text, booking_ref`
+
+func scan(row pgx.Row) (Conversation, error) {
+	var c Conversation
+	var st string
+	var waiting *time.Time
+	if err := row.Scan(&c.TenantID, &c.Channel, &c.Guest, &c.Name, &st, &waiting, &c.LastMessageAt, &c.LastText, &c.BookingRef); err != nil {
+		return Conversation{}, err
+	}
+	c.State = State(st)
+	if waiting != nil {
+		c.WaitingSince = *waiting
+	}
+	return c, nil
+}
+
+// Get implements Store.
+func (s *Postgres) Get(ctx context.Context, k Key) (Conversation, error) {
+	c, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM conversations
+		WHERE tenant_id = $1 AND ($2 = '' OR channel = $2) AND guest = $3 ORDER BY last_message_at DESC LIMIT 1`,
+		k.TenantID, k.Channel, k.Guest))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Conversation{}, ErrNotFound
+	}
+	return c, err
+}
+
+// List implements Store.
+func (s *Postgres) List(ctx context.Context, f Filter) ([]Conversation, string, error) {
+	after, err := parsePosition(f.After)
+	if err != nil {
+		return nil, "", ErrBadCursor
+	}
+	order, cmp := `last_message_at DESC, channel, guest`, `(last_message_at < $4 OR (last_message_at = $4 AND (channel, guest) > ($5, $6)))`
+	if f.State == Waiting {
+		order, cmp = `waiting_since, channel, guest`, `(waiting_since, channel, guest) > ($4, $5, $6)`
+	}
+	q := strings.TrimSpace(f.Query)
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM conversations
+		WHERE tenant_id = $1 AND ($2 = '' OR state = $2)
+			AND ($3 = '' OR strpos(lower(guest), lower($3)) > 0 OR strpos(lower(name), lower($3)) > 0 OR strpos(lower(booking_ref), lower($3)) > 0)
+			AND ($7 OR `+cmp+`)
+		ORDER BY `+order+` LIMIT $8`,
+		f.TenantID, string(f.State), q, after.at, after.channel, after.guest, f.After == "", f.limit()+1)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []Conversation
+	for rows.Next() {
+		c, err := scan(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if len(out) > f.limit() {
+		out = out[:f.limit()]
+		return out, out[len(out)-1].position(f.State).String(), nil
+	}
+	return out, "", nil
+}
+
+// Waiting implements Store.
+func (s *Postgres) Waiting(ctx context.Context) (map[string]WaitingSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, count(*), min(waiting_since) FROM conversations WHERE state = 'waiting' GROUP BY tenant_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]WaitingSummary{}
+	for rows.Next() {
+		var id string
+		var w WaitingSummary
+		if err := rows.Scan(&id, &w.Count, &w.Oldest); err != nil {
+			return nil, err
+		}
+		out[id] = w
+	}
+	return out, rows.Err()
+}
+
+// Erase implements Store.
+func (s *Postgres) Erase(ctx context.Context, tenantID, guest string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM conversations WHERE tenant_id = $1 AND guest = $2`, tenantID, guest)
+	return int(tag.RowsAffected()), err
+}

@@ -1,0 +1,102 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+)
+
+// History is one guest's conversation with a hotel on a channel: the
+// guest's messages and the replies to them (with their delivery state),
+// each oldest first, at most limit of each (the newest).
+func (ib *Inbox) History(ctx context.Context, tenantID string, channel chat.Channel, guest string, limit int) ([]MessageRecord, []ReplyRecord, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	var msgs []MessageRecord
+	if pg, ok := ib.b.(*pgBackend); ok {
+		var err error
+		if msgs, err = pgConversationMessages(ctx, pg, chat.Message{TenantID: tenantID, Channel: channel, From: guest}.ConversationKey(), limit); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		all, err := ib.b.messages(ctx, Query{TenantID: tenantID})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, m := range all {
+			if m.Message.Channel == channel && m.Message.From == guest {
+				msgs = append(msgs, m)
+			}
+		}
+		msgs = newest(msgs, limit)
+	}
+	all, err := ib.b.replies(ctx, Query{TenantID: tenantID, To: guest})
+	if err != nil {
+		return nil, nil, err
+	}
+	var replies []ReplyRecord
+	for _, r := range all {
+		if r.Reply.Channel == channel {
+			replies = append(replies, r)
+		}
+	}
+	return msgs, newest(replies, limit), nil
+}
+
+func newest[T any](s []T, n int) []T {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func pgConversationMessages(ctx context.Context, b *pgBackend, key string, limit int) ([]MessageRecord, error) {
+	rows, err := b.pool.Query(ctx, `SELECT payload, state, attempts, coalesce(last_error, ''), accepted_at, done_at
+		FROM inbox_messages WHERE conversation_key = $1 ORDER BY seq DESC LIMIT $2`, key, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MessageRecord
+	for rows.Next() {
+		var r MessageRecord
+		var payload []byte
+		var done *time.Time
+		if err := rows.Scan(&payload, &r.State, &r.Attempts, &r.LastError, &r.AcceptedAt, &done); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(payload, &r.Message); err != nil {
+			return nil, err
+		}
+		if done != nil {
+			r.DoneAt = *done
+		}
+		out = append(out, r)
+	}
+	slices.Reverse(out)
+	return out, rows.Err()
+}
+
+// AcceptedSince counts the guest messages accepted at or after since.
+func (ib *Inbox) AcceptedSince(ctx context.Context, since time.Time) (int, error) {
+	if pg, ok := ib.b.(*pgBackend); ok {
+		var n int
+		err := pg.pool.QueryRow(ctx, `SELECT count(*) FROM inbox_messages WHERE accepted_at >= $1`, since).Scan(&n)
+		return n, err
+	}
+	all, err := ib.b.messages(ctx, Query{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range all {
+		if !m.AcceptedAt.Before(since) {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,77 @@
+package inbox
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// pgNotifier wakes the workers after a commit that gave them work: at once
+// those of this process, and the others (an edge's accepts, a worker
+// process's replies) with a NOTIFY of its own, coalesced: while one is in
+// flight, any number of wakes make one more after it. Postgres serialises
+// the commits of every transaction that sent a NOTIFY (one lock for the
+// whole notification queue), so a NOTIFY inside each accept and completion
+// made them commit one at a time; outside them, at most one notifying
+// transaction per channel and process is open. Each NOTIFY is sent after
+// the commit that made the work visible, so a woken worker finds it;
+// polling still covers a lost notification.
+type pgNotifier struct {
+	pool    *pgxpool.Pool
+	channel string
+
+	mu       sync.Mutex
+	local    map[chan<- struct{}]struct{}
+	inflight bool
+	again    bool
+}
+
+func newPGNotifier(pool *pgxpool.Pool, channel string) *pgNotifier {
+	return &pgNotifier{pool: pool, channel: channel, local: map[chan<- struct{}]struct{}{}}
+}
+
+// subscribe makes wake receive this process's wakes; the returned function
+// ends that.
+func (n *pgNotifier) subscribe(wake chan<- struct{}) func() {
+	n.mu.Lock()
+	n.local[wake] = struct{}{}
+	n.mu.Unlock()
+	return func() {
+		n.mu.Lock()
+		delete(n.local, wake)
+		n.mu.Unlock()
+	}
+}
+
+func (n *pgNotifier) wake() {
+	n.mu.Lock()
+	for w := range n.local {
+		signal(w)
+	}
+	if n.inflight {
+		n.again = true
+		n.mu.Unlock()
+		return
+	}
+	n.inflight = true
+	n.mu.Unlock()
+	go n.notify()
+}
+
+func (n *pgNotifier) notify() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = n.pool.Exec(ctx, "SELECT pg_notify($1, '')", n.channel) // lost: polling covers it
+		cancel()
+		n.mu.Lock()
+		if !n.again {
+			n.inflight = false
+			n.mu.Unlock()
+			return
+		}
+		n.again = false
+		n.mu.Unlock()
+	}
+}

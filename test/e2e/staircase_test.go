@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/test/fakegraph"
+	"github.com/agentehotel/agente-caddy/test/loadgen"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+)
+
+// BenchmarkStaircase is `make bench`: the webhook's acknowledgement rate at
+// each step from plain Caddy `respond` to the shipped configuration, every
+// stage as a ratio to `respond` served by the same binary in the same run,
+// interleaved (respond, stage, respond, stage… in STAIRCASE_ROUNDS rounds),
+// with p50/p99 and, where the shipped handler stores messages, how many of
+// the accepted were processed (replies at the fake Graph API) when the
+// stage's load ended, and how long the rest took to drain.
+//
+// Then the edge without workers (AGENTE_WORKERS=off) leaves its backlog to
+// 1, then 2, `agente-caddy worker` processes, and their processing rate is
+// printed.
+//
+// STAIRCASE_N requests per stage (default 10,000, each a new signed message
+// from one of 256 guests), STAIRCASE_CONNS connections (default 16). Rate
+// limits stay on with ceilings no run reaches, so their cost is measured.
+func BenchmarkStaircase(b *testing.B) {
+	if b.N > 1 {
+		b.Skip("one run is the measurement")
+	}
+	n := envInt("STAIRCASE_N", 10_000)
+	conns := envInt("STAIRCASE_CONNS", 16)
+	rounds := envInt("STAIRCASE_ROUNDS", 2)
+	limits := map[string]string{
+		"WHATSAPP_APP_SECRET":         devSecret,
+		"RATE_LIMIT_WEBHOOK_POST":     "100000000",
+		"RATE_LIMIT_WEBHOOK_RECEIPTS": "100000000",
+	}
+	with := func(extra map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range limits {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	shipped := func(extra map[string]string) (*Instance, *fakegraph.Server) {
+		graph := fakegraph.Start(b, agentGraphToken)
+		graph.AllowPhoneNumberIDs(agentPhoneNumberID)
+		env := with(map[string]string{
+			"WHATSAPP_API_BASE":        graph.BaseURL(),
+			"WHATSAPP_ACCESS_TOKEN":    agentGraphToken,
+			"WHATSAPP_PHONE_NUMBER_ID": agentPhoneNumberID,
+			"FEATURE_FLAGS":            noReadReceipts["FEATURE_FLAGS"],
+		})
+		for k, v := range extra {
+			env[k] = v
+		}
+		return Start(b, Options{Env: env}), graph
+	}
+	postgres := func(redisURL string) (*Instance, *fakegraph.Server) {
+		env := with(map[string]string{"REDIS_URL": redisURL, "FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]})
+		s := startAgentStack(b, env)
+		return s.in, s.graph
+	}
+	redisURL, _ := testservices.Redis(b)
+
+	type stage struct {
+		name  string
+		in    *Instance
+		graph *fakegraph.Server
+	}
+	ref := Start(b, Options{Config: "test/e2e/testdata/respond.Caddyfile", ReadyPath: "/"})
+	stairs := func(file string) *Instance {
+		return Start(b, Options{Config: "test/e2e/testdata/staircase/" + file, Env: with(nil), ReadyPath: "/"})
+	}
+	var stages []stage
+	add := func(name string, in *Instance, g *fakegraph.Server) { stages = append(stages, stage{name, in, g}) }
+	add("+ request_metrics, headers, routes", stairs("1-routes.Caddyfile"), nil)
+	add("+ hmac_webhook", stairs("2-hmac.Caddyfile"), nil)
+	add("+ tenant_resolve", stairs("3-tenant.Caddyfile"), nil)
+	add("+ ratelimit (memory)", stairs("4-ratelimit.Caddyfile"), nil)
+	in, g := shipped(nil)
+	add("shipped, memory inbox", in, g)
+	in, g = shipped(map[string]string{"REDIS_URL": redisURL})
+	add("shipped, Redis limiter", in, g)
+	in, g = postgres("")
+	add("shipped, Postgres inbox", in, g)
+	in, g = postgres(redisURL)
+	add("shipped, Postgres inbox + Redis", in, g)
+	edge, edgeGraph := postgres2(b, with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
+		"FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]}))
+	add("edge without workers, Postgres + Redis", edge, nil)
+
+	type totals struct {
+		sent, ok       int
+		elapsed        time.Duration
+		p50, p99       []time.Duration
+		processedAtEnd int
+		drain          time.Duration
+		drained        bool
+	}
+	refTotals := make([]totals, len(stages))
+	stTotals := make([]totals, len(stages))
+	ctx := context.Background()
+	run := func(url string, reqs []loadgen.Request, t *totals) {
+		res, err := loadgen.Run(ctx, loadgen.Config{URL: url, Requests: reqs, Connections: conns})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.OK != res.Sent {
+			b.Fatalf("%s: %d of %d answered 2xx (statuses %v, %d errors)", url, res.OK, res.Sent, res.Statuses, res.Errors)
+		}
+		t.sent += res.Sent
+		t.ok += res.OK
+		t.elapsed += res.Elapsed
+		t.p50 = append(t.p50, res.P50)
+		t.p99 = append(t.p99, res.P99)
+	}
+	per := n / rounds
+	for r := range rounds {
+		for i, st := range stages {
+			prefix := fmt.Sprintf("stair-%d-%d-%d", time.Now().UnixNano(), r, i)
+			reqs := loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix, "hola")
+			run(ref.URL("/webhooks/whatsapp"), loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix+"-ref", "hola"), &refTotals[i])
+			base := 0
+			if st.graph != nil {
+				base = len(st.graph.Messages())
+			}
+			run(st.in.URL("/webhooks/whatsapp"), reqs, &stTotals[i])
+			if st.graph != nil {
+				t := &stTotals[i]
+				t.processedAtEnd += len(st.graph.Messages()) - base
+				start := time.Now()
+				_, err := st.graph.WaitForMessages(base+per, 60*time.Second)
+				t.drain += time.Since(start)
+				t.drained = err == nil
+			}
+		}
+	}
+	var load [3]float64
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
+		_, _ = fmt.Sscan(string(raw), &load[0], &load[1], &load[2])
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "\nstaircase: %d requests per stage in %d interleaved rounds, %d connections; nproc %d, load average %.2f %.2f %.2f\n\n",
+		per*rounds, rounds, conns, runtime.NumCPU(), load[0], load[1], load[2])
+	fmt.Fprintf(&out, "| stage | ratio to `respond` | req/s | `respond` req/s | p50 | p99 | processed when the load ended | drained after |\n|---|---|---|---|---|---|---|---|\n")
+	for i, st := range stages {
+		rt, t := refTotals[i], stTotals[i]
+		rate := float64(t.ok) / t.elapsed.Seconds()
+		refRate := float64(rt.ok) / rt.elapsed.Seconds()
+		processed, drained := "—", "—"
+		if st.graph != nil {
+			processed = fmt.Sprintf("%d of %d (%.0f%%)", t.processedAtEnd, t.ok, 100*float64(t.processedAtEnd)/float64(t.ok))
+			drained = fmt.Sprintf("%.1f s", t.drain.Seconds())
+			if !t.drained {
+				drained = "not within 60 s"
+			}
+		}
+		fmt.Fprintf(&out, "| %s | %.2f | %.0f | %.0f | %s | %s | %s | %s |\n", st.name, rate/refRate, rate, refRate,
+			worst(t.p50), worst(t.p99), processed, drained)
+	}
+
+	// The edge's backlog, processed by 1 and then 2 `agente-caddy worker`
+	// processes on the same Postgres: messages per second until drained.
+	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s |\n|---|---|---|---|\n")
+	done := 0
+	for workers := 1; workers <= 2; workers++ {
+		if workers == 2 {
+			// A fresh backlog for the two.
+			reqs := loadgen.Bodies(per*rounds, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("stair-w2-%d", time.Now().UnixNano()), "hola")
+			var t totals
+			run(edge.URL("/webhooks/whatsapp"), reqs, &t)
+		}
+		backlog := per * rounds
+		start := time.Now()
+		for range workers {
+			startWorker(b, edge)
+		}
+		if _, err := edgeGraph.WaitForMessages(done+backlog, 10*time.Minute); err != nil {
+			b.Fatalf("%d worker(s): %v", workers, err)
+		}
+		d := time.Since(start)
+		done += backlog
+		fmt.Fprintf(&out, "| %d | %d | %.1f s | %.0f |\n", workers, backlog, d.Seconds(), float64(backlog)/d.Seconds())
+		if workers == 1 {
+			stopWorkers(b)
+		}
+	}
+	fmt.Print(out.String())
+	b.ReportMetric(0, "ns/op")
+}
+
+var (
+	workerMu    sync.Mutex
+	workerProcs []*exec.Cmd
+)
+
+// postgres2 is the shipped configuration on a database of its own, with
+// its own fake Graph API.
+func postgres2(b *testing.B, env map[string]string) (*Instance, *fakegraph.Server) {
+	s := startAgentStack(b, env)
+	return s.in, s.graph
+}
+
+// startWorker runs `agente-caddy worker` with in's configuration and
+// environment, stopped at the end of the benchmark.
+func startWorker(b *testing.B, in *Instance) {
+	cmd := exec.Command(Binary(b), "worker", "--config", in.opts.Config, "--adapter", "caddyfile")
+	cmd.Dir = RepoRoot()
+	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	workerMu.Lock()
+	workerProcs = append(workerProcs, cmd)
+	workerMu.Unlock()
+	b.Cleanup(func() { stopWorkers(b) })
+}
+
+func stopWorkers(b *testing.B) {
+	workerMu.Lock()
+	defer workerMu.Unlock()
+	for _, cmd := range workerProcs {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	workerProcs = nil
+}
+
+// worst is the highest of the rounds' figures, rounded for the table.
+func worst(ds []time.Duration) string {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m.Round(10 * time.Microsecond).String()
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
