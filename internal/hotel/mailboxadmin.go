@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/admin"
+	"github.com/agentehotel/agente-caddy/internal/adminauth"
 	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/mailbox"
@@ -166,6 +167,11 @@ func (s *Service) mailboxAdminRoutes() http.Handler {
 func (s *Service) mailboxRequest(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if admin.Actor(r.Context()) == "" {
 		s.admin.ServeHTTP(w, r) // answers 401 with its challenge
+		return "", false
+	}
+	if admin.PrincipalOf(r.Context()).Role != adminauth.RoleAdmin {
+		// A hotel's mail credentials are an administrator's, never staff's.
+		httpjson.Error(w, http.StatusForbidden, "a hotel's mailbox is set by an admin token only")
 		return "", false
 	}
 	if s.hotelBoxes == nil {

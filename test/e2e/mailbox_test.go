@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentehotel/agente-caddy/internal/config"
 	"github.com/agentehotel/agente-caddy/internal/mailbox"
 	"github.com/agentehotel/agente-caddy/test/mailfixtures"
 	"github.com/agentehotel/agente-caddy/test/smtpserver"
@@ -258,6 +259,14 @@ func TestHotelMailboxFromTheAdminAPI(t *testing.T) {
 	}
 	if status, _, body := Do(t, http.MethodPut, url, []byte(put), map[string]string{"Content-Type": "application/json"}); status != http.StatusUnauthorized {
 		t.Fatalf("without a token: %d %s", status, body)
+	}
+	staff, code := Run(t, map[string]string{"JWT_SECRET_KEY": config.DevDefaults["JWT_SECRET_KEY"]}, "admin-token", "--sub", "reception", "--role", "staff", "--tenant", tenant, "--ttl", "10m")
+	if code != 0 {
+		t.Fatalf("admin-token: %s", staff)
+	}
+	staffHdr := map[string]string{"Authorization": "Bearer " + strings.TrimSpace(staff), "Content-Type": "application/json"}
+	if status, _, body := Do(t, http.MethodGet, url, nil, staffHdr); status != http.StatusForbidden {
+		t.Fatalf("a staff token reads the hotel's mailbox: %d %s", status, body)
 	}
 	status, _, body := Do(t, http.MethodGet, url, nil, hdr)
 	if status != http.StatusOK || !strings.Contains(body, `"username":"`+hotelBox+`"`) || strings.Contains(body, "password") {
