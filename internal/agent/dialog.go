@@ -344,7 +344,9 @@ func (t *turn) onConfirmBooking(text string) bool {
 		} else {
 			t.changeDates()
 		}
-	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort):
+	case t.res.Answer == nlp.No || t.matchesTitle(text, textBtnAbort) || nlp.ChangeOfMind(text) == nlp.CancelReservation:
+		// "mejor cancela" before the yes: nothing is booked, the booking
+		// being made is dropped
 		t.intent = nlp.MakeReservation
 		t.abortBooking()
 	case hasSlotEntities(e):
@@ -422,7 +424,7 @@ func (t *turn) onChooseRoom(text string) bool {
 	case t.res.Answer == nlp.Yes && len(offers) == 1:
 		t.intent = nlp.MakeReservation
 		t.selectOffer(offers[0])
-	case t.res.Answer == nlp.No:
+	case t.res.Answer == nlp.No || nlp.ChangeOfMind(text) == nlp.CancelReservation:
 		t.intent = nlp.MakeReservation
 		t.abortBooking()
 	case e.RoomType != "":

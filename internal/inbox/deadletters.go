@@ -205,14 +205,32 @@ func (ib *Inbox) replay(ctx context.Context, kind, tenant string, ids []string, 
 		}
 		// One statement per table: a row leaves the dead state once, so two
 		// concurrent replays take it once between them.
-		tag, err := pg.pool.Exec(ctx, `UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
+		// The replayed rows' conversations go back in the claims' line
+		// (see readyUpsertSQL), or no claim would find them.
+		ready := "inbox_ready"
+		if kind == DeadOutbox {
+			ready = "outbox_ready"
+		}
+		var n, readied int64
+		err := pg.pool.QueryRow(ctx, `WITH rep AS (
+			UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
 				last_error = 'replayed; before: ' || coalesce(last_error, '')
-			WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)`,
-			ib.opts.Now(), dead, all, seqs, tenant)
+			WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)
+			RETURNING seq, conversation_key, tenant_id, next_attempt_at
+		), rdy AS (`+readyUpsertSQL(ready, "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM rep")+`)
+		SELECT (SELECT count(*) FROM rep), (SELECT count(*) FROM rdy)`,
+			ib.opts.Now(), dead, all, seqs, tenant).Scan(&n, &readied)
 		if err != nil {
 			return 0, err
 		}
-		return int(tag.RowsAffected()), nil
+		if n > 0 {
+			if kind == DeadOutbox {
+				pg.wakeOut.wake()
+			} else {
+				pg.wakeIn.wake()
+			}
+		}
+		return int(n), nil
 	}
 	return ib.memReplay(ctx, kind, tenant, ids, all)
 }

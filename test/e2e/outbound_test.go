@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,21 +37,18 @@ func TestOptedOutGuestGetsNothing(t *testing.T) {
 	s.deliver(w, textMessage(guest, id("3"), "Hola"))
 	s.deliver(w, textMessage(guest, id("4"), "¿Tenéis habitación doble "+stayPhrase(time.Now())+" para 2?"))
 	s.deliver(w, textMessage(guest, id("5"), "stop"))
-	// A reply another part queued for the guest (a notice, a member of staff).
-	payload, _ := json.Marshal(map[string]any{"tenant_id": agentTenant, "channel": "whatsapp", "to": guest,
-		"phone_number_id": agentPhoneNumberID, "reply": map[string]any{"kind": "text", "text": "Aviso del hotel"}})
-	if _, err := s.db.Exec(context.Background(), `INSERT INTO outbox_replies
-		(tenant_id, channel, recipient, phone_number_id, conversation_key, payload, accepted_at, next_attempt_at)
-		VALUES ($1, 'whatsapp', $2, $3, $4, $5, now(), now())`,
-		agentTenant, guest, agentPhoneNumberID, agentTenant+"|whatsapp|"+guest, payload); err != nil {
-		t.Fatal(err)
+	// A reply another part queues for the guest: a member of staff's, through
+	// the conversations API and the same outbox.
+	if status, _, body := Do(t, http.MethodPost, s.in.URL("/admin/tenants/"+agentTenant+"/conversations/"+guest+"/reply"),
+		[]byte(`{"text":"Aviso del hotel"}`), s.adminHeader()); status != http.StatusAccepted {
+		t.Fatalf("staff reply: %d %s", status, body)
 	}
 	s.waitQuiet(15 * time.Second)
 	var suppressed, failed, answered int
 	if err := s.db.QueryRow(context.Background(), `SELECT
 		count(*) FILTER (WHERE state = 'suppressed' AND last_error LIKE 'suppressed: opted out%'),
 		count(*) FILTER (WHERE state = 'failed'),
-		count(*) FILTER (WHERE in_reply_to IN ($2, $3, $4))
+		count(*) FILTER (WHERE in_reply_to IN ($2, $3, $4) AND state <> 'suppressed')
 		FROM outbox_replies WHERE recipient = $1`, guest, id("3"), id("4"), id("5")).Scan(&suppressed, &failed, &answered); err != nil {
 		t.Fatal(err)
 	}
