@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/agentehotel/agente-caddy/internal/config"
+	"github.com/agentehotel/agente-caddy/test/fakegraph"
 )
 
 // staffToken mints a staff token reaching only tenants.
@@ -135,4 +136,46 @@ func TestConsoleReception(t *testing.T) {
 		t.Errorf("the conversation scrolls sideways on a 390 px screen")
 	}
 	b.screenshot("console-conversation-phone")
+}
+
+// TestConsoleDeadLetters: a reply Meta refused for good is listed on the
+// dead-letters page with its reason; the operator replays it from the page,
+// the guest gets it, and it is gone from the list (a second replay of the
+// same item takes nothing).
+func TestConsoleDeadLetters(t *testing.T) {
+	s := startAgentStack(t, nil)
+	hooks := newWebhookClient(1)
+	guest := newGuestPhone()
+	// The read receipt and the reply both meet a 400 Meta does not retry.
+	s.graph.FailNextWith(2, fakegraph.Failure{Code: 132001, Message: "(#132001) Template name does not exist in the translation"})
+	s.deliver(hooks, textMessage(guest, "wamid.console-dead-1", "Hola"))
+	token := mintAdminToken(t, config.DevDefaults["JWT_SECRET_KEY"], "ops-dead-letters", "1h")
+	var items []any
+	deadline := time.Now().Add(15 * time.Second)
+	for len(items) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter after the refused reply\n%s", s.queues())
+		}
+		time.Sleep(100 * time.Millisecond)
+		_, got := apiJSON(t, s.in, token, "GET", "/admin/dead-letters?kind=outbox", "")
+		items, _ = got["items"].([]any)
+	}
+	id := items[0].(map[string]any)["id"].(string)
+
+	b := newBrowser(t, 1280, 900)
+	b.signIn(s.in, token)
+	b.goTo("#/dead-letters", fmt.Sprintf(`[...document.querySelectorAll('main tbody tr')].some(r => r.innerText.includes(%q))`, guest))
+	if text := b.text(); !strings.Contains(text, "outbox") || !strings.Contains(text, agentTenant) || !strings.Contains(text, "132001") {
+		t.Errorf("dead-letters page lacks the kind or the hotel:\n%s", text)
+	}
+	b.screenshot("console-dead-letters")
+	b.do("select and replay",
+		chromedp.Click(chromedp.CSS(`main tbody tr input[type="checkbox"]`)),
+		chromedp.Click(chromedp.CSS(`main .buttons button:not(.danger)`)))
+	b.wait("replayed", `document.querySelector('#flash').innerText.includes('1')`, 10*time.Second)
+	s.waitReplies(guest, 1, 15*time.Second)
+	b.wait("gone from the list", fmt.Sprintf(`![...document.querySelectorAll('main tbody tr')].some(r => r.innerText.includes(%q))`, guest), 10*time.Second)
+	if _, got := apiJSON(t, s.in, token, "POST", "/admin/dead-letters/replay", `{"ids":[{"kind":"outbox","id":"`+id+`"}]}`); got["replayed"] != float64(0) {
+		t.Fatalf("second replay of %s: %v", id, got)
+	}
 }
