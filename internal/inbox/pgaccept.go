@@ -3,9 +3,12 @@ package inbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
@@ -125,7 +128,9 @@ var acceptGroupSQL = `WITH ins AS (
 		CASE WHEN ($4::boolean[])[ord] THEN 'done' ELSE 'pending' END,
 		CASE WHEN ($4::boolean[])[ord] THEN ($3::timestamptz[])[ord] END
 	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
-	ORDER BY ord
+	-- Conversation first, so concurrent groups take the same messages'
+	-- keys in the same order; arrival order within each conversation.
+	ORDER BY ($2::text[])[ord], ord
 	ON CONFLICT (tenant_id, channel, message_id) DO NOTHING
 	RETURNING seq, tenant_id, channel, message_id, conversation_key, state, accepted_at
 ), st AS (
@@ -183,8 +188,19 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	}
 	var newMsgs, pending, newSts, readied int64
 	var msgKeys, stKeys []byte
-	if err := b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes).
-		Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied); err != nil {
+	for attempt := 1; ; attempt++ {
+		err = b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes).
+			Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied)
+		// Two groups carrying the same messages (a redelivery racing its
+		// original) wait on each other's unique keys; Postgres aborts one
+		// of them, which loses nothing: its statement is simply run again.
+		var pgErr *pgconn.PgError
+		if err != nil && attempt < 3 && errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+			continue
+		}
+		break
+	}
+	if err != nil {
 		return nil, fmt.Errorf("accepting into the inbox: %w", err)
 	}
 	if pending > 0 {
