@@ -36,33 +36,43 @@ type corpusEntry struct {
 }
 
 func loadCorpus(t testing.TB) []corpusEntry {
+	return readLabelled(t, corpusPath, "corpus", func(e *corpusEntry, line int) error {
+		e.Line = line
+		if !slices.Contains(Intents(), e.Intent) {
+			return fmt.Errorf("unknown intent %q", e.Intent)
+		}
+		return checkLang(e.Lang)
+	})
+}
+
+// readLabelled reads a labelled corpus, one JSON entry per line (blank lines
+// and lines starting with # skipped, unknown fields refused), each vetted by
+// check; what names the file in failures.
+func readLabelled[E any](t testing.TB, path, what string, check func(e *E, line int) error) []E {
 	t.Helper()
-	f, err := os.Open(corpusPath)
+	f, err := os.Open(path)
 	if err != nil {
-		t.Fatalf("open corpus: %v", err)
+		t.Fatalf("open %s: %v", what, err)
 	}
 	defer f.Close()
-	var out []corpusEntry
+	var out []E
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	line := 0
 	for sc.Scan() {
 		line++
-		if strings.TrimSpace(sc.Text()) == "" {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
 			continue
 		}
-		var e corpusEntry
-		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		var e E
+		dec := json.NewDecoder(strings.NewReader(s))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
-			t.Fatalf("corpus line %d: %v", line, err)
+			t.Fatalf("%s line %d: %v", what, line, err)
 		}
-		e.Line = line
-		if !slices.Contains(Intents(), e.Intent) {
-			t.Fatalf("corpus line %d: unknown intent %q", line, e.Intent)
-		}
-		if e.Lang != "es" && e.Lang != "en" {
-			t.Fatalf("corpus line %d: lang %q", line, e.Lang)
+		if err := check(&e, line); err != nil {
+			t.Fatalf("%s line %d: %v", what, line, err)
 		}
 		out = append(out, e)
 	}
@@ -70,6 +80,13 @@ func loadCorpus(t testing.TB) []corpusEntry {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func checkLang(lang string) error {
+	if lang != "es" && lang != "en" {
+		return fmt.Errorf("lang %q", lang)
+	}
+	return nil
 }
 
 func (e corpusEntry) now(t testing.TB) time.Time {

@@ -1,10 +1,7 @@
 package nlp
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -38,43 +35,16 @@ type heldoutEntry struct {
 }
 
 func loadHeldout(t *testing.T) []heldoutEntry {
-	t.Helper()
-	f, err := os.Open(heldoutPath)
-	if err != nil {
-		t.Fatalf("open held-out corpus: %v", err)
-	}
-	defer f.Close()
-	var out []heldoutEntry
-	sc := bufio.NewScanner(f)
-	line := 0
-	for sc.Scan() {
-		line++
-		s := strings.TrimSpace(sc.Text())
-		if s == "" || strings.HasPrefix(s, "#") {
-			continue
-		}
-		var e heldoutEntry
-		dec := json.NewDecoder(strings.NewReader(s))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
-			t.Fatalf("held-out line %d: %v", line, err)
-		}
+	return readLabelled(t, heldoutPath, "held-out", func(e *heldoutEntry, line int) error {
+		e.Line = line
 		if e.Intent != "" && !slices.Contains(Intents(), e.Intent) {
-			t.Fatalf("held-out line %d: unknown intent %q", line, e.Intent)
-		}
-		if e.Lang != "es" && e.Lang != "en" {
-			t.Fatalf("held-out line %d: lang %q", line, e.Lang)
+			return fmt.Errorf("unknown intent %q", e.Intent)
 		}
 		if e.Intent == "" && e.Asked == "" {
-			t.Fatalf("held-out line %d: neither an intent nor an asked slot", line)
+			return fmt.Errorf("neither an intent nor an asked slot")
 		}
-		e.Line = line
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+		return checkLang(e.Lang)
+	})
 }
 
 // heldoutName reads the name in a reply to "what name is the booking
