@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 )
@@ -90,7 +91,16 @@ type Settings struct {
 	// IMAPTenantID is the hotel the GMAIL_USERNAME mailbox belongs to
 	// (IMAP_TENANT_ID); empty: DEFAULT_TENANT_ID.
 	IMAPTenantID string
-	SLOTarget    float64
+	// HandoffChannels is HANDOFF_CHANNELS: per hotel, how staff hear of a
+	// guest waiting for a person (JSON, read by the application).
+	HandoffChannels string
+	// ConsoleBaseURL (CONSOLE_BASE_URL) starts the console links in
+	// handoff notices.
+	ConsoleBaseURL string
+	// HandoffWaitAlert (HANDOFF_WAIT_ALERT) is how long a guest may wait for
+	// a person before the alert fires; 0: the application's default.
+	HandoffWaitAlert time.Duration
+	SLOTarget        float64
 	// DefaultTenantID receives what no identifier resolves; empty: nothing does.
 	DefaultTenantID string
 
@@ -153,6 +163,8 @@ func Load(lookup Lookup) (Settings, error) {
 		IMAPAddr:              get("IMAP_ADDR"),
 		IMAPAuthservID:        get("IMAP_AUTHSERV_ID"),
 		IMAPTenantID:          get("IMAP_TENANT_ID"),
+		HandoffChannels:       get("HANDOFF_CHANNELS"),
+		ConsoleBaseURL:        get("CONSOLE_BASE_URL"),
 		SLOTarget:             99.0,
 		DefaultTenantID:       get("DEFAULT_TENANT_ID"),
 		lookup:                lookup,
@@ -165,6 +177,13 @@ func Load(lookup Lookup) (Settings, error) {
 	}
 	if s.PMSType != "demo" && s.PMSType != "qloapps" {
 		errs = append(errs, fmt.Errorf("PMS_TYPE: %q is not one of demo, qloapps", s.PMSType))
+	}
+	if v := get("HANDOFF_WAIT_ALERT"); v != "" {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("HANDOFF_WAIT_ALERT: %q is not a positive duration such as 15m", v))
+		} else {
+			s.HandoffWaitAlert = d
+		}
 	}
 	if v := get("SLO_TARGET"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)

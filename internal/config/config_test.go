@@ -84,8 +84,8 @@ func TestDevelopmentNeedsNothing(t *testing.T) {
 }
 
 func TestLoadRejectsMalformedValues(t *testing.T) {
-	_, err := Load(env(map[string]string{"ENVIRONMENT": "prod", "DEBUG": "maybe", "SLO_TARGET": "101", "PMS_TYPE": "opera"}))
-	for _, name := range []string{"ENVIRONMENT", "DEBUG", "SLO_TARGET", "PMS_TYPE"} {
+	_, err := Load(env(map[string]string{"ENVIRONMENT": "prod", "DEBUG": "maybe", "SLO_TARGET": "101", "PMS_TYPE": "opera", "HANDOFF_WAIT_ALERT": "30d"}))
+	for _, name := range []string{"ENVIRONMENT", "DEBUG", "SLO_TARGET", "PMS_TYPE", "HANDOFF_WAIT_ALERT"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("Load error %v does not name %s", err, name)
 		}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -75,9 +74,9 @@ func (a *App) hotelConfig() hotel.Config {
 		// A bridge relays the header of the mailbox's provider.
 		EmailAuthservID: cmp.Or(s.IMAPAuthservID, "mx.google.com"),
 		Handoff: hotel.HandoffConfig{
-			ChannelsJSON: os.Getenv("HANDOFF_CHANNELS"),
-			ConsoleURL:   os.Getenv("CONSOLE_BASE_URL"),
-			WaitAlert:    envDuration("HANDOFF_WAIT_ALERT"),
+			ChannelsJSON: s.HandoffChannels,
+			ConsoleURL:   s.ConsoleBaseURL,
+			WaitAlert:    s.HandoffWaitAlert,
 		},
 	}
 }
@@ -102,16 +101,6 @@ func (a *App) mailboxes() []mailbox.Config {
 		TenantID: tenant, Addr: s.IMAPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword,
 		AuthservID: s.IMAPAuthservID,
 	}}
-}
-
-// envDuration reads a duration variable (720h, 15m, 30d); 0 when unset or
-// unreadable (the default applies).
-func envDuration(name string) time.Duration {
-	d, err := caddy.ParseDuration(os.Getenv(name))
-	if err != nil {
-		return 0
-	}
-	return d
 }
 
 // buildHotel builds the application; Start runs its workers.
