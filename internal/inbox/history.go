@@ -2,7 +2,6 @@ package inbox
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -55,30 +54,10 @@ func newest[T any](s []T, n int) []T {
 }
 
 func pgConversationMessages(ctx context.Context, b *pgBackend, key string, limit int) ([]MessageRecord, error) {
-	rows, err := b.pool.Query(ctx, `SELECT payload, state, attempts, coalesce(last_error, ''), accepted_at, done_at
+	out, err := b.queryMessages(ctx, `SELECT payload, state, attempts, coalesce(last_error, ''), accepted_at, done_at
 		FROM inbox_messages WHERE conversation_key = $1 ORDER BY seq DESC LIMIT $2`, key, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MessageRecord
-	for rows.Next() {
-		var r MessageRecord
-		var payload []byte
-		var done *time.Time
-		if err := rows.Scan(&payload, &r.State, &r.Attempts, &r.LastError, &r.AcceptedAt, &done); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(payload, &r.Message); err != nil {
-			return nil, err
-		}
-		if done != nil {
-			r.DoneAt = *done
-		}
-		out = append(out, r)
-	}
 	slices.Reverse(out)
-	return out, rows.Err()
+	return out, err
 }
 
 // AcceptedSince counts the guest messages accepted at or after since.

@@ -453,8 +453,14 @@ func nullTime(t *time.Time) time.Time {
 }
 
 func (b *pgBackend) messages(ctx context.Context, q Query) ([]MessageRecord, error) {
-	rows, err := b.pool.Query(ctx, `SELECT payload, state, attempts, coalesce(last_error, ''), accepted_at, done_at
+	return b.queryMessages(ctx, `SELECT payload, state, attempts, coalesce(last_error, ''), accepted_at, done_at
 		FROM inbox_messages WHERE ($1 = '' OR tenant_id = $1) ORDER BY seq LIMIT $2`, q.TenantID, q.limit())
+}
+
+// queryMessages runs a query selecting payload, state, attempts, last
+// error, accepted_at and done_at of inbox rows, and reads them.
+func (b *pgBackend) queryMessages(ctx context.Context, sql string, args ...any) ([]MessageRecord, error) {
+	rows, err := b.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
