@@ -205,7 +205,8 @@ func (ib *Inbox) replay(ctx context.Context, kind, tenant string, ids []string, 
 		}
 		// One statement: a row leaves the dead state once, so two
 		// concurrent replays take it once between them; its conversation
-		// joins the claims' line in the same commit.
+		// joins the claims' line in the same commit (a data-modifying WITH
+		// runs whether or not the final SELECT reads it).
 		var n int
 		err := pg.pool.QueryRow(ctx, `WITH upd AS (
 				UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
@@ -213,7 +214,7 @@ func (ib *Inbox) replay(ctx context.Context, kind, tenant string, ids []string, 
 				WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)
 				RETURNING conversation_key, tenant_id, seq, next_attempt_at
 			), rdy AS (`+readyUpsertSQL(ready, "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM upd")+`)
-			SELECT (SELECT count(*) FROM upd) + 0 * (SELECT count(*) FROM rdy)`,
+			SELECT count(*) FROM upd`,
 			ib.opts.Now(), dead, all, seqs, tenant).Scan(&n)
 		if err != nil {
 			return 0, err
