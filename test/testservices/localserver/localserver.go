@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -226,15 +227,49 @@ func (r *Redis) Stop() {
 	}
 }
 
-// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago, for
-// a server that cannot be handed 127.0.0.1:0.
+// FreePort returns a TCP port that was free a moment ago on every
+// interface, for a server that cannot be handed 127.0.0.1:0.
+//
+// The port is drawn at random from below the kernel's ephemeral range: a port
+// the kernel hands out for :0 is also what it hands the next outgoing
+// connection, and with test packages running side by side one of those took
+// a port between our check and the server's bind. Below the range only
+// another explicit bind can take it.
 func FreePort() (int, error) {
+	lo := ephemeralLow()
+	if lo-1 > portFloor+1000 {
+		for range 64 {
+			port := portFloor + rand.IntN(lo-portFloor)
+			if l, err := net.Listen("tcp", ":"+strconv.Itoa(port)); err == nil {
+				l.Close()
+				return port, nil
+			}
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// portFloor is the lowest port FreePort draws: under it live the well-known
+// and registered services a developer's machine may run.
+const portFloor = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, or the
+// usual Linux default where it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // AptInstall installs Debian packages (apt-get update, then install without
