@@ -122,6 +122,8 @@ type Options struct {
 	// DeadLetters lists and replays what was given up; nil answers 503
 	// there.
 	DeadLetters DeadLetters
+	// Privacy exports and erases a guest's data; nil answers 503 there.
+	Privacy Privacy
 }
 
 // Handler serves the admin API.
@@ -164,6 +166,7 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /admin/tokens/revoked", h.listRevoked)
 	h.conversationRoutes()
 	h.deadLetterRoutes()
+	h.privacyRoutes()
 	// Same paths without a method: the method is wrong (405, JSON).
 	for path, allow := range map[string]string{
 		"/admin/tenants":                                   "GET, POST",
@@ -176,6 +179,8 @@ func New(opts Options) (*Handler, error) {
 		"/admin/tenants/{id}/conversations/{guest}/reply":  "POST",
 		"/admin/tenants/{id}/conversations/{guest}/close":  "POST",
 		"/admin/tenants/{id}/replies":                      "GET",
+		"/admin/tenants/{id}/guests/{guest}":               "DELETE",
+		"/admin/tenants/{id}/guests/{guest}/export":        "GET",
 		"/admin/unrouted":                                  "GET",
 		"/admin/feature-flags":                             "GET",
 		"/admin/feature-flags/{flag}":                      "PUT",
@@ -290,12 +295,13 @@ func (h *Handler) tenantJSON(t tenancy.Tenant) TenantJSON {
 		out.Warnings = append(out.Warnings, WarningNoPMSHotelID)
 	}
 	for _, id := range t.Identifiers {
-		out.Identifiers = append(out.Identifiers, identifierJSON(id))
+		out.Identifiers = append(out.Identifiers, IdentifierJSONOf(id))
 	}
 	return out
 }
 
-func identifierJSON(id tenancy.Identifier) IdentifierJSON {
+// IdentifierJSONOf is an identifier as the API shows it.
+func IdentifierJSONOf(id tenancy.Identifier) IdentifierJSON {
 	return IdentifierJSON{Type: string(id.Type), Value: id.Value, Channel: id.Channel}
 }
 
@@ -481,7 +487,7 @@ func (h *Handler) addIdentifier(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, map[string]any{"tenant_id": tenantID, "identifier": identifierJSON(out)})
+	httpjson.Write(w, http.StatusCreated, map[string]any{"tenant_id": tenantID, "identifier": IdentifierJSONOf(out)})
 }
 
 // deleteIdentifier parses {identifier} like the POST body ("?type=" plays
@@ -500,7 +506,7 @@ func (h *Handler) deleteIdentifier(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]IdentifierJSON, 0, len(gone))
 	for _, g := range gone {
-		out = append(out, identifierJSON(g))
+		out = append(out, IdentifierJSONOf(g))
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"tenant_id": tenantID, "deleted": out})
 }

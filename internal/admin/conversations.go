@@ -82,7 +82,8 @@ func channelParam(w http.ResponseWriter, r *http.Request) (string, bool) {
 	}
 }
 
-func conversationJSON(c conversation.Conversation) ConversationJSON {
+// ConversationJSONOf is a conversation as the API shows it.
+func ConversationJSONOf(c conversation.Conversation) ConversationJSON {
 	return ConversationJSON{Guest: c.Guest, Channel: WireChannel(c.Channel), Name: c.Name, State: string(c.State),
 		WaitingSince: optionalTime(c.WaitingSince), LastMessageAt: c.LastMessageAt.UTC(), LastText: c.LastText, BookingRef: c.BookingRef}
 }
@@ -140,7 +141,7 @@ func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]ConversationJSON, 0, len(items))
 	for _, c := range items {
-		out = append(out, conversationJSON(c))
+		out = append(out, ConversationJSONOf(c))
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"items": out, "next_cursor": next})
 }

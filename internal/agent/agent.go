@@ -309,6 +309,18 @@ func (o *Orchestrator) ResetHandoff(ctx context.Context, tenantID string, ch cha
 	return true, o.sessions.Save(ctx, sess)
 }
 
+// PruneSessions deletes the sessions that expired before `before` (the
+// data retention).
+func (o *Orchestrator) PruneSessions(ctx context.Context, before time.Time) (int, error) {
+	return o.sessions.Prune(ctx, before)
+}
+
+// ForgetGuest deletes the guest's session (a privacy erasure): the agent
+// meets them as a new guest next time.
+func (o *Orchestrator) ForgetGuest(ctx context.Context, tenantID string, ch chat.Channel, guest string) error {
+	return o.sessions.Delete(ctx, KeyFor(tenantID, ch, guest))
+}
+
 func appendCapped(list []string, v string, n int) []string {
 	list = append(list, v)
 	if len(list) > n {

@@ -243,6 +243,9 @@ type SessionStore interface {
 	Save(ctx context.Context, s *Session) error
 	// Delete forgets the session of key.
 	Delete(ctx context.Context, key SessionKey) error
+	// Prune deletes the sessions that expired before `before` (the data
+	// retention) and returns how many.
+	Prune(ctx context.Context, before time.Time) (int, error)
 }
 
 // freshSession starts a conversation. Its id is derived from the key and the
@@ -317,6 +320,20 @@ func (m *MemorySessions) Delete(_ context.Context, key SessionKey) error {
 	delete(m.rows, key)
 	m.mu.Unlock()
 	return nil
+}
+
+// Prune implements SessionStore.
+func (m *MemorySessions) Prune(_ context.Context, before time.Time) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, r := range m.rows {
+		if r.expiresAt.Before(before) {
+			delete(m.rows, k)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // decodeSession builds a live session from a stored row. A state document

@@ -81,3 +81,12 @@ func (p *PostgresSessions) Delete(ctx context.Context, key SessionKey) error {
 	}
 	return nil
 }
+
+// Prune implements SessionStore.
+func (p *PostgresSessions) Prune(ctx context.Context, before time.Time) (int, error) {
+	tag, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("pruning sessions: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -100,7 +100,11 @@ type Settings struct {
 	// HandoffWaitAlert (HANDOFF_WAIT_ALERT) is how long a guest may wait for
 	// a person before the alert fires; 0: the application's default.
 	HandoffWaitAlert time.Duration
-	SLOTarget        float64
+	// DataRetention (DATA_RETENTION) is how long a guest's finished
+	// messages, replies, statuses, expired sessions and idle conversations
+	// are kept; 0: the application's default.
+	DataRetention time.Duration
+	SLOTarget     float64
 	// DefaultTenantID receives what no identifier resolves; empty: nothing does.
 	DefaultTenantID string
 
@@ -183,6 +187,13 @@ func Load(lookup Lookup) (Settings, error) {
 			errs = append(errs, fmt.Errorf("HANDOFF_WAIT_ALERT: %q is not a positive duration such as 15m", v))
 		} else {
 			s.HandoffWaitAlert = d
+		}
+	}
+	if v := get("DATA_RETENTION"); v != "" {
+		if d, err := parseDays(v); err != nil || d < MinDataRetention {
+			errs = append(errs, fmt.Errorf("DATA_RETENTION: %q must be a duration of at least 7 days, such as 30d or 720h: Meta redelivers a webhook for up to 7 days, and the rows are what recognises it", v))
+		} else {
+			s.DataRetention = d
 		}
 	}
 	if v := get("SLO_TARGET"); v != "" {
@@ -326,4 +337,20 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size: %v", s, err)
 	}
 	return int64(n), nil
+}
+
+// MinDataRetention is the shortest DATA_RETENTION: a finished message's row
+// is what recognises Meta's redelivery of it, for up to 7 days.
+const MinDataRetention = 7 * 24 * time.Hour
+
+// parseDays is time.ParseDuration that also reads whole days ("30d").
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(strings.TrimSpace(v), "d"); ok {
+		d, err := strconv.Atoi(n)
+		if err != nil || d < 0 || d > 100*365 {
+			return 0, fmt.Errorf("bad day count %q", n)
+		}
+		return time.Duration(d) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
 }

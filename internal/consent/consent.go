@@ -11,6 +11,7 @@ package consent
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -142,6 +143,11 @@ type Store interface {
 	Set(ctx context.Context, r Record) (changed bool, err error)
 	// History lists the changes of a guest's answer, oldest first.
 	History(ctx context.Context, tenantID string, channel chat.Channel, guest string) ([]Record, error)
+	// Erase forgets the guest's answer and its history (a privacy erasure)
+	// and returns how many records it deleted. The guest is then one who
+	// never answered: we write only to guests who write to us, so nobody
+	// is messaged because of it.
+	Erase(ctx context.Context, tenantID string, channel chat.Channel, guest string) (int, error)
 }
 
 // GuestKey is the form guests are stored under, so that a reply addressed
@@ -232,6 +238,23 @@ func (m *Memory) History(ctx context.Context, tenantID string, channel chat.Chan
 		}
 	}
 	return out, nil
+}
+
+// Erase implements Store.
+func (m *Memory) Erase(ctx context.Context, tenantID string, channel chat.Channel, guest string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g := GuestKey(channel, guest)
+	n := len(m.history)
+	m.history = slices.DeleteFunc(m.history, func(r Record) bool {
+		return r.TenantID == tenantID && r.Channel == channel && r.Guest == g
+	})
+	n -= len(m.history)
+	if _, ok := m.current[memKey{tenantID, channel, g}]; ok {
+		delete(m.current, memKey{tenantID, channel, g})
+		n++
+	}
+	return n, nil
 }
 
 var _ Store = (*Memory)(nil)

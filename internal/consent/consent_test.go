@@ -110,4 +110,21 @@ func storeContract(t *testing.T, s consent.Store) {
 	if err != nil || len(h) != 2 || !h[0].OptedOut || h[0].Text != "STOP" || h[1].OptedOut || h[1].Text != "ALTA" || !h[1].ChangedAt.Equal(at.Add(time.Hour)) {
 		t.Fatalf("history: %+v, %v", h, err)
 	}
+	// Erasure forgets the answer and its history, of this guest only.
+	other := consent.Record{TenantID: "h2", Channel: chat.WhatsApp, Guest: "34600111222", OptedOut: true, ChangedAt: at, Text: "STOP"}
+	if _, err := s.Set(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Erase(ctx, "h1", chat.WhatsApp, "+34 600 111 222"); err != nil || n != 3 {
+		t.Fatalf("erasing: %d records, %v; want 3 (the answer and two changes)", n, err)
+	}
+	if _, found, err := s.Get(ctx, "h1", chat.WhatsApp, "34600111222"); err != nil || found {
+		t.Errorf("after erasing: found %v, %v", found, err)
+	}
+	if h, err := s.History(ctx, "h1", chat.WhatsApp, "34600111222"); err != nil || len(h) != 0 {
+		t.Errorf("history after erasing: %+v, %v", h, err)
+	}
+	if r, found, err := s.Get(ctx, "h2", chat.WhatsApp, "34600111222"); err != nil || !found || !r.OptedOut {
+		t.Errorf("another hotel's guest after erasing: %+v found %v, %v", r, found, err)
+	}
 }

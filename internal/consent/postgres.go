@@ -83,4 +83,17 @@ func (p *Postgres) History(ctx context.Context, tenantID string, channel chat.Ch
 	return out, rows.Err()
 }
 
+// Erase implements Store.
+func (p *Postgres) Erase(ctx context.Context, tenantID string, channel chat.Channel, guest string) (int, error) {
+	var n int
+	err := p.pool.QueryRow(ctx, `WITH
+		c AS (DELETE FROM guest_consent WHERE tenant_id = $1 AND channel = $2 AND guest = $3 RETURNING 1),
+		h AS (DELETE FROM guest_consent_changes WHERE tenant_id = $1 AND channel = $2 AND guest = $3 RETURNING 1)
+		SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM h)`, tenantID, string(channel), GuestKey(channel, guest)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("erasing consent: %w", err)
+	}
+	return n, nil
+}
+
 var _ Store = (*Postgres)(nil)

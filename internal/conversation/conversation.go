@@ -104,6 +104,10 @@ type Store interface {
 	// Erase forgets a guest of a hotel (every channel) and reports how many
 	// conversations went.
 	Erase(ctx context.Context, tenantID, guest string) (int, error)
+	// Prune forgets the conversations whose last message came before
+	// `before` (the data retention), except those waiting for a person,
+	// and reports how many went.
+	Prune(ctx context.Context, before time.Time) (int, error)
 }
 
 // position is where a conversation sorts in its list, as a cursor.

@@ -184,6 +184,20 @@ func (s *Memory) Waiting(context.Context) (map[string]WaitingSummary, error) {
 	return out, nil
 }
 
+// Prune implements Store.
+func (s *Memory) Prune(_ context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, c := range s.m {
+		if c.State != Waiting && c.LastMessageAt.Before(before) {
+			delete(s.m, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Erase implements Store.
 func (s *Memory) Erase(_ context.Context, tenantID, guest string) (int, error) {
 	s.mu.Lock()

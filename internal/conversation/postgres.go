@@ -165,6 +165,12 @@ func (s *Postgres) Waiting(ctx context.Context) (map[string]WaitingSummary, erro
 	return out, rows.Err()
 }
 
+// Prune implements Store.
+func (s *Postgres) Prune(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM conversations WHERE state <> 'waiting' AND last_message_at < $1`, before)
+	return int(tag.RowsAffected()), err
+}
+
 // Erase implements Store.
 func (s *Postgres) Erase(ctx context.Context, tenantID, guest string) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM conversations WHERE tenant_id = $1 AND guest = $2`, tenantID, guest)

@@ -116,7 +116,19 @@ func (d staffDesk) Detail(ctx context.Context, k conversation.Key) (admin.Conver
 	if err != nil {
 		return admin.ConversationDetail{}, fmt.Errorf("reading the history: %w", err)
 	}
-	out := admin.ConversationDetail{Conversation: c, Messages: make([]admin.MessageJSON, 0, len(msgs)+len(replies))}
+	out := admin.ConversationDetail{Conversation: c, Messages: historyJSON(msgs, replies)}
+	if st, found, err := s.orchestrator.GuestState(ctx, c.TenantID, ch, c.Guest); err == nil && found {
+		if b := st.Context; b.CheckIn != "" || b.CheckOut != "" || b.Adults > 0 || b.RoomType != "" {
+			out.Booking = b
+		}
+	}
+	return out, nil
+}
+
+// historyJSON is a conversation's lines in time order: the guest's
+// messages and the replies, as staff read them.
+func historyJSON(msgs []inbox.MessageRecord, replies []inbox.ReplyRecord) []admin.MessageJSON {
+	out := make([]admin.MessageJSON, 0, len(msgs)+len(replies))
 	for _, m := range msgs {
 		// The channel's time has whole seconds; our acceptance, a moment
 		// later, orders the guest's words among the replies.
@@ -124,18 +136,13 @@ func (d staffDesk) Detail(ctx context.Context, k conversation.Key) (admin.Conver
 		if d := m.AcceptedAt.Sub(at); at.IsZero() || (d >= 0 && d < time.Minute) {
 			at = m.AcceptedAt
 		}
-		out.Messages = append(out.Messages, admin.MessageJSON{ID: m.Message.ID, Direction: "in", Text: messageText(m.Message), At: at.UTC()})
+		out = append(out, admin.MessageJSON{ID: m.Message.ID, Direction: "in", Text: messageText(m.Message), At: at.UTC()})
 	}
 	for i, r := range replies {
-		out.Messages = append(out.Messages, replyJSON(r, i))
+		out = append(out, replyJSON(r, i))
 	}
-	slices.SortStableFunc(out.Messages, func(a, b admin.MessageJSON) int { return a.At.Compare(b.At) })
-	if st, found, err := s.orchestrator.GuestState(ctx, c.TenantID, ch, c.Guest); err == nil && found {
-		if b := st.Context; b.CheckIn != "" || b.CheckOut != "" || b.Adults > 0 || b.RoomType != "" {
-			out.Booking = b
-		}
-	}
-	return out, nil
+	slices.SortStableFunc(out, func(a, b admin.MessageJSON) int { return a.At.Compare(b.At) })
+	return out
 }
 
 // replyJSON is a reply in the history: its delivery state as the channel

@@ -77,6 +77,10 @@ type Config struct {
 	// Mailboxes are the hotels' mailboxes read over IMAP: a worker each,
 	// from Start to Stop, hands their guests' mail to the inbox.
 	Mailboxes []mailbox.Config
+	// Retention is how long a guest's finished messages and replies (and
+	// their statuses, the unrouted events), expired sessions and idle
+	// conversations (not waiting for a person) are kept; 0: DefaultRetention.
+	Retention time.Duration
 	// Handoff says how staff hear of a guest waiting for a person.
 	Handoff HandoffConfig
 }
@@ -262,6 +266,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Revocations:        s.revocations,
 		Conversations:      staffDesk{s},
 		DeadLetters:        s.inbox,
+		Privacy:            guestData{s},
 		Tenants:            deps.Tenants,
 		Flags:              deps.Flags,
 		Dashboard:          s.dashboard,

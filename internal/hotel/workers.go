@@ -1,6 +1,7 @@
 package hotel
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -14,9 +15,10 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
 )
 
-// inboxRetention is how long finished inbox rows are kept: Meta redelivers
-// for up to 7 days, and a redelivery is only recognised while its row exists.
-const inboxRetention = 8 * 24 * time.Hour
+// DefaultRetention is how long finished rows are kept without
+// Config.Retention: Meta redelivers for up to 7 days, and a redelivery is
+// only recognised while its row exists.
+const DefaultRetention = 8 * 24 * time.Hour
 
 // openInbox returns the durable inbox: Postgres when configured, else the
 // process's memory inbox, kept across reloads so a reload loses no accepted
@@ -73,19 +75,37 @@ func (s *Service) Stop() {
 	}
 }
 
+// prune deletes, every hour, what the data retention no longer keeps.
 func (s *Service) prune(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := s.inbox.Prune(ctx, time.Now().Add(-inboxRetention)); err != nil && ctx.Err() == nil {
-			s.log.Warn("pruning the inbox", "error", err)
-		} else if n > 0 {
-			s.log.Info("pruned finished inbox rows", "rows", n)
-		}
+		s.pruneOnce(ctx, time.Now().Add(-cmp.Or(s.cfg.Retention, DefaultRetention)))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// pruneOnce deletes what finished, expired or went idle before cutoff.
+func (s *Service) pruneOnce(ctx context.Context, cutoff time.Time) {
+	for _, p := range []struct {
+		what  string
+		prune func(context.Context, time.Time) (int, error)
+	}{
+		{"finished inbox rows", func(ctx context.Context, t time.Time) (int, error) {
+			n, err := s.inbox.Prune(ctx, t)
+			return int(n), err
+		}},
+		{"expired sessions", s.orchestrator.PruneSessions},
+		{"idle conversations", s.conversations.Prune},
+	} {
+		if n, err := p.prune(ctx, cutoff); err != nil && ctx.Err() == nil {
+			s.log.Warn("pruning "+p.what, "error", err)
+		} else if n > 0 {
+			s.log.Info("pruned "+p.what, "rows", n, "before", cutoff.UTC())
 		}
 	}
 }

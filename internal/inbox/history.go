@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"math"
 	"slices"
 	"time"
 
@@ -10,9 +11,12 @@ import (
 
 // History is one guest's conversation with a hotel on a channel: the
 // guest's messages and the replies to them (with their delivery state),
-// each oldest first, at most limit of each (the newest).
+// each oldest first, at most limit of each (the newest; a negative limit: all).
 func (ib *Inbox) History(ctx context.Context, tenantID string, channel chat.Channel, guest string, limit int) ([]MessageRecord, []ReplyRecord, error) {
-	if limit <= 0 || limit > 1000 {
+	switch {
+	case limit < 0: // all of it (a guest's data export)
+		limit = math.MaxInt32
+	case limit == 0 || limit > 1000:
 		limit = 200
 	}
 	var msgs []MessageRecord

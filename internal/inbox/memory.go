@@ -34,6 +34,9 @@ type backend interface {
 	replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 	statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error)
 	prune(ctx context.Context, before time.Time) (int64, error)
+	// eraseConversation deletes a guest's finished messages, replies and
+	// their statuses, or nothing and ErrGuestBusy while any is open.
+	eraseConversation(ctx context.Context, g guestRef) (GuestErasure, error)
 }
 
 func signal(wake chan<- struct{}) {
@@ -523,10 +526,16 @@ func (q *memQueue[T]) prunable(e *memEntry[T], before time.Time) bool {
 	if e.state == StatePending || e.state == StateHeld || !e.doneAt.Before(before) {
 		return false
 	}
+	q.forget(e)
+	return true
+}
+
+// forget drops a finished entry from the queue's index and counts; the
+// caller holds b.mu and removes e from `all`.
+func (q *memQueue[T]) forget(e *memEntry[T]) {
 	delete(q.bySeq, e.seq)
 	q.counts[e.state]--
 	q.finished--
-	return true
 }
 
 func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error) {
@@ -548,9 +557,17 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 		n++
 		return true
 	})
+	n += b.dropStatuses(func(s memStatus) bool { return s.acceptedAt.Before(before) })
+	return n, nil
+}
+
+// dropStatuses deletes the delivery statuses drop selects and returns how
+// many; the caller holds b.mu.
+func (b *memBackend) dropStatuses(drop func(memStatus) bool) int64 {
+	var n int64
 	for mk, list := range b.statusBy {
 		kept := slices.DeleteFunc(list, func(s memStatus) bool {
-			if !s.acceptedAt.Before(before) {
+			if !drop(s) {
 				return false
 			}
 			delete(b.statusIx, memStatusKey{s.s.TenantID, s.s.Channel, s.s.MessageID, s.s.Status})
@@ -563,5 +580,5 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 			b.statusBy[mk] = kept
 		}
 	}
-	return n, nil
+	return n
 }

@@ -2,6 +2,8 @@ package tenancy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -188,6 +190,15 @@ func (m *MemoryStore) AddIdentifier(_ context.Context, actor, tenantID string, i
 
 // DeleteIdentifier removes the tenant's identifiers matching id.
 func (m *MemoryStore) DeleteIdentifier(_ context.Context, actor, tenantID string, id Identifier) ([]Identifier, error) {
+	return m.deleteIdentifiers(actor, tenantID, id, false)
+}
+
+// EraseIdentifier implements Store.
+func (m *MemoryStore) EraseIdentifier(_ context.Context, actor, tenantID string, id Identifier) ([]Identifier, error) {
+	return m.deleteIdentifiers(actor, tenantID, id, true)
+}
+
+func (m *MemoryStore) deleteIdentifiers(actor, tenantID string, id Identifier, erase bool) ([]Identifier, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.load()
@@ -201,7 +212,16 @@ func (m *MemoryStore) DeleteIdentifier(_ context.Context, actor, tenantID string
 	}
 	m.publish(s.withoutIdentifiers(tenantID, gone))
 	for _, g := range gone {
-		m.record(actor, ActionIdentifierDelete, tenantID, identifierDetail(g))
+		if !erase {
+			m.record(actor, ActionIdentifierDelete, tenantID, identifierDetail(g))
+			continue
+		}
+		for i, e := range m.audit {
+			if e.Target == tenantID && namesIdentifier(e.Detail, g) {
+				m.audit[i].Detail = erasedDetail(g)
+			}
+		}
+		m.record(actor, ActionIdentifierErase, tenantID, erasedDetail(g))
 	}
 	return gone, nil
 }
@@ -301,6 +321,25 @@ func patchDetail(p TenantPatch) map[string]any {
 
 func identifierDetail(id Identifier) map[string]any {
 	return map[string]any{"type": string(id.Type), "value": id.Value, "channel": id.Channel}
+}
+
+// erasedDetail is identifierDetail without the value: its digest instead.
+func erasedDetail(id Identifier) map[string]any {
+	return map[string]any{"type": string(id.Type), "value_sha256": IdentifierDigest(id), "channel": id.Channel}
+}
+
+// namesIdentifier reports whether an audit detail (identifierDetail) names id.
+func namesIdentifier(detail map[string]any, id Identifier) bool {
+	typ, _ := detail["type"].(string)
+	v, _ := detail["value"].(string)
+	return typ == string(id.Type) && v != "" && identifierKey(id.Type, v) == id.Key()
+}
+
+// IdentifierDigest names an erased identifier: the SHA-256 of its type and
+// key, the same for every spelling of the same number or address.
+func IdentifierDigest(id Identifier) string {
+	sum := sha256.Sum256([]byte(string(id.Type) + ":" + id.Key()))
+	return hex.EncodeToString(sum[:])
 }
 
 // seedFile is the development seed format (YAML, or JSON which YAML reads):

@@ -563,6 +563,15 @@ func (p *PostgresStore) AddIdentifier(ctx context.Context, actor, tenantID strin
 
 // DeleteIdentifier removes the tenant's identifiers matching id.
 func (p *PostgresStore) DeleteIdentifier(ctx context.Context, actor, tenantID string, id Identifier) ([]Identifier, error) {
+	return p.deleteIdentifiers(ctx, actor, tenantID, id, false)
+}
+
+// EraseIdentifier implements Store.
+func (p *PostgresStore) EraseIdentifier(ctx context.Context, actor, tenantID string, id Identifier) ([]Identifier, error) {
+	return p.deleteIdentifiers(ctx, actor, tenantID, id, true)
+}
+
+func (p *PostgresStore) deleteIdentifiers(ctx context.Context, actor, tenantID string, id Identifier, erase bool) ([]Identifier, error) {
 	var gone []Identifier
 	err := p.write(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `DELETE FROM tenant_user_identifiers
@@ -597,7 +606,19 @@ func (p *PostgresStore) DeleteIdentifier(ctx context.Context, actor, tenantID st
 			return errorf(ErrNotFound, "tenant %q has no identifier %s", tenantID, id.Value)
 		}
 		for _, g := range gone {
-			if err := audit(ctx, tx, actor, ActionIdentifierDelete, tenantID, identifierDetail(g)); err != nil {
+			if !erase {
+				if err := audit(ctx, tx, actor, ActionIdentifierDelete, tenantID, identifierDetail(g)); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE admin_audit SET detail = $4
+				WHERE target = $1 AND detail->>'type' = $2 AND detail ? 'value'
+				  AND agente_identifier_key(detail->>'type', detail->>'value') = $3`,
+				tenantID, string(g.Type), g.Key(), erasedDetail(g)); err != nil {
+				return err
+			}
+			if err := audit(ctx, tx, actor, ActionIdentifierErase, tenantID, erasedDetail(g)); err != nil {
 				return err
 			}
 		}

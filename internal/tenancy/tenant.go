@@ -316,6 +316,7 @@ const (
 	ActionTenantUpdate       = "tenant.update"
 	ActionIdentifierAdd      = "identifier.add"
 	ActionIdentifierDelete   = "identifier.delete"
+	ActionIdentifierErase    = "identifier.erase"
 	ActionTenantsRefresh     = "tenants.refresh"
 	ActionFlagSet            = "flag.set"
 	ActionConversationResume = "conversation.resume"
@@ -358,6 +359,11 @@ type Store interface {
 	// DeleteIdentifier removes the tenant's identifiers matching id and
 	// returns them; ErrNotFound when the tenant or the identifier is unknown.
 	DeleteIdentifier(ctx context.Context, actor, tenantID string, id Identifier) ([]Identifier, error)
+	// EraseIdentifier is DeleteIdentifier for a guest's privacy erasure:
+	// its audit row names the identifier by IdentifierDigest, and the
+	// earlier audit rows of the tenant that named it get the digest in
+	// place of the value, so the audit keeps what happened and not who.
+	EraseIdentifier(ctx context.Context, actor, tenantID string, id Identifier) ([]Identifier, error)
 	// Refresh reloads the cache from the source now.
 	Refresh(ctx context.Context) error
 

@@ -70,6 +70,7 @@ func (a *App) hotelConfig() hotel.Config {
 		WhatsApp:  hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
 		SMTP:      hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
 		Mailboxes: a.mailboxes(),
+		Retention: s.DataRetention,
 		SecretKey: s.SecretKey,
 		// A bridge relays the header of the mailbox's provider.
 		EmailAuthservID: cmp.Or(s.IMAPAuthservID, "mx.google.com"),
