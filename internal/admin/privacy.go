@@ -122,6 +122,11 @@ func parseGuest(channel, guest string) (GuestRef, error) {
 		guest = strings.ToLower(guest)
 	case strings.ContainsFunc(guest, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }):
 		// Meta's business-scoped user id ("US.1349..."): as given.
+		if strings.ContainsFunc(guest, func(r rune) bool {
+			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+		}) {
+			return GuestRef{}, errors.New("guest: a WhatsApp user id has letters, digits, dots, dashes and underscores only")
+		}
 	default:
 		digits := strings.Map(func(r rune) rune {
 			if r >= '0' && r <= '9' {

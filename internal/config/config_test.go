@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(kv map[string]string) Lookup {
@@ -84,10 +85,25 @@ func TestDevelopmentNeedsNothing(t *testing.T) {
 }
 
 func TestLoadRejectsMalformedValues(t *testing.T) {
-	_, err := Load(env(map[string]string{"ENVIRONMENT": "prod", "DEBUG": "maybe", "SLO_TARGET": "101", "PMS_TYPE": "opera", "HANDOFF_WAIT_ALERT": "30d"}))
-	for _, name := range []string{"ENVIRONMENT", "DEBUG", "SLO_TARGET", "PMS_TYPE", "HANDOFF_WAIT_ALERT"} {
+	_, err := Load(env(map[string]string{"ENVIRONMENT": "prod", "DEBUG": "maybe", "SLO_TARGET": "101", "PMS_TYPE": "opera", "HANDOFF_WAIT_ALERT": "30d",
+		"DATA_RETENTION": "3d"}))
+	for _, name := range []string{"ENVIRONMENT", "DEBUG", "SLO_TARGET", "PMS_TYPE", "HANDOFF_WAIT_ALERT", "DATA_RETENTION"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("Load error %v does not name %s", err, name)
+		}
+	}
+}
+
+func TestDataRetention(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 0, "30d": 30 * 24 * time.Hour, "720h": 30 * 24 * time.Hour, "7d": MinDataRetention} {
+		s, err := Load(env(map[string]string{"DATA_RETENTION": v}))
+		if err != nil || s.DataRetention != want {
+			t.Errorf("DATA_RETENTION=%q: %v %v, want %v", v, s.DataRetention, err, want)
+		}
+	}
+	for _, v := range []string{"6d", "1h", "soon", "-30d", "d"} {
+		if _, err := Load(env(map[string]string{"DATA_RETENTION": v})); err == nil || !strings.Contains(err.Error(), "DATA_RETENTION") {
+			t.Errorf("DATA_RETENTION=%q: %v, want an error naming it", v, err)
 		}
 	}
 }

@@ -120,4 +120,17 @@ func exercise(t *testing.T, s conversation.Store) {
 	if _, err := s.Get(ctx, conversation.Key{TenantID: "hotel-b", Guest: "34600000001"}); err != nil {
 		t.Fatalf("erase reached another hotel: %v", err)
 	}
+	// The retention: what went quiet before the cutoff goes, unless the
+	// guest waits for a person.
+	if _, err := s.HandOff(ctx, key("34600000004"), t0.Add(40*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Prune(ctx, t0.Add(59*time.Minute)); err != nil || n != 2 {
+		t.Fatalf("prune: %d %v, want 2 (hotel-a's 3, hotel-b's 1)", n, err)
+	}
+	for g, kept := range map[string]bool{"34600000002": true, "34600000003": false, "34600000004": true} {
+		if _, err := s.Get(ctx, key(g)); (err == nil) != kept {
+			t.Errorf("after prune, %s: %v (kept: %v)", g, err, kept)
+		}
+	}
 }

@@ -164,7 +164,10 @@ func (s *snapshot) withIdentifier(tenantID string, id Identifier) *snapshot {
 		return c
 	}
 	t := copyTenant(old)
-	t.Identifiers = append(t.Identifiers, id)
+	// A reload that read the committed write may have got here first.
+	if !slices.ContainsFunc(t.Identifiers, func(have Identifier) bool { return have.Type == id.Type && have.Key() == id.Key() }) {
+		t.Identifiers = append(t.Identifiers, id)
+	}
 	c.tenants[tenantID] = &t
 	c.owners[id.Type.index()][id.Key()] = tenantID
 	c.recount()
