@@ -56,6 +56,13 @@ type Conversation struct {
 	BookingRef    string
 }
 
+// Notice is a handoff whose staff notice is owed, as claimed.
+type Notice struct {
+	Conversation
+	// Attempt is this claim's attempt, from 1.
+	Attempt int
+}
+
 // Filter selects conversations of one hotel.
 type Filter struct {
 	TenantID string
@@ -86,8 +93,17 @@ type Store interface {
 	// Outbound records a reply to the guest (the agent's or staff's).
 	Outbound(ctx context.Context, k Key, text string, at time.Time) error
 	// HandOff marks the conversation waiting since at and reports whether
-	// it was not waiting already (so staff are told once).
+	// it was not waiting already (so staff are told once); a fresh handoff
+	// owes staff a notice, due at once (ClaimNotices).
 	HandOff(ctx context.Context, k Key, at time.Time) (bool, error)
+	// ClaimNotices takes up to limit notices due at now, of guests still
+	// waiting, tried fewer than maxAttempts times: each claim counts an
+	// attempt and moves the notice's due time to now+lease, so another
+	// instance (or this one after a crash) tries again only after it.
+	ClaimNotices(ctx context.Context, now time.Time, lease time.Duration, limit, maxAttempts int) ([]Notice, error)
+	// NoticeDone clears the notice of the handoff that began at
+	// waitingSince (sent, or given up); a later handoff's stays owed.
+	NoticeDone(ctx context.Context, k Key, waitingSince time.Time) error
 	// SetState moves the conversation (resume: Active; close: Closed) and
 	// reports the state it had; ErrNotFound if it has none.
 	SetState(ctx context.Context, k Key, s State) (State, error)

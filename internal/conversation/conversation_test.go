@@ -10,10 +10,109 @@ import (
 	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
-func TestMemory(t *testing.T) { exercise(t, conversation.NewMemory()) }
+func TestMemory(t *testing.T) {
+	exercise(t, conversation.NewMemory())
+	exerciseNotices(t, conversation.NewMemory())
+}
 
 func TestPostgres(t *testing.T) {
 	exercise(t, conversation.NewPostgres(testservices.MigratedPostgres(t)))
+	exerciseNotices(t, conversation.NewPostgres(testservices.MigratedPostgres(t)))
+}
+
+// exerciseNotices: a fresh handoff owes one notice; a claim hides it for
+// the lease and counts the attempt; an unfinished claim (a crash) is
+// claimed again after the lease, up to the attempts allowed; done clears
+// it; a resume drops it; a second handoff owes a new one.
+func exerciseNotices(t *testing.T, s conversation.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	k := conversation.Key{TenantID: "hotel-n", Channel: "whatsapp", Guest: "34600000077"}
+	other := conversation.Key{TenantID: "hotel-n", Channel: "whatsapp", Guest: "34600000078"}
+	claim := func(at time.Time) []conversation.Notice {
+		t.Helper()
+		ns, err := s.ClaimNotices(ctx, at, time.Minute, 10, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	}
+	if err := s.Inbound(ctx, k, "Ana", "quiero hablar con alguien", t0); err != nil {
+		t.Fatal(err)
+	}
+	if ns := claim(t0); len(ns) != 0 {
+		t.Fatalf("notices before any handoff: %+v", ns)
+	}
+	if _, err := s.HandOff(ctx, k, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.HandOff(ctx, k, t0.Add(time.Second)); err != nil { // the same handoff, seen again
+		t.Fatal(err)
+	}
+	ns := claim(t0)
+	if len(ns) != 1 || ns[0].Key != k || ns[0].Attempt != 1 || ns[0].Name != "Ana" || !ns[0].WaitingSince.Equal(t0) {
+		t.Fatalf("first claim: %+v", ns)
+	}
+	if ns := claim(t0.Add(30 * time.Second)); len(ns) != 0 {
+		t.Fatalf("claimed again within the lease: %+v", ns)
+	}
+	// The claimer crashed: after the lease, again, until the attempts run out.
+	for attempt := 2; attempt <= 3; attempt++ {
+		ns := claim(t0.Add(time.Duration(attempt) * 2 * time.Minute))
+		if len(ns) != 1 || ns[0].Attempt != attempt {
+			t.Fatalf("claim after the lease, attempt %d: %+v", attempt, ns)
+		}
+	}
+	if ns := claim(t0.Add(time.Hour)); len(ns) != 0 {
+		t.Fatalf("claimed after the last attempt: %+v", ns)
+	}
+	// Another guest's notice, sent: done clears it.
+	if _, err := s.HandOff(ctx, other, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	ns = claim(t0.Add(time.Minute))
+	if len(ns) != 1 || ns[0].Key != other {
+		t.Fatalf("other guest's claim: %+v", ns)
+	}
+	if err := s.NoticeDone(ctx, other, ns[0].WaitingSince); err != nil {
+		t.Fatal(err)
+	}
+	if ns := claim(t0.Add(time.Hour)); len(ns) != 0 {
+		t.Fatalf("a done notice claimed: %+v", ns)
+	}
+	// Resumed before its notice went: none owed; handed off again: a new one.
+	if _, err := s.HandOff(ctx, k, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetState(ctx, other, conversation.Active); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.HandOff(ctx, other, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetState(ctx, other, conversation.Active); err != nil {
+		t.Fatal(err)
+	}
+	if ns := claim(t0.Add(3 * time.Hour)); len(ns) != 0 {
+		t.Fatalf("k still waits from its first handoff (attempts spent), other was resumed: %+v", ns)
+	}
+	if _, err := s.SetState(ctx, k, conversation.Closed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.HandOff(ctx, k, t0.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ns = claim(t0.Add(4 * time.Hour))
+	if len(ns) != 1 || ns[0].Key != k || ns[0].Attempt != 1 || !ns[0].WaitingSince.Equal(t0.Add(4*time.Hour)) {
+		t.Fatalf("a new handoff's notice: %+v", ns)
+	}
+	// Done for an older handoff leaves the newer one owed.
+	if err := s.NoticeDone(ctx, k, t0); err != nil {
+		t.Fatal(err)
+	}
+	if ns := claim(t0.Add(5 * time.Hour)); len(ns) != 1 {
+		t.Fatalf("done for an old handoff cleared the new one: %+v", ns)
+	}
 }
 
 // exercise is what every Store does.

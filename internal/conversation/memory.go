@@ -10,12 +10,18 @@ import (
 
 // Memory keeps conversations in this process (development, tests).
 type Memory struct {
-	mu sync.Mutex
-	m  map[Key]*Conversation
+	mu      sync.Mutex
+	m       map[Key]*Conversation
+	notices map[Key]*memNotice // owed handoff notices
+}
+
+type memNotice struct {
+	due      time.Time
+	attempts int
 }
 
 // NewMemory returns an empty memory store.
-func NewMemory() *Memory { return &Memory{m: map[Key]*Conversation{}} }
+func NewMemory() *Memory { return &Memory{m: map[Key]*Conversation{}, notices: map[Key]*memNotice{}} }
 
 func (s *Memory) get(k Key) *Conversation {
 	c, ok := s.m[k]
@@ -63,7 +69,38 @@ func (s *Memory) HandOff(_ context.Context, k Key, at time.Time) (bool, error) {
 		return false, nil
 	}
 	c.State, c.WaitingSince = Waiting, at
+	s.notices[k] = &memNotice{due: at}
 	return true, nil
+}
+
+// ClaimNotices implements Store.
+func (s *Memory) ClaimNotices(_ context.Context, now time.Time, lease time.Duration, limit, maxAttempts int) ([]Notice, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []Key
+	for k, n := range s.notices {
+		if c := s.m[k]; c != nil && c.State == Waiting && !n.due.After(now) && n.attempts < maxAttempts {
+			due = append(due, k)
+		}
+	}
+	slices.SortFunc(due, func(a, b Key) int { return s.notices[a].due.Compare(s.notices[b].due) })
+	var out []Notice
+	for _, k := range due[:min(len(due), limit)] {
+		n := s.notices[k]
+		n.due, n.attempts = now.Add(lease), n.attempts+1
+		out = append(out, Notice{Conversation: *s.m[k], Attempt: n.attempts})
+	}
+	return out, nil
+}
+
+// NoticeDone implements Store.
+func (s *Memory) NoticeDone(_ context.Context, k Key, waitingSince time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.m[k]; c != nil && c.WaitingSince.Equal(waitingSince) {
+		delete(s.notices, k)
+	}
+	return nil
 }
 
 // SetState implements Store.
@@ -78,6 +115,7 @@ func (s *Memory) SetState(_ context.Context, k Key, st State) (State, error) {
 	c.State = st
 	if st != Waiting {
 		c.WaitingSince = time.Time{}
+		delete(s.notices, k)
 	}
 	return was, nil
 }
@@ -192,6 +230,7 @@ func (s *Memory) Prune(_ context.Context, before time.Time) (int, error) {
 	for k, c := range s.m {
 		if c.State != Waiting && c.LastMessageAt.Before(before) {
 			delete(s.m, k)
+			delete(s.notices, k)
 			n++
 		}
 	}
@@ -206,6 +245,7 @@ func (s *Memory) Erase(_ context.Context, tenantID, guest string) (int, error) {
 	for k := range s.m {
 		if k.TenantID == tenantID && k.Guest == guest {
 			delete(s.m, k)
+			delete(s.notices, k)
 			n++
 		}
 	}

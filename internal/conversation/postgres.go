@@ -49,10 +49,12 @@ func (s *Postgres) HandOff(ctx context.Context, k Key, at time.Time) (bool, erro
 	var fresh bool
 	err := s.pool.QueryRow(ctx, `
 		WITH before AS (SELECT state FROM conversations WHERE tenant_id = $1 AND channel = $2 AND guest = $3)
-		INSERT INTO conversations (tenant_id, channel, guest, state, waiting_since, last_message_at)
-		VALUES ($1, $2, $3, 'waiting', $4, $4)
+		INSERT INTO conversations (tenant_id, channel, guest, state, waiting_since, last_message_at, notice_due_at)
+		VALUES ($1, $2, $3, 'waiting', $4, $4, $4)
 		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
 			waiting_since = CASE WHEN conversations.state = 'waiting' THEN conversations.waiting_since ELSE EXCLUDED.waiting_since END,
+			notice_due_at = CASE WHEN conversations.state = 'waiting' THEN conversations.notice_due_at ELSE EXCLUDED.notice_due_at END,
+			notice_attempts = CASE WHEN conversations.state = 'waiting' THEN conversations.notice_attempts ELSE 0 END,
 			state = 'waiting'
 		RETURNING coalesce((SELECT state FROM before), '') <> 'waiting'`,
 		k.TenantID, k.Channel, k.Guest, at).Scan(&fresh)
@@ -63,7 +65,8 @@ func (s *Postgres) HandOff(ctx context.Context, k Key, at time.Time) (bool, erro
 func (s *Postgres) SetState(ctx context.Context, k Key, st State) (State, error) {
 	var was string
 	err := s.pool.QueryRow(ctx, `
-		UPDATE conversations c SET state = $4, waiting_since = CASE WHEN $4 = 'waiting' THEN c.waiting_since END
+		UPDATE conversations c SET state = $4, waiting_since = CASE WHEN $4 = 'waiting' THEN c.waiting_since END,
+			notice_due_at = CASE WHEN $4 = 'waiting' THEN c.notice_due_at END
 		FROM (SELECT state FROM conversations WHERE tenant_id = $1 AND channel = $2 AND guest = $3 FOR UPDATE) old
 		WHERE c.tenant_id = $1 AND c.channel = $2 AND c.guest = $3
 		RETURNING old.state`, k.TenantID, k.Channel, k.Guest, string(st)).Scan(&was)
@@ -94,6 +97,44 @@ func scan(row pgx.Row) (Conversation, error) {
 		c.WaitingSince = *waiting
 	}
 	return c, nil
+}
+
+// ClaimNotices implements Store.
+func (s *Postgres) ClaimNotices(ctx context.Context, now time.Time, lease time.Duration, limit, maxAttempts int) ([]Notice, error) {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE conversations c SET notice_due_at = $2, notice_attempts = c.notice_attempts + 1
+		FROM (SELECT tenant_id, channel, guest FROM conversations
+			WHERE notice_due_at <= $1 AND state = 'waiting' AND notice_attempts < $4
+			ORDER BY notice_due_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+		WHERE c.tenant_id = due.tenant_id AND c.channel = due.channel AND c.guest = due.guest
+		RETURNING c.tenant_id, c.channel, c.guest, c.name, c.state, c.waiting_since, c.last_message_at, c.last_text, c.booking_ref, c.notice_attempts`,
+		now, now.Add(lease), limit, maxAttempts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Notice
+	for rows.Next() {
+		var n Notice
+		var st string
+		var waiting *time.Time
+		if err := rows.Scan(&n.TenantID, &n.Channel, &n.Guest, &n.Name, &st, &waiting, &n.LastMessageAt, &n.LastText, &n.BookingRef, &n.Attempt); err != nil {
+			return nil, err
+		}
+		n.State = State(st)
+		if waiting != nil {
+			n.WaitingSince = *waiting
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// NoticeDone implements Store.
+func (s *Postgres) NoticeDone(ctx context.Context, k Key, waitingSince time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE conversations SET notice_due_at = NULL
+		WHERE tenant_id = $1 AND channel = $2 AND guest = $3 AND waiting_since = $4`, k.TenantID, k.Channel, k.Guest, waitingSince)
+	return err
 }
 
 // Get implements Store.

@@ -68,7 +68,7 @@ func (s *Service) recordInbound(ctx context.Context, m chat.Message) {
 
 // recordTurn notes the agent's replies and a handoff; a fresh handoff
 // tells the hotel's staff.
-func (s *Service) recordTurn(ctx context.Context, m chat.Message, hc agent.HotelContext, t agent.Turn) {
+func (s *Service) recordTurn(ctx context.Context, m chat.Message, t agent.Turn) {
 	k := conversationKey(m)
 	now := time.Now()
 	for _, r := range t.Replies {
@@ -85,14 +85,17 @@ func (s *Service) recordTurn(ctx context.Context, m chat.Message, hc agent.Hotel
 	if !t.HandedOff {
 		return
 	}
+	// The handoff and the notice it owes staff are one write: the notice
+	// loop sends it, from whichever instance, even after a crash here.
 	fresh, err := s.conversations.HandOff(ctx, k, now)
 	if err != nil {
-		s.log.Warn("recording a handoff", "tenant_id", m.TenantID, "channel", m.Channel, "guest", m.From, "message_id", m.ID, "error", err)
-		fresh = true // staff are told all the same
+		s.log.Error("recording a handoff failed: staff are not told and do not see the guest waiting", "tenant_id", m.TenantID,
+			"channel", m.Channel, "guest", m.From, "message_id", m.ID, "error", err)
+		return
 	}
 	s.log.Info("conversation handed to staff", "tenant_id", m.TenantID, "channel", m.Channel, "guest", m.From, "message_id", m.ID, "fresh", fresh)
 	if fresh && s.notifier != nil {
-		s.notifier.handoff(ctx, m, hc, t)
+		s.notifier.poke()
 	}
 }
 

@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/conversation"
 	"github.com/agentehotel/agente-caddy/internal/email"
 )
 
@@ -126,6 +128,8 @@ type handoffNotifier struct {
 	// attempts and backoff of one channel's delivery.
 	attempts int
 	backoff  time.Duration
+	// wake pokes the notice loop (runNotices).
+	wake chan struct{}
 }
 
 func newHandoffNotifier(cfg HandoffConfig, sender *email.Sender, desk staffDesk, log *slog.Logger) *handoffNotifier {
@@ -134,7 +138,7 @@ func newHandoffNotifier(cfg HandoffConfig, sender *email.Sender, desk staffDesk,
 	}
 	cfg.ConsoleURL = strings.TrimRight(cfg.ConsoleURL, "/")
 	return &handoffNotifier{cfg: cfg, email: sender, http: &http.Client{Timeout: 10 * time.Second}, log: log, desk: desk,
-		attempts: 3, backoff: time.Second}
+		attempts: 3, backoff: time.Second, wake: make(chan struct{}, 1)}
 }
 
 // HandoffNotice is what staff are told (the generic webhook's document).
@@ -169,39 +173,104 @@ func (n *handoffNotifier) channelsFor(tenantID string) []HandoffChannel {
 	return n.cfg.Channels["*"]
 }
 
-// handoff tells the hotel's channels, in the background: the guest's
-// message is answered without waiting for them.
-func (n *handoffNotifier) handoff(ctx context.Context, m chat.Message, hc agent.HotelContext, _ agent.Turn) {
-	chans := n.channelsFor(m.TenantID)
+// Notices are owed in the conversations store, written with the handoff
+// itself (conversation.Store.HandOff), so a crash before they are sent
+// loses none: whichever instance runs the notice loop next sends them.
+const (
+	// noticeLease is how long a claimed notice is hidden from other
+	// instances: longer than one delivery (three tries per channel).
+	noticeLease = 2 * time.Minute
+	// noticeAttempts is how many claims a notice gets before it is given up.
+	noticeAttempts = 5
+	// noticePoll is how often the loop looks for notices nobody poked it for
+	// (another instance's handoffs, a crashed instance's claims).
+	noticePoll = 5 * time.Second
+)
+
+// poke wakes the notice loop (a handoff was just recorded).
+func (n *handoffNotifier) poke() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runNotices sends the owed handoff notices until ctx ends.
+func (s *Service) runNotices(ctx context.Context) error {
+	n := s.notifier
+	t := time.NewTicker(noticePoll)
+	defer t.Stop()
+	for {
+		for {
+			due, err := s.conversations.ClaimNotices(ctx, time.Now(), noticeLease, 20, noticeAttempts)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("claiming handoff notices", "error", err)
+				}
+				break
+			}
+			var wg sync.WaitGroup
+			for _, c := range due {
+				wg.Go(func() { s.sendNotice(ctx, c) })
+			}
+			wg.Wait()
+			if len(due) < 20 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// sendNotice tells the hotel's channels of one handoff, then clears the
+// notice, unless a channel failed and attempts remain.
+func (s *Service) sendNotice(ctx context.Context, c conversation.Notice) {
+	n := s.notifier
+	chans := n.channelsFor(c.TenantID)
 	if len(chans) == 0 {
-		n.log.Warn("guest waits for a person, and the hotel has no notification channel", "tenant_id", m.TenantID, "guest", m.From)
-		return
-	}
-	notice := HandoffNotice{Event: "handoff", TenantID: m.TenantID, Hotel: hc.Name, Channel: wireChannel(m.Channel), Guest: m.From,
-		Name: m.Name, WaitingSince: time.Now().UTC(), Link: n.link(m.TenantID, m.From), channels: chans}
-	// The history as it stands (the agent's handoff reply is not queued yet).
-	if d, err := n.desk.Detail(ctx, conversationKey(m)); err == nil {
-		if !d.Conversation.WaitingSince.IsZero() {
-			notice.WaitingSince = d.Conversation.WaitingSince.UTC()
-		}
-		if d.Conversation.Name != "" {
-			notice.Name = d.Conversation.Name
-		}
-		lines := d.Messages
-		if len(lines) > noticeLines {
-			lines = lines[len(lines)-noticeLines:]
-		}
-		for _, l := range lines {
-			notice.LastMessages = append(notice.LastMessages, NoticeLine{Direction: l.Direction, Text: l.Text, At: l.At})
-		}
-		if b, ok := d.Booking.(agent.Slots); ok {
-			notice.Booking = &b
-		}
+		s.log.Warn("guest waits for a person, and the hotel has no notification channel", "tenant_id", c.TenantID, "guest", c.Guest)
 	} else {
-		n.log.Warn("reading the conversation for a handoff notice", "tenant_id", m.TenantID, "guest", m.From, "error", err)
-		notice.LastMessages = []NoticeLine{{Direction: "in", Text: messageText(m), At: m.Timestamp}}
+		err := n.deliver(ctx, n.notice(ctx, c, s.hotelContext(ctx, c.TenantID).Name, chans))
+		if err != nil && c.Attempt < noticeAttempts {
+			s.log.Info("handoff notice will be sent again", "tenant_id", c.TenantID, "guest", c.Guest, "attempt", c.Attempt, "retry_in", noticeLease, "error", err)
+			return
+		}
+		if err != nil {
+			s.log.Warn("handoff notice given up", "tenant_id", c.TenantID, "guest", c.Guest, "attempts", c.Attempt, "error", err)
+		}
 	}
-	go n.deliver(notice)
+	if err := s.conversations.NoticeDone(ctx, c.Key, c.WaitingSince); err != nil && ctx.Err() == nil {
+		s.log.Warn("clearing a sent handoff notice (it may be sent again)", "tenant_id", c.TenantID, "guest", c.Guest, "error", err)
+	}
+}
+
+// notice is what staff are told of c: the hotel, the guest, the last
+// messages and the booking being collected.
+func (n *handoffNotifier) notice(ctx context.Context, c conversation.Notice, hotel string, chans []HandoffChannel) HandoffNotice {
+	notice := HandoffNotice{Event: "handoff", TenantID: c.TenantID, Hotel: hotel, Channel: wireChannel(chat.Channel(c.Channel)), Guest: c.Guest,
+		Name: c.Name, WaitingSince: c.WaitingSince.UTC(), Link: n.link(c.TenantID, c.Guest), channels: chans}
+	d, err := n.desk.Detail(ctx, c.Key)
+	if err != nil {
+		n.log.Warn("reading the conversation for a handoff notice", "tenant_id", c.TenantID, "guest", c.Guest, "error", err)
+		notice.LastMessages = []NoticeLine{{Direction: "in", Text: c.LastText, At: c.LastMessageAt.UTC()}}
+		return notice
+	}
+	lines := d.Messages
+	if len(lines) > noticeLines {
+		lines = lines[len(lines)-noticeLines:]
+	}
+	for _, l := range lines {
+		notice.LastMessages = append(notice.LastMessages, NoticeLine{Direction: l.Direction, Text: l.Text, At: l.At})
+	}
+	if b, ok := d.Booking.(agent.Slots); ok {
+		notice.Booking = &b
+	}
+	return notice
 }
 
 func wireChannel(ch chat.Channel) string {
@@ -215,9 +284,12 @@ func (n *handoffNotifier) link(tenantID, guest string) string {
 	return n.cfg.ConsoleURL + "/console/#/t/" + url.PathEscape(tenantID) + "/c/" + url.PathEscape(guest)
 }
 
-func (n *handoffNotifier) deliver(notice HandoffNotice) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+// deliver sends the notice to each of its channels, three tries each, and
+// returns the channels' errors (nil: every channel has it).
+func (n *handoffNotifier) deliver(ctx context.Context, notice HandoffNotice) error {
+	ctx, cancel := context.WithTimeout(ctx, noticeLease-10*time.Second)
 	defer cancel()
+	var errs []error
 	for _, c := range notice.channels {
 		var err error
 		for attempt := 1; attempt <= n.attempts; attempt++ {
@@ -238,11 +310,13 @@ func (n *handoffNotifier) deliver(notice HandoffNotice) {
 		if err != nil {
 			handoffNotifications.WithLabelValues(c.Kind, "failed").Inc()
 			n.log.Warn("handoff notification failed", "tenant_id", notice.TenantID, "guest", notice.Guest, "kind", c.Kind, "target", target, "error", err)
+			errs = append(errs, fmt.Errorf("%s %s: %w", c.Kind, target, err))
 			continue
 		}
 		handoffNotifications.WithLabelValues(c.Kind, "sent").Inc()
 		n.log.Info("handoff notification sent", "tenant_id", notice.TenantID, "guest", notice.Guest, "kind", c.Kind, "target", target)
 	}
+	return errors.Join(errs...)
 }
 
 // redactURL keeps a webhook URL's host: its path is often the secret.

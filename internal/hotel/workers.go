@@ -56,6 +56,9 @@ func (s *Service) Start() {
 		run("mailbox reader", w.Run)
 	}
 	run("waiting guests", s.watchWaiting)
+	if s.notifier != nil {
+		run("handoff notices", s.runNotices)
+	}
 	run("revoked admin tokens", func(ctx context.Context) error {
 		return s.revocations.Run(ctx, func(err error) { s.log.Warn("reloading revoked admin tokens", "error", err) })
 	})
@@ -130,7 +133,7 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 		s.log.Info("guest message failed; it will be retried", "tenant_id", m.TenantID, "message_id", m.ID, "error", err)
 		return nil, err
 	}
-	s.recordTurn(ctx, m, hc, turn)
+	s.recordTurn(ctx, m, turn)
 	replies := turn.Replies
 	if m.Channel == chat.Gmail {
 		replies = oneMail(replies)

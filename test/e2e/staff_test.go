@@ -6,6 +6,7 @@ package e2e
 // the agent. A staff token reaches its own hotel's conversations only.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -283,5 +284,40 @@ func TestRefusedRepliesReplayedOnce(t *testing.T) {
 		if _, ok := dash[section]; !ok {
 			t.Errorf("dashboard lacks %s: %v", section, dash)
 		}
+	}
+}
+
+// A handoff recorded by an instance that died before telling anyone (the
+// row owes its notice) is told by the next instance to run: the notice is
+// part of the handoff's own write, not of the process that made it.
+func TestHandoffNoticeOwedByACrashedInstanceIsSent(t *testing.T) {
+	hook := startHookReceiver(t)
+	channels, _ := json.Marshal(map[string]any{agentTenant: []any{map[string]string{"kind": "webhook", "url": hook.srv.URL + "/handoff"}}})
+	s := startAgentStack(t, map[string]string{"HANDOFF_CHANNELS": string(channels)})
+	guest := newGuestPhone()
+	since := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
+	if _, err := s.db.Exec(context.Background(), `INSERT INTO conversations
+		(tenant_id, channel, guest, name, state, waiting_since, last_message_at, last_text, notice_due_at)
+		VALUES ($1, 'whatsapp', $2, 'Ana García', 'waiting', $3, $3, 'necesito hablar con recepción', $3)`, agentTenant, guest, since); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(hook.received()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	docs := hook.received()
+	if len(docs) != 1 || docs[0]["guest"] != guest || docs[0]["hotel"] != "Hotel Madrid Central" || docs[0]["name"] != "Ana García" {
+		t.Fatalf("notices received: %v", docs)
+	}
+	// Sent, it is owed no more: nobody sends it again.
+	var due *time.Time
+	var attempts int
+	if err := s.db.QueryRow(context.Background(), `SELECT notice_due_at, notice_attempts FROM conversations WHERE tenant_id = $1 AND guest = $2`,
+		agentTenant, guest).Scan(&due, &attempts); err != nil || due != nil || attempts != 1 {
+		t.Fatalf("after sending: notice_due_at %v, attempts %d, %v", due, attempts, err)
+	}
+	time.Sleep(6 * time.Second) // past the notice loop's poll
+	if n := len(hook.received()); n != 1 {
+		t.Errorf("%d notices, want exactly 1", n)
 	}
 }
