@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/agentehotel/agente-caddy/internal/signature"
@@ -35,7 +36,7 @@ func (b *countingBody) Close() error { return nil }
 func TestRepeatedFailuresAreRefusedUnread(t *testing.T) {
 	m := provisioned(t, MatchHMACWebhook{
 		Secrets: []string{secret}, ContentType: "application/json", RequireJSON: true,
-		FailLimit: 3,
+		FailLimit: 3, FailDelay: caddy.Duration(50 * time.Millisecond),
 	})
 	body := []byte(`{"object":"whatsapp_business_account","entry":[]}`)
 	from := func(addr string, opts ...reqOpt) *http.Request {
@@ -55,8 +56,13 @@ func TestRepeatedFailuresAreRefusedUnread(t *testing.T) {
 	r := from(flood, bad)
 	cb := &countingBody{data: body}
 	r.Body = cb
+	start := time.Now()
 	if _, err := m.MatchWithError(r); status(err) != http.StatusTooManyRequests {
 		t.Fatalf("after 3 failures: status %d, want 429", status(err))
+	}
+	// Held fail_delay before it is answered (a flooder waits, per request).
+	if held := time.Since(start); held < 50*time.Millisecond {
+		t.Errorf("the 429 came after %s, want it held at least fail_delay (50ms)", held)
 	}
 	if cb.read.Load() != 0 {
 		t.Fatalf("the limited request's body was read (%d bytes)", cb.read.Load())

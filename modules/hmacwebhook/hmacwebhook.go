@@ -45,6 +45,9 @@ const DefaultHeader = "X-Hub-Signature-256"
 const (
 	DefaultFailLimit  = 20
 	DefaultFailWindow = time.Minute
+	// DefaultFailDelay holds each 429 a second: a flooder on N connections
+	// gets N answers a second instead of as many as the CPU can give.
+	DefaultFailDelay = time.Second
 )
 
 // failures counts failed checks per client address, for the whole process
@@ -57,8 +60,11 @@ var failures = limiter.NewMemory(limiter.MemoryOptions{})
 // other request with the status of the first check it fails, in this order:
 //
 //  0. the client address failed these checks fail_limit times within
-//     fail_window → 429 with Retry-After, before the body is read, so a
-//     flood of bad signatures costs its sender a connection, not us a body
+//     fail_window → 429 with Retry-After, before the body is read, and
+//     answered only after fail_delay, so a flood of bad signatures costs
+//     its sender a connection held open and a wait per request, not us a
+//     body or the CPU of answering it as fast as it can ask (at most
+//     maxHeld answers are held at once; past that they go at once)
 //  1. signature header missing, repeated or not `sha256=` + 64 hex digits → 401
 //  2. the body over max_body: if the Content-Type is wrong → 415, else → 413
 //     (the body cannot be verified without reading past the limit, so the
@@ -88,6 +94,7 @@ var failures = limiter.NewMemory(limiter.MemoryOptions{})
 //		content_type <media type>       # e.g. application/json; omitted: not checked
 //		require_json                    # reject bodies that are not valid JSON
 //		fail_limit   <n> [<window>]     # failures per client address before 429; default 20 1m; 0 turns it off
+//		fail_delay   <duration>         # how long a 429 is held before it is sent; default 1s; 0 sends it at once
 //	}
 //
 // or, with one secret and the defaults: `@meta hmac_webhook <secret>`.
@@ -120,6 +127,13 @@ type MatchHMACWebhook struct {
 
 	// FailWindow is the sliding window FailLimit counts in. Default 1m.
 	FailWindow caddy.Duration `json:"fail_window,omitempty"`
+
+	// FailDelay is how long a 429 for a limited address is held before it
+	// is sent: a flooder waits that long per request on each connection,
+	// while the held request costs a parked goroutine. Default 1s; -1
+	// sends it at once. Meta never fails a signature, so no real sender
+	// ever waits.
+	FailDelay caddy.Duration `json:"fail_delay,omitempty"`
 
 	verifier *signature.Verifier
 }
@@ -162,6 +176,9 @@ func (m *MatchHMACWebhook) Provision(ctx caddy.Context) error {
 	if m.FailWindow == 0 {
 		m.FailWindow = caddy.Duration(DefaultFailWindow)
 	}
+	if m.FailDelay == 0 {
+		m.FailDelay = caddy.Duration(DefaultFailDelay)
+	}
 	v, err := signature.NewVerifier(resolved...)
 	if err != nil {
 		return fmt.Errorf("hmac_webhook: secret: %v (%s)", err, strings.Join(m.Secrets, ", "))
@@ -180,6 +197,9 @@ func (m *MatchHMACWebhook) Validate() error {
 	}
 	if m.FailWindow < 0 {
 		return fmt.Errorf("hmac_webhook: fail_window: %s is negative", time.Duration(m.FailWindow))
+	}
+	if m.FailDelay < -1 || m.FailDelay > caddy.Duration(maxFailDelay) {
+		return fmt.Errorf("hmac_webhook: fail_delay: %s is not between 0 and %s", time.Duration(m.FailDelay), maxFailDelay)
 	}
 	if m.MaxBody < 0 {
 		return fmt.Errorf("hmac_webhook: max_body: %d is negative", m.MaxBody)
@@ -204,6 +224,7 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 	if d, limited := m.limited(client); limited {
 		agente.SetRetryAfter(r, d.RetryAfter)
 		checks.WithLabelValues("limited").Inc()
+		m.hold(r)
 		return false, caddyhttp.Error(http.StatusTooManyRequests, errTooManyFailures)
 	}
 	mac, err := signature.ParseHeader(r.Header.Values(m.Header))
@@ -242,6 +263,37 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 		return false, caddyhttp.Error(http.StatusBadRequest, errors.New("body is not valid JSON"))
 	}
 	return true, nil
+}
+
+// maxHeld bounds the 429s held at once in the process: each is a goroutine
+// and a connection whose unread body fills a kernel buffer; an attacker
+// with more connections than this gets the rest at once.
+const maxHeld = 1024
+
+// maxFailDelay bounds fail_delay below read_body's timeout (servers.caddy),
+// so a held request is answered before the server gives up on it.
+const maxFailDelay = 5 * time.Second
+
+var held = make(chan struct{}, maxHeld)
+
+// hold waits FailDelay before a 429 is sent, unless maxHeld are already
+// waiting or the client goes away.
+func (m MatchHMACWebhook) hold(r *http.Request) {
+	if m.FailDelay <= 0 {
+		return
+	}
+	select {
+	case held <- struct{}{}:
+	default:
+		return
+	}
+	defer func() { <-held }()
+	t := time.NewTimer(time.Duration(m.FailDelay))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
 }
 
 var errTooManyFailures = errors.New("too many failed signature checks from this address; retry later")
@@ -352,6 +404,18 @@ func (m *MatchHMACWebhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("fail_limit: window %q is not a positive duration", d.Val())
 				}
 				m.FailWindow = caddy.Duration(w)
+			}
+		case "fail_delay":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			w, err := caddy.ParseDuration(d.Val())
+			if err != nil || w < 0 {
+				return d.Errf("fail_delay: %q is not a duration >= 0", d.Val())
+			}
+			m.FailDelay = caddy.Duration(w)
+			if w == 0 {
+				m.FailDelay = -1
 			}
 		default:
 			return d.Errf("unrecognized hmac_webhook option '%s'", d.Val())

@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -230,12 +232,14 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		max_body 512KiB
 		content_type application/json
 		require_json
+		fail_delay 250ms
 	}`)
 	var m MatchHMACWebhook
 	if err := m.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Secrets) != 2 || m.Header != "X-Signature" || m.MaxBody != 512<<10 || !m.RequireJSON || m.ContentType != "application/json" {
+	if len(m.Secrets) != 2 || m.Header != "X-Signature" || m.MaxBody != 512<<10 || !m.RequireJSON || m.ContentType != "application/json" ||
+		time.Duration(m.FailDelay) != 250*time.Millisecond {
 		t.Fatalf("parsed %+v", m)
 	}
 	for _, bad := range []string{
@@ -243,6 +247,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"hmac_webhook {\n max_body lots\n}",
 		"hmac_webhook {\n secret\n}",
 		"hmac_webhook {\n require_json yes\n}",
+		"hmac_webhook {\n fail_delay -1s\n}",
 		"hmac_webhook a b",
 	} {
 		var m MatchHMACWebhook
@@ -256,7 +261,8 @@ func TestValidateNamesTheField(t *testing.T) {
 	for cfg, field := range map[*MatchHMACWebhook]string{
 		{}:                                    "secret",
 		{Secrets: []string{"s"}, MaxBody: -1}: "max_body",
-		{Secrets: []string{"s"}, ContentType: "a b"}: "content_type",
+		{Secrets: []string{"s"}, ContentType: "a b"}:                     "content_type",
+		{Secrets: []string{"s"}, FailDelay: caddy.Duration(time.Minute)}: "fail_delay",
 	} {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("Validate(%+v) = %v, want it to name %s", cfg, err, field)
