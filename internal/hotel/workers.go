@@ -22,7 +22,7 @@ const inboxRetention = 8 * 24 * time.Hour
 // process's memory inbox, kept across reloads so a reload loses no accepted
 // message.
 func (s *Service) openInbox() (*inbox.Inbox, error) {
-	opts := inbox.Options{Logger: s.log, LeaseDuration: s.cfg.InboxLease}
+	opts := inbox.Options{Logger: s.log, LeaseDuration: s.cfg.InboxLease, TracerProvider: s.deps.TracerProvider}
 	if s.deps.Postgres != nil {
 		return inbox.NewPostgres(s.deps.Postgres, opts), nil
 	}
