@@ -120,11 +120,11 @@ func (b *pgBackend) flushAccepts() {
 }
 
 // acceptGroupSQL records messages ($1 JSON array; $2 conversation keys, $3
-// accepted-at times, $4 answered flags, $7 trace contexts (” for none), one
+// accepted-at times, $4 answered flags, $7 trace contexts (empty: none), one
 // per message) and statuses ($5 JSON array, $6 accepted-at times) in one
-// statement; the conversations that
-// got work are queued for claims (inbox_ready, see newPGQueue). The workers
-// are woken after the commit (pgNotifier), not by a NOTIFY inside it.
+// statement; the conversations that got work are queued for claims
+// (inbox_ready, see newPGQueue). The workers are woken after the commit
+// (pgNotifier), not by a NOTIFY inside it.
 var acceptGroupSQL = `WITH ins AS (
 	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at, trace_parent)
 	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],

@@ -47,7 +47,7 @@ func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }
 func (b *pgBackend) outbox() queue[OutboundReply] { return b.out }
 
 // insertRepliesSQL queues replies ($1 JSON array, $2 conversation keys, $3
-// now) with the trace context in parameter traceParam (” for none); the
+// now) with the trace context in parameter traceParam (empty: none); the
 // guard lets completeMessage make it conditional.
 func insertRepliesSQL(guard, traceParam string) string {
 	return `INSERT INTO outbox_replies (tenant_id, channel, recipient, phone_number_id, in_reply_to, subject, conversation_key, payload, accepted_at, next_attempt_at, trace_parent)
