@@ -200,7 +200,7 @@ type Turn struct {
 // HandleTurn is Handle, saying also whether the conversation was handed to
 // a person.
 func (o *Orchestrator) HandleTurn(ctx context.Context, m chat.Message, hotel HotelContext) (Turn, error) {
-	ctx, span := tracing.Start(ctx, "agent.turn")
+	ctx, span := tracing.Start(ctx, "agent.turn", trace.SpanKindInternal)
 	replies, turn, err := o.handle(ctx, m, hotel)
 	turn.Replies = replies
 	if span.IsRecording() {

@@ -92,7 +92,7 @@ func hasReplyPrefix(s string) bool {
 }
 
 func (s *Sender) send(ctx context.Context, to, subject string, refs []string, r chat.Reply, extra ...string) (err error) {
-	ctx, span := tracing.Start(ctx, "smtp.send", trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := tracing.Start(ctx, "smtp.send", trace.SpanKindClient)
 	defer func() { tracing.End(span, err) }()
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("server.address", s.Addr))

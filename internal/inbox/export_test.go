@@ -6,7 +6,7 @@ import "github.com/agentehotel/agente-caddy/internal/tracing"
 // tests use it as "another instance" of a memory inbox.
 func SharedMemory(ib *Inbox, opts Options) *Inbox {
 	opts = opts.withDefaults()
-	return &Inbox{b: ib.b, unrouted: ib.unrouted, opts: opts, tracer: tracing.Tracer(opts.TracerProvider)}
+	return &Inbox{b: ib.b, unrouted: ib.unrouted, opts: opts, tracer: tracing.NewTracer(opts.TracerProvider)}
 }
 
 // UnroutedTotal is webhook_unrouted_total.

@@ -197,21 +197,21 @@ type Inbox struct {
 	b        backend
 	unrouted unroutedStore
 	opts     Options
-	tracer   trace.Tracer
+	tracer   tracing.Tracer
 }
 
 // NewPostgres returns an Inbox on pool. The schema comes from store.Migrate
 // (migration 0010_inbox). Several instances may share one database.
 func NewPostgres(pool *pgxpool.Pool, opts Options) *Inbox {
 	opts = opts.withDefaults()
-	return &Inbox{b: newPGBackend(pool), unrouted: pgUnrouted{pool}, opts: opts, tracer: tracing.Tracer(opts.TracerProvider)}
+	return &Inbox{b: newPGBackend(pool), unrouted: pgUnrouted{pool}, opts: opts, tracer: tracing.NewTracer(opts.TracerProvider)}
 }
 
 // NewMemory returns an Inbox that keeps everything in process memory, for
 // development and tests: a restart loses every pending message and reply.
 func NewMemory(opts Options) *Inbox {
 	opts = opts.withDefaults()
-	return &Inbox{b: newMemBackend(opts), unrouted: &memUnrouted{}, opts: opts, tracer: tracing.Tracer(opts.TracerProvider)}
+	return &Inbox{b: newMemBackend(opts), unrouted: &memUnrouted{}, opts: opts, tracer: tracing.NewTracer(opts.TracerProvider)}
 }
 
 // InstanceID is the name this Inbox claims work under.
@@ -254,7 +254,7 @@ func (ib *Inbox) accept(ctx context.Context, msgs []chat.Message, statuses []cha
 	}
 	// The backend stores this span's context with each message: the span
 	// processing it continues the trace from here.
-	ctx, span := ib.tracer.Start(ctx, "inbox.accept", trace.WithSpanKind(trace.SpanKindProducer))
+	ctx, span := ib.tracer.Start(ctx, "inbox.accept", trace.SpanKindProducer)
 	res, fresh, err := ib.b.accept(ctx, ib.opts.Now(), msgs, statuses, answered)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("messaging.batch.message_count", len(msgs)), attribute.Int("agente.statuses", len(statuses)),

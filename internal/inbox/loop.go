@@ -115,17 +115,16 @@ type loop[T any] struct {
 	heldGauge    prometheus.Gauge
 
 	// tracer makes each item's span, named spanName, a child of the span
-	// its traceParent names, with the attributes attrs gives; nil tracer:
-	// the no-op.
-	tracer   trace.Tracer
-	spanName string
-	attrs    func(T) []attribute.KeyValue
+	// its traceParent names, with the attributes attrs gives, and the
+	// claim's and the outcome's spans under it (the zero Tracer: none).
+	tracer                tracing.Tracer
+	spanName              string
+	attrs                 func(T) []attribute.KeyValue
+	claimSpan, finishSpan string
 }
 
 func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
-	if l.tracer == nil {
-		l.tracer = tracing.Tracer(nil)
-	}
+	l.claimSpan, l.finishSpan = l.name+".claim", l.name+".finish"
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	finished := make(chan struct{}, l.workers)
@@ -232,8 +231,10 @@ func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
 // heartbeat, then the outcome recorded under the same fence. Its span starts
 // with the claim and continues the trace stored with the item.
 func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
-	ctx, span := l.tracer.Start(tracing.WithParent(ctx, c.traceParent), l.spanName,
-		trace.WithTimestamp(c.claimStart), trace.WithSpanKind(trace.SpanKindConsumer))
+	if l.tracer.On() {
+		ctx = tracing.WithParent(ctx, c.traceParent)
+	}
+	ctx, span := l.tracer.StartAt(ctx, l.spanName, trace.SpanKindConsumer, c.claimStart)
 	defer span.End()
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("agente.attempt", c.attempts), attribute.String("agente.claimed_by", l.owner),
@@ -241,7 +242,7 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 		if l.attrs != nil {
 			span.SetAttributes(l.attrs(c.item)...)
 		}
-		_, claim := l.tracer.Start(ctx, l.name+".claim", trace.WithTimestamp(c.claimStart))
+		_, claim := l.tracer.StartAt(ctx, l.claimSpan, trace.SpanKindInternal, c.claimStart)
 		claim.End(trace.WithTimestamp(c.claimEnd))
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -265,7 +266,7 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer fcancel()
-	fctx, fspan := l.tracer.Start(fctx, l.name+".finish")
+	fctx, fspan := l.tracer.Start(fctx, l.finishSpan, trace.SpanKindInternal)
 	err := l.finish(fctx, span, c, out, ctx.Err() != nil || lost.Load())
 	tracing.End(fspan, err)
 	if errors.Is(err, errLeaseLost) {

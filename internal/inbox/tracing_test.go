@@ -39,12 +39,12 @@ func TestTraceFollowsAMessageThroughItsRows(t *testing.T) {
 			}
 		}
 		runInbox(t, ib, func(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
-			_, span := tracing.Start(ctx, "handler")
+			_, span := tracing.Start(ctx, "handler", trace.SpanKindInternal)
 			span.End()
 			return textReply("hola"), nil
 		})
 		runSender(t, ib, inbox.SenderFunc(func(ctx context.Context, r inbox.OutboundReply) (string, error) {
-			_, span := tracing.Start(ctx, "channel")
+			_, span := tracing.Start(ctx, "channel", trace.SpanKindInternal)
 			span.End()
 			return "wamid-1", nil
 		}))

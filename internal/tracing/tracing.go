@@ -5,15 +5,16 @@
 // builds the application.
 //
 // Work that starts a trace of its own (the inbox's accept, its workers, the
-// outbox's senders) takes its tracer from the provider it was given. Work
+// outbox's senders) takes a Tracer from the provider it was given. Work
 // below it (the orchestrator, the PMS calls, the Graph and SMTP sends) starts
 // its spans with Start, which uses the provider of the span already in the
-// context: without tracing that is the no-op, so those packages need no
-// configuration and cost a context value per span.
+// context: those packages need no configuration, and without tracing they
+// start nothing.
 package tracing
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -24,18 +25,52 @@ import (
 // Scope is the instrumentation scope of every span of ours.
 const Scope = "github.com/agentehotel/agente-caddy"
 
-// Tracer is provider's tracer for our spans; nil provider: the no-op.
-func Tracer(provider trace.TracerProvider) trace.Tracer {
+// Tracer starts the spans of work that begins a trace of its own (or
+// continues one stored in a row). The zero Tracer, from a nil provider,
+// starts none and costs nothing, not even a context value: without tracing
+// the webhook's path allocates nothing for it.
+type Tracer struct{ t trace.Tracer }
+
+// NewTracer is provider's Tracer; nil provider: the zero Tracer.
+func NewTracer(provider trace.TracerProvider) Tracer {
 	if provider == nil {
-		return noop.NewTracerProvider().Tracer(Scope)
+		return Tracer{}
 	}
-	return provider.Tracer(Scope)
+	return Tracer{provider.Tracer(Scope)}
 }
 
-// Start starts span name as a child of ctx's span, with that span's provider
-// (none in ctx: the no-op, which records nothing).
-func Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	return trace.SpanFromContext(ctx).TracerProvider().Tracer(Scope).Start(ctx, name, opts...)
+// On reports whether t makes spans.
+func (t Tracer) On() bool { return t.t != nil }
+
+// Start starts span name of kind as a child of ctx's span.
+func (t Tracer) Start(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
+	if t.t == nil {
+		return ctx, off
+	}
+	return t.t.Start(ctx, name, trace.WithSpanKind(kind))
+}
+
+// StartAt is Start for a span that began at start (before it could be
+// named: a claim's items are known when the claim returns).
+func (t Tracer) StartAt(ctx context.Context, name string, kind trace.SpanKind, start time.Time) (context.Context, trace.Span) {
+	if t.t == nil {
+		return ctx, off
+	}
+	return t.t.Start(ctx, name, trace.WithSpanKind(kind), trace.WithTimestamp(start))
+}
+
+// off is the span of work done without tracing.
+var off trace.Span = noop.Span{}
+
+// Start starts span name of kind as a child of ctx's span, with that span's
+// provider; when ctx's span records nothing (no tracing, or not sampled) it
+// starts none and costs nothing.
+func Start(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, off
+	}
+	return parent.TracerProvider().Tracer(Scope).Start(ctx, name, trace.WithSpanKind(kind))
 }
 
 // End ends span, recording err as its error status when not nil.

@@ -101,7 +101,7 @@ func (e *SendError) Unwrap() error { return e.Err }
 // is retryable although Meta may have delivered the message: the Cloud API has
 // no idempotency key, so a retry can duplicate a reply in that rare case.
 func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Reply) (id string, err error) {
-	ctx, span := tracing.Start(ctx, "whatsapp.send", trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := tracing.Start(ctx, "whatsapp.send", trace.SpanKindClient)
 	defer func() {
 		if id != "" && span.IsRecording() {
 			span.SetAttributes(attribute.String("messaging.message.id", id))
@@ -134,7 +134,7 @@ func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Repl
 // message or for 25 seconds. It is sent from business number phoneNumberID,
 // the one the guest wrote to. Every failure is a *SendError.
 func (c *Client) MarkRead(ctx context.Context, phoneNumberID, messageID string) (err error) {
-	ctx, span := tracing.Start(ctx, "whatsapp.mark_read", trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := tracing.Start(ctx, "whatsapp.mark_read", trace.SpanKindClient)
 	defer func() { tracing.End(span, err) }()
 	body, err := RenderMarkRead(messageID)
 	if err != nil {

@@ -193,7 +193,7 @@ func init() {
 // start starts op's span (a child of ctx's: none, no span); finish ends it
 // with op's metric.
 func (p *PMS) start(ctx context.Context, op, tenant string) (context.Context, trace.Span) {
-	ctx, span := tracing.Start(ctx, spanNames[op], trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := tracing.Start(ctx, spanNames[op], trace.SpanKindClient)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("pms.operation", op), attribute.String("agente.tenant_id", tenant),
 			attribute.String("pms.breaker.state", p.breaker.State()))
@@ -206,10 +206,12 @@ func finish(span trace.Span, op string, err error) {
 	tracing.End(span, err)
 }
 
-// note sets attributes on ctx's span when it records.
-func note(ctx context.Context, kv ...attribute.KeyValue) {
+// note sets an attribute on ctx's span when it records (one, not a
+// variadic list: that slice would be allocated on every call, recording or
+// not).
+func note(ctx context.Context, kv attribute.KeyValue) {
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.SetAttributes(kv...)
+		span.SetAttributes(kv)
 	}
 }
 
