@@ -2,6 +2,8 @@ package inbox_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -121,4 +123,75 @@ func spanNamed(t *testing.T, rec *tracetest.SpanRecorder, name string) sdktrace.
 // contextOf is a context carrying s's span context, for tracing.Parent.
 func contextOf(s sdktrace.ReadOnlySpan) context.Context {
 	return trace.ContextWithSpanContext(context.Background(), s.SpanContext())
+}
+
+// TestConcurrentAcceptsKeepTheirOwnTraces: webhooks accepted at once share
+// one statement on Postgres (pgaccept.go's group commit); each message's
+// row still holds the context of the span that accepted it, and the worker
+// continues each message's own trace.
+func TestConcurrentAcceptsKeepTheirOwnTraces(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		opts := e.options("a")
+		opts.TracerProvider = tp
+		ib := e.instance(t, opts)
+
+		const n = 40
+		requests := make([]trace.SpanContext, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				ctx, request := tp.Tracer("test").Start(ctxT(t), "request")
+				defer request.End()
+				requests[i] = request.SpanContext()
+				// Two messages per webhook, so a group mixes batches.
+				mustAcceptCtx(t, ctx, ib, guestMsg(fmt.Sprint(i), fmt.Sprintf("m%d-a", i), 1), guestMsg(fmt.Sprint(i), fmt.Sprintf("m%d-b", i), 2))
+			})
+		}
+		wg.Wait()
+		runInbox(t, ib, func(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) { return nil, nil })
+		waitFor(t, "every message processed", func() bool { return countSpans(rec, "inbox.process") == 2*n })
+
+		byID := map[trace.SpanID]sdktrace.ReadOnlySpan{}
+		for _, s := range rec.Ended() {
+			byID[s.SpanContext().SpanID()] = s
+		}
+		for _, s := range rec.Ended() {
+			if s.Name() != "inbox.process" {
+				continue
+			}
+			id := attr(s, "messaging.message.id")
+			var i int
+			var half string
+			if _, err := fmt.Sscanf(id, "m%d-%s", &i, &half); err != nil {
+				t.Fatalf("message id %q: %v", id, err)
+			}
+			accept := byID[s.Parent().SpanID()]
+			if accept == nil || accept.Name() != "inbox.accept" || accept.Parent().SpanID() != requests[i].SpanID() ||
+				s.SpanContext().TraceID() != requests[i].TraceID() {
+				t.Errorf("message %s is processed in trace %s under %v, want its own request's trace %s", id,
+					s.SpanContext().TraceID(), s.Parent().SpanID(), requests[i].TraceID())
+			}
+		}
+	})
+}
+
+func countSpans(rec *tracetest.SpanRecorder, name string) int {
+	n := 0
+	for _, s := range rec.Ended() {
+		if s.Name() == name {
+			n++
+		}
+	}
+	return n
+}
+
+func attr(s sdktrace.ReadOnlySpan, key string) string {
+	for _, kv := range s.Attributes() {
+		if string(kv.Key) == key {
+			return kv.Value.Emit()
+		}
+	}
+	return ""
 }
