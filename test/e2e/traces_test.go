@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // receivedSpan is one span as the receiver decoded it.
@@ -154,7 +157,9 @@ func (r *spanReceiver) otelEnv() map[string]string {
 // of the webhook, the inbox accept under it, the processing (continued from
 // the trace context stored with the message), its claim, the orchestrator
 // and its PMS calls, and the reply's send (continued from the context stored
-// with the reply) with its POST to the Graph API. The tree is printed.
+// with the reply) with its POST to the Graph API. The tree is printed. With
+// the memory inbox the message comes after a reload, which keeps the app's
+// tracer provider.
 func TestSpanTreeOfOneMessage(t *testing.T) {
 	for _, store := range []string{"memory", "postgres"} {
 		t.Run(store, func(t *testing.T) {
@@ -178,6 +183,19 @@ func TestSpanTreeOfOneMessage(t *testing.T) {
 			guest := newGuestPhone()
 			wamid := "wamid.trace-" + store + "-" + guest
 			w := newWebhookClient(1)
+			if store == "memory" {
+				// The provider outlives a reload: the message after it is
+				// traced like the first (checked below).
+				caddyfile, err := os.ReadFile(filepath.Join(RepoRoot(), "Caddyfile"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				loads := strings.Count(in.Logs(), "load complete")
+				in.Reload(caddyfile)
+				testservices.Eventually(t, 10*time.Second, "the config is reloaded", func() bool {
+					return strings.Count(in.Logs(), "load complete") > loads
+				})
+			}
 			status, got, err := w.post(in.URL("/webhooks/whatsapp"), textMessage(guest, wamid, "hola, tienen habitación doble "+stayPhrase(time.Now())+" para 2?"))
 			if err != nil || status != http.StatusOK {
 				t.Fatalf("webhook: %d %q %v", status, got, err)
