@@ -155,8 +155,8 @@ func (r *spanReceiver) otelEnv() map[string]string {
 // TestSpanTreeOfOneMessage: one guest message asking for a room, with the
 // memory inbox and with Postgres. Its trace is one tree: Caddy's server span
 // of the webhook, the inbox accept under it, the processing (continued from
-// the trace context stored with the message), its claim, the orchestrator
-// and its PMS calls, and the reply's send (continued from the context stored
+// the trace context stored with the message), its claim, the steps around
+// the orchestrator, the orchestrator and its PMS calls, and the reply's send (continued from the context stored
 // with the reply) with its POST to the Graph API. The tree is printed. With
 // the memory inbox the message comes after a reload, which keeps the app's
 // tracer provider.
@@ -282,7 +282,9 @@ func TestSpanTreeOfOneMessage(t *testing.T) {
 			graphPost := one("whatsapp.send")
 			for _, c := range []struct {
 				child, parent *receivedSpan
-			}{{accept, server}, {process, accept}, {claim, process}, {turn, process}, {graphPost, send}} {
+			}{{accept, server}, {process, accept}, {claim, process}, {one("hotel.context"), process}, {one("consent.check"), process},
+				{one("conversation.record_inbound"), process}, {turn, process}, {one("conversation.record_turn"), process},
+				{one("inbox.finish"), process}, {graphPost, send}} {
 				if parentOf(c.child) != c.parent {
 					t.Errorf("%s is not a child of %s:\n%s", c.child.name, c.parent.name, tree)
 				}
