@@ -222,7 +222,10 @@ func TestSpanTreeOfOneMessage(t *testing.T) {
 			deadline = time.Now().Add(15 * time.Second)
 			for {
 				spans = rec.trace(isAccept)
+				// The spans that end last: the processing, the send (which
+				// may end first), the request's.
 				if slices.ContainsFunc(spans, func(s *receivedSpan) bool { return s.name == "outbox.send" }) &&
+					slices.ContainsFunc(spans, func(s *receivedSpan) bool { return s.name == "inbox.process" }) &&
 					slices.ContainsFunc(spans, func(s *receivedSpan) bool { return s.kind == tracepb.Span_SPAN_KIND_SERVER }) {
 					break
 				}
