@@ -15,9 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
 	"github.com/agentehotel/agente-caddy/internal/pms"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // AnalyzeFunc reads a guest's text: intent, language and entities. now is the
@@ -196,8 +200,15 @@ type Turn struct {
 // HandleTurn is Handle, saying also whether the conversation was handed to
 // a person.
 func (o *Orchestrator) HandleTurn(ctx context.Context, m chat.Message, hotel HotelContext) (Turn, error) {
+	ctx, span := tracing.Start(ctx, "agent.turn", trace.SpanKindInternal)
 	replies, turn, err := o.handle(ctx, m, hotel)
 	turn.Replies = replies
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("agente.tenant_id", hotel.TenantID), attribute.String("messaging.message.id", m.ID),
+			attribute.Int("agente.replies", len(replies)), attribute.Bool("agente.handed_off", turn.HandedOff),
+			attribute.String("agente.language", turn.Language))
+	}
+	tracing.End(span, err)
 	return turn, err
 }
 
@@ -220,6 +231,9 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 		label := intentLabel(intent)
 		messagesTotal.WithLabelValues(label, status).Inc()
 		latencySeconds.WithLabelValues(label).Observe(time.Since(start).Seconds())
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(attribute.String("agente.intent", label), attribute.String("agente.status", status))
+		}
 	}()
 
 	h := hotel.withDefaults()

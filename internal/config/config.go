@@ -107,6 +107,12 @@ type Settings struct {
 	SLOTarget     float64
 	// DefaultTenantID receives what no identifier resolves; empty: nothing does.
 	DefaultTenantID string
+	// Traces says whether the application's spans are exported: when
+	// OTEL_TRACES_EXPORTER names an exporter (otlp, console) or, unset, an
+	// OTLP endpoint is given (OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); never with OTEL_SDK_DISABLED=true.
+	// The exporter reads the OTEL_* variables itself.
+	Traces bool
 
 	lookup Lookup
 }
@@ -195,6 +201,18 @@ func Load(lookup Lookup) (Settings, error) {
 		} else {
 			s.DataRetention = d
 		}
+	}
+	switch exporter := strings.ToLower(get("OTEL_TRACES_EXPORTER")); exporter {
+	case "otlp", "console":
+		s.Traces = true
+	case "":
+		s.Traces = get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	case "none":
+	default:
+		errs = append(errs, fmt.Errorf("OTEL_TRACES_EXPORTER: %q is not one of otlp, console, none", exporter))
+	}
+	if boolean("OTEL_SDK_DISABLED", false) {
+		s.Traces = false
 	}
 	if v := get("SLO_TARGET"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)

@@ -179,3 +179,30 @@ func TestApplyLogLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestTracesFollowTheOTELVariables(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp"}, true},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "console"}, true},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, false},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, true},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, true},
+		{map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}, false},
+	} {
+		s, err := Load(env(c.env))
+		if err != nil {
+			t.Fatalf("%v: %v", c.env, err)
+		}
+		if s.Traces != c.want {
+			t.Errorf("%v: Traces %v, want %v", c.env, s.Traces, c.want)
+		}
+	}
+	_, err := Load(env(map[string]string{"OTEL_TRACES_EXPORTER": "jaeger"}))
+	if err == nil || !strings.Contains(err.Error(), "OTEL_TRACES_EXPORTER") {
+		t.Errorf("an unknown exporter: %v, want an error naming OTEL_TRACES_EXPORTER", err)
+	}
+}

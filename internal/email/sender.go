@@ -16,7 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // Sender sends replies by SMTP (SMTP_ADDR, GMAIL_USERNAME, GMAIL_APP_PASSWORD).
@@ -87,7 +91,12 @@ func hasReplyPrefix(s string) bool {
 	return strings.HasPrefix(l, "re:") || strings.HasPrefix(l, "re :")
 }
 
-func (s *Sender) send(ctx context.Context, to, subject string, refs []string, r chat.Reply, extra ...string) error {
+func (s *Sender) send(ctx context.Context, to, subject string, refs []string, r chat.Reply, extra ...string) (err error) {
+	ctx, span := tracing.Start(ctx, "smtp.send", trace.SpanKindClient)
+	defer func() { tracing.End(span, err) }()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("server.address", s.Addr))
+	}
 	from, err := ParseAddress(s.From)
 	if err != nil {
 		return fmt.Errorf("email: sender From: %w", err)

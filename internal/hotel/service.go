@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentehotel/agente-caddy/internal/admin"
 	"github.com/agentehotel/agente-caddy/internal/adminauth"
@@ -153,6 +154,10 @@ type Deps struct {
 	Dashboard func(ctx context.Context) map[string]any
 	// Canaries are the running config's canaries, for /admin/canaries.
 	Canaries func() []*canary.State
+	// TracerProvider makes the spans of the background work (inbox
+	// accept, processing, orchestrator, PMS calls, sends), continuing the
+	// webhook's trace; nil: the no-op, which records nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Service is the application. Build it with New, run its workers with

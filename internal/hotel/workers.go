@@ -7,12 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/flags"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/pms"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // DefaultRetention is how long finished rows are kept without
@@ -24,7 +27,7 @@ const DefaultRetention = 8 * 24 * time.Hour
 // process's memory inbox, kept across reloads so a reload loses no accepted
 // message.
 func (s *Service) openInbox() (*inbox.Inbox, error) {
-	opts := inbox.Options{Logger: s.log, LeaseDuration: s.cfg.InboxLease}
+	opts := inbox.Options{Logger: s.log, LeaseDuration: s.cfg.InboxLease, TracerProvider: s.deps.TracerProvider}
 	if s.deps.Postgres != nil {
 		return inbox.NewPostgres(s.deps.Postgres, opts), nil
 	}
@@ -116,10 +119,21 @@ func (s *Service) pruneOnce(ctx context.Context, cutoff time.Time) {
 // handle is the inbox's handler: one guest message in, the replies to queue out.
 // A message about consent, or from a guest who opted out, never reaches the
 // orchestrator.
+//
+// With tracing, the steps around the orchestrator are spans of their own
+// (they read and write Postgres and Redis), so the time between the claim
+// and the reply is accounted for in the message's trace.
 func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundReply, error) {
-	hc := s.hotelContext(ctx, m.TenantID)
-	s.recordInbound(ctx, m)
-	if replies, handled, err := s.consentTurn(ctx, m, hc); handled || err != nil {
+	sctx, span := tracing.Start(ctx, "hotel.context", trace.SpanKindInternal)
+	hc := s.hotelContext(sctx, m.TenantID)
+	span.End()
+	sctx, span = tracing.Start(ctx, "conversation.record_inbound", trace.SpanKindInternal)
+	s.recordInbound(sctx, m)
+	span.End()
+	sctx, span = tracing.Start(ctx, "consent.check", trace.SpanKindInternal)
+	replies, handled, err := s.consentTurn(sctx, m, hc)
+	tracing.End(span, err)
+	if handled || err != nil {
 		return replies, err
 	}
 	s.markRead(ctx, m)
@@ -133,13 +147,15 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 		s.log.Info("guest message failed; it will be retried", "tenant_id", m.TenantID, "message_id", m.ID, "error", err)
 		return nil, err
 	}
-	s.recordTurn(ctx, m, turn)
-	replies := turn.Replies
+	sctx, span = tracing.Start(ctx, "conversation.record_turn", trace.SpanKindInternal)
+	s.recordTurn(sctx, m, turn)
+	span.End()
+	answers := turn.Replies
 	if m.Channel == chat.Gmail {
-		replies = oneMail(replies)
+		answers = oneMail(answers)
 	}
-	out := make([]inbox.OutboundReply, len(replies))
-	for i, r := range replies {
+	out := make([]inbox.OutboundReply, len(answers))
+	for i, r := range answers {
 		out[i] = inbox.OutboundReply{Reply: r, GuestName: m.Name, GuestSentAt: m.Timestamp, References: m.References}
 	}
 	return out, nil

@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // ErrInvalid is wrapped by errors for input that can never be accepted
@@ -92,6 +95,12 @@ type Options struct {
 	// so a long run does not grow without end. Default 10,000; negative:
 	// keep all until Prune.
 	MemoryKeepFinished int
+	// TracerProvider makes the spans of the accepts (children of the
+	// caller's span), of each message's processing and of each reply's
+	// send (children of the span that accepted or queued it: the trace
+	// context is stored with the row). Default: the no-op, which records
+	// nothing and stores no trace context.
+	TracerProvider trace.TracerProvider
 	// MemoryKeepDedup (NewMemory only) is how many accepted message ids are
 	// remembered to recognise redeliveries. Default 200,000; negative: all
 	// until Prune.
@@ -188,19 +197,21 @@ type Inbox struct {
 	b        backend
 	unrouted unroutedStore
 	opts     Options
+	tracer   tracing.Tracer
 }
 
 // NewPostgres returns an Inbox on pool. The schema comes from store.Migrate
 // (migration 0010_inbox). Several instances may share one database.
 func NewPostgres(pool *pgxpool.Pool, opts Options) *Inbox {
-	return &Inbox{b: newPGBackend(pool), unrouted: pgUnrouted{pool}, opts: opts.withDefaults()}
+	opts = opts.withDefaults()
+	return &Inbox{b: newPGBackend(pool), unrouted: pgUnrouted{pool}, opts: opts, tracer: tracing.NewTracer(opts.TracerProvider)}
 }
 
 // NewMemory returns an Inbox that keeps everything in process memory, for
 // development and tests: a restart loses every pending message and reply.
 func NewMemory(opts Options) *Inbox {
 	opts = opts.withDefaults()
-	return &Inbox{b: newMemBackend(opts), unrouted: &memUnrouted{}, opts: opts}
+	return &Inbox{b: newMemBackend(opts), unrouted: &memUnrouted{}, opts: opts, tracer: tracing.NewTracer(opts.TracerProvider)}
 }
 
 // InstanceID is the name this Inbox claims work under.
@@ -241,7 +252,21 @@ func (ib *Inbox) accept(ctx context.Context, msgs []chat.Message, statuses []cha
 		msgs = slices.Clone(msgs)
 		slices.SortStableFunc(msgs, byTime)
 	}
+	// The backend stores this span's context with each message: the span
+	// processing it continues the trace from here.
+	ctx, span := ib.tracer.Start(ctx, "inbox.accept", trace.SpanKindProducer)
 	res, fresh, err := ib.b.accept(ctx, ib.opts.Now(), msgs, statuses, answered)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("messaging.batch.message_count", len(msgs)), attribute.Int("agente.statuses", len(statuses)),
+			attribute.Int("agente.messages.new", res.New), attribute.Int("agente.messages.duplicate", res.Duplicate))
+		if len(msgs) > 0 {
+			span.SetAttributes(attribute.String("agente.tenant_id", msgs[0].TenantID), attribute.String("agente.channel", string(msgs[0].Channel)))
+		}
+		if len(msgs) == 1 {
+			span.SetAttributes(attribute.String("messaging.message.id", msgs[0].ID))
+		}
+	}
+	tracing.End(span, err)
 	if err != nil {
 		return AcceptResult{}, err
 	}
@@ -406,6 +431,12 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 			}
 		},
 		pendingGauge: inboxPending,
+		tracer:       ib.tracer,
+		spanName:     "inbox.process",
+		attrs: func(m chat.Message) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("agente.tenant_id", m.TenantID), attribute.String("agente.channel", string(m.Channel)),
+				attribute.String("messaging.message.id", m.ID)}
+		},
 	}
 	ib.runLoop(ctx, queueInbox, l.run)
 	return nil

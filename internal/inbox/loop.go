@@ -9,6 +9,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // claimed is one leased item: the lease belongs to its conversation and is
@@ -20,6 +25,12 @@ type claimed[T any] struct {
 	attempts   int // including this one
 	acceptedAt time.Time
 	item       T
+	// traceParent is the W3C traceparent stored with the item (the span
+	// that accepted or queued it), "" without tracing.
+	traceParent string
+	// claimStart and claimEnd time the claim that took the item, for its
+	// span (wall clock, whatever the loop's clock).
+	claimStart, claimEnd time.Time
 }
 
 // queue is what the loop needs from a backend's inbox or outbox.
@@ -102,9 +113,18 @@ type loop[T any] struct {
 	// heldGauge likewise q.held.
 	pendingGauge prometheus.Gauge
 	heldGauge    prometheus.Gauge
+
+	// tracer makes each item's span, named spanName, a child of the span
+	// its traceParent names, with the attributes attrs gives, and the
+	// claim's and the outcome's spans under it (the zero Tracer: none).
+	tracer                tracing.Tracer
+	spanName              string
+	attrs                 func(T) []attribute.KeyValue
+	claimSpan, finishSpan string
 }
 
 func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
+	l.claimSpan, l.finishSpan = l.name+".claim", l.name+".finish"
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	finished := make(chan struct{}, l.workers)
@@ -187,7 +207,13 @@ func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	now := l.now()
-	return l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+	start := time.Now()
+	cs, err := l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+	end := time.Now()
+	for i := range cs {
+		cs[i].claimStart, cs[i].claimEnd = start, end
+	}
+	return cs, err
 }
 
 func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
@@ -202,8 +228,23 @@ func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
 }
 
 // process runs one claimed item: the work under a lease kept alive by a
-// heartbeat, then the outcome recorded under the same fence.
+// heartbeat, then the outcome recorded under the same fence. Its span starts
+// with the claim and continues the trace stored with the item.
 func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
+	if l.tracer.On() {
+		ctx = tracing.WithParent(ctx, c.traceParent)
+	}
+	ctx, span := l.tracer.StartAt(ctx, l.spanName, trace.SpanKindConsumer, c.claimStart)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("agente.attempt", c.attempts), attribute.String("agente.claimed_by", l.owner),
+			attribute.Int64("agente.seq", c.seq))
+		if l.attrs != nil {
+			span.SetAttributes(l.attrs(c.item)...)
+		}
+		_, claim := l.tracer.StartAt(ctx, l.claimSpan, trace.SpanKindInternal, c.claimStart)
+		claim.End(trace.WithTimestamp(c.claimEnd))
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	var lost atomic.Bool
 	hbDone := make(chan struct{})
@@ -214,12 +255,22 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 	out := l.work(wctx, c)
 	cancel()
 	<-hbDone
+	if out.err != nil && span.IsRecording() {
+		span.RecordError(out.err)
+		var held heldError
+		var suppressed suppressedError
+		if !errors.As(out.err, &held) && !errors.As(out.err, &suppressed) {
+			span.SetStatus(codes.Error, out.err.Error())
+		}
+	}
 
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer fcancel()
-	err := l.finish(fctx, c, out, ctx.Err() != nil || lost.Load())
+	fctx, fspan := l.tracer.Start(fctx, l.finishSpan, trace.SpanKindInternal)
+	err := l.finish(fctx, span, c, out, ctx.Err() != nil || lost.Load())
+	tracing.End(fspan, err)
 	if errors.Is(err, errLeaseLost) {
-		l.observe(c, resultLeaseLost)
+		l.record(span, c, resultLeaseLost)
 		l.log.Warn("lease lost before the outcome was recorded; another worker owns it now",
 			"queue", l.name, "seq", c.seq, "attempt", c.attempts)
 		return
@@ -228,6 +279,18 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 		// The lease will expire and the item will be claimed again.
 		l.log.Warn("recording outcome failed; the item will be retried after its lease expires",
 			"queue", l.name, "seq", c.seq, "error", err)
+	}
+}
+
+// resultNames name results in spans.
+var resultNames = [...]string{resultDone: "done", resultRetry: "retry", resultGaveUp: "gave_up",
+	resultLeaseLost: "lease_lost", resultHeld: "held", resultSuppressed: "suppressed"}
+
+// record observes r, and names it on span (the item's).
+func (l *loop[T]) record(span trace.Span, c claimed[T], r result) {
+	l.observe(c, r)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("agente.outcome", resultNames[r]))
 	}
 }
 
@@ -253,12 +316,12 @@ func (l *loop[T]) heartbeat(ctx context.Context, c claimed[T], lostLease func())
 	}
 }
 
-func (l *loop[T]) finish(ctx context.Context, c claimed[T], out outcome, interrupted bool) error {
+func (l *loop[T]) finish(ctx context.Context, span trace.Span, c claimed[T], out outcome, interrupted bool) error {
 	now := l.now()
 	if out.err == nil {
 		err := l.complete(ctx, now, c, out)
 		if err == nil {
-			l.observe(c, resultDone)
+			l.record(span, c, resultDone)
 			return nil
 		}
 		var pe permanentError
@@ -281,13 +344,13 @@ func (l *loop[T]) finish(ctx context.Context, c claimed[T], out outcome, interru
 			if err := l.q.hold(ctx, c, now, msg); err != nil {
 				return err
 			}
-			l.observe(c, resultHeld)
+			l.record(span, c, resultHeld)
 			return nil
 		case errors.As(out.err, &suppressed):
 			if err := l.q.suppress(ctx, c, now, msg); err != nil {
 				return err
 			}
-			l.observe(c, resultSuppressed)
+			l.record(span, c, resultSuppressed)
 			return nil
 		}
 	}
@@ -296,7 +359,7 @@ func (l *loop[T]) finish(ctx context.Context, c claimed[T], out outcome, interru
 		if err := l.q.fail(ctx, c, now, msg); err != nil {
 			return err
 		}
-		l.observe(c, resultGaveUp)
+		l.record(span, c, resultGaveUp)
 		l.log.Warn("giving up", "queue", l.name, "seq", c.seq, "attempts", c.attempts, "error", msg)
 		return nil
 	}
@@ -304,6 +367,6 @@ func (l *loop[T]) finish(ctx context.Context, c claimed[T], out outcome, interru
 	if err := l.q.retry(ctx, c, now, now.Add(delay), msg); err != nil {
 		return err
 	}
-	l.observe(c, resultRetry)
+	l.record(span, c, resultRetry)
 	return nil
 }

@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
-// backend is the storage behind an Inbox: Postgres or memory.
+// backend is the storage behind an Inbox: Postgres or memory. accept,
+// enqueue and completeMessage store the trace context of ctx's span
+// (tracing.Parent) with the rows they write, and claims hand it back.
 type backend interface {
 	// accept records msgs (already in queue order) and statuses; it
 	// returns the statuses newly recorded.
@@ -124,6 +127,7 @@ type memEntry[T any] struct {
 	token         int64
 	lastErr       string
 	providerID    string
+	traceParent   string
 }
 
 type memLease struct {
@@ -195,9 +199,9 @@ func (b *memBackend) listen(ctx context.Context, q queueKind, wake chan<- struct
 
 // push appends an entry: pending at the tail of its conversation, or (done)
 // already answered. The caller holds b.mu.
-func (q *memQueue[T]) push(now time.Time, key, tenant string, item T, done bool) *memEntry[T] {
+func (q *memQueue[T]) push(now time.Time, key, tenant string, item T, done bool, traceParent string) *memEntry[T] {
 	q.seq++
-	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now}
+	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now, traceParent: traceParent}
 	q.bySeq[e.seq] = e
 	q.all = append(q.all, e)
 	if done {
@@ -223,6 +227,7 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 	}
 	var res AcceptResult
 	var fresh []chat.Status
+	tp := tracing.Parent(ctx)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, m := range msgs {
@@ -230,7 +235,7 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 			res.Duplicate++
 			continue
 		}
-		b.in.push(now, m.ConversationKey(), m.TenantID, m, answered)
+		b.in.push(now, m.ConversationKey(), m.TenantID, m, answered, tp)
 		res.New++
 		res.Fresh = append(res.Fresh, m)
 	}
@@ -256,10 +261,11 @@ func (b *memBackend) enqueue(ctx context.Context, now time.Time, replies []Outbo
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	tp := tracing.Parent(ctx)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, r := range replies {
-		b.out.push(now, r.ConversationKey(), r.TenantID, r, false)
+		b.out.push(now, r.ConversationKey(), r.TenantID, r, false, tp)
 	}
 	b.notify(queueOutbox)
 	return nil
@@ -288,7 +294,8 @@ func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n 
 		h.owner = owner
 		h.attempts++
 		h.lastAttemptAt = now
-		out = append(out, claimed[T]{seq: h.seq, key: h.key, token: h.token, attempts: h.attempts, acceptedAt: h.acceptedAt, item: h.item})
+		out = append(out, claimed[T]{seq: h.seq, key: h.key, token: h.token, attempts: h.attempts, acceptedAt: h.acceptedAt, item: h.item,
+			traceParent: h.traceParent})
 	}
 	return out, nil
 }
@@ -416,6 +423,7 @@ func (b *memBackend) releaseHeld(ctx context.Context, now time.Time, channel cha
 }
 
 func (b *memBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
+	tp := tracing.Parent(ctx)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.in.holds(c)
@@ -426,7 +434,7 @@ func (b *memBackend) completeMessage(ctx context.Context, now time.Time, c claim
 	e.lastErr = ""
 	b.in.finish(e, StateDone, now)
 	for _, r := range replies {
-		b.out.push(now, r.ConversationKey(), r.TenantID, r, false)
+		b.out.push(now, r.ConversationKey(), r.TenantID, r, false, tp)
 	}
 	if len(replies) > 0 {
 		b.notify(queueOutbox)

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
@@ -151,6 +154,9 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 			sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
 			defer cancel()
 			id, err := callSender(sctx, s, c.item)
+			if span := trace.SpanFromContext(ctx); id != "" && span.IsRecording() {
+				span.SetAttributes(attribute.String("messaging.message.id", id))
+			}
 			return outcome{providerID: id, err: err}
 		},
 		complete: func(ctx context.Context, now time.Time, c claimed[OutboundReply], out outcome) error {
@@ -175,6 +181,12 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 		},
 		pendingGauge: outboxPending,
 		heldGauge:    outboxHeld,
+		tracer:       ib.tracer,
+		spanName:     "outbox.send",
+		attrs: func(r OutboundReply) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("agente.tenant_id", r.TenantID), attribute.String("agente.channel", string(r.Channel)),
+				attribute.String("agente.in_reply_to", r.InReplyTo), attribute.Bool("agente.staff", r.Staff != "")}
+		},
 	}
 	ib.runLoop(ctx, queueOutbox, l.run)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // Group commit: concurrent Accepts share one statement, hence one
@@ -33,7 +34,9 @@ type acceptReq struct {
 	msgs     []chat.Message
 	statuses []chat.Status
 	answered bool
-	done     chan acceptResp
+	// traceParent is the accepting span's, stored with each message.
+	traceParent string
+	done        chan acceptResp
 }
 
 type acceptResp struct {
@@ -51,7 +54,7 @@ type acceptGroup struct {
 }
 
 func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, []chat.Status, error) {
-	r := &acceptReq{now: now, msgs: msgs, statuses: statuses, answered: answered, done: make(chan acceptResp, 1)}
+	r := &acceptReq{now: now, msgs: msgs, statuses: statuses, answered: answered, traceParent: tracing.Parent(ctx), done: make(chan acceptResp, 1)}
 	g := &b.accepts
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
@@ -117,16 +120,18 @@ func (b *pgBackend) flushAccepts() {
 }
 
 // acceptGroupSQL records messages ($1 JSON array; $2 conversation keys, $3
-// accepted-at times, $4 answered flags, one per message) and statuses ($5
-// JSON array, $6 accepted-at times) in one statement; the conversations that
-// got work are queued for claims (inbox_ready, see newPGQueue). The workers
-// are woken after the commit (pgNotifier), not by a NOTIFY inside it.
+// accepted-at times, $4 answered flags, $7 trace contexts (empty: none), one
+// per message) and statuses ($5 JSON array, $6 accepted-at times) in one
+// statement; the conversations that got work are queued for claims
+// (inbox_ready, see newPGQueue). The workers are woken after the commit
+// (pgNotifier), not by a NOTIFY inside it.
 var acceptGroupSQL = `WITH ins AS (
-	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at)
+	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at, trace_parent)
 	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],
 		NULLIF(e->>'timestamp', '0001-01-01T00:00:00Z')::timestamptz, e, ($3::timestamptz[])[ord], ($3::timestamptz[])[ord],
 		CASE WHEN ($4::boolean[])[ord] THEN 'done' ELSE 'pending' END,
-		CASE WHEN ($4::boolean[])[ord] THEN ($3::timestamptz[])[ord] END
+		CASE WHEN ($4::boolean[])[ord] THEN ($3::timestamptz[])[ord] END,
+		NULLIF(($7::text[])[ord], '')
 	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
 	-- Conversation first, so concurrent groups take the same messages'
 	-- keys in the same order; arrival order within each conversation.
@@ -157,6 +162,7 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 		keys     []string
 		times    []time.Time
 		answered []bool
+		traces   []string
 		statuses []chat.Status
 		stTimes  []time.Time
 	)
@@ -166,6 +172,7 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 			keys = append(keys, r.msgs[i].ConversationKey())
 			times = append(times, r.now)
 			answered = append(answered, r.answered)
+			traces = append(traces, r.traceParent)
 		}
 		for range r.statuses {
 			stTimes = append(stTimes, r.now)
@@ -189,7 +196,7 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	var newMsgs, pending, newSts, readied int64
 	var msgKeys, stKeys []byte
 	for attempt := 1; ; attempt++ {
-		err = b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes).
+		err = b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes, traces).
 			Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied)
 		// Two groups carrying the same messages (a redelivery racing its
 		// original) wait on each other's unique keys; Postgres aborts one

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // NOTIFY channels: Accept wakes the inbox workers, a completion that queued
@@ -45,11 +47,12 @@ func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }
 func (b *pgBackend) outbox() queue[OutboundReply] { return b.out }
 
 // insertRepliesSQL queues replies ($1 JSON array, $2 conversation keys, $3
-// now); the guard ($4) lets completeMessage make it conditional.
-func insertRepliesSQL(guard string) string {
-	return `INSERT INTO outbox_replies (tenant_id, channel, recipient, phone_number_id, in_reply_to, subject, conversation_key, payload, accepted_at, next_attempt_at)
+// now) with the trace context in parameter traceParam (empty: none); the
+// guard lets completeMessage make it conditional.
+func insertRepliesSQL(guard, traceParam string) string {
+	return `INSERT INTO outbox_replies (tenant_id, channel, recipient, phone_number_id, in_reply_to, subject, conversation_key, payload, accepted_at, next_attempt_at, trace_parent)
 	SELECT e->>'tenant_id', e->>'channel', e->>'to', coalesce(e->>'phone_number_id', ''), coalesce(e->>'in_reply_to', ''),
-		coalesce(e->>'subject', ''), ($2::text[])[ord], e, $3, $3
+		coalesce(e->>'subject', ''), ($2::text[])[ord], e, $3, $3, NULLIF(` + traceParam + `::text, '')
 	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
 	` + guard + `
 	ORDER BY ord
@@ -100,7 +103,7 @@ func requeueSQL(ready, dueExpr string) string {
 	RETURNING 1`
 }
 
-var enqueueSQL = `WITH out AS (` + insertRepliesSQL("") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+var enqueueSQL = `WITH out AS (` + insertRepliesSQL("", "$4") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
 SELECT (SELECT count(*) FROM out), (SELECT count(*) FROM rdy)`
 
 func encodeReplies(replies []OutboundReply) ([]byte, []string, error) {
@@ -121,7 +124,7 @@ func (b *pgBackend) enqueue(ctx context.Context, now time.Time, replies []Outbou
 		return err
 	}
 	var n, readied int64
-	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now).Scan(&n, &readied); err != nil {
+	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now, tracing.Parent(ctx)).Scan(&n, &readied); err != nil {
 		return fmt.Errorf("queueing replies: %w", err)
 	}
 	if n > 0 {
@@ -144,12 +147,13 @@ func fenceCTE(table, leases string) string {
 )`
 }
 
-// completeMessageSQL: $4 now, $5 replies JSON, $6 reply conversation keys.
+// completeMessageSQL: $4 now, $5 replies JSON, $6 reply conversation keys,
+// $7 the replies' trace context.
 var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
 ), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
-	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)")) + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)", "$7")) + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
 
@@ -171,7 +175,7 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 		if encErr != nil {
 			return Permanent(encErr)
 		}
-		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys).Scan(&done, &queued, &requeued, &readied)
+		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).Scan(&done, &queued, &requeued, &readied)
 	}
 	if err != nil {
 		return fmt.Errorf("completing inbox message: %w", err)
@@ -257,7 +261,7 @@ func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failS
 )
 UPDATE ` + table + ` t SET claimed_by = $3, lease_token = leased.token, attempts = t.attempts + 1, last_attempt_at = $1
 FROM leased WHERE t.seq = leased.seq
-RETURNING t.seq, t.conversation_key, t.lease_token, t.attempts, t.accepted_at, t.payload`
+RETURNING t.seq, t.conversation_key, t.lease_token, t.attempts, t.accepted_at, t.payload, coalesce(t.trace_parent, '')`
 	// $1 conversation key, $2 token, $3 lease until.
 	q.extendSQL = `UPDATE ` + leases + ` SET lease_until = $3 WHERE conversation_key = $1 AND token = $2`
 	// %s: the item's change; %s: the line's change (a CTE named rq).
@@ -296,7 +300,7 @@ func (q *pgQueue[T]) claim(ctx context.Context, now time.Time, owner string, n i
 	for rows.Next() {
 		var c claimed[T]
 		var payload []byte
-		if err := rows.Scan(&c.seq, &c.key, &c.token, &c.attempts, &c.acceptedAt, &payload); err != nil {
+		if err := rows.Scan(&c.seq, &c.key, &c.token, &c.attempts, &c.acceptedAt, &payload, &c.traceParent); err != nil {
 			return out, err
 		}
 		if err := json.Unmarshal(payload, &c.item); err != nil {

@@ -12,7 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // DefaultBaseURL is the Graph API version we target; WHATSAPP_API_BASE
@@ -96,7 +100,14 @@ func (e *SendError) Unwrap() error { return e.Err }
 // A transport error after the request left (a timeout waiting for the answer)
 // is retryable although Meta may have delivered the message: the Cloud API has
 // no idempotency key, so a retry can duplicate a reply in that rare case.
-func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Reply) (string, error) {
+func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Reply) (id string, err error) {
+	ctx, span := tracing.Start(ctx, "whatsapp.send", trace.SpanKindClient)
+	defer func() {
+		if id != "" && span.IsRecording() {
+			span.SetAttributes(attribute.String("messaging.message.id", id))
+		}
+		tracing.End(span, err)
+	}()
 	body, err := Render(to, r)
 	if err != nil {
 		return "", &SendError{Message: err.Error(), Err: err}
@@ -122,7 +133,9 @@ func (c *Client) Send(ctx context.Context, phoneNumberID, to string, r chat.Repl
 // messages, and shows them a typing indicator until the business's next
 // message or for 25 seconds. It is sent from business number phoneNumberID,
 // the one the guest wrote to. Every failure is a *SendError.
-func (c *Client) MarkRead(ctx context.Context, phoneNumberID, messageID string) error {
+func (c *Client) MarkRead(ctx context.Context, phoneNumberID, messageID string) (err error) {
+	ctx, span := tracing.Start(ctx, "whatsapp.mark_read", trace.SpanKindClient)
+	defer func() { tracing.End(span, err) }()
 	body, err := RenderMarkRead(messageID)
 	if err != nil {
 		return &SendError{Message: err.Error(), Err: err}
@@ -168,6 +181,10 @@ func (c *Client) post(ctx context.Context, phoneNumberID string, body []byte) (i
 		return 0, nil, &SendError{Message: err.Error(), Retryable: true, Err: err}
 	}
 	defer resp.Body.Close()
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.String("http.request.method", http.MethodPost), attribute.String("server.address", req.URL.Host),
+			attribute.String("url.path", req.URL.Path), attribute.Int("http.response.status_code", resp.StatusCode))
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBodySize))
 	if err != nil {
 		return 0, nil, &SendError{Status: resp.StatusCode, Message: "reading answer: " + err.Error(), Retryable: true, Err: err}

@@ -110,6 +110,10 @@ func (a *App) buildHotel(ctx caddy.Context) error {
 		return err
 	}
 	cfg := a.hotelConfig()
+	tracer, err := a.acquireTracerProvider(ctx)
+	if err != nil {
+		return fmt.Errorf("agente: traces: %w", err)
+	}
 	svc, err := hotel.New(cfg, hotel.Deps{
 		Postgres:       a.postgres,
 		Redis:          a.redis,
@@ -121,6 +125,7 @@ func (a *App) buildHotel(ctx caddy.Context) error {
 		Logger:         slog.New(zapslog.NewHandler(a.logger.Core())),
 		Dashboard:      a.dashboardItems,
 		Canaries:       a.Canaries,
+		TracerProvider: tracer,
 	})
 	if err != nil {
 		return fmt.Errorf("agente: %w", err)

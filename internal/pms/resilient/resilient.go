@@ -41,7 +41,11 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/agentehotel/agente-caddy/internal/pms"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // Operation names, the operation label of the metrics.
@@ -177,6 +181,40 @@ func done(op string, err error) {
 	operations.WithLabelValues(op, status).Inc()
 }
 
+// spanNames are the operations' span names, made once.
+var spanNames = map[string]string{}
+
+func init() {
+	for _, op := range []string{OpAvailability, OpHotelInfo, OpRoomTypes, OpCreateBooking, OpGetBooking, OpCancelBooking, OpPing} {
+		spanNames[op] = "pms." + op
+	}
+}
+
+// start starts op's span (a child of ctx's: none, no span); finish ends it
+// with op's metric.
+func (p *PMS) start(ctx context.Context, op, tenant string) (context.Context, trace.Span) {
+	ctx, span := tracing.Start(ctx, spanNames[op], trace.SpanKindClient)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("pms.operation", op), attribute.String("agente.tenant_id", tenant),
+			attribute.String("pms.breaker.state", p.breaker.State()))
+	}
+	return ctx, span
+}
+
+func finish(span trace.Span, op string, err error) {
+	done(op, err)
+	tracing.End(span, err)
+}
+
+// note sets an attribute on ctx's span when it records (one, not a
+// variadic list: that slice would be allocated on every call, recording or
+// not).
+func note(ctx context.Context, kv attribute.KeyValue) {
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(kv)
+	}
+}
+
 // call runs fn through the breaker, retrying when retry is set and the
 // failure is retryable, never past ctx's deadline.
 func call[T any](p *PMS, ctx context.Context, op string, retry bool, fn func(context.Context) (T, error)) (T, error) {
@@ -186,8 +224,10 @@ func call[T any](p *PMS, ctx context.Context, op string, retry bool, fn func(con
 		report, err := p.breaker.guard()
 		if err != nil {
 			errorsTotal.WithLabelValues(op, "breaker_open").Inc()
+			note(ctx, attribute.Bool("pms.breaker.rejected", true))
 			return zero, err
 		}
+		note(ctx, attribute.Int("pms.attempts", attempt))
 		actx, cancel := context.WithTimeout(ctx, p.opts.AttemptTimeout)
 		start := time.Now()
 		apiCalls.Inc()
@@ -321,10 +361,12 @@ func cachedRead[T any](p *PMS, ctx context.Context, op, key string, ttl time.Dur
 	entry, found := lookup[T](p, ctx, op, key)
 	if found && p.fresh(entry.FetchedAt, ttl) {
 		cacheHits.Inc()
+		note(ctx, attribute.String("pms.cache", "hit"))
 		return entry.Value, nil
 	}
 	if p.cache != nil {
 		cacheMisses.Inc()
+		note(ctx, attribute.String("pms.cache", "miss"))
 	}
 	v, err := call(p, ctx, op, true, fetch)
 	if err == nil {
@@ -333,6 +375,7 @@ func cachedRead[T any](p *PMS, ctx context.Context, op, key string, ttl time.Dur
 	}
 	if found && servesStale(err) {
 		staleHits.Inc()
+		note(ctx, attribute.String("pms.cache", "stale"))
 		markStale(&entry.Value, entry.FetchedAt)
 		return entry.Value, nil
 	}
@@ -348,7 +391,8 @@ func (p *PMS) opContext(ctx context.Context) (context.Context, context.CancelFun
 
 // Availability implements pms.PMS.
 func (p *PMS) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (a pms.Availability, err error) {
-	defer func() { done(OpAvailability, err) }()
+	ctx, span := p.start(ctx, OpAvailability, h.TenantID)
+	defer func() { finish(span, OpAvailability, err) }()
 	if verr := s.Validate(); verr != nil {
 		return pms.Availability{}, fmt.Errorf("%w: %v", pms.ErrInvalid, verr)
 	}
@@ -372,7 +416,8 @@ func (p *PMS) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (a pms.
 
 // HotelInfo implements pms.PMS.
 func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (info pms.HotelInfo, err error) {
-	defer func() { done(OpHotelInfo, err) }()
+	ctx, span := p.start(ctx, OpHotelInfo, h.TenantID)
+	defer func() { finish(span, OpHotelInfo, err) }()
 	ctx, cancel := p.opContext(ctx)
 	defer cancel()
 	key := hotelKey(OpHotelInfo, h)
@@ -384,7 +429,8 @@ func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (info pms.HotelInfo, e
 
 // RoomTypes implements pms.PMS.
 func (p *PMS) RoomTypes(ctx context.Context, h pms.Hotel) (rts []pms.RoomType, err error) {
-	defer func() { done(OpRoomTypes, err) }()
+	ctx, span := p.start(ctx, OpRoomTypes, h.TenantID)
+	defer func() { finish(span, OpRoomTypes, err) }()
 	ctx, cancel := p.opContext(ctx)
 	defer cancel()
 	key := hotelKey(OpRoomTypes, h)
@@ -399,7 +445,8 @@ func (p *PMS) RoomTypes(ctx context.Context, h pms.Hotel) (rts []pms.RoomType, e
 // overlapping the stay is dropped after the call went out, whether it
 // succeeded or failed in a way that may have booked.
 func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (b pms.Booking, err error) {
-	defer func() { done(OpCreateBooking, err) }()
+	ctx, span := p.start(ctx, OpCreateBooking, req.Hotel.TenantID)
+	defer func() { finish(span, OpCreateBooking, err) }()
 	ctx, cancel := p.opContext(ctx)
 	defer cancel()
 	b, err = call(p, ctx, OpCreateBooking, req.Reference != "", func(c context.Context) (pms.Booking, error) {
@@ -413,7 +460,8 @@ func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (b pms.
 
 // GetBooking implements pms.PMS (retried, never cached).
 func (p *PMS) GetBooking(ctx context.Context, h pms.Hotel, id string) (b pms.Booking, err error) {
-	defer func() { done(OpGetBooking, err) }()
+	ctx, span := p.start(ctx, OpGetBooking, h.TenantID)
+	defer func() { finish(span, OpGetBooking, err) }()
 	ctx, cancel := p.opContext(ctx)
 	defer cancel()
 	return call(p, ctx, OpGetBooking, true, func(c context.Context) (pms.Booking, error) {
@@ -424,7 +472,8 @@ func (p *PMS) GetBooking(ctx context.Context, h pms.Hotel, id string) (b pms.Boo
 // CancelBooking implements pms.PMS (not retried). A successful cancellation
 // drops the tenant's cached availability overlapping the booking's stay.
 func (p *PMS) CancelBooking(ctx context.Context, h pms.Hotel, id string) (b pms.Booking, err error) {
-	defer func() { done(OpCancelBooking, err) }()
+	ctx, span := p.start(ctx, OpCancelBooking, h.TenantID)
+	defer func() { finish(span, OpCancelBooking, err) }()
 	ctx, cancel := p.opContext(ctx)
 	defer cancel()
 	b, err = call(p, ctx, OpCancelBooking, false, func(c context.Context) (pms.Booking, error) {
@@ -439,7 +488,8 @@ func (p *PMS) CancelBooking(ctx context.Context, h pms.Hotel, id string) (b pms.
 // Ping implements pms.PMS through the breaker (so readiness probes also
 // probe a half-open breaker), without retries or cache.
 func (p *PMS) Ping(ctx context.Context) (err error) {
-	defer func() { done(OpPing, err) }()
+	ctx, span := p.start(ctx, OpPing, "")
+	defer func() { finish(span, OpPing, err) }()
 	ctx, cancel := p.opContext(ctx)
 	defer cancel()
 	_, err = call(p, ctx, OpPing, false, func(c context.Context) (struct{}, error) {
