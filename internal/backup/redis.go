@@ -105,24 +105,31 @@ func dumpRedis(ctx context.Context, cfg Config, file string) (RedisManifest, err
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
+	// PEXPIRETIME (Redis 7) reads a key's expiry exactly; before it, the
+	// expiry is the server's TIME plus the key's PTTL, to within a
+	// millisecond.
+	exact := leadingInt(rm.ServerVersion) >= 7
 	const batch = 500
 	for start := 0; start < len(keys); start += batch {
 		part := keys[start:min(start+batch, len(keys))]
 		dumps := make([]*redis.StringCmd, len(part))
-		ttls := make([]*redis.DurationCmd, len(part))
+		expiries := make([]*redis.DurationCmd, len(part))
 		var now *redis.TimeCmd
 		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			now = p.Time(ctx)
 			for i, k := range part {
 				dumps[i] = p.Dump(ctx, k)
-				ttls[i] = p.PTTL(ctx, k)
+				if exact {
+					expiries[i] = p.PExpireTime(ctx, k)
+				} else {
+					expiries[i] = p.PTTL(ctx, k)
+				}
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return rm, fmt.Errorf("reading Redis keys: %w", err)
 		}
-		serverNow := now.Val()
 		for i, k := range part {
 			payload, err := dumps[i].Result()
 			if errors.Is(err, redis.Nil) {
@@ -132,10 +139,16 @@ func dumpRedis(ctx context.Context, cfg Config, file string) (RedisManifest, err
 				return rm, fmt.Errorf("DUMP %s: %w", k, err)
 			}
 			line := redisKey{Key: strings.TrimPrefix(k, cfg.RedisKeyPrefix), Dump: []byte(payload)}
-			if ttl := ttls[i].Val(); ttl > 0 {
-				line.ExpireAt = serverNow.Add(ttl).UnixMilli()
-			} else if ttl == -2 {
-				continue // expired between the two commands
+			// Both commands answer -1 for no expiry and -2 for a key gone
+			// since it was dumped.
+			switch e := expiries[i].Val(); {
+			case e == -2:
+				continue
+			case e < 0:
+			case exact:
+				line.ExpireAt = e.Milliseconds()
+			default:
+				line.ExpireAt = now.Val().Add(e).UnixMilli()
 			}
 			if err := enc.Encode(line); err != nil {
 				return rm, err
