@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/agentehotel/agente-caddy/internal/flags"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // tableSums is an MD5 of every public table's rows in order, and every
@@ -193,4 +196,49 @@ func TestBackupWipeRestoreThroughTheBinary(t *testing.T) {
 	s.deliver(w, textMessage(guest, "wamid.bk-4-"+guest, "quiero cancelar la reserva "+number))
 	r = s.waitReplies(guest, 4, 10*time.Second)
 	mustSay(t, r[3], "Vas a cancelar la reserva "+number)
+}
+
+// The compose service's loop: `backup --every` backs up at once and then at
+// each interval, prunes to --keep after each, and stops cleanly on SIGTERM.
+func TestBackupEveryIntervalKeepsTheNewest(t *testing.T) {
+	pgURL := testservices.Postgres(t)
+	env := map[string]string{"POSTGRES_URL": pgURL}
+	if out, code := Run(t, env, "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, out)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(Binary(t), "backup", "--dir", dir, "--every", "1s", "--keep", "2")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "POSTGRES_URL=" + pgURL}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	testservices.Eventually(t, 60*time.Second, "four backups", func() bool {
+		return strings.Count(out.String(), "\nbackup ") >= 4
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, out.String())
+	}
+	if n := strings.Count(out.String(), "\npruned "); n < 2 {
+		t.Errorf("%d backups pruned, want at least 2:\n%s", n, out.String())
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	if len(names) != 2 {
+		t.Errorf("backup directory holds %v, want the 2 newest backups only", names)
+	}
+	if status, code := Run(t, map[string]string{}, "backup-status", "--dir", dir, "--max-age", "1m"); code != 0 || strings.Count(status, "\n") != 2 {
+		t.Errorf("backup-status: exit %d\n%s", code, status)
+	}
 }
