@@ -216,7 +216,7 @@ func TestBackupEveryIntervalKeepsTheNewest(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	testservices.Eventually(t, 60*time.Second, "four backups", func() bool {
-		return strings.Count(out.String(), "\nbackup ") >= 4
+		return strings.Count(out.String(), "\nbackup "+dir) >= 4
 	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
