@@ -208,7 +208,9 @@ func TestBackupWipeRestoreRoundTrip(t *testing.T) {
 	must(rc.ZAdd(ctx, ours[2], redis.Z{Score: 1, Member: "a"}, redis.Z{Score: 2, Member: "b"}).Err())
 	must(rc.PExpire(ctx, ours[2], 10*time.Minute).Err())
 	must(rc.Set(ctx, ours[3], `{"rooms":[1,2]}`, time.Hour).Err())
-	shortLived := 1500 * time.Millisecond
+	// Long enough for the backup to see it even on a loaded machine, short
+	// enough to have expired when the restore runs (the test waits for it).
+	shortLived := 4 * time.Second
 	must(rc.Set(ctx, ours[4], "gone soon", shortLived).Err())
 	shortSet := time.Now()
 	must(rc.Set(ctx, other, "not ours", 0).Err())
@@ -228,6 +230,9 @@ func TestBackupWipeRestoreRoundTrip(t *testing.T) {
 		filepath.Base(res.Dir), res.Bytes, len(m.Postgres.Tables), rows, m.Postgres.SchemaVersion, m.Postgres.PgDumpVersion, m.Postgres.ServerVersion, m.Redis.Keys, m.Redis.ServerVersion)
 	if len(m.Postgres.Tables) != len(before.tables) {
 		t.Errorf("manifest describes %d tables, the database has %d", len(m.Postgres.Tables), len(before.tables))
+	}
+	if took := time.Since(shortSet); took >= shortLived {
+		t.Fatalf("the backup finished %v after %s was set, past its %v TTL: the expiry check below would prove nothing", took, ours[4], shortLived)
 	}
 	if m.Redis.Keys != len(ours) {
 		t.Errorf("backed up %d Redis keys, want %d (not %s)", m.Redis.Keys, len(ours), other)
