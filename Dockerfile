@@ -19,6 +19,22 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 RUN mkdir -p /out/data /out/config /out/rendered \
  && chown -R 1000:1000 /out/data /out/config /out/rendered
 
+# ---------------------------------------------------------------- backup
+# `agente-caddy backup` runs pg_dump and pg_restore, which must be at least
+# the server's major version: the client programs of the very image the
+# compose stack runs Postgres from (compose.yaml's postgres service; a test
+# keeps the two majors equal). Built only as compose's `backup` service
+# (target: backup); the runtime image below stays distroless.
+FROM postgres:16-alpine AS backup
+COPY --from=build /out/agente-caddy /usr/local/bin/agente-caddy
+RUN adduser -D -H -u 1000 agente \
+ && mkdir -p /backups && chown 1000:1000 /backups
+ENV HOME=/tmp BACKUP_DIR=/backups
+USER 1000:1000
+VOLUME ["/backups"]
+ENTRYPOINT ["/usr/local/bin/agente-caddy"]
+CMD ["backup", "--dir", "/backups", "--every", "24h", "--keep", "7"]
+
 # ---------------------------------------------------------------- runtime
 FROM gcr.io/distroless/static-debian12 AS runtime
 COPY --from=build /out/agente-caddy /usr/local/bin/agente-caddy

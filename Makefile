@@ -9,7 +9,8 @@ TEST_TIMEOUT ?= 12m
 
 .PHONY: build run test test-in-env bench bench-all lint xcaddy-build clean \
 	docker-build docker-up docker-down health synthetic-health-check canary-diff \
-	slo-rules slo-rules-update alertmanager-config promtool-check promtool-test
+	slo-rules slo-rules-update alertmanager-config promtool-check promtool-test \
+	backup restore
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/agente-caddy
@@ -87,6 +88,20 @@ slo-rules: build
 slo-rules-update: build
 	env -u SLO_TARGET -u ERROR_BUDGET_FRACTION -u SLO_TRAFFIC_FLOOR -u SLO_PERIOD \
 		./$(BIN) slo-rules --out $(PROM_DIR)/generated/slo_rules.yml
+
+## backup: a backup of POSTGRES_URL and REDIS_URL (REDIS_KEY_PREFIX) into
+## BACKUP_DIR, keeping the BACKUP_KEEP newest (README "Backups"; needs pg_dump
+## of the server's major version: Debian's postgresql-client).
+BACKUP_DIR ?= backups
+BACKUP_KEEP ?= 7
+backup: build
+	./$(BIN) backup --dir $(BACKUP_DIR) --keep $(BACKUP_KEEP)
+
+## restore: BACKUP=<backup directory> into POSTGRES_URL and REDIS_URL; the
+## database must be empty unless RESTORE_FLAGS=--replace (stop the instances first).
+restore: build
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=$(BACKUP_DIR)/<time> [RESTORE_FLAGS=--replace]"; exit 2; }
+	./$(BIN) restore $(RESTORE_FLAGS) $(BACKUP)
 
 ## alertmanager-config: the Alertmanager config the current environment renders.
 alertmanager-config: build

@@ -71,7 +71,7 @@ func TestComposeLoadsWithTheExampleEnvironment(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	want := []string{"agente-caddy", "alertmanager", "alertmanager-config", "grafana", "jaeger", "mysql", "postgres", "prometheus", "qloapps", "redis", "slo-rules"}
+	want := []string{"agente-caddy", "alertmanager", "alertmanager-config", "backup", "grafana", "jaeger", "mysql", "postgres", "prometheus", "qloapps", "redis", "slo-rules"}
 	if !slices.Equal(names, want) {
 		t.Errorf("services %v, want %v", names, want)
 	}
@@ -255,6 +255,67 @@ func TestComposeServices(t *testing.T) {
 	// The internal listener is what Prometheus scrapes.
 	if !strings.Contains(read(t, "observability/prometheus/prometheus.yml"), `"agente-caddy:9180"`) {
 		t.Error("prometheus.yml does not scrape agente-caddy:9180")
+	}
+}
+
+// The backup service runs the binary's backup loop with retention into its
+// own volume, on the backend network only, from an image whose pg_dump has
+// the compose Postgres's major version.
+func TestComposeBackupService(t *testing.T) {
+	p, err := load(t, exampleEnv(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := p.Services["backup"]
+	if !ok {
+		t.Fatal("no backup service")
+	}
+	if b.Build == nil || b.Build.Target != "backup" {
+		t.Errorf("backup builds %+v, want the Dockerfile's backup target", b.Build)
+	}
+	cmd := strings.Join(b.Command, " ")
+	for _, want := range []string{"backup --dir /backups", "--every 24h", "--keep 7"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("backup command %q lacks %q", cmd, want)
+		}
+	}
+	if hc := strings.Join(b.HealthCheck.Test, " "); !strings.Contains(hc, "agente-caddy backup-status --dir /backups --max-age 26h") {
+		t.Errorf("backup healthcheck %q does not check the newest backup's age", hc)
+	}
+	var volume bool
+	for _, v := range b.Volumes {
+		volume = volume || (v.Type == "volume" && v.Source == "backups" && v.Target == "/backups")
+	}
+	if !volume {
+		t.Errorf("backup volumes %+v, want the backups volume at /backups", b.Volumes)
+	}
+	if _, ok := p.Volumes["backups"]; !ok {
+		t.Error("no backups volume")
+	}
+	edge := p.Services["agente-caddy"]
+	for _, k := range []string{"POSTGRES_URL", "REDIS_URL", "REDIS_KEY_PREFIX"} {
+		if b.Environment[k] == nil || edge.Environment[k] == nil || *b.Environment[k] != *edge.Environment[k] {
+			t.Errorf("backup's %s differs from agente-caddy's", k)
+		}
+	}
+	for dep, cond := range map[string]string{"postgres": "service_healthy", "redis": "service_healthy"} {
+		if b.DependsOn[dep].Condition != cond {
+			t.Errorf("backup depends on %s with %q, want %s", dep, b.DependsOn[dep].Condition, cond)
+		}
+	}
+	if _, front := b.Networks["frontend"]; front || len(b.Networks) != 1 {
+		t.Errorf("backup on %v, want the backend network only", b.Networks)
+	}
+	if !b.ReadOnly || !slices.Contains(b.CapDrop, "ALL") {
+		t.Errorf("backup is not hardened: read_only=%v cap_drop=%v", b.ReadOnly, b.CapDrop)
+	}
+
+	// pg_dump refuses a server of a newer major version than its own.
+	major := regexp.MustCompile(`^postgres:(\d+)`)
+	server := major.FindStringSubmatch(p.Services["postgres"].Image)
+	client := regexp.MustCompile(`(?m)^FROM postgres:(\d+)\S* AS backup$`).FindStringSubmatch(read(t, "Dockerfile"))
+	if server == nil || client == nil || server[1] != client[1] {
+		t.Errorf("compose's Postgres image %q and the Dockerfile's backup stage (%v) do not share a major version", p.Services["postgres"].Image, client)
 	}
 }
 
