@@ -324,11 +324,11 @@ func TestGuestBooksARoomInThreeMessages(t *testing.T) {
 
 	s.deliver(w, textMessage(guest, "wamid.book-1-"+guest, "hola, tienen habitación doble "+stayPhrase(time.Now())+" para 2?"))
 	r := s.waitReplies(guest, 1, 10*time.Second)
-	mustSay(t, r[0], "Hotel Madrid Central", "2 noches", "2 adultos", "Double")
+	mustSay(t, r[0], "Hotel Madrid Central", "2 noches", "2 adultos", "Habitación doble")
 
 	s.deliver(w, textMessage(guest, "wamid.book-2-"+guest, "la doble"))
 	r = s.waitReplies(guest, 2, 10*time.Second)
-	mustSay(t, r[1], "Habitación: Double", "¿Confirmo la reserva?")
+	mustSay(t, r[1], "Habitación: Habitación doble", "¿Confirmo la reserva?")
 
 	s.deliver(w, textMessage(guest, "wamid.book-3-"+guest, "sí"))
 	r = s.waitReplies(guest, 3, 10*time.Second)
@@ -347,7 +347,7 @@ func TestGuestBooksARoomInThreeMessages(t *testing.T) {
 	// up by number and shows its room.
 	s.deliver(w, textMessage(guest, "wamid.book-4-"+guest, "quiero cancelar la reserva "+number))
 	r = s.waitReplies(guest, 4, 10*time.Second)
-	mustSay(t, r[3], "Vas a cancelar la reserva "+number, "Habitación: Double")
+	mustSay(t, r[3], "Vas a cancelar la reserva "+number, "Habitación: Habitación doble")
 	if t.Failed() {
 		t.Logf("replies:\n%s", bodies(r))
 	}
@@ -433,7 +433,7 @@ func TestGuestBooksWithButtons(t *testing.T) {
 	if in := r[1].Request.Interactive; r[1].Request.Type != "interactive" || in.Type != "button" || !slices.Equal(buttonIDs(r[1]), []string{"confirm_booking", "change_dates", "abort_booking"}) {
 		t.Fatalf("confirmation: %s, want reply buttons confirm_booking, change_dates, abort_booking", r[1].Raw)
 	}
-	mustSay(t, r[1], "Habitación: Double")
+	mustSay(t, r[1], "Habitación: Habitación doble")
 
 	s.deliver(w, buttonReply(guest, "wamid.tap-3-"+guest, "confirm_booking", "Confirmar"))
 	r = s.waitReplies(guest, 3, 10*time.Second)
