@@ -129,6 +129,9 @@ type Slots struct {
 	FirstName string `json:"first_name,omitempty"`
 	LastName  string `json:"last_name,omitempty"`
 	Phone     string `json:"phone,omitempty"` // as the guest typed it; empty: the WhatsApp sender
+	// EmailDeclined is set when the guest said they would rather give no
+	// email for the confirmation: they are not asked again.
+	EmailDeclined bool `json:"email_declined,omitempty"`
 	// Refused lists the details (pms.GuestDetail) whose channel-given value
 	// the PMS refused: the guest is asked for them instead.
 	Refused []string `json:"refused,omitempty"`
