@@ -262,7 +262,7 @@ func (t *turn) wantsEmail() bool {
 
 // emailRefusals are the folded words of a guest declining to give an email.
 var emailRefusals = []string{"sin email", "sin e mail", "sin mail", "sin correo", "no email", "no e mail", "no mail",
-	"no correo", "no tengo", "no uso", "prefiero no", "mejor no", "paso", "no hace falta", "no gracias", "no thanks",
+	"no correo", "no tengo", "no uso", "prefiero no", "mejor no", "no hace falta", "no gracias", "no thanks",
 	"no thank you", "rather not", "dont have", "do not have", "without", "skip", "none", "ninguno", "no need"}
 
 // declinesEmail reports whether a reply to the optional email question
