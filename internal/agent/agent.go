@@ -33,6 +33,11 @@ type Flags struct {
 	// InteractiveMessages allows reply buttons and lists
 	// (features.interactive_messages); off, every reply is plain text.
 	InteractiveMessages bool
+	// AskEmail has a WhatsApp guest asked for an email for the booking
+	// confirmation, with the holder, when none is known (booking.ask_email);
+	// the guest may decline and book without. Off, an email is asked only
+	// when the PMS needs one.
+	AskEmail bool
 }
 
 // BusinessHours is when the front desk answers, as offsets from midnight in

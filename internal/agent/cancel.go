@@ -104,6 +104,7 @@ func (t *turn) cancelLookup(id string) {
 		BookingID:  b.ID,
 		RoomTypeID: b.RoomTypeID,
 		RoomName:   b.RoomName,
+		RoomNames:  t.roomTypeNames(b.RoomTypeID),
 		CheckIn:    b.Stay.CheckIn.String(),
 		CheckOut:   b.Stay.CheckOut.String(),
 		Adults:     b.Stay.Adults,
@@ -123,7 +124,7 @@ func (t *turn) cancelPrompt() {
 	t.st.Step = stepConfirmCancel
 	v := t.stayView(t.pendingStay())
 	v.BookingID = p.BookingID
-	v.Room = p.RoomName
+	v.Room = t.roomName(p.RoomNames, p.RoomName)
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
 	t.ask(t.say(textCancelPrompt, v), t.say(textCancelHintText, view{}), "",
 		t.button(BtnConfirmCancel, textBtnConfirmCancel),

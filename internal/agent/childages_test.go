@@ -20,14 +20,14 @@ var childAgeCases = []conversationCase{
 		e := mk()
 		c := e.guest()
 		c.talk(t, []exchange{
-			{"reservar doble del 5 al 7 de diciembre para 2 adultos y 1 niño de 7 años", []string{"Habitación: Double", "Huéspedes: 2 adultos y 1 niño (7 años)", "¿Confirmo la reserva?"}, nil},
+			{"reservar doble del 5 al 7 de diciembre para 2 adultos y 1 niño de 7 años", []string{"Habitación: Habitación doble", "Huéspedes: 2 adultos y 1 niño (7 años)", "¿Confirmo la reserva?"}, nil},
 			{"sí", []string{"¡Reserva confirmada!", "DEMO-000001", "Huéspedes: 2 adultos y 1 niño (7 años)"}, []string{"qué edad"}},
 		})
 		e.wantChildAges("DEMO-000001", 7)
 
 		en := e.guest()
 		en.talk(t, []exchange{
-			{"book a double from 5 to 7 December for 2 adults and a 7-year-old", []string{"Room: Double", "Guests: 2 adults and 1 child (aged 7)"}, nil},
+			{"book a double from 5 to 7 December for 2 adults and a 7-year-old", []string{"Room: Double room", "Guests: 2 adults and 1 child (aged 7)"}, nil},
 			{"yes", []string{"Booking confirmed!", "DEMO-000002", "Guests: 2 adults and 1 child (aged 7)"}, []string{"How old"}},
 		})
 		e.wantChildAges("DEMO-000002", 7)
@@ -46,8 +46,8 @@ var childAgeCases = []conversationCase{
 
 		two := e.guest()
 		two.talk(t, []exchange{
-			{"disponibilidad del 5 al 7 de diciembre para 2 adultos y 2 niños", []string{"1. Suite", "2. Family"}, nil},
-			{"2", []string{"Habitación: Family", "2 adultos y 2 niños"}, nil},
+			{"disponibilidad del 5 al 7 de diciembre para 2 adultos y 2 niños", []string{"1. Suite", "2. Habitación familiar"}, nil},
+			{"2", []string{"Habitación: Habitación familiar", "2 adultos y 2 niños"}, nil},
 			{"sí", []string{"¿qué edad tienen los 2 niños?", "Dime la edad de cada uno"}, nil},
 			{"4 y 9", []string{"¡Reserva confirmada!", "DEMO-000002", "2 adultos y 2 niños (4 y 9 años)"}, nil},
 		})

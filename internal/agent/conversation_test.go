@@ -96,7 +96,7 @@ func onlyRooms(rooms ...demo.Room) func(string) demo.Property {
 }
 
 func room(id int, name string, count int) demo.Room {
-	return demo.Room{Type: pms.RoomType{ID: id, Name: name, MaxAdults: 2, MaxChildren: 1}, Count: count, WeekdayRate: 100, WeekendRate: 130}
+	return demo.Room{Type: pms.RoomType{ID: id, Name: pms.Untranslated(name), MaxAdults: 2, MaxChildren: 1}, Count: count, WeekdayRate: 100, WeekendRate: 130}
 }
 
 // conversationCases run over every session store: the dialogue must not
@@ -110,16 +110,16 @@ var conversationCases = []conversationCase{
 			t.Fatalf("offers with interactive off: kind %s", r.Kind)
 		}
 		mustContain(t, r, "Hotel Madrid Central", "vie 5 dic", "dom 7 dic", "2 noches", "2 adultos",
-			"1. Double: 260,00 € en total", "Twin: 240,00 €", "Responde con el número")
+			"1. Habitación doble: 260,00 € en total", "Habitación con dos camas: 240,00 €", "Responde con el número")
 
 		r = one(t, c.say("la doble"))
-		mustContain(t, r, "Habitación: Double", "Total: 260,00 €", "¿Confirmo la reserva?", "Responde SÍ para confirmar")
+		mustContain(t, r, "Habitación: Habitación doble", "Total: 260,00 €", "¿Confirmo la reserva?", "Responde SÍ para confirmar")
 		if e.freeRooms(2, "2025-12-05", "2025-12-07", 2) != 5 {
 			t.Fatal("a room was taken before the guest confirmed")
 		}
 
 		r = one(t, c.say("sí"))
-		mustContain(t, r, "¡Reserva confirmada!", "DEMO-000001", "Double", "vie 5 dic", "dom 7 dic", "260,00 €")
+		mustContain(t, r, "¡Reserva confirmada!", "DEMO-000001", "Habitación: Habitación doble", "vie 5 dic", "dom 7 dic", "260,00 €")
 		if got := e.freeRooms(2, "2025-12-05", "2025-12-07", 2); got != 4 {
 			t.Fatalf("doubles free after booking = %d, want 4", got)
 		}
@@ -144,7 +144,7 @@ var conversationCases = []conversationCase{
 		if ids := rowIDs(r); !reflect.DeepEqual(ids, []string{"room_2", "room_3", "room_4", "room_5"}) {
 			t.Fatalf("rows %v", ids)
 		}
-		if r.Sections[0].Rows[0].Title != "Double" || r.Sections[0].Rows[0].Description != "260,00 € en total, 2 noches" {
+		if r.Sections[0].Rows[0].Title != "Habitación doble" || r.Sections[0].Rows[0].Description != "260,00 € en total, 2 noches" {
 			t.Errorf("first row %+v", r.Sections[0].Rows[0])
 		}
 
@@ -187,7 +187,7 @@ var conversationCases = []conversationCase{
 		}
 		mustContain(t, r, "2 adultos y 2 niños")
 		r = one(t, c.tap(chat.KindButtonReply, "room_5", "Familiar"))
-		mustContain(t, r, "Habitación: Family", "2 adultos y 2 niños")
+		mustContain(t, r, "Habitación: Habitación familiar", "2 adultos y 2 niños")
 	}},
 
 	{"collects missing details over several messages", func(t *testing.T, mk func(...envOption) *env) {
@@ -196,8 +196,8 @@ var conversationCases = []conversationCase{
 		mustContain(t, one(t, c.say("quiero reservar una habitación")), "¿Para qué fechas?")
 		mustContain(t, one(t, c.say("del 5 al 7 de diciembre")), "¿Para cuántas personas?")
 		r := one(t, c.say("2"))
-		mustContain(t, r, "1. Double", "2. Twin", "3. Suite", "4. Family")
-		mustContain(t, one(t, c.say("1")), "Habitación: Double", "¿Confirmo la reserva?")
+		mustContain(t, r, "1. Habitación doble", "2. Habitación con dos camas", "3. Suite", "4. Habitación familiar")
+		mustContain(t, one(t, c.say("1")), "Habitación: Habitación doble", "¿Confirmo la reserva?")
 		mustContain(t, one(t, c.say("si")), "¡Reserva confirmada!")
 		if got := e.freeRooms(2, "2025-12-05", "2025-12-07", 2); got != 4 {
 			t.Fatalf("doubles free = %d, want 4", got)
@@ -207,7 +207,7 @@ var conversationCases = []conversationCase{
 	{"a request to book one known room goes straight to confirmation", func(t *testing.T, mk func(...envOption) *env) {
 		e := mk()
 		c := e.guest()
-		mustContain(t, one(t, c.say("reservar doble del 5 al 7 de diciembre para 2")), "Habitación: Double", "¿Confirmo la reserva?")
+		mustContain(t, one(t, c.say("reservar doble del 5 al 7 de diciembre para 2")), "Habitación: Habitación doble", "¿Confirmo la reserva?")
 		mustContain(t, one(t, c.say("cambiar")), "¿Para qué fechas?")
 		mustContain(t, one(t, c.say("reservar doble del 12 al 14 de diciembre para 2")), "vie 12 dic", "¿Confirmo la reserva?")
 		mustContain(t, one(t, c.say("no")), "no he hecho ninguna reserva")
@@ -279,7 +279,7 @@ var conversationCases = []conversationCase{
 		c.say("reservar doble del 5 al 7 de diciembre para 2")
 		mustContain(t, one(t, c.say("sí")), "DEMO-000001")
 		r := one(t, c.say("quiero cancelar mi reserva"))
-		mustContain(t, r, "Vas a cancelar la reserva DEMO-000001", "Double", "260,00 €", "Responde SÍ para cancelarla")
+		mustContain(t, r, "Vas a cancelar la reserva DEMO-000001", "Habitación: Habitación doble", "260,00 €", "Responde SÍ para cancelarla")
 		mustContain(t, one(t, c.say("sí")), "Reserva DEMO-000001 cancelada")
 		if got := e.freeRooms(2, "2025-12-05", "2025-12-07", 2); got != 5 {
 			t.Fatalf("doubles free after cancel = %d, want 5", got)
@@ -288,6 +288,34 @@ var conversationCases = []conversationCase{
 		if b.Status != pms.BookingCancelled {
 			t.Fatalf("status %v", b.Status)
 		}
+	}},
+
+	{"room names in the guest's language, from offer to cancellation", func(t *testing.T, mk func(...envOption) *env) {
+		e := mk()
+		en := e.guest()
+		en.talk(t, []exchange{
+			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double room: €260.00", "2. Twin room"}, []string{"Habitación"}},
+			{"the twin room please", []string{"Room: Twin room", "Shall I confirm it?"}, nil},
+			{"yes", []string{"Booking confirmed!", "Room: Twin room"}, nil},
+		})
+		// The demo records the booking under its Spanish name; the English
+		// guest is shown the room type's English one.
+		if b, _ := e.demo.GetBooking(context.Background(), e.hotel.Hotel, "DEMO-000001"); b.RoomName != "Habitación con dos camas" {
+			t.Fatalf("the demo recorded %q", b.RoomName)
+		}
+		en.talk(t, []exchange{{"I want to cancel my booking", []string{"You are about to cancel booking DEMO-000001", "Room: Twin room"}, []string{"Habitación"}}})
+		// A Spanish guest may name a room by its English name, and is
+		// shown it in Spanish.
+		bilingual := func(id int, es, en string) demo.Room {
+			r := room(id, es, 3)
+			r.Type.Name = pms.Text{"es": es, "en": en}
+			return r
+		}
+		es := mk(withProperty(onlyRooms(bilingual(31, "Habitación Patio", "Courtyard Room"), bilingual(32, "Habitación Torre", "Tower Room")))).guest()
+		es.talk(t, []exchange{
+			{"hola, tenéis habitación del 5 al 7 de diciembre para 2?", []string{"1. Habitación Patio: 260,00 €", "2. Habitación Torre"}, []string{"Room"}},
+			{"la courtyard", []string{"Habitación: Habitación Patio", "¿Confirmo la reserva?"}, nil},
+		})
 	}},
 
 	{"cancels with buttons; a stranger cannot cancel someone's booking", func(t *testing.T, mk func(...envOption) *env) {
@@ -404,7 +432,7 @@ var conversationCases = []conversationCase{
 		e := mk(withPMS(func(p pms.PMS) pms.PMS { return staleAvailability{p} }))
 		c := e.guest()
 		r := one(t, c.say("hola, tienen habitación doble del 5 al 7 de diciembre para 2?"))
-		mustContain(t, r, "Double: 260,00 €", "no he podido actualizar los datos (son de 08:00)")
+		mustContain(t, r, "Habitación doble: 260,00 €", "no he podido actualizar los datos (son de 08:00)")
 		mustContain(t, one(t, c.say("la doble")), "¿Confirmo la reserva?", "pueden no estar al día")
 		mustContain(t, one(t, c.say("información del hotel")), "Calle Mayor 1", "pueden no estar al día")
 		fresh := mk()
@@ -467,8 +495,8 @@ var conversationCases = []conversationCase{
 		c := e.guest()
 		r := one(t, c.say("hi, do you have a double room from 5 to 7 December for 2?"))
 		mustContain(t, r, "Availability at Hotel Madrid Central from Fri 5 Dec to Sun 7 Dec (2 nights, 2 adults)",
-			"1. Double: €260.00 in total", "Reply with the number")
-		mustContain(t, one(t, c.say("the double")), "Room: Double", "Total: €260.00", "Shall I confirm it?", "Reply YES")
+			"1. Double room: €260.00 in total", "Reply with the number")
+		mustContain(t, one(t, c.say("the double")), "Room: Double room", "Total: €260.00", "Shall I confirm it?", "Reply YES")
 		mustContain(t, one(t, c.say("yes")), "Booking confirmed!", "DEMO-000001")
 	}},
 

@@ -677,8 +677,8 @@ func (t *turn) hotelName() string {
 	if t.h.Name != "" {
 		return t.h.Name
 	}
-	if info, err := t.hotelInfoData(); err == nil && info.Name != "" {
-		return info.Name
+	if info, err := t.hotelInfoData(); err == nil && !info.Name.Empty() {
+		return t.local(info.Name)
 	}
 	return t.say(textTheHotel, view{})
 }

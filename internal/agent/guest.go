@@ -2,6 +2,7 @@ package agent
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/nlp"
@@ -15,6 +16,11 @@ import (
 // is the phone, a Gmail sender is the email. Every reply is read for every
 // detail ("Juan Pérez, juan@example.com"), and an introduced name or phone
 // ("me llamo…", "mi teléfono es…") is taken from any message.
+//
+// An email is also asked, once and optionally, of a WhatsApp guest when the
+// PMS does not need one (wantsEmail): the confirmation by email is what a
+// hotel's guest expects, and the summary and the confirmation then name it.
+// The guest may decline ("sin email", "no thanks") and books without.
 
 // Steps that wait for a guest detail.
 const (
@@ -204,10 +210,14 @@ func (t *turn) typedButton(text string) bool {
 		t.matchesTitle(text, textBtnAbort)
 }
 
-// askGuestDetail asks for the first detail the booking still lacks and
-// reports whether it did; false means the booking can go ahead.
+// askGuestDetail asks for the first detail the booking still lacks (or
+// the optional email, wantsEmail) and reports whether it did; false means
+// the booking can go ahead.
 func (t *turn) askGuestDetail() bool {
 	missing := t.requirements().Missing(t.guest())
+	if len(missing) == 0 && t.wantsEmail() {
+		missing = []pms.GuestDetail{pms.GuestEmail}
+	}
 	if len(missing) == 0 {
 		return false
 	}
@@ -221,14 +231,56 @@ func (t *turn) detailQuestion(d pms.GuestDetail) string {
 	case pms.GuestLastName:
 		return t.say(textAskLastName, view{Guest: t.guest().FirstName})
 	case pms.GuestEmail:
+		if t.wantsEmail() {
+			return t.say(textAskEmailOptional, view{})
+		}
 		return t.say(textAskEmail, view{})
 	case pms.GuestPhone:
 		return t.say(textAskPhone, view{})
 	}
+	q := t.say(textAskFirstName, view{})
 	if t.requirements().LastName {
-		return t.say(textAskFullName, view{})
+		q = t.say(textAskFullName, view{})
 	}
-	return t.say(textAskFirstName, view{})
+	// The email with the holder, in one question: a guest who gives both
+	// is asked nothing more.
+	if t.wantsEmail() || (t.requirements().Email && t.guest().Email == "") {
+		q += " " + t.say(textAskEmailToo, view{})
+	}
+	return q
+}
+
+// wantsEmail reports whether the guest is to be asked, optionally, for an
+// email for the confirmation: on WhatsApp (a mail's sender is its own
+// email), with the hotel's email question on (Flags.AskEmail), when the
+// PMS does not need one (then it is asked as a required detail), while
+// none is known and the guest has not declined.
+func (t *turn) wantsEmail() bool {
+	return t.h.Flags.AskEmail && t.s.Key.Channel == chat.WhatsApp && !t.st.Context.EmailDeclined &&
+		!t.requirements().Email && strings.TrimSpace(t.guest().Email) == ""
+}
+
+// emailRefusals are the folded words of a guest declining to give an email.
+var emailRefusals = []string{"sin email", "sin e mail", "sin mail", "sin correo", "no email", "no e mail", "no mail",
+	"no correo", "no tengo", "no uso", "prefiero no", "mejor no", "no hace falta", "no gracias", "no thanks",
+	"no thank you", "rather not", "dont have", "do not have", "without", "skip", "none", "ninguno", "no need"}
+
+// declinesEmail reports whether a reply to the optional email question
+// declines it: a plain no, or one of emailRefusals.
+func declinesEmail(text string, answer nlp.Answer) bool {
+	if answer == nlp.No {
+		return true
+	}
+	words := strings.FieldsFunc(strings.ReplaceAll(nlp.Fold(text), "'", ""), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	padded := " " + strings.Join(words, " ") + " "
+	for _, r := range emailRefusals {
+		if strings.Contains(padded, " "+r+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 // onDetailStep handles the reply to a guest-detail question. It reports
@@ -240,10 +292,16 @@ func (t *turn) onDetailStep(text string) bool {
 		return false
 	}
 	asked := detailOfStep(t.st.Step)
+	optional := asked == pms.GuestEmail && t.wantsEmail()
 	read := t.readDetails(text, t.st.Step)
 	switch {
 	case detailValue(t.guest(), asked) != "":
 		t.intent = nlp.MakeReservation
+		t.st.DetailTries = 0
+		t.confirmPrompt()
+	case optional && declinesEmail(text, t.res.Answer):
+		t.intent = nlp.MakeReservation
+		t.st.Context.EmailDeclined = true
 		t.st.DetailTries = 0
 		t.confirmPrompt()
 	case read:
@@ -265,8 +323,11 @@ func (t *turn) detailNotUnderstood(d pms.GuestDetail) {
 		return
 	}
 	key := badDetailText(d)
-	if d == pms.GuestFirstName && t.requirements().LastName {
+	switch {
+	case d == pms.GuestFirstName && t.requirements().LastName:
 		key = textBadFullName
+	case d == pms.GuestEmail && t.wantsEmail():
+		key = textBadEmailOptional
 	}
 	t.text(t.say(key, view{}))
 }

@@ -144,7 +144,7 @@ var guestDetailCases = []conversationCase{
 		c := e.guest()
 		c.talk(t, []exchange{
 			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A qué correo electrónico te enviamos la confirmación"}, []string{"apellidos", "teléfono"}},
-			{"ana@example.com", []string{"Habitación: Double", "Titular: Ana García (ana@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
+			{"ana@example.com", []string{"Habitación: Habitación doble", "Titular: Ana García (ana@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
 			{"sí", []string{"¡Reserva confirmada!", "DEMO-000001"}, nil},
 		})
 		wantGuest(t, e.booking("DEMO-000001"), pms.Guest{FirstName: "Ana", LastName: "García", Email: "ana@example.com", Phone: c.from})
@@ -154,12 +154,64 @@ var guestDetailCases = []conversationCase{
 
 		en := e.guest()
 		en.talk(t, []exchange{
-			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double: €260.00"}, nil},
+			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double room: €260.00"}, nil},
 			{"the double", []string{"Which email address should we send the booking confirmation to?"}, nil},
 			{"my email is ana@example.com", []string{"Lead guest: Ana García (ana@example.com, +" + en.from + ")", "Shall I confirm it?"}, nil},
 			{"yes", []string{"Booking confirmed!", "DEMO-000002"}, nil},
 		})
 		wantGuest(t, e.booking("DEMO-000002"), pms.Guest{FirstName: "Ana", LastName: "García", Email: "ana@example.com", Phone: en.from})
+	}},
+
+	{"with the email question on, a WhatsApp guest is asked an email once and may decline", func(t *testing.T, mk func(...envOption) *env) {
+		e := mk(withAskEmail())
+		en := e.guest() // profile "Ana García": the holder is known
+		en.talk(t, []exchange{
+			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double room"}, nil},
+			{"the double", []string{"Which email address should I send the booking confirmation to?", `say "no email"`}, []string{"Shall I confirm"}},
+			{"no thanks", []string{"Lead guest: Ana García (+" + en.from + ")", "Shall I confirm it?"}, []string{"@"}},
+			{"yes", []string{"Booking confirmed!", "Lead guest: Ana García (+" + en.from + ")"}, nil},
+		})
+		wantGuest(t, e.booking("DEMO-000001"), pms.Guest{FirstName: "Ana", LastName: "García", Phone: en.from})
+		// Declined once, not asked again in the conversation.
+		en.talk(t, []exchange{{"reservar doble del 12 al 14 de diciembre para 2", []string{"¿Confirmo la reserva?"}, []string{"correo"}}})
+
+		es := e.guest()
+		es.talk(t, []exchange{
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A qué correo te envío la confirmación", "«sin email»"}, nil},
+			{"ana.garcia.example.com", []string{"no parece una dirección de correo válida", "«sin email» para reservar sin él"}, nil},
+			{"ana@example.com", []string{"Titular: Ana García (ana@example.com, +" + es.from + ")", "¿Confirmo la reserva?"}, nil},
+			{"sí", []string{"¡Reserva confirmada!", "Titular: Ana García (ana@example.com, +" + es.from + ")"}, nil},
+		})
+		wantGuest(t, e.booking("DEMO-000002"), pms.Guest{FirstName: "Ana", LastName: "García", Email: "ana@example.com", Phone: es.from})
+
+		// A nickname: the holder and the email in one question.
+		sue := e.guest()
+		sue.name = "Sue"
+		sue.talk(t, []exchange{
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A nombre de quién hago la reserva? Y, si quieres la confirmación por correo, tu email."}, nil},
+			{"Sue Park", []string{"¿A qué correo te envío la confirmación"}, nil},
+			{"sin email", []string{"Titular: Sue Park (+" + sue.from + ")", "¿Confirmo la reserva?"}, nil},
+		})
+		ian := e.guest()
+		ian.name = "Ian"
+		ian.talk(t, []exchange{
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"Y, si quieres la confirmación por correo, tu email."}, nil},
+			{"Sue Park", []string{"¿A qué correo te envío"}, nil},
+			{"sue.park@example.com", []string{"Titular: Sue Park (sue.park@example.com, +" + ian.from + ")"}, nil},
+		})
+	}},
+
+	{"the email question is not asked by email, nor when the PMS needs the email", func(t *testing.T, mk func(...envOption) *env) {
+		e := mk(withAskEmail())
+		mail := e.guest()
+		mail.ch, mail.from = chat.Gmail, "ana@example.com"
+		mail.talk(t, []exchange{{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿Confirmo la reserva?", "ana@example.com"}, []string{"¿A qué correo"}}})
+		strict, _ := withStrictGuests(nil)
+		c := mk(withAskEmail(), strict).guest()
+		c.talk(t, []exchange{
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"¿A qué correo electrónico te enviamos la confirmación"}, []string{"«sin email»"}},
+			{"no", []string{"no he hecho ninguna reserva"}, nil},
+		})
 	}},
 
 	{"an email guest is asked for a phone", func(t *testing.T, mk func(...envOption) *env) {
@@ -401,11 +453,13 @@ var guestDetailCases = []conversationCase{
 		c := e.guest()
 		c.name = "Pablo"
 		c.talk(t, []exchange{
-			{"reservar doble del 5 al 7 de diciembre para 2", []string{"1. General Rooms"}, nil},
+			{"reservar doble del 5 al 7 de diciembre para 2", []string{"1. Habitaciones generales"}, nil},
 			{"1", []string{"¿A nombre de quién la hago?"}, nil},
 			{"Pablo García López", []string{"¿A qué correo"}, nil},
 			{"juan@example.com", []string{"Titular: Pablo García López (juan@example.com, +" + c.from + ")", "¿Confirmo la reserva?"}, nil},
-			{"sí", []string{"¡Reserva confirmada!"}, nil},
+			// QloApps records the booking under its first language's name:
+			// the guest is told the room in theirs.
+			{"sí", []string{"¡Reserva confirmada!", "Habitación: Habitaciones generales"}, nil},
 		})
 		bs := fake.Bookings()
 		if len(bs) != 1 {

@@ -228,10 +228,12 @@ type envOption func(*envConfig)
 type envConfig struct {
 	wrap        func(pms.PMS) pms.PMS
 	interactive bool
+	askEmail    bool
 	property    func(string) demo.Property
 }
 
 func withInteractive() envOption                { return func(c *envConfig) { c.interactive = true } }
+func withAskEmail() envOption                   { return func(c *envConfig) { c.askEmail = true } }
 func withPMS(w func(pms.PMS) pms.PMS) envOption { return func(c *envConfig) { c.wrap = w } }
 func withProperty(f func(string) demo.Property) envOption {
 	return func(c *envConfig) { c.property = f }
@@ -264,7 +266,7 @@ func newEnv(t *testing.T, s SessionStore, opts ...envOption) *env {
 		Location:       madridTZ,
 		Hotel:          pms.Hotel{TenantID: "tenant_hotel_madrid", PMSID: 1},
 		EmergencyPhone: "+34 910 000 111",
-		Flags:          Flags{InteractiveMessages: cfg.interactive},
+		Flags:          Flags{InteractiveMessages: cfg.interactive, AskEmail: cfg.askEmail},
 	}}
 }
 

@@ -39,7 +39,7 @@ var kindCases = []conversationCase{
 		none(t, c.deliver(c.message(chat.KindFlowReply, "", "")))
 		// A caption is what the guest said.
 		video := c.message(chat.KindVideo, "reservar doble del 5 al 7 de diciembre para 2", "")
-		mustContain(t, one(t, c.deliver(video)), "Double")
+		mustContain(t, one(t, c.deliver(video)), "Habitación doble")
 		// An order's note is read too.
 		mustContain(t, one(t, c.deliver(c.message(chat.KindOrder, "quiero cancelar mi reserva", ""))), "número de la reserva")
 	}},

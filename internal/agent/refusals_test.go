@@ -131,7 +131,7 @@ var refusalCases = []conversationCase{
 		en := e.guest()
 		en.talk(t, []exchange{
 			{"book from 5 to 7 December for 9 adults", []string{"no single room of ours takes 9 adults: the largest takes 5 guests", "Reply YES to talk to a person"}, nil},
-			{"4", []string{"Room: Family", "Guests: 4 adults", "Check-in: Fri 5 Dec", "Shall I confirm it?"}, nil},
+			{"4", []string{"Room: Family room", "Guests: 4 adults", "Check-in: Fri 5 Dec", "Shall I confirm it?"}, nil},
 		})
 
 		// With buttons: a person, or no booking.
@@ -154,7 +154,7 @@ var refusalCases = []conversationCase{
 		})
 		en := e.guest()
 		en.talk(t, []exchange{
-			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double: €260.00"}, nil},
+			{"hi, do you have a double room from 5 to 7 December for 2?", []string{"1. Double room: €260.00"}, nil},
 			{"the double", []string{"Total: €260.00"}, nil},
 			{"yes", []string{"Booking confirmed!", "Total: €290.00", "Note: the booking's total is €290.00, not the €260.00 I quoted"}, nil},
 		})

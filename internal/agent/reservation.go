@@ -141,8 +141,9 @@ func (t *turn) reservation(showOffers bool) {
 	for _, o := range av.Offers {
 		offers = append(offers, OfferState{
 			RoomTypeID: o.RoomType.ID,
-			Name:       o.RoomType.Name,
-			Category:   nlp.RoomCategoryOf(o.RoomType.Name),
+			Name:       t.local(o.RoomType.Name),
+			Names:      o.RoomType.Name,
+			Category:   roomCategory(o.RoomType.Name),
 			Available:  o.Available,
 			TotalPrice: o.TotalPrice,
 			Currency:   av.Currency,
@@ -190,18 +191,70 @@ func (t *turn) reservation(showOffers bool) {
 	t.offersReply()
 }
 
-// namedOffers are the offers this message names by the PMS's names ("la
-// General Rooms", "delux"), as indexes of offers. Taps name nothing: their
-// text is a title, not the guest's words.
+// namedOffers are the offers this message names by the PMS's names, in
+// any of their languages ("la General Rooms", "delux", "the double room"
+// to a Spanish name's English one), as indexes of offers. Taps name
+// nothing: their text is a title, not the guest's words.
 func (t *turn) namedOffers(offers []OfferState) []int {
 	if t.m.ReplyID != "" || len(offers) == 0 {
 		return nil
 	}
-	names := make([]string, len(offers))
+	var names []string
+	var owners []int
 	for i, o := range offers {
-		names[i] = o.Name
+		all := o.Names.All()
+		if len(all) == 0 {
+			all = []string{o.Name}
+		}
+		for _, n := range all {
+			names, owners = append(names, n), append(owners, i)
+		}
 	}
-	return nlp.MatchNames(t.m.Text, names)
+	var picked []int
+	for _, n := range nlp.MatchNames(t.m.Text, names) {
+		if !slices.Contains(picked, owners[n]) {
+			picked = append(picked, owners[n])
+		}
+	}
+	return picked
+}
+
+// local is a PMS text in the guest's language, else in the hotel's, else
+// in any the PMS has.
+func (t *turn) local(x pms.Text) string { return x.In(t.lang, t.h.Language) }
+
+// roomName is a room type's name for the guest: names in their language
+// (local), else name, the one kept from before the names were.
+func (t *turn) roomName(names pms.Text, name string) string {
+	return cmp.Or(t.local(names), name)
+}
+
+func (t *turn) offerName(o OfferState) string { return t.roomName(o.Names, o.Name) }
+
+// roomCategory is the kind of room the names say, in whichever language
+// says it.
+func roomCategory(names pms.Text) string {
+	for _, n := range names.All() {
+		if c := nlp.RoomCategoryOf(n); c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+// roomTypeNames are the names of the hotel's room type id in every
+// language; nil when the PMS cannot say (the booking's own name is shown).
+func (t *turn) roomTypeNames(id int) pms.Text {
+	rts, err := t.o.pms.RoomTypes(t.ctx, t.h.Hotel)
+	if err != nil {
+		return nil
+	}
+	for _, rt := range rts {
+		if rt.ID == id {
+			return rt.Name
+		}
+	}
+	return nil
 }
 
 // offersOfCategory are the offers a guest asking for a kind of room
@@ -253,7 +306,7 @@ func (t *turn) offersReply() {
 	t.st.Step = stepChooseRoom
 	var lines []string
 	for i, o := range t.st.LastOffer {
-		lines = append(lines, t.say(textOfferLine, view{N: i + 1, Room: o.Name, Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
+		lines = append(lines, t.say(textOfferLine, view{N: i + 1, Room: t.offerName(o), Total: formatPrice(t.lang, o.TotalPrice, o.Currency)}))
 	}
 	v := t.stayView(s)
 	v.Options = strings.Join(lines, "\n")
@@ -275,7 +328,7 @@ func (t *turn) offersReply() {
 	case len(t.st.LastOffer) <= maxButtons:
 		buttons := make([]chat.Button, 0, len(t.st.LastOffer))
 		for _, o := range t.st.LastOffer {
-			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(o.Name, maxButtonTitle)})
+			buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(o.RoomTypeID), Title: truncate(t.offerName(o), maxButtonTitle)})
 		}
 		t.ask(body+"\n\n"+t.say(textOffersHintButtons, view{}), "", t.h.PhotoURL, buttons...)
 	default:
@@ -283,7 +336,7 @@ func (t *turn) offersReply() {
 		for _, o := range t.st.LastOffer {
 			rows = append(rows, chat.Row{
 				ID:          roomReplyPrefix + strconv.Itoa(o.RoomTypeID),
-				Title:       truncate(o.Name, maxRowTitle),
+				Title:       truncate(t.offerName(o), maxRowTitle),
 				Description: truncate(t.say(textOfferRow, view{Total: formatPrice(t.lang, o.TotalPrice, o.Currency), Nights: s.Nights()}), maxRowDesc),
 			})
 		}
@@ -320,7 +373,7 @@ func (t *turn) askWhich(idx []int) {
 	offers := t.st.LastOffer
 	names := make([]string, 0, len(idx))
 	for _, i := range idx {
-		names = append(names, fmt.Sprintf("%s (%d)", offers[i].Name, i+1))
+		names = append(names, fmt.Sprintf("%s (%d)", t.offerName(offers[i]), i+1))
 	}
 	body := t.say(textChooseWhich, view{Options: joinList(names, t.say(textOr, view{}))})
 	if !t.interactive() || len(idx) > maxButtons {
@@ -329,7 +382,7 @@ func (t *turn) askWhich(idx []int) {
 	}
 	buttons := make([]chat.Button, 0, len(idx))
 	for _, i := range idx {
-		buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(offers[i].RoomTypeID), Title: truncate(offers[i].Name, maxButtonTitle)})
+		buttons = append(buttons, chat.Button{ID: roomReplyPrefix + strconv.Itoa(offers[i].RoomTypeID), Title: truncate(t.offerName(offers[i]), maxButtonTitle)})
 	}
 	t.ask(body, "", "", buttons...)
 }
@@ -340,7 +393,8 @@ func (t *turn) selectOffer(o OfferState) {
 	t.st.Pending = &Pending{
 		Kind:       "booking",
 		RoomTypeID: o.RoomTypeID,
-		RoomName:   o.Name,
+		RoomName:   t.offerName(o),
+		RoomNames:  o.Names,
 		Category:   o.Category,
 		CheckIn:    c.CheckIn,
 		CheckOut:   c.CheckOut,
@@ -350,7 +404,7 @@ func (t *turn) selectOffer(o OfferState) {
 		TotalPrice: o.TotalPrice,
 		Currency:   o.Currency,
 	}
-	t.st.LastQuote = &Quote{Room: o.Name, TotalPrice: o.TotalPrice, Currency: o.Currency, Nights: t.pendingStay().Nights()}
+	t.st.LastQuote = &Quote{Room: t.offerName(o), RoomNames: o.Names, TotalPrice: o.TotalPrice, Currency: o.Currency, Nights: t.pendingStay().Nights()}
 	t.confirmPrompt()
 }
 
@@ -362,7 +416,7 @@ func (t *turn) perNight() bool {
 	if len(t.st.LastOffer) > 0 {
 		if s, ok := t.stay(); ok && s.Nights() > 0 {
 			for _, o := range t.st.LastOffer {
-				lines = append(lines, t.perNightLine(Quote{Room: o.Name, TotalPrice: o.TotalPrice, Currency: o.Currency, Nights: s.Nights()}))
+				lines = append(lines, t.perNightLine(Quote{Room: t.offerName(o), TotalPrice: o.TotalPrice, Currency: o.Currency, Nights: s.Nights()}))
 			}
 		}
 	} else if q := t.st.LastQuote; q != nil && q.Nights > 0 {
@@ -377,7 +431,7 @@ func (t *turn) perNight() bool {
 }
 
 func (t *turn) perNightLine(q Quote) string {
-	return t.say(textPricePerNight, view{Room: q.Room, Nights: q.Nights,
+	return t.say(textPricePerNight, view{Room: t.roomName(q.RoomNames, q.Room), Nights: q.Nights,
 		Total: formatPrice(t.lang, q.TotalPrice/float64(q.Nights), q.Currency),
 		Quote: formatPrice(t.lang, q.TotalPrice, q.Currency)})
 }
@@ -402,7 +456,7 @@ func (t *turn) confirmPrompt() {
 	t.st.Step = stepConfirmBooking
 	v := t.stayView(t.pendingStay())
 	v.Holder = t.holder()
-	v.Room = p.RoomName
+	v.Room = t.roomName(p.RoomNames, p.RoomName)
 	v.Total = formatPrice(t.lang, p.TotalPrice, p.Currency)
 	body := t.say(textConfirmPrompt, v)
 	if t.st.OfferStale {
@@ -464,7 +518,7 @@ func (t *turn) book() {
 	switch {
 	case err == nil:
 	case errors.Is(err, pms.ErrSoldOut):
-		t.text(t.say(textBookingSoldOut, view{Room: p.RoomName}))
+		t.text(t.say(textBookingSoldOut, view{Room: t.roomName(p.RoomNames, p.RoomName)}))
 		t.st.Context.RoomType = p.Category
 		t.reservation(true)
 		return
@@ -494,7 +548,9 @@ func (t *turn) book() {
 	v := t.stayView(b.Stay)
 	v.BookingID = b.ID
 	v.Holder = t.holder()
-	v.Room = cmp.Or(b.RoomName, p.RoomName)
+	// The room in the guest's language: the booking's own name is in the
+	// PMS's.
+	v.Room = t.roomName(p.RoomNames, cmp.Or(b.RoomName, p.RoomName))
 	// The total is the booking's, which may not be the quote; a PMS that
 	// gives none leaves the quote.
 	total := b.TotalPrice

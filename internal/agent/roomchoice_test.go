@@ -12,7 +12,7 @@ import (
 // namedRoom is a room type as a PMS names it: for two adults and two
 // children, three guests in all, at one rate every night.
 func namedRoom(id int, name string, rate float64) demo.Room {
-	return demo.Room{Type: pms.RoomType{ID: id, Name: name, MaxAdults: 2, MaxChildren: 2, MaxGuests: 3}, Count: 3, WeekdayRate: rate, WeekendRate: rate}
+	return demo.Room{Type: pms.RoomType{ID: id, Name: pms.Untranslated(name), MaxAdults: 2, MaxChildren: 2, MaxGuests: 3}, Count: 3, WeekdayRate: rate, WeekendRate: rate}
 }
 
 // qloRooms is a hotel whose room types are named as a QloApps install names

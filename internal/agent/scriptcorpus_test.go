@@ -59,6 +59,19 @@ var scriptCorpus = map[string]nlp.Result{
 	"book from 5 to 7 December for 9 adults": {Intent: nlp.MakeReservation, Language: "en",
 		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 9}},
 	"4": {Intent: nlp.Unknown, Language: "es"},
+
+	// Room names in the guest's language.
+	"the twin room please":        {Intent: nlp.Unknown, Language: "en", Entities: nlp.Entities{RoomType: "twin"}},
+	"I want to cancel my booking": {Intent: nlp.CancelReservation, Language: "en"},
+	"hola, tenéis habitación del 5 al 7 de diciembre para 2?": {Intent: nlp.CheckAvailability, Language: "es",
+		Entities: nlp.Entities{CheckIn: date("2025-12-05"), CheckOut: date("2025-12-07"), Nights: 2, Adults: 2}},
+	"la courtyard": {Intent: nlp.Unknown, Language: "es"},
+
+	// The optional email.
+	"no thanks":              {Intent: nlp.Goodbye, Language: "en", Answer: nlp.No},
+	"sin email":              {Intent: nlp.Unknown, Language: "es"},
+	"ana.garcia.example.com": {Intent: nlp.Unknown, Language: "es"},
+	"sue.park@example.com":   {Intent: nlp.Unknown, Language: "es", Entities: nlp.Entities{Email: "sue.park@example.com"}},
 }
 
 func init() {

@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
 // DefaultSessionTTL is how long a conversation is remembered after the
@@ -128,6 +129,9 @@ type Slots struct {
 	FirstName string `json:"first_name,omitempty"`
 	LastName  string `json:"last_name,omitempty"`
 	Phone     string `json:"phone,omitempty"` // as the guest typed it; empty: the WhatsApp sender
+	// EmailDeclined is set when the guest said they would rather give no
+	// email for the confirmation: they are not asked again.
+	EmailDeclined bool `json:"email_declined,omitempty"`
 	// Refused lists the details (pms.GuestDetail) whose channel-given value
 	// the PMS refused: the guest is asked for them instead.
 	Refused []string `json:"refused,omitempty"`
@@ -155,16 +159,19 @@ func agesOf(children int, ages []int) []int {
 }
 
 // OfferState is one room type offered to the guest in the last answer.
-// Name is the PMS's, shown as it is; Category is what the name says the
-// room is, when it says ("Doble Giralda" is a double), so that a guest
-// asking for a kind of room finds it.
+// Names are the PMS's, in every language it has them in, the guest shown
+// the one of their language; Name is the one shown when the offer was
+// made (all a session kept before the names were). Category is what the
+// names say the room is, when they say ("Doble Giralda" is a double), so
+// that a guest asking for a kind of room finds it.
 type OfferState struct {
-	RoomTypeID int     `json:"room_type_id"`
-	Name       string  `json:"name"`
-	Category   string  `json:"category,omitempty"`
-	Available  int     `json:"available"`
-	TotalPrice float64 `json:"total_price"`
-	Currency   string  `json:"currency"`
+	RoomTypeID int      `json:"room_type_id"`
+	Name       string   `json:"name"`
+	Names      pms.Text `json:"names,omitempty"`
+	Category   string   `json:"category,omitempty"`
+	Available  int      `json:"available"`
+	TotalPrice float64  `json:"total_price"`
+	Currency   string   `json:"currency"`
 	// MaxAdults and Capacity are the room's limits (0 when the PMS sets
 	// none): a room whose name says nothing may still be what a guest
 	// asking for a double means.
@@ -174,26 +181,30 @@ type OfferState struct {
 
 // Quote is a room's price for a stay.
 type Quote struct {
-	Room       string  `json:"room"`
-	TotalPrice float64 `json:"total_price"`
-	Currency   string  `json:"currency"`
-	Nights     int     `json:"nights"`
+	Room       string   `json:"room"`
+	RoomNames  pms.Text `json:"room_names,omitempty"` // as OfferState.Names
+	TotalPrice float64  `json:"total_price"`
+	Currency   string   `json:"currency"`
+	Nights     int      `json:"nights"`
 }
 
 // Pending is the action waiting for the guest's yes.
 type Pending struct {
-	Kind       string  `json:"kind"` // booking | cancel | late_checkout
-	RoomTypeID int     `json:"room_type_id,omitempty"`
-	RoomName   string  `json:"room_name,omitempty"`
-	Category   string  `json:"category,omitempty"`
-	CheckIn    string  `json:"check_in,omitempty"`
-	CheckOut   string  `json:"check_out,omitempty"`
-	Adults     int     `json:"adults,omitempty"`
-	Children   int     `json:"children,omitempty"`
-	ChildAges  []int   `json:"child_ages,omitempty"`
-	TotalPrice float64 `json:"total_price,omitempty"`
-	Currency   string  `json:"currency,omitempty"`
-	BookingID  string  `json:"booking_id,omitempty"`
+	Kind       string `json:"kind"` // booking | cancel | late_checkout
+	RoomTypeID int    `json:"room_type_id,omitempty"`
+	RoomName   string `json:"room_name,omitempty"`
+	// RoomNames are the room type's names in every language the PMS has
+	// (OfferState.Names); RoomName is the one shown when it was chosen.
+	RoomNames  pms.Text `json:"room_names,omitempty"`
+	Category   string   `json:"category,omitempty"`
+	CheckIn    string   `json:"check_in,omitempty"`
+	CheckOut   string   `json:"check_out,omitempty"`
+	Adults     int      `json:"adults,omitempty"`
+	Children   int      `json:"children,omitempty"`
+	ChildAges  []int    `json:"child_ages,omitempty"`
+	TotalPrice float64  `json:"total_price,omitempty"`
+	Currency   string   `json:"currency,omitempty"`
+	BookingID  string   `json:"booking_id,omitempty"`
 	// Reference is the idempotency key of the first attempt to book, reused
 	// by later attempts so that a booking the PMS made but we never heard
 	// about is not made twice.

@@ -205,7 +205,7 @@ ON CONFLICT DO NOTHING`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, one(t, replies), "Hotel Barcelona Beach", "2 adultos", "1. Double")
+	mustContain(t, one(t, replies), "Hotel Barcelona Beach", "2 adultos", "1. Habitación doble")
 	after, _ := s.Load(ctx, KeyFor("tenant_hotel_bcn", chat.WhatsApp, "34600222333"), dbNow)
 	if after.ID != "session_bcn_001" || !reflect.DeepEqual(after.State.IntentHistory, []string{"greeting", "check_availability", "check_availability"}) {
 		t.Fatalf("session after a message: %+v", after)

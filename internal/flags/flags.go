@@ -49,6 +49,10 @@ const (
 	// WhatsAppMarkRead marks a guest's WhatsApp message read, with a typing
 	// indicator, when a worker takes it into work.
 	WhatsAppMarkRead = "whatsapp.mark_read"
+	// AskEmail has the agent ask a WhatsApp guest for an email for the
+	// booking confirmation, with the holder's name, when it has none; the
+	// guest may decline. Off, an email is asked only when the PMS needs one.
+	AskEmail = "booking.ask_email"
 )
 
 // Redis key names, after the store's key prefix.
@@ -73,8 +77,8 @@ func Collectors() []prometheus.Collector { return []prometheus.Collector{FlagEna
 // Defaults are the built-in flag values for an ENVIRONMENT. Interactive
 // messages stay off in development and test so replies are plain text that
 // tests can assert (as in the original system), on in staging and
-// production. The security checks, the PMS breaker and WhatsApp read
-// receipts are on everywhere; the rest are opt-in.
+// production. The security checks, the PMS breaker, WhatsApp read
+// receipts and the email question are on everywhere; the rest are opt-in.
 func Defaults(environment string) map[string]bool {
 	prod := environment == "staging" || environment == "production"
 	return map[string]bool{
@@ -86,6 +90,7 @@ func Defaults(environment string) map[string]bool {
 		MetadataStrict:       true,
 		ChannelSpoofingCheck: true,
 		WhatsAppMarkRead:     true,
+		AskEmail:             true,
 	}
 }
 

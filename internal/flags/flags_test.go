@@ -267,3 +267,17 @@ func TestMarkReadIsOnByDefaultEverywhere(t *testing.T) {
 		t.Fatalf("FEATURE_FLAGS does not turn it off: %v %v", d, err)
 	}
 }
+
+func TestEmailQuestionIsOnByDefaultEverywhere(t *testing.T) {
+	for _, env := range []string{"development", "test", "staging", "production"} {
+		if !Defaults(env)[AskEmail] {
+			t.Errorf("%s: %s off", env, AskEmail)
+		}
+	}
+	d, err := DefaultsFromEnv(func(k string) string {
+		return map[string]string{"FEATURE_FLAGS": AskEmail + "=false"}[k]
+	})
+	if err != nil || d[AskEmail] {
+		t.Fatalf("FEATURE_FLAGS does not turn it off: %v %v", d, err)
+	}
+}

@@ -79,7 +79,7 @@ func TestQloAppsHotelWithoutPMSHotelIDIsNotServedHotelOne(t *testing.T) {
 	if n := fake.TotalCalls(); n != 0 {
 		t.Fatalf("QloApps was asked %d times about a hotel without pms_hotel_id", n)
 	}
-	if r := pmsGuestReply(t, s, madridPNID, askRooms); !strings.Contains(r, "Disponibilidad en Hotel Madrid Central") || !strings.Contains(r, "General Rooms") {
+	if r := pmsGuestReply(t, s, madridPNID, askRooms); !strings.Contains(r, "Disponibilidad en Hotel Madrid Central") || !strings.Contains(r, "Habitaciones generales") {
 		t.Errorf("Madrid: %q, want QloApps hotel 1's offers", r)
 	}
 

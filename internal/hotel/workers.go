@@ -191,6 +191,7 @@ func (s *Service) hotelContext(ctx context.Context, tenantID string) agent.Hotel
 		}
 	}
 	hc.Flags.InteractiveMessages = s.deps.Flags.Enabled(ctx, flags.InteractiveMessages)
+	hc.Flags.AskEmail = s.deps.Flags.Enabled(ctx, flags.AskEmail)
 	return hc
 }
 

@@ -154,14 +154,16 @@ func (e *PartyTooLargeError) Unwrap() error { return ErrInvalid }
 
 // RoomType is a kind of room the hotel sells.
 type RoomType struct {
-	ID          int
-	Name        string // the PMS's own name, shown to guests as it is
+	ID int
+	// Name is the PMS's own name, in every language the PMS has it in;
+	// a guest is shown the one of their language (Text.In).
+	Name        Text
 	MaxAdults   int
 	MaxChildren int
 	// MaxGuests is the most people the room takes in all; 0 when the PMS
 	// sets no total (then MaxAdults + MaxChildren).
 	MaxGuests   int
-	Description string
+	Description Text
 }
 
 // Capacity is the most people the room takes.
@@ -202,7 +204,7 @@ type Availability struct {
 
 // HotelInfo is what a guest asks about the property itself.
 type HotelInfo struct {
-	Name         string
+	Name         Text // in the languages the PMS has it in
 	Address      string
 	City         string
 	Phone        string
@@ -251,6 +253,8 @@ type Booking struct {
 	Reference  string
 	Status     BookingStatus
 	RoomTypeID int
+	// RoomName is the room type's name as the PMS recorded it with the
+	// booking, in one language (the PMS's); RoomType.Name has them all.
 	RoomName   string
 	Stay       Stay
 	Guest      Guest

@@ -324,15 +324,17 @@ func TestGuestBooksARoomInThreeMessages(t *testing.T) {
 
 	s.deliver(w, textMessage(guest, "wamid.book-1-"+guest, "hola, tienen habitación doble "+stayPhrase(time.Now())+" para 2?"))
 	r := s.waitReplies(guest, 1, 10*time.Second)
-	mustSay(t, r[0], "Hotel Madrid Central", "2 noches", "2 adultos", "Double")
+	mustSay(t, r[0], "Hotel Madrid Central", "2 noches", "2 adultos", "Habitación doble")
 
-	s.deliver(w, textMessage(guest, "wamid.book-2-"+guest, "la doble"))
+	// The room and the email for the confirmation in one message: the
+	// email question is not asked.
+	s.deliver(w, textMessage(guest, "wamid.book-2-"+guest, "la doble, mi correo es ana.garcia@example.com"))
 	r = s.waitReplies(guest, 2, 10*time.Second)
-	mustSay(t, r[1], "Habitación: Double", "¿Confirmo la reserva?")
+	mustSay(t, r[1], "Habitación: Habitación doble", "ana.garcia@example.com", "¿Confirmo la reserva?")
 
 	s.deliver(w, textMessage(guest, "wamid.book-3-"+guest, "sí"))
 	r = s.waitReplies(guest, 3, 10*time.Second)
-	mustSay(t, r[2], "¡Reserva confirmada!")
+	mustSay(t, r[2], "¡Reserva confirmada!", "ana.garcia@example.com")
 	number := bookingNumberRE.FindString(bodyText(r[2]))
 	if number == "" {
 		t.Fatalf("confirmation without a booking number: %q", bodyText(r[2]))
@@ -347,7 +349,7 @@ func TestGuestBooksARoomInThreeMessages(t *testing.T) {
 	// up by number and shows its room.
 	s.deliver(w, textMessage(guest, "wamid.book-4-"+guest, "quiero cancelar la reserva "+number))
 	r = s.waitReplies(guest, 4, 10*time.Second)
-	mustSay(t, r[3], "Vas a cancelar la reserva "+number, "Habitación: Double")
+	mustSay(t, r[3], "Vas a cancelar la reserva "+number, "Habitación: Habitación doble")
 	if t.Failed() {
 		t.Logf("replies:\n%s", bodies(r))
 	}
@@ -430,20 +432,24 @@ func TestGuestBooksWithButtons(t *testing.T) {
 
 	s.deliver(w, listReply(guest, "wamid.tap-2-"+guest, "room_2", "Doble"))
 	r = s.waitReplies(guest, 2, 10*time.Second)
-	if in := r[1].Request.Interactive; r[1].Request.Type != "interactive" || in.Type != "button" || !slices.Equal(buttonIDs(r[1]), []string{"confirm_booking", "change_dates", "abort_booking"}) {
-		t.Fatalf("confirmation: %s, want reply buttons confirm_booking, change_dates, abort_booking", r[1].Raw)
-	}
-	mustSay(t, r[1], "Habitación: Double")
+	mustSay(t, r[1], "¿A qué correo te envío la confirmación")
 
-	s.deliver(w, buttonReply(guest, "wamid.tap-3-"+guest, "confirm_booking", "Confirmar"))
+	s.deliver(w, textMessage(guest, "wamid.tap-3-"+guest, "sin email"))
 	r = s.waitReplies(guest, 3, 10*time.Second)
-	mustSay(t, r[2], "¡Reserva confirmada!")
-	if bookingNumberRE.FindString(bodyText(r[2])) == "" {
-		t.Fatalf("confirmation without a booking number: %q", bodyText(r[2]))
+	if in := r[2].Request.Interactive; r[2].Request.Type != "interactive" || in.Type != "button" || !slices.Equal(buttonIDs(r[2]), []string{"confirm_booking", "change_dates", "abort_booking"}) {
+		t.Fatalf("confirmation: %s, want reply buttons confirm_booking, change_dates, abort_booking", r[2].Raw)
+	}
+	mustSay(t, r[2], "Habitación: Habitación doble")
+
+	s.deliver(w, buttonReply(guest, "wamid.tap-4-"+guest, "confirm_booking", "Confirmar"))
+	r = s.waitReplies(guest, 4, 10*time.Second)
+	mustSay(t, r[3], "¡Reserva confirmada!")
+	if bookingNumberRE.FindString(bodyText(r[3])) == "" {
+		t.Fatalf("confirmation without a booking number: %q", bodyText(r[3]))
 	}
 	s.waitQuiet(10 * time.Second)
-	if got := repliesTo(s.graph.Messages(), guest); len(got) != 3 {
-		t.Fatalf("%d replies, want 3:\n%s", len(got), bodies(got))
+	if got := repliesTo(s.graph.Messages(), guest); len(got) != 4 {
+		t.Fatalf("%d replies, want 4:\n%s", len(got), bodies(got))
 	}
 }
 
@@ -516,7 +522,7 @@ func TestTestEnvironmentAnswersInline(t *testing.T) {
 	if out.ResponseType != "text" || json.Unmarshal(out.Content, &content) != nil || !strings.Contains(content, "Disponibilidad en Hotel Madrid Central") {
 		t.Fatalf("first answer: %+v (content %s), want text offers", out, out.Content)
 	}
-	out = post(text, textMessage(guest, "wamid.inline-2-"+guest, "la doble"))
+	out = post(text, textMessage(guest, "wamid.inline-2-"+guest, "la doble, mi correo es ana.garcia@example.com"))
 	if out.ResponseType != "text" || json.Unmarshal(out.Content, &content) != nil || !strings.Contains(content, "¿Confirmo la reserva?") {
 		t.Fatalf("second answer: %+v (content %s)", out, out.Content)
 	}
@@ -551,6 +557,10 @@ func TestTestEnvironmentAnswersInline(t *testing.T) {
 		t.Fatalf("interactive offers: %+v (content %s), want interactive_list starting with room_2", out, out.Content)
 	}
 	out = post(buttons, listReply(guest, "wamid.inline-5-"+guest, "room_2", "Doble"))
+	if out.ResponseType != "text" || json.Unmarshal(out.Content, &content) != nil || !strings.Contains(content, "¿A qué correo") {
+		t.Fatalf("email question: %+v (content %s), want text", out, out.Content)
+	}
+	out = post(buttons, textMessage(guest, "wamid.inline-6-"+guest, "sin email"))
 	if out.ResponseType != "interactive_buttons" || json.Unmarshal(out.Content, &reply) != nil || len(reply.Buttons) != 3 || reply.Buttons[0].ID != "confirm_booking" {
 		t.Fatalf("interactive confirmation: %+v (content %s), want interactive_buttons", out, out.Content)
 	}

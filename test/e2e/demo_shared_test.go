@@ -51,7 +51,7 @@ func TestDemoPMSSharedByTwoInstances(t *testing.T) {
 	if !strings.Contains(offers, "Hotel Barcelona Beach") || !strings.Contains(offers, "Doble Vista Mar") {
 		t.Fatalf("offers %q: want the Barcelona hotel's own rooms", offers)
 	}
-	throughA.say("Doble Vista Mar")
+	throughA.say("Doble Vista Mar, mi correo es ana.garcia@example.com")
 	done, _ := throughA.say("sí")
 	ref := regexp.MustCompile(`DEMO-\d+`).FindString(done)
 	if ref == "" || !strings.Contains(done, "¡Reserva confirmada!") {

@@ -100,8 +100,8 @@ func TestQloAppsBreakerStaleAndRecovery(t *testing.T) {
 		if took > pmsTimeout+requestSlack {
 			t.Fatalf("%s: the guest waited %v, more than the PMS timeout %v (+%v)", what, took, pmsTimeout, requestSlack)
 		}
-		if !strings.Contains(r, "Disponibilidad en Hotel Madrid Central") || !strings.Contains(r, "General Rooms: 220,00 USD") ||
-			!strings.Contains(r, "Delux Rooms: 330,00 USD") {
+		if !strings.Contains(r, "Disponibilidad en Hotel Madrid Central") || !strings.Contains(r, "Habitaciones generales: 220,00 USD") ||
+			!strings.Contains(r, "Habitaciones de lujo: 330,00 USD") {
 			t.Fatalf("%s: no QloApps offers in %q", what, r)
 		}
 		return r, took
@@ -204,7 +204,7 @@ func TestQloAppsBookingRetriedAfterTimeoutBooksOnce(t *testing.T) {
 	// WhatsApp profile's, the phone the sender's, and the email is asked
 	// before the confirmation.
 	for _, step := range []struct{ say, want string }{
-		{askAvailability, "1. General Rooms: 220,00 USD"},
+		{askAvailability, "1. Habitaciones generales: 220,00 USD"},
 		{"1", "¿A qué correo electrónico te enviamos la confirmación"},
 		{"pablo@example.com", "Titular: Pablo García (pablo@example.com, +" + g.phone + ")"},
 	} {
@@ -244,7 +244,7 @@ func TestQloAppsGuestWithOneWordProfileNameBooks(t *testing.T) {
 	g := newPMSGuest(t, in)
 	g.name = "Pablo"
 	for _, step := range []struct{ say, want string }{
-		{askAvailability, "1. General Rooms: 220,00 USD"},
+		{askAvailability, "1. Habitaciones generales: 220,00 USD"},
 		// A one-word profile name is a nickname: the holder is asked.
 		{"1", "¿A nombre de quién la hago?"},
 		{"Pablo García Ruiz", "¿A qué correo electrónico"},

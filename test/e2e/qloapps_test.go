@@ -34,21 +34,22 @@ func TestRealQloAppsBookingAndCancellation(t *testing.T) {
 		ask, pick, confirm   string
 		cancel               func(ref string) string
 		quoted, booked       *regexp.Regexp
-		cancelled            string
+		room, cancelled      string // room: how the confirmation names the room
 	}{{
 		name: "spanish", profile: "Ana García", email: "ana.garcia@example.com",
-		ask:  fmt.Sprintf("Hola, ¿tenéis habitación del 10 al 12 de %s para 2 adultos y un niño de 7 años?", monthsES[checkIn.Month()-1]),
+		ask: fmt.Sprintf("Hola, ¿tenéis habitación del 10 al 12 de %s para 2 adultos y un niño de 7 años?", monthsES[checkIn.Month()-1]),
+		// The room by its English name; shown in Spanish, as QloApps has it.
 		pick: "Quiero la General Rooms", confirm: "sí",
 		cancel: func(ref string) string { return "quiero cancelar la reserva " + ref },
-		quoted: regexp.MustCompile(`General Rooms: ([\d.,]+) USD`), booked: regexp.MustCompile(`Número de reserva: (\d+)`),
-		cancelled: "cancelada",
+		quoted: regexp.MustCompile(`Habitaciones generales: ([\d.,]+) USD`), booked: regexp.MustCompile(`Número de reserva: (\d+)`),
+		room: "Habitación: Habitaciones generales", cancelled: "cancelada",
 	}, {
 		name: "english", profile: "John Smith", email: "john.smith@example.com",
 		ask:  fmt.Sprintf("Hi, do you have a room from %s 10 to %s 12 for 2 adults and a 7-year-old?", checkIn.Month(), checkIn.Month()),
 		pick: "I'd like the delux", confirm: "yes",
 		cancel: func(ref string) string { return "I want to cancel booking " + ref },
 		quoted: regexp.MustCompile(`Delux Rooms: (?:USD\s?)?([\d.,]+)`), booked: regexp.MustCompile(`Booking number: (\d+)`),
-		cancelled: "cancelled",
+		room: "Room: Delux Rooms", cancelled: "cancelled",
 	}} {
 		t.Run(c.name, func(t *testing.T) {
 			g := newPMSGuest(t, in)
@@ -69,8 +70,8 @@ func TestRealQloAppsBookingAndCancellation(t *testing.T) {
 			}
 			done, _ := g.say(c.confirm)
 			ref := c.booked.FindStringSubmatch(done)
-			if ref == nil {
-				t.Fatalf("%q: %q, want the booking number", c.confirm, done)
+			if ref == nil || !strings.Contains(done, c.room) {
+				t.Fatalf("%q: %q, want the booking number and %q; PHP: %q", c.confirm, done, c.room, q.ErrorLogSince(mark))
 			}
 			id, _ := strconv.Atoi(ref[1])
 			row := qloappsBooking(t, q.DB(), id)

@@ -648,8 +648,8 @@ func TestSecurityBloqueantes(t *testing.T) {
 		if r := say("600000001", "la doble", nil); !strings.Contains(r, "¿A nombre de quién hago la reserva?") {
 			t.Fatalf("Madrid lost its conversation: %s", r)
 		}
-		if r := say("600000001", "Iris Moreno", nil); !strings.Contains(r, "Resumen de tu reserva en Hotel Madrid Central") ||
-			!strings.Contains(r, "Titular: Iris Moreno") {
+		if r := say("600000001", "Iris Moreno, iris.moreno@example.com", nil); !strings.Contains(r, "Resumen de tu reserva en Hotel Madrid Central") ||
+			!strings.Contains(r, "Titular: Iris Moreno (iris.moreno@example.com") {
 			t.Fatalf("Madrid's booking summary: %s", r)
 		}
 

@@ -37,7 +37,20 @@ const (
 	UpdateBooking  = "PUT /api/bookings/{id}"
 	Orders         = "GET /api/orders"
 	Services       = "GET /api/services"
+	Languages      = "GET /api/languages"
 )
+
+// Language is a language of the shop (QloApps' lang): every multilingual
+// field is answered in each, as [{"id":"1","value":"..."},...].
+type Language struct {
+	ID      int
+	ISOCode string
+}
+
+// ShopLanguages are the fake's languages, those test/testservices/
+// qloappsserver gives the real QloApps: English (the installer's) and
+// Spanish (added).
+var ShopLanguages = []Language{{ID: 1, ISOCode: "en"}, {ID: 2, ISOCode: "es"}}
 
 // HotelData is a hotel (QloApps htl_branch_info with its address).
 type HotelData struct {
@@ -53,9 +66,13 @@ type HotelData struct {
 
 // RoomTypeData is a room type (a QloApps product with its htl_room_type row).
 type RoomTypeData struct {
-	ID            int // id_product
-	HotelID       int
-	Name          string
+	ID      int // id_product
+	HotelID int
+	Name    string // in the shop's first language
+	// NameIn are Name's translations by ISO code; a language without one
+	// has Name, as QloApps copies the first language's texts into a
+	// language it adds.
+	NameIn        map[string]string
 	Description   string // HTML, as QloApps keeps it
 	MaxAdults     int
 	MaxChildren   int
@@ -196,7 +213,9 @@ type Server struct {
 
 // New starts a fake with key as its webservice key, seeded with hotel 1 and
 // two room types: 1 "General Rooms" (3 rooms, 100/night, 2 adults + 1 child)
-// and 2 "Delux Rooms" (2 rooms, 150/night, 3 adults + 2 children), USD, 10% tax.
+// and 2 "Delux Rooms" (2 rooms, 150/night, 3 adults + 2 children), USD, 10% tax,
+// named in English and Spanish ("Habitaciones generales", "Habitaciones de
+// lujo"; ShopLanguages).
 func New(key string) *Server {
 	s := &Server{
 		Key: key, Currency: "USD", TaxRate: 0.10,
@@ -205,9 +224,9 @@ func New(key string) *Server {
 	}
 	s.AddHotel(HotelData{ID: 1, Name: "The Hotel Prime", Address: "Monticello Dr", City: "Montgomery",
 		Phone: "0987654321", Email: "hotelprime@htl.com", CheckIn: "12:00", CheckOut: "11:00"})
-	s.AddRoomType(RoomTypeData{ID: 1, HotelID: 1, Name: "General Rooms", Description: "<p>Simple and <b>quiet</b>.</p>",
+	s.AddRoomType(RoomTypeData{ID: 1, HotelID: 1, Name: "General Rooms", NameIn: map[string]string{"es": "Habitaciones generales"}, Description: "<p>Simple and <b>quiet</b>.</p>",
 		MaxAdults: 2, MaxChildren: 1, PricePerNight: 100, Rooms: []string{"A-101", "A-102", "A-103"}})
-	s.AddRoomType(RoomTypeData{ID: 2, HotelID: 1, Name: "Delux Rooms", Description: "<p>Sea view.</p>",
+	s.AddRoomType(RoomTypeData{ID: 2, HotelID: 1, Name: "Delux Rooms", NameIn: map[string]string{"es": "Habitaciones de lujo"}, Description: "<p>Sea view.</p>",
 		MaxAdults: 3, MaxChildren: 2, PricePerNight: 150, Rooms: []string{"B-201", "B-202"}})
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -356,6 +375,7 @@ var endpoints = map[string]func(s *Server, w http.ResponseWriter, r *http.Reques
 	UpdateBooking:  (*Server).updateBooking,
 	Orders:         (*Server).orders,
 	Services:       (*Server).listServices,
+	Languages:      (*Server).languages,
 }
 
 // route maps a request to its endpoint key and the id in the path, if any.
@@ -477,7 +497,28 @@ func filterValues(r *http.Request, field string) (vals []string, ok bool, err *a
 	return strings.Split(v[1:len(v)-1], "|"), true, nil
 }
 
-func lang(s string) []map[string]string { return []map[string]string{{"id": "1", "value": s}} }
+// lang is a multilingual field: text in every language, or its
+// translation by ISO code from in.
+func lang(text string, in map[string]string) []map[string]string {
+	out := make([]map[string]string, 0, len(ShopLanguages))
+	for _, l := range ShopLanguages {
+		v := text
+		if t, ok := in[l.ISOCode]; ok {
+			v = t
+		}
+		out = append(out, map[string]string{"id": strconv.Itoa(l.ID), "value": v})
+	}
+	return out
+}
+
+func (s *Server) languages(w http.ResponseWriter, _ *http.Request, _ int) *apiError {
+	list := make([]map[string]any, 0, len(ShopLanguages))
+	for _, l := range ShopLanguages {
+		list = append(list, map[string]any{"id": l.ID, "iso_code": l.ISOCode, "active": "1"})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"languages": list})
+	return nil
+}
 
 func (s *Server) freeRoomsLocked(typeID int, from, to time.Time) []*room {
 	var out []*room
@@ -590,7 +631,7 @@ func (s *Server) hotelARI(w http.ResponseWriter, r *http.Request, _ int) *apiErr
 			"base_price_with_tax":  round2(rt.PricePerNight * (1 + s.TaxRate)),
 			"total_price":          round2(price),
 			"total_price_with_tax": round2(price * (1 + s.TaxRate)),
-			"name":                 lang(rt.Name),
+			"name":                 rt.Name,
 			"rooms":                map[string]any{"available": avail, "partially_available": []any{}},
 		})
 	}
@@ -651,11 +692,11 @@ func (s *Server) hotel(w http.ResponseWriter, _ *http.Request, id int) *apiError
 		return &apiError{http.StatusNotFound, "hotel not found"}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"hotel": map[string]any{
-		"id": h.ID, "id_category": "3", "hotel_name": lang(h.Name), "email": h.Email,
+		"id": h.ID, "id_category": "3", "hotel_name": lang(h.Name, nil), "email": h.Email,
 		"check_in": h.CheckIn, "check_out": h.CheckOut, "rating": "3", "active": "1",
 		"address": h.Address, "city": h.City, "zipcode": "", "phone": h.Phone,
-		"id_country": "21", "id_state": "", "short_description": lang(""), "description": lang(""),
-		"policies": lang(""), "latitude": "0", "longitude": "0",
+		"id_country": "21", "id_state": "", "short_description": lang("", nil), "description": lang("", nil),
+		"policies": lang("", nil), "latitude": "0", "longitude": "0",
 	}})
 	return nil
 }
@@ -719,7 +760,7 @@ func productJSON(rt *RoomTypeData) map[string]any {
 	for _, id := range rt.Services {
 		services = append(services, map[string]any{"id": id, "price": nil, "id_tax_rules_group": nil})
 	}
-	return map[string]any{"id": rt.ID, "name": lang(rt.Name), "description_short": lang(rt.Description),
+	return map[string]any{"id": rt.ID, "name": lang(rt.Name, rt.NameIn), "description_short": lang(rt.Description, nil),
 		"price": fmt.Sprintf("%.6f", rt.PricePerNight), "active": "1", "id_tax_rules_group": rt.TaxRulesGroup,
 		"associations": map[string]any{"services": services}}
 }

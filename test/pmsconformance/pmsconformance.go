@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -25,8 +26,13 @@ type Target struct {
 	PMS pms.PMS
 	// Hotel is that hotel.
 	Hotel pms.Hotel
-	// HotelName is its name as the PMS keeps it.
+	// HotelName is its name as the PMS keeps it (in every language).
 	HotelName string
+	// Languages are the language codes the PMS keeps its texts in, its
+	// default first: every room type must be named in each of them, and
+	// when there are several, at least one room type's names must differ
+	// (a translation, not one text under several codes).
+	Languages []string
 	// UnknownHotel is a hotel id the PMS does not have.
 	UnknownHotel pms.Hotel
 	// Today is the date in the hotels' time zone (past stays are refused).
@@ -124,8 +130,13 @@ func (c *contract) hotelInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Name != c.HotelName || info.Address == "" || info.City == "" {
-		t.Fatalf("hotel info %+v, want %q with an address and a city", info, c.HotelName)
+	if info.Address == "" || info.City == "" {
+		t.Fatalf("hotel info %+v, want an address and a city", info)
+	}
+	for _, l := range append([]string{""}, c.Languages...) {
+		if got := info.Name.In(l); got != c.HotelName {
+			t.Errorf("hotel name in %q is %q, want %q", l, got, c.HotelName)
+		}
 	}
 }
 
@@ -137,10 +148,22 @@ func (c *contract) roomTypes(t *testing.T) {
 	if len(types) == 0 {
 		t.Fatal("no room types")
 	}
+	translated := false
 	for _, rt := range types {
-		if rt.ID <= 0 || rt.Name == "" || rt.MaxAdults < 1 || rt.Capacity() < rt.MaxAdults {
+		if rt.ID <= 0 || rt.Name.Empty() || rt.MaxAdults < 1 || rt.Capacity() < rt.MaxAdults {
 			t.Errorf("room type %+v: want an id, the PMS's name and a capacity", rt)
 		}
+		for _, l := range c.Languages {
+			if rt.Name[l] == "" {
+				t.Errorf("room type %d is named %v: no name in %q", rt.ID, rt.Name, l)
+			}
+		}
+		if len(c.Languages) > 1 && rt.Name[c.Languages[0]] != rt.Name[c.Languages[1]] {
+			translated = true
+		}
+	}
+	if len(c.Languages) > 1 && !translated {
+		t.Errorf("no room type has a name in %q different from its name in %q", c.Languages[1], c.Languages[0])
 	}
 }
 
@@ -150,7 +173,7 @@ func (c *contract) availability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := map[int]string{}
+	names := map[int]pms.Text{}
 	for _, rt := range types {
 		names[rt.ID] = rt.Name
 	}
@@ -163,8 +186,8 @@ func (c *contract) availability(t *testing.T) {
 		t.Fatalf("availability %+v: want offers and a currency", a)
 	}
 	for _, o := range a.Offers {
-		if o.Available < 1 || o.TotalPrice <= 0 || names[o.RoomType.ID] != o.RoomType.Name || !o.RoomType.Holds(s) {
-			t.Errorf("offer %+v: want rooms, a price, the room type's own name %q and room for the party", o, names[o.RoomType.ID])
+		if o.Available < 1 || o.TotalPrice <= 0 || !maps.Equal(names[o.RoomType.ID], o.RoomType.Name) || !o.RoomType.Holds(s) {
+			t.Errorf("offer %+v: want rooms, a price, the room type's own names %v and room for the party", o, names[o.RoomType.ID])
 		}
 	}
 }

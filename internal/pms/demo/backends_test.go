@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sync"
 	"testing"
@@ -78,18 +79,19 @@ func TestSampleHotelsHaveTheirOwnProperty(t *testing.T) {
 	// Thursday (weekday) and Friday (weekend) nights, for two adults.
 	stay := pms.Stay{CheckIn: d("2025-12-04"), CheckOut: d("2025-12-06"), Adults: 2}
 	for _, c := range []struct {
-		hotel                     pms.Hotel
-		name, address, city, room string
-		roomTypes, roomID         int
-		price                     float64
+		hotel               pms.Hotel
+		name, address, city string
+		room                pms.Text
+		roomTypes, roomID   int
+		price               float64
 	}{
-		{madrid, "Hotel Madrid Central", "Calle Mayor 1", "Madrid", "Double", 5, 2, 100 + 130},
-		{barcelona, "Hotel Barcelona Beach", "Passeig Marítim de la Barceloneta 32", "Barcelona", "Doble Vista Ciudad", 4, 1, 110 + 140},
-		{sevilla, "Hotel Sevilla Plaza", "Plaza Nueva 7", "Sevilla", "Doble Patio", 4, 2, 90 + 115},
-		{pms.Hotel{TenantID: "tenant_without_pms_id"}, "Hotel Demo", "Calle del Ejemplo 1", "Madrid", "Double", 5, 2, 100 + 130},
+		{madrid, "Hotel Madrid Central", "Calle Mayor 1", "Madrid", pms.Text{"es": "Habitación doble", "en": "Double room"}, 5, 2, 100 + 130},
+		{barcelona, "Hotel Barcelona Beach", "Passeig Marítim de la Barceloneta 32", "Barcelona", pms.Text{"es": "Doble Vista Ciudad", "en": "Double City View"}, 4, 1, 110 + 140},
+		{sevilla, "Hotel Sevilla Plaza", "Plaza Nueva 7", "Sevilla", pms.Text{"es": "Doble Patio", "en": "Double Courtyard"}, 4, 2, 90 + 115},
+		{pms.Hotel{TenantID: "tenant_without_pms_id"}, "Hotel Demo", "Calle del Ejemplo 1", "Madrid", pms.Text{"es": "Habitación doble", "en": "Double room"}, 5, 2, 100 + 130},
 	} {
 		info, err := p.HotelInfo(ctx, c.hotel)
-		if err != nil || info.Name != c.name || info.Address != c.address || info.City != c.city || info.TimeZone != "Europe/Madrid" {
+		if err != nil || info.Name.In("es") != c.name || info.Name.In("en") != c.name || info.Address != c.address || info.City != c.city || info.TimeZone != "Europe/Madrid" {
 			t.Errorf("%s: HotelInfo = %+v, %v", c.hotel.TenantID, info, err)
 		}
 		rts, err := p.RoomTypes(ctx, c.hotel)
@@ -105,7 +107,7 @@ func TestSampleHotelsHaveTheirOwnProperty(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o, ok := offerFor(t, av, c.roomID); !ok || o.RoomType.Name != c.room || o.TotalPrice != c.price {
+		if o, ok := offerFor(t, av, c.roomID); !ok || !maps.Equal(o.RoomType.Name, c.room) || o.TotalPrice != c.price {
 			t.Errorf("%s: offer of room type %d = %+v, want %s at %v", c.hotel.TenantID, c.roomID, o, c.room, c.price)
 		}
 	}
@@ -160,7 +162,7 @@ func TestPartiesNoRoomHoldsAreRefused(t *testing.T) {
 		t.Errorf("booking five guests in Sevilla: %v, want a PartyTooLargeError", err)
 	}
 	av, err := p.Availability(ctx, madrid, five)
-	if err != nil || len(av.Offers) != 1 || av.Offers[0].RoomType.Name != "Family" {
+	if err != nil || len(av.Offers) != 1 || av.Offers[0].RoomType.Name.In("en") != "Family room" {
 		t.Errorf("five guests in Madrid: %+v, %v; want the family room", av.Offers, err)
 	}
 	// A party some room holds, but not the one asked for, is the guest's
@@ -276,7 +278,7 @@ func TestConcurrentBookingsOfTheLastRoom(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		lastRoom := WithProperty(func(string) Property {
 			pr := DefaultProperty("Tiny")
-			pr.Rooms = []Room{{Type: pms.RoomType{ID: 7, Name: "Double", MaxAdults: 2, MaxGuests: 2}, Count: 1, WeekdayRate: 100, WeekendRate: 100}}
+			pr.Rooms = []Room{{Type: pms.RoomType{ID: 7, Name: pms.Untranslated("Double"), MaxAdults: 2, MaxGuests: 2}, Count: 1, WeekdayRate: 100, WeekendRate: 100}}
 			return pr
 		})
 		one, other := b.instances(WithClock(fixedClock), lastRoom)

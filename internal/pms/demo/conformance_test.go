@@ -16,6 +16,7 @@ func TestDemoKeepsThePMSContract(t *testing.T) {
 			PMS:          b.open(),
 			Hotel:        barcelona,
 			HotelName:    "Hotel Barcelona Beach",
+			Languages:    []string{"es", "en"},
 			UnknownHotel: pms.Hotel{TenantID: "tenant_hotel_bcn", PMSID: 99},
 			Today:        pms.DateOf(time.Now().In(loc)),
 		})

@@ -25,6 +25,10 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/pms"
 )
 
+// Language is the language the demo's hotels keep their records in: a
+// booking's RoomName is the room type's name in it.
+const Language = "es"
+
 // MaxNights bounds a stay the demo accepts, so a typo cannot make it walk
 // years of calendar.
 const MaxNights = 30
@@ -233,7 +237,7 @@ func (p *PMS) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, error)
 	}
 	pr := ht.prop
 	return pms.HotelInfo{
-		Name:         pr.Name,
+		Name:         pms.Untranslated(pr.Name),
 		Address:      pr.Address,
 		City:         pr.City,
 		Phone:        pr.Phone,
@@ -278,7 +282,7 @@ func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Bo
 		return pms.Booking{}, err
 	}
 	if !r.Type.Holds(req.Stay) {
-		return pms.Booking{}, fmt.Errorf("%w: %s takes at most %d guests (%d adults, %d children)", pms.ErrInvalid, r.Type.Name, r.Type.Capacity(), r.Type.MaxAdults, r.Type.MaxChildren)
+		return pms.Booking{}, fmt.Errorf("%w: %s takes at most %d guests (%d adults, %d children)", pms.ErrInvalid, r.Type.Name.In(Language), r.Type.Capacity(), r.Type.MaxAdults, r.Type.MaxChildren)
 	}
 	stay := req.Stay
 	stay.ChildAges = slices.Clone(stay.ChildAges)
@@ -286,7 +290,7 @@ func (p *PMS) CreateBooking(ctx context.Context, req pms.BookingRequest) (pms.Bo
 		Reference:  req.Reference,
 		Status:     pms.BookingNew,
 		RoomTypeID: r.Type.ID,
-		RoomName:   r.Type.Name,
+		RoomName:   r.Type.Name.In(Language),
 		Stay:       stay,
 		Guest:      req.Guest,
 		TotalPrice: price(r, req.Stay),

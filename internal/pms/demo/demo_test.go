@@ -65,7 +65,7 @@ func TestAvailabilityPricesWeekendsAndFiltersByParty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(av.Offers) != 1 || av.Offers[0].RoomType.Name != "Family" {
+	if len(av.Offers) != 1 || av.Offers[0].RoomType.Name["es"] != "Habitación familiar" {
 		t.Errorf("three adults and two children: offers %+v, want only Family", av.Offers)
 	}
 }
@@ -236,7 +236,7 @@ func TestTenantsHaveSeparateProperties(t *testing.T) {
 		t.Errorf("bcn doubles = %d, want 5 (madrid's booking is not bcn's)", o.Available)
 	}
 	info, err := p.HotelInfo(ctx, bcn)
-	if err != nil || info.Name != "Hotel tenant_hotel_bcn" || info.CheckInTime != "15:00" || info.CheckOutTime != "12:00" || info.TimeZone != "Europe/Madrid" {
+	if err != nil || info.Name.In("es") != "Hotel tenant_hotel_bcn" || info.CheckInTime != "15:00" || info.CheckOutTime != "12:00" || info.TimeZone != "Europe/Madrid" {
 		t.Errorf("HotelInfo = %+v, %v", info, err)
 	}
 	rts, err := p.RoomTypes(ctx, bcn)
@@ -253,7 +253,7 @@ func TestTenantsHaveSeparateProperties(t *testing.T) {
 func TestConcurrentBookingsCannotOversell(t *testing.T) {
 	p := New(WithClock(fixedClock), WithProperty(func(string) Property {
 		pr := DefaultProperty("Tiny")
-		pr.Rooms = []Room{{Type: pms.RoomType{ID: 7, Name: "Double", MaxAdults: 2}, Count: 3, WeekdayRate: 100, WeekendRate: 100}}
+		pr.Rooms = []Room{{Type: pms.RoomType{ID: 7, Name: pms.Untranslated("Double"), MaxAdults: 2}, Count: 3, WeekdayRate: 100, WeekendRate: 100}}
 		return pr
 	}))
 	ctx := context.Background()

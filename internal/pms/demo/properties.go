@@ -27,11 +27,11 @@ func SampleProperties() map[int]Property {
 			TimeZone:     "Europe/Madrid",
 			Currency:     "EUR",
 			Rooms: []Room{
-				{Type: pms.RoomType{ID: 1, Name: "Single", MaxAdults: 1, MaxChildren: 0, MaxGuests: 1, Description: "Habitación individual, cama de 105 cm"}, Count: 4, WeekdayRate: 70, WeekendRate: 85},
-				{Type: pms.RoomType{ID: 2, Name: "Double", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación doble, cama de matrimonio"}, Count: 5, WeekdayRate: 100, WeekendRate: 130},
-				{Type: pms.RoomType{ID: 3, Name: "Twin", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación con dos camas individuales"}, Count: 4, WeekdayRate: 95, WeekendRate: 120},
-				{Type: pms.RoomType{ID: 4, Name: "Suite", MaxAdults: 2, MaxChildren: 2, MaxGuests: 4, Description: "Suite con salón y bañera"}, Count: 3, WeekdayRate: 180, WeekendRate: 230},
-				{Type: pms.RoomType{ID: 5, Name: "Family", MaxAdults: 4, MaxChildren: 2, MaxGuests: 5, Description: "Habitación familiar, cama doble y literas"}, Count: 3, WeekdayRate: 150, WeekendRate: 190},
+				{Type: pms.RoomType{ID: 1, Name: bilingual("Habitación individual", "Single room"), MaxAdults: 1, MaxChildren: 0, MaxGuests: 1, Description: bilingual("Habitación individual, cama de 105 cm", "Single room, 105 cm bed")}, Count: 4, WeekdayRate: 70, WeekendRate: 85},
+				{Type: pms.RoomType{ID: 2, Name: bilingual("Habitación doble", "Double room"), MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: bilingual("Habitación doble, cama de matrimonio", "Double room, queen-size bed")}, Count: 5, WeekdayRate: 100, WeekendRate: 130},
+				{Type: pms.RoomType{ID: 3, Name: bilingual("Habitación con dos camas", "Twin room"), MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: bilingual("Habitación con dos camas individuales", "Room with two single beds")}, Count: 4, WeekdayRate: 95, WeekendRate: 120},
+				{Type: pms.RoomType{ID: 4, Name: bilingual("Suite", "Suite"), MaxAdults: 2, MaxChildren: 2, MaxGuests: 4, Description: bilingual("Suite con salón y bañera", "Suite with a living room and a bathtub")}, Count: 3, WeekdayRate: 180, WeekendRate: 230},
+				{Type: pms.RoomType{ID: 5, Name: bilingual("Habitación familiar", "Family room"), MaxAdults: 4, MaxChildren: 2, MaxGuests: 5, Description: bilingual("Habitación familiar, cama doble y literas", "Family room, double bed and bunk beds")}, Count: 3, WeekdayRate: 150, WeekendRate: 190},
 			},
 		},
 		BarcelonaBeach: {
@@ -47,10 +47,10 @@ func SampleProperties() map[int]Property {
 			TimeZone:     "Europe/Madrid",
 			Currency:     "EUR",
 			Rooms: []Room{
-				{Type: pms.RoomType{ID: 1, Name: "Doble Vista Ciudad", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación doble con vistas a la ciudad"}, Count: 6, WeekdayRate: 110, WeekendRate: 140},
-				{Type: pms.RoomType{ID: 2, Name: "Doble Vista Mar", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación doble con balcón al mar"}, Count: 6, WeekdayRate: 140, WeekendRate: 180},
-				{Type: pms.RoomType{ID: 3, Name: "Suite Frente al Mar", MaxAdults: 3, MaxChildren: 1, MaxGuests: 4, Description: "Suite con terraza privada frente a la playa"}, Count: 2, WeekdayRate: 260, WeekendRate: 320},
-				{Type: pms.RoomType{ID: 4, Name: "Familiar Dúplex", MaxAdults: 4, MaxChildren: 3, MaxGuests: 6, Description: "Dúplex con dos dormitorios y salón"}, Count: 2, WeekdayRate: 210, WeekendRate: 260},
+				{Type: pms.RoomType{ID: 1, Name: bilingual("Doble Vista Ciudad", "Double City View"), MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: bilingual("Habitación doble con vistas a la ciudad", "Double room with city views")}, Count: 6, WeekdayRate: 110, WeekendRate: 140},
+				{Type: pms.RoomType{ID: 2, Name: bilingual("Doble Vista Mar", "Double Sea View"), MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: bilingual("Habitación doble con balcón al mar", "Double room with a sea-view balcony")}, Count: 6, WeekdayRate: 140, WeekendRate: 180},
+				{Type: pms.RoomType{ID: 3, Name: bilingual("Suite Frente al Mar", "Seafront Suite"), MaxAdults: 3, MaxChildren: 1, MaxGuests: 4, Description: bilingual("Suite con terraza privada frente a la playa", "Suite with a private terrace on the beach")}, Count: 2, WeekdayRate: 260, WeekendRate: 320},
+				{Type: pms.RoomType{ID: 4, Name: bilingual("Familiar Dúplex", "Family Duplex"), MaxAdults: 4, MaxChildren: 3, MaxGuests: 6, Description: bilingual("Dúplex con dos dormitorios y salón", "Duplex with two bedrooms and a living room")}, Count: 2, WeekdayRate: 210, WeekendRate: 260},
 			},
 		},
 		SevillaPlaza: {
@@ -66,14 +66,17 @@ func SampleProperties() map[int]Property {
 			TimeZone:     "Europe/Madrid",
 			Currency:     "EUR",
 			Rooms: []Room{
-				{Type: pms.RoomType{ID: 1, Name: "Individual", MaxAdults: 1, MaxGuests: 1, Description: "Habitación individual interior"}, Count: 3, WeekdayRate: 65, WeekendRate: 80},
-				{Type: pms.RoomType{ID: 2, Name: "Doble Patio", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Habitación doble con ventana al patio andaluz"}, Count: 8, WeekdayRate: 90, WeekendRate: 115},
-				{Type: pms.RoomType{ID: 3, Name: "Habitación Dos Camas", MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: "Dos camas individuales"}, Count: 4, WeekdayRate: 88, WeekendRate: 110},
-				{Type: pms.RoomType{ID: 4, Name: "Suite Giralda", MaxAdults: 2, MaxChildren: 2, MaxGuests: 4, Description: "Suite con vistas a la Giralda"}, Count: 2, WeekdayRate: 200, WeekendRate: 250},
+				{Type: pms.RoomType{ID: 1, Name: bilingual("Individual", "Single"), MaxAdults: 1, MaxGuests: 1, Description: bilingual("Habitación individual interior", "Inside single room")}, Count: 3, WeekdayRate: 65, WeekendRate: 80},
+				{Type: pms.RoomType{ID: 2, Name: bilingual("Doble Patio", "Double Courtyard"), MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: bilingual("Habitación doble con ventana al patio andaluz", "Double room overlooking the Andalusian courtyard")}, Count: 8, WeekdayRate: 90, WeekendRate: 115},
+				{Type: pms.RoomType{ID: 3, Name: bilingual("Habitación Dos Camas", "Twin Room"), MaxAdults: 2, MaxChildren: 1, MaxGuests: 3, Description: bilingual("Dos camas individuales", "Two single beds")}, Count: 4, WeekdayRate: 88, WeekendRate: 110},
+				{Type: pms.RoomType{ID: 4, Name: bilingual("Suite Giralda", "Giralda Suite"), MaxAdults: 2, MaxChildren: 2, MaxGuests: 4, Description: bilingual("Suite con vistas a la Giralda", "Suite with views of the Giralda")}, Count: 2, WeekdayRate: 200, WeekendRate: 250},
 			},
 		},
 	}
 }
+
+// bilingual is a text of the demo in Spanish and English.
+func bilingual(es, en string) pms.Text { return pms.Text{"es": es, "en": en} }
 
 // DefaultProperty is the property of a tenant with no PMS id (and of every
 // tenant when WithProperty says so), named name ("Hotel Demo" when empty):

@@ -6,8 +6,11 @@
 //
 // Authentication is the webservice key as HTTP Basic username with an empty
 // password; every call asks for output_format=JSON. The key needs GET on
-// hotels, hotel_room_types, room_types and orders, POST on hotel_ari, and
-// GET/POST/PUT on bookings.
+// hotels, hotel_room_types, room_types, services, orders and languages, POST
+// on hotel_ari, and GET/POST/PUT on bookings. Names and descriptions are
+// kept in every language the shop has (pms.Text, by the languages' ISO
+// codes); a key that may not read languages gets them in the first
+// language QloApps gives, untranslated.
 //
 // Errors wrap the pms sentinels: 401/403 → ErrUnauthorized, 404 →
 // ErrNotFound, a booking QloApps refuses because the rooms are gone →
@@ -52,6 +55,7 @@ const (
 	EndpointBooking        = "/api/bookings/{id}"
 	EndpointOrders         = "/api/orders"
 	EndpointServices       = "/api/services"
+	EndpointLanguages      = "/api/languages"
 )
 
 // Config configures a Client.
@@ -67,9 +71,6 @@ type Config struct {
 	// Currency is the ISO code bookings are made in. Empty: the currency
 	// QloApps reports in hotel_ari answers (asked once when needed).
 	Currency string
-	// LanguageID picks the language of multilingual fields (names,
-	// descriptions); 0 takes the first one QloApps returns.
-	LanguageID int
 	// HTTPClient makes the requests; nil uses a client with sane transport
 	// timeouts. Request deadlines come from the caller's context.
 	HTTPClient *http.Client
@@ -91,6 +92,7 @@ type Client struct {
 	loc      *time.Location
 	currency atomic.Pointer[string] // learned from hotel_ari when cfg.Currency is empty
 	rooms    roomFactsCache
+	langs    languageCache
 }
 
 var (
@@ -370,8 +372,8 @@ func (c *Client) Availability(ctx context.Context, h pms.Hotel, s pms.Stay) (pms
 		if !known.Holds(s) {
 			continue
 		}
-		if name := rt.Name.pick(c.cfg.LanguageID); name != "" {
-			known.Name = name
+		if known.Name.Empty() {
+			known.Name = rt.Name.text(nil, strings.TrimSpace)
 		}
 		out.Offers = append(out.Offers, pms.Offer{RoomType: known, Available: n, TotalPrice: price})
 	}
@@ -407,9 +409,13 @@ func (c *Client) HotelInfo(ctx context.Context, h pms.Hotel) (pms.HotelInfo, err
 	if ans.Hotel == nil {
 		return pms.HotelInfo{}, malformed(r, errors.New("no hotel object"))
 	}
+	codes, err := c.languageCodes(ctx)
+	if err != nil {
+		return pms.HotelInfo{}, err
+	}
 	ho := ans.Hotel
 	return pms.HotelInfo{
-		Name:         ho.HotelName.pick(c.cfg.LanguageID),
+		Name:         ho.HotelName.text(codes, strings.TrimSpace),
 		Address:      strings.TrimSpace(string(ho.Address)),
 		City:         strings.TrimSpace(string(ho.City)),
 		Phone:        strings.TrimSpace(string(ho.Phone)),
@@ -535,6 +541,10 @@ func (c *Client) readRoomTypes(ctx context.Context, h pms.Hotel) ([]roomTypeFact
 	if err != nil {
 		return nil, err
 	}
+	codes, err := c.languageCodes(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]roomTypeFacts, 0, len(*hrt.List))
 	for _, t := range *hrt.List {
 		maxA, maxC := int(t.MaxAdults), int(t.MaxChildren)
@@ -548,11 +558,11 @@ func (c *Client) readRoomTypes(ctx context.Context, h pms.Hotel) ([]roomTypeFact
 		out = append(out, roomTypeFacts{
 			RoomType: pms.RoomType{
 				ID:          int(t.IDProduct),
-				Name:        p.Name.pick(c.cfg.LanguageID),
+				Name:        p.Name.text(codes, strings.TrimSpace),
 				MaxAdults:   maxA,
 				MaxChildren: maxC,
 				MaxGuests:   int(t.MaxGuests),
-				Description: plainText(p.DescriptionShort.pick(c.cfg.LanguageID)),
+				Description: p.DescriptionShort.text(codes, plainText),
 			},
 			TaxRulesGroup: int(p.IDTaxRulesGroup),
 		})
@@ -620,6 +630,65 @@ func (c *Client) roomFacts(ctx context.Context, h pms.Hotel) ([]roomTypeFacts, e
 	}
 	c.rooms.put(h.PropertyID(), facts)
 	return facts, nil
+}
+
+// languageCache keeps QloApps' language codes for roomFactsTTL.
+type languageCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	codes map[int]string
+	known bool
+}
+
+// languageCodes are QloApps' active languages, id → ISO 639-1 code, read
+// from /api/languages at most every roomFactsTTL. It is nil, with no
+// error, when the key may not read languages (401, as for a key made
+// before this client read them): texts are then kept in one language,
+// untranslated, rather than failing every call.
+func (c *Client) languageCodes(ctx context.Context) (map[int]string, error) {
+	c.langs.mu.Lock()
+	if c.langs.known && time.Since(c.langs.at) < roomFactsTTL {
+		codes := c.langs.codes
+		c.langs.mu.Unlock()
+		return codes, nil
+	}
+	c.langs.mu.Unlock()
+	r := request{method: http.MethodGet, endpoint: EndpointLanguages, path: "/api/languages",
+		query: url.Values{"display": {"[id,iso_code,active]"}}}
+	raw, err := c.do(ctx, r, nil)
+	var codes map[int]string
+	var ae *APIError
+	switch {
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
+	case err != nil:
+		return nil, err
+	case isEmptyList(raw):
+		codes = map[int]string{}
+	default:
+		var ans struct {
+			List *flexList[struct {
+				ID      flexInt    `json:"id"`
+				ISOCode flexString `json:"iso_code"`
+				Active  flexInt    `json:"active"`
+			}] `json:"languages"`
+		}
+		if err := json.Unmarshal(raw, &ans); err != nil {
+			return nil, malformed(r, err)
+		}
+		if ans.List == nil {
+			return nil, malformed(r, errors.New("no languages list"))
+		}
+		codes = map[int]string{}
+		for _, l := range *ans.List {
+			if code := pms.LanguageCode(string(l.ISOCode)); l.ID > 0 && code != "" && l.Active == 1 {
+				codes[int(l.ID)] = code
+			}
+		}
+	}
+	c.langs.mu.Lock()
+	c.langs.at, c.langs.codes, c.langs.known = time.Now(), codes, true
+	c.langs.mu.Unlock()
+	return codes, nil
 }
 
 // roomFactsTTL is how long the room types read for a hotel are reused.

@@ -3,6 +3,7 @@ package qloapps_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,6 +17,46 @@ import (
 const key = "TESTKEY0123456789ABCDEFGHIJKLMNO"
 
 var hotel1 = pms.Hotel{TenantID: "t1", PMSID: 1}
+
+// generalRooms are the fake's room type 1's names, by the ISO codes of its
+// languages.
+var generalRooms = pms.Text{"en": "General Rooms", "es": "Habitaciones generales"}
+
+// A key that may not read the shop's languages (made before the client
+// read them) still gets names: the first language's, untranslated; and
+// the languages are asked again later, not on every call.
+func TestNamesWithoutLanguages(t *testing.T) {
+	fake := fakeqloapps.Start(t, key)
+	fake.Inject(fakeqloapps.Languages, 1, fakeqloapps.Unauthorized, 0)
+	c := newClient(t, fake)
+	rts, err := c.RoomTypes(ctxT(t), hotel1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rts) != 2 || !maps.Equal(rts[0].Name, pms.Untranslated("General Rooms")) {
+		t.Fatalf("room types without languages: %+v", rts)
+	}
+	if info, err := c.HotelInfo(ctxT(t), hotel1); err != nil || info.Name.In("es") != "The Hotel Prime" {
+		t.Fatalf("hotel info without languages: %+v, %v", info, err)
+	}
+	if n := fake.Calls(fakeqloapps.Languages); n != 1 {
+		t.Errorf("languages asked %d times, want once", n)
+	}
+}
+
+// An answer that breaks the languages' shape is the PMS failing, not a
+// shop with no languages.
+func TestMalformedLanguages(t *testing.T) {
+	fake := fakeqloapps.Start(t, key)
+	fake.Inject(fakeqloapps.Languages, 1, fakeqloapps.MalformedJSON, 0)
+	c := newClient(t, fake)
+	if _, err := c.RoomTypes(ctxT(t), hotel1); !errors.Is(err, pms.ErrMalformed) || !errors.Is(err, pms.ErrUnavailable) {
+		t.Fatalf("malformed languages: %v, want ErrMalformed and ErrUnavailable", err)
+	}
+	if rts, err := c.RoomTypes(ctxT(t), hotel1); err != nil || !maps.Equal(rts[0].Name, generalRooms) {
+		t.Fatalf("after the fault: %+v, %v", rts, err)
+	}
+}
 
 func newClient(t *testing.T, fake *fakeqloapps.Server, mutate ...func(*qloapps.Config)) *qloapps.Client {
 	t.Helper()
@@ -57,7 +98,7 @@ func TestAvailabilityMapsRoomTypesPricesAndCurrency(t *testing.T) {
 		t.Fatalf("got %+v", a)
 	}
 	g, d := a.Offers[0], a.Offers[1]
-	if g.RoomType.ID != 1 || g.RoomType.Name != "General Rooms" || g.Available != 3 || g.TotalPrice != 220 {
+	if g.RoomType.ID != 1 || !maps.Equal(g.RoomType.Name, generalRooms) || g.Available != 3 || g.TotalPrice != 220 {
 		t.Errorf("general offer = %+v, want id 1, 3 rooms, 220 (2 nights × 100 + 10%%)", g)
 	}
 	if d.RoomType.ID != 2 || d.Available != 2 || d.TotalPrice != 330 {
@@ -112,9 +153,9 @@ func TestHotelInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pms.HotelInfo{Name: "Hotel Siete", Address: "Calle Mayor 7", City: "Sevilla", Phone: "+34 954 000 000",
+	want := pms.HotelInfo{Name: pms.Text{"en": "Hotel Siete", "es": "Hotel Siete"}, Address: "Calle Mayor 7", City: "Sevilla", Phone: "+34 954 000 000",
 		Email: "info@siete.example", CheckInTime: "14:00", CheckOutTime: "11:30", TimeZone: "Europe/Madrid"}
-	if info.Name != want.Name || info.Address != want.Address || info.City != want.City || info.Phone != want.Phone ||
+	if !maps.Equal(info.Name, want.Name) || info.Address != want.Address || info.City != want.City || info.Phone != want.Phone ||
 		info.Email != want.Email || info.CheckInTime != want.CheckInTime || info.CheckOutTime != want.CheckOutTime ||
 		info.TimeZone != want.TimeZone {
 		t.Fatalf("got %+v\nwant %+v", info, want)
@@ -134,11 +175,11 @@ func TestRoomTypes(t *testing.T) {
 	if len(rts) != 2 {
 		t.Fatalf("got %+v", rts)
 	}
-	if rts[0].ID != 1 || rts[0].Name != "General Rooms" || rts[0].MaxAdults != 2 || rts[0].MaxChildren != 1 ||
-		rts[0].Description != "Simple and quiet." {
+	if rts[0].ID != 1 || !maps.Equal(rts[0].Name, generalRooms) || rts[0].MaxAdults != 2 || rts[0].MaxChildren != 1 ||
+		!maps.Equal(rts[0].Description, pms.Text{"en": "Simple and quiet.", "es": "Simple and quiet."}) {
 		t.Errorf("room type 1 = %+v", rts[0])
 	}
-	if rts[1].ID != 2 || rts[1].Name != "Delux Rooms" || rts[1].MaxAdults != 3 {
+	if rts[1].ID != 2 || rts[1].Name.In("es") != "Habitaciones de lujo" || rts[1].Name.In("en") != "Delux Rooms" || rts[1].MaxAdults != 3 {
 		t.Errorf("room type 2 = %+v", rts[1])
 	}
 	// A hotel with no room types: PrestaShop answers a bare [].

@@ -114,17 +114,32 @@ func (l *langField) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// pick returns the text in language id, or the first text when id is 0 or absent.
-func (l langField) pick(id int) string {
+// first is the first text of the field ("" when it has none).
+func (l langField) first() string {
 	for _, v := range l {
-		if id != 0 && int(v.ID) == id {
+		if v.Value != "" {
 			return string(v.Value)
 		}
 	}
-	if len(l) > 0 {
-		return string(l[0].Value)
-	}
 	return ""
+}
+
+// text is the field in every language QloApps gave it in, by ISO code
+// (codes: QloApps' language ids to their codes), each text passed through
+// clean. Without codes (the key may not read languages), or when no
+// language is known (a plain string), it is the first text, untranslated.
+func (l langField) text(codes map[int]string, clean func(string) string) pms.Text {
+	t := pms.Text{}
+	for _, v := range l {
+		code, ok := codes[int(v.ID)]
+		if s := clean(string(v.Value)); ok && s != "" {
+			t[code] = s
+		}
+	}
+	if len(t) == 0 {
+		return pms.Untranslated(clean(l.first()))
+	}
+	return t
 }
 
 // flexList is a JSON list, or an object whose values are the elements (PHP

@@ -131,16 +131,17 @@ func TestWrapperServesStaleFromRedis(t *testing.T) {
 		if fail {
 			return pms.HotelInfo{}, pms.ErrUnavailable
 		}
-		return pms.HotelInfo{Name: "Redis Hotel", CheckInTime: "15:00"}, nil
+		return pms.HotelInfo{Name: pms.Text{"es": "Hotel Redis", "en": "Redis Hotel"}, CheckInTime: "15:00"}, nil
 	}}
 	opts := Options{Now: clk.Now, MaxAttempts: 1}
 	p := Wrap(st, NewBreaker(BreakerSettings{}), NewRedisCache(client, prefix), opts)
 	if _, err := p.HotelInfo(bg(t), hotel1); err != nil {
 		t.Fatal(err)
 	}
-	// Another instance sharing Redis answers from the same entry.
+	// Another instance sharing Redis answers from the same entry, with the
+	// name in every language: the entry is the hotel's, not one guest's.
 	p2 := Wrap(st, NewBreaker(BreakerSettings{}), NewRedisCache(client, prefix), opts)
-	if info, err := p2.HotelInfo(bg(t), hotel1); err != nil || info.Name != "Redis Hotel" || calls != 1 {
+	if info, err := p2.HotelInfo(bg(t), hotel1); err != nil || info.Name.In("en") != "Redis Hotel" || info.Name.In("es") != "Hotel Redis" || calls != 1 {
 		t.Fatalf("second instance: %+v, %v, PMS calls %d", info, err, calls)
 	}
 	clk.Advance(2 * time.Hour)
@@ -165,10 +166,10 @@ func TestCacheErrorsFallBackToThePMS(t *testing.T) {
 		DialerRetries: 1, DialerRetryTimeout: time.Millisecond})
 	defer client.Close()
 	var cacheErrs int
-	st := &stub{hotelInfo: func(context.Context) (pms.HotelInfo, error) { return pms.HotelInfo{Name: "Up"}, nil }}
+	st := &stub{hotelInfo: func(context.Context) (pms.HotelInfo, error) { return pms.HotelInfo{Name: pms.Untranslated("Up")}, nil }}
 	p := Wrap(st, nil, NewRedisCache(client, "x:"), Options{OnCacheError: func(string, error) { cacheErrs++ }})
 	info, err := p.HotelInfo(bg(t), hotel1)
-	if err != nil || info.Name != "Up" || cacheErrs != 2 {
+	if err != nil || info.Name.In("es") != "Up" || cacheErrs != 2 {
 		t.Fatalf("%+v, %v, cache errors %d (get and set)", info, err, cacheErrs)
 	}
 }

@@ -218,7 +218,7 @@ func TestReadsRetryOn5xxWithBackoff(t *testing.T) {
 	rDecode := delta(retryAttempts.WithLabelValues(OpRoomTypes, "decode"))
 	calls := delta(apiCalls)
 	info, err := p.HotelInfo(bg(t), hotel1)
-	if err != nil || info.Name != "The Hotel Prime" || info.Stale {
+	if err != nil || info.Name.In("en") != "The Hotel Prime" || info.Stale {
 		t.Fatalf("%+v, %v", info, err)
 	}
 	rts, err := p.RoomTypes(bg(t), hotel1)
@@ -383,8 +383,8 @@ type stub struct {
 
 func (s *stub) Availability(_ context.Context, _ pms.Hotel, st pms.Stay) (pms.Availability, error) {
 	return pms.Availability{Stay: st, Currency: "EUR", AsOf: time.Now(), Offers: []pms.Offer{
-		{RoomType: pms.RoomType{ID: 1, Name: "General Rooms"}, Available: 3, TotalPrice: 220},
-		{RoomType: pms.RoomType{ID: 2, Name: "Delux Rooms"}, Available: 2, TotalPrice: 330},
+		{RoomType: pms.RoomType{ID: 1, Name: pms.Untranslated("General Rooms")}, Available: 3, TotalPrice: 220},
+		{RoomType: pms.RoomType{ID: 2, Name: pms.Untranslated("Delux Rooms")}, Available: 2, TotalPrice: 330},
 	}}, nil
 }
 func (s *stub) HotelInfo(ctx context.Context, _ pms.Hotel) (pms.HotelInfo, error) {
@@ -410,7 +410,7 @@ func TestStaleServedForOutagesNotForAnswers(t *testing.T) {
 		if answer != nil {
 			return pms.HotelInfo{}, answer
 		}
-		return pms.HotelInfo{Name: "Stub"}, nil
+		return pms.HotelInfo{Name: pms.Untranslated("Stub")}, nil
 	}}
 	p := Wrap(st, NewBreaker(BreakerSettings{FailureThreshold: 100}), NewMemoryCache(MemoryCacheOptions{Now: clk.Now}),
 		Options{Now: clk.Now, MaxAttempts: 1})
@@ -423,7 +423,7 @@ func TestStaleServedForOutagesNotForAnswers(t *testing.T) {
 		fmt.Errorf("%w: %w", pms.ErrMalformed, pms.ErrUnavailable)} {
 		answer = e
 		info, err := p.HotelInfo(ctx, hotel1)
-		if err != nil || !info.Stale || info.Name != "Stub" {
+		if err != nil || !info.Stale || info.Name.In("es") != "Stub" {
 			t.Errorf("%v: %+v, %v; want the stale answer", e, info, err)
 		}
 	}
@@ -536,5 +536,37 @@ func TestConcurrentCallsDuringAnOutage(t *testing.T) {
 	wg.Wait()
 	if failures.Load() != 0 {
 		t.Fatalf("%d calls got no answer although every stay was cached", failures.Load())
+	}
+}
+
+// Room types are cached per hotel with every language's names: a Spanish
+// guest after an English one gets the Spanish names from the same entry,
+// and an entry cached before names had languages (one string) is still
+// read, as an untranslated name.
+func TestCachedRoomTypesKeepEveryLanguage(t *testing.T) {
+	fake := fakeqloapps.Start(t, key)
+	cache := NewMemoryCache(MemoryCacheOptions{})
+	p := Wrap(qlo(t, fake), NewBreaker(BreakerSettings{}), cache, Options{})
+	for range 2 {
+		rts, err := p.RoomTypes(bg(t), hotel1)
+		if err != nil || len(rts) != 2 || rts[0].Name.In("en") != "General Rooms" || rts[0].Name.In("es") != "Habitaciones generales" {
+			t.Fatalf("room types %+v, %v", rts, err)
+		}
+	}
+	if n := fake.Calls(fakeqloapps.HotelRoomTypes); n != 1 {
+		t.Errorf("QloApps asked %d times, want once (the second answer is the cached one)", n)
+	}
+	legacy := pms.Hotel{TenantID: "legacy", PMSID: 1}
+	old := `{"value":[{"ID":1,"Name":"Double","MaxAdults":2,"MaxChildren":1,"MaxGuests":3,"Description":"Habitación doble"}],"fetched_at":"` +
+		time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	if err := cache.Set(bg(t), hotelKey(OpRoomTypes, legacy), []byte(old), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rts, err := p.RoomTypes(bg(t), legacy)
+	if err != nil || len(rts) != 1 || rts[0].Name.In("en") != "Double" || rts[0].Description.In("es") != "Habitación doble" {
+		t.Fatalf("legacy entry: %+v, %v", rts, err)
+	}
+	if n := fake.Calls(fakeqloapps.HotelRoomTypes); n != 1 {
+		t.Errorf("the legacy entry was not read: QloApps asked %d times", n)
 	}
 }

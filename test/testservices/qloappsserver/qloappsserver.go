@@ -89,6 +89,7 @@ var WebservicePermissions = map[string][]string{
 	"orders":           {"GET"},
 	"hotel_ari":        {"POST"},
 	"bookings":         {"GET", "POST", "PUT"},
+	"languages":        {"GET"},
 }
 
 // Resources is the sorted list of WebservicePermissions' resources, which is

@@ -131,6 +131,9 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 	if err := showPricesTaxIncluded(ctx, db); err != nil {
 		return nil, err
 	}
+	if err := addSpanish(ctx, db); err != nil {
+		return nil, err
+	}
 	routerPath := filepath.Join(base, "router.php")
 	if err := os.WriteFile(routerPath, routerPHP, 0o644); err != nil {
 		return nil, err
@@ -350,4 +353,95 @@ func showPricesTaxIncluded(ctx context.Context, db *sql.DB) error {
 		return errors.Join(errors.New("showing prices tax included"), err)
 	}
 	return nil
+}
+
+// SpanishRoomTypeNames are the Spanish names addSpanish gives the demo
+// data's room types (products 1-4), by product id.
+var SpanishRoomTypeNames = map[int]string{
+	1: "Habitaciones generales",
+	2: "Habitaciones de lujo",
+	3: "Habitaciones ejecutivas",
+	4: "Habitaciones premium",
+}
+
+// addSpanish gives the shop a second language, Spanish (es), the way
+// QloApps adds one (Language::copyLanguageData): a qlo_lang row for the
+// shop, and a copy of the English row of every multilingual table
+// (qlo_*_lang with an id_lang column) for it; then the room types get
+// their SpanishRoomTypeNames. The installer cannot add it offline (a
+// country es install downloads the language pack), and the webservice
+// answers multilingual fields in every active language, so names differ
+// per language as in a hotel that translated them. It does nothing when
+// the shop has Spanish already.
+func addSpanish(ctx context.Context, db *sql.DB) (err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(errors.New("adding Spanish to QloApps"), err)
+		}
+	}()
+	p := TablePrefix
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+p+"lang WHERE iso_code = 'es'").Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT table_name, GROUP_CONCAT(column_name ORDER BY ordinal_position)
+		FROM information_schema.columns
+		WHERE table_schema = DATABASE() AND table_name LIKE ? AND table_name <> ?
+		GROUP BY table_name HAVING SUM(column_name = 'id_lang') = 1`, strings.ReplaceAll(p, "_", `\_`)+`%\_lang`, p+"lang")
+	if err != nil {
+		return err
+	}
+	tables := map[string][]string{}
+	for rows.Next() {
+		var table, cols string
+		if err := rows.Scan(&table, &cols); err != nil {
+			rows.Close()
+			return err
+		}
+		tables[table] = strings.Split(cols, ",")
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return errors.New("no multilingual tables found")
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "INSERT INTO "+p+"lang (name, active, iso_code, language_code, date_format_lite, date_format_full, is_rtl) "+
+		"VALUES ('Español (Spanish)', 1, 'es', 'es-es', 'd/m/Y', 'd/m/Y H:i:s', 0)")
+	if err != nil {
+		return err
+	}
+	es, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+p+"lang_shop (id_lang, id_shop) VALUES (?, 1)", es); err != nil {
+		return err
+	}
+	for table, cols := range tables {
+		sel := make([]string, len(cols))
+		for i, c := range cols {
+			sel[i] = "`" + c + "`"
+			if c == "id_lang" {
+				sel[i] = "?"
+			}
+		}
+		q := fmt.Sprintf("INSERT IGNORE INTO `%s` (`%s`) SELECT %s FROM `%s` WHERE id_lang = 1",
+			table, strings.Join(cols, "`, `"), strings.Join(sel, ", "), table)
+		if _, err := tx.ExecContext(ctx, q, es); err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+	}
+	for id, name := range SpanishRoomTypeNames {
+		if _, err := tx.ExecContext(ctx, "UPDATE "+p+"product_lang SET name = ? WHERE id_product = ? AND id_lang = ?", name, id, es); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
