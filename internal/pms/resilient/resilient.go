@@ -70,8 +70,11 @@ type Options struct {
 	// Timeout bounds a whole operation, retries included: no guest waits
 	// longer. Default 5s.
 	Timeout time.Duration
-	// AttemptTimeout bounds one call to the PMS, leaving room in Timeout
-	// for a retry. Default 2s (never more than Timeout).
+	// AttemptTimeout bounds one call to the PMS of an operation that may be
+	// retried, leaving room in Timeout for a retry. A call that is never
+	// retried (a booking without a reference, a cancellation) has the whole
+	// Timeout: cutting it short would only turn a slow PMS's success into
+	// an unknown outcome. Default 2s (never more than Timeout).
 	AttemptTimeout time.Duration
 	// MaxAttempts is how many times a retryable operation may call the PMS.
 	// Default 3; 1 disables retries.
@@ -228,7 +231,10 @@ func call[T any](p *PMS, ctx context.Context, op string, retry bool, fn func(con
 			return zero, err
 		}
 		note(ctx, attribute.Int("pms.attempts", attempt))
-		actx, cancel := context.WithTimeout(ctx, p.opts.AttemptTimeout)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if retry {
+			actx, cancel = context.WithTimeout(ctx, p.opts.AttemptTimeout)
+		}
 		start := time.Now()
 		apiCalls.Inc()
 		v, err := fn(actx)
