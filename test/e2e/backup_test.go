@@ -99,11 +99,13 @@ func TestBackupWipeRestoreThroughTheBinary(t *testing.T) {
 	s.waitReplies(guest, 1, 10*time.Second)
 	s.deliver(w, textMessage(guest, "wamid.bk-2-"+guest, "la doble"))
 	s.waitReplies(guest, 2, 10*time.Second)
-	s.deliver(w, textMessage(guest, "wamid.bk-3-"+guest, "sí"))
-	r := s.waitReplies(guest, 3, 10*time.Second)
-	number := bookingNumberRE.FindString(bodyText(r[2]))
+	s.deliver(w, textMessage(guest, "wamid.bk-3-"+guest, "sin email"))
+	s.waitReplies(guest, 3, 10*time.Second)
+	s.deliver(w, textMessage(guest, "wamid.bk-4-"+guest, "sí"))
+	r := s.waitReplies(guest, 4, 10*time.Second)
+	number := bookingNumberRE.FindString(bodyText(r[3]))
 	if number == "" {
-		t.Fatalf("no booking number in %q", bodyText(r[2]))
+		t.Fatalf("no booking number in %q", bodyText(r[3]))
 	}
 	s.waitQuiet(10 * time.Second)
 	s.in.Stop()
@@ -193,9 +195,9 @@ func TestBackupWipeRestoreThroughTheBinary(t *testing.T) {
 	// The restarted server carries on from the restored state: the booking
 	// made before the backup is found by its number.
 	s.in.Restart()
-	s.deliver(w, textMessage(guest, "wamid.bk-4-"+guest, "quiero cancelar la reserva "+number))
-	r = s.waitReplies(guest, 4, 10*time.Second)
-	mustSay(t, r[3], "Vas a cancelar la reserva "+number)
+	s.deliver(w, textMessage(guest, "wamid.bk-5-"+guest, "quiero cancelar la reserva "+number))
+	r = s.waitReplies(guest, 5, 10*time.Second)
+	mustSay(t, r[4], "Vas a cancelar la reserva "+number)
 }
 
 // The compose service's loop: `backup --every` backs up at once and then at

@@ -240,6 +240,9 @@ func FreePort() (int, error) {
 	if lo-1 > portFloor+1000 {
 		for range 64 {
 			port := portFloor + rand.IntN(lo-portFloor)
+			if !claimPort(port) {
+				continue
+			}
 			if l, err := net.Listen("tcp", ":"+strconv.Itoa(port)); err == nil {
 				l.Close()
 				return port, nil
@@ -253,6 +256,33 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// claimPort records that this process hands out port, so that no other test
+// process of the run hands it out too in the moment before its server binds
+// it (test packages run side by side, each drawing ports). A claim is a
+// file created exclusively; one older than portClaimTTL is stale and taken
+// over.
+func claimPort(port int) bool {
+	dir := filepath.Join(os.TempDir(), "agente-caddy-test-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return true // no claims possible: the bind check alone decides
+	}
+	path := filepath.Join(dir, strconv.Itoa(port))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+	if err == nil {
+		f.Close()
+		return true
+	}
+	if fi, serr := os.Stat(path); serr == nil && time.Since(fi.ModTime()) > portClaimTTL {
+		now := time.Now()
+		return os.Chtimes(path, now, now) == nil
+	}
+	return false
+}
+
+// portClaimTTL is how long a claimed port is not handed out again: longer
+// than any test keeps a server, shorter than it takes to run out of ports.
+const portClaimTTL = 30 * time.Minute
 
 // portFloor is the lowest port FreePort draws: under it live the well-known
 // and registered services a developer's machine may run.
