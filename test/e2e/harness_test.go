@@ -112,8 +112,9 @@ func Start(t testing.TB, opts Options) *Instance {
 		opts.AdminPort = testservices.FreePort(t)
 	}
 	in := &Instance{t: t, SitePort: opts.SitePort, AdminPort: opts.AdminPort, opts: opts}
-	in.start()
+	// Registered first: a start that fails (Fatalf) leaves no process behind.
 	t.Cleanup(in.Stop)
+	in.start()
 	return in
 }
 
@@ -162,7 +163,7 @@ func (in *Instance) start() {
 			resp.Body.Close()
 			// Only our binary answers its liveness this way: a server of
 			// another test that held the port a moment ago does not.
-			ours := in.opts.ReadyPath != "/health/live" || strings.Contains(string(body), `"alive"`)
+			ours := in.opts.ReadyPath != "/health/live" || strings.Contains(string(body), "alive")
 			if resp.StatusCode < 500 && ours {
 				return
 			}
@@ -189,6 +190,9 @@ func (in *Instance) Logs() string { return in.logs.String() }
 
 // Stop ends the process gracefully (SIGTERM, then SIGKILL after 10s).
 func (in *Instance) Stop() {
+	if in.done == nil { // never started
+		return
+	}
 	select {
 	case <-in.done:
 		return
