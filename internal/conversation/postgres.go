@@ -85,11 +85,13 @@ func (s *Postgres) SetBookingRef(ctx context.Context, k Key, ref string) error {
 
 const columns = `tenant_id, channel, guest, name, state, waiting_since, last_message_at, last_text, booking_ref`
 
-func scan(row pgx.Row) (Conversation, error) {
+// scan reads the columns, then into extra whatever the query returns after them.
+func scan(row pgx.Row, extra ...any) (Conversation, error) {
 	var c Conversation
 	var st string
 	var waiting *time.Time
-	if err := row.Scan(&c.TenantID, &c.Channel, &c.Guest, &c.Name, &st, &waiting, &c.LastMessageAt, &c.LastText, &c.BookingRef); err != nil {
+	dest := append([]any{&c.TenantID, &c.Channel, &c.Guest, &c.Name, &st, &waiting, &c.LastMessageAt, &c.LastText, &c.BookingRef}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return Conversation{}, err
 	}
 	c.State = State(st)
@@ -103,11 +105,11 @@ func scan(row pgx.Row) (Conversation, error) {
 func (s *Postgres) ClaimNotices(ctx context.Context, now time.Time, lease time.Duration, limit, maxAttempts int) ([]Notice, error) {
 	rows, err := s.pool.Query(ctx, `
 		UPDATE conversations c SET notice_due_at = $2, notice_attempts = c.notice_attempts + 1
-		FROM (SELECT tenant_id, channel, guest FROM conversations
+		FROM (SELECT tenant_id AS due_tenant, channel AS due_channel, guest AS due_guest FROM conversations
 			WHERE notice_due_at <= $1 AND state = 'waiting' AND notice_attempts < $4
 			ORDER BY notice_due_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
-		WHERE c.tenant_id = due.tenant_id AND c.channel = due.channel AND c.guest = due.guest
-		RETURNING c.tenant_id, c.channel, c.guest, c.name, c.state, c.waiting_since, c.last_message_at, c.last_text, c.booking_ref, c.notice_attempts`,
+		WHERE c.tenant_id = due_tenant AND c.channel = due_channel AND c.guest = due_guest
+		RETURNING `+columns+`, notice_attempts`,
 		now, now.Add(lease), limit, maxAttempts)
 	if err != nil {
 		return nil, err
@@ -116,14 +118,8 @@ func (s *Postgres) ClaimNotices(ctx context.Context, now time.Time, lease time.D
 	var out []Notice
 	for rows.Next() {
 		var n Notice
-		var st string
-		var waiting *time.Time
-		if err := rows.Scan(&n.TenantID, &n.Channel, &n.Guest, &n.Name, &st, &waiting, &n.LastMessageAt, &n.LastText, &n.BookingRef, &n.Attempt); err != nil {
+		if n.Conversation, err = scan(rows, &n.Attempt); err != nil {
 			return nil, err
-		}
-		n.State = State(st)
-		if waiting != nil {
-			n.WaitingSince = *waiting
 		}
 		out = append(out, n)
 	}
