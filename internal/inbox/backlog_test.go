@@ -110,7 +110,7 @@ func TestBacklogClaimCostDoesNotGrow(t *testing.T) {
 			if err != nil || len(cs) != 1 {
 				t.Fatalf("claim: %d, %v", len(cs), err)
 			}
-			if err := b.completeMessage(ctx, now, cs[0], nil); err != nil {
+			if err := b.completeMessage(ctx, now, cs[0], nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

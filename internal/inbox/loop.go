@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
@@ -65,7 +66,9 @@ const (
 )
 
 type outcome struct {
-	replies    []OutboundReply
+	replies []OutboundReply
+	// writes are the handler's deferred writes, run by the completion.
+	writes     []store.Statement
 	providerID string
 	err        error
 }

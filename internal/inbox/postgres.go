@@ -3,15 +3,18 @@ package inbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
@@ -165,16 +168,61 @@ var completeMessageNoRepliesSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_le
 ), rq AS (` + requeueSQL("inbox_ready", "$4") + `)
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rq)`
 
-func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
+func (b *pgBackend) defersWrites() bool { return true }
+
+// fencedSQL makes a completion statement fail (division by zero) when its
+// fence did not hold, so the writes sent after it in the same implicit
+// transaction are rolled back with it.
+func fencedSQL(sql string) string {
+	return strings.Replace(sql, "SELECT (SELECT count(*) FROM upd)", "SELECT 1 / (SELECT count(*) FROM upd)", 1)
+}
+
+var (
+	completeMessageFencedSQL          = fencedSQL(completeMessageSQL)
+	completeMessageNoRepliesFencedSQL = fencedSQL(completeMessageNoRepliesSQL)
+)
+
+// divisionByZero is the SQLSTATE of a fenced completion whose lease was lost.
+const divisionByZero = "22012"
+
+// completeMessage runs, with writes, as one pipelined batch: the
+// completion, then the handler's deferred writes, with a single Sync, so
+// Postgres runs them as one implicit transaction (one round trip, one
+// commit); the completion fails the whole batch when the lease was lost.
+func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply, writes []store.Statement) error {
 	var done, queued, requeued, readied int64
-	var err error
-	if len(replies) == 0 {
-		err = b.pool.QueryRow(ctx, completeMessageNoRepliesSQL, c.seq, c.token, c.key, now).Scan(&done, &requeued)
-	} else {
-		js, keys, encErr := encodeReplies(replies)
-		if encErr != nil {
-			return Permanent(encErr)
+	var js []byte
+	var keys []string
+	if len(replies) > 0 {
+		var err error
+		if js, keys, err = encodeReplies(replies); err != nil {
+			return Permanent(err)
 		}
+	}
+	var err error
+	switch {
+	case len(writes) > 0:
+		batch := &pgx.Batch{}
+		if len(replies) == 0 {
+			batch.Queue(completeMessageNoRepliesFencedSQL, c.seq, c.token, c.key, now).QueryRow(func(r pgx.Row) error {
+				return r.Scan(&done, &requeued)
+			})
+		} else {
+			batch.Queue(completeMessageFencedSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).QueryRow(func(r pgx.Row) error {
+				return r.Scan(&done, &queued, &requeued, &readied)
+			})
+		}
+		for _, w := range writes {
+			batch.Queue(w.SQL, w.Args...)
+		}
+		err = b.pool.SendBatch(ctx, batch).Close()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == divisionByZero {
+			return errLeaseLost
+		}
+	case len(replies) == 0:
+		err = b.pool.QueryRow(ctx, completeMessageNoRepliesSQL, c.seq, c.token, c.key, now).Scan(&done, &requeued)
+	default:
 		err = b.pool.QueryRow(ctx, completeMessageSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).Scan(&done, &queued, &requeued, &readied)
 	}
 	if err != nil {
