@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/loadgen"
 	"github.com/agentehotel/agente-caddy/test/testservices"
@@ -38,7 +40,8 @@ import (
 // senders' and the edge's idle loops').
 //
 // STAIRCASE_LOG_STATEMENTS=1 has the server log every statement of the
-// worker processes (the session's log_statement), to count them per message.
+// worker processes with its duration (the session's
+// log_min_duration_statement = 0), to count and time them per message.
 //
 // STAIRCASE_N requests per stage (default 10,000, each a new signed message
 // from one of 256 guests), STAIRCASE_CONNS connections (default 16). Rate
@@ -188,7 +191,7 @@ func BenchmarkStaircase(b *testing.B) {
 
 	// The edge's backlog, processed by 1 and then 2 `agente-caddy worker`
 	// processes on the same Postgres: messages per second until drained.
-	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s | commits per message |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s | commits per message | worker CPU per message | Postgres CPU per message |\n|---|---|---|---|---|---|---|\n")
 	done := 0
 	for workers := 1; workers <= 2; workers++ {
 		if workers == 2 {
@@ -199,6 +202,7 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		backlog := per * rounds
 		before := commits(b, edgeStack)
+		pgBefore := backendCPU(b, edgeStack)
 		start := time.Now()
 		for range workers {
 			startWorker(b, edge)
@@ -208,10 +212,15 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		d := time.Since(start)
 		done += backlog
-		stopWorkers(b)
+		pgAfter := backendCPU(b, edgeStack)
+		workerCPU := stopWorkers(b)
 		after := commits(b, edgeStack)
-		fmt.Fprintf(&out, "| %d | %d | %.1f s | %.0f | %.1f |\n", workers, backlog, d.Seconds(), float64(backlog)/d.Seconds(),
-			float64(after-before)/float64(backlog))
+		var pgCPU time.Duration
+		for pid, t := range pgAfter {
+			pgCPU += t - pgBefore[pid]
+		}
+		fmt.Fprintf(&out, "| %d | %d | %.1f s | %.0f | %.1f | %.2f ms | %.2f ms |\n", workers, backlog, d.Seconds(), float64(backlog)/d.Seconds(),
+			float64(after-before)/float64(backlog), perMessage(workerCPU, backlog), perMessage(pgCPU, backlog))
 	}
 	fmt.Print(out.String())
 	b.ReportMetric(0, "ns/op")
@@ -246,9 +255,9 @@ func startWorker(b *testing.B, in *Instance) {
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
 	if os.Getenv("STAIRCASE_LOG_STATEMENTS") != "" {
-		// Every statement the worker sends is in the server's log, to be
-		// counted there (the edge's are not).
-		cmd.Env = append(cmd.Env, "POSTGRES_URL="+in.opts.Env["POSTGRES_URL"]+"&options=-c%20log_statement%3Dall")
+		// Every statement the worker sends is in the server's log with its
+		// duration, to be counted there (the edge's are not).
+		cmd.Env = append(cmd.Env, "POSTGRES_URL="+in.opts.Env["POSTGRES_URL"]+"&options=-c%20log_min_duration_statement%3D0")
 	}
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
@@ -257,17 +266,61 @@ func startWorker(b *testing.B, in *Instance) {
 	workerMu.Lock()
 	workerProcs = append(workerProcs, cmd)
 	workerMu.Unlock()
-	b.Cleanup(func() { stopWorkers(b) })
+	b.Cleanup(func() { _ = stopWorkers(b) })
 }
 
-func stopWorkers(b *testing.B) {
+// stopWorkers stops the worker processes and returns the CPU time they
+// used (user and system).
+func stopWorkers(b *testing.B) time.Duration {
 	workerMu.Lock()
 	defer workerMu.Unlock()
+	var cpu time.Duration
 	for _, cmd := range workerProcs {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
+		if cmd.ProcessState != nil {
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
 	}
 	workerProcs = nil
+	return cpu
+}
+
+func perMessage(d time.Duration, n int) float64 {
+	return float64(d) / float64(time.Millisecond) / float64(n)
+}
+
+// backendCPU is the CPU time (user and system, from /proc) each server
+// process of s's database has used so far, by process id: the edge's idle
+// connections and the workers'. Empty where /proc cannot be read (the
+// server in another container).
+func backendCPU(b *testing.B, s *agentStack) map[int]time.Duration {
+	rows, err := s.db.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[int]time.Duration{}
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (which may hold spaces): state is the
+		// 3rd field, utime and stime the 14th and 15th, in clock ticks
+		// (100 a second on Linux).
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.Atoi(f[11])
+		st, _ := strconv.Atoi(f[12])
+		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
 }
 
 // worst is the highest of the rounds' figures, rounded for the table.
