@@ -7,6 +7,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/store"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // TestCompletionRunsDeferredWrites: a completion on Postgres runs the
@@ -81,5 +82,54 @@ func TestCompletionRunsDeferredWrites(t *testing.T) {
 	}
 	if n := queuedReplies(); n != 1 {
 		t.Errorf("%d replies queued, want 1 (none from the stale completion)", n)
+	}
+}
+
+// TestClaimsAndCompletionsUseGenericPlans: claims and completions are
+// planned generically (not re-planned at each execution), and the setting
+// ends with their transaction, so the connection's other queries keep the
+// server's default.
+func TestClaimsAndCompletionsUseGenericPlans(t *testing.T) {
+	ctx := context.Background()
+	url := testservices.Postgres(t)
+	pool, err := store.Connect(ctx, url+"&pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	b := newPGBackend(pool)
+	now := time.Now().UTC()
+	for i := range 3 {
+		if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "g", i)}, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := b.in.claim(ctx, now, "w", 1, now.Add(time.Minute))
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("claim: %d, %v", len(cs), err)
+		}
+		if err := b.completeMessage(ctx, now, cs[0], nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One connection: these run where the claims and completions ran.
+	var mode string
+	if err := pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "auto" {
+		t.Errorf("plan_cache_mode after the batches: %q, want the default auto", mode)
+	}
+	for _, stmt := range []string{"WITH cand AS", "WITH msg AS"} {
+		var generic, custom int64
+		if err := pool.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+			FROM pg_prepared_statements WHERE statement LIKE $1`, stmt+"%").Scan(&generic, &custom); err != nil {
+			t.Fatal(err)
+		}
+		if generic < 3 || custom != 0 {
+			t.Errorf("%s…: %d generic and %d custom plans, want 3 generic and none custom", stmt, generic, custom)
+		}
 	}
 }
