@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/store"
 )
 
 // PostgresSessions keeps sessions in the sessions table of
@@ -50,13 +52,16 @@ func (p *PostgresSessions) Load(ctx context.Context, key SessionKey, now time.Ti
 }
 
 // Save implements SessionStore. A fresh session replaces an expired row of
-// the same guest (new session_id and created_at).
+// the same guest (new session_id and created_at). In a unit of work that
+// defers its writes (an inbox message's handling, store.WithDeferred), Save
+// and Delete commit with the message's outcome: the session changes only
+// if the turn's replies are queued.
 func (p *PostgresSessions) Save(ctx context.Context, s *Session) error {
 	b, err := json.Marshal(s.State)
 	if err != nil {
 		return err
 	}
-	_, err = p.pool.Exec(ctx, `
+	err = store.Exec(ctx, p.pool, `
 		INSERT INTO sessions (session_id, tenant_id, user_id, channel, state, created_at, updated_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
 		ON CONFLICT (tenant_id, channel, user_id) DO UPDATE SET
@@ -74,7 +79,7 @@ func (p *PostgresSessions) Save(ctx context.Context, s *Session) error {
 
 // Delete implements SessionStore.
 func (p *PostgresSessions) Delete(ctx context.Context, key SessionKey) error {
-	_, err := p.pool.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND channel = $2 AND user_id = $3`,
+	err := store.Exec(ctx, p.pool, `DELETE FROM sessions WHERE tenant_id = $1 AND channel = $2 AND user_id = $3`,
 		key.TenantID, string(key.Channel), key.UserID)
 	if err != nil {
 		return fmt.Errorf("deleting session: %w", err)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/store"
 )
 
 // Postgres keeps conversations in the conversations table.
@@ -19,8 +21,12 @@ type Postgres struct {
 func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
 // Inbound implements Store.
+//
+// In a unit of work that defers its writes (an inbox message's handling,
+// store.WithDeferred), this and Outbound and SetBookingRef commit with the
+// message's outcome.
 func (s *Postgres) Inbound(ctx context.Context, k Key, name, text string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `
+	return store.Exec(ctx, s.pool, `
 		INSERT INTO conversations (tenant_id, channel, guest, name, last_message_at, last_text)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
@@ -29,19 +35,17 @@ func (s *Postgres) Inbound(ctx context.Context, k Key, name, text string, at tim
 			last_text = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at THEN EXCLUDED.last_text ELSE conversations.last_text END,
 			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`,
 		k.TenantID, k.Channel, k.Guest, name, at, clip(text))
-	return err
 }
 
 // Outbound implements Store.
 func (s *Postgres) Outbound(ctx context.Context, k Key, text string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `
+	return store.Exec(ctx, s.pool, `
 		INSERT INTO conversations (tenant_id, channel, guest, last_message_at, last_text)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
 			last_text = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at THEN EXCLUDED.last_text ELSE conversations.last_text END,
 			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`,
 		k.TenantID, k.Channel, k.Guest, at, clip(text))
-	return err
 }
 
 // HandOff implements Store.
@@ -78,9 +82,8 @@ func (s *Postgres) SetState(ctx context.Context, k Key, st State) (State, error)
 
 // SetBookingRef implements Store.
 func (s *Postgres) SetBookingRef(ctx context.Context, k Key, ref string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE conversations SET booking_ref = $4 WHERE tenant_id = $1 AND channel = $2 AND guest = $3`,
+	return store.Exec(ctx, s.pool, `UPDATE conversations SET booking_ref = $4 WHERE tenant_id = $1 AND channel = $2 AND guest = $3`,
 		k.TenantID, k.Channel, k.Guest, ref)
-	return err
 }
 
 const columns = `tenant_id, channel, guest, name, state, waiting_since, last_message_at, last_text, booking_ref`

@@ -33,6 +33,11 @@
 //     and only if the claim's fencing token is still current. A worker that
 //     lost its lease (it stalled past expiry and another instance took the
 //     message over) cannot commit, so a message yields its replies once.
+//     On Postgres the Handler's context carries a store.Deferred: the
+//     writes its stores queue there (the guest's session, the staff's view)
+//     are sent after the completion in one pipelined batch, one implicit
+//     transaction, and the completion fails the batch when the fence does
+//     not hold, so they too happen once, with the replies, or not at all.
 //     Side effects a Handler performs itself (booking in a PMS) happen at
 //     least once and must be idempotent, e.g. keyed by the message id.
 //   - Sending is at least once: a crash after the provider accepted a reply

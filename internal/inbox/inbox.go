@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
@@ -402,8 +403,16 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 		work: func(ctx context.Context, c claimed[chat.Message]) outcome {
 			hctx, cancel := context.WithTimeout(ctx, o.HandlerTimeout)
 			defer cancel()
+			var deferred *store.Deferred
+			if ib.b.defersWrites() {
+				hctx, deferred = store.WithDeferred(hctx)
+			}
 			replies, err := callHandler(hctx, h, c.item)
-			return outcome{replies: replies, err: err}
+			if err != nil {
+				// A failed attempt writes nothing it deferred.
+				return outcome{err: err}
+			}
+			return outcome{replies: replies, writes: deferred.Take()}
 		},
 		complete: func(ctx context.Context, now time.Time, c claimed[chat.Message], out outcome) error {
 			replies := AddressReplies(c.item, out.replies)
@@ -412,7 +421,7 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 					return Permanent(err)
 				}
 			}
-			if err := ib.b.completeMessage(ctx, now, c, replies); err != nil {
+			if err := ib.b.completeMessage(ctx, now, c, replies, out.writes); err != nil {
 				return err
 			}
 			processingLatency.Observe(now.Sub(c.acceptedAt).Seconds())

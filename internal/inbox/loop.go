@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
@@ -65,7 +66,9 @@ const (
 )
 
 type outcome struct {
-	replies    []OutboundReply
+	replies []OutboundReply
+	// writes are the handler's deferred writes, run by the completion.
+	writes     []store.Statement
 	providerID string
 	err        error
 }
@@ -137,7 +140,11 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 		if ctx.Err() != nil {
 			return
 		}
-		if free := l.workers - inflight; free > 0 {
+		// A claim costs about the same for one item as for several, so
+		// while items are in flight it waits until half the slots are free
+		// and takes them in one statement; with none in flight it claims at
+		// once, so a lone message is not delayed.
+		if free := l.workers - inflight; free > 0 && (inflight == 0 || free >= (l.workers+1)/2) {
 			cs, err := l.claim(ctx, free)
 			if ctx.Err() != nil {
 				l.releaseAll(ctx, cs)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
@@ -23,9 +24,14 @@ type backend interface {
 	enqueue(ctx context.Context, now time.Time, replies []OutboundReply) error
 	inbox() queue[chat.Message]
 	outbox() queue[OutboundReply]
-	// completeMessage marks c done and queues replies atomically, only if
-	// c's lease is still current (else errLeaseLost, nothing written).
-	completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error
+	// completeMessage marks c done, queues replies and runs the handler's
+	// deferred writes atomically, only if c's lease is still current (else
+	// errLeaseLost, nothing written).
+	completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply, writes []store.Statement) error
+	// defersWrites says whether handlers get a store.Deferred for the
+	// writes completeMessage is to run (Postgres); without one their
+	// stores write at once.
+	defersWrites() bool
 	// completeReply records a sent reply, fenced like completeMessage.
 	completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error
 	// releaseHeld makes up to limit (0: all) held replies of channel
@@ -422,7 +428,11 @@ func (b *memBackend) releaseHeld(ctx context.Context, now time.Time, channel cha
 	return n, nil
 }
 
-func (b *memBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply) error {
+func (b *memBackend) defersWrites() bool { return false }
+
+// completeMessage is never given writes: handlers on the memory backend
+// get no store.Deferred.
+func (b *memBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply, _ []store.Statement) error {
 	tp := tracing.Parent(ctx)
 	b.mu.Lock()
 	defer b.mu.Unlock()

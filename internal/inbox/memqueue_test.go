@@ -27,7 +27,7 @@ func claimOne(t testing.TB, b *memBackend, now time.Time) (chat.Message, bool) {
 	if len(cs) == 0 {
 		return chat.Message{}, false
 	}
-	if err := b.completeMessage(context.Background(), now, cs[0], nil); err != nil {
+	if err := b.completeMessage(context.Background(), now, cs[0], nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return cs[0].item, true
@@ -107,7 +107,7 @@ func TestMemoryClaimSkipsRetriesAndLeases(t *testing.T) {
 	if len(cs4) != 1 || cs4[0].seq != cs[1].seq {
 		t.Fatalf("after the lease expired: %+v, want the other head again", cs4)
 	}
-	if err := b.completeMessage(ctx, now, cs[1], nil); err != errLeaseLost {
+	if err := b.completeMessage(ctx, now, cs[1], nil, nil); err != errLeaseLost {
 		t.Fatalf("stale worker completed: %v", err)
 	}
 	if n, _ := b.in.pending(ctx); n != 3 {

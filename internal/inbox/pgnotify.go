@@ -18,6 +18,13 @@ import (
 // transaction per channel and process is open. Each NOTIFY is sent after
 // the commit that made the work visible, so a woken worker finds it;
 // polling still covers a lost notification.
+//
+// Each NOTIFY is a transaction of its own with a commit record to flush,
+// so one per completion cost a WAL flush per message; the next NOTIFY of a
+// busy channel therefore waits until notifyGap after the one before (a
+// lone wake still goes at once), which bounds them to 1/notifyGap per
+// channel and process at the price of that much latency for the other
+// processes under load.
 type pgNotifier struct {
 	pool    *pgxpool.Pool
 	channel string
@@ -27,6 +34,10 @@ type pgNotifier struct {
 	inflight bool
 	again    bool
 }
+
+// notifyGap is the least time between two NOTIFYs of one channel from one
+// process.
+const notifyGap = 20 * time.Millisecond
 
 func newPGNotifier(pool *pgxpool.Pool, channel string) *pgNotifier {
 	return &pgNotifier{pool: pool, channel: channel, local: map[chan<- struct{}]struct{}{}}
@@ -61,7 +72,10 @@ func (n *pgNotifier) wake() {
 }
 
 func (n *pgNotifier) notify() {
-	for {
+	for first := true; ; first = false {
+		if !first {
+			time.Sleep(notifyGap)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, _ = n.pool.Exec(ctx, "SELECT pg_notify($1, '')", n.channel) // lost: polling covers it
 		cancel()

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/loadgen"
 	"github.com/agentehotel/agente-caddy/test/testservices"
@@ -30,6 +32,16 @@ import (
 // Then the edge without workers (AGENTE_WORKERS=off) leaves its backlog to
 // 1, then 2, `agente-caddy worker` processes, and their processing rate is
 // printed.
+//
+// STAIRCASE_ONLY=workers skips every stage but the edge without workers,
+// so only the workers' table is measured (the edge's stage still fills the
+// first backlog). Each worker row also shows the database's commits per
+// message over the drain (pg_stat_database.xact_commit: the workers', the
+// senders' and the edge's idle loops').
+//
+// STAIRCASE_LOG_STATEMENTS=1 has the server log every statement of the
+// worker processes with its duration (the session's
+// log_min_duration_statement = 0), to count and time them per message.
 //
 // STAIRCASE_N requests per stage (default 10,000, each a new signed message
 // from one of 256 guests), STAIRCASE_CONNS connections (default 16). Rate
@@ -88,20 +100,23 @@ func BenchmarkStaircase(b *testing.B) {
 	}
 	var stages []stage
 	add := func(name string, in *Instance, g *fakegraph.Server) { stages = append(stages, stage{name, in, g}) }
-	add("+ request_metrics, headers, routes", stairs("1-routes.Caddyfile"), nil)
-	add("+ hmac_webhook", stairs("2-hmac.Caddyfile"), nil)
-	add("+ tenant_resolve", stairs("3-tenant.Caddyfile"), nil)
-	add("+ ratelimit (memory)", stairs("4-ratelimit.Caddyfile"), nil)
-	in, g := shipped(nil)
-	add("shipped, memory inbox", in, g)
-	in, g = shipped(map[string]string{"REDIS_URL": redisURL})
-	add("shipped, Redis limiter", in, g)
-	in, g = postgres("")
-	add("shipped, Postgres inbox", in, g)
-	in, g = postgres(redisURL)
-	add("shipped, Postgres inbox + Redis", in, g)
-	edge, edgeGraph := postgres2(b, with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
+	if os.Getenv("STAIRCASE_ONLY") != "workers" {
+		add("+ request_metrics, headers, routes", stairs("1-routes.Caddyfile"), nil)
+		add("+ hmac_webhook", stairs("2-hmac.Caddyfile"), nil)
+		add("+ tenant_resolve", stairs("3-tenant.Caddyfile"), nil)
+		add("+ ratelimit (memory)", stairs("4-ratelimit.Caddyfile"), nil)
+		in, g := shipped(nil)
+		add("shipped, memory inbox", in, g)
+		in, g = shipped(map[string]string{"REDIS_URL": redisURL})
+		add("shipped, Redis limiter", in, g)
+		in, g = postgres("")
+		add("shipped, Postgres inbox", in, g)
+		in, g = postgres(redisURL)
+		add("shipped, Postgres inbox + Redis", in, g)
+	}
+	edgeStack := startAgentStack(b, with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
 		"FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]}))
+	edge, edgeGraph := edgeStack.in, edgeStack.graph
 	add("edge without workers, Postgres + Redis", edge, nil)
 
 	type totals struct {
@@ -176,7 +191,7 @@ func BenchmarkStaircase(b *testing.B) {
 
 	// The edge's backlog, processed by 1 and then 2 `agente-caddy worker`
 	// processes on the same Postgres: messages per second until drained.
-	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s |\n|---|---|---|---|\n")
+	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s | commits per message | worker CPU per message | Postgres CPU per message |\n|---|---|---|---|---|---|---|\n")
 	done := 0
 	for workers := 1; workers <= 2; workers++ {
 		if workers == 2 {
@@ -186,6 +201,8 @@ func BenchmarkStaircase(b *testing.B) {
 			run(edge.URL("/webhooks/whatsapp"), reqs, &t)
 		}
 		backlog := per * rounds
+		before := commits(b, edgeStack)
+		pgBefore := backendCPU(b, edgeStack)
 		start := time.Now()
 		for range workers {
 			startWorker(b, edge)
@@ -195,10 +212,15 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		d := time.Since(start)
 		done += backlog
-		fmt.Fprintf(&out, "| %d | %d | %.1f s | %.0f |\n", workers, backlog, d.Seconds(), float64(backlog)/d.Seconds())
-		if workers == 1 {
-			stopWorkers(b)
+		pgAfter := backendCPU(b, edgeStack)
+		workerCPU := stopWorkers(b)
+		after := commits(b, edgeStack)
+		var pgCPU time.Duration
+		for pid, t := range pgAfter {
+			pgCPU += t - pgBefore[pid]
 		}
+		fmt.Fprintf(&out, "| %d | %d | %.1f s | %.0f | %.1f | %.2f ms | %.2f ms |\n", workers, backlog, d.Seconds(), float64(backlog)/d.Seconds(),
+			float64(after-before)/float64(backlog), perMessage(workerCPU, backlog), perMessage(pgCPU, backlog))
 	}
 	fmt.Print(out.String())
 	b.ReportMetric(0, "ns/op")
@@ -209,11 +231,21 @@ var (
 	workerProcs []*exec.Cmd
 )
 
-// postgres2 is the shipped configuration on a database of its own, with
-// its own fake Graph API.
-func postgres2(b *testing.B, env map[string]string) (*Instance, *fakegraph.Server) {
-	s := startAgentStack(b, env)
-	return s.in, s.graph
+// commits is the database's count of committed transactions so far, as
+// the statistics collector has it.
+func commits(b *testing.B, s *agentStack) int64 {
+	ctx := context.Background()
+	var n int64
+	// The backends report their counts when idle; a fresh snapshot after
+	// a short pause sees what they finished.
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := s.db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.db.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // startWorker runs `agente-caddy worker` with in's configuration and
@@ -222,6 +254,11 @@ func startWorker(b *testing.B, in *Instance) {
 	cmd := exec.Command(Binary(b), "worker", "--config", in.opts.Config, "--adapter", "caddyfile")
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
+	if os.Getenv("STAIRCASE_LOG_STATEMENTS") != "" {
+		// Every statement the worker sends is in the server's log with its
+		// duration, to be counted there (the edge's are not).
+		cmd.Env = append(cmd.Env, "POSTGRES_URL="+in.opts.Env["POSTGRES_URL"]+"&options=-c%20log_min_duration_statement%3D0")
+	}
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -229,17 +266,61 @@ func startWorker(b *testing.B, in *Instance) {
 	workerMu.Lock()
 	workerProcs = append(workerProcs, cmd)
 	workerMu.Unlock()
-	b.Cleanup(func() { stopWorkers(b) })
+	b.Cleanup(func() { _ = stopWorkers(b) })
 }
 
-func stopWorkers(b *testing.B) {
+// stopWorkers stops the worker processes and returns the CPU time they
+// used (user and system).
+func stopWorkers(b *testing.B) time.Duration {
 	workerMu.Lock()
 	defer workerMu.Unlock()
+	var cpu time.Duration
 	for _, cmd := range workerProcs {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
+		if cmd.ProcessState != nil {
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
 	}
 	workerProcs = nil
+	return cpu
+}
+
+func perMessage(d time.Duration, n int) float64 {
+	return float64(d) / float64(time.Millisecond) / float64(n)
+}
+
+// backendCPU is the CPU time (user and system, from /proc) each server
+// process of s's database has used so far, by process id: the edge's idle
+// connections and the workers'. Empty where /proc cannot be read (the
+// server in another container).
+func backendCPU(b *testing.B, s *agentStack) map[int]time.Duration {
+	rows, err := s.db.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[int]time.Duration{}
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command (which may hold spaces): state is the
+		// 3rd field, utime and stime the 14th and 15th, in clock ticks
+		// (100 a second on Linux).
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.Atoi(f[11])
+		st, _ := strconv.Atoi(f[12])
+		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
 }
 
 // worst is the highest of the rounds' figures, rounded for the table.

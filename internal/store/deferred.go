@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Deferred holds the writes of one unit of work that are to commit with
+// its outcome rather than one by one: an inbox message's handling on
+// Postgres carries one, the stores its handler calls (the guest's session,
+// the staff's view of the conversation) queue their writes in it, and the
+// inbox sends them in the same round trip and transaction that marks the
+// message done and queues its replies. So a message costs one commit
+// instead of one per write, and the session, the staff's view and the
+// replies change together or not at all (a worker that lost its lease
+// writes none of them).
+type Deferred struct {
+	mu    sync.Mutex
+	stmts []Statement
+}
+
+// Statement is one deferred write.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+type deferredKey struct{}
+
+// WithDeferred returns a context whose writes through Exec are queued in
+// the returned Deferred instead of executed.
+func WithDeferred(ctx context.Context) (context.Context, *Deferred) {
+	d := &Deferred{}
+	return context.WithValue(ctx, deferredKey{}, d), d
+}
+
+// Exec executes sql on pool, or, when ctx carries a Deferred, queues it
+// there to run, in order, with the unit of work's outcome. Only writes
+// whose result is no more than success may go through Exec: a queued
+// write reports success now, and fails later with the whole outcome.
+func Exec(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) error {
+	if d, ok := ctx.Value(deferredKey{}).(*Deferred); ok {
+		d.mu.Lock()
+		d.stmts = append(d.stmts, Statement{SQL: sql, Args: args})
+		d.mu.Unlock()
+		return nil
+	}
+	_, err := pool.Exec(ctx, sql, args...)
+	return err
+}
+
+// Take returns the queued writes, in the order they were queued, and
+// forgets them.
+func (d *Deferred) Take() []Statement {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := d.stmts
+	d.stmts = nil
+	return out
+}
