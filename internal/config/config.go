@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/agentehotel/agente-caddy/internal/slo"
 )
 
 // Environment is where the binary runs.
@@ -196,7 +198,7 @@ func Load(lookup Lookup) (Settings, error) {
 		}
 	}
 	if v := get("DATA_RETENTION"); v != "" {
-		if d, err := parseDays(v); err != nil || d < MinDataRetention {
+		if d, err := slo.ParsePeriod(strings.TrimSpace(v)); err != nil || d < MinDataRetention {
 			errs = append(errs, fmt.Errorf("DATA_RETENTION: %q must be a duration of at least 7 days, such as 30d or 720h: Meta redelivers a webhook for up to 7 days, and the rows are what recognises it", v))
 		} else {
 			s.DataRetention = d
@@ -360,15 +362,3 @@ func ParseSize(s string) (int64, error) {
 // MinDataRetention is the shortest DATA_RETENTION: a finished message's row
 // is what recognises Meta's redelivery of it, for up to 7 days.
 const MinDataRetention = 7 * 24 * time.Hour
-
-// parseDays is time.ParseDuration that also reads whole days ("30d").
-func parseDays(v string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(strings.TrimSpace(v), "d"); ok {
-		d, err := strconv.Atoi(n)
-		if err != nil || d < 0 || d > 100*365 {
-			return 0, fmt.Errorf("bad day count %q", n)
-		}
-		return time.Duration(d) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(v)
-}
