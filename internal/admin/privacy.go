@@ -103,47 +103,40 @@ func (h *Handler) guestRef(w http.ResponseWriter, r *http.Request) (GuestRef, bo
 	return g, true
 }
 
-// parseGuest spells a guest the way the channel's messages name them.
+// parseGuest spells a guest the way the channel's messages name them: a
+// phone (any spelling the directory accepts) as WhatsApp's digits, an email
+// address in lower case, Meta's business-scoped user id ("US.1349…") as
+// given. channel, when set, must agree.
 func parseGuest(channel, guest string) (GuestRef, error) {
 	guest = strings.TrimSpace(guest)
-	if channel == "" {
-		channel = "whatsapp"
-		if strings.Contains(guest, "@") {
-			channel = "gmail"
-		}
-	}
-	switch {
-	case guest == "":
+	if guest == "" {
 		return GuestRef{}, errors.New("guest is required")
-	case channel == "gmail":
-		if !strings.Contains(guest, "@") {
-			return GuestRef{}, errors.New("guest: an email address is required on the email channel")
-		}
-		guest = strings.ToLower(guest)
-	case strings.ContainsFunc(guest, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }):
-		// Meta's business-scoped user id ("US.1349..."): as given.
-		if strings.ContainsFunc(guest, func(r rune) bool {
-			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
-		}) {
+	}
+	g := GuestRef{Channel: "whatsapp", Guest: guest}
+	if !strings.Contains(guest, "@") && strings.ContainsFunc(guest, isLetter) {
+		if strings.ContainsFunc(guest, func(r rune) bool { return !isLetter(r) && !(r >= '0' && r <= '9') && !strings.ContainsRune("._-", r) }) {
 			return GuestRef{}, errors.New("guest: a WhatsApp user id has letters, digits, dots, dashes and underscores only")
 		}
-	default:
-		digits := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			if strings.ContainsRune("+ -().", r) {
-				return -1
-			}
-			return '!'
-		}, guest)
-		if digits == "" || strings.Contains(digits, "!") {
-			return GuestRef{}, errors.New("guest: a phone number (digits, optionally with +, spaces or dashes) or a WhatsApp user id is required")
+	} else {
+		id, err := tenancy.ParseIdentifier(guest, "")
+		switch {
+		case err != nil:
+			return GuestRef{}, fmt.Errorf("guest: %w", err)
+		case id.Type == tenancy.Email:
+			g.Channel, g.Guest = "gmail", id.Value
+		case id.Type == tenancy.Phone:
+			g.Guest = tenancy.NormalizePhone(id.Value)
+		default:
+			return GuestRef{}, errors.New("guest: a phone number, an email address or a WhatsApp user id is required")
 		}
-		guest = digits
 	}
-	return GuestRef{Channel: channel, Guest: guest}, nil
+	if channel != "" && channel != g.Channel {
+		return GuestRef{}, fmt.Errorf("guest: %q is not a guest of the %s channel", guest, WireChannel(channel))
+	}
+	return g, nil
 }
+
+func isLetter(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }
 
 // guestDigest names an erased guest in the audit without keeping who they
 // were: the same guest always gives the same digest, so a later request
