@@ -188,6 +188,25 @@ func TestStagingChainOverTLS(t *testing.T) {
 		t.Errorf("readiness over TLS on Postgres, Redis and QloApps: %d %s", status, body)
 	}
 
+	// Another Host over the same TLS connection's name: our JSON 404, not
+	// Caddy's empty 200, and not even a signed webhook gets through.
+	for _, path := range []string{"/health/live", "/webhooks/whatsapp"} {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(envelope))
+		for k, v := range signedBy(appSecret, envelope, nil) {
+			req.Header.Set(k, v)
+		}
+		req.Host = "other.example"
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("another Host over TLS: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.Contains(string(b), `"unknown host"`) || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("Host other.example, %s over TLS: %d %s %v, want our JSON 404", path, resp.StatusCode, b, resp.Header)
+		}
+	}
+
 	// Plain HTTP on the HTTP port redirects to HTTPS.
 	status, hdr, _ := sendTLS(t, &http.Client{CheckRedirect: client.CheckRedirect, Timeout: 5 * time.Second}, "GET", "http://localhost:"+env["HTTP_PORT"]+"/health/live", "", nil)
 	if status != http.StatusPermanentRedirect || !strings.HasPrefix(hdr.Get("Location"), "https://localhost") {
