@@ -101,6 +101,9 @@ func BenchmarkStaircase(b *testing.B) {
 	var stages []stage
 	add := func(name string, in *Instance, g *fakegraph.Server) { stages = append(stages, stage{name, in, g}) }
 	if os.Getenv("STAIRCASE_ONLY") != "workers" {
+		add("+ Caddy's global metrics", stairs("0a-metrics.Caddyfile"), nil)
+		add("+ request_metrics", stairs("0b-request-metrics.Caddyfile"), nil)
+		add("+ security headers", stairs("0c-headers.Caddyfile"), nil)
 		add("+ request_metrics, headers, routes", stairs("1-routes.Caddyfile"), nil)
 		add("+ hmac_webhook", stairs("2-hmac.Caddyfile"), nil)
 		add("+ tenant_resolve", stairs("3-tenant.Caddyfile"), nil)
