@@ -53,7 +53,7 @@ func fill(t testing.TB, b backend, now time.Time, prefix string, n, guests, hote
 // claimBuffers is how many shared buffers (8 kB pages) one claim of n
 // touches, from EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back: a
 // count of pages read, which the machine's load cannot change.
-func claimBuffers(t testing.TB, pool *pgxpool.Pool, q *pgQueue[chat.Message], now time.Time, n int) (int, int) {
+func claimBuffers[T any](t testing.TB, pool *pgxpool.Pool, q *pgQueue[T], now time.Time, n int) (int, int) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := pool.Begin(ctx)
@@ -73,6 +73,11 @@ func claimBuffers(t testing.TB, pool *pgxpool.Pool, q *pgQueue[chat.Message], no
 	explain := fmt.Sprintf("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE claim_probe('%s', %d, 'probe', '%s')",
 		now.Format(time.RFC3339Nano), n, now.Add(time.Minute).Format(time.RFC3339Nano))
 	if err := tx.QueryRow(ctx, explain).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	// A prepared statement outlives the transaction: gone, so the
+	// connection can measure again.
+	if _, err := tx.Exec(ctx, "DEALLOCATE claim_probe"); err != nil {
 		t.Fatal(err)
 	}
 	var out []struct {
@@ -198,3 +203,124 @@ func TestBurstDoesNotDelayAnotherHotel(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestTidyRefreshesStalePlans: a session plans its claim while the outbox
+// is empty (as a worker does when it starts before the first burst); then
+// 10,000 replies are queued. The plan it keeps, made for an empty table,
+// reads thousands of pages per claim; once the tidier has vacuumed the
+// line and the leases, the session plans the claim again for the table as
+// it is. Pages read by the session's own prepared claim are the assertion
+// (counts, not times). Autovacuum is off for the tables involved, so that
+// only the tidier acts.
+func TestTidyRefreshesStalePlans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("queues 10,000 replies")
+	}
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(testservices.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1 // one session: the one whose plans are measured
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"outbox_replies", "outbox_ready", "outbox_leases"} {
+		if _, err := pool.Exec(ctx, "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newPGBackend(pool)
+	now := memEpoch
+	if _, err := b.out.claim(ctx, now, "s", 8, now.Add(time.Minute)); err != nil { // planned on an empty outbox
+		t.Fatal(err)
+	}
+	batch := make([]OutboundReply, 0, 100)
+	for i := range 10_000 {
+		batch = append(batch, OutboundReply{TenantID: "t-hotel-" + strconv.Itoa(i%4), Channel: chat.WhatsApp,
+			To: strconv.Itoa(34600000000 + i%256), PhoneNumberID: "PNID-1", Reply: chat.Reply{Kind: chat.ReplyText, Text: "hola"}})
+		if len(batch) == cap(batch) {
+			if err := b.enqueue(ctx, now, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	stale := cachedClaimBuffers(t, pool, b.out, now, 8)
+	if err := b.out.tidier.tidy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := cachedClaimBuffers(t, pool, b.out, now, 8)
+	t.Logf("outbox claim of 8 with 10,000 replies pending, planned on the empty table: %d pages; after the tidier's vacuum: %d", stale, fresh)
+	if stale < 4*fresh {
+		t.Errorf("the stale plan read %d pages, the refreshed one %d: the test shows nothing, or the vacuum refreshed nothing", stale, fresh)
+	}
+}
+
+// cachedClaimBuffers is how many shared buffers q's claim reads with the
+// plan the pool's one session has cached for it (its prepared statement,
+// run under EXPLAIN in a transaction rolled back).
+func cachedClaimBuffers[T any](t testing.TB, pool *pgxpool.Pool, q *pgQueue[T], now time.Time, n int) int {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // the claim is only measured
+	if _, err := tx.Exec(ctx, genericPlansSQL); err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	if err := tx.QueryRow(ctx, `SELECT name FROM pg_prepared_statements WHERE statement = $1`, q.claimSQL).Scan(&name); err != nil {
+		t.Fatalf("the session has no prepared claim: %v", err)
+	}
+	var plan []byte
+	explain := fmt.Sprintf("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE %s('%s', %d, 'probe', '%s')",
+		name, now.Format(time.RFC3339Nano), n, now.Add(time.Minute).Format(time.RFC3339Nano))
+	if err := tx.QueryRow(ctx, explain).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	var out []struct {
+		Plan struct {
+			Hit  int `json:"Shared Hit Blocks"`
+			Read int `json:"Shared Read Blocks"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(plan, &out); err != nil || len(out) == 0 {
+		t.Fatalf("EXPLAIN output %s: %v", plan, err)
+	}
+	return out[0].Plan.Hit + out[0].Plan.Read
+}
+
+// TestTidierVacuumsOnlyAfterChanges: the tidier's loop vacuums a queue's
+// tables after they changed, and leaves an idle queue alone.
+func TestTidierVacuumsOnlyAfterChanges(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pool := backlogPool(t)
+	b := newPGBackend(pool)
+	vacuums := func() int64 {
+		var n int64
+		if err := pool.QueryRow(ctx, `SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'inbox_ready'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); b.tidy(ctx, queueInbox, discardLogger()) }()
+	before := vacuums()
+	time.Sleep(3 * tidyInterval)
+	if n := vacuums(); n != before {
+		t.Errorf("an idle queue was vacuumed %d times", n-before)
+	}
+	fill(t, b, memEpoch, "v", 10, 10, 1)
+	testservices.Eventually(t, 10*time.Second, "the tidier vacuums inbox_ready after an accept", func() bool { return vacuums() > before })
+	cancel()
+	<-done
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -451,19 +452,17 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 	return nil
 }
 
-// runLoop runs a loop with its wake-up listener and returns when both have
-// stopped.
+// runLoop runs a loop with its wake-up listener and its storage's upkeep
+// (tidy), and returns when all have stopped.
 func (ib *Inbox) runLoop(ctx context.Context, q queueKind, run func(ctx context.Context, wake <-chan struct{})) {
 	wake := make(chan struct{}, 1)
 	lctx, stop := context.WithCancel(ctx)
-	listening := make(chan struct{})
-	go func() {
-		defer close(listening)
-		ib.b.listen(lctx, q, wake, ib.opts.Logger)
-	}()
+	var helpers sync.WaitGroup
+	helpers.Go(func() { ib.b.listen(lctx, q, wake, ib.opts.Logger) })
+	helpers.Go(func() { ib.b.tidy(lctx, q, ib.opts.Logger) })
 	run(ctx, wake)
 	stop()
-	<-listening
+	helpers.Wait()
 }
 
 func callHandler(ctx context.Context, h Handler, m chat.Message) (replies []OutboundReply, err error) {

@@ -39,6 +39,9 @@ type backend interface {
 	releaseHeld(ctx context.Context, now time.Time, channel chat.Channel, limit int) (int, error)
 	// listen signals wake (non-blocking) whenever work may be due, until ctx ends.
 	listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger)
+	// tidy does the upkeep q's storage needs while the queue is busy, until
+	// ctx ends (memory: none).
+	tidy(ctx context.Context, q queueKind, log *slog.Logger)
 	messages(ctx context.Context, q Query) ([]MessageRecord, error)
 	replies(ctx context.Context, q Query) ([]ReplyRecord, error)
 	statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error)
@@ -192,6 +195,8 @@ func (b *memBackend) notify(q queueKind) {
 		signal(w)
 	}
 }
+
+func (b *memBackend) tidy(context.Context, queueKind, *slog.Logger) {}
 
 func (b *memBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{}, _ *slog.Logger) {
 	b.mu.Lock()

@@ -210,6 +210,7 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	if err != nil {
 		return nil, fmt.Errorf("accepting into the inbox: %w", err)
 	}
+	b.in.tidier.changed(int(readied))
 	if pending > 0 {
 		b.wakeIn.wake()
 	}

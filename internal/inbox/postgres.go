@@ -130,6 +130,7 @@ func (b *pgBackend) enqueue(ctx context.Context, now time.Time, replies []Outbou
 	if err := b.pool.QueryRow(ctx, enqueueSQL, js, keys, now, tracing.Parent(ctx)).Scan(&n, &readied); err != nil {
 		return fmt.Errorf("queueing replies: %w", err)
 	}
+	b.out.tidier.changed(int(readied))
 	if n > 0 {
 		b.wakeOut.wake()
 	}
@@ -220,6 +221,8 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 		batch.Queue(w.SQL, w.Args...)
 	}
 	err := b.pool.SendBatch(ctx, batch).Close()
+	b.in.tidier.changed(1)
+	b.out.tidier.changed(len(replies))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == divisionByZero {
 		return errLeaseLost
@@ -247,7 +250,9 @@ func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[
 	batch := &pgx.Batch{}
 	batch.Queue(genericPlansSQL)
 	batch.Queue(completeReplySQL, c.seq, c.token, c.key, now, providerID).QueryRow(func(r pgx.Row) error { return r.Scan(&done) })
-	if err := b.pool.SendBatch(ctx, batch).Close(); err != nil {
+	err := b.pool.SendBatch(ctx, batch).Close()
+	b.out.tidier.changed(1)
+	if err != nil {
 		return fmt.Errorf("recording sent reply: %w", err)
 	}
 	if done == 0 {
@@ -260,6 +265,7 @@ func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[
 type pgQueue[T any] struct {
 	pool                                               *pgxpool.Pool
 	table                                              string
+	tidier                                             *pgTidier
 	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL string
 	holdSQL, suppressSQL, pendingSQL, heldSQL          string
 }
@@ -269,7 +275,7 @@ type pgQueue[T any] struct {
 // conversation whose head is not pending waits. ready is the queue's line
 // of conversations (migration 0090).
 func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failState, open string) *pgQueue[T] {
-	q := &pgQueue[T]{pool: pool, table: table}
+	q := &pgQueue[T]{pool: pool, table: table, tidier: newPGTidier(pool, ready+", "+leases)}
 	// Claim: walk the line (ready, by turn) from its front, taking
 	// conversations that are due and have no live lease, and look up each
 	// one's head by index; a claim reads what it takes (plus the
@@ -348,6 +354,7 @@ func (q *pgQueue[T]) claim(ctx context.Context, now time.Time, owner string, n i
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
+	q.tidier.changed(len(out) + len(bad))
 	if err != nil {
 		return out, err
 	}
@@ -401,6 +408,7 @@ func (q *pgQueue[T]) extend(ctx context.Context, c claimed[T], leaseUntil time.T
 }
 
 func (q *pgQueue[T]) fenced(ctx context.Context, sql string, args ...any) error {
+	q.tidier.changed(1)
 	var n int64
 	if err := q.pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
 		return err
@@ -463,6 +471,7 @@ func (b *pgBackend) releaseHeld(ctx context.Context, now time.Time, channel chat
 	if err := b.pool.QueryRow(ctx, releaseHeldSQL, string(channel), limit, now).Scan(&n, &requeued); err != nil {
 		return 0, fmt.Errorf("releasing held replies: %w", err)
 	}
+	b.out.tidier.changed(int(requeued))
 	if n > 0 {
 		b.wakeOut.wake()
 	}
@@ -472,6 +481,16 @@ func (b *pgBackend) releaseHeld(ctx context.Context, now time.Time, channel chat
 // listen holds its own connection (outside the pool, so it never starves
 // Accept) and LISTENs until ctx ends, reconnecting after failures; polling
 // covers the gaps.
+// tidy vacuums q's line and leases while the queue is busy (pgTidier),
+// until ctx ends.
+func (b *pgBackend) tidy(ctx context.Context, q queueKind, log *slog.Logger) {
+	if q == queueOutbox {
+		b.out.tidier.run(ctx, log)
+		return
+	}
+	b.in.tidier.run(ctx, log)
+}
+
 func (b *pgBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger) {
 	channel, local := notifyInbox, b.wakeIn
 	if q == queueOutbox {
