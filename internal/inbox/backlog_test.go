@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
@@ -50,10 +51,25 @@ func fill(t testing.TB, b backend, now time.Time, prefix string, n, guests, hote
 	}
 }
 
-// claimBuffers is how many shared buffers (8 kB pages) one claim of n
-// touches, from EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back: a
-// count of pages read, which the machine's load cannot change.
+// claimBuffers is how many rows one claim of n takes and how many shared
+// buffers (8 kB pages) it touches, from EXPLAIN (ANALYZE, BUFFERS) in a
+// transaction rolled back: a count of pages read, which the machine's load
+// cannot change. The claim is planned afresh, generically, as
+// genericPlansSQL makes the claims run.
 func claimBuffers[T any](t testing.TB, pool *pgxpool.Pool, q *pgQueue[T], now time.Time, n int) (int, int) {
+	t.Helper()
+	return explainClaim(t, pool, now, n, func(tx pgx.Tx) string {
+		if _, err := tx.Exec(context.Background(), "PREPARE claim_probe AS "+q.claimSQL); err != nil {
+			t.Fatal(err)
+		}
+		return "claim_probe"
+	})
+}
+
+// explainClaim runs a prepared claim of n, the statement that prepare
+// names, under EXPLAIN (ANALYZE, BUFFERS) in a transaction rolled back, and
+// returns the rows it took and the pages it read.
+func explainClaim(t testing.TB, pool *pgxpool.Pool, now time.Time, n int, prepare func(pgx.Tx) string) (int, int) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := pool.Begin(ctx)
@@ -61,24 +77,22 @@ func claimBuffers[T any](t testing.TB, pool *pgxpool.Pool, q *pgQueue[T], now ti
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // the claim is only measured
-	// The claim runs with a generic plan (genericPlansSQL), so that is the
-	// plan measured: a prepared statement executed under the same setting.
 	if _, err := tx.Exec(ctx, genericPlansSQL); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, "PREPARE claim_probe AS "+q.claimSQL); err != nil {
-		t.Fatal(err)
-	}
+	name := prepare(tx)
 	var plan []byte
-	explain := fmt.Sprintf("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE claim_probe('%s', %d, 'probe', '%s')",
-		now.Format(time.RFC3339Nano), n, now.Add(time.Minute).Format(time.RFC3339Nano))
+	explain := fmt.Sprintf("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE %s('%s', %d, 'probe', '%s')",
+		name, now.Format(time.RFC3339Nano), n, now.Add(time.Minute).Format(time.RFC3339Nano))
 	if err := tx.QueryRow(ctx, explain).Scan(&plan); err != nil {
 		t.Fatal(err)
 	}
-	// A prepared statement outlives the transaction: gone, so the
-	// connection can measure again.
-	if _, err := tx.Exec(ctx, "DEALLOCATE claim_probe"); err != nil {
-		t.Fatal(err)
+	if name == "claim_probe" {
+		// A prepared statement outlives the transaction: gone, so the
+		// connection can measure again.
+		if _, err := tx.Exec(ctx, "DEALLOCATE claim_probe"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var out []struct {
 		Plan struct {
@@ -263,39 +277,17 @@ func TestTidyRefreshesStalePlans(t *testing.T) {
 }
 
 // cachedClaimBuffers is how many shared buffers q's claim reads with the
-// plan the pool's one session has cached for it (its prepared statement,
-// run under EXPLAIN in a transaction rolled back).
+// plan the pool's one session has cached for it (its prepared statement).
 func cachedClaimBuffers[T any](t testing.TB, pool *pgxpool.Pool, q *pgQueue[T], now time.Time, n int) int {
 	t.Helper()
-	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // the claim is only measured
-	if _, err := tx.Exec(ctx, genericPlansSQL); err != nil {
-		t.Fatal(err)
-	}
-	var name string
-	if err := tx.QueryRow(ctx, `SELECT name FROM pg_prepared_statements WHERE statement = $1`, q.claimSQL).Scan(&name); err != nil {
-		t.Fatalf("the session has no prepared claim: %v", err)
-	}
-	var plan []byte
-	explain := fmt.Sprintf("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE %s('%s', %d, 'probe', '%s')",
-		name, now.Format(time.RFC3339Nano), n, now.Add(time.Minute).Format(time.RFC3339Nano))
-	if err := tx.QueryRow(ctx, explain).Scan(&plan); err != nil {
-		t.Fatal(err)
-	}
-	var out []struct {
-		Plan struct {
-			Hit  int `json:"Shared Hit Blocks"`
-			Read int `json:"Shared Read Blocks"`
-		} `json:"Plan"`
-	}
-	if err := json.Unmarshal(plan, &out); err != nil || len(out) == 0 {
-		t.Fatalf("EXPLAIN output %s: %v", plan, err)
-	}
-	return out[0].Plan.Hit + out[0].Plan.Read
+	_, pages := explainClaim(t, pool, now, n, func(tx pgx.Tx) string {
+		var name string
+		if err := tx.QueryRow(context.Background(), `SELECT name FROM pg_prepared_statements WHERE statement = $1`, q.claimSQL).Scan(&name); err != nil {
+			t.Fatalf("the session has no prepared claim: %v", err)
+		}
+		return name
+	})
+	return pages
 }
 
 // TestTidierVacuumsOnlyAfterChanges: the tidier's loop vacuums a queue's
