@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,11 @@ type loop[T any] struct {
 }
 
 func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
+	// The loop's goroutines and those it starts carry these labels in CPU
+	// profiles, so a process running the edge and the workers together
+	// can be split into the two (pprof's -tagfocus role=worker).
+	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("role", "worker", "queue", l.name)))
+	defer pprof.SetGoroutineLabels(ctx)
 	l.claimSpan, l.finishSpan = l.name+".claim", l.name+".finish"
 	var wg sync.WaitGroup
 	defer wg.Wait()
