@@ -301,7 +301,7 @@ func (m *MemorySessions) Load(_ context.Context, key SessionKey, now time.Time) 
 	if !ok || !row.expiresAt.After(now) {
 		return freshSession(key, now), nil
 	}
-	st := copyState(&row.state)
+	st := loadCopy.copyState(&row.state)
 	st.normalize()
 	return &Session{ID: row.id, Key: key, State: st, CreatedAt: row.createdAt, UpdatedAt: row.updatedAt, ExpiresAt: row.expiresAt}, nil
 }
@@ -311,7 +311,7 @@ func (m *MemorySessions) Save(_ context.Context, s *Session) error {
 	if !s.State.encodable() {
 		return s.State.encodeError()
 	}
-	st := copyState(&s.State)
+	st := saveCopy.copyState(&s.State)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rows[s.Key] = memoryRow{id: s.ID, state: st, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, expiresAt: s.ExpiresAt}

@@ -21,24 +21,38 @@ import (
 //   - a state the encoder refuses (a NaN or infinite price) is refused by
 //     Save with the encoder's error.
 
+// stateCopier copies states. Save's copy makes the strings valid UTF-8
+// (sanitize); Load copies what Save stored, valid already, and leaves room
+// in the two lists every turn appends to (spare), so the turn does not
+// copy them again.
+type stateCopier struct {
+	sanitize bool
+	spare    int
+}
+
+var (
+	saveCopy = stateCopier{sanitize: true}
+	loadCopy = stateCopier{spare: 1}
+)
+
 // copyState is the JSON round trip of st, sharing nothing with it.
-func copyState(st *State) State {
+func (c stateCopier) copyState(st *State) State {
 	return State{
-		IntentHistory: copyStrings(st.IntentHistory, false),
-		Context:       copySlots(&st.Context),
-		Step:          jsonText(st.Step),
-		Pending:       copyPending(st.Pending),
-		LastOffer:     copyOffers(st.LastOffer),
+		IntentHistory: c.copyStrings(st.IntentHistory, false, c.spare),
+		Context:       c.copySlots(&st.Context),
+		Step:          c.text(st.Step),
+		Pending:       c.copyPending(st.Pending),
+		LastOffer:     c.copyOffers(st.LastOffer),
 		OfferStale:    st.OfferStale,
-		OfferAsOf:     jsonText(st.OfferAsOf),
-		LastQuote:     copyQuote(st.LastQuote),
+		OfferAsOf:     c.text(st.OfferAsOf),
+		LastQuote:     c.copyQuote(st.LastQuote),
 		Handoff:       st.Handoff,
-		Language:      jsonText(st.Language),
-		Bookings:      copyStrings(st.Bookings, true),
-		Recent:        copyRecent(st.Recent),
+		Language:      c.text(st.Language),
+		Bookings:      c.copyStrings(st.Bookings, true, 0),
+		Recent:        c.copyRecent(st.Recent),
 		DetailTries:   st.DetailTries,
 		Noticed:       st.Noticed,
-		FormerIDs:     copyStrings(st.FormerIDs, true),
+		FormerIDs:     c.copyStrings(st.FormerIDs, true, 0),
 	}
 }
 
@@ -63,51 +77,51 @@ func (st *State) encodeError() error {
 	return err
 }
 
-func copySlots(c *Slots) Slots {
+func (c stateCopier) copySlots(sl *Slots) Slots {
 	return Slots{
-		CheckIn:        jsonText(c.CheckIn),
-		CheckOut:       jsonText(c.CheckOut),
-		Nights:         c.Nights,
-		Adults:         c.Adults,
-		Children:       c.Children,
-		ChildAges:      copyInts(c.ChildAges),
-		ChildAgesAsked: c.ChildAgesAsked,
-		Guests:         c.Guests,
-		RoomType:       jsonText(c.RoomType),
-		Email:          jsonText(c.Email),
-		Name:           jsonText(c.Name),
-		FirstName:      jsonText(c.FirstName),
-		LastName:       jsonText(c.LastName),
-		Phone:          jsonText(c.Phone),
-		EmailDeclined:  c.EmailDeclined,
-		Refused:        copyStrings(c.Refused, true),
+		CheckIn:        c.text(sl.CheckIn),
+		CheckOut:       c.text(sl.CheckOut),
+		Nights:         sl.Nights,
+		Adults:         sl.Adults,
+		Children:       sl.Children,
+		ChildAges:      copyInts(sl.ChildAges),
+		ChildAgesAsked: sl.ChildAgesAsked,
+		Guests:         sl.Guests,
+		RoomType:       c.text(sl.RoomType),
+		Email:          c.text(sl.Email),
+		Name:           c.text(sl.Name),
+		FirstName:      c.text(sl.FirstName),
+		LastName:       c.text(sl.LastName),
+		Phone:          c.text(sl.Phone),
+		EmailDeclined:  sl.EmailDeclined,
+		Refused:        c.copyStrings(sl.Refused, true, 0),
 	}
 }
 
-func copyPending(p *Pending) *Pending {
+func (c stateCopier) copyPending(p *Pending) *Pending {
 	if p == nil {
 		return nil
 	}
 	return &Pending{
-		Kind:       jsonText(p.Kind),
+		Kind:       c.text(p.Kind),
 		RoomTypeID: p.RoomTypeID,
-		RoomName:   jsonText(p.RoomName),
-		RoomNames:  copyText(p.RoomNames),
-		Category:   jsonText(p.Category),
-		CheckIn:    jsonText(p.CheckIn),
-		CheckOut:   jsonText(p.CheckOut),
+		RoomName:   c.text(p.RoomName),
+		RoomNames:  c.copyText(p.RoomNames),
+		Category:   c.text(p.Category),
+		CheckIn:    c.text(p.CheckIn),
+		CheckOut:   c.text(p.CheckOut),
 		Adults:     p.Adults,
 		Children:   p.Children,
 		ChildAges:  copyInts(p.ChildAges),
 		TotalPrice: p.TotalPrice,
-		Currency:   jsonText(p.Currency),
-		BookingID:  jsonText(p.BookingID),
-		Reference:  jsonText(p.Reference),
+		Currency:   c.text(p.Currency),
+		BookingID:  c.text(p.BookingID),
+		Reference:  c.text(p.Reference),
 		Refusals:   p.Refusals,
 	}
 }
 
-func copyOffers(os []OfferState) []OfferState {
+func (c stateCopier) copyOffers(os []OfferState) []OfferState {
 	if len(os) == 0 {
 		return nil
 	}
@@ -115,12 +129,12 @@ func copyOffers(os []OfferState) []OfferState {
 	for i, o := range os {
 		out[i] = OfferState{
 			RoomTypeID: o.RoomTypeID,
-			Name:       jsonText(o.Name),
-			Names:      copyText(o.Names),
-			Category:   jsonText(o.Category),
+			Name:       c.text(o.Name),
+			Names:      c.copyText(o.Names),
+			Category:   c.text(o.Category),
 			Available:  o.Available,
 			TotalPrice: o.TotalPrice,
-			Currency:   jsonText(o.Currency),
+			Currency:   c.text(o.Currency),
 			MaxAdults:  o.MaxAdults,
 			Capacity:   o.Capacity,
 		}
@@ -128,108 +142,108 @@ func copyOffers(os []OfferState) []OfferState {
 	return out
 }
 
-func copyQuote(q *Quote) *Quote {
+func (c stateCopier) copyQuote(q *Quote) *Quote {
 	if q == nil {
 		return nil
 	}
 	return &Quote{
-		Room:       jsonText(q.Room),
-		RoomNames:  copyText(q.RoomNames),
+		Room:       c.text(q.Room),
+		RoomNames:  c.copyText(q.RoomNames),
 		TotalPrice: q.TotalPrice,
-		Currency:   jsonText(q.Currency),
+		Currency:   c.text(q.Currency),
 		Nights:     q.Nights,
 	}
 }
 
-func copyRecent(rs []RecentTurn) []RecentTurn {
+func (c stateCopier) copyRecent(rs []RecentTurn) []RecentTurn {
 	if len(rs) == 0 {
 		return nil
 	}
-	out := make([]RecentTurn, len(rs))
+	out := make([]RecentTurn, len(rs), len(rs)+c.spare)
 	for i, r := range rs {
-		out[i] = RecentTurn{MessageID: jsonText(r.MessageID), Intent: jsonText(r.Intent), Replies: copyReplies(r.Replies)}
+		out[i] = RecentTurn{MessageID: c.text(r.MessageID), Intent: c.text(r.Intent), Replies: c.copyReplies(r.Replies)}
 	}
 	return out
 }
 
 // copyReplies keeps an empty list empty: "replies" has no omitempty.
-func copyReplies(rs []chat.Reply) []chat.Reply {
+func (c stateCopier) copyReplies(rs []chat.Reply) []chat.Reply {
 	if rs == nil {
 		return nil
 	}
 	out := make([]chat.Reply, len(rs))
 	for i, r := range rs {
 		out[i] = chat.Reply{
-			Kind:       chat.ReplyKind(jsonText(string(r.Kind))),
-			Text:       jsonText(r.Text),
-			Header:     jsonText(r.Header),
-			Footer:     jsonText(r.Footer),
-			ImageURL:   jsonText(r.ImageURL),
-			Buttons:    copyButtons(r.Buttons),
-			ListButton: jsonText(r.ListButton),
-			Sections:   copySections(r.Sections),
-			Template:   copyTemplate(r.Template),
+			Kind:       chat.ReplyKind(c.text(string(r.Kind))),
+			Text:       c.text(r.Text),
+			Header:     c.text(r.Header),
+			Footer:     c.text(r.Footer),
+			ImageURL:   c.text(r.ImageURL),
+			Buttons:    c.copyButtons(r.Buttons),
+			ListButton: c.text(r.ListButton),
+			Sections:   c.copySections(r.Sections),
+			Template:   c.copyTemplate(r.Template),
 		}
 	}
 	return out
 }
 
-func copyButtons(bs []chat.Button) []chat.Button {
+func (c stateCopier) copyButtons(bs []chat.Button) []chat.Button {
 	if len(bs) == 0 {
 		return nil
 	}
 	out := make([]chat.Button, len(bs))
 	for i, b := range bs {
-		out[i] = chat.Button{ID: jsonText(b.ID), Title: jsonText(b.Title)}
+		out[i] = chat.Button{ID: c.text(b.ID), Title: c.text(b.Title)}
 	}
 	return out
 }
 
-func copySections(ss []chat.Section) []chat.Section {
+func (c stateCopier) copySections(ss []chat.Section) []chat.Section {
 	if len(ss) == 0 {
 		return nil
 	}
 	out := make([]chat.Section, len(ss))
 	for i, s := range ss {
-		out[i] = chat.Section{Title: jsonText(s.Title)}
+		out[i] = chat.Section{Title: c.text(s.Title)}
 		if s.Rows != nil { // "rows" has no omitempty
 			out[i].Rows = make([]chat.Row, len(s.Rows))
 			for j, r := range s.Rows {
-				out[i].Rows[j] = chat.Row{ID: jsonText(r.ID), Title: jsonText(r.Title), Description: jsonText(r.Description)}
+				out[i].Rows[j] = chat.Row{ID: c.text(r.ID), Title: c.text(r.Title), Description: c.text(r.Description)}
 			}
 		}
 	}
 	return out
 }
 
-func copyTemplate(t *chat.Template) *chat.Template {
+func (c stateCopier) copyTemplate(t *chat.Template) *chat.Template {
 	if t == nil {
 		return nil
 	}
-	return &chat.Template{Name: jsonText(t.Name), Language: jsonText(t.Language), BodyParameters: copyStrings(t.BodyParameters, true)}
+	return &chat.Template{Name: c.text(t.Name), Language: c.text(t.Language), BodyParameters: c.copyStrings(t.BodyParameters, true, 0)}
 }
 
 // copyText: every Text field of the state is omitempty.
-func copyText(t pms.Text) pms.Text {
+func (c stateCopier) copyText(t pms.Text) pms.Text {
 	if len(t) == 0 {
 		return nil
 	}
 	out := make(pms.Text, len(t))
 	for k, v := range t {
-		out[jsonText(k)] = jsonText(v)
+		out[c.text(k)] = c.text(v)
 	}
 	return out
 }
 
-// copyStrings copies ss; omitEmpty is the field's omitempty (an empty
-// list comes back nil).
-func copyStrings(ss []string, omitEmpty bool) []string {
+// copyStrings copies ss, with room for spare more; omitEmpty is the
+// field's omitempty (an empty list comes back nil).
+func (c stateCopier) copyStrings(ss []string, omitEmpty bool, spare int) []string {
 	if ss == nil || omitEmpty && len(ss) == 0 {
 		return nil
 	}
-	out := make([]string, len(ss))
+	out := make([]string, len(ss), len(ss)+spare)
 	for i, s := range ss {
-		out[i] = jsonText(s)
+		out[i] = c.text(s)
 	}
 	return out
 }
@@ -240,6 +254,14 @@ func copyInts(is []int) []int {
 		return nil
 	}
 	return append([]int(nil), is...)
+}
+
+// text is s as Save stores it.
+func (c stateCopier) text(s string) string {
+	if !c.sanitize {
+		return s
+	}
+	return jsonText(s)
 }
 
 // jsonText is s as encoding/json writes it: each byte that is not part of
