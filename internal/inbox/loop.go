@@ -137,6 +137,20 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	finished := make(chan struct{}, l.workers)
+	// The items run on `workers` goroutines that live as long as the loop:
+	// a goroutine per item started on a small stack and grew it through the
+	// handler's calls every time. A claim takes at most the free slots, so
+	// the buffer always has room for what it hands out.
+	jobs := make(chan claimed[T], l.workers)
+	defer close(jobs)
+	for range l.workers {
+		wg.Go(func() {
+			for c := range jobs {
+				l.process(ctx, c)
+				finished <- struct{}{}
+			}
+		})
+	}
 	ticker := time.NewTicker(l.poll)
 	defer ticker.Stop()
 	inflight := 0
@@ -172,12 +186,7 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 			}
 			for _, c := range cs {
 				inflight++
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					l.process(ctx, c)
-					finished <- struct{}{}
-				}()
+				jobs <- c
 			}
 		}
 		if time.Since(lastPending) >= pendingEvery && l.pendingGauge != nil {
