@@ -89,6 +89,21 @@ const (
 // the Run context, so a shutdown still records what finished.
 const finishTimeout = 10 * time.Second
 
+// instantQueue is a queue whose calls do no I/O and return at once (the
+// memory backend's): they need no deadline, and a timer per call was a
+// measurable part of a memory-mode worker's time per message.
+type instantQueue interface{ instant() }
+
+// bounded is ctx without its cancellation, bounded by finishTimeout unless
+// the queue's calls return at once.
+func (l *loop[T]) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithoutCancel(ctx)
+	if _, ok := l.q.(instantQueue); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, finishTimeout)
+}
+
 // pendingEvery is how often the pending gauge is refreshed.
 const pendingEvery = 5 * time.Second
 
@@ -226,7 +241,7 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 // the lease expires. So every claim is awaited, and handed back if Run is
 // stopping by then.
 func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	cctx, cancel := l.bounded(ctx)
 	defer cancel()
 	now := l.now()
 	start := time.Now()
@@ -239,7 +254,7 @@ func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
 }
 
 func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	fctx, cancel := l.bounded(ctx)
 	defer cancel()
 	for _, c := range cs {
 		if err := l.q.release(fctx, c); err != nil {
@@ -286,7 +301,7 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 		}
 	}
 
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	fctx, fcancel := l.bounded(ctx)
 	defer fcancel()
 	fctx, fspan := l.tracer.Start(fctx, l.finishSpan, trace.SpanKindInternal)
 	err := l.finish(fctx, span, c, out, ctx.Err() != nil || lost.Load())
@@ -325,7 +340,7 @@ func (l *loop[T]) heartbeat(ctx context.Context, c claimed[T], lostLease func())
 			return
 		case <-t.C:
 		}
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		hctx, cancel := l.bounded(ctx)
 		err := l.q.extend(hctx, c, l.now().Add(l.lease))
 		cancel()
 		if errors.Is(err, errLeaseLost) {

@@ -529,6 +529,9 @@ func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat
 
 func (q *memQueue[T]) pending(ctx context.Context) (int, error) { return q.count(StatePending), nil }
 
+// instant: every call returns at once (instantQueue).
+func (q *memQueue[T]) instant() {}
+
 func (q *memQueue[T]) held(ctx context.Context) (int, error) { return q.count(StateHeld), nil }
 
 // count is how many open entries are in state (kept as they change).
