@@ -29,7 +29,8 @@ import (
 // memory inbox"), "respond" (plain Caddy), or a staircase file
 // ("1-routes", "2-hmac", "3-tenant", "4-ratelimit"). CPU_N requests a round
 // (default 10,000), CPU_ROUNDS rounds (default 3; each one's figure is
-// printed), CPU_CONNS connections (default 16), after a warm-up of 2,000.
+// printed), CPU_CONNS connections (default 16), after a warm-up of 2,000;
+// CPU_ENV adds to the instance's environment.
 //
 // CPU_PROFILE_DIR, when set, saves from the instance's admin endpoint a CPU
 // profile (cpu.pprof) of CPU_PROFILE_SECONDS (default 10) of continuous
@@ -54,6 +55,13 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		"RATE_LIMIT_WEBHOOK_POST":     "100000000",
 		"RATE_LIMIT_WEBHOOK_RECEIPTS": "100000000",
 	}
+	// CPU_ENV adds K=V[,K=V...] to the instance's environment (GOGC=200,
+	// to see what the collector costs).
+	for _, kv := range strings.Split(os.Getenv("CPU_ENV"), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
 	var in *Instance
 	var graph *fakegraph.Server
 	switch stage {
@@ -66,7 +74,7 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		env["FEATURE_FLAGS"] = noReadReceipts["FEATURE_FLAGS"]
 		in = Start(b, Options{Env: env})
 	case "respond":
-		in = Start(b, Options{Config: "test/e2e/testdata/respond.Caddyfile", ReadyPath: "/"})
+		in = Start(b, Options{Config: "test/e2e/testdata/respond.Caddyfile", Env: env, ReadyPath: "/"})
 	default:
 		in = Start(b, Options{Config: "test/e2e/testdata/staircase/" + stage + ".Caddyfile", Env: env, ReadyPath: "/"})
 	}
