@@ -301,7 +301,7 @@ func (m *MemorySessions) Load(_ context.Context, key SessionKey, now time.Time) 
 	if !ok || !row.expiresAt.After(now) {
 		return freshSession(key, now), nil
 	}
-	st := loadCopy.copyState(&row.state)
+	st := loadCopy.copyState(&row.state, nil)
 	st.normalize()
 	return &Session{ID: row.id, Key: key, State: st, CreatedAt: row.createdAt, UpdatedAt: row.updatedAt, ExpiresAt: row.expiresAt}, nil
 }
@@ -311,9 +311,12 @@ func (m *MemorySessions) Save(_ context.Context, s *Session) error {
 	if !s.State.encodable() {
 		return s.State.encodeError()
 	}
-	st := saveCopy.copyState(&s.State)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// The turns the state still remembers from the stored one are taken
+	// from it (stored copies are never handed out, so they can be shared)
+	// rather than copied again.
+	st := saveCopy.copyState(&s.State, m.rows[s.Key].state.Recent)
 	m.rows[s.Key] = memoryRow{id: s.ID, state: st, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, expiresAt: s.ExpiresAt}
 	// Expired sessions are dropped now and then, so memory stays bounded by
 	// the guests of the last TTL.

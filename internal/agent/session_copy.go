@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
@@ -35,8 +36,10 @@ var (
 	loadCopy = stateCopier{spare: 1}
 )
 
-// copyState is the JSON round trip of st, sharing nothing with it.
-func (c stateCopier) copyState(st *State) State {
+// copyState is the JSON round trip of st, sharing nothing with it. A turn
+// of st equal to one of stored (the round trip of an earlier state, which
+// nothing changes) is that one.
+func (c stateCopier) copyState(st *State, stored []RecentTurn) State {
 	return State{
 		IntentHistory: c.copyStrings(st.IntentHistory, false, c.spare),
 		Context:       c.copySlots(&st.Context),
@@ -49,7 +52,7 @@ func (c stateCopier) copyState(st *State) State {
 		Handoff:       st.Handoff,
 		Language:      c.text(st.Language),
 		Bookings:      c.copyStrings(st.Bookings, true, 0),
-		Recent:        c.copyRecent(st.Recent),
+		Recent:        c.copyRecent(st.Recent, stored),
 		DetailTries:   st.DetailTries,
 		Noticed:       st.Noticed,
 		FormerIDs:     c.copyStrings(st.FormerIDs, true, 0),
@@ -155,15 +158,56 @@ func (c stateCopier) copyQuote(q *Quote) *Quote {
 	}
 }
 
-func (c stateCopier) copyRecent(rs []RecentTurn) []RecentTurn {
+func (c stateCopier) copyRecent(rs, stored []RecentTurn) []RecentTurn {
 	if len(rs) == 0 {
 		return nil
 	}
 	out := make([]RecentTurn, len(rs), len(rs)+c.spare)
 	for i, r := range rs {
+		if j := slices.IndexFunc(stored, func(s RecentTurn) bool { return sameTurn(&s, &r) }); j >= 0 {
+			out[i] = stored[j]
+			continue
+		}
 		out[i] = RecentTurn{MessageID: c.text(r.MessageID), Intent: c.text(r.Intent), Replies: c.copyReplies(r.Replies)}
 	}
 	return out
+}
+
+// sameTurn reports whether stored, a stored turn, is the round trip of r:
+// equal strings (a stored string is valid UTF-8, so r's is too), and lists
+// alike where the round trip tells nil from empty.
+func sameTurn(stored, r *RecentTurn) bool {
+	if stored.MessageID != r.MessageID || stored.Intent != r.Intent ||
+		(stored.Replies == nil) != (r.Replies == nil) || len(stored.Replies) != len(r.Replies) {
+		return false
+	}
+	for i := range r.Replies {
+		if !sameReply(&stored.Replies[i], &r.Replies[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameReply(a, b *chat.Reply) bool {
+	if a.Kind != b.Kind || a.Text != b.Text || a.Header != b.Header || a.Footer != b.Footer || a.ImageURL != b.ImageURL ||
+		a.ListButton != b.ListButton || !slices.Equal(a.Buttons, b.Buttons) || len(a.Sections) != len(b.Sections) ||
+		(a.Template == nil) != (b.Template == nil) {
+		return false
+	}
+	for i := range a.Sections {
+		sa, sb := &a.Sections[i], &b.Sections[i]
+		if sa.Title != sb.Title || (sa.Rows == nil) != (sb.Rows == nil) || !slices.Equal(sa.Rows, sb.Rows) {
+			return false
+		}
+	}
+	if a.Template != nil {
+		ta, tb := a.Template, b.Template
+		if ta.Name != tb.Name || ta.Language != tb.Language || !slices.Equal(ta.BodyParameters, tb.BodyParameters) {
+			return false
+		}
+	}
+	return true
 }
 
 // copyReplies keeps an empty list empty: "replies" has no omitempty.
