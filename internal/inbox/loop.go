@@ -158,10 +158,23 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 	// the buffer always has room for what it hands out.
 	jobs := make(chan claimed[T], l.workers)
 	defer close(jobs)
+	_, instant := l.q.(instantQueue)
 	for range l.workers {
 		wg.Go(func() {
 			for c := range jobs {
 				l.process(ctx, c)
+				// On a queue whose claims cost nothing (memory), the slot
+				// takes the next item itself: with a backlog the loop is
+				// not woken per item, and the workers do not wait for it
+				// behind the edge's goroutines. Postgres claims stay
+				// grouped by the loop.
+				for instant && ctx.Err() == nil {
+					cs, err := l.claim(ctx, 1)
+					if err != nil || len(cs) == 0 {
+						break
+					}
+					l.process(ctx, cs[0])
+				}
 				finished <- struct{}{}
 			}
 		})
