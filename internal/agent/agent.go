@@ -234,8 +234,7 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 	status := statusSuccess
 	defer func() {
 		label := intentLabel(intent)
-		messagesTotal.WithLabelValues(label, status).Inc()
-		latencySeconds.WithLabelValues(label).Observe(time.Since(start).Seconds())
+		observeTurn(label, status, time.Since(start).Seconds())
 		if span := trace.SpanFromContext(ctx); span.IsRecording() {
 			span.SetAttributes(attribute.String("agente.intent", label), attribute.String("agente.status", status))
 		}

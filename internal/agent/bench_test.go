@@ -85,3 +85,68 @@ func BenchmarkBookingConversation(b *testing.B) {
 		})
 	}
 }
+
+// helloSession is the session of a guest who wrote "hola" six times, as
+// the staircase's guests do: five recent turns with their replies.
+func helloSession(b *testing.B) *Session {
+	s := NewMemorySessions()
+	o, err := New(nlp.Analyze, demo.New(demo.WithClock(func() time.Time { return morning })), s, WithClock(func() time.Time { return morning }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := HotelContext{TenantID: "tenant_hotel_madrid", Name: "Hotel Madrid Central", Location: madridTZ}
+	for i := range 6 {
+		if _, err := o.Handle(context.Background(), chat.Message{TenantID: h.TenantID, Channel: chat.WhatsApp,
+			ID: fmt.Sprintf("wamid.hello.%d", i), From: "34620000001", Kind: chat.KindText, Text: "hola"}, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sess, err := s.Load(context.Background(), KeyFor(h.TenantID, chat.WhatsApp, "34620000001"), morning)
+	if err != nil || sess.New {
+		b.Fatalf("no session: %v", err)
+	}
+	return sess
+}
+
+// BenchmarkMemorySessions is one turn's Load and Save of a guest's session
+// in the memory store.
+func BenchmarkMemorySessions(b *testing.B) {
+	sess := helloSession(b)
+	s := NewMemorySessions()
+	ctx := context.Background()
+	if err := s.Save(ctx, sess); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := s.Load(ctx, sess.Key, morning)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Save(ctx, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHelloTurn is one "hola" from one of 256 guests who keep
+// writing it, through the real analysis, the demo PMS and the memory
+// sessions: the work of the staircase's inbox workers per message.
+func BenchmarkHelloTurn(b *testing.B) {
+	o, err := New(nlp.Analyze, demo.New(demo.WithClock(func() time.Time { return morning })), NewMemorySessions(),
+		WithClock(func() time.Time { return morning }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := HotelContext{TenantID: "tenant_hotel_madrid", Name: "Hotel Madrid Central", Location: madridTZ}
+	ctx := context.Background()
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		n++
+		if _, err := o.Handle(ctx, chat.Message{TenantID: h.TenantID, Channel: chat.WhatsApp, ID: fmt.Sprintf("wamid.hello.%d", n),
+			From: fmt.Sprintf("346200%05d", n%256), Kind: chat.KindText, Text: "hola"}, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -26,14 +26,44 @@ var (
 	}, []string{"intent"})
 )
 
+// intentSeries are one intent's series, looked up once: a label lookup
+// hashes and checks its values on every call, and each message made two.
+type intentSeries struct {
+	success, error prometheus.Counter
+	latency        prometheus.Observer
+}
+
+// byIntent holds the series of every known intent (intentLabel keeps
+// labels to them).
+var byIntent = map[string]intentSeries{}
+
 func init() {
 	// Every series exists from the start, so rate() and the error-rate alerts
 	// see zeros rather than gaps.
 	for _, in := range nlp.Intents() {
-		messagesTotal.WithLabelValues(string(in), statusSuccess)
-		messagesTotal.WithLabelValues(string(in), statusError)
-		latencySeconds.WithLabelValues(string(in))
+		byIntent[string(in)] = intentSeries{
+			success: messagesTotal.WithLabelValues(string(in), statusSuccess),
+			error:   messagesTotal.WithLabelValues(string(in), statusError),
+			latency: latencySeconds.WithLabelValues(string(in)),
+		}
 	}
+}
+
+// observeTurn counts one handled message of intent label with its status
+// and latency.
+func observeTurn(label, status string, seconds float64) {
+	s, ok := byIntent[label]
+	if !ok {
+		messagesTotal.WithLabelValues(label, status).Inc()
+		latencySeconds.WithLabelValues(label).Observe(seconds)
+		return
+	}
+	if status == statusSuccess {
+		s.success.Inc()
+	} else {
+		s.error.Inc()
+	}
+	s.latency.Observe(seconds)
 }
 
 // Collectors returns the orchestrator's collectors for telemetry.Register.

@@ -274,7 +274,8 @@ func freshSession(key SessionKey, now time.Time) *Session {
 }
 
 // MemorySessions is the in-memory SessionStore for development and tests. It
-// stores the state as JSON, like Postgres, so both stores behave alike.
+// keeps what Postgres would give back: a copy of the state equal to its JSON
+// document's round trip (session_copy.go), so both stores behave alike.
 type MemorySessions struct {
 	mu    sync.Mutex
 	rows  map[SessionKey]memoryRow
@@ -283,7 +284,7 @@ type MemorySessions struct {
 
 type memoryRow struct {
 	id                              string
-	state                           []byte
+	state                           State
 	createdAt, updatedAt, expiresAt time.Time
 }
 
@@ -300,18 +301,23 @@ func (m *MemorySessions) Load(_ context.Context, key SessionKey, now time.Time) 
 	if !ok || !row.expiresAt.After(now) {
 		return freshSession(key, now), nil
 	}
-	return decodeSession(key, row.id, row.state, row.createdAt, row.updatedAt, row.expiresAt, now), nil
+	st := loadCopy.copyState(&row.state, nil)
+	st.normalize()
+	return &Session{ID: row.id, Key: key, State: st, CreatedAt: row.createdAt, UpdatedAt: row.updatedAt, ExpiresAt: row.expiresAt}, nil
 }
 
 // Save implements SessionStore.
 func (m *MemorySessions) Save(_ context.Context, s *Session) error {
-	b, err := json.Marshal(s.State)
-	if err != nil {
-		return err
+	if !s.State.encodable() {
+		return s.State.encodeError()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.rows[s.Key] = memoryRow{id: s.ID, state: b, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, expiresAt: s.ExpiresAt}
+	// The turns the state still remembers from the stored one are taken
+	// from it (stored copies are never handed out, so they can be shared)
+	// rather than copied again.
+	st := saveCopy.copyState(&s.State, m.rows[s.Key].state.Recent)
+	m.rows[s.Key] = memoryRow{id: s.ID, state: st, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, expiresAt: s.ExpiresAt}
 	// Expired sessions are dropped now and then, so memory stays bounded by
 	// the guests of the last TTL.
 	m.saves++

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -237,9 +238,10 @@ func joinList(items []string, last string) string {
 
 // truncate cuts s to at most n characters (runes), for WhatsApp's limits.
 func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
+	// Counted first: nearly every text fits, and needs no copy.
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
+	r := []rune(s)
 	return string(r[:n-1]) + "…"
 }

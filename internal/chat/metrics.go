@@ -1,6 +1,10 @@
 package chat
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Message metrics, by the names the dashboards and alerts under observability/
 // query. They live here, not in a channel package, because every channel
@@ -40,7 +44,22 @@ func RecordNormalized(canal Channel, tenant string, n int) {
 	if n <= 0 {
 		return
 	}
-	MessagesNormalized.WithLabelValues(string(canal), tenant).Add(float64(n))
+	k := normalizedKey{canal, tenant}
+	c, ok := normalizedOf.Load(k)
+	if !ok {
+		c, _ = normalizedOf.LoadOrStore(k, MessagesNormalized.WithLabelValues(string(canal), tenant))
+	}
+	c.(prometheus.Counter).Add(float64(n))
+}
+
+// normalizedOf holds MessagesNormalized's series by channel and tenant,
+// looked up once each (as many as the series: the tenants are the
+// directory's).
+var normalizedOf sync.Map // normalizedKey → prometheus.Counter
+
+type normalizedKey struct {
+	canal  Channel
+	tenant string
 }
 
 // RecordNormalizationError counts one normalisation problem of kind errorType.

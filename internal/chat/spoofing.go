@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -73,6 +74,12 @@ type LenientString string
 // UnmarshalJSON implements json.Unmarshaler.
 func (s *LenientString) UnmarshalJSON(b []byte) error {
 	*s = ""
+	if plain, ok := plainJSONString(b); ok {
+		// Nothing to unescape (a guest's profile name, usually): what the
+		// decoder would give, without a second decode.
+		*s = LenientString(plain)
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var v string
 		if json.Unmarshal(b, &v) == nil {
@@ -80,4 +87,23 @@ func (s *LenientString) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// plainJSONString is the text of b when b is a JSON string with nothing
+// to unescape or replace: quoted, no backslash, quote or control
+// character inside, valid UTF-8.
+func plainJSONString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }

@@ -42,7 +42,7 @@ func (k *mapKeeper) Keep(key string, create func() any) (any, error) {
 	return v, nil
 }
 
-func directory(t *testing.T) *tenancy.MemoryStore {
+func directory(t testing.TB) *tenancy.MemoryStore {
 	t.Helper()
 	ts, err := tenancy.LoadSeed(strings.NewReader(`
 tenants:
@@ -63,7 +63,7 @@ tenants:
 	return dir
 }
 
-func newService(t *testing.T, cfg Config, keeper Keeper) *Service {
+func newService(t testing.TB, cfg Config, keeper Keeper) *Service {
 	t.Helper()
 	if keeper == nil {
 		keeper = &mapKeeper{}

@@ -206,36 +206,46 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 		}
 		return p
 	}
-	// attribute finds the hotel of one item (its number, its account, its
-	// guest, the default), or keeps it as unrouted and answers nil.
-	attribute := func(biz whatsapp.Business, guest string, unrouted inbox.UnroutedEvent) *Part {
+	// attribute finds the part of one item's hotel (its number, its
+	// account, its guest, the default), or nil.
+	attribute := func(biz whatsapp.Business, guest string) *Part {
 		q := ri
 		q.PhoneNumberID, q.WABAID, q.GuestPhone = biz.PhoneNumberID, biz.WABAID, guest
 		if tenant, _ := resolve(q); tenant != "" {
 			return part(tenant, biz.PhoneNumberID)
 		}
-		unrouted.Channel, unrouted.PhoneNumberID, unrouted.WABAID, unrouted.Guest = chat.WhatsApp, biz.PhoneNumberID, biz.WABAID, guest
-		res.Unrouted = append(res.Unrouted, unrouted)
 		return nil
 	}
+	// unrouted keeps an item no hotel was found for. The event is built
+	// only then: a payload boxed for every item was a copy of each message.
+	unrouted := func(biz whatsapp.Business, guest string, e inbox.UnroutedEvent) {
+		e.Channel, e.PhoneNumberID, e.WABAID, e.Guest = chat.WhatsApp, biz.PhoneNumberID, biz.WABAID, guest
+		res.Unrouted = append(res.Unrouted, e)
+	}
 	for i, m := range b.Messages {
-		if p := attribute(b.MessageBusiness(i), m.From,
-			inbox.UnroutedEvent{Field: "messages", Kind: inbox.UnroutedMessage, ItemID: m.ID, Payload: m}); p != nil {
+		biz := b.MessageBusiness(i)
+		if p := attribute(biz, m.From); p != nil {
 			m.TenantID = p.Tenant
 			p.Messages = append(p.Messages, m)
+		} else {
+			unrouted(biz, m.From, inbox.UnroutedEvent{Field: "messages", Kind: inbox.UnroutedMessage, ItemID: m.ID, Payload: m})
 		}
 	}
 	for i, st := range b.Statuses {
-		if p := attribute(b.StatusBusiness(i), st.Recipient,
-			inbox.UnroutedEvent{Field: "messages", Kind: inbox.UnroutedStatus, ItemID: st.MessageID + ":" + st.Status, Payload: st}); p != nil {
+		biz := b.StatusBusiness(i)
+		if p := attribute(biz, st.Recipient); p != nil {
 			st.TenantID = p.Tenant
 			p.Statuses = append(p.Statuses, st)
+		} else {
+			unrouted(biz, st.Recipient, inbox.UnroutedEvent{Field: "messages", Kind: inbox.UnroutedStatus, ItemID: st.MessageID + ":" + st.Status, Payload: st})
 		}
 	}
 	for _, f := range b.Fields {
-		if p := attribute(whatsapp.Business{PhoneNumberID: f.PhoneNumberID, WABAID: f.WABAID}, "",
-			inbox.UnroutedEvent{Field: f.Field, Kind: inbox.UnroutedField, Payload: f}); p != nil {
+		biz := whatsapp.Business{PhoneNumberID: f.PhoneNumberID, WABAID: f.WABAID}
+		if p := attribute(biz, ""); p != nil {
 			p.Fields = append(p.Fields, f)
+		} else {
+			unrouted(biz, "", inbox.UnroutedEvent{Field: f.Field, Kind: inbox.UnroutedField, Payload: f})
 		}
 	}
 	for _, t := range order {

@@ -298,7 +298,7 @@ func (ib *Inbox) accept(ctx context.Context, msgs []chat.Message, statuses []cha
 func sanitized(msgs []chat.Message, statuses []chat.Status, log *slog.Logger) ([]chat.Message, []chat.Status) {
 	copied := false
 	for i := range msgs {
-		if m, changed := withoutNULValue(msgs[i]); changed {
+		if m, changed := messageWithoutNUL(msgs[i]); changed {
 			if !copied {
 				msgs, copied = slices.Clone(msgs), true
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,21 @@ const (
 // the Run context, so a shutdown still records what finished.
 const finishTimeout = 10 * time.Second
 
+// instantQueue is a queue whose calls do no I/O and return at once (the
+// memory backend's): they need no deadline, and a timer per call was a
+// measurable part of a memory-mode worker's time per message.
+type instantQueue interface{ instant() }
+
+// bounded is ctx without its cancellation, bounded by finishTimeout unless
+// the queue's calls return at once.
+func (l *loop[T]) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithoutCancel(ctx)
+	if _, ok := l.q.(instantQueue); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, finishTimeout)
+}
+
 // pendingEvery is how often the pending gauge is refreshed.
 const pendingEvery = 5 * time.Second
 
@@ -127,10 +143,44 @@ type loop[T any] struct {
 }
 
 func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
+	// The loop's goroutines and those it starts carry these labels in CPU
+	// profiles, so a process running the edge and the workers together
+	// can be split into the two (pprof's -tagfocus role=worker).
+	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("role", "worker", "queue", l.name)))
+	defer pprof.SetGoroutineLabels(ctx)
 	l.claimSpan, l.finishSpan = l.name+".claim", l.name+".finish"
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	finished := make(chan struct{}, l.workers)
+	// The items run on `workers` goroutines that live as long as the loop:
+	// a goroutine per item started on a small stack and grew it through the
+	// handler's calls every time. A claim takes at most the free slots, so
+	// the buffer always has room for what it hands out.
+	jobs := make(chan claimed[T], l.workers)
+	defer close(jobs)
+	_, instant := l.q.(instantQueue)
+	for range l.workers {
+		wg.Go(func() {
+			var own [1]claimed[T]
+			for c := range jobs {
+				l.process(ctx, c)
+				// On a queue whose claims cost nothing (memory), the slot
+				// takes the next item itself: with a backlog the loop is
+				// not woken per item, and the workers do not wait for it
+				// behind the edge's goroutines. Postgres claims stay
+				// grouped by the loop.
+				for instant && ctx.Err() == nil {
+					cs, err := l.claimInto(ctx, own[:0], 1)
+					if err != nil || len(cs) == 0 {
+						break
+					}
+					l.process(ctx, cs[0])
+					cs[0] = claimed[T]{} // nothing kept alive until the next claim
+				}
+				finished <- struct{}{}
+			}
+		})
+	}
 	ticker := time.NewTicker(l.poll)
 	defer ticker.Stop()
 	inflight := 0
@@ -166,12 +216,7 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 			}
 			for _, c := range cs {
 				inflight++
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					l.process(ctx, c)
-					finished <- struct{}{}
-				}()
+				jobs <- c
 			}
 		}
 		if time.Since(lastPending) >= pendingEvery && l.pendingGauge != nil {
@@ -211,11 +256,28 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 // the lease expires. So every claim is awaited, and handed back if Run is
 // stopping by then.
 func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	return l.claimInto(ctx, nil, n)
+}
+
+// claimIntoQueue is a queue that can claim into a caller's buffer.
+type claimIntoQueue[T any] interface {
+	claimInto(ctx context.Context, dst []claimed[T], now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
+}
+
+// claimInto is claim into dst's storage where the queue can: a worker
+// slot claiming one item after another reuses one buffer.
+func (l *loop[T]) claimInto(ctx context.Context, dst []claimed[T], n int) ([]claimed[T], error) {
+	cctx, cancel := l.bounded(ctx)
 	defer cancel()
 	now := l.now()
 	start := time.Now()
-	cs, err := l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+	var cs []claimed[T]
+	var err error
+	if q, ok := l.q.(claimIntoQueue[T]); ok && dst != nil {
+		cs, err = q.claimInto(cctx, dst, now, l.owner, n, now.Add(l.lease))
+	} else {
+		cs, err = l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+	}
 	end := time.Now()
 	for i := range cs {
 		cs[i].claimStart, cs[i].claimEnd = start, end
@@ -224,7 +286,7 @@ func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
 }
 
 func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	fctx, cancel := l.bounded(ctx)
 	defer cancel()
 	for _, c := range cs {
 		if err := l.q.release(fctx, c); err != nil {
@@ -271,7 +333,7 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 		}
 	}
 
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	fctx, fcancel := l.bounded(ctx)
 	defer fcancel()
 	fctx, fspan := l.tracer.Start(fctx, l.finishSpan, trace.SpanKindInternal)
 	err := l.finish(fctx, span, c, out, ctx.Err() != nil || lost.Load())
@@ -310,7 +372,7 @@ func (l *loop[T]) heartbeat(ctx context.Context, c claimed[T], lostLease func())
 			return
 		case <-t.C:
 		}
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		hctx, cancel := l.bounded(ctx)
 		err := l.q.extend(hctx, c, l.now().Add(l.lease))
 		cancel()
 		if errors.Is(err, errLeaseLost) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
 // Postgres stores no NUL character in text or jsonb (SQLSTATE 22P05), and a
@@ -33,6 +35,41 @@ func withoutNULValue[T any](v T) (T, bool) {
 		return v, false
 	}
 	return out, true
+}
+
+// messageWithoutNUL is withoutNULValue for a guest's message. The common
+// message (text, a tapped button) is checked field by field, which costs
+// nothing next to the JSON form; one with attachments, a location,
+// metadata or anything that could encode as escapedNUL takes that path.
+func messageWithoutNUL(m chat.Message) (chat.Message, bool) {
+	if plainMessage(&m) {
+		return m, false
+	}
+	return withoutNULValue(m)
+}
+
+// plainMessage reports whether m has nothing but strings and a time, none
+// of which holds NUL or the text \u0000 (which encodes as \\u0000).
+func plainMessage(m *chat.Message) bool {
+	if m.Media != nil || m.Location != nil || len(m.Errors) > 0 || m.System != nil || len(m.Metadata) > 0 || m.Email != nil {
+		return false
+	}
+	for _, s := range m.References {
+		if !plainText(s) {
+			return false
+		}
+	}
+	for _, s := range [...]string{m.TenantID, string(m.Channel), m.ID, m.From, m.To, m.Name, m.UserID, m.Username, string(m.Kind),
+		m.Text, m.ReplyID, m.Subject, m.ContextID, m.Target, m.Emoji} {
+		if !plainText(s) {
+			return false
+		}
+	}
+	return true
+}
+
+func plainText(s string) bool {
+	return strings.IndexByte(s, 0) < 0 && !strings.Contains(s, string(escapedNUL))
 }
 
 // withoutNUL is withoutNULValue for a value kept as JSON.

@@ -12,7 +12,9 @@ package telemetry
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -90,11 +92,32 @@ var endpointSegments = func() [][]string {
 	return out
 }()
 
+// literalEndpoints maps each path that is a route template without
+// parameters to what matching gives it, so the common paths (the webhooks,
+// health) are answered without splitting them.
+var literalEndpoints = func() map[string]string {
+	out := map[string]string{}
+	for _, tmpl := range knownEndpoints {
+		if !strings.Contains(tmpl, "{") {
+			out[tmpl] = matchEndpoint(tmpl)
+		}
+	}
+	return out
+}()
+
 // Endpoint maps a request path to its route template, or "other".
 func Endpoint(path string) string {
 	if len(path) > 1 {
 		path = strings.TrimSuffix(path, "/")
 	}
+	if e, ok := literalEndpoints[path]; ok {
+		return e
+	}
+	return matchEndpoint(path)
+}
+
+// matchEndpoint is the first template path matches, or "other".
+func matchEndpoint(path string) string {
 	segs := strings.Split(path, "/")
 	for i, tmpl := range endpointSegments {
 		if matchTemplate(tmpl, segs) {
@@ -120,4 +143,44 @@ func matchTemplate(tmpl, segs []string) bool {
 		}
 	}
 	return true
+}
+
+// requestKey names one series pair of HTTPRequests and RequestDuration.
+type requestKey struct {
+	method, endpoint string
+	status           int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// requestSeriesOf holds the series of the requests seen so far with a
+// standard method, looked up once each: a label lookup hashes and checks
+// its values on every call. Other methods (the client chooses them) are
+// looked up every time, so they cannot grow this map.
+var requestSeriesOf sync.Map // requestKey → requestSeries
+
+// ObserveRequest counts one request of method to endpoint (a template of
+// Endpoint) answered with status, and its duration.
+func ObserveRequest(method, endpoint string, status int, seconds float64) {
+	switch method {
+	case "GET", "POST", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS":
+	default:
+		HTTPRequests.WithLabelValues(method, endpoint, strconv.Itoa(status)).Inc()
+		RequestDuration.WithLabelValues(method, endpoint).Observe(seconds)
+		return
+	}
+	k := requestKey{method, endpoint, status}
+	v, ok := requestSeriesOf.Load(k)
+	if !ok {
+		v, _ = requestSeriesOf.LoadOrStore(k, requestSeries{
+			count:    HTTPRequests.WithLabelValues(method, endpoint, strconv.Itoa(status)),
+			duration: RequestDuration.WithLabelValues(method, endpoint),
+		})
+	}
+	s := v.(requestSeries)
+	s.count.Inc()
+	s.duration.Observe(seconds)
 }

@@ -1,6 +1,9 @@
 package telemetry
 
 import (
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,5 +54,36 @@ func TestRegisterToleratesSecondConfig(t *testing.T) {
 	clash := prometheus.NewCounter(prometheus.CounterOpts{Name: "http_requests_total", Help: "other"})
 	if err := Register(first, clash); err == nil {
 		t.Fatal("a different collector with a taken name must be an error")
+	}
+}
+
+// BenchmarkObserveRequest is request_metrics' recording of one webhook
+// request: the endpoint's template, then its two series.
+func BenchmarkObserveRequest(b *testing.B) {
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ObserveRequest("POST", Endpoint("/webhooks/whatsapp"), 200, 0.001)
+		}
+	})
+	b.Run("label lookups", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			endpoint := matchEndpoint("/webhooks/whatsapp")
+			HTTPRequests.WithLabelValues("POST", endpoint, strconv.Itoa(200)).Inc()
+			RequestDuration.WithLabelValues("POST", endpoint).Observe(0.001)
+		}
+	})
+}
+
+func TestEndpointOfLiteralPathsIsTheTemplateMatch(t *testing.T) {
+	for _, p := range append(slices.Clone(knownEndpoints), "/webhooks/whatsapp/", "/admin/tenants/x", "/nope") {
+		trimmed := p
+		if len(p) > 1 {
+			trimmed = strings.TrimSuffix(p, "/")
+		}
+		if got, want := Endpoint(p), matchEndpoint(trimmed); got != want {
+			t.Errorf("Endpoint(%q) = %q, matching gives %q", p, got, want)
+		}
 	}
 }

@@ -57,7 +57,18 @@ type Client struct {
 	HTTPClient *http.Client
 }
 
-var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second}
+var defaultHTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: graphTransport()}
+
+// graphTransport keeps idle connections to the Graph API for every sender
+// and read receipt that may be in flight at once (the outbox's senders and
+// the inbox's workers share it): net/http's default keeps two per host, so
+// each send beyond the second closed its connection afterwards and the next
+// one dialled (and, against Meta, shook hands over TLS) again.
+func graphTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return t
+}
 
 // SendError is a send that failed. Retryable tells the outbox whether to try
 // again; RetryAfter, when not zero, is the least wait before doing so (the

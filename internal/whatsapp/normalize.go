@@ -17,7 +17,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
@@ -467,7 +470,7 @@ func decode(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, error) 
 	if len(b.Fields) > 0 {
 		withFieldValues(dropNULEscapes(body), b.Fields)
 	}
-	chat.NormalizationLatency.WithLabelValues(string(chat.WhatsApp)).Observe(time.Since(start).Seconds())
+	normalizationLatency().Observe(time.Since(start).Seconds())
 	if len(problems) == 0 {
 		return b, nil
 	}
@@ -476,6 +479,12 @@ func decode(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, error) 
 	}
 	return b, &NormalizeError{Problems: problems}
 }
+
+// normalizationLatency is the channel's series, looked up once, on first
+// use (so it still appears with the first webhook).
+var normalizationLatency = sync.OnceValue(func() prometheus.Observer {
+	return chat.NormalizationLatency.WithLabelValues(string(chat.WhatsApp))
+})
 
 // notJSON is the problem of a body that is not valid JSON: it is not an
 // object either.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -223,7 +224,7 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 	client := agente.ClientAddress(r)
 	if d, limited := m.limited(client); limited {
 		agente.SetRetryAfter(r, d.RetryAfter)
-		checks.WithLabelValues("limited").Inc()
+		checksLimited().Inc()
 		m.hold(r)
 		return false, caddyhttp.Error(http.StatusTooManyRequests, errTooManyFailures)
 	}
@@ -254,7 +255,7 @@ func (m MatchHMACWebhook) MatchWithError(r *http.Request) (bool, error) {
 		m.failed(client)
 		return reject("mismatch", http.StatusUnauthorized, err)
 	}
-	checks.WithLabelValues("valid").Inc()
+	checksValid().Inc()
 	wh.MarkVerified()
 	if !m.contentTypeOK(r) {
 		return false, caddyhttp.Error(http.StatusUnsupportedMediaType, errContentType(m.ContentType))
@@ -431,6 +432,13 @@ var checks = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "webhook_signature_checks_total",
 	Help: "Webhook signature checks by result: valid, missing, multiple, malformed, mismatch, unverifiable (body over the limit), unreadable, limited (refused unread: too many failures from the address), memory (refused unread: webhook memory full).",
 }, []string{"result"})
+
+// The results of nearly every check, looked up once, on first use (so a
+// series still appears when its first check happens).
+var (
+	checksValid   = sync.OnceValue(func() prometheus.Counter { return checks.WithLabelValues("valid") })
+	checksLimited = sync.OnceValue(func() prometheus.Counter { return checks.WithLabelValues("limited") })
+)
 
 // Interface guards
 var (

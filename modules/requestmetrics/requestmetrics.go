@@ -8,7 +8,6 @@ package requestmetrics
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -63,9 +62,7 @@ func (Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	} else if status == 0 {
 		status = http.StatusOK
 	}
-	endpoint := telemetry.Endpoint(r.URL.Path)
-	telemetry.HTTPRequests.WithLabelValues(r.Method, endpoint, strconv.Itoa(status)).Inc()
-	telemetry.RequestDuration.WithLabelValues(r.Method, endpoint).Observe(time.Since(start).Seconds())
+	telemetry.ObserveRequest(r.Method, telemetry.Endpoint(r.URL.Path), status, time.Since(start).Seconds())
 	return err
 }
 

@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/test/fakegraph"
+	"github.com/agentehotel/agente-caddy/test/loadgen"
+)
+
+// BenchmarkInstanceCPU measures what the staircase's rates only hint at on
+// a shared machine: the CPU time (user + system, from /proc/<pid>/stat) the
+// instance's process spends per 10,000 webhooks, from the first request of
+// a fixed load until every accepted message is processed (replies at the
+// fake Graph API). CPU time counts only what the process ran, so other
+// people's work on the cores moves it much less than it moves a rate.
+//
+// CPU_STAGE picks the instance: "shipped" (default: the shipped Caddyfile,
+// memory inbox and limiter, workers on, as the staircase's "shipped,
+// memory inbox"), "respond" (plain Caddy), or a staircase file
+// ("1-routes", "2-hmac", "3-tenant", "4-ratelimit"). CPU_N requests a round
+// (default 10,000), CPU_ROUNDS rounds (default 3; each one's figure is
+// printed), CPU_CONNS connections (default 16), after a warm-up of 2,000;
+// CPU_ENV adds to the instance's environment.
+//
+// CPU_PROFILE_DIR, when set, saves from the instance's admin endpoint a CPU
+// profile (cpu.pprof) of CPU_PROFILE_SECONDS (default 10) of continuous
+// load, and the allocation profiles before and after it (allocs-0.pprof,
+// allocs-1.pprof: `go tool pprof -sample_index=alloc_space -base
+// allocs-0.pprof allocs-1.pprof` is the load's). The workers' goroutines
+// carry the pprof label role=worker, so `-tagfocus role=worker` /
+// `-tagignore role=worker` split the profile into workers and edge.
+func BenchmarkInstanceCPU(b *testing.B) {
+	if b.N > 1 {
+		b.Skip("one run is the measurement")
+	}
+	n := envInt("CPU_N", 10_000)
+	rounds := envInt("CPU_ROUNDS", 3)
+	conns := envInt("CPU_CONNS", 16)
+	stage := os.Getenv("CPU_STAGE")
+	if stage == "" {
+		stage = "shipped"
+	}
+	env := map[string]string{
+		"WHATSAPP_APP_SECRET":         devSecret,
+		"RATE_LIMIT_WEBHOOK_POST":     "100000000",
+		"RATE_LIMIT_WEBHOOK_RECEIPTS": "100000000",
+	}
+	// CPU_ENV adds K=V[,K=V...] to the instance's environment (GOGC=200,
+	// to see what the collector costs).
+	for _, kv := range strings.Split(os.Getenv("CPU_ENV"), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var in *Instance
+	var graph *fakegraph.Server
+	switch stage {
+	case "shipped":
+		graph = fakegraph.Start(b, agentGraphToken)
+		graph.AllowPhoneNumberIDs(agentPhoneNumberID)
+		env["WHATSAPP_API_BASE"] = graph.BaseURL()
+		env["WHATSAPP_ACCESS_TOKEN"] = agentGraphToken
+		env["WHATSAPP_PHONE_NUMBER_ID"] = agentPhoneNumberID
+		env["FEATURE_FLAGS"] = noReadReceipts["FEATURE_FLAGS"]
+		in = Start(b, Options{Env: env})
+	case "respond":
+		in = Start(b, Options{Config: "test/e2e/testdata/respond.Caddyfile", Env: env, ReadyPath: "/"})
+	default:
+		in = Start(b, Options{Config: "test/e2e/testdata/staircase/" + stage + ".Caddyfile", Env: env, ReadyPath: "/"})
+	}
+	pid := in.cmd.Process.Pid
+	ctx := context.Background()
+	processed := 0
+	load := func(count int, tag string) loadgen.Result {
+		reqs := loadgen.Bodies(count, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("cpu-%s-%d", tag, time.Now().UnixNano()), "hola")
+		res, err := loadgen.Run(ctx, loadgen.Config{URL: in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.OK != res.Sent {
+			b.Fatalf("%d of %d answered 2xx (statuses %v, %d errors)", res.OK, res.Sent, res.Statuses, res.Errors)
+		}
+		return res
+	}
+	drain := func(count int) (atEnd int, wait time.Duration) {
+		if graph == nil {
+			return 0, 0
+		}
+		atEnd = len(graph.Messages()) - processed
+		start := time.Now()
+		processed += count
+		if _, err := graph.WaitForMessages(processed, 2*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		return atEnd, time.Since(start)
+	}
+	load(2000, "warm")
+	drain(2000)
+
+	var out strings.Builder
+	fmt.Fprintf(&out, "\ninstance CPU, stage %s: %d requests a round, %d connections; load average before: %s\n\n", stage, n, conns, loadAvg())
+	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | req/s | p50 | p99 | processed when the load ended | drained after | load average after |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	var per10k []float64
+	for r := range rounds {
+		u0, s0 := procCPU(b, pid)
+		res := load(n, strconv.Itoa(r))
+		atEnd, wait := drain(n)
+		u1, s1 := procCPU(b, pid)
+		cpu := (u1 - u0) + (s1 - s0)
+		f := cpu.Seconds() * 10_000 / float64(n)
+		per10k = append(per10k, f)
+		proc := "—"
+		if graph != nil {
+			proc = fmt.Sprintf("%d of %d", atEnd, n)
+		}
+		fmt.Fprintf(&out, "| %d | %.2f | %.2f | %.2f | %.0f | %v | %v | %s | %.1f s | %s |\n", r+1, f, (u1 - u0).Seconds(), (s1 - s0).Seconds(),
+			res.RPS(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), proc, wait.Seconds(), loadAvg())
+	}
+	slices.Sort(per10k)
+	fmt.Fprintf(&out, "\nmedian CPU s per 10,000 webhooks: %.2f\n", per10k[len(per10k)/2])
+
+	if dir := os.Getenv("CPU_PROFILE_DIR"); dir != "" {
+		secs := envInt("CPU_PROFILE_SECONDS", 10)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		save := func(path, name string) {
+			resp, err := http.Get(in.AdminURL(path))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("%s: %d", path, resp.StatusCode)
+			}
+			f, err := os.Create(filepath.Join(dir, name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				b.Fatal(err)
+			}
+		}
+		save("/debug/pprof/allocs", "allocs-0.pprof")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			save(fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), "cpu.pprof")
+		}()
+		sent := 0
+	profile:
+		for {
+			select {
+			case <-done:
+				break profile
+			default:
+			}
+			load(2000, "profile")
+			sent += 2000
+		}
+		save("/debug/pprof/allocs", "allocs-1.pprof")
+		atEnd, wait := drain(sent)
+		fmt.Fprintf(&out, "profiled %d s: %d requests, %d processed when the load ended, the rest drained %.1f s after; profiles in %s\n",
+			secs, sent, atEnd, wait.Seconds(), dir)
+	}
+	fmt.Print(out.String())
+	b.ReportMetric(0, "ns/op")
+}
+
+// procCPU is the user and system CPU time process pid has used so far.
+func procCPU(b *testing.B, pid int) (user, system time.Duration) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// After the command (which may hold spaces): utime and stime are the
+	// 14th and 15th fields, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond
+}
+
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
