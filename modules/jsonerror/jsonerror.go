@@ -30,7 +30,10 @@ func init() {
 // errors (4xx) carry their message, which our modules write for the client;
 // server errors carry only the status text, so internals never leak. A
 // refusal that said when to come back (agente.SetRetryAfter: a matcher has
-// no response to put it on) gets its Retry-After header.
+// no response to put it on) gets its Retry-After header. An answer to an
+// HTTP/1 request whose large body was left unread (a webhook refused
+// before its body) says Connection: close, so it is sent at once instead
+// of after net/http reads 256 KiB of that body (agente.CloseAfterAnswer).
 //
 // Refusals — 400, 401, 403, 413, 415, 429 and 503 — are logged at info
 // (logger http.handlers.json_error, message "request refused") with the
@@ -90,6 +93,11 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 	}
 	if ra := agente.RetryAfter(r); ra != "" && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", ra)
+	}
+	if agente.CloseAfterAnswer(r) {
+		// A large body nobody read: answer now and close, rather than let
+		// net/http read up to 256 KiB of it first (agente.CloseAfterAnswer).
+		w.Header().Set("Connection", "close")
 	}
 	httpjson.Error(w, status, msg)
 	return nil
