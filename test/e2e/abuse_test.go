@@ -182,12 +182,13 @@ func TestAbuse(t *testing.T) {
 	if attacked.statuses[200] != signedRequests || quiet.statuses[200] != signedRequests {
 		t.Errorf("signed webhooks not all 200: quiet %v, attacked %v", quiet.statuses, attacked.statuses)
 	}
-	// The 2x p99 goal is not met on a shared 2-core host: while 2,000
-	// connections push 1 MiB each and the flood pushes 1 MiB bodies through
-	// loopback, a few signed requests in a hundred wait tens of
-	// milliseconds (kernel and CPU time the attacker, on the same host,
-	// shares with the instance), while the median stays where it was. The
-	// figure is printed every run; ABUSE_STRICT_P99=1 makes it fail.
+	// The 2x p99 goal is met on a quiet host since refusals skip net/http's
+	// drain of the unread body (json_error, agente.CloseAfterAnswer), but
+	// not when other jobs take the shared 2-core host's CPU during the
+	// run: the attack's first second, 2,000 connections to refuse, is then
+	// queued with the first signed requests (README, "The edge under
+	// attack"). So the figure is printed every run; ABUSE_STRICT_P99=1
+	// makes it fail.
 	steady := attacked.latencies[min(len(attacked.latencies), 100):]
 	t.Logf("signed p99 after the first 100 requests of the attack (about 2.5 s): %s", percentile(steady, 0.99))
 	if attackedP99 > 2*quietP99 {
