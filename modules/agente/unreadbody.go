@@ -26,10 +26,11 @@ const drainLimit = 256 << 10
 // were most of the instance's read syscalls, and the queue of goroutines
 // they woke is what a signed webhook waited behind (README, "The edge
 // under attack"). With Connection: close net/http writes the answer at
-// once and closes: the connection was lost either way. A body under the
-// limit is still drained, so a refused small webhook (Meta's, on a 503)
-// keeps its connection. Not for HTTP/2: there Connection: close would
-// shut down every stream of the connection, and an unread body is
+// once (json_error then closes the connection the way net/http would
+// have after the drain): the connection was lost either way. A body
+// under the limit is still drained, so a refused small webhook (Meta's,
+// on a 503) keeps its connection. Not for HTTP/2: there Connection: close
+// would shut down every stream of the connection, and an unread body is
 // refused by flow control, not drained.
 func CloseAfterAnswer(r *http.Request) bool {
 	if r.ProtoMajor != 1 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {

@@ -98,9 +98,41 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 		// A large body nobody read: answer now and close, rather than let
 		// net/http read up to 256 KiB of it first (agente.CloseAfterAnswer).
 		w.Header().Set("Connection", "close")
+		httpjson.SizedError(w, status, msg)
+		closeAfterLinger(w)
+		return nil
 	}
 	httpjson.Error(w, status, msg)
 	return nil
+}
+
+// closeLinger is how long a connection answered with Connection: close
+// stays half-closed before it is closed: net/http's own wait before it
+// closes a connection whose client may still be sending (500 ms). Closing
+// with unread data sends a reset, and a client still writing its body
+// (Go's http.Client, for one) may then report the reset instead of the
+// answer it has not read yet; the wait gives it time to read it.
+const closeLinger = 500 * time.Millisecond
+
+// closeAfterLinger sends the answer, takes the connection over from
+// net/http and does what net/http does for a body it gave up on (its
+// closeWriteAndWait), minus the drain: end our side (FIN) at once and
+// close after closeLinger, on a timer rather than a sleeping goroutine.
+// Where the connection cannot be taken over (HTTP/2, a wrapper without
+// Hijack), net/http closes it when the handler returns.
+func closeAfterLinger(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
+	}
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		return
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	time.AfterFunc(closeLinger, func() { _ = conn.Close() })
 }
 
 // logRefusal writes the sampled line about one refused request.
