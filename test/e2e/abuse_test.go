@@ -182,12 +182,13 @@ func TestAbuse(t *testing.T) {
 	if attacked.statuses[200] != signedRequests || quiet.statuses[200] != signedRequests {
 		t.Errorf("signed webhooks not all 200: quiet %v, attacked %v", quiet.statuses, attacked.statuses)
 	}
-	// The 2x p99 goal is not met on a shared 2-core host: refusals no longer
-	// drain the unread body (json_error, agente.CloseAfterAnswer), but while
-	// the 1,984 refused connections linger half-closed the attacker keeps
-	// pushing its bodies into them on the same cores, and a few of the
-	// first signed requests wait (README, "The edge under attack"). The
-	// figure is printed every run; ABUSE_STRICT_P99=1 makes it fail.
+	// The 2x p99 goal is met on a quiet host since refusals skip net/http's
+	// drain of the unread body and linger 50 ms, not 500 (json_error,
+	// agente.CloseAfterAnswer), but not when other jobs take the shared
+	// 2-core host's CPU during the run: the attack's first second, 2,000
+	// connections to refuse, then queues with the first signed requests
+	// (README, "The edge under attack"). So the figure is printed every
+	// run; ABUSE_STRICT_P99=1 makes it fail.
 	steady := attacked.latencies[min(len(attacked.latencies), 100):]
 	t.Logf("signed p99 after the first 100 requests of the attack (about 2.5 s): %s", percentile(steady, 0.99))
 	if attackedP99 > 2*quietP99 {
