@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 )
 
@@ -46,5 +47,13 @@ func checkHeaders(t *testing.T, rec *httptest.ResponseRecorder) {
 	}
 	if c := rec.Header().Get("Cache-Control"); c != "no-store" {
 		t.Errorf("Cache-Control %q", c)
+	}
+}
+
+func TestSizedErrorDeclaresItsLength(t *testing.T) {
+	rec := httptest.NewRecorder()
+	SizedError(rec, http.StatusTooManyRequests, "")
+	if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); got != want || rec.Code != 429 {
+		t.Fatalf("%d, Content-Length %q, want %s for %q", rec.Code, got, want, rec.Body.String())
 	}
 }

@@ -3,8 +3,10 @@ package jsonerror
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +57,22 @@ func TestRefusalsAreLoggedSampledPerClient(t *testing.T) {
 	}
 	if got := lines[2].ContextMap(); got["status"] != int64(429) || got["client"] != "198.51.100.3" {
 		t.Fatalf("429 line: %v", got)
+	}
+}
+
+func TestLargeUnreadBodyClosesTheConnection(t *testing.T) {
+	h := Handler{}
+	refused := caddyhttp.Error(http.StatusTooManyRequests, errors.New("too many failed signature checks"))
+	big := failed("198.51.100.4", refused)
+	big.Body, big.ContentLength = io.NopCloser(strings.NewReader("unread")), 1<<20
+	rec := httptest.NewRecorder()
+	_ = h.ServeHTTP(rec, big, nil)
+	if rec.Code != 429 || rec.Header().Get("Connection") != "close" {
+		t.Fatalf("1 MiB body left unread: %d, Connection %q; want 429 and close", rec.Code, rec.Header().Get("Connection"))
+	}
+	rec = httptest.NewRecorder()
+	_ = h.ServeHTTP(rec, failed("198.51.100.4", refused), nil)
+	if rec.Header().Get("Connection") != "" {
+		t.Fatalf("no body: Connection %q, want the connection kept", rec.Header().Get("Connection"))
 	}
 }

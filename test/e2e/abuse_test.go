@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,7 +74,9 @@ func TestAbuse(t *testing.T) {
 
 	// Warm up, then the signed client alone.
 	signedLatencies(t, in, 50, 0)
+	cpuQuiet := readCPU(pid)
 	quiet := signedLatencies(t, in, signedRequests, 20*time.Millisecond)
+	cpuAttack := readCPU(pid)
 	quietP99 := percentile(quiet.latencies, 0.99)
 	t.Logf("without the attack: %d signed webhooks, statuses %v, p50 %s p99 %s", len(quiet.latencies), quiet.statuses,
 		percentile(quiet.latencies, 0.5), quietP99)
@@ -95,6 +99,7 @@ func TestAbuse(t *testing.T) {
 	// (nice 19): on this 2-core host the load generator would otherwise
 	// take the CPU an instance under a real (remote) attack keeps, and the
 	// test would measure its own load generator.
+	profiled := profileAttack(t, in)
 	attackStart := time.Now()
 	attacker := exec.Command("nice", "-n", "19", os.Args[0], "-test.run=^$")
 	attacker.Env = append(os.Environ(), "ABUSE_ATTACKER_PORT="+strconv.Itoa(in.SitePort), "ABUSE_STALLED="+strconv.Itoa(stalled))
@@ -110,6 +115,15 @@ func TestAbuse(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // the stalled connections are in
 	attacked := signedLatencies(t, in, signedRequests, 20*time.Millisecond)
 	attackedP99 := percentile(attacked.latencies, 0.99)
+	if dir := os.Getenv("ABUSE_PROFILE"); dir != "" {
+		// Each attacked request's send time (Unix ns) and latency, to
+		// place it on the execution trace's clock.
+		var b strings.Builder
+		for i, s := range attacked.starts {
+			fmt.Fprintf(&b, "%d %d %d\n", i, s.UnixNano(), attacked.latencies[i].Nanoseconds())
+		}
+		_ = os.WriteFile(filepath.Join(dir, "signed.txt"), []byte(b.String()), 0o644)
+	}
 
 	if err := <-attackDone; err != nil {
 		t.Fatalf("attacker: %v\n%s", err, attackOut.String())
@@ -117,6 +131,8 @@ func TestAbuse(t *testing.T) {
 	stopRSS()
 	<-rssDone
 	attackTime := time.Since(attackStart)
+	cpuAfter := readCPU(pid)
+	<-profiled
 	var report attackReport
 	line := attackOut.Bytes()
 	if i := bytes.LastIndex(line, []byte("ATTACK ")); i >= 0 {
@@ -149,6 +165,9 @@ func TestAbuse(t *testing.T) {
 		len(attacked.latencies), attacked.statuses, percentile(attacked.latencies, 0.5), attackedP99,
 		float64(attackedP99)/float64(quietP99), quietP99)
 	t.Logf("signed client's slowest during the attack (request index: latency): %s", slowest(attacked.latencies, 5))
+	t.Logf("instance CPU without the attack: %s; during it: %s; the attacker's: user %s system %s",
+		cpuAttack.sub(cpuQuiet), cpuAfter.sub(cpuAttack),
+		attacker.ProcessState.UserTime().Round(time.Millisecond), attacker.ProcessState.SystemTime().Round(time.Millisecond))
 	t.Logf("instance RSS: max %s during the attack (limit %s), %s after", mb(maxRSS.Load()), mb(rssLimitBytes), mb(rss(t, pid)))
 
 	if maxRSS.Load() >= rssLimitBytes {
@@ -163,12 +182,13 @@ func TestAbuse(t *testing.T) {
 	if attacked.statuses[200] != signedRequests || quiet.statuses[200] != signedRequests {
 		t.Errorf("signed webhooks not all 200: quiet %v, attacked %v", quiet.statuses, attacked.statuses)
 	}
-	// The 2x p99 goal is not met on a shared 2-core host: while 2,000
-	// connections push 1 MiB each and the flood pushes 1 MiB bodies through
-	// loopback, a few signed requests in a hundred wait tens of
-	// milliseconds (kernel and CPU time the attacker, on the same host,
-	// shares with the instance), while the median stays where it was. The
-	// figure is printed every run; ABUSE_STRICT_P99=1 makes it fail.
+	// The 2x p99 goal is met on a quiet host since refusals skip net/http's
+	// drain of the unread body and linger 50 ms, not 500 (json_error,
+	// agente.CloseAfterAnswer), but not when other jobs take the shared
+	// 2-core host's CPU during the run: the attack's first second, 2,000
+	// connections to refuse, then queues with the first signed requests
+	// (README, "The edge under attack"). So the figure is printed every
+	// run; ABUSE_STRICT_P99=1 makes it fail.
 	steady := attacked.latencies[min(len(attacked.latencies), 100):]
 	t.Logf("signed p99 after the first 100 requests of the attack (about 2.5 s): %s", percentile(steady, 0.99))
 	if attackedP99 > 2*quietP99 {
@@ -236,6 +256,7 @@ func init() {
 
 type signedRun struct {
 	latencies []time.Duration
+	starts    []time.Time // when each timed request was sent (for ABUSE_PROFILE)
 	statuses  map[int]int
 }
 
@@ -261,6 +282,7 @@ func signedLatencies(t *testing.T, in *Instance, n int, gap time.Duration) signe
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		run.latencies = append(run.latencies, time.Since(start))
+		run.starts = append(run.starts, start)
 		run.statuses[resp.StatusCode]++
 		time.Sleep(gap)
 	}
@@ -332,6 +354,75 @@ func floodOnce(port int) int {
 	return resp.StatusCode
 }
 
+// cpuTimes are a process's user and system CPU time and the host's
+// softirq time (where loopback's receive path is often charged).
+type cpuTimes struct{ user, system, softirq time.Duration }
+
+func (c cpuTimes) sub(o cpuTimes) string {
+	return fmt.Sprintf("user %s system %s (host softirq %s)", c.user-o.user, c.system-o.system, c.softirq-o.softirq)
+}
+
+// readCPU reads /proc/<pid>/stat and /proc/stat (clock ticks, 100 a second).
+func readCPU(pid int) cpuTimes {
+	var c cpuTimes
+	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// After the command (which may hold spaces) utime and stime are
+		// the 12th and 13th fields.
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		if len(f) >= 13 {
+			ut, _ := strconv.Atoi(f[11])
+			st, _ := strconv.Atoi(f[12])
+			c.user, c.system = time.Duration(ut)*10*time.Millisecond, time.Duration(st)*10*time.Millisecond
+		}
+	}
+	if raw, err := os.ReadFile("/proc/stat"); err == nil {
+		// cpu  user nice system idle iowait irq softirq ...
+		f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0])
+		if len(f) >= 8 {
+			si, _ := strconv.Atoi(f[7])
+			c.softirq = time.Duration(si) * 10 * time.Millisecond
+		}
+	}
+	return c
+}
+
+// profileAttack, with ABUSE_PROFILE set to a directory, records the
+// instance's execution trace and CPU profile over the attack's first
+// seconds from Caddy's admin endpoint (ABUSE_PROFILE_SECONDS, default 4)
+// into trace.out and cpu.pprof there, for `go tool trace` and `go tool
+// pprof`. The returned channel is closed when both are written (at once
+// without ABUSE_PROFILE). A diagnostic: the figures of a profiled run are
+// not the test's.
+func profileAttack(t *testing.T, in *Instance) <-chan struct{} {
+	done := make(chan struct{})
+	dir := os.Getenv("ABUSE_PROFILE")
+	if dir == "" {
+		close(done)
+		return done
+	}
+	secs := cmp.Or(os.Getenv("ABUSE_PROFILE_SECONDS"), "4")
+	var wg sync.WaitGroup
+	for path, file := range map[string]string{"/debug/pprof/trace": "trace.out", "/debug/pprof/profile": "cpu.pprof"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(in.AdminURL(path + "?seconds=" + secs))
+			if err != nil {
+				t.Logf("profile %s: %v", path, err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+				t.Logf("profile %s: %v", path, err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	time.Sleep(50 * time.Millisecond) // both are recording
+	return done
+}
+
 // rss is the process's resident set size in bytes (VmRSS).
 func rss(t *testing.T, pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -389,4 +480,38 @@ func slowest(ds []time.Duration, n int) string {
 		parts = append(parts, fmt.Sprintf("%d: %s", i, ds[i].Round(100*time.Microsecond)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// TestWebhookRefusedUnreadIsAnsweredAtOnce: a webhook refused before its
+// body is read (here 401, no signature) that announced a large body is
+// answered as soon as its headers are in, with Connection: close, even
+// though the client has not sent a byte of the body. Caddy wraps request
+// bodies, so net/http would otherwise read up to 256 KiB of the body
+// before the answer, waiting for a client that sends slowly (or never)
+// until read_body.
+func TestWebhookRefusedUnreadIsAnsweredAtOnce(t *testing.T) {
+	in := Start(t, Options{})
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", in.SitePort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		in.SitePort, abuseBody)
+	_ = conn.SetReadDeadline(time.Now().Add(readBodyLimit + 5*time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer after %s: %v", time.Since(start), err)
+	}
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
+		t.Fatalf("status %d, Connection: close %v; want 401 and close", resp.StatusCode, resp.Close)
+	}
+	// Answered from the headers alone: nothing waits for the body.
+	if took > 2*time.Second {
+		t.Fatalf("answered after %s, want at once (read_body is %s)", took, readBodyLimit)
+	}
+	t.Logf("401 with Connection: close after %s", took.Round(time.Millisecond))
 }
