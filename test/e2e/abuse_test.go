@@ -47,7 +47,8 @@ const (
 // under 300 MB, the stalled connections are closed (by the read_body
 // timeout, or refused at once when the webhook memory is full), the flood
 // gets 429s, and the signed client's p99 stays within 2x its p99 without
-// the attack (printed; enforced only with ABUSE_STRICT_P99=1, see the end).
+// the attack (printed; enforced when other processes left the host alone,
+// or with ABUSE_STRICT_P99=1, see the end).
 // Every figure is printed.
 //
 // Addresses: the signed client is 127.0.0.1, the flood 127.0.0.2, the
@@ -187,16 +188,23 @@ func TestAbuse(t *testing.T) {
 	// agente.CloseAfterAnswer), but not when other jobs take the shared
 	// 2-core host's CPU during the run: the attack's first second, 2,000
 	// connections to refuse, then queues with the first signed requests
-	// (README, "The edge under attack"). So the figure is printed every
-	// run; ABUSE_STRICT_P99=1 makes it fail.
+	// (README, "The edge under attack"). So it is enforced when the host
+	// gave the run its cores (other processes used under a quarter of a
+	// core in both phases, from /proc/stat), and always with
+	// ABUSE_STRICT_P99=1; otherwise the figure is printed with the load
+	// that voids it.
 	steady := attacked.latencies[min(len(attacked.latencies), 100):]
 	t.Logf("signed p99 after the first 100 requests of the attack (about 2.5 s): %s", percentile(steady, 0.99))
+	othersQuiet := cpuAttack.othersLoad(cpuQuiet, 0)
+	othersAttack := cpuAfter.othersLoad(cpuAttack, attacker.ProcessState.UserTime()+attacker.ProcessState.SystemTime())
+	quietHost := othersQuiet < 0.25 && othersAttack < 0.25
+	t.Logf("other processes on the host: %.2f cores without the attack, %.2f during it (the p99 goal is enforced below 0.25)", othersQuiet, othersAttack)
 	if attackedP99 > 2*quietP99 {
 		msg := fmt.Sprintf("signed p99 %s under attack is %.1fx the quiet %s (goal: at most 2x)", attackedP99, float64(attackedP99)/float64(quietP99), quietP99)
-		if os.Getenv("ABUSE_STRICT_P99") != "" {
+		if quietHost || os.Getenv("ABUSE_STRICT_P99") != "" {
 			t.Error(msg)
 		} else {
-			t.Log("NOT MET: " + msg)
+			t.Log("NOT MET, and not enforced on a host this busy: " + msg)
 		}
 	}
 }
@@ -354,9 +362,23 @@ func floodOnce(port int) int {
 	return resp.StatusCode
 }
 
-// cpuTimes are a process's user and system CPU time and the host's
-// softirq time (where loopback's receive path is often charged).
-type cpuTimes struct{ user, system, softirq time.Duration }
+// cpuTimes are a process's user and system CPU time, the host's softirq
+// time (where loopback's receive path is often charged), the host's busy
+// time on all cores (user, nice, system, irq, softirq, steal), this test
+// process's own CPU time, and when they were read.
+type cpuTimes struct {
+	user, system, softirq, hostBusy, self time.Duration
+	at                                    time.Time
+}
+
+// othersLoad is how many cores, on average between o and c, the host spent
+// on anything but the instance, this test process, extra (the attacker's
+// CPU time, when it ran then) and softirq (mostly loopback traffic, ours):
+// other people's jobs on a shared host.
+func (c cpuTimes) othersLoad(o cpuTimes, extra time.Duration) float64 {
+	ours := (c.user + c.system - o.user - o.system) + (c.self - o.self) + (c.softirq - o.softirq) + extra
+	return max(0, float64(c.hostBusy-o.hostBusy-ours)/float64(c.at.Sub(o.at)))
+}
 
 func (c cpuTimes) sub(o cpuTimes) string {
 	return fmt.Sprintf("user %s system %s (host softirq %s)", c.user-o.user, c.system-o.system, c.softirq-o.softirq)
@@ -364,26 +386,37 @@ func (c cpuTimes) sub(o cpuTimes) string {
 
 // readCPU reads /proc/<pid>/stat and /proc/stat (clock ticks, 100 a second).
 func readCPU(pid int) cpuTimes {
-	var c cpuTimes
-	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		// After the command (which may hold spaces) utime and stime are
-		// the 12th and 13th fields.
-		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-		if len(f) >= 13 {
-			ut, _ := strconv.Atoi(f[11])
-			st, _ := strconv.Atoi(f[12])
-			c.user, c.system = time.Duration(ut)*10*time.Millisecond, time.Duration(st)*10*time.Millisecond
-		}
-	}
+	c := cpuTimes{at: time.Now()}
+	c.user, c.system = processCPU(strconv.Itoa(pid))
+	selfUser, selfSystem := processCPU("self")
+	c.self = selfUser + selfSystem
 	if raw, err := os.ReadFile("/proc/stat"); err == nil {
-		// cpu  user nice system idle iowait irq softirq ...
+		// cpu  user nice system idle iowait irq softirq steal ...
 		f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0])
-		if len(f) >= 8 {
-			si, _ := strconv.Atoi(f[7])
-			c.softirq = time.Duration(si) * 10 * time.Millisecond
+		if len(f) >= 9 {
+			tick := func(i int) time.Duration { n, _ := strconv.Atoi(f[i]); return time.Duration(n) * 10 * time.Millisecond }
+			c.softirq = tick(7)
+			c.hostBusy = tick(1) + tick(2) + tick(3) + tick(6) + tick(7) + tick(8)
 		}
 	}
 	return c
+}
+
+// processCPU is the user and system CPU time of /proc/<pid>/stat.
+func processCPU(pid string) (user, system time.Duration) {
+	raw, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, 0
+	}
+	// After the command (which may hold spaces) utime and stime are the
+	// 12th and 13th fields.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	if len(f) < 13 {
+		return 0, 0
+	}
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond
 }
 
 // profileAttack, with ABUSE_PROFILE set to a directory, records the
