@@ -151,14 +151,19 @@ func fenceCTE(table, leases string) string {
 )`
 }
 
+// The completions divide by the count of rows their fence updated, so one
+// whose lease was lost fails (division by zero, divisionByZero) and the
+// handler's writes sent after it in the same implicit transaction are
+// rolled back with it.
+//
 // completeMessageSQL: $4 now, $5 replies JSON, $6 reply conversation keys,
-// $7 the replies' trace context.
+// $7 the replies' trace context. It returns how many replies it queued.
 var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
 ), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
 	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)", "$7")) + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
-SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
+SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
 
 // completeMessageNoRepliesSQL is completeMessageSQL for a handler that
@@ -167,21 +172,9 @@ var completeMessageNoRepliesSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_le
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
 ), rq AS (` + requeueSQL("inbox_ready", "$4") + `)
-SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rq)`
+SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM rq)`
 
 func (b *pgBackend) defersWrites() bool { return true }
-
-// fencedSQL makes a completion statement fail (division by zero) when its
-// fence did not hold, so the writes sent after it in the same implicit
-// transaction are rolled back with it.
-func fencedSQL(sql string) string {
-	return strings.Replace(sql, "SELECT (SELECT count(*) FROM upd)", "SELECT 1 / (SELECT count(*) FROM upd)", 1)
-}
-
-var (
-	completeMessageFencedSQL          = fencedSQL(completeMessageSQL)
-	completeMessageNoRepliesFencedSQL = fencedSQL(completeMessageNoRepliesSQL)
-)
 
 // divisionByZero is the SQLSTATE of a fenced completion whose lease was lost.
 const divisionByZero = "22012"
@@ -201,20 +194,18 @@ const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_pla
 // one implicit transaction (one round trip, one commit); the completion
 // fails the whole batch when the lease was lost.
 func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply, writes []store.Statement) error {
-	var done, queued, requeued, readied int64
+	var queued int64
 	batch := &pgx.Batch{}
 	batch.Queue(genericPlansSQL)
 	if len(replies) == 0 {
-		batch.Queue(completeMessageNoRepliesFencedSQL, c.seq, c.token, c.key, now).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&done, &requeued)
-		})
+		batch.Queue(completeMessageNoRepliesSQL, c.seq, c.token, c.key, now)
 	} else {
 		js, keys, err := encodeReplies(replies)
 		if err != nil {
 			return Permanent(err)
 		}
-		batch.Queue(completeMessageFencedSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&done, &queued, &requeued, &readied)
+		batch.Queue(completeMessageSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).QueryRow(func(r pgx.Row) error {
+			return r.Scan(nil, &queued, nil, nil)
 		})
 	}
 	for _, w := range writes {
@@ -229,9 +220,6 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 	}
 	if err != nil {
 		return fmt.Errorf("completing inbox message: %w", err)
-	}
-	if done == 0 {
-		return errLeaseLost
 	}
 	if queued > 0 {
 		b.wakeOut.wake()
