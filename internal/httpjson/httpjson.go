@@ -18,9 +18,12 @@ type ErrorBody struct {
 
 // Write answers status with v as JSON. A value that cannot be encoded is a
 // bug: it answers 500 with the error document instead.
-func Write(w http.ResponseWriter, status int, v any) { write(w, status, v, false) }
-
-func write(w http.ResponseWriter, status int, v any, sized bool) {
+//
+// The answer declares its length (Content-Length), so it is complete as
+// soon as it is written: a handler may flush it and take the connection
+// over (json_error closing a refused one), where a chunked answer would end
+// only when the handler returns.
+func Write(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
@@ -31,10 +34,7 @@ func write(w http.ResponseWriter, status int, v any, sized bool) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Answers about live state: a cache in between must never replay one.
 	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	if sized {
-		h.Set("Content-Length", strconv.Itoa(len(b)+1))
-	}
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
@@ -46,16 +46,4 @@ func Error(w http.ResponseWriter, status int, msg string) {
 		msg = http.StatusText(status)
 	}
 	Write(w, status, ErrorBody{Error: msg, Status: status})
-}
-
-// SizedError is Error with the body's length declared (Content-Length),
-// for an answer flushed before its handler returns: without a length
-// net/http would send it chunked and end it only when the handler
-// returns, which an answer followed by taking the connection over (to
-// close it) never does.
-func SizedError(w http.ResponseWriter, status int, msg string) {
-	if msg == "" {
-		msg = http.StatusText(status)
-	}
-	write(w, status, ErrorBody{Error: msg, Status: status}, true)
 }

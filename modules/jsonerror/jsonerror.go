@@ -98,7 +98,7 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 		// A large body nobody read: answer now and close, rather than let
 		// net/http read up to 256 KiB of it first (agente.CloseAfterAnswer).
 		w.Header().Set("Connection", "close")
-		httpjson.SizedError(w, status, msg)
+		httpjson.Error(w, status, msg)
 		closeAfterLinger(w)
 		return nil
 	}
