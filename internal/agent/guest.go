@@ -238,10 +238,11 @@ func (t *turn) detailQuestion(d pms.GuestDetail) string {
 	case pms.GuestPhone:
 		return t.say(textAskPhone, view{})
 	}
-	q := t.say(textAskFirstName, view{})
+	key := textAskFirstName
 	if t.requirements().LastName {
-		q = t.say(textAskFullName, view{})
+		key = textAskFullName
 	}
+	q := t.say(key, view{})
 	// The email with the holder, in one question: a guest who gives both
 	// is asked nothing more.
 	if t.wantsEmail() || (t.requirements().Email && t.guest().Email == "") {

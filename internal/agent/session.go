@@ -309,7 +309,8 @@ func (m *MemorySessions) Load(_ context.Context, key SessionKey, now time.Time) 
 // Save implements SessionStore.
 func (m *MemorySessions) Save(_ context.Context, s *Session) error {
 	if !s.State.encodable() {
-		return s.State.encodeError()
+		_, err := json.Marshal(s.State) // the encoder's own error
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
 	"unicode/utf8"
@@ -72,12 +71,6 @@ func (st *State) encodable() bool {
 		}
 	}
 	return true
-}
-
-// encodeError is the error json.Marshal gives for st.
-func (st *State) encodeError() error {
-	_, err := json.Marshal(st)
-	return err
 }
 
 func (c stateCopier) copySlots(sl *Slots) Slots {

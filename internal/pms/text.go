@@ -41,30 +41,37 @@ func (t Text) In(langs ...string) string {
 	if s := t[""]; s != "" {
 		return s
 	}
+	if codes := t.codes(); len(codes) > 0 {
+		return t[slices.Min(codes)]
+	}
+	return ""
+}
+
+// codes are the language codes t has a text in.
+func (t Text) codes() []string {
 	codes := make([]string, 0, len(t))
 	for c, s := range t {
 		if s != "" {
 			codes = append(codes, c)
 		}
 	}
-	if len(codes) == 0 {
-		return ""
-	}
-	return t[slices.Min(codes)]
+	return codes
 }
 
 // Empty reports whether t has no text in any language.
-func (t Text) Empty() bool { return t.In() == "" }
+func (t Text) Empty() bool {
+	for _, s := range t {
+		if s != "" {
+			return false
+		}
+	}
+	return true
+}
 
 // All is every text of t, in the order of their language codes: what a
 // guest may write to name the thing, in whichever language.
 func (t Text) All() []string {
-	codes := make([]string, 0, len(t))
-	for c, s := range t {
-		if s != "" {
-			codes = append(codes, c)
-		}
-	}
+	codes := t.codes()
 	slices.Sort(codes)
 	out := make([]string, 0, len(codes))
 	for _, c := range codes {

@@ -78,7 +78,7 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	default:
 		in = Start(b, Options{Config: "test/e2e/testdata/staircase/" + stage + ".Caddyfile", Env: env, ReadyPath: "/"})
 	}
-	pid := in.cmd.Process.Pid
+	pid := strconv.Itoa(in.cmd.Process.Pid)
 	ctx := context.Background()
 	processed := 0
 	load := func(count int, tag string) loadgen.Result {
@@ -112,10 +112,10 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | req/s | p50 | p99 | processed when the load ended | drained after | load average after |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	var per10k []float64
 	for r := range rounds {
-		u0, s0 := procCPU(b, pid)
+		u0, s0 := processCPU(pid)
 		res := load(n, strconv.Itoa(r))
 		atEnd, wait := drain(n)
-		u1, s1 := procCPU(b, pid)
+		u1, s1 := processCPU(pid)
 		cpu := (u1 - u0) + (s1 - s0)
 		f := cpu.Seconds() * 10_000 / float64(n)
 		per10k = append(per10k, f)
@@ -176,20 +176,6 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	}
 	fmt.Print(out.String())
 	b.ReportMetric(0, "ns/op")
-}
-
-// procCPU is the user and system CPU time process pid has used so far.
-func procCPU(b *testing.B, pid int) (user, system time.Duration) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// After the command (which may hold spaces): utime and stime are the
-	// 14th and 15th fields, in clock ticks (100 a second on Linux).
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	return time.Duration(ut) * 10 * time.Millisecond, time.Duration(st) * 10 * time.Millisecond
 }
 
 func loadAvg() string {

@@ -91,8 +91,8 @@ type Client struct {
 	http     *http.Client
 	loc      *time.Location
 	currency atomic.Pointer[string] // learned from hotel_ari when cfg.Currency is empty
-	rooms    roomFactsCache
-	langs    languageCache
+	rooms    ttlCache[int, []roomTypeFacts]
+	langs    ttlCache[struct{}, map[int]string]
 }
 
 var (
@@ -632,27 +632,15 @@ func (c *Client) roomFacts(ctx context.Context, h pms.Hotel) ([]roomTypeFacts, e
 	return facts, nil
 }
 
-// languageCache keeps QloApps' language codes for roomFactsTTL.
-type languageCache struct {
-	mu    sync.Mutex
-	at    time.Time
-	codes map[int]string
-	known bool
-}
-
 // languageCodes are QloApps' active languages, id → ISO 639-1 code, read
 // from /api/languages at most every roomFactsTTL. It is nil, with no
 // error, when the key may not read languages (401, as for a key made
 // before this client read them): texts are then kept in one language,
 // untranslated, rather than failing every call.
 func (c *Client) languageCodes(ctx context.Context) (map[int]string, error) {
-	c.langs.mu.Lock()
-	if c.langs.known && time.Since(c.langs.at) < roomFactsTTL {
-		codes := c.langs.codes
-		c.langs.mu.Unlock()
+	if codes, ok := c.langs.get(struct{}{}); ok {
 		return codes, nil
 	}
-	c.langs.mu.Unlock()
 	r := request{method: http.MethodGet, endpoint: EndpointLanguages, path: "/api/languages",
 		query: url.Values{"display": {"[id,iso_code,active]"}}}
 	raw, err := c.do(ctx, r, nil)
@@ -685,40 +673,39 @@ func (c *Client) languageCodes(ctx context.Context) (map[int]string, error) {
 			}
 		}
 	}
-	c.langs.mu.Lock()
-	c.langs.at, c.langs.codes, c.langs.known = time.Now(), codes, true
-	c.langs.mu.Unlock()
+	c.langs.put(struct{}{}, codes)
 	return codes, nil
 }
 
 // roomFactsTTL is how long the room types read for a hotel are reused.
 const roomFactsTTL = 5 * time.Minute
 
-// roomFactsCache keeps each hotel's room types for roomFactsTTL.
-type roomFactsCache struct {
+// ttlCache keeps what the client read (each hotel's room types by its id,
+// the shop's languages) for roomFactsTTL.
+type ttlCache[K comparable, V any] struct {
 	mu sync.Mutex
-	m  map[int]cachedRoomFacts
+	m  map[K]cachedValue[V]
 }
 
-type cachedRoomFacts struct {
-	at    time.Time
-	facts []roomTypeFacts
+type cachedValue[V any] struct {
+	at time.Time
+	v  V
 }
 
-func (r *roomFactsCache) get(hotel int) ([]roomTypeFacts, bool) {
+func (r *ttlCache[K, V]) get(k K) (V, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.m[hotel]
-	return e.facts, ok && time.Since(e.at) < roomFactsTTL
+	e, ok := r.m[k]
+	return e.v, ok && time.Since(e.at) < roomFactsTTL
 }
 
-func (r *roomFactsCache) put(hotel int, facts []roomTypeFacts) {
+func (r *ttlCache[K, V]) put(k K, v V) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[int]cachedRoomFacts{}
+		r.m = map[K]cachedValue[V]{}
 	}
-	r.m[hotel] = cachedRoomFacts{at: time.Now(), facts: facts}
+	r.m[k] = cachedValue[V]{at: time.Now(), v: v}
 }
 
 func roomTypesOf(facts []roomTypeFacts) []pms.RoomType {
