@@ -161,7 +161,6 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 	_, instant := l.q.(instantQueue)
 	for range l.workers {
 		wg.Go(func() {
-			var own [1]claimed[T]
 			for c := range jobs {
 				l.process(ctx, c)
 				// On a queue whose claims cost nothing (memory), the slot
@@ -170,12 +169,11 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 				// behind the edge's goroutines. Postgres claims stay
 				// grouped by the loop.
 				for instant && ctx.Err() == nil {
-					cs, err := l.claimInto(ctx, own[:0], 1)
+					cs, err := l.claim(ctx, 1)
 					if err != nil || len(cs) == 0 {
 						break
 					}
 					l.process(ctx, cs[0])
-					cs[0] = claimed[T]{} // nothing kept alive until the next claim
 				}
 				finished <- struct{}{}
 			}
@@ -256,28 +254,11 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 // the lease expires. So every claim is awaited, and handed back if Run is
 // stopping by then.
 func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
-	return l.claimInto(ctx, nil, n)
-}
-
-// claimIntoQueue is a queue that can claim into a caller's buffer.
-type claimIntoQueue[T any] interface {
-	claimInto(ctx context.Context, dst []claimed[T], now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
-}
-
-// claimInto is claim into dst's storage where the queue can: a worker
-// slot claiming one item after another reuses one buffer.
-func (l *loop[T]) claimInto(ctx context.Context, dst []claimed[T], n int) ([]claimed[T], error) {
 	cctx, cancel := l.bounded(ctx)
 	defer cancel()
 	now := l.now()
 	start := time.Now()
-	var cs []claimed[T]
-	var err error
-	if q, ok := l.q.(claimIntoQueue[T]); ok && dst != nil {
-		cs, err = q.claimInto(cctx, dst, now, l.owner, n, now.Add(l.lease))
-	} else {
-		cs, err = l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
-	}
+	cs, err := l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
 	end := time.Now()
 	for i := range cs {
 		cs[i].claimStart, cs[i].claimEnd = start, end

@@ -285,12 +285,6 @@ func (b *memBackend) enqueue(ctx context.Context, now time.Time, replies []Outbo
 // claim takes up to n heads from the ready lists (see memqueue.go): its
 // cost is the number taken, not the number waiting.
 func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
-	return q.claimInto(ctx, nil, now, owner, n, leaseUntil)
-}
-
-// claimInto is claim appending to dst[:0], so a worker that claims one
-// item at a time reuses its buffer (claimIntoQueue).
-func (q *memQueue[T]) claimInto(ctx context.Context, dst []claimed[T], now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -298,7 +292,7 @@ func (q *memQueue[T]) claimInto(ctx context.Context, dst []claimed[T], now time.
 	defer q.b.mu.Unlock()
 	q.lastNow = now
 	q.promote(now)
-	out := dst[:0]
+	var out []claimed[T]
 	for len(out) < n {
 		c := q.next(now)
 		if c == nil {
