@@ -90,8 +90,9 @@ const (
 const finishTimeout = 10 * time.Second
 
 // instantQueue is a queue whose calls do no I/O and return at once (the
-// memory backend's): they need no deadline, and a timer per call was a
-// measurable part of a memory-mode worker's time per message.
+// memory backend's): they need no deadline, and a timer per call is three
+// allocations per message (BenchmarkMemoryLoop: 32 → 29; its CPU figures
+// overlapped).
 type instantQueue interface{ instant() }
 
 // bounded is ctx without its cancellation, bounded by finishTimeout unless
