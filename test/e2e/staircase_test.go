@@ -168,13 +168,9 @@ func BenchmarkStaircase(b *testing.B) {
 			}
 		}
 	}
-	var load [3]float64
-	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
-		_, _ = fmt.Sscan(string(raw), &load[0], &load[1], &load[2])
-	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nstaircase: %d requests per stage in %d interleaved rounds, %d connections; nproc %d, load average %.2f %.2f %.2f\n\n",
-		per*rounds, rounds, conns, runtime.NumCPU(), load[0], load[1], load[2])
+	fmt.Fprintf(&out, "\nstaircase: %d requests per stage in %d interleaved rounds, %d connections; nproc %d, load average %s\n\n",
+		per*rounds, rounds, conns, runtime.NumCPU(), loadAvg())
 	fmt.Fprintf(&out, "| stage | ratio to `respond` | req/s | `respond` req/s | p50 | p99 | processed when the load ended | drained after |\n|---|---|---|---|---|---|---|---|\n")
 	for i, st := range stages {
 		rt, t := refTotals[i], stTotals[i]
