@@ -162,11 +162,12 @@ func cmdBackup(fl caddycmd.Flags) (int, error) {
 	if cfg.Keep < 0 {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("--keep %d: must be 0 (all) or more", cfg.Keep)
 	}
-	durations := map[string]*time.Duration{"max-age": &cfg.MaxAge}
 	var every, timeout time.Duration
-	durations["every"], durations["timeout"] = &every, &timeout
-	for name, d := range durations {
-		if *d, err = durationFlag(fl, name); err != nil {
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"max-age", &cfg.MaxAge}, {"every", &every}, {"timeout", &timeout}} {
+		if *d.to, err = durationFlag(fl, d.name); err != nil {
 			return caddy.ExitCodeFailedStartup, err
 		}
 	}
