@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -293,7 +292,7 @@ func cmdBackupStatus(fl caddycmd.Flags) (int, error) {
 			now.Sub(e.Manifest.CreatedAt).Round(time.Second), size, e.Manifest.Postgres.SchemaVersion)
 	}
 	if age := now.Sub(entries[0].Manifest.CreatedAt); maxAge > 0 && age > maxAge {
-		return 1, fmt.Errorf("the newest backup, %s, is %v old: more than %v", strings.TrimSpace(filepath.Base(entries[0].Dir)), age.Round(time.Second), maxAge)
+		return 1, fmt.Errorf("the newest backup, %s, is %v old: more than %v", filepath.Base(entries[0].Dir), age.Round(time.Second), maxAge)
 	}
 	return 0, nil
 }
