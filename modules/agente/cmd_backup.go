@@ -213,12 +213,8 @@ func cmdBackup(fl caddycmd.Flags) (int, error) {
 
 func describeBackup(res backup.Result, took time.Duration) string {
 	m := res.Manifest
-	var rows int64
-	for _, t := range m.Postgres.Tables {
-		rows += t.Rows
-	}
 	s := fmt.Sprintf("backup %s: %d bytes in %v; Postgres %s (pg_dump %s), schema %s, %d tables, %d rows",
-		res.Dir, res.Bytes, took.Round(time.Millisecond), m.Postgres.ServerVersion, m.Postgres.PgDumpVersion, m.Postgres.SchemaVersion, len(m.Postgres.Tables), rows)
+		res.Dir, res.Bytes, took.Round(time.Millisecond), m.Postgres.ServerVersion, m.Postgres.PgDumpVersion, m.Postgres.SchemaVersion, len(m.Postgres.Tables), m.Postgres.Rows())
 	if m.Redis != nil {
 		s += fmt.Sprintf("; Redis %s, %d keys", m.Redis.ServerVersion, m.Redis.Keys)
 	} else {
