@@ -91,10 +91,9 @@ type PostgresManifest struct {
 	// SchemaVersion is the newest applied migration; Migrations all of them.
 	SchemaVersion string   `json:"schema_version"`
 	Migrations    []string `json:"migrations"`
-	// Tables and Sequences are read in the dump's own snapshot; Restore
-	// checks the restored database against them.
-	Tables    map[string]TableDigest `json:"tables"`
-	Sequences map[string]string      `json:"sequences"`
+	// Tables are read in the dump's own snapshot; Restore checks the
+	// restored database against them.
+	Tables map[string]TableDigest `json:"tables"`
 }
 
 // Rows is the number of rows in all of the tables.
