@@ -91,10 +91,18 @@ type PostgresManifest struct {
 	// SchemaVersion is the newest applied migration; Migrations all of them.
 	SchemaVersion string   `json:"schema_version"`
 	Migrations    []string `json:"migrations"`
-	// Tables and Sequences are read in the dump's own snapshot; Restore
-	// checks the restored database against them.
-	Tables    map[string]TableDigest `json:"tables"`
-	Sequences map[string]string      `json:"sequences"`
+	// Tables are read in the dump's own snapshot; Restore checks the
+	// restored database against them.
+	Tables map[string]TableDigest `json:"tables"`
+}
+
+// Rows is the number of rows in all of the tables.
+func (pm PostgresManifest) Rows() int64 {
+	var n int64
+	for _, t := range pm.Tables {
+		n += t.Rows
+	}
+	return n
 }
 
 // RedisManifest is what the Redis file holds.
@@ -439,10 +447,7 @@ func Restore(ctx context.Context, cfg Config, dir string, opts RestoreOptions) (
 	if err := restorePostgres(ctx, pgRestore, cfg.PostgresURL, filepath.Join(dir, PostgresFile), m.Postgres, opts.Replace); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
 	}
-	res.Tables = len(m.Postgres.Tables)
-	for _, t := range m.Postgres.Tables {
-		res.Rows += t.Rows
-	}
+	res.Tables, res.Rows = len(m.Postgres.Tables), m.Postgres.Rows()
 	if restoreRedisToo {
 		res.RedisKeys, res.RedisExpired, err = restoreRedis(ctx, cfg, filepath.Join(dir, RedisFile), *m.Redis)
 		if err != nil {

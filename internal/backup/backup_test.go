@@ -156,18 +156,12 @@ func readRedis(t *testing.T, ctx context.Context, c *redis.Client, keys []string
 	return out
 }
 
-func freshDatabase(t *testing.T, ctx context.Context) (string, *pgxpool.Pool) {
+// freshDatabase is testservices.MigratedPostgres with its URL, for the
+// backup's configuration.
+func freshDatabase(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
-	url := testservices.Postgres(t)
-	pool, err := store.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := store.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	return url, pool
+	pool := testservices.MigratedPostgres(t)
+	return pool.Config().ConnString(), pool
 }
 
 // Backup → wipe → restore gives back every table, every sequence and our
@@ -177,7 +171,7 @@ func freshDatabase(t *testing.T, ctx context.Context) (string, *pgxpool.Pool) {
 func TestBackupWipeRestoreRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pgURL, pool := freshDatabase(t, ctx)
+	pgURL, pool := freshDatabase(t)
 	if _, err := pool.Exec(ctx, populate); err != nil {
 		t.Fatalf("populating: %v", err)
 	}
@@ -453,7 +447,7 @@ func TestBackupRefusesAMissingOrOlderPgDump(t *testing.T) {
 func TestBackupDuringWritesIsOneSnapshot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pgURL, pool := freshDatabase(t, ctx)
+	pgURL, pool := freshDatabase(t)
 	if _, err := pool.Exec(ctx, populate); err != nil {
 		t.Fatal(err)
 	}

@@ -185,6 +185,8 @@ const (
 	// noticePoll is how often the loop looks for notices nobody poked it for
 	// (another instance's handoffs, a crashed instance's claims).
 	noticePoll = 5 * time.Second
+	// noticeBatch is how many notices one claim takes (and sends at once).
+	noticeBatch = 20
 )
 
 // poke wakes the notice loop (a handoff was just recorded).
@@ -202,7 +204,7 @@ func (s *Service) runNotices(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		for {
-			due, err := s.conversations.ClaimNotices(ctx, time.Now(), noticeLease, 20, noticeAttempts)
+			due, err := s.conversations.ClaimNotices(ctx, time.Now(), noticeLease, noticeBatch, noticeAttempts)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("claiming handoff notices", "error", err)
@@ -214,7 +216,7 @@ func (s *Service) runNotices(ctx context.Context) error {
 				wg.Go(func() { s.sendNotice(ctx, c) })
 			}
 			wg.Wait()
-			if len(due) < 20 {
+			if len(due) < noticeBatch {
 				break
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -162,11 +161,12 @@ func cmdBackup(fl caddycmd.Flags) (int, error) {
 	if cfg.Keep < 0 {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("--keep %d: must be 0 (all) or more", cfg.Keep)
 	}
-	durations := map[string]*time.Duration{"max-age": &cfg.MaxAge}
 	var every, timeout time.Duration
-	durations["every"], durations["timeout"] = &every, &timeout
-	for name, d := range durations {
-		if *d, err = durationFlag(fl, name); err != nil {
+	for _, d := range []struct {
+		name string
+		to   *time.Duration
+	}{{"max-age", &cfg.MaxAge}, {"every", &every}, {"timeout", &timeout}} {
+		if *d.to, err = durationFlag(fl, d.name); err != nil {
 			return caddy.ExitCodeFailedStartup, err
 		}
 	}
@@ -213,12 +213,8 @@ func cmdBackup(fl caddycmd.Flags) (int, error) {
 
 func describeBackup(res backup.Result, took time.Duration) string {
 	m := res.Manifest
-	var rows int64
-	for _, t := range m.Postgres.Tables {
-		rows += t.Rows
-	}
 	s := fmt.Sprintf("backup %s: %d bytes in %v; Postgres %s (pg_dump %s), schema %s, %d tables, %d rows",
-		res.Dir, res.Bytes, took.Round(time.Millisecond), m.Postgres.ServerVersion, m.Postgres.PgDumpVersion, m.Postgres.SchemaVersion, len(m.Postgres.Tables), rows)
+		res.Dir, res.Bytes, took.Round(time.Millisecond), m.Postgres.ServerVersion, m.Postgres.PgDumpVersion, m.Postgres.SchemaVersion, len(m.Postgres.Tables), m.Postgres.Rows())
 	if m.Redis != nil {
 		s += fmt.Sprintf("; Redis %s, %d keys", m.Redis.ServerVersion, m.Redis.Keys)
 	} else {
@@ -292,7 +288,7 @@ func cmdBackupStatus(fl caddycmd.Flags) (int, error) {
 			now.Sub(e.Manifest.CreatedAt).Round(time.Second), size, e.Manifest.Postgres.SchemaVersion)
 	}
 	if age := now.Sub(entries[0].Manifest.CreatedAt); maxAge > 0 && age > maxAge {
-		return 1, fmt.Errorf("the newest backup, %s, is %v old: more than %v", strings.TrimSpace(filepath.Base(entries[0].Dir)), age.Round(time.Second), maxAge)
+		return 1, fmt.Errorf("the newest backup, %s, is %v old: more than %v", filepath.Base(entries[0].Dir), age.Round(time.Second), maxAge)
 	}
 	return 0, nil
 }
