@@ -152,6 +152,16 @@ func durationFlag(fl caddycmd.Flags, name string) (time.Duration, error) {
 	return d, nil
 }
 
+// timeoutFlag reads --timeout, which must be more than 0: a zero limit
+// would end every run before it starts.
+func timeoutFlag(fl caddycmd.Flags) (time.Duration, error) {
+	d, err := durationFlag(fl, "timeout")
+	if err == nil && d == 0 {
+		err = fmt.Errorf("--timeout %q: must be more than 0", fl.String("timeout"))
+	}
+	return d, err
+}
+
 func cmdBackup(fl caddycmd.Flags) (int, error) {
 	cfg, err := backupConfig(backupDir(fl))
 	if err != nil {
@@ -161,14 +171,18 @@ func cmdBackup(fl caddycmd.Flags) (int, error) {
 	if cfg.Keep < 0 {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("--keep %d: must be 0 (all) or more", cfg.Keep)
 	}
-	var every, timeout time.Duration
+	var every time.Duration
 	for _, d := range []struct {
 		name string
 		to   *time.Duration
-	}{{"max-age", &cfg.MaxAge}, {"every", &every}, {"timeout", &timeout}} {
+	}{{"max-age", &cfg.MaxAge}, {"every", &every}} {
 		if *d.to, err = durationFlag(fl, d.name); err != nil {
 			return caddy.ExitCodeFailedStartup, err
 		}
+	}
+	timeout, err := timeoutFlag(fl)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -240,7 +254,7 @@ func cmdRestore(fl caddycmd.Flags) (int, error) {
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	timeout, err := durationFlag(fl, "timeout")
+	timeout, err := timeoutFlag(fl)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
