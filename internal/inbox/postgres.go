@@ -38,7 +38,7 @@ type pgBackend struct {
 func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 	return &pgBackend{
 		pool:    pool,
-		accepts: acceptGroup{flights: max(2, int(pool.Config().MaxConns)/4)},
+		accepts: acceptGroup{flights: acceptFlights},
 		wakeIn:  newPGNotifier(pool, notifyInbox),
 		wakeOut: newPGNotifier(pool, notifyOutbox),
 		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),

@@ -27,7 +27,10 @@ import (
 // CPU_STAGE picks the instance: "shipped" (default: the shipped Caddyfile,
 // memory inbox and limiter, workers on, as the staircase's "shipped,
 // memory inbox"), "respond" (plain Caddy), or a staircase file
-// ("1-routes", "2-hmac", "3-tenant", "4-ratelimit"). CPU_N requests a round
+// ("1-routes", "2-hmac", "3-tenant", "4-ratelimit"), or "postgres-edge"
+// (the staircase's "edge without workers, Postgres + Redis": acks only,
+// and each round also prints the database server's CPU for those acks).
+// CPU_N requests a round
 // (default 10,000), CPU_ROUNDS rounds (default 3; each one's figure is
 // printed), CPU_CONNS connections (default 16), after a warm-up of 2,000;
 // CPU_ENV adds to the instance's environment.
@@ -64,7 +67,13 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	}
 	var in *Instance
 	var graph *fakegraph.Server
+	var stack *agentStack
 	switch stage {
+	case "postgres-edge":
+		env["AGENTE_WORKERS"] = "off"
+		env["FEATURE_FLAGS"] = noReadReceipts["FEATURE_FLAGS"]
+		stack = startAgentStack(b, env)
+		in = stack.in
 	case "shipped":
 		graph = fakegraph.Start(b, agentGraphToken)
 		graph.AllowPhoneNumberIDs(agentPhoneNumberID)
@@ -109,13 +118,25 @@ func BenchmarkInstanceCPU(b *testing.B) {
 
 	var out strings.Builder
 	fmt.Fprintf(&out, "\ninstance CPU, stage %s: %d requests a round, %d connections; load average before: %s\n\n", stage, n, conns, loadAvg())
-	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | req/s | p50 | p99 | processed when the load ended | drained after | load average after |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | req/s | p50 | p99 | processed when the load ended | drained after | Postgres CPU s per 10,000 | load average after |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var per10k []float64
 	for r := range rounds {
+		var pg0 map[int]time.Duration
+		if stack != nil {
+			pg0 = backendCPU(b, stack)
+		}
 		u0, s0 := processCPU(pid)
 		res := load(n, strconv.Itoa(r))
 		atEnd, wait := drain(n)
 		u1, s1 := processCPU(pid)
+		pgCPU := "—"
+		if stack != nil {
+			var d time.Duration
+			for pid, t := range backendCPU(b, stack) {
+				d += t - pg0[pid]
+			}
+			pgCPU = fmt.Sprintf("%.2f", d.Seconds()*10_000/float64(n))
+		}
 		cpu := (u1 - u0) + (s1 - s0)
 		f := cpu.Seconds() * 10_000 / float64(n)
 		per10k = append(per10k, f)
@@ -123,8 +144,8 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		if graph != nil {
 			proc = fmt.Sprintf("%d of %d", atEnd, n)
 		}
-		fmt.Fprintf(&out, "| %d | %.2f | %.2f | %.2f | %.0f | %v | %v | %s | %.1f s | %s |\n", r+1, f, (u1 - u0).Seconds(), (s1 - s0).Seconds(),
-			res.RPS(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), proc, wait.Seconds(), loadAvg())
+		fmt.Fprintf(&out, "| %d | %.2f | %.2f | %.2f | %.0f | %v | %v | %s | %.1f s | %s | %s |\n", r+1, f, (u1 - u0).Seconds(), (s1 - s0).Seconds(),
+			res.RPS(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), proc, wait.Seconds(), pgCPU, loadAvg())
 	}
 	slices.Sort(per10k)
 	fmt.Fprintf(&out, "\nmedian CPU s per 10,000 webhooks: %.2f\n", per10k[len(per10k)/2])
