@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,23 +73,57 @@ type RedisOptions struct {
 	Timeout time.Duration
 }
 
+// RedisClient is what the limiter needs of a go-redis client
+// (*redis.Client, *redis.ClusterClient, redis.UniversalClient): scripts,
+// and pipelines to send many decisions in one round trip.
+type RedisClient interface {
+	redis.Scripter
+	Pipeline() redis.Pipeliner
+}
+
+// maxRedisBatch bounds the decisions one pipeline carries.
+const maxRedisBatch = 256
+
 // Redis is a sliding-window limiter shared by every process using the same
-// Redis server and key prefix: one EVALSHA (falling back to EVAL once after a
-// server restart) per decision, whatever the number of limits.
+// Redis server and key prefix: one script call per decision, whatever the
+// number of limits.
+//
+// Decisions asked while another batch is on the wire go together in the next
+// one: one pipeline of EVALSHA calls (each still atomic on its own), one
+// write and one read, so a decision costs at most one round trip and under
+// load a fraction of one, for this process and for the Redis server. There
+// is no timer: a lone decision is sent at once. After a Redis restart
+// (NOSCRIPT) the script is loaded and the batch's refused calls sent again.
 //
 // Keys of one AllowAll go to one script call, so on Redis Cluster they must
 // share a hash slot (use a {hash tag} in KeyPrefix); a plain server or a
 // Sentinel primary has no such constraint.
 type Redis struct {
-	client  redis.Scripter
+	client  RedisClient
 	prefix  string
 	timeout time.Duration
 	member  string // unique per Redis value; with seq, unique per call
 	seq     atomic.Uint64
+
+	mu      sync.Mutex
+	queue   []*redisCall
+	sending bool
+}
+
+// redisCall is one AllowAll waiting for its batch.
+type redisCall struct {
+	keys []string
+	args []any
+	done chan redisAnswer
+}
+
+type redisAnswer struct {
+	res []int64
+	err error
 }
 
 // NewRedis returns a limiter deciding on client.
-func NewRedis(client redis.Scripter, opts RedisOptions) *Redis {
+func NewRedis(client RedisClient, opts RedisOptions) *Redis {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	if opts.Timeout == 0 {
@@ -112,27 +147,41 @@ func (r *Redis) AllowAll(ctx context.Context, reqs []Request, out []Decision) (b
 	if len(reqs) == 0 {
 		return true, nil
 	}
-	keys := make([]string, len(reqs))
-	args := make([]any, 1+2*len(reqs))
-	args[0] = r.member + strconv.FormatUint(r.seq.Add(1), 36)
+	call := &redisCall{keys: make([]string, len(reqs)), args: make([]any, 1+2*len(reqs)), done: make(chan redisAnswer, 1)}
+	call.args[0] = r.member + strconv.FormatUint(r.seq.Add(1), 36)
 	for i := range reqs {
-		keys[i] = r.prefix + reqs[i].Key
+		call.keys[i] = r.prefix + reqs[i].Key
 		window := reqs[i].Limit.Window.Microseconds()
 		if window < 1 {
 			window = 1
 		}
-		args[1+2*i] = reqs[i].Limit.Events
-		args[2+2*i] = window
+		call.args[1+2*i] = reqs[i].Limit.Events
+		call.args[2+2*i] = window
 	}
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.timeout)
 		defer cancel()
 	}
-	res, err := slidingWindow.Run(ctx, r.client, keys, args...).Int64Slice()
-	if err != nil {
-		return false, fmt.Errorf("redis rate limit: %w", err)
+	r.mu.Lock()
+	r.queue = append(r.queue, call)
+	if !r.sending {
+		r.sending = true
+		go r.send()
 	}
+	r.mu.Unlock()
+	var ans redisAnswer
+	select {
+	case ans = <-call.done:
+	case <-ctx.Done():
+		// The call may still be decided (and counted) by Redis; the
+		// request is not told, as a timed-out script call before.
+		ans.err = ctx.Err()
+	}
+	if ans.err != nil {
+		return false, fmt.Errorf("redis rate limit: %w", ans.err)
+	}
+	res := ans.res
 	if len(res) != 2+3*len(reqs) {
 		return false, fmt.Errorf("redis rate limit: script answered %d values for %d keys", len(res), len(reqs))
 	}
@@ -144,4 +193,72 @@ func (r *Redis) AllowAll(ctx context.Context, reqs []Request, out []Decision) (b
 	return admit, nil
 }
 
+// send sends the queued calls in batches until none is left.
+func (r *Redis) send() {
+	for {
+		r.mu.Lock()
+		n := min(len(r.queue), maxRedisBatch)
+		if n == 0 {
+			r.sending = false
+			r.mu.Unlock()
+			return
+		}
+		batch := r.queue[:n:n]
+		r.queue = r.queue[n:]
+		if len(r.queue) == 0 {
+			r.queue = nil
+		}
+		r.mu.Unlock()
+		r.sendBatch(batch)
+	}
+}
+
+// sendBatch runs the batch's script calls in one pipeline and answers each
+// caller. A caller that stopped waiting has its buffered answer dropped.
+func (r *Redis) sendBatch(batch []*redisCall) {
+	ctx := context.Background()
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	cmds := r.pipeline(ctx, batch, func(p redis.Pipeliner, c *redisCall) *redis.Cmd {
+		return slidingWindow.EvalSha(ctx, p, c.keys, c.args...)
+	})
+	var again []int
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		// A restarted server lost its scripts: EVAL sends the script
+		// and caches it there for the next batches' EVALSHA.
+		retry := make([]*redisCall, len(again))
+		for j, i := range again {
+			retry[j] = batch[i]
+		}
+		evals := r.pipeline(ctx, retry, func(p redis.Pipeliner, c *redisCall) *redis.Cmd {
+			return slidingWindow.Eval(ctx, p, c.keys, c.args...)
+		})
+		for j, i := range again {
+			cmds[i] = evals[j]
+		}
+	}
+	for i, c := range batch {
+		res, err := cmds[i].Int64Slice()
+		c.done <- redisAnswer{res: res, err: err}
+	}
+}
+
+func (r *Redis) pipeline(ctx context.Context, calls []*redisCall, queue func(redis.Pipeliner, *redisCall) *redis.Cmd) []*redis.Cmd {
+	p := r.client.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = queue(p, c)
+	}
+	// Exec's error is the first command's; each command keeps its own.
+	_, _ = p.Exec(ctx)
+	return cmds
+}
 func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

@@ -155,3 +155,95 @@ func TestRedisUnreachableIsAnError(t *testing.T) {
 		t.Fatalf("err %v, want a redis rate limit error", err)
 	}
 }
+
+// pipelineCounter counts the pipelines carrying script calls and the script
+// calls a client sends, in pipelines and alone (a new connection's own
+// handshake is left out); its first such pipeline waits, so the decisions
+// asked meanwhile queue.
+type pipelineCounter struct {
+	pipelines, commands, singles atomic.Int64
+	firstWait                    time.Duration
+}
+
+func (h *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if isScript(cmd) {
+			h.singles.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		n := 0
+		for _, c := range cmds {
+			if isScript(c) {
+				n++
+			}
+		}
+		if n > 0 {
+			if h.pipelines.Add(1) == 1 {
+				time.Sleep(h.firstWait)
+			}
+			h.commands.Add(int64(n))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func isScript(c redis.Cmder) bool { return c.Name() == "evalsha" || c.Name() == "eval" }
+
+// Decisions asked together share round trips, each still decided on its
+// own: 200 at once against a limit of 120 admit exactly 120, in a handful
+// of pipelines (one command each, none outside a pipeline), and after the
+// server lost its scripts the next batch loads it again.
+func TestRedisDecisionsAskedTogetherShareRoundTrips(t *testing.T) {
+	client, prefix := testservices.RedisClient(t)
+	ctx := context.Background()
+	// Loaded beforehand, so that every decision is one EVALSHA.
+	if err := slidingWindow.Load(ctx, client).Err(); err != nil {
+		t.Fatal(err)
+	}
+	hook := &pipelineCounter{firstWait: 50 * time.Millisecond}
+	client.AddHook(hook)
+	r := NewRedis(client, RedisOptions{KeyPrefix: prefix, Timeout: -1})
+	burst := func(key string) (admitted, failed int64) {
+		var ok, bad atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				d, err := r.Allow(ctx, key, perMinute120)
+				if err != nil {
+					bad.Add(1)
+				} else if d.Allowed {
+					ok.Add(1)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		return ok.Load(), bad.Load()
+	}
+	if ok, bad := burst("zone:a"); ok != 120 || bad != 0 {
+		t.Fatalf("admitted %d of 200 (errors %d), want 120", ok, bad)
+	}
+	p, c, s := hook.pipelines.Load(), hook.commands.Load(), hook.singles.Load()
+	t.Logf("200 decisions: %d pipelines, %d commands, %d single commands", p, c, s)
+	if c != 200 || s != 0 || p > 20 {
+		t.Fatalf("200 decisions went as %d pipelines of %d commands and %d single commands; want 200 commands in at most 20 pipelines", p, c, s)
+	}
+
+	if err := client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, bad := burst("zone:b"); ok != 120 || bad != 0 {
+		t.Fatalf("after SCRIPT FLUSH: admitted %d of 200 (errors %d), want 120", ok, bad)
+	}
+}
