@@ -43,6 +43,10 @@ import (
 // it must outlast a slow database round trip.
 const MinInboxLease = time.Second
 
+// MaxWorkers bounds InboxWorkers and Senders: each is a goroutine, and on
+// Postgres each may hold a pooled connection while it claims or records.
+const MaxWorkers = 1024
+
 // Config is what the service is built from. The zero value of each field
 // takes the default named in its comment.
 type Config struct {
@@ -61,6 +65,10 @@ type Config struct {
 	// exclusive without renewal; what a crashed process held waits this
 	// long before another takes it over. Default 30s, at least MinInboxLease.
 	InboxLease time.Duration
+	// InboxWorkers is how many conversations this process's inbox workers
+	// handle at once; Senders how many guests its outbox sends to at once.
+	// 0: the inbox's defaults (8 and 32); at most MaxWorkers each.
+	InboxWorkers, Senders int
 	// PMS chooses and tunes the property-management system.
 	PMS PMSConfig
 	// WhatsApp sends replies through the Graph API; without an access token
@@ -105,6 +113,14 @@ type SMTPConfig struct {
 func (c Config) Validate() error {
 	if c.InboxLease != 0 && c.InboxLease < MinInboxLease {
 		return fmt.Errorf("inbox_lease: %s is shorter than %s: renewals every third of it must outlast a slow database round trip", c.InboxLease, MinInboxLease)
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"inbox_workers", c.InboxWorkers}, {"senders", c.Senders}} {
+		if f.n < 0 || f.n > MaxWorkers {
+			return fmt.Errorf("%s: %d is not between 1 and %d (0: the default)", f.name, f.n, MaxWorkers)
+		}
 	}
 	if c.DefaultTenant != "" {
 		if err := tenancy.ValidateTenantID(c.DefaultTenant); err != nil {

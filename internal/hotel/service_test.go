@@ -263,12 +263,14 @@ func TestKeeperCarriesStateToTheNextService(t *testing.T) {
 
 func TestConfigValidateNamesTheField(t *testing.T) {
 	for field, c := range map[string]Config{
-		"inbox_lease": {InboxLease: 100 * time.Millisecond},
-		"type":        {PMS: PMSConfig{Type: "opera"}},
-		"api_key":     {PMS: PMSConfig{Type: "qloapps", BaseURL: "http://x"}},
-		"time_zone":   {PMS: PMSConfig{TimeZone: "Mars/Olympus"}},
-		"timeout":     {PMS: PMSConfig{Timeout: -time.Second}},
-		"default":     {DefaultTenant: "bad id"},
+		"inbox_lease":   {InboxLease: 100 * time.Millisecond},
+		"inbox_workers": {InboxWorkers: -1},
+		"senders":       {Senders: MaxWorkers + 1},
+		"type":          {PMS: PMSConfig{Type: "opera"}},
+		"api_key":       {PMS: PMSConfig{Type: "qloapps", BaseURL: "http://x"}},
+		"time_zone":     {PMS: PMSConfig{TimeZone: "Mars/Olympus"}},
+		"timeout":       {PMS: PMSConfig{Timeout: -time.Second}},
+		"default":       {DefaultTenant: "bad id"},
 	} {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), field) {
 			t.Errorf("%s: %v", field, err)

@@ -27,7 +27,8 @@ const DefaultRetention = 8 * 24 * time.Hour
 // process's memory inbox, kept across reloads so a reload loses no accepted
 // message.
 func (s *Service) openInbox() (*inbox.Inbox, error) {
-	opts := inbox.Options{Logger: s.log, LeaseDuration: s.cfg.InboxLease, TracerProvider: s.deps.TracerProvider}
+	opts := inbox.Options{Logger: s.log, LeaseDuration: s.cfg.InboxLease, TracerProvider: s.deps.TracerProvider,
+		Workers: s.cfg.InboxWorkers, SenderWorkers: s.cfg.Senders}
 	if s.deps.Postgres != nil {
 		return inbox.NewPostgres(s.deps.Postgres, opts), nil
 	}

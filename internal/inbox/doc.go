@@ -94,9 +94,9 @@
 // # Group commit
 //
 // Accepts that arrive together share one statement (one transaction, one
-// WAL flush, one NOTIFY): each caller's batch is queued, and a few flushes
-// run at once, each taking everything queued so far; nothing waits for a
-// timer, so a lone accept goes at once. Each caller is answered after the
+// WAL flush, one NOTIFY): each caller's batch is queued, and one flush at a
+// time takes everything queued so far; nothing waits for a timer, so a lone
+// accept goes at once. Each caller is answered after the
 // statement holding its rows has committed, with exactly its own fresh
 // messages and statuses (pgaccept.go).
 //

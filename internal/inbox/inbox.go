@@ -60,7 +60,10 @@ type Options struct {
 	InstanceID string
 	// Workers is how many conversations Run handles at once. Default 8.
 	Workers int
-	// SenderWorkers is how many recipients RunSender sends to at once. Default 4.
+	// SenderWorkers is how many recipients RunSender sends to at once.
+	// Default 32: a send mostly waits on the provider (the Graph API
+	// answers in tens to hundreds of milliseconds), so a handful of senders
+	// caps the replies a second far below what the workers produce.
 	SenderWorkers int
 	// LeaseDuration is how long a claim stays exclusive without renewal;
 	// live workers renew every third of it. Default 30s.
@@ -143,7 +146,7 @@ func (o Options) withDefaults() Options {
 		o.Workers = 8
 	}
 	if o.SenderWorkers <= 0 {
-		o.SenderWorkers = 4
+		o.SenderWorkers = 32
 	}
 	if o.LeaseDuration <= 0 {
 		o.LeaseDuration = 30 * time.Second

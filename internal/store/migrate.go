@@ -107,8 +107,9 @@ func applyOne(ctx context.Context, pool *pgxpool.Pool, m Migration) (applied boo
 
 // DefaultPoolSize is the pool's size when the URL does not set
 // pool_max_conns. One process needs a connection for each of its 8 inbox
-// workers and 4 senders while they claim or record an outcome, up to
-// DefaultPoolSize/4 for grouped accepts (internal/inbox), and a few for
+// workers while they claim or record an outcome, some for its senders'
+// (which hold none while they send), one for grouped accepts
+// (internal/inbox), and a few for
 // sessions, the tenant directory and admin calls; pgx's own default
 // (max(4, CPUs)) made them queue for one another.
 const DefaultPoolSize = 24

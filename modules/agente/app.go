@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,8 @@ func init() {
 //			tenant_refresh <duration> # full reload of the Postgres tenant cache; default 60s
 //			inbox_lease <duration>   # takeover delay of a crashed process's work; default 30s (min 1s)
 //			workers     on|off       # run the inbox workers and senders here (default on; off needs postgres)
+//			inbox_workers <n>        # conversations handled at once by this process; default 8
+//			senders     <n>          # guests sent to at once by this process; default 32
 //			webhook_memory <size>    # webhook bodies held at once on this instance; default 32MiB
 //			webhook_memory_per_client <size> # one client address's share of it; default 4MiB
 //			metadata_allow <key...>  # message metadata keys that reach the agent; default the original system's
@@ -120,6 +123,14 @@ type App struct {
 	// scale separately; off needs Postgres, since a memory inbox has nobody
 	// else to work on it.
 	Workers *bool `json:"workers,omitempty"`
+	// InboxWorkers is how many conversations this process's workers handle
+	// at once (each turn may wait on the PMS). Default 8; at most 1024.
+	InboxWorkers int `json:"inbox_workers,omitempty"`
+	// Senders is how many guests this process's outbox sends replies to at
+	// once; a send mostly waits on the provider (Meta's Graph API), so this
+	// caps the replies a second: about Senders / the provider's latency.
+	// Default 32; at most 1024.
+	Senders int `json:"senders,omitempty"`
 
 	settings  config.Settings
 	postgres  *pgxpool.Pool
@@ -555,6 +566,16 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.Errf("inbox_lease: %v", err)
 			}
 			app.InboxLease = caddy.Duration(d2)
+		case "inbox_workers", "senders":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return nil, d.Errf("%s: %q is not a whole number of at least 1", key, val)
+			}
+			if key == "inbox_workers" {
+				app.InboxWorkers = n
+			} else {
+				app.Senders = n
+			}
 		case "webhook_memory", "webhook_memory_per_client":
 			n, err := config.ParseSize(val)
 			if err != nil {

@@ -20,6 +20,8 @@ func TestGlobalOptionRejectsUnknown(t *testing.T) {
 		"agente {\n redis a b\n}",
 		"agente {\n inbox_lease soon\n}",
 		"agente {\n inbox_lease 10s 20s\n}",
+		"agente {\n senders many\n}",
+		"agente {\n inbox_workers 0\n}",
 		"agente {\n metadata_allow\n}",
 		"agente {\n pms demo {\n colour blue\n }\n}",
 		"agente {\n pms demo {\n timeout never\n }\n}",

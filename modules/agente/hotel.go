@@ -58,6 +58,8 @@ func (a *App) hotelConfig() hotel.Config {
 		DefaultTenant: s.DefaultTenantID,
 		MetadataAllow: a.MetadataAllow,
 		InboxLease:    time.Duration(a.InboxLease),
+		InboxWorkers:  a.InboxWorkers,
+		Senders:       a.Senders,
 		PMS: hotel.PMSConfig{
 			Type:               or(p.Type, s.PMSType),
 			BaseURL:            or(p.BaseURL, s.PMSBaseURL),
