@@ -109,10 +109,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				if i >= len(cfg.Requests) {
 					return
 				}
+				var due time.Time
 				if interval > 0 {
 					// Open loop: request i is due at start + i·interval,
 					// whenever the previous answers came.
-					if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+					due = start.Add(time.Duration(i) * interval)
+					if wait := time.Until(due); wait > 0 {
 						time.Sleep(wait)
 					}
 				}
@@ -124,6 +126,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				}
 				req.Header = r.Header.Clone()
 				t0 := time.Now()
+				if !due.IsZero() && due.Before(t0) {
+					// Sent late because every connection was busy: the
+					// wait is part of its latency, as a client at this
+					// rate would see it.
+					t0 = due
+				}
 				resp, err := client.Do(req)
 				if err != nil {
 					errs.Add(1)
