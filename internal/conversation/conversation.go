@@ -94,7 +94,9 @@ type Store interface {
 	Outbound(ctx context.Context, k Key, text string, at time.Time) error
 	// HandOff marks the conversation waiting since at and reports whether
 	// it was not waiting already (so staff are told once); a fresh handoff
-	// owes staff a notice, due at once (ClaimNotices).
+	// owes staff a notice, due at once (ClaimNotices). On Postgres, in a
+	// unit of work that defers its writes (store.WithDeferred), it commits
+	// with the unit's outcome.
 	HandOff(ctx context.Context, k Key, at time.Time) (bool, error)
 	// ClaimNotices takes up to limit notices due at now, of guests still
 	// waiting, tried fewer than maxAttempts times: each claim counts an

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/conversation"
+	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
@@ -231,5 +232,65 @@ func exercise(t *testing.T, s conversation.Store) {
 		if _, err := s.Get(ctx, key(g)); (err == nil) != kept {
 			t.Errorf("after prune, %s: %v (kept: %v)", g, err, kept)
 		}
+	}
+}
+
+// TestPostgresDeferredHandOff: in a unit of work that defers its writes, a
+// handoff owes no notice (and the conversation is not waiting) until the
+// unit's writes commit, and after-commit hooks run only then; it still
+// tells whether it is fresh.
+func TestPostgresDeferredHandOff(t *testing.T) {
+	pool := testservices.MigratedPostgres(t)
+	s := conversation.NewPostgres(pool)
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	k := conversation.Key{TenantID: "hotel-d", Channel: "whatsapp", Guest: "34600000088"}
+	if err := s.Inbound(ctx, k, "Ana", "quiero hablar con una persona", t0); err != nil {
+		t.Fatal(err)
+	}
+
+	uctx, d := store.WithDeferred(ctx)
+	fresh, err := s.HandOff(uctx, k, t0)
+	if err != nil || !fresh {
+		t.Fatalf("deferred handoff: fresh %v, err %v; want a fresh one", fresh, err)
+	}
+	woken := false
+	store.AfterCommit(uctx, func() { woken = true })
+	if ns, err := s.ClaimNotices(ctx, t0.Add(time.Second), time.Minute, 10, 3); err != nil || len(ns) != 0 {
+		t.Fatalf("before the unit commits: notices %+v, err %v; want none", ns, err)
+	}
+	if c, err := s.Get(ctx, k); err != nil || c.State == conversation.Waiting {
+		t.Fatalf("before the unit commits: %+v, err %v; want not waiting", c, err)
+	}
+	if woken {
+		t.Fatal("an after-commit hook ran before the commit")
+	}
+
+	// The owner of the unit commits its writes, then runs its hooks.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range d.Take() {
+		if _, err := tx.Exec(ctx, w.SQL, w.Args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.Committed()
+	if !woken {
+		t.Fatal("the after-commit hook did not run after the commit")
+	}
+	ns, err := s.ClaimNotices(ctx, t0.Add(time.Second), time.Minute, 10, 3)
+	if err != nil || len(ns) != 1 || ns[0].Guest != k.Guest || ns[0].Name != "Ana" {
+		t.Fatalf("after the commit: notices %+v, err %v; want Ana's", ns, err)
+	}
+
+	// Seen again in another unit: not fresh.
+	uctx, _ = store.WithDeferred(ctx)
+	if fresh, err := s.HandOff(uctx, k, t0.Add(time.Minute)); err != nil || fresh {
+		t.Fatalf("second handoff: fresh %v, err %v; want not fresh", fresh, err)
 	}
 }

@@ -49,9 +49,30 @@ func (s *Postgres) Outbound(ctx context.Context, k Key, text string, at time.Tim
 }
 
 // HandOff implements Store.
+//
+// In a unit of work that defers its writes, the handoff (and so the notice
+// it owes) commits with the message's outcome, so the notice loop never
+// reads the conversation before this turn's replies, session and name are
+// there; whether it is fresh is read first (one worker handles a guest's
+// messages at a time, so only staff could change it meanwhile).
 func (s *Postgres) HandOff(ctx context.Context, k Key, at time.Time) (bool, error) {
+	if store.Deferring(ctx) {
+		var state string
+		err := s.pool.QueryRow(ctx, `SELECT state FROM conversations WHERE tenant_id = $1 AND channel = $2 AND guest = $3`,
+			k.TenantID, k.Channel, k.Guest).Scan(&state)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+		return state != string(Waiting), store.Exec(ctx, s.pool, handOffSQL, k.TenantID, k.Channel, k.Guest, at)
+	}
 	var fresh bool
-	err := s.pool.QueryRow(ctx, `
+	err := s.pool.QueryRow(ctx, handOffSQL, k.TenantID, k.Channel, k.Guest, at).Scan(&fresh)
+	return fresh, err
+}
+
+// handOffSQL marks a conversation waiting and owes a notice when it was not
+// waiting already; it returns whether so.
+const handOffSQL = `
 		WITH before AS (SELECT state FROM conversations WHERE tenant_id = $1 AND channel = $2 AND guest = $3)
 		INSERT INTO conversations (tenant_id, channel, guest, state, waiting_since, last_message_at, notice_due_at)
 		VALUES ($1, $2, $3, 'waiting', $4, $4, $4)
@@ -60,10 +81,7 @@ func (s *Postgres) HandOff(ctx context.Context, k Key, at time.Time) (bool, erro
 			notice_due_at = CASE WHEN conversations.state = 'waiting' THEN conversations.notice_due_at ELSE EXCLUDED.notice_due_at END,
 			notice_attempts = CASE WHEN conversations.state = 'waiting' THEN conversations.notice_attempts ELSE 0 END,
 			state = 'waiting'
-		RETURNING coalesce((SELECT state FROM before), '') <> 'waiting'`,
-		k.TenantID, k.Channel, k.Guest, at).Scan(&fresh)
-	return fresh, err
-}
+		RETURNING coalesce((SELECT state FROM before), '') <> 'waiting'`
 
 // SetState implements Store.
 func (s *Postgres) SetState(ctx context.Context, k Key, st State) (State, error) {

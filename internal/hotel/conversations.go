@@ -14,6 +14,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/conversation"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/store"
 )
 
 // historyLimit is how many of a guest's messages, and of the replies to
@@ -86,7 +87,9 @@ func (s *Service) recordTurn(ctx context.Context, m chat.Message, t agent.Turn) 
 		return
 	}
 	// The handoff and the notice it owes staff are one write: the notice
-	// loop sends it, from whichever instance, even after a crash here.
+	// loop sends it, from whichever instance, even after a crash here. On
+	// Postgres it commits with the message's outcome, and the loop is woken
+	// after that, so the notice carries this turn's replies and booking.
 	fresh, err := s.conversations.HandOff(ctx, k, now)
 	if err != nil {
 		s.log.Error("recording a handoff failed: staff are not told and do not see the guest waiting", "tenant_id", m.TenantID,
@@ -95,7 +98,7 @@ func (s *Service) recordTurn(ctx context.Context, m chat.Message, t agent.Turn) 
 	}
 	s.log.Info("conversation handed to staff", "tenant_id", m.TenantID, "channel", m.Channel, "guest", m.From, "message_id", m.ID, "fresh", fresh)
 	if fresh && s.notifier != nil {
-		s.notifier.poke()
+		store.AfterCommit(ctx, s.notifier.poke)
 	}
 }
 

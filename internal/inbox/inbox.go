@@ -416,7 +416,7 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 				// A failed attempt writes nothing it deferred.
 				return outcome{err: err}
 			}
-			return outcome{replies: replies, writes: deferred.Take()}
+			return outcome{replies: replies, writes: deferred.Take(), deferred: deferred}
 		},
 		complete: func(ctx context.Context, now time.Time, c claimed[chat.Message], out outcome) error {
 			replies := AddressReplies(c.item, out.replies)
@@ -428,6 +428,7 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 			if err := ib.b.completeMessage(ctx, now, c, replies, out.writes); err != nil {
 				return err
 			}
+			out.deferred.Committed()
 			processingLatency.Observe(now.Sub(c.acceptedAt).Seconds())
 			return nil
 		},

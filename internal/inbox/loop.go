@@ -68,8 +68,10 @@ const (
 
 type outcome struct {
 	replies []OutboundReply
-	// writes are the handler's deferred writes, run by the completion.
+	// writes are the handler's deferred writes, run by the completion;
+	// deferred runs its after-commit hooks once the completion committed.
 	writes     []store.Statement
+	deferred   *store.Deferred
 	providerID string
 	err        error
 }

@@ -19,6 +19,7 @@ import (
 type Deferred struct {
 	mu    sync.Mutex
 	stmts []Statement
+	after []func()
 }
 
 // Statement is one deferred write.
@@ -62,4 +63,40 @@ func (d *Deferred) Take() []Statement {
 	out := d.stmts
 	d.stmts = nil
 	return out
+}
+
+// Deferring reports whether ctx's writes through Exec are deferred.
+func Deferring(ctx context.Context) bool {
+	_, ok := ctx.Value(deferredKey{}).(*Deferred)
+	return ok
+}
+
+// AfterCommit runs f once the unit of work's outcome has committed when
+// ctx carries a Deferred (never, if it fails), else at once: what must
+// not happen before the deferred writes are visible to other sessions,
+// such as waking a loop that reads them.
+func AfterCommit(ctx context.Context, f func()) {
+	d, ok := ctx.Value(deferredKey{}).(*Deferred)
+	if !ok {
+		f()
+		return
+	}
+	d.mu.Lock()
+	d.after = append(d.after, f)
+	d.mu.Unlock()
+}
+
+// Committed runs, in order, what AfterCommit queued, and forgets it: the
+// owner of the unit of work calls it after its outcome committed.
+func (d *Deferred) Committed() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	after := d.after
+	d.after = nil
+	d.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
 }

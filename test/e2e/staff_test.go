@@ -108,6 +108,9 @@ func TestStaffAnswerAGuestWhoAskedForAPerson(t *testing.T) {
 	// the webhook receiver. Both name the guest, the hotel, the last
 	// messages and the console's link.
 	link := "https://admin.hotel-madrid.test/console/#/t/" + agentTenant + "/c/" + guest
+	// The agent's answer to the request is among the last messages: the
+	// notice is sent only after the turn that handed off has committed.
+	told := bodyText(r[1])
 	deadline := time.Now().Add(10 * time.Second)
 	for (len(smtp.Mails()) == 0 || len(slack.received()) == 0) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -122,7 +125,7 @@ func TestStaffAnswerAGuestWhoAskedForAPerson(t *testing.T) {
 	if to := smtp.Mails()[0].To; len(to) != 1 || to[0] != "reception@hotel-madrid.test" {
 		t.Fatalf("mail to %v", to)
 	}
-	for _, want := range []string{guest, "Hotel Madrid Central", "quiero hablar con una persona", link} {
+	for _, want := range []string{guest, "Hotel Madrid Central", "quiero hablar con una persona", told, link} {
 		if !strings.Contains(mail.Subject()+"\n"+mail.Body, want) {
 			t.Errorf("staff mail lacks %q:\n%s\n%s", want, mail.Subject(), mail.Body)
 		}
@@ -133,7 +136,7 @@ func TestStaffAnswerAGuestWhoAskedForAPerson(t *testing.T) {
 	if _, ok := doc["text"].(string); !ok || doc["blocks"] == nil {
 		t.Fatalf("not Slack's incoming-webhook shape: %s", payload)
 	}
-	for _, want := range []string{guest, "Hotel Madrid Central", "quiero hablar con una persona", link} {
+	for _, want := range []string{guest, "Hotel Madrid Central", "quiero hablar con una persona", told, link} {
 		if !strings.Contains(string(payload), want) {
 			t.Errorf("Slack payload lacks %q: %s", want, payload)
 		}
