@@ -24,28 +24,93 @@ func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 //
 // In a unit of work that defers its writes (an inbox message's handling,
 // store.WithDeferred), this and Outbound and SetBookingRef commit with the
-// message's outcome.
+// message's outcome, and a reply's Outbound folds into the guest message's
+// Inbound queued before it: one statement for the two (foldOutbound).
 func (s *Postgres) Inbound(ctx context.Context, k Key, name, text string, at time.Time) error {
-	return store.Exec(ctx, s.pool, `
+	w := written{key: k, inbound: true, name: name, inText: clip(text), inAt: at}
+	return store.ExecFolding(ctx, s.pool, w.statement(), nil)
+}
+
+// Outbound implements Store.
+func (s *Postgres) Outbound(ctx context.Context, k Key, text string, at time.Time) error {
+	w := written{key: k, outbound: true, outText: clip(text), outAt: at}
+	return store.ExecFolding(ctx, s.pool, w.statement(), w.foldOutbound)
+}
+
+// written is what Inbound and Outbound queued for one conversation in a
+// unit of work that defers its writes: a guest's message, a reply, or one
+// of each, written by one statement.
+type written struct {
+	key          Key
+	inbound      bool
+	name, inText string
+	inAt         time.Time
+	outbound     bool
+	outText      string
+	outAt        time.Time
+}
+
+// rowKey names the conversation's row for store.ExecFolding.
+func rowKey(k Key) string {
+	return "conversations\x00" + k.TenantID + "\x00" + k.Channel + "\x00" + k.Guest
+}
+
+// foldOutbound folds the reply w into prev, the latest write queued for
+// its conversation, when prev is an Inbound or Outbound: the guest's
+// message followed by the reply in one statement, or a later reply in
+// place of an earlier one with no later time (the earlier one's text is
+// overwritten by it and its time is no later, so it leaves no trace).
+// SetBookingRef's update, or a reply with an earlier time than the one
+// queued, is not folded into.
+func (w written) foldOutbound(prev store.Statement) (store.Statement, bool) {
+	p, ok := prev.Note.(written)
+	if !ok || p.key != w.key || (p.outbound && w.outAt.Before(p.outAt)) {
+		return store.Statement{}, false
+	}
+	p.outbound, p.outText, p.outAt = true, w.outText, w.outAt
+	return p.statement(), true
+}
+
+// statement is w's write. The guest's message then the reply, in one
+// upsert, have the effect of Inbound then Outbound: the name and the
+// reopening from the message, the last words from whichever is latest
+// (the reply on a tie, as when it is written second), the last time the
+// latest of the three.
+func (w written) statement() store.Statement {
+	st := store.Statement{Key: rowKey(w.key), Note: w}
+	switch {
+	case w.inbound && w.outbound:
+		st.SQL = `
+		INSERT INTO conversations (tenant_id, channel, guest, name, last_message_at, last_text)
+		VALUES ($1, $2, $3, $4, GREATEST($5::timestamptz, $7::timestamptz), CASE WHEN $7::timestamptz >= $5::timestamptz THEN $8::text ELSE $6::text END)
+		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
+			name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE conversations.name END,
+			state = CASE WHEN conversations.state = 'closed' THEN 'active' ELSE conversations.state END,
+			last_text = CASE WHEN $7::timestamptz >= GREATEST(conversations.last_message_at, $5::timestamptz) THEN $8::text
+				WHEN $5::timestamptz >= conversations.last_message_at THEN $6::text
+				ELSE conversations.last_text END,
+			last_message_at = GREATEST(conversations.last_message_at, $5::timestamptz, $7::timestamptz)`
+		st.Args = []any{w.key.TenantID, w.key.Channel, w.key.Guest, w.name, w.inAt, w.inText, w.outAt, w.outText}
+	case w.inbound:
+		st.SQL = `
 		INSERT INTO conversations (tenant_id, channel, guest, name, last_message_at, last_text)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
 			name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE conversations.name END,
 			state = CASE WHEN conversations.state = 'closed' THEN 'active' ELSE conversations.state END,
 			last_text = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at THEN EXCLUDED.last_text ELSE conversations.last_text END,
-			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`,
-		k.TenantID, k.Channel, k.Guest, name, at, clip(text))
-}
-
-// Outbound implements Store.
-func (s *Postgres) Outbound(ctx context.Context, k Key, text string, at time.Time) error {
-	return store.Exec(ctx, s.pool, `
+			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`
+		st.Args = []any{w.key.TenantID, w.key.Channel, w.key.Guest, w.name, w.inAt, w.inText}
+	default:
+		st.SQL = `
 		INSERT INTO conversations (tenant_id, channel, guest, last_message_at, last_text)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (tenant_id, channel, guest) DO UPDATE SET
 			last_text = CASE WHEN EXCLUDED.last_message_at >= conversations.last_message_at THEN EXCLUDED.last_text ELSE conversations.last_text END,
-			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`,
-		k.TenantID, k.Channel, k.Guest, at, clip(text))
+			last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at)`
+		st.Args = []any{w.key.TenantID, w.key.Channel, w.key.Guest, w.outAt, w.outText}
+	}
+	return st
 }
 
 // HandOff implements Store.
@@ -63,7 +128,10 @@ func (s *Postgres) HandOff(ctx context.Context, k Key, at time.Time) (bool, erro
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return false, err
 		}
-		return state != string(Waiting), store.Exec(ctx, s.pool, handOffSQL, k.TenantID, k.Channel, k.Guest, at)
+		// Keyed by the row, like SetBookingRef: a reply queued after it is
+		// not folded into a write before it.
+		return state != string(Waiting), store.ExecFolding(ctx, s.pool, store.Statement{
+			SQL: handOffSQL, Args: []any{k.TenantID, k.Channel, k.Guest, at}, Key: rowKey(k)}, nil)
 	}
 	var fresh bool
 	err := s.pool.QueryRow(ctx, handOffSQL, k.TenantID, k.Channel, k.Guest, at).Scan(&fresh)
@@ -100,8 +168,13 @@ func (s *Postgres) SetState(ctx context.Context, k Key, st State) (State, error)
 
 // SetBookingRef implements Store.
 func (s *Postgres) SetBookingRef(ctx context.Context, k Key, ref string) error {
-	return store.Exec(ctx, s.pool, `UPDATE conversations SET booking_ref = $4 WHERE tenant_id = $1 AND channel = $2 AND guest = $3`,
-		k.TenantID, k.Channel, k.Guest, ref)
+	// Keyed by the row, so a reply queued after it is not folded into a
+	// write before it.
+	return store.ExecFolding(ctx, s.pool, store.Statement{
+		SQL:  `UPDATE conversations SET booking_ref = $4 WHERE tenant_id = $1 AND channel = $2 AND guest = $3`,
+		Args: []any{k.TenantID, k.Channel, k.Guest, ref},
+		Key:  rowKey(k),
+	}, nil)
 }
 
 const columns = `tenant_id, channel, guest, name, state, waiting_since, last_message_at, last_text, booking_ref`

@@ -271,7 +271,10 @@ func TestTidyRefreshesStalePlans(t *testing.T) {
 	}
 	fresh := cachedClaimBuffers(t, pool, b.out, now, 8)
 	t.Logf("outbox claim of 8 with 10,000 replies pending, planned on the empty table: %d pages; after the tidier's vacuum: %d", stale, fresh)
-	if stale < 4*fresh {
+	// Since migration 0150 dropped the pending-only index the stale plan
+	// walked, it reads about 900 pages rather than 8,000, still several
+	// times the fresh plan's 250.
+	if stale < 2*fresh {
 		t.Errorf("the stale plan read %d pages, the refreshed one %d: the test shows nothing, or the vacuum refreshed nothing", stale, fresh)
 	}
 }
@@ -307,7 +310,7 @@ func TestTidierVacuumsOnlyAfterChanges(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); b.tidy(ctx, queueInbox, discardLogger()) }()
 	before := vacuums()
-	time.Sleep(3 * tidyInterval)
+	time.Sleep(tidyInterval + tidyInterval/2) // a tick at least
 	if n := vacuums(); n != before {
 		t.Errorf("an idle queue was vacuumed %d times", n-before)
 	}

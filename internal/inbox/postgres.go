@@ -85,6 +85,22 @@ func readyUpsertSQL(ready, source string) string {
 	RETURNING 1`
 }
 
+// readyUpsertOneSQL is readyUpsertSQL for items `source` selects that all
+// belong to one conversation, keyParam of tenant tenantParam (a message's
+// replies to its guest): one row to upsert, so no grouping, numbering or
+// sorting by key.
+func readyUpsertOneSQL(ready, source, keyParam, tenantParam string) string {
+	return `INSERT INTO ` + ready + ` AS r (conversation_key, tenant_id, turn, due_at, tail_seq)
+	SELECT ` + keyParam + `::text, ` + tenantParam + `::text, ` + backOfLineSQL(ready, tenantParam+"::text") + `, min(s.due), max(s.seq)
+	FROM (` + source + `) s(conversation_key, tenant_id, seq, due)
+	HAVING count(*) > 0
+	ON CONFLICT (conversation_key) DO UPDATE SET
+		tail_seq = greatest(r.tail_seq, excluded.tail_seq),
+		turn = CASE WHEN r.due_at = 'infinity' AND NOT r.held THEN excluded.turn ELSE r.turn END,
+		due_at = CASE WHEN r.due_at = 'infinity' AND NOT r.held THEN excluded.due_at ELSE r.due_at END
+	RETURNING 1`
+}
+
 // backOfLineSQL is the turn after the last of tenantExpr's conversations
 // in line, or after the front of the queue when that is later: two index
 // look-ups.
@@ -98,10 +114,14 @@ func backOfLineSQL(ready, tenantExpr string) string {
 // item $1: at the back of its hotel's line, due at dueExpr, when more has
 // been queued behind $1 (tail_seq, read on the row's latest version under
 // its lock, so an accept that committed meanwhile is seen), else out of line.
+//
+// A conversation taken out of line keeps its turn, which nothing reads
+// until an accept puts it back in line with a new one, so the back of the
+// line is looked up only for a conversation that stays.
 func requeueSQL(ready, dueExpr string) string {
 	return `UPDATE ` + ready + ` r SET
 		due_at = CASE WHEN r.tail_seq > $1 THEN ` + dueExpr + ` ELSE 'infinity' END,
-		turn = ` + backOfLineSQL(ready, "r.tenant_id") + `
+		turn = CASE WHEN r.tail_seq > $1 THEN ` + backOfLineSQL(ready, "r.tenant_id") + ` ELSE r.turn END
 	WHERE r.conversation_key = $3 AND EXISTS (SELECT 1 FROM upd)
 	RETURNING 1`
 }
@@ -166,6 +186,28 @@ var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + 
 SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
 
+// completeMessageOneGuestSQL is completeMessageSQL for replies that all go
+// to one guest (one outbox conversation: $8 its key, $9 its tenant), the
+// usual case: a smaller statement to run.
+var completeMessageOneGuestSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
+	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
+	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
+), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
+	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)", "$7")) + `), rdy AS (` + readyUpsertOneSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out", "$8", "$9") + `)
+SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
+	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
+
+// oneGuest reports whether replies all go to one guest (one outbox
+// conversation), and its key and tenant.
+func oneGuest(replies []OutboundReply, keys []string) (key, tenant string, ok bool) {
+	for i := range replies {
+		if keys[i] != keys[0] || replies[i].TenantID != replies[0].TenantID {
+			return "", "", false
+		}
+	}
+	return keys[0], replies[0].TenantID, true
+}
+
 // completeMessageNoRepliesSQL is completeMessageSQL for a handler that
 // answered nothing.
 var completeMessageNoRepliesSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
@@ -204,9 +246,12 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 		if err != nil {
 			return Permanent(err)
 		}
-		batch.Queue(completeMessageSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).QueryRow(func(r pgx.Row) error {
-			return r.Scan(nil, &queued, nil, nil)
-		})
+		scan := func(r pgx.Row) error { return r.Scan(nil, &queued, nil, nil) }
+		if key, tenant, ok := oneGuest(replies, keys); ok {
+			batch.Queue(completeMessageOneGuestSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx), key, tenant).QueryRow(scan)
+		} else {
+			batch.Queue(completeMessageSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).QueryRow(scan)
+		}
 	}
 	for _, w := range writes {
 		batch.Queue(w.SQL, w.Args...)

@@ -26,6 +26,10 @@ type Deferred struct {
 type Statement struct {
 	SQL  string
 	Args []any
+	// Key names what the write changes (a table's row) for ExecFolding;
+	// Note is what its store keeps of it to fold a later write into it.
+	Key  string
+	Note any
 }
 
 type deferredKey struct{}
@@ -50,6 +54,38 @@ func Exec(ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) erro
 	}
 	_, err := pool.Exec(ctx, sql, args...)
 	return err
+}
+
+// ExecFolding is Exec for a write that may fold into the latest write
+// queued with the same Key: when ctx carries a Deferred holding one, fold
+// gets it and may return a single write with the effect of both, which
+// takes its place; otherwise st is executed or queued as Exec does. Two
+// writes to one row then cost one statement. fold must only merge writes
+// whose combined effect is the same whatever was queued between them (the
+// writes in between change other rows), and declines (false) otherwise.
+func ExecFolding(ctx context.Context, pool *pgxpool.Pool, st Statement, fold func(prev Statement) (Statement, bool)) error {
+	d, ok := ctx.Value(deferredKey{}).(*Deferred)
+	if !ok {
+		_, err := pool.Exec(ctx, st.SQL, st.Args...)
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st.Key != "" && fold != nil {
+		for i := len(d.stmts) - 1; i >= 0; i-- {
+			if d.stmts[i].Key != st.Key {
+				continue
+			}
+			if merged, ok := fold(d.stmts[i]); ok {
+				merged.Key = st.Key
+				d.stmts[i] = merged
+				return nil
+			}
+			break
+		}
+	}
+	d.stmts = append(d.stmts, st)
+	return nil
 }
 
 // Take returns the queued writes, in the order they were queued, and

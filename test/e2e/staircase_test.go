@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -45,6 +46,8 @@ import (
 // STAIRCASE_LOG_STATEMENTS=1 has the server log every statement of the
 // worker processes with its duration (the session's
 // log_min_duration_statement = 0), to count and time them per message.
+// STAIRCASE_PG_OPTIONS adds server settings to the worker processes'
+// sessions ("-c session_preload_libraries=auto_explain -c …"), likewise.
 //
 // STAIRCASE_N requests per stage (default 10,000, each a new signed message
 // from one of 256 guests), STAIRCASE_CONNS connections (default 16). Rate
@@ -282,10 +285,18 @@ func startWorker(b *testing.B, in *Instance) {
 	cmd := exec.Command(Binary(b), "worker", "--config", in.opts.Config, "--adapter", "caddyfile")
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
+	var options []string
 	if os.Getenv("STAIRCASE_LOG_STATEMENTS") != "" {
 		// Every statement the worker sends is in the server's log with its
 		// duration, to be counted there (the edge's are not).
-		cmd.Env = append(cmd.Env, "POSTGRES_URL="+in.opts.Env["POSTGRES_URL"]+"&options=-c%20log_min_duration_statement%3D0")
+		options = append(options, "-c log_min_duration_statement=0")
+	}
+	if o := os.Getenv("STAIRCASE_PG_OPTIONS"); o != "" {
+		// Settings of the workers' sessions only, e.g. auto_explain's.
+		options = append(options, o)
+	}
+	if len(options) > 0 {
+		cmd.Env = append(cmd.Env, "POSTGRES_URL="+in.opts.Env["POSTGRES_URL"]+"&options="+strings.ReplaceAll(url.QueryEscape(strings.Join(options, " ")), "+", "%20"))
 	}
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
