@@ -192,15 +192,18 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 	// Every message, status and field event is attributed on its own: by
 	// its change's business number, then account, then its own guest, then
 	// the default; never by another item of the batch.
-	parts := map[string]*Part{}
-	var order []string
+	// The parts in order of first appearance; a webhook has one or a few,
+	// so a list searched in order, filled in place.
 	part := func(tenant, pnid string) *Part {
-		p := parts[tenant]
-		if p == nil {
-			p = &Part{Tenant: tenant}
-			parts[tenant] = p
-			order = append(order, tenant)
+		i := 0
+		for i < len(res.Parts) && res.Parts[i].Tenant != tenant {
+			i++
 		}
+		if i == len(res.Parts) {
+			res.Parts = append(res.Parts, Part{Tenant: tenant})
+		}
+		// Valid until the next call adds a part: each caller uses it at once.
+		p := &res.Parts[i]
 		if pnid != "" && !slices.Contains(p.PhoneNumberIDs, pnid) {
 			p.PhoneNumberIDs = append(p.PhoneNumberIDs, pnid)
 		}
@@ -248,9 +251,6 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 			unrouted(biz, "", inbox.UnroutedEvent{Field: f.Field, Kind: inbox.UnroutedField, Payload: f})
 		}
 	}
-	for _, t := range order {
-		res.Parts = append(res.Parts, *parts[t])
-	}
 	return res
 }
 
@@ -282,8 +282,14 @@ func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answ
 			return nil, ErrNoTenant
 		}
 		chat.RecordNormalized(in.Channel, p.Tenant, len(p.Messages))
-		msgs = append(msgs, p.Messages...)
-		statuses = append(statuses, p.Statuses...)
+		if len(res.Parts) == 1 {
+			// One hotel (nearly every webhook): its lists are the batch's,
+			// not copied again.
+			msgs, statuses = p.Messages, p.Statuses
+		} else {
+			msgs = append(msgs, p.Messages...)
+			statuses = append(statuses, p.Statuses...)
+		}
 		for _, f := range p.Fields {
 			s.log.Debug("webhook field event acknowledged", "field", f.Field, "tenant_id", p.Tenant)
 		}

@@ -40,6 +40,8 @@ type queue[T any] interface {
 	// claim leases up to n conversation heads that are due and not leased.
 	claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
 	// extend renews c's lease; errLeaseLost if another worker has it now.
+	// It reads only c's fence (seq, key, token): the heartbeat passes no
+	// item (fenceClaim).
 	extend(ctx context.Context, c claimed[T], leaseUntil time.Time) error
 	// retry schedules another attempt at `at` and frees the conversation.
 	retry(ctx context.Context, c claimed[T], now, at time.Time, msg string) error
@@ -299,9 +301,13 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 	wctx, cancel := context.WithCancel(ctx)
 	var lost atomic.Bool
 	hbDone := make(chan struct{})
+	// The heartbeat is given the claim's fence, not the claim: a goroutine
+	// capturing c moved the whole claim, item included, to the heap for
+	// every item.
+	fence := c.fence()
 	go func() {
 		defer close(hbDone)
-		l.heartbeat(wctx, c, func() { lost.Store(true); cancel() })
+		l.heartbeat(wctx, fence, func() { lost.Store(true); cancel() })
 	}()
 	out := l.work(wctx, c)
 	cancel()
@@ -345,7 +351,24 @@ func (l *loop[T]) record(span trace.Span, c claimed[T], r result) {
 	}
 }
 
-func (l *loop[T]) heartbeat(ctx context.Context, c claimed[T], lostLease func()) {
+// leaseFence is what identifies a claim's lease to the queue's extend: the
+// item's seq, its conversation and the claim's token.
+type leaseFence struct {
+	seq   int64
+	key   string
+	token int64
+}
+
+func (c *claimed[T]) fence() leaseFence { return leaseFence{seq: c.seq, key: c.key, token: c.token} }
+
+// fenceClaim is the claim the fence was taken from, for extend, without
+// its item: extend reads only the fence.
+func fenceClaim[T any](f leaseFence) claimed[T] {
+	return claimed[T]{seq: f.seq, key: f.key, token: f.token}
+}
+
+func (l *loop[T]) heartbeat(ctx context.Context, f leaseFence, lostLease func()) {
+	c := fenceClaim[T](f)
 	t := time.NewTicker(max(l.lease/3, time.Millisecond))
 	defer t.Stop()
 	for {
