@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -160,7 +159,8 @@ func say(lang string, key textKey, v view) string {
 	if ct.static {
 		return ct.plain
 	}
-	var b bytes.Buffer
+	// A Builder's String is its bytes, not a copy of them.
+	var b strings.Builder
 	if err := ct.t.Execute(&b, v); err != nil {
 		return key.name
 	}

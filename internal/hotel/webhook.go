@@ -60,18 +60,31 @@ type Decoder struct {
 // Decode reads a webhook body that arrived on channel's route, in one
 // decode. A body the sender got wrong is an *InputError.
 func (d Decoder) Decode(channel chat.Channel, body []byte) (*Inbound, error) {
-	in := &Inbound{Channel: channel}
+	in := new(Inbound)
+	if err := d.DecodeInto(in, channel, body); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// DecodeInto is Decode into *in (overwritten), for a caller that keeps the
+// result in a record of its own rather than in one more allocation. On
+// error *in is unspecified.
+func (d Decoder) DecodeInto(in *Inbound, channel chat.Channel, body []byte) error {
+	*in = Inbound{Channel: channel}
 	switch channel {
 	case chat.WhatsApp:
 		b, err := whatsapp.DecodeWebhook(body, whatsapp.NormalizeOptions{Metadata: d.Metadata})
-		var nerr *whatsapp.NormalizeError
-		switch {
-		case errors.Is(err, whatsapp.ErrNotJSON):
-			return nil, &InputError{whatsapp.ErrNotJSON}
-		case errors.As(err, &nerr):
-			in.Unreadable = err
-		case err != nil:
-			return nil, &InputError{err}
+		if err != nil {
+			var nerr *whatsapp.NormalizeError // its address escapes: declared only when needed
+			switch {
+			case errors.Is(err, whatsapp.ErrNotJSON):
+				return &InputError{whatsapp.ErrNotJSON}
+			case errors.As(err, &nerr):
+				in.Unreadable = err
+			default:
+				return &InputError{err}
+			}
 		}
 		in.Batch = b
 	case chat.Gmail:
@@ -79,17 +92,17 @@ func (d Decoder) Decode(channel chat.Channel, body []byte) (*Inbound, error) {
 		var nerr *email.NormalizeError
 		switch {
 		case errors.Is(err, email.ErrNotJSON):
-			return nil, &InputError{email.ErrNotJSON}
+			return &InputError{email.ErrNotJSON}
 		case errors.As(err, &nerr):
 			in.Invalid = &InputError{err}
 		case err != nil:
-			return nil, &InputError{err}
+			return &InputError{err}
 		}
 		in.Email, in.EmailFrom = m, from
 	default:
-		return nil, fmt.Errorf("hotel: no decoder for channel %q", channel)
+		return fmt.Errorf("hotel: no decoder for channel %q", channel)
 	}
-	return in, nil
+	return nil
 }
 
 // Route is how a webhook route decides tenants.

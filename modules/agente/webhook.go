@@ -73,7 +73,13 @@ type Webhook struct {
 	inbound    *hotel.Inbound
 	inErr      error
 	channel    chat.Channel
-	resolution *hotel.Resolution
+	resolution hotel.Resolution
+	resolved   bool
+	// decoded holds the first decode's result (inbound points at it): one
+	// allocation fewer per request. A decode for another channel gets its
+	// own, so what an earlier caller holds never changes.
+	decoded     hotel.Inbound
+	decodedUsed bool
 
 	reads, decodes int
 }
@@ -170,19 +176,28 @@ func (w *Webhook) Inbound(r *http.Request, dec hotel.Decoder, channel chat.Chann
 	}
 	w.decodes++
 	w.channel = channel
-	w.inbound, w.inErr = dec.Decode(channel, body)
+	in := &w.decoded
+	if w.decodedUsed {
+		in = new(hotel.Inbound)
+	}
+	w.decodedUsed = true
+	if err := dec.DecodeInto(in, channel, body); err != nil {
+		w.inbound, w.inErr = nil, err
+	} else {
+		w.inbound, w.inErr = in, nil
+	}
 	return w.inbound, w.inErr
 }
 
 // SetResolution records the hotels of the request's events.
-func (w *Webhook) SetResolution(res hotel.Resolution) { w.resolution = &res }
+func (w *Webhook) SetResolution(res hotel.Resolution) { w.resolution, w.resolved = res, true }
 
 // Resolution is what SetResolution recorded.
 func (w *Webhook) Resolution() (hotel.Resolution, bool) {
-	if w.resolution == nil {
+	if !w.resolved {
 		return hotel.Resolution{}, false
 	}
-	return *w.resolution, true
+	return w.resolution, true
 }
 
 // Reads is how many times the body was read: the network body, and the
