@@ -73,15 +73,21 @@ type Webhook struct {
 	inbound    *hotel.Inbound
 	inErr      error
 	channel    chat.Channel
-	resolution hotel.Resolution
-	resolved   bool
-	// decoded holds the first decode's result (inbound points at it): one
-	// allocation fewer per request. A decode for another channel gets its
-	// own, so what an earlier caller holds never changes.
-	decoded     hotel.Inbound
-	decodedUsed bool
+	// kept holds the first decode's result (inbound points at it) and the
+	// resolution, in one allocation made when the body is first decoded
+	// (a request refused before that pays nothing for them). A decode for
+	// another channel gets an Inbound of its own, so what an earlier caller
+	// holds never changes.
+	kept       *webhookKept
+	resolution *hotel.Resolution
 
 	reads, decodes int
+}
+
+type webhookKept struct {
+	inbound    hotel.Inbound
+	resolution hotel.Resolution
+	used       bool // inbound holds a decode
 }
 
 // WebhookOf returns the request's webhook record, adding an empty one to the
@@ -176,11 +182,14 @@ func (w *Webhook) Inbound(r *http.Request, dec hotel.Decoder, channel chat.Chann
 	}
 	w.decodes++
 	w.channel = channel
-	in := &w.decoded
-	if w.decodedUsed {
+	if w.kept == nil {
+		w.kept = new(webhookKept)
+	}
+	in := &w.kept.inbound
+	if w.kept.used {
 		in = new(hotel.Inbound)
 	}
-	w.decodedUsed = true
+	w.kept.used = true
 	if err := dec.DecodeInto(in, channel, body); err != nil {
 		w.inbound, w.inErr = nil, err
 	} else {
@@ -190,14 +199,20 @@ func (w *Webhook) Inbound(r *http.Request, dec hotel.Decoder, channel chat.Chann
 }
 
 // SetResolution records the hotels of the request's events.
-func (w *Webhook) SetResolution(res hotel.Resolution) { w.resolution, w.resolved = res, true }
+func (w *Webhook) SetResolution(res hotel.Resolution) {
+	if w.kept == nil {
+		w.kept = new(webhookKept)
+	}
+	w.kept.resolution = res
+	w.resolution = &w.kept.resolution
+}
 
 // Resolution is what SetResolution recorded.
 func (w *Webhook) Resolution() (hotel.Resolution, bool) {
-	if !w.resolved {
+	if w.resolution == nil {
 		return hotel.Resolution{}, false
 	}
-	return w.resolution, true
+	return *w.resolution, true
 }
 
 // Reads is how many times the body was read: the network body, and the
