@@ -67,12 +67,12 @@ const MaxWebhookBody = 1 << 20
 // Only a *Webhook in the variable counts: the `vars` and `map` directives
 // set strings, so neither a client nor a config can forge a verified body.
 type Webhook struct {
-	body       []byte
-	read       bool
-	verified   bool
-	inbound    *hotel.Inbound
-	inErr      error
-	channel    chat.Channel
+	body     []byte
+	read     bool
+	verified bool
+	inbound  *hotel.Inbound
+	inErr    error
+	channel  chat.Channel
 	// kept holds the first decode's result (inbound points at it) and the
 	// resolution, in one allocation made when the body is first decoded
 	// (a request refused before that pays nothing for them). A decode for
