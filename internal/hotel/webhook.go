@@ -269,8 +269,13 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 
 // Answer is what the webhook answers once the events are accepted: always
 // {"status":"ok"}; with AnswerInline, also the first reply
-// ("response_type", "content").
+// ("response_type", "content"). An answer Accept returns may be shared
+// with other requests: read it, never change it.
 type Answer map[string]any
+
+// answerOK is Accept's usual answer, one map for every request (a map per
+// webhook was two allocations to say the same thing).
+var answerOK = Answer{"status": "ok"}
 
 // Accept makes a resolved webhook's events durable in the inbox and
 // answers. Nothing is acknowledged before it is stored: an error means the
@@ -324,7 +329,7 @@ func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answ
 		s.log.Debug("redelivered events acknowledged again", "new", r.New, "duplicates", r.Duplicate)
 	}
 	s.reengage(ctx, r.FreshStatuses)
-	return Answer{"status": "ok"}, nil
+	return answerOK, nil
 }
 
 // keepUnrouted keeps, before the acknowledgement, what no hotel was found
