@@ -300,18 +300,24 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	var lost atomic.Bool
-	hbDone := make(chan struct{})
-	// The heartbeat is given the claim's fence, not the claim: a goroutine
-	// capturing c moved the whole claim, item included, to the heap for
-	// every item.
+	// The heartbeat starts when the first renewal is due, on a timer: most
+	// items are done long before, and a goroutine per item, waiting only to
+	// be told so, cost two scheduler hand-offs each. It is given the claim's
+	// fence, not the claim: capturing c moved the whole claim, item
+	// included, to the heap for every item.
 	fence := c.fence()
-	go func() {
-		defer close(hbDone)
+	var beating sync.WaitGroup
+	beating.Add(1)
+	beat := time.AfterFunc(l.beatEvery(), func() {
+		defer beating.Done()
 		l.heartbeat(wctx, fence, func() { lost.Store(true); cancel() })
-	}()
+	})
 	out := l.work(wctx, c)
 	cancel()
-	<-hbDone
+	if beat.Stop() {
+		beating.Done() // it never started
+	}
+	beating.Wait()
 	if out.err != nil && span.IsRecording() {
 		span.RecordError(out.err)
 		var held heldError
@@ -367,15 +373,24 @@ func fenceClaim[T any](f leaseFence) claimed[T] {
 	return claimed[T]{seq: f.seq, key: f.key, token: f.token}
 }
 
+// beatEvery is how often a running item's lease is renewed.
+func (l *loop[T]) beatEvery() time.Duration { return max(l.lease/3, time.Millisecond) }
+
+// heartbeat renews the lease now (the first renewal is due: process
+// starts it on a timer) and then every beatEvery until ctx ends or the
+// lease is lost.
 func (l *loop[T]) heartbeat(ctx context.Context, f leaseFence, lostLease func()) {
 	c := fenceClaim[T](f)
-	t := time.NewTicker(max(l.lease/3, time.Millisecond))
-	defer t.Stop()
+	var t *time.Ticker
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if t != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		} else if ctx.Err() != nil {
+			return // the work ended as the first renewal came due
 		}
 		hctx, cancel := l.bounded(ctx)
 		err := l.q.extend(hctx, c, l.now().Add(l.lease))
@@ -386,6 +401,10 @@ func (l *loop[T]) heartbeat(ctx context.Context, f leaseFence, lostLease func())
 		}
 		if err != nil && ctx.Err() == nil {
 			l.log.Warn("renewing lease failed", "queue", l.name, "seq", c.seq, "error", err)
+		}
+		if t == nil {
+			t = time.NewTicker(l.beatEvery())
+			defer t.Stop()
 		}
 	}
 }
