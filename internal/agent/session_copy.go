@@ -155,6 +155,9 @@ func (c stateCopier) copyRecent(rs, stored []RecentTurn) []RecentTurn {
 	if len(rs) == 0 {
 		return nil
 	}
+	if !c.sanitize && stored == nil {
+		return c.copyRecentBatched(rs)
+	}
 	out := make([]RecentTurn, len(rs), len(rs)+c.spare)
 	for i, r := range rs {
 		if j := slices.IndexFunc(stored, func(s RecentTurn) bool { return sameTurn(&s, &r) }); j >= 0 {
@@ -162,6 +165,49 @@ func (c stateCopier) copyRecent(rs, stored []RecentTurn) []RecentTurn {
 			continue
 		}
 		out[i] = RecentTurn{MessageID: c.text(r.MessageID), Intent: c.text(r.Intent), Replies: c.copyReplies(r.Replies)}
+	}
+	return out
+}
+
+// copyRecentBatched is copyRecent of what Save stored (already the round
+// trip: nothing to sanitise, nothing to share), with every turn's replies in
+// one array and their buttons in another, each turn's part capped at its
+// length so that no append reaches a neighbour: Load's copy was a
+// worker's biggest cost per message in a conversation of a few turns.
+func (c stateCopier) copyRecentBatched(rs []RecentTurn) []RecentTurn {
+	nReplies, nButtons := 0, 0
+	for i := range rs {
+		nReplies += len(rs[i].Replies)
+		for j := range rs[i].Replies {
+			nButtons += len(rs[i].Replies[j].Buttons)
+		}
+	}
+	replies := make([]chat.Reply, 0, nReplies)
+	var buttons []chat.Button
+	if nButtons > 0 {
+		buttons = make([]chat.Button, 0, nButtons)
+	}
+	out := make([]RecentTurn, len(rs), len(rs)+c.spare)
+	for i := range rs {
+		r := &rs[i]
+		out[i] = RecentTurn{MessageID: r.MessageID, Intent: r.Intent}
+		if r.Replies == nil {
+			continue
+		}
+		start := len(replies)
+		for _, rep := range r.Replies {
+			if len(rep.Buttons) > 0 {
+				b := len(buttons)
+				buttons = append(buttons, rep.Buttons...)
+				rep.Buttons = buttons[b:len(buttons):len(buttons)]
+			} else {
+				rep.Buttons = nil
+			}
+			rep.Sections = c.copySections(rep.Sections)
+			rep.Template = c.copyTemplate(rep.Template)
+			replies = append(replies, rep)
+		}
+		out[i].Replies = replies[start:len(replies):len(replies)]
 	}
 	return out
 }

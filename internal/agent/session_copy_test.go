@@ -210,3 +210,32 @@ func TestMemorySessionsSaveReusesOnlyEqualTurns(t *testing.T) {
 		}
 	}
 }
+
+// Load gives each recent turn its part of one array of replies (and of
+// buttons): appending to one turn's never reaches the next's.
+func TestMemorySessionsLoadedTurnsDoNotShareRoom(t *testing.T) {
+	ctx := context.Background()
+	key := SessionKey{TenantID: "t", Channel: chat.WhatsApp, UserID: "+34600000000"}
+	turn := func(id string) RecentTurn {
+		return RecentTurn{MessageID: id, Intent: "greeting", Replies: []chat.Reply{{Kind: chat.ReplyButtons, Text: id,
+			Buttons: []chat.Button{{ID: "a", Title: "A"}, {ID: "b", Title: "B"}}}}}
+	}
+	m := NewMemorySessions()
+	st := State{IntentHistory: []string{}, Recent: []RecentTurn{turn("1"), turn("2"), turn("3")}}
+	if err := m.Save(ctx, &Session{ID: "s", Key: key, State: st, ExpiresAt: morning.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.Load(ctx, key, morning)
+	want := jsonRoundTrip(t, got.State)
+	r := got.State.Recent
+	r[0].Replies = append(r[0].Replies, chat.Reply{Text: "x"})
+	r[0].Replies[0].Buttons = append(r[0].Replies[0].Buttons, chat.Button{ID: "x"})
+	if !reflect.DeepEqual(r[1:], want.Recent[1:]) {
+		t.Fatalf("appending to the first loaded turn changed the others:\n%#v\nwant\n%#v", r[1:], want.Recent[1:])
+	}
+	r[1].Replies[0].Buttons = append(r[1].Replies[0].Buttons, chat.Button{ID: "y"})
+	if !reflect.DeepEqual(r[2:], want.Recent[2:]) || !reflect.DeepEqual(r[0].Replies[0].Buttons[:2], want.Recent[0].Replies[0].Buttons) ||
+		r[0].Replies[0].Buttons[2].ID != "x" {
+		t.Fatalf("appending to the second loaded turn changed another:\n%#v\nwant\n%#v", r, want.Recent)
+	}
+}

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 	"unicode/utf8"
 
@@ -107,28 +107,61 @@ var (
 	}
 )
 
-var templates = func() map[string]map[string]*template.Template {
-	out := map[string]map[string]*template.Template{}
+// compiledText is one text of one language: its template, and when the
+// template is plain text (no actions: most button titles and fixed
+// answers) that text, which is all executing it would write.
+type compiledText struct {
+	t      *template.Template
+	plain  string
+	static bool
+}
+
+var templates = func() map[string]map[string]compiledText {
+	out := map[string]map[string]compiledText{}
 	for lang, byKey := range texts {
-		out[lang] = map[string]*template.Template{}
+		out[lang] = map[string]compiledText{}
 		for key, src := range byKey {
-			out[lang][key] = template.Must(template.New(lang + "/" + key).Option("missingkey=error").Parse(src))
+			t := template.Must(template.New(lang + "/" + key).Option("missingkey=error").Parse(src))
+			plain, static := plainText(t)
+			out[lang][key] = compiledText{t: t, plain: plain, static: static}
 		}
 	}
 	return out
 }()
 
+// plainText is what t writes whatever its data, when its tree is text
+// nodes only (an empty one writes nothing). A template without a tree is
+// left to Execute, which refuses it.
+func plainText(t *template.Template) (string, bool) {
+	if t.Tree == nil || t.Tree.Root == nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, n := range t.Tree.Root.Nodes {
+		tn, ok := n.(*parse.TextNode)
+		if !ok {
+			return "", false
+		}
+		b.Write(tn.Text)
+	}
+	return b.String(), true
+}
+
 // say renders a text in lang (Spanish when lang or the key is missing).
 func say(lang string, key textKey, v view) string {
-	t, ok := templates[lang][key.name]
+	ct, ok := templates[lang][key.name]
 	if !ok {
-		t, ok = templates[langES][key.name]
+		ct, ok = templates[langES][key.name]
 	}
 	if !ok {
 		return key.name // a missing text is a bug TestLocalesHaveEveryKey catches
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, v); err != nil {
+	if ct.static {
+		return ct.plain
+	}
+	// A Builder's String is its bytes, not a copy of them.
+	var b strings.Builder
+	if err := ct.t.Execute(&b, v); err != nil {
 		return key.name
 	}
 	return b.String()

@@ -60,18 +60,31 @@ type Decoder struct {
 // Decode reads a webhook body that arrived on channel's route, in one
 // decode. A body the sender got wrong is an *InputError.
 func (d Decoder) Decode(channel chat.Channel, body []byte) (*Inbound, error) {
-	in := &Inbound{Channel: channel}
+	in := new(Inbound)
+	if err := d.DecodeInto(in, channel, body); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// DecodeInto is Decode into *in (overwritten), for a caller that keeps the
+// result in a record of its own rather than in one more allocation. On
+// error *in is unspecified.
+func (d Decoder) DecodeInto(in *Inbound, channel chat.Channel, body []byte) error {
+	*in = Inbound{Channel: channel}
 	switch channel {
 	case chat.WhatsApp:
 		b, err := whatsapp.DecodeWebhook(body, whatsapp.NormalizeOptions{Metadata: d.Metadata})
-		var nerr *whatsapp.NormalizeError
-		switch {
-		case errors.Is(err, whatsapp.ErrNotJSON):
-			return nil, &InputError{whatsapp.ErrNotJSON}
-		case errors.As(err, &nerr):
-			in.Unreadable = err
-		case err != nil:
-			return nil, &InputError{err}
+		if err != nil {
+			var nerr *whatsapp.NormalizeError // its address escapes: declared only when needed
+			switch {
+			case errors.Is(err, whatsapp.ErrNotJSON):
+				return &InputError{whatsapp.ErrNotJSON}
+			case errors.As(err, &nerr):
+				in.Unreadable = err
+			default:
+				return &InputError{err}
+			}
 		}
 		in.Batch = b
 	case chat.Gmail:
@@ -79,17 +92,17 @@ func (d Decoder) Decode(channel chat.Channel, body []byte) (*Inbound, error) {
 		var nerr *email.NormalizeError
 		switch {
 		case errors.Is(err, email.ErrNotJSON):
-			return nil, &InputError{email.ErrNotJSON}
+			return &InputError{email.ErrNotJSON}
 		case errors.As(err, &nerr):
 			in.Invalid = &InputError{err}
 		case err != nil:
-			return nil, &InputError{err}
+			return &InputError{err}
 		}
 		in.Email, in.EmailFrom = m, from
 	default:
-		return nil, fmt.Errorf("hotel: no decoder for channel %q", channel)
+		return fmt.Errorf("hotel: no decoder for channel %q", channel)
 	}
-	return in, nil
+	return nil
 }
 
 // Route is how a webhook route decides tenants.
@@ -192,15 +205,18 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 	// Every message, status and field event is attributed on its own: by
 	// its change's business number, then account, then its own guest, then
 	// the default; never by another item of the batch.
-	parts := map[string]*Part{}
-	var order []string
+	// The parts in order of first appearance; a webhook has one or a few,
+	// so a list searched in order, filled in place.
 	part := func(tenant, pnid string) *Part {
-		p := parts[tenant]
-		if p == nil {
-			p = &Part{Tenant: tenant}
-			parts[tenant] = p
-			order = append(order, tenant)
+		i := 0
+		for i < len(res.Parts) && res.Parts[i].Tenant != tenant {
+			i++
 		}
+		if i == len(res.Parts) {
+			res.Parts = append(res.Parts, Part{Tenant: tenant})
+		}
+		// Valid until the next call adds a part: each caller uses it at once.
+		p := &res.Parts[i]
 		if pnid != "" && !slices.Contains(p.PhoneNumberIDs, pnid) {
 			p.PhoneNumberIDs = append(p.PhoneNumberIDs, pnid)
 		}
@@ -248,16 +264,18 @@ func Resolve(dir tenancy.Resolver, in *Inbound, route Route) Resolution {
 			unrouted(biz, "", inbox.UnroutedEvent{Field: f.Field, Kind: inbox.UnroutedField, Payload: f})
 		}
 	}
-	for _, t := range order {
-		res.Parts = append(res.Parts, *parts[t])
-	}
 	return res
 }
 
 // Answer is what the webhook answers once the events are accepted: always
 // {"status":"ok"}; with AnswerInline, also the first reply
-// ("response_type", "content").
+// ("response_type", "content"). An answer Accept returns may be shared
+// with other requests: read it, never change it.
 type Answer map[string]any
+
+// answerOK is Accept's usual answer, one map for every request (a map per
+// webhook was two allocations to say the same thing).
+var answerOK = Answer{"status": "ok"}
 
 // Accept makes a resolved webhook's events durable in the inbox and
 // answers. Nothing is acknowledged before it is stored: an error means the
@@ -282,8 +300,14 @@ func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answ
 			return nil, ErrNoTenant
 		}
 		chat.RecordNormalized(in.Channel, p.Tenant, len(p.Messages))
-		msgs = append(msgs, p.Messages...)
-		statuses = append(statuses, p.Statuses...)
+		if len(res.Parts) == 1 {
+			// One hotel (nearly every webhook): its lists are the batch's,
+			// not copied again.
+			msgs, statuses = p.Messages, p.Statuses
+		} else {
+			msgs = append(msgs, p.Messages...)
+			statuses = append(statuses, p.Statuses...)
+		}
 		for _, f := range p.Fields {
 			s.log.Debug("webhook field event acknowledged", "field", f.Field, "tenant_id", p.Tenant)
 		}
@@ -305,7 +329,7 @@ func (s *Service) Accept(ctx context.Context, in *Inbound, res Resolution) (Answ
 		s.log.Debug("redelivered events acknowledged again", "new", r.New, "duplicates", r.Duplicate)
 	}
 	s.reengage(ctx, r.FreshStatuses)
-	return Answer{"status": "ok"}, nil
+	return answerOK, nil
 }
 
 // keepUnrouted keeps, before the acknowledgement, what no hotel was found

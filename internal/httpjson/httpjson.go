@@ -29,14 +29,21 @@ func Write(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b, _ = json.Marshal(ErrorBody{Error: "internal error", Status: status})
 	}
+	WriteEncoded(w, status, append(b, '\n'))
+}
+
+// WriteEncoded is Write of a value already encoded, for an answer that is
+// the same every time: body is what Write would send (json.Marshal's
+// bytes and a newline), sent with the same headers. It is not changed.
+func WriteEncoded(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Answers about live state: a cache in between must never replay one.
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(body)
 }
 
 // Error answers status with msg as the JSON error document. An empty msg

@@ -40,6 +40,8 @@ type AcceptResult struct {
 	DuplicateStatuses int // statuses already recorded
 
 	// Fresh are the messages recorded now (not seen before), in queue order.
+	// It may share the array of the messages passed in: read it, do not
+	// change it.
 	Fresh []chat.Message
 	// FreshStatuses are the statuses recorded now: a redelivered receipt is
 	// not among them, so what a receipt sets off happens once.

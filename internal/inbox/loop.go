@@ -40,6 +40,8 @@ type queue[T any] interface {
 	// claim leases up to n conversation heads that are due and not leased.
 	claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
 	// extend renews c's lease; errLeaseLost if another worker has it now.
+	// It reads only c's fence (seq, key, token): the heartbeat passes no
+	// item (fenceClaim).
 	extend(ctx context.Context, c claimed[T], leaseUntil time.Time) error
 	// retry schedules another attempt at `at` and frees the conversation.
 	retry(ctx context.Context, c claimed[T], now, at time.Time, msg string) error
@@ -300,14 +302,24 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	var lost atomic.Bool
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		l.heartbeat(wctx, c, func() { lost.Store(true); cancel() })
-	}()
+	// The heartbeat starts when the first renewal is due, on a timer: most
+	// items are done long before, and a goroutine per item, waiting only to
+	// be told so, cost two scheduler hand-offs each. It is given the claim's
+	// fence, not the claim: capturing c moved the whole claim, item
+	// included, to the heap for every item.
+	fence := c.fence()
+	var beating sync.WaitGroup
+	beating.Add(1)
+	beat := time.AfterFunc(l.beatEvery(), func() {
+		defer beating.Done()
+		l.heartbeat(wctx, fence, func() { lost.Store(true); cancel() })
+	})
 	out := l.work(wctx, c)
 	cancel()
-	<-hbDone
+	if beat.Stop() {
+		beating.Done() // it never started
+	}
+	beating.Wait()
 	if out.err != nil && span.IsRecording() {
 		span.RecordError(out.err)
 		var held heldError
@@ -347,14 +359,40 @@ func (l *loop[T]) record(span trace.Span, c claimed[T], r result) {
 	}
 }
 
-func (l *loop[T]) heartbeat(ctx context.Context, c claimed[T], lostLease func()) {
-	t := time.NewTicker(max(l.lease/3, time.Millisecond))
-	defer t.Stop()
+// leaseFence is what identifies a claim's lease to the queue's extend: the
+// item's seq, its conversation and the claim's token.
+type leaseFence struct {
+	seq   int64
+	key   string
+	token int64
+}
+
+func (c *claimed[T]) fence() leaseFence { return leaseFence{seq: c.seq, key: c.key, token: c.token} }
+
+// fenceClaim is the claim the fence was taken from, for extend, without
+// its item: extend reads only the fence.
+func fenceClaim[T any](f leaseFence) claimed[T] {
+	return claimed[T]{seq: f.seq, key: f.key, token: f.token}
+}
+
+// beatEvery is how often a running item's lease is renewed.
+func (l *loop[T]) beatEvery() time.Duration { return max(l.lease/3, time.Millisecond) }
+
+// heartbeat renews the lease now (the first renewal is due: process
+// starts it on a timer) and then every beatEvery until ctx ends or the
+// lease is lost.
+func (l *loop[T]) heartbeat(ctx context.Context, f leaseFence, lostLease func()) {
+	c := fenceClaim[T](f)
+	var t *time.Ticker
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		if t != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		} else if ctx.Err() != nil {
+			return // the work ended as the first renewal came due
 		}
 		hctx, cancel := l.bounded(ctx)
 		err := l.q.extend(hctx, c, l.now().Add(l.lease))
@@ -365,6 +403,10 @@ func (l *loop[T]) heartbeat(ctx context.Context, c claimed[T], lostLease func())
 		}
 		if err != nil && ctx.Err() == nil {
 			l.log.Warn("renewing lease failed", "queue", l.name, "seq", c.seq, "error", err)
+		}
+		if t == nil {
+			t = time.NewTicker(l.beatEvery())
+			defer t.Stop()
 		}
 	}
 }

@@ -241,14 +241,25 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 	tp := tracing.Parent(ctx)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, m := range msgs {
+	for i, m := range msgs {
 		if !b.dedup.add(memMsgKey{m.TenantID, m.Channel, m.ID}) {
+			if res.Duplicate == 0 {
+				// The first duplicate: the fresh ones so far are all before it.
+				res.Fresh = append([]chat.Message(nil), msgs[:i]...)
+			}
 			res.Duplicate++
 			continue
 		}
 		b.in.push(now, m.ConversationKey(), m.TenantID, m, answered, tp)
 		res.New++
-		res.Fresh = append(res.Fresh, m)
+		if res.Duplicate > 0 {
+			res.Fresh = append(res.Fresh, m)
+		}
+	}
+	if res.Duplicate == 0 && len(msgs) > 0 {
+		// Every message is fresh (nearly every webhook): the list is the
+		// caller's, not a copy of it.
+		res.Fresh = msgs[:len(msgs):len(msgs)]
 	}
 	for _, s := range statuses {
 		k := memStatusKey{s.TenantID, s.Channel, s.MessageID, s.Status}

@@ -102,7 +102,9 @@ func Analyze(text string, now time.Time) Result {
 		r.Language = "es"
 	}
 	topics := readTopics(toks)
-	scores := make(map[Intent]float64, 10)
+	// At most eight entries keep the map on the stack; a message that
+	// scores more intents grows it on the heap.
+	scores := make(map[Intent]float64, 8)
 	for i := range intentRules {
 		if intentRules[i].pat.match(toks) {
 			scores[intentRules[i].intent] += intentRules[i].weight

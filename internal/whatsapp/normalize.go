@@ -494,32 +494,40 @@ func (notJSON) Is(target error) bool { return target == ErrNotJSON }
 
 func normalize(body []byte, opts NormalizeOptions, checkRoute bool) (Batch, []Problem, error) {
 	body = dropNULEscapes(body)
-	notObject := []Problem{{Kind: ErrUnexpected, Entry: -1, Change: -1, Item: -1, Detail: "not a JSON object"}}
+	// Built only when returned: it was an allocation of every webhook.
+	notObject := func() []Problem {
+		return []Problem{{Kind: ErrUnexpected, Entry: -1, Change: -1, Item: -1, Detail: "not a JSON object"}}
+	}
 	if !isObject(body) {
 		if checkRoute && len(bytes.TrimSpace(body)) > 0 && !json.Valid(body) {
-			return Batch{}, nil, notJSON{&NormalizeError{Problems: notObject}}
+			return Batch{}, nil, notJSON{&NormalizeError{Problems: notObject()}}
 		}
-		return Batch{}, notObject, nil
+		return Batch{}, notObject(), nil
 	}
 	var env wireEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+	// The common envelope is read by hand (fastdecode.go), exactly as
+	// encoding/json reads it; anything else by encoding/json.
+	if !fastEnvelope(body, &env) {
+		env = wireEnvelope{}
+		if err := json.Unmarshal(body, &env); err != nil {
+			var syn *json.SyntaxError
+			if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+				if checkRoute {
+					return Batch{}, nil, notJSON{&NormalizeError{Problems: notObject()}}
+				}
+				return Batch{}, notObject(), nil
+			}
+			// A field of the wrong type somewhere. The decoder went on past it,
+			// so the route's clues are read; the events are read again level
+			// by level so that only the bad parts are lost.
 			if checkRoute {
-				return Batch{}, nil, notJSON{&NormalizeError{Problems: notObject}}
+				if err := chat.CheckChannel(chat.WhatsApp, env.clues()); err != nil {
+					return Batch{}, nil, err
+				}
 			}
-			return Batch{}, notObject, nil
+			b, problems := salvage(body, opts)
+			return b, problems, nil
 		}
-		// A field of the wrong type somewhere. The decoder went on past it,
-		// so the route's clues are read; the events are read again level
-		// by level so that only the bad parts are lost.
-		if checkRoute {
-			if err := chat.CheckChannel(chat.WhatsApp, env.clues()); err != nil {
-				return Batch{}, nil, err
-			}
-		}
-		b, problems := salvage(body, opts)
-		return b, problems, nil
 	}
 	if checkRoute {
 		if err := chat.CheckChannel(chat.WhatsApp, env.clues()); err != nil {

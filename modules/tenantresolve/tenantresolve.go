@@ -207,9 +207,9 @@ func (m *TenantResolve) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 			break
 		}
 	}
-	guests := "no"
+	guests := guestsNo
 	if res.HasMessages {
-		guests = "yes"
+		guests = guestsYes
 	}
 	caddyhttp.SetVar(r.Context(), agente.VarGuestMessages, guests)
 	if res.Result == tenancy.ResultMissStrict {
@@ -225,11 +225,16 @@ func (m *TenantResolve) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return next.ServeHTTP(w, r)
 	}
 	r.Header.Set(Header, res.Tenant)
-	caddyhttp.SetVar(r.Context(), VarTenantID, res.Tenant)
-	caddyhttp.SetVar(r.Context(), agente.VarRateKey, res.Tenant)
+	tenant := any(res.Tenant) // boxed once for both variables
+	caddyhttp.SetVar(r.Context(), VarTenantID, tenant)
+	caddyhttp.SetVar(r.Context(), agente.VarRateKey, tenant)
 	caddyhttp.SetVar(r.Context(), VarResult, string(res.Result))
 	return next.ServeHTTP(w, r)
 }
+
+// The two values of agente.VarGuestMessages, boxed once: a string put in a
+// variable is otherwise an allocation per request.
+var guestsYes, guestsNo any = "yes", "no"
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	m := new(TenantResolve)

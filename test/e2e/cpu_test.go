@@ -118,17 +118,28 @@ func BenchmarkInstanceCPU(b *testing.B) {
 
 	var out strings.Builder
 	fmt.Fprintf(&out, "\ninstance CPU, stage %s: %d requests a round, %d connections; load average before: %s\n\n", stage, n, conns, loadAvg())
-	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | req/s | p50 | p99 | processed when the load ended | drained after | Postgres CPU s per 10,000 | load average after |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | KB allocated per webhook | allocations per webhook | req/s | p50 | p99 | processed when the load ended | drained after | Postgres CPU s per 10,000 | load average after |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	// The Go runtime's allocation counters of the instance (its /metrics on
+	// the admin endpoint), read outside the CPU window: what a round
+	// allocated, edge and workers, exactly.
+	allocs := func() (bytes, count float64) {
+		m := scrape(b, in.AdminURL("/metrics"))
+		bytes, _ = m.value("go_memstats_alloc_bytes_total")
+		count, _ = m.value("go_memstats_mallocs_total")
+		return bytes, count
+	}
 	var per10k []float64
 	for r := range rounds {
 		var pg0 map[int]time.Duration
 		if stack != nil {
 			pg0 = backendCPU(b, stack)
 		}
+		ab0, ac0 := allocs()
 		u0, s0 := processCPU(pid)
 		res := load(n, strconv.Itoa(r))
 		atEnd, wait := drain(n)
 		u1, s1 := processCPU(pid)
+		ab1, ac1 := allocs()
 		pgCPU := "—"
 		if stack != nil {
 			var d time.Duration
@@ -144,8 +155,8 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		if graph != nil {
 			proc = fmt.Sprintf("%d of %d", atEnd, n)
 		}
-		fmt.Fprintf(&out, "| %d | %.2f | %.2f | %.2f | %.0f | %v | %v | %s | %.1f s | %s | %s |\n", r+1, f, (u1 - u0).Seconds(), (s1 - s0).Seconds(),
-			res.RPS(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), proc, wait.Seconds(), pgCPU, loadAvg())
+		fmt.Fprintf(&out, "| %d | %.2f | %.2f | %.2f | %.1f | %.0f | %.0f | %v | %v | %s | %.1f s | %s | %s |\n", r+1, f, (u1 - u0).Seconds(), (s1 - s0).Seconds(),
+			(ab1-ab0)/1000/float64(n), (ac1-ac0)/float64(n), res.RPS(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), proc, wait.Seconds(), pgCPU, loadAvg())
 	}
 	slices.Sort(per10k)
 	fmt.Fprintf(&out, "\nmedian CPU s per 10,000 webhooks: %.2f\n", per10k[len(per10k)/2])
