@@ -34,12 +34,12 @@ test-in-env:
 ## in the same run, with p50/p99 and accepted vs processed.
 ## STAIRCASE_N, STAIRCASE_CONNS, STAIRCASE_ROUNDS tune it.
 bench: build
-	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- \
+	SERVICES_DURABLE=1 AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- \
 		$(GO) test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkStaircase$$' -benchtime 1x ./test/e2e/
 
 ## bench-all: every benchmark, each next to its same-run reference.
 bench-all: build
-	AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- $(GO) test -run '^$$' -bench . -benchmem ./...
+	SERVICES_DURABLE=1 AGENTE_CADDY_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/services -- $(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint:
 	$(GO) vet ./...

@@ -29,7 +29,9 @@ import (
 // memory inbox"), "respond" (plain Caddy), or a staircase file
 // ("1-routes", "2-hmac", "3-tenant", "4-ratelimit"), or "postgres-edge"
 // (the staircase's "edge without workers, Postgres + Redis": acks only,
-// and each round also prints the database server's CPU for those acks).
+// and each round also prints the database server's CPU for those acks; it
+// needs a Postgres that commits durably, as the staircase does:
+// SERVICES_DURABLE=1 in front of test/services).
 // CPU_N requests a round
 // (default 10,000), CPU_ROUNDS rounds (default 3; each one's figure is
 // printed), CPU_CONNS connections (default 16), after a warm-up of 2,000;
@@ -70,6 +72,7 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	var stack *agentStack
 	switch stage {
 	case "postgres-edge":
+		requireDurablePostgres(b)
 		env["AGENTE_WORKERS"] = "off"
 		env["FEATURE_FLAGS"] = noReadReceipts["FEATURE_FLAGS"]
 		stack = startAgentStack(b, env)

@@ -97,6 +97,7 @@ func BenchmarkStaircase(b *testing.B) {
 		return s.in, s.graph
 	}
 	redisURL, _ := testservices.Redis(b)
+	durable := requireDurablePostgres(b)
 
 	type stage struct {
 		name  string
@@ -204,8 +205,8 @@ func BenchmarkStaircase(b *testing.B) {
 	}
 
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nstaircase: %d requests per stage in %d interleaved rounds, %d connections; nproc %d, load average %s\n\n",
-		per*rounds, rounds, conns, runtime.NumCPU(), loadAvg())
+	fmt.Fprintf(&out, "\nstaircase: %d requests per stage in %d interleaved rounds, %d connections; nproc %d, load average %s; Postgres %s\n\n",
+		per*rounds, rounds, conns, runtime.NumCPU(), loadAvg(), durable)
 	fmt.Fprintf(&out, "| stage | ratio to `respond` | req/s | `respond` req/s | p50 | p99 | p50 / p99 at half its rate | processed when the load ended | drained after | answered/s, load and drain |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, st := range stages {
 		rt, t := refTotals[i], stTotals[i]
@@ -383,4 +384,26 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// requireDurablePostgres fails the benchmark unless the test Postgres
+// commits durably (fsync and synchronous_commit on): the issue's Postgres
+// figures are for an ack that is a durable row, and test/services' own
+// throwaway server turns both off for the tests' speed unless
+// SERVICES_DURABLE is set (make bench sets it). It returns the settings as
+// printed with the figures.
+func requireDurablePostgres(b *testing.B) string {
+	conn, err := pgx.Connect(context.Background(), testservices.Postgres(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var fsync, syncCommit string
+	if err := conn.QueryRow(context.Background(), `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &syncCommit); err != nil {
+		b.Fatal(err)
+	}
+	if fsync != "on" || syncCommit != "on" {
+		b.Fatalf("Postgres has fsync %s, synchronous_commit %s: the Postgres stages measure durable acks; run make bench (SERVICES_DURABLE=1) or point POSTGRES_URL at a server that commits durably", fsync, syncCommit)
+	}
+	return "fsync on, synchronous_commit on"
 }

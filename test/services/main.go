@@ -14,6 +14,11 @@
 // started (no tarball: QLOAPPS_TARBALL), the command runs without it and
 // QLOAPPS_UNAVAILABLE says why, so the tests that need it skip locally and
 // fail under CI=true. The exit status is the command's.
+//
+// A throwaway Postgres runs with fsync, synchronous_commit and
+// full_page_writes off (tests do not need durability and run faster);
+// SERVICES_DURABLE=1 keeps them on, for benchmarks whose Postgres figures
+// are to count durable commits (make bench).
 package main
 
 import (
@@ -120,7 +125,12 @@ func postgres() (string, func(), error) {
 			return "", nil, err
 		}
 	}
-	pg, err := localserver.InitPostgres(bin, "max_connections = 300")
+	settings := []string{"max_connections = 300"}
+	if os.Getenv("SERVICES_DURABLE") != "" {
+		// Later lines of postgresql.conf win over the throwaway defaults.
+		settings = append(settings, "fsync = on", "synchronous_commit = on", "full_page_writes = on")
+	}
+	pg, err := localserver.InitPostgres(bin, settings...)
 	if err != nil {
 		return "", nil, err
 	}
@@ -128,7 +138,7 @@ func postgres() (string, func(), error) {
 		pg.Remove()
 		return "", nil, err
 	}
-	logf("started a throwaway Postgres at %s", pg.URL())
+	logf("started a throwaway Postgres at %s (durable: %v)", pg.URL(), os.Getenv("SERVICES_DURABLE") != "")
 	return pg.URL(), func() {
 		_ = pg.Stop("immediate")
 		pg.Remove()
