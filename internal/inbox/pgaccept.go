@@ -27,9 +27,11 @@ import (
 // more each carries and the less the server spends per message; while one
 // waits for its commit, the next group gathers. Measured on the edge
 // without workers (BenchmarkInstanceCPU, CPU_STAGE=postgres-edge), 16
-// connections: six flights (a quarter of the pool, before) acked 3,900/s
-// with 1.8 s of server CPU per 10,000 and p50 3.8 ms; two 4,750/s, 1.05 s,
-// 3.1 ms; one 5,580/s, 0.75 s, 2.7 ms. A lone accept still goes at once.
+// connections, a Postgres with fsync and synchronous_commit on: six
+// flights (a quarter of the pool, before) acked 3,880-4,140/s at p50
+// 3.7-3.9 ms, with 1.69-1.80 s of the instance's CPU per 10,000; two
+// 4,590-5,080/s, 3.1-3.4 ms, 1.46-1.66 s; one 5,280-5,440/s, 2.8-2.9 ms,
+// 1.38-1.40 s. A lone accept still goes at once.
 const acceptFlights = 1
 
 // maxGroupMessages bounds one flush (messages and statuses together).
