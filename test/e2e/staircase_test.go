@@ -46,6 +46,9 @@ import (
 // message over the drain (pg_stat_database.xact_commit: the workers', the
 // senders' and the edge's idle loops').
 //
+// STAIRCASE_WORKER_ENV=K=V[,K=V...] adds to the worker processes'
+// environment (INBOX_WORKERS=16), to measure their settings.
+//
 // STAIRCASE_LOG_STATEMENTS=1 has the server log every statement of the
 // worker processes with its duration (the session's
 // log_min_duration_statement = 0), to count and time them per message.
@@ -293,6 +296,13 @@ func startWorker(b *testing.B, in *Instance) {
 	cmd := exec.Command(Binary(b), "worker", "--config", in.opts.Config, "--adapter", "caddyfile")
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
+	// STAIRCASE_WORKER_ENV adds K=V[,K=V...] to the worker processes'
+	// environment (INBOX_WORKERS=16, SENDERS=64), to try their settings.
+	for _, kv := range strings.Split(os.Getenv("STAIRCASE_WORKER_ENV"), ",") {
+		if strings.Contains(kv, "=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	var options []string
 	if os.Getenv("STAIRCASE_LOG_STATEMENTS") != "" {
 		// Every statement the worker sends is in the server's log with its
