@@ -5,34 +5,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/agentehotel/agente-caddy/internal/batching"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
 // Group commit: concurrent Accepts share one statement, hence one
-// transaction, one WAL flush and one NOTIFY. A caller queues its batch and
-// waits; up to `flights` flushes (acceptFlights) run at once, each taking
-// every batch queued so far (up to maxGroupMessages), so nothing waits for
-// a timer: alone, a caller's batch goes at once; under load the batches
-// that arrived during a flush go together in the next. Each caller is answered
+// transaction, one WAL flush and one NOTIFY. A caller queues its batch on
+// the backend's batching.Queue and waits; one flush at a time takes every
+// batch queued so far (up to maxGroupMessages), so nothing waits for a
+// timer: alone, a caller's batch goes at once; under load the batches that
+// arrived during a flush go together in the next. Each caller is answered
 // after the statement that holds its rows has committed.
-
-// acceptFlights is how many flushes run at once: one. A flush is one
-// statement and one commit whatever its size, so the fewer run at once the
-// more each carries and the less the server spends per message; while one
-// waits for its commit, the next group gathers. Measured on the edge
-// without workers (BenchmarkInstanceCPU, CPU_STAGE=postgres-edge), 16
-// connections, a Postgres with fsync and synchronous_commit on: six
-// flights (a quarter of the pool, before) acked 3,880-4,140/s at p50
-// 3.7-3.9 ms, with 1.69-1.80 s of the instance's CPU per 10,000; two
-// 4,590-5,080/s, 3.1-3.4 ms, 1.46-1.66 s; one 5,280-5,440/s, 2.8-2.9 ms,
-// 1.38-1.40 s. A lone accept still goes at once.
-const acceptFlights = 1
+//
+// One flush at a time, rather than several: a flush is one statement and
+// one commit whatever its size, so the fewer run at once the more each
+// carries and the less the server spends per message; while one waits for
+// its commit, the next group gathers. Measured on the edge without workers
+// (BenchmarkInstanceCPU, CPU_STAGE=postgres-edge), 16 connections, a
+// Postgres with fsync and synchronous_commit on: six at once (a quarter of
+// the pool, before) acked 3,880-4,140/s at p50 3.7-3.9 ms, with 1.69-1.80 s
+// of the instance's CPU per 10,000; two 4,590-5,080/s, 3.1-3.4 ms,
+// 1.46-1.66 s; one 5,280-5,440/s, 2.8-2.9 ms, 1.38-1.40 s.
 
 // maxGroupMessages bounds one flush (messages and statuses together).
 const maxGroupMessages = 512
@@ -57,24 +55,25 @@ type acceptResp struct {
 	err   error
 }
 
-type acceptGroup struct {
-	flights int // flushes allowed at once
+// newAcceptQueue is the backend's group commit.
+func (b *pgBackend) newAcceptQueue() *batching.Queue[*acceptReq] {
+	return batching.New(takeAccepts, b.flushAccepts)
+}
 
-	mu      sync.Mutex
-	queue   []*acceptReq
-	running int
+// takeAccepts takes the queued batches that fit maxGroupMessages (the
+// first always).
+func takeAccepts(queue []*acceptReq) int {
+	n, size := 0, 0
+	for n < len(queue) && (n == 0 || size+len(queue[n].msgs)+len(queue[n].statuses) <= maxGroupMessages) {
+		size += len(queue[n].msgs) + len(queue[n].statuses)
+		n++
+	}
+	return n
 }
 
 func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Message, statuses []chat.Status, answered bool) (AcceptResult, []chat.Status, error) {
 	r := &acceptReq{now: now, msgs: msgs, statuses: statuses, answered: answered, traceParent: tracing.Parent(ctx), done: make(chan acceptResp, 1)}
-	g := &b.accepts
-	g.mu.Lock()
-	g.queue = append(g.queue, r)
-	if g.running < g.flights {
-		g.running++
-		go b.flushAccepts()
-	}
-	g.mu.Unlock()
+	b.accepts.Add(r)
 	select {
 	case resp := <-r.done:
 		return resp.res, resp.fresh, resp.err
@@ -83,51 +82,30 @@ func (b *pgBackend) accept(ctx context.Context, now time.Time, msgs []chat.Messa
 	}
 }
 
-// flushAccepts flushes queued batches until none is left.
-func (b *pgBackend) flushAccepts() {
-	g := &b.accepts
-	for {
-		g.mu.Lock()
-		if len(g.queue) == 0 {
-			g.running--
-			g.mu.Unlock()
-			return
-		}
-		n, size := 0, 0
-		for n < len(g.queue) && (n == 0 || size+len(g.queue[n].msgs)+len(g.queue[n].statuses) <= maxGroupMessages) {
-			size += len(g.queue[n].msgs) + len(g.queue[n].statuses)
-			n++
-		}
-		group := g.queue[:n:n]
-		g.queue = g.queue[n:]
-		if len(g.queue) == 0 {
-			g.queue = nil
-		}
-		g.mu.Unlock()
-
-		ctx, cancel := context.WithTimeout(context.Background(), groupFlushTimeout)
-		resps, err := b.acceptGroup(ctx, group)
-		if err != nil && len(group) > 1 {
-			// One batch may be what the statement refused: each alone, so
-			// the others still go in.
-			for _, r := range group {
-				rs, err := b.acceptGroup(ctx, []*acceptReq{r})
-				if err != nil {
-					r.done <- acceptResp{err: err}
-				} else {
-					r.done <- rs[0]
-				}
+// flushAccepts records one group and answers each of its callers.
+func (b *pgBackend) flushAccepts(group []*acceptReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupFlushTimeout)
+	defer cancel()
+	resps, err := b.acceptGroup(ctx, group)
+	if err != nil && len(group) > 1 {
+		// One batch may be what the statement refused: each alone, so
+		// the others still go in.
+		for _, r := range group {
+			rs, err := b.acceptGroup(ctx, []*acceptReq{r})
+			if err != nil {
+				r.done <- acceptResp{err: err}
+			} else {
+				r.done <- rs[0]
 			}
+		}
+		return
+	}
+	for i, r := range group {
+		if err != nil {
+			r.done <- acceptResp{err: err}
 		} else {
-			for i, r := range group {
-				if err != nil {
-					r.done <- acceptResp{err: err}
-				} else {
-					r.done <- resps[i]
-				}
-			}
+			r.done <- resps[i]
 		}
-		cancel()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentehotel/agente-caddy/internal/batching"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
@@ -29,21 +30,22 @@ type pgBackend struct {
 	pool    *pgxpool.Pool
 	in      *pgQueue[chat.Message]
 	out     *pgQueue[OutboundReply]
-	accepts acceptGroup
+	accepts *batching.Queue[*acceptReq]
 	// wakeIn and wakeOut wake the inbox workers and the senders after a
 	// commit that gave them work.
 	wakeIn, wakeOut *pgNotifier
 }
 
 func newPGBackend(pool *pgxpool.Pool) *pgBackend {
-	return &pgBackend{
+	b := &pgBackend{
 		pool:    pool,
-		accepts: acceptGroup{flights: acceptFlights},
 		wakeIn:  newPGNotifier(pool, notifyInbox),
 		wakeOut: newPGNotifier(pool, notifyOutbox),
 		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
 		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
+	b.accepts = b.newAcceptQueue()
+	return b
 }
 
 func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/agentehotel/agente-caddy/internal/batching"
 )
 
 // slidingWindowScript decides one request against every KEYS[i] atomically.
@@ -89,7 +90,7 @@ const maxRedisBatch = 256
 // number of limits.
 //
 // Decisions asked while another batch is on the wire go together in the next
-// one: one pipeline of EVALSHA calls (each still atomic on its own), one
+// one (a batching.Queue): one pipeline of EVALSHA calls (each still atomic on its own), one
 // write and one read, so a decision costs at most one round trip and under
 // load a fraction of one, for this process and for the Redis server. There
 // is no timer: a lone decision is sent at once. After a Redis restart
@@ -104,10 +105,7 @@ type Redis struct {
 	timeout time.Duration
 	member  string // unique per Redis value; with seq, unique per call
 	seq     atomic.Uint64
-
-	mu      sync.Mutex
-	queue   []*redisCall
-	sending bool
+	calls   *batching.Queue[*redisCall]
 }
 
 // redisCall is one AllowAll waiting for its batch.
@@ -129,7 +127,9 @@ func NewRedis(client RedisClient, opts RedisOptions) *Redis {
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultRedisTimeout
 	}
-	return &Redis{client: client, prefix: opts.KeyPrefix, timeout: opts.Timeout, member: hex.EncodeToString(b[:]) + "-"}
+	r := &Redis{client: client, prefix: opts.KeyPrefix, timeout: opts.Timeout, member: hex.EncodeToString(b[:]) + "-"}
+	r.calls = batching.New(batching.UpTo[*redisCall](maxRedisBatch), r.sendBatch)
+	return r
 }
 
 // Allow implements Limiter.
@@ -163,13 +163,7 @@ func (r *Redis) AllowAll(ctx context.Context, reqs []Request, out []Decision) (b
 		ctx, cancel = context.WithTimeout(ctx, r.timeout)
 		defer cancel()
 	}
-	r.mu.Lock()
-	r.queue = append(r.queue, call)
-	if !r.sending {
-		r.sending = true
-		go r.send()
-	}
-	r.mu.Unlock()
+	r.calls.Add(call)
 	var ans redisAnswer
 	select {
 	case ans = <-call.done:
@@ -191,26 +185,6 @@ func (r *Redis) AllowAll(ctx context.Context, reqs []Request, out []Decision) (b
 		out[i] = verdict(reqs[i].Limit, admit, int(count), now, freeing, newest)
 	}
 	return admit, nil
-}
-
-// send sends the queued calls in batches until none is left.
-func (r *Redis) send() {
-	for {
-		r.mu.Lock()
-		n := min(len(r.queue), maxRedisBatch)
-		if n == 0 {
-			r.sending = false
-			r.mu.Unlock()
-			return
-		}
-		batch := r.queue[:n:n]
-		r.queue = r.queue[n:]
-		if len(r.queue) == 0 {
-			r.queue = nil
-		}
-		r.mu.Unlock()
-		r.sendBatch(batch)
-	}
 }
 
 // sendBatch runs the batch's script calls in one pipeline and answers each
