@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -91,18 +90,10 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		in = Start(b, Options{Config: "test/e2e/testdata/staircase/" + stage + ".Caddyfile", Env: env, ReadyPath: "/"})
 	}
 	pid := strconv.Itoa(in.cmd.Process.Pid)
-	ctx := context.Background()
 	processed := 0
 	load := func(count int, tag string) loadgen.Result {
 		reqs := loadgen.Bodies(count, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("cpu-%s-%d", tag, time.Now().UnixNano()), "hola")
-		res, err := loadgen.Run(ctx, loadgen.Config{URL: in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.OK != res.Sent {
-			b.Fatalf("%d of %d answered 2xx (statuses %v, %d errors)", res.OK, res.Sent, res.Statuses, res.Errors)
-		}
-		return res
+		return allAnswered(b, loadgen.Config{URL: in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns})
 	}
 	drain := func(count int) (atEnd int, wait time.Duration) {
 		if graph == nil {

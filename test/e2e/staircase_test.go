@@ -145,15 +145,8 @@ func BenchmarkStaircase(b *testing.B) {
 	}
 	refTotals := make([]totals, len(stages))
 	stTotals := make([]totals, len(stages))
-	ctx := context.Background()
 	run := func(url string, reqs []loadgen.Request, t *totals) {
-		res, err := loadgen.Run(ctx, loadgen.Config{URL: url, Requests: reqs, Connections: conns})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.OK != res.Sent {
-			b.Fatalf("%s: %d of %d answered 2xx (statuses %v, %d errors)", url, res.OK, res.Sent, res.Statuses, res.Errors)
-		}
+		res := allAnswered(b, loadgen.Config{URL: url, Requests: reqs, Connections: conns})
 		t.sent += res.Sent
 		t.ok += res.OK
 		t.elapsed += res.Elapsed
@@ -193,13 +186,7 @@ func BenchmarkStaircase(b *testing.B) {
 			base = len(st.graph.Messages())
 		}
 		reqs := loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("stair-half-%d-%d", time.Now().UnixNano(), i), "hola")
-		res, err := loadgen.Run(ctx, loadgen.Config{URL: st.in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns, Rate: rate / 2})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.OK != res.Sent {
-			b.Fatalf("%s at half rate: %d of %d answered 2xx (statuses %v, %d errors)", st.name, res.OK, res.Sent, res.Statuses, res.Errors)
-		}
+		res := allAnswered(b, loadgen.Config{URL: st.in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns, Rate: rate / 2})
 		half[i] = paced{res.P50, res.P99}
 		if st.graph != nil {
 			// Drained before the next stage, which shares the cores.
@@ -416,4 +403,17 @@ func requireDurablePostgres(b *testing.B) string {
 		b.Fatalf("Postgres has fsync %s, synchronous_commit %s: the Postgres stages measure durable acks; run make bench (SERVICES_DURABLE=1) or point POSTGRES_URL at a server that commits durably", fsync, syncCommit)
 	}
 	return "fsync on, synchronous_commit on"
+}
+
+// allAnswered runs the load and fails the benchmark unless every request
+// got a 2xx.
+func allAnswered(b *testing.B, cfg loadgen.Config) loadgen.Result {
+	res, err := loadgen.Run(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.OK != res.Sent {
+		b.Fatalf("%s: %d of %d answered 2xx (statuses %v, %d errors)", cfg.URL, res.OK, res.Sent, res.Statuses, res.Errors)
+	}
+	return res
 }
