@@ -118,12 +118,8 @@ func (c stateCopier) copyPending(p *Pending) *Pending {
 }
 
 func (c stateCopier) copyOffers(os []OfferState) []OfferState {
-	if len(os) == 0 {
-		return nil
-	}
-	out := make([]OfferState, len(os))
-	for i, o := range os {
-		out[i] = OfferState{
+	return copyEach(os, true, func(o OfferState) OfferState {
+		return OfferState{
 			RoomTypeID: o.RoomTypeID,
 			Name:       c.text(o.Name),
 			Names:      c.copyText(o.Names),
@@ -134,8 +130,7 @@ func (c stateCopier) copyOffers(os []OfferState) []OfferState {
 			MaxAdults:  o.MaxAdults,
 			Capacity:   o.Capacity,
 		}
-	}
-	return out
+	})
 }
 
 func (c stateCopier) copyQuote(q *Quote) *Quote {
@@ -251,12 +246,8 @@ func sameReply(a, b *chat.Reply) bool {
 
 // copyReplies keeps an empty list empty: "replies" has no omitempty.
 func (c stateCopier) copyReplies(rs []chat.Reply) []chat.Reply {
-	if rs == nil {
-		return nil
-	}
-	out := make([]chat.Reply, len(rs))
-	for i, r := range rs {
-		out[i] = chat.Reply{
+	return copyEach(rs, false, func(r chat.Reply) chat.Reply {
+		return chat.Reply{
 			Kind:       chat.ReplyKind(c.text(string(r.Kind))),
 			Text:       c.text(r.Text),
 			Header:     c.text(r.Header),
@@ -267,36 +258,21 @@ func (c stateCopier) copyReplies(rs []chat.Reply) []chat.Reply {
 			Sections:   c.copySections(r.Sections),
 			Template:   c.copyTemplate(r.Template),
 		}
-	}
-	return out
+	})
 }
 
 func (c stateCopier) copyButtons(bs []chat.Button) []chat.Button {
-	if len(bs) == 0 {
-		return nil
-	}
-	out := make([]chat.Button, len(bs))
-	for i, b := range bs {
-		out[i] = chat.Button{ID: c.text(b.ID), Title: c.text(b.Title)}
-	}
-	return out
+	return copyEach(bs, true, func(b chat.Button) chat.Button {
+		return chat.Button{ID: c.text(b.ID), Title: c.text(b.Title)}
+	})
 }
 
 func (c stateCopier) copySections(ss []chat.Section) []chat.Section {
-	if len(ss) == 0 {
-		return nil
-	}
-	out := make([]chat.Section, len(ss))
-	for i, s := range ss {
-		out[i] = chat.Section{Title: c.text(s.Title)}
-		if s.Rows != nil { // "rows" has no omitempty
-			out[i].Rows = make([]chat.Row, len(s.Rows))
-			for j, r := range s.Rows {
-				out[i].Rows[j] = chat.Row{ID: c.text(r.ID), Title: c.text(r.Title), Description: c.text(r.Description)}
-			}
-		}
-	}
-	return out
+	return copyEach(ss, true, func(s chat.Section) chat.Section {
+		return chat.Section{Title: c.text(s.Title), Rows: copyEach(s.Rows, false, func(r chat.Row) chat.Row { // "rows" has no omitempty
+			return chat.Row{ID: c.text(r.ID), Title: c.text(r.Title), Description: c.text(r.Description)}
+		})}
+	})
 }
 
 func (c stateCopier) copyTemplate(t *chat.Template) *chat.Template {
@@ -327,6 +303,19 @@ func (c stateCopier) copyStrings(ss []string, omitEmpty bool, spare int) []strin
 	out := make([]string, len(ss), len(ss)+spare)
 	for i, s := range ss {
 		out[i] = c.text(s)
+	}
+	return out
+}
+
+// copyEach is xs with each element copied by f; omitEmpty is the
+// field's omitempty (an empty list comes back nil, as nil does).
+func copyEach[T any](xs []T, omitEmpty bool, f func(T) T) []T {
+	if xs == nil || omitEmpty && len(xs) == 0 {
+		return nil
+	}
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
 	}
 	return out
 }

@@ -6,18 +6,17 @@ import (
 )
 
 // A plain text is said without executing its template: it must be exactly
-// what executing it writes, for every text of every language, and every
-// text with an action must still be executed.
+// what executing it writes, for every text of every language.
 func TestPlainTextsAreWhatTheirTemplatesWrite(t *testing.T) {
 	plain := 0
 	for lang, byKey := range templates {
 		for key, ct := range byKey {
-			var b bytes.Buffer
-			err := ct.t.Execute(&b, view{})
 			if !ct.static {
 				continue
 			}
 			plain++
+			var b bytes.Buffer
+			err := ct.t.Execute(&b, view{})
 			if err != nil || b.String() != ct.plain {
 				t.Errorf("%s/%s: plain %q, the template writes %q (error %v)", lang, key, ct.plain, b.String(), err)
 			}

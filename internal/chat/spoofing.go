@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentehotel/agente-caddy/internal/jsonscan"
 )
 
 // ChannelSpoofingDetected counts payloads refused by CheckChannel.
@@ -74,36 +75,19 @@ type LenientString string
 // UnmarshalJSON implements json.Unmarshaler.
 func (s *LenientString) UnmarshalJSON(b []byte) error {
 	*s = ""
-	if plain, ok := plainJSONString(b); ok {
-		// Nothing to unescape (a guest's profile name, usually): what the
-		// decoder would give, without a second decode.
+	if len(b) == 0 || b[0] != '"' {
+		return nil
+	}
+	// Nothing to unescape (a guest's profile name, usually): what the
+	// decoder would give, without a second decode.
+	sc := jsonscan.New(b)
+	if plain, ok := sc.String(); ok && sc.End() {
 		*s = LenientString(plain)
 		return nil
 	}
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		if json.Unmarshal(b, &v) == nil {
-			*s = LenientString(v)
-		}
+	var v string
+	if json.Unmarshal(b, &v) == nil {
+		*s = LenientString(v)
 	}
 	return nil
-}
-
-// plainJSONString is the text of b when b is a JSON string with nothing
-// to unescape or replace: quoted, no backslash, quote or control
-// character inside, valid UTF-8.
-func plainJSONString(b []byte) (string, bool) {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return "", false
-	}
-	in := b[1 : len(b)-1]
-	for _, c := range in {
-		if c == '\\' || c == '"' || c < 0x20 {
-			return "", false
-		}
-	}
-	if !utf8.Valid(in) {
-		return "", false
-	}
-	return string(in), true
 }

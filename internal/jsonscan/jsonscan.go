@@ -264,19 +264,14 @@ func (s *Scanner) skipNumber() bool {
 	case j < len(b) && b[j] == '0':
 		j++
 	case j < len(b) && '1' <= b[j] && b[j] <= '9':
-		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
-			j++
-		}
+		j, _ = digits(b, j)
 	default:
 		return false
 	}
+	var ok bool
 	if j < len(b) && b[j] == '.' {
-		j++
-		if j >= len(b) || b[j] < '0' || b[j] > '9' {
+		if j, ok = digits(b, j+1); !ok {
 			return false
-		}
-		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
-			j++
 		}
 	}
 	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
@@ -284,15 +279,22 @@ func (s *Scanner) skipNumber() bool {
 		if j < len(b) && (b[j] == '+' || b[j] == '-') {
 			j++
 		}
-		if j >= len(b) || b[j] < '0' || b[j] > '9' {
+		if j, ok = digits(b, j); !ok {
 			return false
-		}
-		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
-			j++
 		}
 	}
 	s.i = j
 	return true
+}
+
+// digits is the end of the run of decimal digits that starts at b[j], and
+// whether the run has any.
+func digits(b []byte, j int) (end int, some bool) {
+	start := j
+	for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+		j++
+	}
+	return j, j > start
 }
 
 func (s *Scanner) literal(word string) bool {

@@ -77,3 +77,16 @@ func BenchmarkValid(b *testing.B) {
 		}
 	})
 }
+
+// check holds Valid to json.Valid, but a scanner that refused valid JSON
+// would pass it (Valid falls back to the library): the numbers, at least,
+// are held to the library in both directions.
+func TestScannerReadsNumbersAsTheLibrary(t *testing.T) {
+	for _, n := range []string{"0", "-0", "1.5", "-0.1e+10", "12E3", "123456", "1e-0", "0.0001", `[1.25,2e3,{"a":-7.5E-3}]`,
+		"1.", "1e", "1e+", "-", ".5", "01", "1.e5", "-a", "1.5e"} {
+		s := New([]byte(n))
+		if got, want := s.Skip() && s.End(), json.Valid([]byte(n)); got != want {
+			t.Errorf("%q: the scanner says %v, json.Valid %v", n, got, want)
+		}
+	}
+}

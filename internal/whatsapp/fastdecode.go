@@ -1,6 +1,8 @@
 package whatsapp
 
 import (
+	"bytes"
+
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/jsonscan"
 )
@@ -231,27 +233,11 @@ func match(key []byte, fields []string) (name string, exact, known bool) {
 		}
 	}
 	for _, f := range fields {
-		if foldEqual(key, f) {
+		if bytes.EqualFold(key, []byte(f)) { // key is ASCII: its plain case folding
 			return f, false, true
 		}
 	}
 	return "", false, false
-}
-
-func foldEqual(key []byte, f string) bool {
-	if len(key) != len(f) {
-		return false
-	}
-	for i := range key {
-		a, b := key[i], f[i]
-		if 'A' <= a && a <= 'Z' {
-			a += 'a' - 'A'
-		}
-		if a != b {
-			return false
-		}
-	}
-	return true
 }
 
 // array reads an array of objects into *dst, each by read; an empty array

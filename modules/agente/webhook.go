@@ -87,7 +87,6 @@ type Webhook struct {
 type webhookKept struct {
 	inbound    hotel.Inbound
 	resolution hotel.Resolution
-	used       bool // inbound holds a decode
 }
 
 // WebhookOf returns the request's webhook record, adding an empty one to the
@@ -186,10 +185,9 @@ func (w *Webhook) Inbound(r *http.Request, dec hotel.Decoder, channel chat.Chann
 		w.kept = new(webhookKept)
 	}
 	in := &w.kept.inbound
-	if w.kept.used {
+	if w.decodes > 1 { // kept.inbound holds the first decode
 		in = new(hotel.Inbound)
 	}
-	w.kept.used = true
 	if err := dec.DecodeInto(in, channel, body); err != nil {
 		w.inbound, w.inErr = nil, err
 	} else {
