@@ -40,6 +40,12 @@ func (g *gatedSender) Send(ctx context.Context, r inbox.OutboundReply) (string, 
 		g.mu.Unlock()
 		return "", inbox.Hold(errTokenRefused)
 	}
+	if r.Reply.Text == "a1" {
+		// a1's sends take a while, as a real one does, so a test that
+		// moved the clock between a1's claim and its recorded failure
+		// fails every time rather than under load only.
+		time.Sleep(100 * time.Millisecond)
+	}
 	return g.scriptedSender.Send(ctx, r)
 }
 
@@ -115,7 +121,13 @@ func TestOutboxHeldRepliesWaitInOrderAndGoOutOnceReleased(t *testing.T) {
 		if n, err := ib.ReleaseHeld(ctxT(t), chat.WhatsApp, 0); err != nil || n != 3 {
 			t.Fatalf("releasing all: %d, %v (held: a1, b1, c1)", n, err)
 		}
-		waitFor(t, "a1's retry scheduled", func() bool { return replyByText(t, ib, "a1").Attempts == 1 })
+		// A claim counts the attempt, so Attempts is 1 while a1 is still
+		// being sent; the recorded error is what says its retry is due.
+		// Moving the clock before that would put the retry a minute later.
+		waitFor(t, "a1's retry scheduled", func() bool {
+			r := replyByText(t, ib, "a1")
+			return r.Attempts == 1 && r.LastError == "5xx"
+		})
 		e.clock.Advance(time.Minute)
 		waitFor(t, "everything sent", func() bool {
 			st := stats(t, ib)
