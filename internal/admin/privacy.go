@@ -13,6 +13,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/tenancy"
+	"github.com/agentehotel/agente-caddy/internal/whatsapp"
 )
 
 // Privacy serves a guest's data rights at one hotel (the hotel service):
@@ -114,8 +115,11 @@ func parseGuest(channel, guest string) (GuestRef, error) {
 	}
 	g := GuestRef{Channel: "whatsapp", Guest: guest}
 	if !strings.Contains(guest, "@") && strings.ContainsFunc(guest, isLetter) {
-		if strings.ContainsFunc(guest, func(r rune) bool { return !isLetter(r) && !(r >= '0' && r <= '9') && !strings.ContainsRune("._-", r) }) {
-			return GuestRef{}, errors.New("guest: a WhatsApp user id has letters, digits, dots, dashes and underscores only")
+		// The shape the webhook's decoder takes for a user id, so a guest
+		// it stored is found and a mistyped id is refused rather than
+		// matching no one.
+		if !whatsapp.IsUserID(guest) {
+			return GuestRef{}, errors.New("guest: a WhatsApp user id is a country code, a dot and letters or digits, such as US.1349…")
 		}
 	} else {
 		id, err := tenancy.ParseIdentifier(guest, "")
