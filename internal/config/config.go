@@ -17,6 +17,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"github.com/agentehotel/agente-caddy/internal/mailbox"
 	"github.com/agentehotel/agente-caddy/internal/slo"
 )
 
@@ -185,7 +186,7 @@ func Load(lookup Lookup) (Settings, error) {
 		s.PMSType = "demo"
 	}
 	if s.IMAPAddr == "" && env != Test {
-		s.IMAPAddr = "imap.gmail.com:993"
+		s.IMAPAddr = mailbox.DefaultAddr
 	}
 	if s.PMSType != "demo" && s.PMSType != "qloapps" {
 		errs = append(errs, fmt.Errorf("PMS_TYPE: %q is not one of demo, qloapps", s.PMSType))
