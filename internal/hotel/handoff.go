@@ -19,6 +19,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/conversation"
 	"github.com/agentehotel/agente-caddy/internal/email"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // HandoffConfig says how a hotel's staff hear that a guest waits for them.
@@ -129,7 +130,7 @@ type handoffNotifier struct {
 	attempts int
 	backoff  time.Duration
 	// wake pokes the notice loop (runNotices).
-	wake chan struct{}
+	wake wakeup.Signal
 }
 
 func newHandoffNotifier(cfg HandoffConfig, sender *email.Sender, desk staffDesk, log *slog.Logger) *handoffNotifier {
@@ -138,7 +139,7 @@ func newHandoffNotifier(cfg HandoffConfig, sender *email.Sender, desk staffDesk,
 	}
 	cfg.ConsoleURL = strings.TrimRight(cfg.ConsoleURL, "/")
 	return &handoffNotifier{cfg: cfg, email: sender, http: &http.Client{Timeout: 10 * time.Second}, log: log, desk: desk,
-		attempts: 3, backoff: time.Second, wake: make(chan struct{}, 1)}
+		attempts: 3, backoff: time.Second, wake: wakeup.New()}
 }
 
 // HandoffNotice is what staff are told (the generic webhook's document).
@@ -190,12 +191,7 @@ const (
 )
 
 // poke wakes the notice loop (a handoff was just recorded).
-func (n *handoffNotifier) poke() {
-	select {
-	case n.wake <- struct{}{}:
-	default:
-	}
-}
+func (n *handoffNotifier) poke() { n.wake.Wake() }
 
 // runNotices sends the owed handoff notices until ctx ends.
 func (s *Service) runNotices(ctx context.Context) error {
@@ -223,7 +219,7 @@ func (s *Service) runNotices(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-n.wake:
+		case <-n.wake.C():
 		case <-t.C:
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/email"
 	"github.com/agentehotel/agente-caddy/internal/httpjson"
 	"github.com/agentehotel/agente-caddy/internal/mailbox"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // accountsPoll is how often the hotels' mailboxes are read again from
@@ -25,7 +26,7 @@ const accountsPoll = 30 * time.Second
 // SMTP sender of each.
 type hotelMailboxes struct {
 	accounts mailbox.Accounts
-	wake     chan struct{}
+	wake     wakeup.Signal
 
 	mu      sync.Mutex
 	senders map[string]*email.Sender // tenant → its replies' server
@@ -39,7 +40,7 @@ func (s *Service) openHotelMailboxes() error {
 	if err != nil {
 		return err
 	}
-	s.hotelBoxes = &hotelMailboxes{accounts: mailbox.Accounts{Pool: s.deps.Postgres, Sealer: sealer}, wake: make(chan struct{}, 1)}
+	s.hotelBoxes = &hotelMailboxes{accounts: mailbox.Accounts{Pool: s.deps.Postgres, Sealer: sealer}, wake: wakeup.New()}
 	s.sender.perTenant = s.hotelBoxes.sender
 	return nil
 }
@@ -50,12 +51,7 @@ func (h *hotelMailboxes) sender(tenant string) *email.Sender {
 	return h.senders[tenant]
 }
 
-func (h *hotelMailboxes) poke() {
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
-}
+func (h *hotelMailboxes) poke() { h.wake.Wake() }
 
 type runningReader struct {
 	account mailbox.Account
@@ -115,7 +111,7 @@ func (s *Service) runHotelMailboxes(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-h.wake:
+		case <-h.wake.C():
 		case <-t.C:
 		}
 	}

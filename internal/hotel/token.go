@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 	"github.com/agentehotel/agente-caddy/internal/whatsapp"
 )
 
@@ -58,10 +59,10 @@ type tokenState struct {
 	// then (long enough to catch a reply refused just before the probe
 	// passed, whose hold was recorded after the first release).
 	resumeUntil time.Time
-	wake        chan struct{}
+	wake        wakeup.Signal
 }
 
-func newTokenState() *tokenState { return &tokenState{wake: make(chan struct{}, 1)} }
+func newTokenState() *tokenState { return &tokenState{wake: wakeup.New()} }
 
 // errUnverified is the state of a token while replies someone else held
 // (an earlier configuration or process, another instance) wait for a probe.
@@ -144,10 +145,7 @@ func (st *tokenState) record(v verdict, err error, probe bool, now time.Time, ev
 		st.refused = err
 	case v == tokenTaken && probe && st.refused != nil:
 		st.refused, st.resumeUntil, worksNow = nil, now.Add(every), true
-		select {
-		case st.wake <- struct{}{}:
-		default:
-		}
+		st.wake.Wake()
 	}
 	whatsappTokenValid.Set(boolGauge(st.refused == nil))
 	return refusedNow, worksNow
@@ -289,7 +287,7 @@ func (g *tokenGuard) watch(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-g.st.wake:
+		case <-g.st.wake.C():
 		}
 	}
 }

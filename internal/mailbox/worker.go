@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/client"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // DefaultAddr is Gmail's IMAP server, the default of IMAP_ADDR.
@@ -193,15 +194,12 @@ func (w *Worker) session(ctx context.Context) error {
 	defer stop()
 	c.Timeout = commandTimeout
 	updates := make(chan client.Update, 64)
-	wake := make(chan struct{}, 1)
+	wake := wakeup.New()
 	c.Updates = updates
 	go func() {
 		for u := range updates {
 			if _, ok := u.(*client.MailboxUpdate); ok {
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
+				wake.Wake()
 			}
 		}
 	}()
@@ -227,16 +225,16 @@ func (w *Worker) session(ctx context.Context) error {
 
 // wait returns when the folder may have changed: an IDLE notification, or
 // PollInterval passed.
-func (w *Worker) wait(ctx context.Context, c *client.Client, idle bool, wake chan struct{}) error {
+func (w *Worker) wait(ctx context.Context, c *client.Client, idle bool, wake wakeup.Signal) error {
 	select {
-	case <-wake: // a notification that came while reading
+	case <-wake.C(): // a notification that came while reading
 	default:
 	}
 	if !idle {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-wake:
+		case <-wake.C():
 		case <-time.After(w.cfg.PollInterval):
 		}
 		return nil
@@ -252,7 +250,7 @@ func (w *Worker) wait(ctx context.Context, c *client.Client, idle bool, wake cha
 		return fmt.Errorf("IDLE: %w", err)
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-wake:
+	case <-wake.C():
 	case <-time.After(w.cfg.PollInterval):
 	}
 	close(stop)

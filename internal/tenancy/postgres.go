@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // NotifyChannel is the channel 0005_tenancy.sql's triggers NOTIFY on every
@@ -77,9 +79,9 @@ type PostgresStore struct {
 	// number of the one whose rows are in the cache.
 	reads, published uint64
 
-	reloadCh chan struct{}
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	reloadAsked wakeup.Signal
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 
 	healthMu    sync.Mutex
 	listening   bool
@@ -96,7 +98,7 @@ var _ Store = (*PostgresStore)(nil)
 // stays the caller's; Close stops the loops. The schema must be migrated.
 func NewPostgresStore(ctx context.Context, pool *pgxpool.Pool, opts PostgresOptions) (*PostgresStore, error) {
 	opts.defaults()
-	p := &PostgresStore{pool: pool, opts: opts, reloadCh: make(chan struct{}, 1)}
+	p := &PostgresStore{pool: pool, opts: opts, reloadAsked: wakeup.New()}
 	p.complete = true
 	p.publish(emptySnapshot())
 
@@ -189,10 +191,7 @@ func (p *PostgresStore) waitNotifications(ctx context.Context, conn *pgx.Conn) e
 // requestReload asks the refresh loop for a reload; requests made while one
 // is pending coalesce.
 func (p *PostgresStore) requestReload() {
-	select {
-	case p.reloadCh <- struct{}{}:
-	default:
-	}
+	p.reloadAsked.Wake()
 }
 
 // refreshLoop reloads on request, every Refresh, and retries failures with
@@ -208,7 +207,7 @@ func (p *PostgresStore) refreshLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-		case <-p.reloadCh:
+		case <-p.reloadAsked.C():
 		case <-retry:
 		}
 		if err := p.reload(ctx); err != nil {
