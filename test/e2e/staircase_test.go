@@ -48,8 +48,14 @@ import (
 // message over the drain (pg_stat_database.xact_commit: the workers', the
 // senders' and the edge's idle loops').
 //
+// STAIRCASE_ONLY=memory measures only the shipped memory stage (and its
+// `respond`), no Postgres stage and no workers' table: for trying the
+// memory mode's settings quickly.
+//
 // STAIRCASE_WORKER_ENV=K=V[,K=V...] adds to the worker processes'
-// environment (INBOX_WORKERS=16), to measure their settings.
+// environment (INBOX_WORKERS=16), to measure their settings;
+// STAIRCASE_ENV=K=V[,K=V...] adds to every stage's instance (not to plain
+// `respond`'s): GOGC=200, SENDERS=8.
 //
 // STAIRCASE_LOG_STATEMENTS=1 has the server log every statement of the
 // worker processes with its duration (the session's
@@ -72,6 +78,12 @@ func BenchmarkStaircase(b *testing.B) {
 		"RATE_LIMIT_WEBHOOK_POST":     "100000000",
 		"RATE_LIMIT_WEBHOOK_RECEIPTS": "100000000",
 	}
+	for _, kv := range strings.Split(os.Getenv("STAIRCASE_ENV"), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			limits[k] = v
+		}
+	}
+	only := os.Getenv("STAIRCASE_ONLY")
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
 		for k, v := range limits {
@@ -115,7 +127,11 @@ func BenchmarkStaircase(b *testing.B) {
 	}
 	var stages []stage
 	add := func(name string, in *Instance, g *fakegraph.Server) { stages = append(stages, stage{name, in, g}) }
-	if os.Getenv("STAIRCASE_ONLY") != "workers" {
+	if only == "memory" {
+		in, g := shipped(nil)
+		add("shipped, memory inbox", in, g)
+	}
+	if only == "" {
 		add("+ Caddy's global metrics", stairs("0a-metrics.Caddyfile"), nil)
 		add("+ request_metrics", stairs("0b-request-metrics.Caddyfile"), nil)
 		add("+ security headers", stairs("0c-headers.Caddyfile"), nil)
@@ -132,10 +148,12 @@ func BenchmarkStaircase(b *testing.B) {
 		in, g = postgres(redisURL)
 		add("shipped, Postgres inbox + Redis", in, g)
 	}
-	edgeStack := startAgentStack(b, with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
-		"FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]}))
-	edge, edgeGraph := edgeStack.in, edgeStack.graph
-	add("edge without workers, Postgres + Redis", edge, nil)
+	var edgeStack *agentStack
+	if only != "memory" {
+		edgeStack = startAgentStack(b, with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
+			"FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]}))
+		add("edge without workers, Postgres + Redis", edgeStack.in, nil)
+	}
 
 	type totals struct {
 		sent, ok       int
@@ -229,6 +247,12 @@ func BenchmarkStaircase(b *testing.B) {
 
 	// The edge's backlog, processed by 1 and then 2 `agente-caddy worker`
 	// processes on the same Postgres: messages per second until drained.
+	if edgeStack == nil {
+		fmt.Print(out.String())
+		b.ReportMetric(0, "ns/op")
+		return
+	}
+	edge, edgeGraph := edgeStack.in, edgeStack.graph
 	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s | commits per message | worker CPU per message | Postgres CPU per message |\n|---|---|---|---|---|---|---|\n")
 	done := 0
 	for workers := 1; workers <= 2; workers++ {
