@@ -147,7 +147,7 @@ func BenchmarkAcceptParallel(b *testing.B) {
 	var next atomic.Int64
 	b.SetParallelism(8) // 16 callers on 2 CPUs
 	b.ReportAllocs()
-	pg0, cpu0 := serverCPU(b, pool), processCPU()
+	pg0, cpu0, commits0 := serverCPU(b, pool), processCPU(), serverCommits(b, pool)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -172,6 +172,19 @@ func BenchmarkAcceptParallel(b *testing.B) {
 		}
 		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "pg-cpu-ns/op")
 	}
+	b.ReportMetric(float64(serverCommits(b, pool)-commits0)/float64(b.N), "commits/op")
+}
+
+// serverCommits is the database's count of committed transactions. A
+// server process reports its counts when idle, at most once a second, so
+// it waits that long first.
+func serverCommits(b *testing.B, pool *pgxpool.Pool) int64 {
+	time.Sleep(1100 * time.Millisecond)
+	var n int64
+	if err := pool.QueryRow(context.Background(), `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // serverCPU is the CPU time (user and system, from /proc) each server

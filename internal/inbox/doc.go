@@ -94,7 +94,7 @@
 // # Group commit
 //
 // Accepts that arrive together share one statement (one transaction, one
-// WAL flush, at most one NOTIFY): each caller's batch is queued, and one
+// WAL flush, at most one wake-up): each caller's batch is queued, and one
 // flush at a time takes everything queued so far; nothing waits for a
 // timer, so a lone accept goes at once. Each caller is answered after the
 // statement holding its rows has committed, with exactly its own fresh
@@ -124,14 +124,13 @@
 //
 // # Wake-up
 //
-// An accept group that gave work NOTIFYs agente_inbox (and a completion
-// that queued replies NOTIFYs agente_outbox), at most one NOTIFY per
-// channel and process every 20 ms, coalescing the wakes in between
-// (pgnotify.go): a group whose statement runs when one may go sends it in
-// its own transaction, delivered at its commit; a wake no group carried
-// gets a NOTIFY in a transaction of its own after the gap. Each Run/RunSender
-// LISTENs on a dedicated connection outside the pool, so an accepted message
-// is claimed within milliseconds. Polling every PollInterval covers lost
+// After an accept group that gave work commits, agente_inbox is NOTIFYed
+// (and agente_outbox after a completion that queued replies) in a
+// transaction of its own, at most once per channel and process every
+// 20 ms, coalescing the wakes in between (pgnotify.go: a NOTIFY inside
+// each accept made their commits take turns). Each Run/RunSender LISTENs
+// on a dedicated connection outside the pool, so an accepted message is
+// claimed within milliseconds. Polling every PollInterval covers lost
 // notifications, retries coming due and expired leases.
 //
 // # Time

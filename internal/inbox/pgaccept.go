@@ -113,10 +113,9 @@ func (b *pgBackend) flushAccepts(group []*acceptReq) {
 // conversation keys, $3 accepted-at times, $4 answered flags, $7 trace
 // contexts (empty: none), one per message) and statuses ($5 JSON array of
 // $9 statuses, $6 accepted-at times) in one statement; the conversations
-// that got work are queued for claims (inbox_ready, see newPGQueue). When
-// $10 (pgNotifier.carry) and some message is pending, the statement sends
-// the inbox's NOTIFY itself, delivered at its commit; otherwise the workers
-// are woken after the commit (pgNotifier.wake).
+// that got work are queued for claims (inbox_ready, see newPGQueue). The
+// workers are woken after the commit (pgNotifier), not by a NOTIFY inside
+// it.
 //
 // The keys of the rows recorded come back only when fewer rows went in
 // than were sent (a redelivery, or one message twice in the group): when
@@ -149,8 +148,7 @@ SELECT (SELECT count(*) FROM ins),
 	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id)), '[]') FROM ins HAVING count(*) < $8::bigint),
 	(SELECT count(*) FROM st),
 	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st HAVING count(*) < $9::bigint),
-	(SELECT count(*) FROM rdy),
-	(SELECT count(pg_notify('` + notifyInbox + `', '')) FROM (SELECT WHERE $10::boolean AND EXISTS (SELECT FROM ins WHERE state = 'pending')) n)`
+	(SELECT count(*) FROM rdy)`
 
 // acceptGroup runs one statement for the group and splits its outcome: a
 // message or status is fresh for the first request (in queue order) that
@@ -192,12 +190,11 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	if err != nil {
 		return nil, fmt.Errorf("encoding statuses: %w", err)
 	}
-	var newMsgs, pending, newSts, readied, notified int64
+	var newMsgs, pending, newSts, readied int64
 	var msgKeys, stKeys []byte
-	carry := b.wakeIn.carry()
 	for attempt := 1; ; attempt++ {
-		err = b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes, traces, len(msgs), len(statuses), carry).
-			Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied, &notified)
+		err = b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes, traces, len(msgs), len(statuses)).
+			Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied)
 		// Two groups carrying the same messages (a redelivery racing its
 		// original) wait on each other's unique keys; Postgres aborts one
 		// of them, which loses nothing: its statement is simply run again.
@@ -207,14 +204,11 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 		}
 		break
 	}
-	if carry {
-		b.wakeIn.carried(err == nil && notified > 0)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("accepting into the inbox: %w", err)
 	}
 	b.in.tidier.changed(int(readied))
-	if pending > 0 && notified == 0 {
+	if pending > 0 {
 		b.wakeIn.wake()
 	}
 	// NULL keys: every row sent went in (newMsgs == len(msgs)), so each

@@ -12,10 +12,10 @@ import (
 )
 
 // TestAcceptsWakeAnotherInstancesWorkers: an edge's accepts wake the
-// workers of another process at once, whether the NOTIFY rides in an
-// accept's own statement (a lone accept) or goes in a transaction of its
-// own after the gap (accepts close together). The workers' polling is an
-// hour apart here, so only the NOTIFYs can bring a message to them.
+// workers of another process at once, a lone accept and accepts close
+// together (coalesced, the next NOTIFY after the gap) alike. The workers'
+// polling is an hour apart here, so only the NOTIFYs can bring a message
+// to them.
 func TestAcceptsWakeAnotherInstancesWorkers(t *testing.T) {
 	t.Parallel()
 	e := openPostgres(t)
