@@ -1,10 +1,13 @@
 package inbox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/test/testservices"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -142,6 +146,8 @@ func BenchmarkAcceptParallel(b *testing.B) {
 	msgs := benchMessages(b.N, 1)
 	var next atomic.Int64
 	b.SetParallelism(8) // 16 callers on 2 CPUs
+	b.ReportAllocs()
+	pg0, cpu0, commits0 := serverCPU(b, pool), processCPU(), serverCommits(b, pool)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -156,6 +162,61 @@ func BenchmarkAcceptParallel(b *testing.B) {
 	perOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	b.ReportMetric(1e9/perOp, "msgs/s")
 	b.ReportMetric(perOp/float64(insertCommit.Nanoseconds()), "x_insert_commit")
+	// CPU time per message, ours and the server's: on a shared machine the
+	// figures to compare, where the rate moves with other people's work.
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if pg0 != nil {
+		var d time.Duration
+		for pid, t := range serverCPU(b, pool) {
+			d += t - pg0[pid]
+		}
+		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "pg-cpu-ns/op")
+	}
+	b.ReportMetric(float64(serverCommits(b, pool)-commits0)/float64(b.N), "commits/op")
+}
+
+// serverCommits is the database's count of committed transactions. A
+// server process reports its counts when idle, at most once a second, so
+// it waits that long first.
+func serverCommits(b *testing.B, pool *pgxpool.Pool) int64 {
+	time.Sleep(1100 * time.Millisecond)
+	var n int64
+	if err := pool.QueryRow(context.Background(), `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// serverCPU is the CPU time (user and system, from /proc) each server
+// process of the pool's database has used so far, by process id; nil where
+// /proc does not show them (a server in another container or machine).
+// Clock ticks are 10 ms, so it needs a run of thousands of operations.
+func serverCPU(b *testing.B, pool *pgxpool.Pool) map[int]time.Duration {
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[int]time.Duration{}
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		// After the command (which may hold spaces), utime and stime are
+		// the 12th and 13th fields, in clock ticks of 10 ms.
+		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		if len(f) < 13 {
+			return nil
+		}
+		ut, _ := strconv.Atoi(f[11])
+		st, _ := strconv.Atoi(f[12])
+		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
 }
 
 // BenchmarkMemoryLoop is the memory inbox's workers taking b.N accepted

@@ -94,11 +94,12 @@
 // # Group commit
 //
 // Accepts that arrive together share one statement (one transaction, one
-// WAL flush, one NOTIFY): each caller's batch is queued, and one flush at a
-// time takes everything queued so far; nothing waits for a timer, so a lone
-// accept goes at once. Each caller is answered after the
+// WAL flush, at most one wake-up): each caller's batch is queued, and one
+// flush at a time takes everything queued so far; nothing waits for a
+// timer, so a lone accept goes at once. Each caller is answered after the
 // statement holding its rows has committed, with exactly its own fresh
-// messages and statuses (pgaccept.go).
+// messages and statuses (pgaccept.go; the statement names the rows it
+// recorded only when some it was sent were already there).
 //
 // The outbox uses the same scheme keyed by tenant|channel|recipient, so the
 // replies to one guest leave in the order they were queued, while different
@@ -123,11 +124,14 @@
 //
 // # Wake-up
 //
-// Accept NOTIFYs agente_inbox in its transaction, once per group (and a completion that queued
-// replies NOTIFYs agente_outbox); each Run/RunSender LISTENs on a dedicated
-// connection outside the pool, so an accepted message is claimed within
-// milliseconds. Polling every PollInterval covers lost notifications, retries
-// coming due and expired leases.
+// After an accept group that gave work commits, agente_inbox is NOTIFYed
+// (and agente_outbox after a completion that queued replies) in a
+// transaction of its own, at most once per channel and process every
+// 20 ms, coalescing the wakes in between (pgnotify.go: a NOTIFY inside
+// each accept made their commits take turns). Each Run/RunSender LISTENs
+// on a dedicated connection outside the pool, so an accepted message is
+// claimed within milliseconds. Polling every PollInterval covers lost
+// notifications, retries coming due and expired leases.
 //
 // # Time
 //

@@ -109,12 +109,19 @@ func (b *pgBackend) flushAccepts(group []*acceptReq) {
 	}
 }
 
-// acceptGroupSQL records messages ($1 JSON array; $2 conversation keys, $3
-// accepted-at times, $4 answered flags, $7 trace contexts (empty: none), one
-// per message) and statuses ($5 JSON array, $6 accepted-at times) in one
-// statement; the conversations that got work are queued for claims
-// (inbox_ready, see newPGQueue). The workers are woken after the commit
-// (pgNotifier), not by a NOTIFY inside it.
+// acceptGroupSQL records messages ($1 JSON array of $8 messages; $2
+// conversation keys, $3 accepted-at times, $4 answered flags, $7 trace
+// contexts (empty: none), one per message) and statuses ($5 JSON array of
+// $9 statuses, $6 accepted-at times) in one statement; the conversations
+// that got work are queued for claims (inbox_ready, see newPGQueue). The
+// workers are woken after the commit (pgNotifier), not by a NOTIFY inside
+// it.
+//
+// The keys of the rows recorded come back only when fewer rows went in
+// than were sent (a redelivery, or one message twice in the group): when
+// all went in, every message and status of the group is fresh for the
+// request that carried it, and nothing need be encoded, sent and decoded
+// to say so.
 var acceptGroupSQL = `WITH ins AS (
 	INSERT INTO inbox_messages (tenant_id, channel, message_id, conversation_key, sent_at, payload, accepted_at, next_attempt_at, state, done_at, trace_parent)
 	SELECT e->>'tenant_id', e->>'channel', e->>'id', ($2::text[])[ord],
@@ -138,9 +145,9 @@ var acceptGroupSQL = `WITH ins AS (
 ), rdy AS (` + readyUpsertSQL("inbox_ready", `SELECT conversation_key, tenant_id, seq, accepted_at FROM ins WHERE state = 'pending'`) + `)
 SELECT (SELECT count(*) FROM ins),
 	(SELECT count(*) FROM ins WHERE state = 'pending'),
-	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id)), '[]') FROM ins),
+	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id)), '[]') FROM ins HAVING count(*) < $8::bigint),
 	(SELECT count(*) FROM st),
-	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st),
+	(SELECT coalesce(jsonb_agg(jsonb_build_array(tenant_id, channel, message_id, status)), '[]') FROM st HAVING count(*) < $9::bigint),
 	(SELECT count(*) FROM rdy)`
 
 // acceptGroup runs one statement for the group and splits its outcome: a
@@ -186,7 +193,7 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	var newMsgs, pending, newSts, readied int64
 	var msgKeys, stKeys []byte
 	for attempt := 1; ; attempt++ {
-		err = b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes, traces).
+		err = b.pool.QueryRow(ctx, acceptGroupSQL, msgJSON, keys, times, answered, stJSON, stTimes, traces, len(msgs), len(statuses)).
 			Scan(&newMsgs, &pending, &msgKeys, &newSts, &stKeys, &readied)
 		// Two groups carrying the same messages (a redelivery racing its
 		// original) wait on each other's unique keys; Postgres aborts one
@@ -204,22 +211,26 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	if pending > 0 {
 		b.wakeIn.wake()
 	}
-	recMsgs := map[[3]string]bool{}
-	if newMsgs > 0 {
+	// NULL keys: every row sent went in (newMsgs == len(msgs)), so each
+	// request's messages are all fresh; likewise for the statuses.
+	var recMsgs map[[3]string]bool
+	if msgKeys != nil {
 		var rows [][3]string
 		if err := json.Unmarshal(msgKeys, &rows); err != nil {
 			return nil, fmt.Errorf("decoding recorded messages: %w", err)
 		}
+		recMsgs = make(map[[3]string]bool, len(rows))
 		for _, r := range rows {
 			recMsgs[r] = true
 		}
 	}
-	recSts := map[[4]string]bool{}
-	if newSts > 0 {
+	var recSts map[[4]string]bool
+	if stKeys != nil {
 		var rows [][4]string
 		if err := json.Unmarshal(stKeys, &rows); err != nil {
 			return nil, fmt.Errorf("decoding recorded statuses: %w", err)
 		}
+		recSts = make(map[[4]string]bool, len(rows))
 		for _, r := range rows {
 			recSts[r] = true
 		}
@@ -227,21 +238,28 @@ func (b *pgBackend) acceptGroup(ctx context.Context, group []*acceptReq) ([]acce
 	out := make([]acceptResp, len(group))
 	for i, r := range group {
 		var res AcceptResult
-		for _, m := range r.msgs {
-			k := [3]string{m.TenantID, string(m.Channel), m.ID}
-			if recMsgs[k] {
-				res.Fresh = append(res.Fresh, m)
-				delete(recMsgs, k) // a message repeated in the group is new once
+		if recMsgs == nil {
+			res.Fresh = r.msgs[:len(r.msgs):len(r.msgs)]
+		} else {
+			for _, m := range r.msgs {
+				k := [3]string{m.TenantID, string(m.Channel), m.ID}
+				if recMsgs[k] {
+					res.Fresh = append(res.Fresh, m)
+					delete(recMsgs, k) // a message repeated in the group is new once
+				}
 			}
 		}
 		res.New = len(res.Fresh)
 		res.Duplicate = len(r.msgs) - res.New
-		var fresh []chat.Status
-		for _, s := range r.statuses {
-			k := [4]string{s.TenantID, string(s.Channel), s.MessageID, s.Status}
-			if recSts[k] {
-				fresh = append(fresh, s)
-				delete(recSts, k)
+		fresh := r.statuses[:len(r.statuses):len(r.statuses)]
+		if recSts != nil {
+			fresh = nil
+			for _, s := range r.statuses {
+				k := [4]string{s.TenantID, string(s.Channel), s.MessageID, s.Status}
+				if recSts[k] {
+					fresh = append(fresh, s)
+					delete(recSts, k)
+				}
 			}
 		}
 		res.NewStatuses = len(fresh)
