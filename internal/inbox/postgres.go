@@ -31,6 +31,8 @@ type pgBackend struct {
 	in      *pgQueue[chat.Message]
 	out     *pgQueue[OutboundReply]
 	accepts *batching.Queue[*acceptReq]
+	// sent groups the senders' records of sent replies (pgsent.go).
+	sent *batching.Queue[*sentReq]
 	// wakeIn and wakeOut wake the inbox workers and the senders after a
 	// commit that gave them work.
 	wakeIn, wakeOut *pgNotifier
@@ -45,6 +47,7 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
 	b.accepts = b.newAcceptQueue()
+	b.sent = b.newSentQueue()
 	return b
 }
 
@@ -270,28 +273,6 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 	}
 	if queued > 0 {
 		b.wakeOut.wake()
-	}
-	return nil
-}
-
-var completeReplySQL = `WITH ` + fenceCTE("outbox_replies", "outbox_leases") + `, upd AS (
-	UPDATE outbox_replies SET state = 'sent', done_at = $4, provider_id = $5, last_error = NULL
-	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), rq AS (` + requeueSQL("outbox_ready", "$4") + `)
-SELECT count(*) FROM upd`
-
-func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error {
-	var done int64
-	batch := &pgx.Batch{}
-	batch.Queue(genericPlansSQL)
-	batch.Queue(completeReplySQL, c.seq, c.token, c.key, now, providerID).QueryRow(func(r pgx.Row) error { return r.Scan(&done) })
-	err := b.pool.SendBatch(ctx, batch).Close()
-	b.out.tidier.changed(1)
-	if err != nil {
-		return fmt.Errorf("recording sent reply: %w", err)
-	}
-	if done == 0 {
-		return errLeaseLost
 	}
 	return nil
 }
