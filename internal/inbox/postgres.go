@@ -3,19 +3,16 @@ package inbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentehotel/agente-caddy/internal/batching"
 	"github.com/agentehotel/agente-caddy/internal/chat"
-	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
@@ -33,6 +30,8 @@ type pgBackend struct {
 	accepts *batching.Queue[*acceptReq]
 	// sent groups the senders' records of sent replies (pgsent.go).
 	sent *batching.Queue[*sentReq]
+	// completions groups the inbox workers' completions (pgcomplete.go).
+	completions *batching.Queue[*completionReq]
 	// wakeIn and wakeOut wake the inbox workers and the senders after a
 	// commit that gave them work.
 	wakeIn, wakeOut *pgNotifier
@@ -48,6 +47,7 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 	}
 	b.accepts = b.newAcceptQueue()
 	b.sent = b.newSentQueue()
+	b.completions = b.newCompletionQueue()
 	return b
 }
 
@@ -235,47 +235,6 @@ const divisionByZero = "22012"
 // (BENCHMARKS.md). Per transaction, because the pool is shared with
 // queries a generic plan would hurt (the admin API's optional filters).
 const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
-
-// completeMessage runs as one pipelined batch: the completion, then the
-// handler's deferred writes, with a single Sync, so Postgres runs them as
-// one implicit transaction (one round trip, one commit); the completion
-// fails the whole batch when the lease was lost.
-func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply, writes []store.Statement) error {
-	var queued int64
-	batch := &pgx.Batch{}
-	batch.Queue(genericPlansSQL)
-	if len(replies) == 0 {
-		batch.Queue(completeMessageNoRepliesSQL, c.seq, c.token, c.key, now)
-	} else {
-		js, keys, err := encodeReplies(replies)
-		if err != nil {
-			return Permanent(err)
-		}
-		scan := func(r pgx.Row) error { return r.Scan(nil, &queued, nil, nil) }
-		if key, tenant, ok := oneGuest(replies, keys); ok {
-			batch.Queue(completeMessageOneGuestSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx), key, tenant).QueryRow(scan)
-		} else {
-			batch.Queue(completeMessageSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).QueryRow(scan)
-		}
-	}
-	for _, w := range writes {
-		batch.Queue(w.SQL, w.Args...)
-	}
-	err := b.pool.SendBatch(ctx, batch).Close()
-	b.in.tidier.changed(1)
-	b.out.tidier.changed(len(replies))
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == divisionByZero {
-		return errLeaseLost
-	}
-	if err != nil {
-		return fmt.Errorf("completing inbox message: %w", err)
-	}
-	if queued > 0 {
-		b.wakeOut.wake()
-	}
-	return nil
-}
 
 // pgQueue is the claim/lease protocol on one item table and its lease table.
 type pgQueue[T any] struct {

@@ -2,10 +2,12 @@ package inbox
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/store"
 )
 
 // TestSentRepliesRecordedTogetherEachFenced: sent records written as one
@@ -114,4 +116,84 @@ func mustToken(t *testing.T, b *pgBackend, seq int64) int64 {
 		t.Fatal(err)
 	}
 	return token
+}
+
+// TestCompletionsCommittedTogetherEachFenced: completions committed as one
+// group keep each message's fence: those whose lease holds are done with
+// their replies queued and their deferred writes run; the one whose lease
+// another worker took over is refused alone (errLeaseLost), queues nothing
+// and runs none of its writes, and its new owner's completion still goes
+// through.
+func TestCompletionsCommittedTogetherEachFenced(t *testing.T) {
+	pool := backlogPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE deferred_probe (id text PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	b := newPGBackend(pool)
+	now := time.Now().UTC()
+	msgs := []chat.Message{memMsg("h", "g1", 1), memMsg("h", "g2", 2), memMsg("h", "g3", 3)}
+	if _, _, err := b.accept(ctx, now, msgs, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := b.in.claim(ctx, now, "w", 3, now.Add(time.Minute))
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	// Another worker took the third conversation over after its lease expired.
+	later := now.Add(time.Second) // the others' leases still hold
+	if _, err := pool.Exec(ctx, `UPDATE inbox_leases SET lease_until = $1 WHERE conversation_key = $2`, now, cs[2].key); err != nil {
+		t.Fatal(err)
+	}
+	over, err := b.in.claim(ctx, later, "other", 1, later.Add(time.Minute))
+	if err != nil || len(over) != 1 || over[0].seq != cs[2].seq {
+		t.Fatalf("take-over claim: %v, %v", over, err)
+	}
+	req := func(c claimed[chat.Message], id string, withReply bool) *completionReq {
+		r := &completionReq{now: now, fence: c.fence(), done: make(chan error, 1),
+			writes: []store.Statement{{SQL: `INSERT INTO deferred_probe (id) VALUES ($1)`, Args: []any{id}}}}
+		if withReply {
+			r.replies = AddressReplies(c.item, []OutboundReply{{Reply: chat.Reply{Kind: chat.ReplyText, Text: id}}})
+			if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r
+	}
+	held, err := b.completeTogether(ctx, []*completionReq{req(cs[0], "g1", true), req(cs[2], "g3-stale", true), req(cs[1], "g2", false)})
+	if err != nil {
+		t.Fatalf("the group's transaction: %v", err)
+	}
+	if len(held) != 2 || !held[cs[0].seq] || !held[cs[1].seq] {
+		t.Errorf("fences held %v, want g1's and g2's", held)
+	}
+
+	// Through the queue: the new owner's completion of g3 goes in the same
+	// group as a second completion of g1's message, refused alone.
+	group := []*completionReq{req(over[0], "g3", true), req(cs[0], "g1-again", true)}
+	b.flushCompletions(group)
+	if err := <-group[0].done; err != nil {
+		t.Errorf("the new owner's completion: %v", err)
+	}
+	if err := <-group[1].done; err != errLeaseLost {
+		t.Errorf("a second completion of a done message: %v, want errLeaseLost", err)
+	}
+
+	var probes, texts []string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM deferred_probe`).Scan(&probes); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(payload->'reply'->>'text' ORDER BY seq), '{}') FROM outbox_replies`).Scan(&texts); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(probes, ",") != "g1,g2,g3" {
+		t.Errorf("deferred writes committed: %v, want g1, g2, g3", probes)
+	}
+	if strings.Join(texts, ",") != "g1,g3" {
+		t.Errorf("replies queued: %v, want g1's and the new owner's g3", texts)
+	}
+	var pending int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM inbox_messages WHERE state = 'pending'`).Scan(&pending); err != nil || pending != 0 {
+		t.Errorf("%d messages pending (%v), want none", pending, err)
+	}
 }
