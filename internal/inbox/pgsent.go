@@ -75,16 +75,19 @@ var completeReplySQL = `WITH ` + fenceCTE("outbox_replies", "outbox_leases") + `
 	UPDATE outbox_replies SET state = 'sent', done_at = $4, provider_id = $5, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
 ), rq AS (` + requeueSQL("outbox_ready", "$4") + `)
-SELECT count(*) FROM upd`
+SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rq WHERE stays)`
 
 // completeReplyAlone records one sent reply in a statement of its own.
 func (b *pgBackend) completeReplyAlone(ctx context.Context, r *sentReq) error {
-	var done int64
+	var done, more int64
 	batch := &pgx.Batch{}
 	batch.Queue(genericPlansSQL)
-	batch.Queue(completeReplySQL, r.fence.seq, r.fence.token, r.fence.key, r.now, r.providerID).QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
+	batch.Queue(completeReplySQL, r.fence.seq, r.fence.token, r.fence.key, r.now, r.providerID).QueryRow(func(row pgx.Row) error { return row.Scan(&done, &more) })
 	if err := b.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("recording sent reply: %w", err)
+	}
+	if more > 0 {
+		b.wakeOut.wakeLocal() // the guest's next reply
 	}
 	if done == 0 {
 		return errLeaseLost
@@ -94,7 +97,8 @@ func (b *pgBackend) completeReplyAlone(ctx context.Context, r *sentReq) error {
 
 // completeRepliesSQL is completeReplySQL for a group: $1 seqs, $2 tokens,
 // $3 conversation keys, $4 times, $5 provider ids, one per reply. It
-// returns the seqs it recorded.
+// returns the seqs it recorded, each with the number of the group's
+// guests who have another reply to send.
 //
 // The fence is each reply's, as in fenceCTE: the reply's row locked while
 // it carries the claim's token, then the lease deleted only if it carries
@@ -128,9 +132,9 @@ var completeRepliesSQL = `WITH req AS (
 	FROM (SELECT q.key, q.seq, q.at, row_number() OVER (ORDER BY q.seq) - 1 AS rank
 		FROM req q WHERE q.seq IN (SELECT seq FROM upd)) n
 	WHERE r.conversation_key = n.key
-	RETURNING 1
+	RETURNING r.due_at < 'infinity' AS stays
 )
-SELECT seq FROM upd`
+SELECT u.seq, (SELECT count(*) FROM rq WHERE stays) FROM upd u`
 
 // completeReplies runs completeRepliesSQL for group and returns the seqs
 // it recorded.
@@ -144,6 +148,7 @@ func (b *pgBackend) completeReplies(ctx context.Context, group []*sentReq) (map[
 		seqs[i], tokens[i], keys[i], times[i], ids[i] = r.fence.seq, r.fence.token, r.fence.key, r.now, r.providerID
 	}
 	recorded := make(map[int64]bool, len(group))
+	var more int64
 	batch := &pgx.Batch{}
 	batch.Queue(genericPlansSQL)
 	batch.Queue(completeRepliesSQL, seqs, tokens, keys, times, ids)
@@ -159,7 +164,7 @@ func (b *pgBackend) completeReplies(ctx context.Context, group []*sentReq) (map[
 		defer rows.Close()
 		for rows.Next() {
 			var seq int64
-			if err := rows.Scan(&seq); err != nil {
+			if err := rows.Scan(&seq, &more); err != nil {
 				return err
 			}
 			recorded[seq] = true
@@ -171,6 +176,9 @@ func (b *pgBackend) completeReplies(ctx context.Context, group []*sentReq) (map[
 	}
 	if err != nil {
 		return nil, fmt.Errorf("recording sent replies: %w", err)
+	}
+	if more > 0 {
+		b.wakeOut.wakeLocal() // those guests' next replies
 	}
 	return recorded, nil
 }

@@ -119,6 +119,7 @@ func backOfLineSQL(ready, tenantExpr string) string {
 // item $1: at the back of its hotel's line, due at dueExpr, when more has
 // been queued behind $1 (tail_seq, read on the row's latest version under
 // its lock, so an accept that committed meanwhile is seen), else out of line.
+// It returns whether the conversation stays in line (stays).
 //
 // A conversation taken out of line keeps its turn, which nothing reads
 // until an accept puts it back in line with a new one, so the back of the
@@ -128,7 +129,7 @@ func requeueSQL(ready, dueExpr string) string {
 		due_at = CASE WHEN r.tail_seq > $1 THEN ` + dueExpr + ` ELSE 'infinity' END,
 		turn = CASE WHEN r.tail_seq > $1 THEN ` + backOfLineSQL(ready, "r.tenant_id") + ` ELSE r.turn END
 	WHERE r.conversation_key = $3 AND EXISTS (SELECT 1 FROM upd)
-	RETURNING 1`
+	RETURNING r.due_at < 'infinity' AS stays`
 }
 
 var enqueueSQL = `WITH out AS (` + insertRepliesSQL("", "$4") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
