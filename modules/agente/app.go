@@ -124,7 +124,7 @@ type App struct {
 	// else to work on it.
 	Workers *bool `json:"workers,omitempty"`
 	// InboxWorkers is how many conversations this process's workers handle
-	// at once (each turn may wait on the PMS). Default 8; at most 1024.
+	// at once (each turn may wait on the PMS). Default 16; at most 1024.
 	InboxWorkers int `json:"inbox_workers,omitempty"`
 	// Senders is how many guests this process's outbox sends replies to at
 	// once; a send mostly waits on the provider (Meta's Graph API), so this
