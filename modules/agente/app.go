@@ -59,7 +59,7 @@ func init() {
 //			tenant_refresh <duration> # full reload of the Postgres tenant cache; default 60s
 //			inbox_lease <duration>   # takeover delay of a crashed process's work; default 30s (min 1s)
 //			workers     on|off       # run the inbox workers and senders here (default on; off needs postgres)
-//			inbox_workers <n>        # conversations handled at once by this process; default 8
+//			inbox_workers <n>        # conversations handled at once by this process; default 16
 //			senders     <n>          # guests sent to at once by this process; default 32
 //			webhook_memory <size>    # webhook bodies held at once on this instance; default 32MiB
 //			webhook_memory_per_client <size> # one client address's share of it; default 4MiB
