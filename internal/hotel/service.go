@@ -67,7 +67,7 @@ type Config struct {
 	InboxLease time.Duration
 	// InboxWorkers is how many conversations this process's inbox workers
 	// handle at once; Senders how many guests its outbox sends to at once.
-	// 0: the inbox's defaults (8 and 32); at most MaxWorkers each.
+	// 0: the inbox's defaults (16 and 32); at most MaxWorkers each.
 	InboxWorkers, Senders int
 	// PMS chooses and tunes the property-management system.
 	PMS PMSConfig

@@ -35,9 +35,10 @@
 //     message over) cannot commit, so a message yields its replies once.
 //     On Postgres the Handler's context carries a store.Deferred: the
 //     writes its stores queue there (the guest's session, the staff's view)
-//     are sent after the completion in one pipelined batch, one implicit
-//     transaction, and the completion fails the batch when the fence does
-//     not hold, so they too happen once, with the replies, or not at all.
+//     are sent after the completion in the same transaction, and only when
+//     the fence holds, so they too happen once, with the replies, or not
+//     at all. Completions that arrive together share that transaction
+//     (see Group commit); each keeps its own fence.
 //     Side effects a Handler performs itself (booking in a PMS) happen at
 //     least once and must be idempotent, e.g. keyed by the message id.
 //   - Sending is at least once: a crash after the provider accepted a reply
@@ -101,9 +102,33 @@
 // messages and statuses (pgaccept.go; the statement names the rows it
 // recorded only when some it was sent were already there).
 //
-// The outbox uses the same scheme keyed by tenant|channel|recipient, so the
-// replies to one guest leave in the order they were queued, while different
-// guests are sent to in parallel (SenderWorkers). A reply waiting for a retry
+// The workers' outcomes are grouped the same way (pgcomplete.go,
+// pgsent.go), one group in flight at a time per process and kind:
+//
+//   - Completions: one explicit transaction per group. It first locks
+//     every completion's fence (the message row if it still carries the
+//     claim's token, then the lease row if it does too; messages by seq,
+//     leases by key, the order of a claim) and reads which hold; under
+//     those locks no other worker can take the leases over. Then, in one
+//     pipelined batch, each completion whose fence held with its deferred
+//     writes, and the commit. A completion whose fence failed is answered
+//     errLeaseLost and none of its writes run; the others commit. One
+//     commit and two round trips per group instead of one of each per
+//     message.
+//   - Sent records: one statement per group, which checks each reply's
+//     fence as fenceCTE does and returns the replies it recorded; the
+//     others are answered errLeaseLost.
+//
+// A lone outcome goes at once, in one round trip of its own (a completion
+// then fails its own batch when its fence fails). If a group fails for
+// any other reason (a deferred write refused, a deadlock), each of its
+// members is committed again alone, so one member's failure is never
+// another's.
+//
+// The outbox uses the leases and the line described above, keyed by
+// tenant|channel|recipient, so the replies to one guest leave in the order
+// they were queued, while different guests are sent to in parallel
+// (SenderWorkers). A reply waiting for a retry
 // holds back later replies to the same guest; a failed one does not.
 //
 // # Held and suppressed replies

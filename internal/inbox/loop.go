@@ -129,6 +129,13 @@ type loop[T any] struct {
 	// holds applies Hold and Suppress (the outbox); elsewhere they are
 	// ordinary errors.
 	holds bool
+	// wakeClaims: after a claim that found less than it asked for, the
+	// loop claims again only when woken (or polled), not each time an item
+	// finishes. Its queue must then wake the loop when an outcome leaves
+	// more of the item's conversation to do; any outcome but done makes
+	// the loop claim again anyway. The outbox's 32 senders otherwise
+	// claimed at nearly every finished reply, one reply per claim.
+	wakeClaims bool
 
 	work     func(ctx context.Context, c claimed[T]) outcome
 	complete func(ctx context.Context, now time.Time, c claimed[T], o outcome) error
@@ -156,7 +163,8 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 	l.claimSpan, l.finishSpan = l.name+".claim", l.name+".finish"
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	finished := make(chan struct{}, l.workers)
+	// finished carries, per item or run of items, whether all ended done.
+	finished := make(chan bool, l.workers)
 	// The items run on `workers` goroutines that live as long as the loop:
 	// a goroutine per item started on a small stack and grew it through the
 	// handler's calls every time. A claim takes at most the free slots, so
@@ -167,7 +175,7 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 	for range l.workers {
 		wg.Go(func() {
 			for c := range jobs {
-				l.process(ctx, c)
+				allDone := l.process(ctx, c)
 				// On a queue whose claims cost nothing (memory), the slot
 				// takes the next item itself: with a backlog the loop is
 				// not woken per item, and the workers do not wait for it
@@ -178,9 +186,9 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 					if err != nil || len(cs) == 0 {
 						break
 					}
-					l.process(ctx, cs[0])
+					allDone = l.process(ctx, cs[0]) && allDone
 				}
-				finished <- struct{}{}
+				finished <- allDone
 			}
 		})
 	}
@@ -188,6 +196,8 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 	defer ticker.Stop()
 	inflight := 0
 	failures := 0
+	// drained: the last claim found less than it asked for (wakeClaims).
+	drained := false
 	var lastPending time.Time
 	for {
 		if ctx.Err() != nil {
@@ -197,8 +207,9 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 		// while items are in flight it waits until half the slots are free
 		// and takes them in one statement; with none in flight it claims at
 		// once, so a lone message is not delayed.
-		if free := l.workers - inflight; free > 0 && (inflight == 0 || free >= (l.workers+1)/2) {
+		if free := l.workers - inflight; free > 0 && (inflight == 0 || free >= (l.workers+1)/2) && !drained {
 			cs, err := l.claim(ctx, free)
+			drained = l.wakeClaims && err == nil && len(cs) < free
 			if ctx.Err() != nil {
 				l.releaseAll(ctx, cs)
 				return
@@ -237,18 +248,22 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-wake:
+			drained = false
 		case <-ticker.C:
-		case <-finished:
+			drained = false
+		case done := <-finished:
 			inflight--
+			drained = drained && done
 		}
 		// Take every completion already signalled, so the next claim asks
 		// for all free slots at once.
-		for drained := false; !drained; {
+		for taken := false; !taken; {
 			select {
-			case <-finished:
+			case done := <-finished:
 				inflight--
+				drained = drained && done
 			default:
-				drained = true
+				taken = true
 			}
 		}
 	}
@@ -284,8 +299,9 @@ func (l *loop[T]) releaseAll(ctx context.Context, cs []claimed[T]) {
 
 // process runs one claimed item: the work under a lease kept alive by a
 // heartbeat, then the outcome recorded under the same fence. Its span starts
-// with the claim and continues the trace stored with the item.
-func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
+// with the claim and continues the trace stored with the item. It reports
+// whether the item ended done.
+func (l *loop[T]) process(ctx context.Context, c claimed[T]) bool {
 	if l.tracer.On() {
 		ctx = tracing.WithParent(ctx, c.traceParent)
 	}
@@ -332,19 +348,20 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) {
 	fctx, fcancel := l.bounded(ctx)
 	defer fcancel()
 	fctx, fspan := l.tracer.Start(fctx, l.finishSpan, trace.SpanKindInternal)
-	err := l.finish(fctx, span, c, out, ctx.Err() != nil || lost.Load())
+	done, err := l.finish(fctx, span, c, out, ctx.Err() != nil || lost.Load())
 	tracing.End(fspan, err)
 	if errors.Is(err, errLeaseLost) {
 		l.record(span, c, resultLeaseLost)
 		l.log.Warn("lease lost before the outcome was recorded; another worker owns it now",
 			"queue", l.name, "seq", c.seq, "attempt", c.attempts)
-		return
+		return false
 	}
 	if err != nil {
 		// The lease will expire and the item will be claimed again.
 		l.log.Warn("recording outcome failed; the item will be retried after its lease expires",
 			"queue", l.name, "seq", c.seq, "error", err)
 	}
+	return done && err == nil
 }
 
 // resultNames name results in spans.
@@ -411,24 +428,24 @@ func (l *loop[T]) heartbeat(ctx context.Context, f leaseFence, lostLease func())
 	}
 }
 
-func (l *loop[T]) finish(ctx context.Context, span trace.Span, c claimed[T], out outcome, interrupted bool) error {
+func (l *loop[T]) finish(ctx context.Context, span trace.Span, c claimed[T], out outcome, interrupted bool) (done bool, err error) {
 	now := l.now()
 	if out.err == nil {
 		err := l.complete(ctx, now, c, out)
 		if err == nil {
 			l.record(span, c, resultDone)
-			return nil
+			return true, nil
 		}
 		var pe permanentError
 		if !errors.As(err, &pe) {
-			return err
+			return false, err
 		}
 		out.err = err // e.g. an invalid reply: no retry can fix it
 	}
 	if interrupted {
 		// Shutdown or lost lease: not the item's fault, so the attempt
 		// does not count (release fails with errLeaseLost when lost).
-		return l.q.release(ctx, c)
+		return false, l.q.release(ctx, c)
 	}
 	msg := out.err.Error()
 	if l.holds {
@@ -437,31 +454,31 @@ func (l *loop[T]) finish(ctx context.Context, span trace.Span, c claimed[T], out
 		switch {
 		case errors.As(out.err, &held):
 			if err := l.q.hold(ctx, c, now, msg); err != nil {
-				return err
+				return false, err
 			}
 			l.record(span, c, resultHeld)
-			return nil
+			return false, nil
 		case errors.As(out.err, &suppressed):
 			if err := l.q.suppress(ctx, c, now, msg); err != nil {
-				return err
+				return false, err
 			}
 			l.record(span, c, resultSuppressed)
-			return nil
+			return false, nil
 		}
 	}
 	retry, after := classify(out.err)
 	if !retry || c.attempts >= l.maxAttempts {
 		if err := l.q.fail(ctx, c, now, msg); err != nil {
-			return err
+			return false, err
 		}
 		l.record(span, c, resultGaveUp)
 		l.log.Warn("giving up", "queue", l.name, "seq", c.seq, "attempts", c.attempts, "error", msg)
-		return nil
+		return false, nil
 	}
 	delay := max(l.backoff.Delay(c.attempts, l.rand()), after)
 	if err := l.q.retry(ctx, c, now, now.Add(delay), msg); err != nil {
-		return err
+		return false, err
 	}
 	l.record(span, c, resultRetry)
-	return nil
+	return false, nil
 }

@@ -150,6 +150,9 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 		maxAttempts: o.SendMaxAttempts,
 		backoff:     o.SendBackoff,
 		holds:       true,
+		// The backends wake the senders when a recorded reply leaves its
+		// guest more to send (completeReply).
+		wakeClaims: true,
 		work: func(ctx context.Context, c claimed[OutboundReply]) outcome {
 			sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
 			defer cancel()

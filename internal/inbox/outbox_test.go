@@ -254,3 +254,36 @@ func TestHandlerRepliesReachTheSender(t *testing.T) {
 		})
 	})
 }
+
+// TestGuestsNextReplyGoesWithoutWaitingForAPoll: the senders claim again
+// after a claim that found little only when woken; recording a guest's
+// reply must wake them for that guest's next one, so a guest's replies
+// follow each other at once, not one per poll (the poll here is an hour).
+func TestGuestsNextReplyGoesWithoutWaitingForAPoll(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		opts := e.options("sender")
+		opts.PollInterval = time.Hour
+		ib := e.instance(t, opts)
+		var mu sync.Mutex
+		var sent []string
+		defer runSender(t, ib, inbox.SenderFunc(func(_ context.Context, r inbox.OutboundReply) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			sent = append(sent, r.Reply.Text)
+			return "id-" + r.Reply.Text, nil
+		}))()
+		if err := ib.Enqueue(ctxT(t), outReply("1", "a1"), outReply("1", "a2"), outReply("1", "a3"), outReply("1", "a4")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the guest's four replies sent", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(sent) == 4
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Join(sent, ",") != "a1,a2,a3,a4" {
+			t.Errorf("sent %v, want a1..a4 in order", sent)
+		}
+	})
+}

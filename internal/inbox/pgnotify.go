@@ -56,6 +56,17 @@ func (n *pgNotifier) subscribe(wake chan<- struct{}) func() {
 	}
 }
 
+// wakeLocal wakes this process's workers only: for work only they can
+// have been waiting for (the next reply of a guest whose reply they just
+// recorded; the others' polls cover it there).
+func (n *pgNotifier) wakeLocal() {
+	n.mu.Lock()
+	for w := range n.local {
+		signal(w)
+	}
+	n.mu.Unlock()
+}
+
 func (n *pgNotifier) wake() {
 	n.mu.Lock()
 	for w := range n.local {

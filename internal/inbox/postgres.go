@@ -3,19 +3,16 @@ package inbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentehotel/agente-caddy/internal/batching"
 	"github.com/agentehotel/agente-caddy/internal/chat"
-	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
 )
 
@@ -31,6 +28,10 @@ type pgBackend struct {
 	in      *pgQueue[chat.Message]
 	out     *pgQueue[OutboundReply]
 	accepts *batching.Queue[*acceptReq]
+	// sent groups the senders' records of sent replies (pgsent.go).
+	sent *batching.Queue[*sentReq]
+	// completions groups the inbox workers' completions (pgcomplete.go).
+	completions *batching.Queue[*completionReq]
 	// wakeIn and wakeOut wake the inbox workers and the senders after a
 	// commit that gave them work.
 	wakeIn, wakeOut *pgNotifier
@@ -45,6 +46,8 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
 	b.accepts = b.newAcceptQueue()
+	b.sent = b.newSentQueue()
+	b.completions = b.newCompletionQueue()
 	return b
 }
 
@@ -116,6 +119,7 @@ func backOfLineSQL(ready, tenantExpr string) string {
 // item $1: at the back of its hotel's line, due at dueExpr, when more has
 // been queued behind $1 (tail_seq, read on the row's latest version under
 // its lock, so an accept that committed meanwhile is seen), else out of line.
+// It returns whether the conversation stays in line (stays).
 //
 // A conversation taken out of line keeps its turn, which nothing reads
 // until an accept puts it back in line with a new one, so the back of the
@@ -125,7 +129,7 @@ func requeueSQL(ready, dueExpr string) string {
 		due_at = CASE WHEN r.tail_seq > $1 THEN ` + dueExpr + ` ELSE 'infinity' END,
 		turn = CASE WHEN r.tail_seq > $1 THEN ` + backOfLineSQL(ready, "r.tenant_id") + ` ELSE r.turn END
 	WHERE r.conversation_key = $3 AND EXISTS (SELECT 1 FROM upd)
-	RETURNING 1`
+	RETURNING r.due_at < 'infinity' AS stays`
 }
 
 var enqueueSQL = `WITH out AS (` + insertRepliesSQL("", "$4") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
@@ -232,69 +236,6 @@ const divisionByZero = "22012"
 // (BENCHMARKS.md). Per transaction, because the pool is shared with
 // queries a generic plan would hurt (the admin API's optional filters).
 const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
-
-// completeMessage runs as one pipelined batch: the completion, then the
-// handler's deferred writes, with a single Sync, so Postgres runs them as
-// one implicit transaction (one round trip, one commit); the completion
-// fails the whole batch when the lease was lost.
-func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply, writes []store.Statement) error {
-	var queued int64
-	batch := &pgx.Batch{}
-	batch.Queue(genericPlansSQL)
-	if len(replies) == 0 {
-		batch.Queue(completeMessageNoRepliesSQL, c.seq, c.token, c.key, now)
-	} else {
-		js, keys, err := encodeReplies(replies)
-		if err != nil {
-			return Permanent(err)
-		}
-		scan := func(r pgx.Row) error { return r.Scan(nil, &queued, nil, nil) }
-		if key, tenant, ok := oneGuest(replies, keys); ok {
-			batch.Queue(completeMessageOneGuestSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx), key, tenant).QueryRow(scan)
-		} else {
-			batch.Queue(completeMessageSQL, c.seq, c.token, c.key, now, js, keys, tracing.Parent(ctx)).QueryRow(scan)
-		}
-	}
-	for _, w := range writes {
-		batch.Queue(w.SQL, w.Args...)
-	}
-	err := b.pool.SendBatch(ctx, batch).Close()
-	b.in.tidier.changed(1)
-	b.out.tidier.changed(len(replies))
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == divisionByZero {
-		return errLeaseLost
-	}
-	if err != nil {
-		return fmt.Errorf("completing inbox message: %w", err)
-	}
-	if queued > 0 {
-		b.wakeOut.wake()
-	}
-	return nil
-}
-
-var completeReplySQL = `WITH ` + fenceCTE("outbox_replies", "outbox_leases") + `, upd AS (
-	UPDATE outbox_replies SET state = 'sent', done_at = $4, provider_id = $5, last_error = NULL
-	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), rq AS (` + requeueSQL("outbox_ready", "$4") + `)
-SELECT count(*) FROM upd`
-
-func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error {
-	var done int64
-	batch := &pgx.Batch{}
-	batch.Queue(genericPlansSQL)
-	batch.Queue(completeReplySQL, c.seq, c.token, c.key, now, providerID).QueryRow(func(r pgx.Row) error { return r.Scan(&done) })
-	err := b.pool.SendBatch(ctx, batch).Close()
-	b.out.tidier.changed(1)
-	if err != nil {
-		return fmt.Errorf("recording sent reply: %w", err)
-	}
-	if done == 0 {
-		return errLeaseLost
-	}
-	return nil
-}
 
 // pgQueue is the claim/lease protocol on one item table and its lease table.
 type pgQueue[T any] struct {

@@ -11,11 +11,12 @@ import (
 // its outcome rather than one by one: an inbox message's handling on
 // Postgres carries one, the stores its handler calls (the guest's session,
 // the staff's view of the conversation) queue their writes in it, and the
-// inbox sends them in the same round trip and transaction that marks the
-// message done and queues its replies. So a message costs one commit
-// instead of one per write, and the session, the staff's view and the
-// replies change together or not at all (a worker that lost its lease
-// writes none of them).
+// inbox sends them right after the statement that marks the message done
+// and queues its replies, in its transaction (which the completions of
+// other messages finishing at the same time may share, each under its own
+// fence). So a message costs at most one commit instead of one per write,
+// and the session, the staff's view and the replies change together or
+// not at all (a worker that lost its lease writes none of them).
 type Deferred struct {
 	mu    sync.Mutex
 	stmts []Statement

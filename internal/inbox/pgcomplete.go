@@ -1,0 +1,228 @@
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentehotel/agente-caddy/internal/batching"
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/store"
+	"github.com/agentehotel/agente-caddy/internal/tracing"
+)
+
+// Completions committed together: the inbox workers' completions that
+// arrive while one group is being written share the next transaction (one
+// commit, two round trips whatever the group's size), as the accepts do.
+//
+// A completion's fence must not make another's fail: a completion whose
+// lease was lost fails its whole transaction (completeMessageSQL divides by
+// zero), so the group checks the fences first. In one explicit
+// transaction it locks, for every completion, the message row if it still
+// carries the claim's token and the lease row if it does too (messages in
+// seq order, then leases in key order: the order of a claim, items then
+// leases), and reads which fences hold; while those locks are held no
+// other worker can take those leases over. Then it sends the completions
+// whose fence held, each followed by its handler's deferred writes, and
+// the commit, in one pipelined batch. A completion whose fence did not hold
+// gets errLeaseLost and none of its writes run. Should the group fail for
+// any other reason, each completion is committed again on its own
+// (completeAlone), so one bad completion cannot fail the others.
+
+// maxCompletionGroup bounds one group of completions.
+const maxCompletionGroup = 32
+
+type completionReq struct {
+	now   time.Time
+	fence leaseFence
+	// replies, encoded (repliesJSON, replyKeys), and the trace context
+	// stored with them.
+	replies     []OutboundReply
+	repliesJSON []byte
+	replyKeys   []string
+	traceParent string
+	writes      []store.Statement
+	done        chan error
+}
+
+func (b *pgBackend) newCompletionQueue() *batching.Queue[*completionReq] {
+	return batching.New(batching.UpTo[*completionReq](maxCompletionGroup), b.flushCompletions)
+}
+
+// completeMessage marks c done, queues its replies and runs the handler's
+// deferred writes in one transaction, conditional on c's fence, committed
+// with the group of completions that is next.
+func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claimed[chat.Message], replies []OutboundReply, writes []store.Statement) error {
+	r := &completionReq{now: now, fence: c.fence(), replies: replies, traceParent: tracing.Parent(ctx), writes: writes, done: make(chan error, 1)}
+	if len(replies) > 0 {
+		var err error
+		if r.repliesJSON, r.replyKeys, err = encodeReplies(replies); err != nil {
+			return Permanent(err)
+		}
+	}
+	b.completions.Add(r)
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// It may still commit; if not, the lease expires and the message
+		// is handled again.
+		return ctx.Err()
+	}
+}
+
+// flushCompletions commits one group and answers each of its callers.
+func (b *pgBackend) flushCompletions(group []*completionReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupFlushTimeout)
+	defer cancel()
+	if len(group) == 1 {
+		group[0].done <- b.completeAlone(ctx, group[0])
+		return
+	}
+	held, err := b.completeTogether(ctx, group)
+	for _, r := range group {
+		switch {
+		case err != nil:
+			r.done <- b.completeAlone(ctx, r)
+		case held[r.fence.seq]:
+			r.done <- nil
+		default:
+			r.done <- errLeaseLost
+		}
+	}
+}
+
+// queueCompletion queues r's completion in batch, then its deferred
+// writes; queued receives the number of replies it queued.
+func queueCompletion(batch *pgx.Batch, r *completionReq, queued *int64) {
+	c := r.fence
+	if len(r.replies) == 0 {
+		batch.Queue(completeMessageNoRepliesSQL, c.seq, c.token, c.key, r.now)
+	} else {
+		scan := func(row pgx.Row) error { return row.Scan(nil, queued, nil, nil) }
+		if key, tenant, ok := oneGuest(r.replies, r.replyKeys); ok {
+			batch.Queue(completeMessageOneGuestSQL, c.seq, c.token, c.key, r.now, r.repliesJSON, r.replyKeys, r.traceParent, key, tenant).QueryRow(scan)
+		} else {
+			batch.Queue(completeMessageSQL, c.seq, c.token, c.key, r.now, r.repliesJSON, r.replyKeys, r.traceParent).QueryRow(scan)
+		}
+	}
+	for _, w := range r.writes {
+		batch.Queue(w.SQL, w.Args...)
+	}
+}
+
+// completeAlone runs one completion as one pipelined batch: the
+// completion, then the handler's deferred writes, with a single Sync, so
+// Postgres runs them as one implicit transaction (one round trip, one
+// commit); the completion fails the whole batch when the lease was lost.
+func (b *pgBackend) completeAlone(ctx context.Context, r *completionReq) error {
+	var queued int64
+	batch := &pgx.Batch{}
+	batch.Queue(genericPlansSQL)
+	queueCompletion(batch, r, &queued)
+	err := b.pool.SendBatch(ctx, batch).Close()
+	b.in.tidier.changed(1)
+	b.out.tidier.changed(len(r.replies))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == divisionByZero {
+		return errLeaseLost
+	}
+	if err != nil {
+		return fmt.Errorf("completing inbox message: %w", err)
+	}
+	if queued > 0 {
+		b.wakeOut.wake()
+	}
+	return nil
+}
+
+// lockFencesSQL locks the fences of a group of completions ($1 seqs, $2
+// tokens, $3 conversation keys) and returns the seqs whose fence holds:
+// the message row still pending with the claim's token and the lease row
+// with it too. Every message row is locked (the array is built) before
+// the first lease row.
+var lockFencesSQL = `WITH req AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS q(seq, token, key)
+), msg AS (
+	SELECT t.seq FROM inbox_messages t JOIN req q ON q.seq = t.seq
+	WHERE t.lease_token = q.token AND t.state = 'pending'
+	ORDER BY t.seq
+	FOR UPDATE OF t
+)
+SELECT q.seq FROM inbox_leases l JOIN req q ON l.conversation_key = q.key AND l.token = q.token
+WHERE q.seq = ANY (ARRAY(SELECT seq FROM msg))
+ORDER BY l.conversation_key
+FOR UPDATE OF l`
+
+// completeTogether commits group's completions whose fence holds in one
+// transaction and returns their seqs.
+func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq) (map[int64]bool, error) {
+	// In conversation-key order, the order in which accepts take the
+	// line's rows, so the group's writes and an accept's do not wait on
+	// each other crosswise.
+	group = slices.Clone(group)
+	slices.SortFunc(group, func(x, y *completionReq) int { return strings.Compare(x.fence.key, y.fence.key) })
+	seqs := make([]int64, len(group))
+	tokens := make([]int64, len(group))
+	keys := make([]string, len(group))
+	for i, r := range group {
+		seqs[i], tokens[i], keys[i] = r.fence.seq, r.fence.token, r.fence.key
+	}
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("completing inbox messages: %w", err)
+	}
+	// A connection left inside the transaction by a failure is closed,
+	// not pooled (pgxpool checks its transaction status on release).
+	defer conn.Release()
+	rollback := func() { _, _ = conn.Exec(ctx, "ROLLBACK") }
+
+	held := make(map[int64]bool, len(group))
+	lock := &pgx.Batch{}
+	lock.Queue("BEGIN")
+	lock.Queue(genericPlansSQL)
+	lock.Queue(lockFencesSQL, seqs, tokens, keys).Query(func(rows pgx.Rows) error {
+		var seq int64
+		_, err := pgx.ForEachRow(rows, []any{&seq}, func() error {
+			held[seq] = true
+			return nil
+		})
+		return err
+	})
+	if err := conn.SendBatch(ctx, lock).Close(); err != nil {
+		rollback()
+		return nil, fmt.Errorf("locking completions' fences: %w", err)
+	}
+	if len(held) == 0 {
+		rollback()
+		return held, nil
+	}
+
+	queued := make([]int64, len(group))
+	commit := &pgx.Batch{}
+	replies := 0
+	for i, r := range group {
+		if held[r.fence.seq] {
+			queueCompletion(commit, r, &queued[i])
+			replies += len(r.replies)
+		}
+	}
+	commit.Queue("COMMIT")
+	err = conn.SendBatch(ctx, commit).Close()
+	b.in.tidier.changed(len(held))
+	b.out.tidier.changed(replies)
+	if err != nil {
+		rollback()
+		return nil, fmt.Errorf("completing inbox messages: %w", err)
+	}
+	if slices.ContainsFunc(queued, func(n int64) bool { return n > 0 }) {
+		b.wakeOut.wake()
+	}
+	return held, nil
+}

@@ -1,0 +1,184 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agentehotel/agente-caddy/internal/batching"
+)
+
+// Sent replies recorded together: the senders' "sent" records that arrive
+// while one is being written share the next statement (one transaction,
+// one commit, one round trip), the inbox's group commit applied to the
+// outbox's outcomes. Each reply keeps its own fence: the statement checks
+// every reply's token, records those whose lease still holds and reports
+// which; a reply whose lease was lost gets errLeaseLost alone and takes
+// nothing of the others with it. Should the statement fail as a whole,
+// each reply is recorded again on its own (completeReplySQL), so one bad
+// reply cannot cost the others their record.
+
+// maxSentGroup bounds one group of sent records.
+const maxSentGroup = 64
+
+type sentReq struct {
+	now        time.Time
+	fence      leaseFence
+	providerID string
+	done       chan error
+}
+
+func (b *pgBackend) newSentQueue() *batching.Queue[*sentReq] {
+	return batching.New(batching.UpTo[*sentReq](maxSentGroup), b.flushSent)
+}
+
+// completeReply records a sent reply, fenced by its claim's token, in the
+// next group.
+func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error {
+	r := &sentReq{now: now, fence: c.fence(), providerID: providerID, done: make(chan error, 1)}
+	b.sent.Add(r)
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// The record may still commit; if it does not, the lease
+		// expires and the reply is sent again (sending is at least once).
+		return ctx.Err()
+	}
+}
+
+// flushSent records one group and answers each of its callers.
+func (b *pgBackend) flushSent(group []*sentReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupFlushTimeout)
+	defer cancel()
+	b.out.tidier.changed(len(group))
+	if len(group) == 1 {
+		group[0].done <- b.completeReplyAlone(ctx, group[0])
+		return
+	}
+	recorded, err := b.completeReplies(ctx, group)
+	for _, r := range group {
+		switch {
+		case err != nil:
+			r.done <- b.completeReplyAlone(ctx, r)
+		case recorded[r.fence.seq]:
+			r.done <- nil
+		default:
+			r.done <- errLeaseLost
+		}
+	}
+}
+
+var completeReplySQL = `WITH ` + fenceCTE("outbox_replies", "outbox_leases") + `, upd AS (
+	UPDATE outbox_replies SET state = 'sent', done_at = $4, provider_id = $5, last_error = NULL
+	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
+), rq AS (` + requeueSQL("outbox_ready", "$4") + `)
+SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM rq WHERE stays)`
+
+// completeReplyAlone records one sent reply in a statement of its own.
+func (b *pgBackend) completeReplyAlone(ctx context.Context, r *sentReq) error {
+	var done, more int64
+	batch := &pgx.Batch{}
+	batch.Queue(genericPlansSQL)
+	batch.Queue(completeReplySQL, r.fence.seq, r.fence.token, r.fence.key, r.now, r.providerID).QueryRow(func(row pgx.Row) error { return row.Scan(&done, &more) })
+	if err := b.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("recording sent reply: %w", err)
+	}
+	if more > 0 {
+		b.wakeOut.wakeLocal() // the guest's next reply
+	}
+	if done == 0 {
+		return errLeaseLost
+	}
+	return nil
+}
+
+// completeRepliesSQL is completeReplySQL for a group: $1 seqs, $2 tokens,
+// $3 conversation keys, $4 times, $5 provider ids, one per reply. It
+// returns the seqs it recorded, each with the number of the group's
+// guests who have another reply to send.
+//
+// The fence is each reply's, as in fenceCTE: the reply's row locked while
+// it carries the claim's token, then the lease deleted only if it carries
+// it too, then the row updated only if that delete happened. The rows are
+// locked in seq order, all of them (the array is built before the first
+// lease is touched), so the statement takes its locks in the order a claim
+// does (items, then leases) and two groups take theirs in the same order.
+//
+// A conversation that stays in line goes to the back of its hotel's line;
+// the group's replies were recorded together, so each gets its rank in the
+// group on top of the back of the line all of them read.
+var completeRepliesSQL = `WITH req AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS q(seq, token, key, at, provider_id)
+), msg AS (
+	SELECT t.seq FROM outbox_replies t JOIN req q ON q.seq = t.seq
+	WHERE t.lease_token = q.token AND t.state = 'pending'
+	ORDER BY t.seq
+	FOR UPDATE OF t
+), lease AS (
+	DELETE FROM outbox_leases l USING req q
+	WHERE l.conversation_key = q.key AND l.token = q.token AND q.seq = ANY (ARRAY(SELECT seq FROM msg))
+	RETURNING q.seq
+), upd AS (
+	UPDATE outbox_replies t SET state = 'sent', done_at = q.at, provider_id = q.provider_id, last_error = NULL
+	FROM req q WHERE t.seq = q.seq AND q.seq IN (SELECT seq FROM lease)
+	RETURNING t.seq
+), rq AS (
+	UPDATE outbox_ready r SET
+		due_at = CASE WHEN r.tail_seq > n.seq THEN n.at ELSE 'infinity' END,
+		turn = CASE WHEN r.tail_seq > n.seq THEN ` + backOfLineSQL("outbox_ready", "r.tenant_id") + ` + n.rank ELSE r.turn END
+	FROM (SELECT q.key, q.seq, q.at, row_number() OVER (ORDER BY q.seq) - 1 AS rank
+		FROM req q WHERE q.seq IN (SELECT seq FROM upd)) n
+	WHERE r.conversation_key = n.key
+	RETURNING r.due_at < 'infinity' AS stays
+)
+SELECT u.seq, (SELECT count(*) FROM rq WHERE stays) FROM upd u`
+
+// completeReplies runs completeRepliesSQL for group and returns the seqs
+// it recorded.
+func (b *pgBackend) completeReplies(ctx context.Context, group []*sentReq) (map[int64]bool, error) {
+	seqs := make([]int64, len(group))
+	tokens := make([]int64, len(group))
+	keys := make([]string, len(group))
+	times := make([]time.Time, len(group))
+	ids := make([]string, len(group))
+	for i, r := range group {
+		seqs[i], tokens[i], keys[i], times[i], ids[i] = r.fence.seq, r.fence.token, r.fence.key, r.now, r.providerID
+	}
+	recorded := make(map[int64]bool, len(group))
+	var more int64
+	batch := &pgx.Batch{}
+	batch.Queue(genericPlansSQL)
+	batch.Queue(completeRepliesSQL, seqs, tokens, keys, times, ids)
+	br := b.pool.SendBatch(ctx, batch)
+	err := func() error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq, &more); err != nil {
+				return err
+			}
+			recorded[seq] = true
+		}
+		return rows.Err()
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("recording sent replies: %w", err)
+	}
+	if more > 0 {
+		b.wakeOut.wakeLocal() // those guests' next replies
+	}
+	return recorded, nil
+}
