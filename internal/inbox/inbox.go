@@ -21,6 +21,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // ErrInvalid is wrapped by errors for input that can never be accepted
@@ -463,8 +464,8 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 
 // runLoop runs a loop with its wake-up listener and its storage's upkeep
 // (tidy), and returns when all have stopped.
-func (ib *Inbox) runLoop(ctx context.Context, q queueKind, run func(ctx context.Context, wake <-chan struct{})) {
-	wake := make(chan struct{}, 1)
+func (ib *Inbox) runLoop(ctx context.Context, q queueKind, run func(ctx context.Context, wake wakeup.Signal)) {
+	wake := wakeup.New()
 	lctx, stop := context.WithCancel(ctx)
 	var helpers sync.WaitGroup
 	helpers.Go(func() { ib.b.listen(lctx, q, wake, ib.opts.Logger) })

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // claimed is one leased item: the lease belongs to its conversation and is
@@ -154,7 +155,7 @@ type loop[T any] struct {
 	claimSpan, finishSpan string
 }
 
-func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
+func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 	// The loop's goroutines and those it starts carry these labels in CPU
 	// profiles, so a process running the edge and the workers together
 	// can be split into the two (pprof's -tagfocus role=worker).
@@ -247,7 +248,7 @@ func (l *loop[T]) run(ctx context.Context, wake <-chan struct{}) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-wake:
+		case <-wake.C():
 			drained = false
 		case <-ticker.C:
 			drained = false

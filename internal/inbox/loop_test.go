@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/telemetry"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -98,7 +99,7 @@ func TestHeartbeatRenewsAndCancelsOnLostLease(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan struct{})
-	go func() { l.run(ctx, make(chan struct{})); close(done) }()
+	go func() { l.run(ctx, wakeup.New()); close(done) }()
 	select {
 	case <-q.released:
 	case <-time.After(10 * time.Second):

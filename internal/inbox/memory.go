@@ -11,6 +11,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // backend is the storage behind an Inbox: Postgres or memory. accept,
@@ -38,7 +39,7 @@ type backend interface {
 	// pending and due at now, oldest first.
 	releaseHeld(ctx context.Context, now time.Time, channel chat.Channel, limit int) (int, error)
 	// listen signals wake (non-blocking) whenever work may be due, until ctx ends.
-	listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger)
+	listen(ctx context.Context, q queueKind, wake wakeup.Signal, log *slog.Logger)
 	// tidy does the upkeep q's storage needs while the queue is busy, until
 	// ctx ends (memory: none).
 	tidy(ctx context.Context, q queueKind, log *slog.Logger)
@@ -51,13 +52,6 @@ type backend interface {
 	eraseConversation(ctx context.Context, g guestRef) (GuestErasure, error)
 }
 
-func signal(wake chan<- struct{}) {
-	select {
-	case wake <- struct{}{}:
-	default:
-	}
-}
-
 // memBackend keeps everything under one mutex, which is what makes
 // "message done + replies queued" atomic in memory.
 type memBackend struct {
@@ -68,7 +62,7 @@ type memBackend struct {
 	dedup    memDedup
 	statusIx map[memStatusKey]struct{}
 	statusBy map[memMsgKey][]memStatus // by the business message they are about
-	subs     map[queueKind]map[chan<- struct{}]struct{}
+	subs     map[queueKind]map[wakeup.Signal]struct{}
 }
 
 type memMsgKey struct {
@@ -178,7 +172,7 @@ func newMemBackend(o Options) *memBackend {
 		dedup:    memDedup{keep: o.MemoryKeepDedup, seen: make(map[memMsgKey]uint64)},
 		statusIx: make(map[memStatusKey]struct{}),
 		statusBy: make(map[memMsgKey][]memStatus),
-		subs:     map[queueKind]map[chan<- struct{}]struct{}{queueInbox: {}, queueOutbox: {}},
+		subs:     map[queueKind]map[wakeup.Signal]struct{}{queueInbox: {}, queueOutbox: {}},
 	}
 	r := memRetention{keepFinished: o.MemoryKeepFinished}
 	b.in = newMemQueue[chat.Message](b, StateDead, r)
@@ -192,13 +186,13 @@ func (b *memBackend) outbox() queue[OutboundReply] { return b.out }
 // notify wakes the listeners of q; the caller holds b.mu.
 func (b *memBackend) notify(q queueKind) {
 	for w := range b.subs[q] {
-		signal(w)
+		w.Wake()
 	}
 }
 
 func (b *memBackend) tidy(context.Context, queueKind, *slog.Logger) {}
 
-func (b *memBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{}, _ *slog.Logger) {
+func (b *memBackend) listen(ctx context.Context, q queueKind, wake wakeup.Signal, _ *slog.Logger) {
 	b.mu.Lock()
 	b.subs[q][wake] = struct{}{}
 	b.mu.Unlock()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // pgNotifier wakes the workers after a commit that gave them work: at once
@@ -30,7 +32,7 @@ type pgNotifier struct {
 	channel string
 
 	mu       sync.Mutex
-	local    map[chan<- struct{}]struct{}
+	local    map[wakeup.Signal]struct{}
 	inflight bool
 	again    bool
 }
@@ -40,12 +42,12 @@ type pgNotifier struct {
 const notifyGap = 20 * time.Millisecond
 
 func newPGNotifier(pool *pgxpool.Pool, channel string) *pgNotifier {
-	return &pgNotifier{pool: pool, channel: channel, local: map[chan<- struct{}]struct{}{}}
+	return &pgNotifier{pool: pool, channel: channel, local: map[wakeup.Signal]struct{}{}}
 }
 
 // subscribe makes wake receive this process's wakes; the returned function
 // ends that.
-func (n *pgNotifier) subscribe(wake chan<- struct{}) func() {
+func (n *pgNotifier) subscribe(wake wakeup.Signal) func() {
 	n.mu.Lock()
 	n.local[wake] = struct{}{}
 	n.mu.Unlock()
@@ -62,7 +64,7 @@ func (n *pgNotifier) subscribe(wake chan<- struct{}) func() {
 func (n *pgNotifier) wakeLocal() {
 	n.mu.Lock()
 	for w := range n.local {
-		signal(w)
+		w.Wake()
 	}
 	n.mu.Unlock()
 }
@@ -70,7 +72,7 @@ func (n *pgNotifier) wakeLocal() {
 func (n *pgNotifier) wake() {
 	n.mu.Lock()
 	for w := range n.local {
-		signal(w)
+		w.Wake()
 	}
 	if n.inflight {
 		n.again = true

@@ -14,6 +14,7 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/batching"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/tracing"
+	"github.com/agentehotel/agente-caddy/internal/wakeup"
 )
 
 // NOTIFY channels: Accept wakes the inbox workers, a completion that queued
@@ -467,7 +468,7 @@ func (b *pgBackend) tidy(ctx context.Context, q queueKind, log *slog.Logger) {
 	b.in.tidier.run(ctx, log)
 }
 
-func (b *pgBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{}, log *slog.Logger) {
+func (b *pgBackend) listen(ctx context.Context, q queueKind, wake wakeup.Signal, log *slog.Logger) {
 	channel, local := notifyInbox, b.wakeIn
 	if q == queueOutbox {
 		channel, local = notifyOutbox, b.wakeOut
@@ -489,7 +490,7 @@ func (b *pgBackend) listen(ctx context.Context, q queueKind, wake chan<- struct{
 	}
 }
 
-func (b *pgBackend) listenOnce(ctx context.Context, channel string, wake chan<- struct{}) error {
+func (b *pgBackend) listenOnce(ctx context.Context, channel string, wake wakeup.Signal) error {
 	conn, err := pgx.ConnectConfig(ctx, b.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
@@ -498,12 +499,12 @@ func (b *pgBackend) listenOnce(ctx context.Context, channel string, wake chan<- 
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return err
 	}
-	signal(wake) // anything accepted while we were not listening
+	wake.Wake() // anything accepted while we were not listening
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err
 		}
-		signal(wake)
+		wake.Wake()
 	}
 }
 
