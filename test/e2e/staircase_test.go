@@ -52,6 +52,9 @@ import (
 // `respond`), no Postgres stage and no workers' table: for trying the
 // memory mode's settings quickly.
 //
+// STAIRCASE_WORKERS=2,1 drains with the worker process counts in that
+// order (default 1,2).
+//
 // STAIRCASE_WORKER_ENV=K=V[,K=V...] adds to the worker processes'
 // environment (INBOX_WORKERS=16), to measure their settings;
 // STAIRCASE_ENV=K=V[,K=V...] adds to every stage's instance (not to plain
@@ -255,10 +258,24 @@ func BenchmarkStaircase(b *testing.B) {
 	edge, edgeGraph := edgeStack.in, edgeStack.graph
 	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s | commits per message | worker CPU per message | Postgres CPU per message |\n|---|---|---|---|---|---|---|\n")
 	done := 0
-	for workers := 1; workers <= 2; workers++ {
-		if workers == 2 {
-			// A fresh backlog for the two.
-			reqs := loadgen.Bodies(per*rounds, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("stair-w2-%d", time.Now().UnixNano()), "hola")
+	// STAIRCASE_WORKERS lists the worker process counts in the order they
+	// drain (default "1,2"); "2,1" tells what the order does, since each
+	// later drain finds the tables the earlier ones left.
+	counts := []int{1, 2}
+	if v := os.Getenv("STAIRCASE_WORKERS"); v != "" {
+		counts = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("STAIRCASE_WORKERS=%q: want counts such as 1,2", v)
+			}
+			counts = append(counts, n)
+		}
+	}
+	for i, workers := range counts {
+		if i > 0 {
+			// A fresh backlog for each later drain.
+			reqs := loadgen.Bodies(per*rounds, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("stair-w%d-%d", i, time.Now().UnixNano()), "hola")
 			var t totals
 			run(edge.URL("/webhooks/whatsapp"), reqs, &t)
 		}
