@@ -150,10 +150,13 @@
 // # Wake-up
 //
 // After an accept group that gave work commits, agente_inbox is NOTIFYed
-// (and agente_outbox after a completion that queued replies) in a
-// transaction of its own, at most once per channel and process every
+// in a transaction of its own, at most once per channel and process every
 // 20 ms, coalescing the wakes in between (pgnotify.go: a NOTIFY inside
-// each accept made their commits take turns). Each Run/RunSender LISTENs
+// each accept made their commits take turns). Replies a completion queued
+// wake the senders of the process that completed it, or, when it runs
+// none, every process's through agente_outbox the same way: other
+// processes' senders woken for them only raced this one's, and take them
+// at their next claim or poll when this one's are busy. Each Run/RunSender LISTENs
 // on a dedicated connection outside the pool, so an accepted message is
 // claimed within milliseconds. Polling every PollInterval covers lost
 // notifications, retries coming due and expired leases.

@@ -137,7 +137,7 @@ func (b *pgBackend) completeAlone(ctx context.Context, r *completionReq) error {
 		return fmt.Errorf("completing inbox message: %w", err)
 	}
 	if queued > 0 {
-		b.wakeOut.wake()
+		b.wakeOut.wakeOwn()
 	}
 	return nil
 }
@@ -222,7 +222,7 @@ func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq
 		return nil, fmt.Errorf("completing inbox messages: %w", err)
 	}
 	if slices.ContainsFunc(queued, func(n int64) bool { return n > 0 }) {
-		b.wakeOut.wake()
+		b.wakeOut.wakeOwn()
 	}
 	return held, nil
 }

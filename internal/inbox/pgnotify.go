@@ -69,6 +69,24 @@ func (n *pgNotifier) wakeLocal() {
 	n.mu.Unlock()
 }
 
+// wakeOwn wakes this process's workers when it has some, else the other
+// processes' with a NOTIFY: for work this process made and can do itself
+// (the replies its own completions queued). Woken too, the other
+// processes' senders raced this one's for those replies: claims that met
+// each other's locked rows, and a drain with two worker processes slower
+// than with one. When this process's senders are all busy, the others
+// still take its replies at their next claim or poll.
+func (n *pgNotifier) wakeOwn() {
+	n.mu.Lock()
+	own := len(n.local) > 0
+	n.mu.Unlock()
+	if own {
+		n.wakeLocal()
+		return
+	}
+	n.wake()
+}
+
 func (n *pgNotifier) wake() {
 	n.mu.Lock()
 	for w := range n.local {
