@@ -1,13 +1,10 @@
 package inbox_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -17,7 +14,6 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/inbox"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/test/testservices"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -147,7 +143,7 @@ func BenchmarkAcceptParallel(b *testing.B) {
 	var next atomic.Int64
 	b.SetParallelism(8) // 16 callers on 2 CPUs
 	b.ReportAllocs()
-	pg0, cpu0, commits0 := serverCPU(b, pool), processCPU(), serverCommits(b, pool)
+	pg0, cpu0, commits0 := testservices.PostgresCPU(b, pool), processCPU(), serverCommits(b, pool)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -165,9 +161,9 @@ func BenchmarkAcceptParallel(b *testing.B) {
 	// CPU time per message, ours and the server's: on a shared machine the
 	// figures to compare, where the rate moves with other people's work.
 	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-	if pg0 != nil {
+	if len(pg0) > 0 {
 		var d time.Duration
-		for pid, t := range serverCPU(b, pool) {
+		for pid, t := range testservices.PostgresCPU(b, pool) {
 			d += t - pg0[pid]
 		}
 		b.ReportMetric(float64(d.Nanoseconds())/float64(b.N), "pg-cpu-ns/op")
@@ -185,38 +181,6 @@ func serverCommits(b *testing.B, pool *pgxpool.Pool) int64 {
 		b.Fatal(err)
 	}
 	return n
-}
-
-// serverCPU is the CPU time (user and system, from /proc) each server
-// process of the pool's database has used so far, by process id; nil where
-// /proc does not show them (a server in another container or machine).
-// Clock ticks are 10 ms, so it needs a run of thousands of operations.
-func serverCPU(b *testing.B, pool *pgxpool.Pool) map[int]time.Duration {
-	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := map[int]time.Duration{}
-	for _, pid := range pids {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return nil
-		}
-		// After the command (which may hold spaces), utime and stime are
-		// the 12th and 13th fields, in clock ticks of 10 ms.
-		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-		if len(f) < 13 {
-			return nil
-		}
-		ut, _ := strconv.Atoi(f[11])
-		st, _ := strconv.Atoi(f[12])
-		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond
-	}
-	return out
 }
 
 // BenchmarkMemoryLoop is the memory inbox's workers taking b.N accepted

@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/loadgen"
+	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
 // BenchmarkInstanceCPU measures what the staircase's rates only hint at on
@@ -126,7 +127,7 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	for r := range rounds {
 		var pg0 map[int]time.Duration
 		if stack != nil {
-			pg0 = backendCPU(b, stack)
+			pg0 = testservices.PostgresCPU(b, stack.db)
 		}
 		ab0, ac0 := allocs()
 		u0, s0 := processCPU(pid)
@@ -137,7 +138,7 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		pgCPU := "—"
 		if stack != nil {
 			var d time.Duration
-			for pid, t := range backendCPU(b, stack) {
+			for pid, t := range testservices.PostgresCPU(b, stack.db) {
 				d += t - pg0[pid]
 			}
 			pgCPU = fmt.Sprintf("%.2f", d.Seconds()*10_000/float64(n))

@@ -281,7 +281,7 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		backlog := per * rounds
 		before := commits(b, edgeStack)
-		pgBefore := backendCPU(b, edgeStack)
+		pgBefore := testservices.PostgresCPU(b, edgeStack.db)
 		start := time.Now()
 		for range workers {
 			startWorker(b, edge)
@@ -291,7 +291,7 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		d := time.Since(start)
 		done += backlog
-		pgAfter := backendCPU(b, edgeStack)
+		pgAfter := testservices.PostgresCPU(b, edgeStack.db)
 		workerCPU := stopWorkers(b)
 		after := commits(b, edgeStack)
 		var pgCPU time.Duration
@@ -382,39 +382,6 @@ func stopWorkers(b *testing.B) time.Duration {
 
 func perMessage(d time.Duration, n int) float64 {
 	return float64(d) / float64(time.Millisecond) / float64(n)
-}
-
-// backendCPU is the CPU time (user and system, from /proc) each server
-// process of s's database has used so far, by process id: the edge's idle
-// connections and the workers'. Empty where /proc cannot be read (the
-// server in another container).
-func backendCPU(b *testing.B, s *agentStack) map[int]time.Duration {
-	rows, err := s.db.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := map[int]time.Duration{}
-	for _, pid := range pids {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// Fields after the command (which may hold spaces): state is the
-		// 3rd field, utime and stime the 14th and 15th, in clock ticks
-		// (100 a second on Linux).
-		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		ut, _ := strconv.Atoi(f[11])
-		st, _ := strconv.Atoi(f[12])
-		out[pid] = time.Duration(ut+st) * 10 * time.Millisecond
-	}
-	return out
 }
 
 // worst is the highest of the rounds' figures, rounded for the table.
