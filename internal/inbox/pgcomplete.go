@@ -66,36 +66,12 @@ func (b *pgBackend) completeMessage(ctx context.Context, now time.Time, c claime
 			return Permanent(err)
 		}
 	}
-	b.completions.Add(r)
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		// It may still commit; if not, the lease expires and the message
-		// is handled again.
-		return ctx.Err()
-	}
+	return awaitGroup(ctx, b.completions, r)
 }
 
 // flushCompletions commits one group and answers each of its callers.
 func (b *pgBackend) flushCompletions(group []*completionReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), groupFlushTimeout)
-	defer cancel()
-	if len(group) == 1 {
-		group[0].done <- b.completeAlone(ctx, group[0])
-		return
-	}
-	held, err := b.completeTogether(ctx, group)
-	for _, r := range group {
-		switch {
-		case err != nil:
-			r.done <- b.completeAlone(ctx, r)
-		case held[r.fence.seq]:
-			r.done <- nil
-		default:
-			r.done <- errLeaseLost
-		}
-	}
+	answerGroup(group, b.completeAlone, b.completeTogether)
 }
 
 // queueCompletion queues r's completion in batch, then its deferred

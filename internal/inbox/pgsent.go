@@ -38,37 +38,13 @@ func (b *pgBackend) newSentQueue() *batching.Queue[*sentReq] {
 // next group.
 func (b *pgBackend) completeReply(ctx context.Context, now time.Time, c claimed[OutboundReply], providerID string) error {
 	r := &sentReq{now: now, fence: c.fence(), providerID: providerID, done: make(chan error, 1)}
-	b.sent.Add(r)
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		// The record may still commit; if it does not, the lease
-		// expires and the reply is sent again (sending is at least once).
-		return ctx.Err()
-	}
+	return awaitGroup(ctx, b.sent, r)
 }
 
 // flushSent records one group and answers each of its callers.
 func (b *pgBackend) flushSent(group []*sentReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), groupFlushTimeout)
-	defer cancel()
 	b.out.tidier.changed(len(group))
-	if len(group) == 1 {
-		group[0].done <- b.completeReplyAlone(ctx, group[0])
-		return
-	}
-	recorded, err := b.completeReplies(ctx, group)
-	for _, r := range group {
-		switch {
-		case err != nil:
-			r.done <- b.completeReplyAlone(ctx, r)
-		case recorded[r.fence.seq]:
-			r.done <- nil
-		default:
-			r.done <- errLeaseLost
-		}
-	}
+	answerGroup(group, b.completeReplyAlone, b.completeReplies)
 }
 
 var completeReplySQL = `WITH ` + fenceCTE("outbox_replies", "outbox_leases") + `, upd AS (
