@@ -58,40 +58,35 @@ func (n *pgNotifier) subscribe(wake wakeup.Signal) func() {
 	}
 }
 
-// wakeLocal wakes this process's workers only: for work only they can
-// have been waiting for (the next reply of a guest whose reply they just
-// recorded; the others' polls cover it there).
-func (n *pgNotifier) wakeLocal() {
+// wakeLocal wakes this process's workers only, and reports whether it has
+// any: for work only they can have been waiting for (the next reply of a
+// guest whose reply they just recorded; the others' polls cover it there).
+func (n *pgNotifier) wakeLocal() bool {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	for w := range n.local {
 		w.Wake()
 	}
-	n.mu.Unlock()
+	return len(n.local) > 0
 }
 
 // wakeOwn wakes this process's workers when it has some, else the other
 // processes' with a NOTIFY: for work this process made and can do itself
 // (the replies its own completions queued). Woken too, the other
-// processes' senders raced this one's for those replies: claims that met
-// each other's locked rows, and a drain with two worker processes slower
-// than with one. When this process's senders are all busy, the others
-// still take its replies at their next claim or poll.
+// processes' senders raced this one's for those replies, and each NOTIFY
+// was a commit of its own. When this process's senders are all busy, the
+// others still take its replies at their next claim or poll.
 func (n *pgNotifier) wakeOwn() {
-	n.mu.Lock()
-	own := len(n.local) > 0
-	n.mu.Unlock()
-	if own {
-		n.wakeLocal()
-		return
+	if !n.wakeLocal() {
+		n.wake()
 	}
-	n.wake()
 }
 
+// wake wakes this process's workers and, with a NOTIFY, every other
+// process's.
 func (n *pgNotifier) wake() {
+	n.wakeLocal()
 	n.mu.Lock()
-	for w := range n.local {
-		w.Wake()
-	}
 	if n.inflight {
 		n.again = true
 		n.mu.Unlock()
