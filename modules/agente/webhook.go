@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -68,6 +69,7 @@ const MaxWebhookBody = 1 << 20
 // set strings, so neither a client nor a config can forge a verified body.
 type Webhook struct {
 	body     []byte
+	release  func() // gives body's buffer back; nil until read
 	read     bool
 	verified bool
 	inbound  *hotel.Inbound
@@ -119,7 +121,7 @@ func (w *Webhook) Body(r *http.Request, limit int64) (body []byte, fits bool, er
 		w.read = true
 		return nil, true, nil
 	}
-	read, err := readWebhookBody(r, limit)
+	read, release, err := readWebhookBody(r, limit)
 	w.reads++
 	switch {
 	case errors.Is(err, bodybudget.ErrTooLarge):
@@ -132,7 +134,7 @@ func (w *Webhook) Body(r *http.Request, limit int64) (body []byte, fits bool, er
 		return nil, false, err
 	}
 	n := int64(len(read))
-	w.body, w.read = read, true
+	w.body, w.release, w.read = read, release, true
 	r.Body = &restoredBody{Reader: bytes.NewReader(w.body), w: w}
 	r.ContentLength = n
 	return w.body, true, nil
@@ -147,6 +149,10 @@ type restoredBody struct {
 }
 
 func (b *restoredBody) Read(p []byte) (int, error) {
+	if b.w.body == nil {
+		// Released: the bytes behind the reader serve another request.
+		return 0, io.EOF
+	}
 	if !b.counted {
 		b.counted = true
 		b.w.reads++
@@ -155,6 +161,19 @@ func (b *restoredBody) Read(p []byte) (int, error) {
 }
 
 func (*restoredBody) Close() error { return nil }
+
+// Release gives the body's pooled buffer back now rather than when the
+// request's context ends. Only the handler that answers the webhook calls
+// it, after its answer is written and nothing reads the body any more; the
+// record then holds no body (a later Body call gets none). A body never
+// read, or already released, makes it do nothing.
+func (w *Webhook) Release() {
+	if w.release == nil {
+		return
+	}
+	w.release()
+	w.body, w.release = nil, nil
+}
 
 // MarkVerified records that the body's signature was checked.
 func (w *Webhook) MarkVerified() { w.verified = true }
@@ -249,6 +268,7 @@ func WebhookError(err error) error {
 // its answer. Nothing is acknowledged before it is stored.
 func (a *App) AcceptWebhook(w http.ResponseWriter, r *http.Request, channel chat.Channel) error {
 	wh := WebhookOf(r)
+	defer wh.Release()
 	in, err := wh.Inbound(r, a.Decoder(), channel, MaxWebhookBody)
 	if err != nil {
 		return WebhookError(err)

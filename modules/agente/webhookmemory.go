@@ -44,23 +44,32 @@ var ErrWebhookMemory = bodybudget.ErrOverBudget
 var webhookMemory = bodybudget.New(DefaultWebhookMemory, DefaultWebhookMemoryPerClient)
 
 // readWebhookBody reads r's body, at most limit bytes, into a pooled
-// buffer under the budget, keyed by the client's address. The buffer goes
-// back to its pool when the request's context ends, i.e. once the response
-// is written: nothing may keep the bytes past the request without copying
-// them (decoding into Go values copies).
-func readWebhookBody(r *http.Request, limit int64) ([]byte, error) {
+// buffer under the budget, keyed by the client's address. release gives the
+// buffer back to its pool, once, whoever calls it first: the webhook
+// handler when its answer is written (Webhook.Release), or else the end of
+// the request's context, for a request refused on its way. Nothing may keep
+// the bytes past the request without copying them (decoding into Go values
+// copies).
+func readWebhookBody(r *http.Request, limit int64) (data []byte, release func(), err error) {
 	body, err := webhookMemory.Read(r.Body, ClientAddress(r), limit, r.ContentLength)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Context().Done() == nil {
 		// A context that never ends (a request built by hand) would hold
 		// the buffer forever: such a caller gets a copy instead.
 		defer body.Release()
-		return bytes.Clone(body.Bytes()), nil
+		return bytes.Clone(body.Bytes()), func() {}, nil
 	}
-	context.AfterFunc(r.Context(), body.Release)
-	return body.Bytes(), nil
+	// The context's end releases the buffer in a goroutine of its own; a
+	// handler that releases it first stops that, so a webhook that was
+	// answered costs no extra goroutine.
+	stop := context.AfterFunc(r.Context(), body.Release)
+	return body.Bytes(), func() {
+		if stop() {
+			body.Release()
+		}
+	}, nil
 }
 
 // ClientAddress is the request's client IP as Caddy determined it (the

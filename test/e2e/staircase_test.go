@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -65,6 +68,11 @@ import (
 // log_min_duration_statement = 0), to count and time them per message.
 // STAIRCASE_PG_OPTIONS adds server settings to the worker processes'
 // sessions ("-c session_preload_libraries=auto_explain -c …"), likewise.
+//
+// STAIRCASE_TRACE_DIR=dir saves each stage instance's Go execution trace
+// over its run at half rate (dir/stage-N.trace, from Caddy's admin
+// /debug/pprof/trace), for `go tool trace` to say where a slow request
+// waited.
 //
 // STAIRCASE_N requests per stage (default 10,000, each a new signed message
 // from one of 256 guests), STAIRCASE_CONNS connections (default 16). Rate
@@ -216,7 +224,9 @@ func BenchmarkStaircase(b *testing.B) {
 			Requests: loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix+"-ref", "hola")})
 		refHalf[i] = paced{res.P50, res.P99}
 		reqs := loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix, "hola")
+		stopTrace := traceInstance(b, st.in, i, float64(per)/(rate/2))
 		res = allAnswered(b, loadgen.Config{URL: st.in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns, Rate: rate / 2})
+		stopTrace()
 		half[i] = paced{res.P50, res.P99}
 		if st.graph != nil {
 			// Drained before the next stage, which shares the cores.
@@ -440,4 +450,37 @@ type paced struct{ p50, p99 time.Duration }
 
 func (p paced) String() string {
 	return fmt.Sprintf("%v / %v", p.p50.Round(10*time.Microsecond), p.p99.Round(10*time.Microsecond))
+}
+
+// traceInstance fetches the instance's execution trace for about secs
+// seconds into STAIRCASE_TRACE_DIR, when set; the returned func waits for
+// the trace to be written.
+func traceInstance(b *testing.B, in *Instance, stage int, secs float64) func() {
+	dir := os.Getenv("STAIRCASE_TRACE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		url := in.AdminURL(fmt.Sprintf("/debug/pprof/trace?seconds=%d", max(1, int(secs))))
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Logf("trace of stage %d: %v", stage, err)
+			return
+		}
+		defer resp.Body.Close()
+		path := filepath.Join(dir, fmt.Sprintf("stage-%d.trace", stage))
+		f, err := os.Create(path)
+		if err == nil {
+			_, err = io.Copy(f, resp.Body)
+			err = errors.Join(err, f.Close())
+		}
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Logf("trace of stage %d: %s %v", stage, resp.Status, err)
+			return
+		}
+		b.Logf("trace of stage %d: %s", stage, path)
+	}()
+	return func() { <-done }
 }
