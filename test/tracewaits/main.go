@@ -62,6 +62,7 @@ type request struct {
 
 type waits struct {
 	span     time.Duration
+	started  map[string]int             // goroutines started, by kind
 	runnable map[string][]time.Duration // by goroutine kind
 	condWait map[string][]time.Duration // by what the request readied
 }
@@ -71,7 +72,7 @@ func read(r io.Reader) (*waits, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &waits{runnable: map[string][]time.Duration{}, condWait: map[string][]time.Duration{}}
+	w := &waits{started: map[string]int{}, runnable: map[string][]time.Duration{}, condWait: map[string][]time.Duration{}}
 	kind := map[trace.GoID]string{}
 	runnableSince := map[trace.GoID]trace.Time{}
 	firstRun := map[trace.GoID]bool{}
@@ -108,6 +109,9 @@ func read(r io.Reader) (*waits, error) {
 			kind[id] = startedIn(stack)
 		}
 		from, to := st.Goroutine()
+		if from == trace.GoNotExist {
+			w.started[orUnknown(kind[id])]++
+		}
 		// One transition can be two of these at once (the background
 		// reader readying the connection's goroutine), so each is its own
 		// test.
@@ -165,7 +169,18 @@ func orUnknown(kind string) string {
 }
 
 func (w *waits) print(out io.Writer) {
-	fmt.Fprintf(out, "trace of %v\n\nrunnable before running, by the function a goroutine started in (at least 100 waits):\n", w.span.Round(time.Millisecond))
+	fmt.Fprintf(out, "trace of %v\n\ngoroutines started (at least 10):\n", w.span.Round(time.Millisecond))
+	kinds := make([]string, 0, len(w.started))
+	for k, n := range w.started {
+		if n >= 10 {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.SortFunc(kinds, func(a, b string) int { return w.started[b] - w.started[a] })
+	for _, k := range kinds {
+		fmt.Fprintf(out, "%7d  %s\n", w.started[k], k)
+	}
+	fmt.Fprintf(out, "\nrunnable before running, by the function a goroutine started in (at least 100 waits):\n")
 	printTable(out, w.runnable, 100)
 	fmt.Fprintf(out, "\nconnection goroutine's wait for net/http's background reader at the end of a request, by what the request readied after its body (at least 20 requests):\n")
 	printTable(out, w.condWait, 20)
