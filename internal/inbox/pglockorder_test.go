@@ -1,0 +1,131 @@
+package inbox
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+)
+
+// lockedInKeyOrder checks that write takes the rows it needs of the line
+// `ready` in key order (doc.go, "Lock order"). Another transaction holds
+// the row of first, the lower key, as a writer that takes them in key
+// order would at that point; write must then wait for first while holding
+// no later row, so that transaction can still lock second. A write that
+// took second before first holds it, and the two deadlock: Postgres
+// breaks that after deadlock_timeout (1 s by default) by failing one of
+// them, which is what this reports.
+func lockedInKeyOrder(t *testing.T, pool *pgxpool.Pool, ready, first, second string, write func(context.Context) error) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	lock := func(key string) error {
+		var one int
+		return tx.QueryRow(ctx, `SELECT 1 FROM `+ready+` WHERE conversation_key = $1 FOR UPDATE`, key).Scan(&one)
+	}
+	if err := lock(first); err != nil {
+		t.Fatalf("locking %s's row: %v", first, err)
+	}
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- write(ctx) }()
+	testservices.Eventually(t, 5*time.Second, "the write waiting for "+first, func() bool {
+		var n int
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+		return err == nil && n > 0
+	})
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock(second); err != nil {
+		t.Errorf("locking %s while the write waits for %s: %v", second, first, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Errorf("committing the other transaction: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the write, after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+}
+
+// TestSentGroupTakesTheLineInKeyOrder: a group of sent records whose
+// replies' seqs run against their guests' keys (g2's reply queued before
+// g1's) still takes the guests' rows of outbox_ready in key order, as a
+// completion queuing replies to both guests does; taken in seq order, the
+// two deadlocked.
+func TestSentGroupTakesTheLineInKeyOrder(t *testing.T) {
+	pool := backlogPool(t)
+	ctx := context.Background()
+	b := newPGBackend(pool)
+	now := time.Now().UTC()
+	for _, to := range []string{"g2", "g1"} {
+		if err := b.enqueue(ctx, now, []OutboundReply{{TenantID: "h", Channel: chat.WhatsApp, To: to, Reply: chat.Reply{Kind: chat.ReplyText, Text: "to " + to}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := b.out.claim(ctx, now, "w", 10, now.Add(time.Minute))
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("claim: %d, %v; want both guests' replies", len(cs), err)
+	}
+	var group []*sentReq
+	for _, c := range cs {
+		group = append(group, &sentReq{now: now, fence: c.fence(), providerID: "wamid-" + c.key, done: make(chan error, 1)})
+	}
+	lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
+		recorded, err := b.completeReplies(ctx, group)
+		if err == nil && len(recorded) != 2 {
+			t.Errorf("recorded %v, want both replies", recorded)
+		}
+		return err
+	})
+}
+
+// TestCompletionGroupTakesTheLineInKeyOrder: a group of completions whose
+// replies go to guests in another order than the messages' conversations
+// (a's message answered to g2, b's to g1) takes those guests' rows of
+// outbox_ready in key order all the same.
+func TestCompletionGroupTakesTheLineInKeyOrder(t *testing.T) {
+	pool := backlogPool(t)
+	ctx := context.Background()
+	b := newPGBackend(pool)
+	now := time.Now().UTC()
+	reply := func(to string) OutboundReply {
+		return OutboundReply{TenantID: "h", Channel: chat.WhatsApp, To: to, Reply: chat.Reply{Kind: chat.ReplyText, Text: "to " + to}}
+	}
+	// Both guests are already in outbox_ready.
+	if err := b.enqueue(ctx, now, []OutboundReply{reply("g1"), reply("g2")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "a", 1), memMsg("h", "b", 2)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := b.in.claim(ctx, now, "w", 2, now.Add(time.Minute))
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	to := map[string]string{"a": "g2", "b": "g1"}
+	var group []*completionReq
+	for _, c := range cs {
+		r := &completionReq{now: now, fence: c.fence(), replies: AddressReplies(c.item, []OutboundReply{reply(to[c.item.From])}), done: make(chan error, 1)}
+		if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
+			t.Fatal(err)
+		}
+		group = append(group, r)
+	}
+	lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
+		held, err := b.completeTogether(ctx, group)
+		if err == nil && len(held) != 2 {
+			t.Errorf("fences held %v, want both", held)
+		}
+		return err
+	})
+}
