@@ -57,35 +57,52 @@ func lockedInKeyOrder(t *testing.T, pool *pgxpool.Pool, ready, first, second str
 	}
 }
 
-// TestSentGroupTakesTheLineInKeyOrder: a group of sent records whose
-// replies' seqs run against their guests' keys (g2's reply queued before
-// g1's) still takes the guests' rows of outbox_ready in key order, as a
-// completion queuing replies to both guests does; taken in seq order, the
-// two deadlocked.
-func TestSentGroupTakesTheLineInKeyOrder(t *testing.T) {
-	pool := backlogPool(t)
-	ctx := context.Background()
-	b := newPGBackend(pool)
-	now := time.Now().UTC()
-	for _, to := range []string{"g2", "g1"} {
-		if err := b.enqueue(ctx, now, []OutboundReply{{TenantID: "h", Channel: chat.WhatsApp, To: to, Reply: chat.Reply{Kind: chat.ReplyText, Text: "to " + to}}}); err != nil {
+// bothOrders runs f with the guests g1 and g2 queued in either order, so
+// that a writer taking rows in a plan's order (seq, the table's, a hash's)
+// rather than by key meets the lock held on g1 after taking g2's in one
+// of them.
+func bothOrders(t *testing.T, f func(t *testing.T, guests []string)) {
+	for _, guests := range [][]string{{"g1", "g2"}, {"g2", "g1"}} {
+		t.Run(guests[0]+"-first", func(t *testing.T) { f(t, guests) })
+	}
+}
+
+// queueReplies queues one reply to each guest, each in its own enqueue,
+// in that order, and claims them.
+func queueReplies(t *testing.T, b *pgBackend, now time.Time, guests []string) []claimed[OutboundReply] {
+	t.Helper()
+	for _, to := range guests {
+		if err := b.enqueue(context.Background(), now, []OutboundReply{{TenantID: "h", Channel: chat.WhatsApp, To: to, Reply: chat.Reply{Kind: chat.ReplyText, Text: "to " + to}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cs, err := b.out.claim(ctx, now, "w", 10, now.Add(time.Minute))
-	if err != nil || len(cs) != 2 {
-		t.Fatalf("claim: %d, %v; want both guests' replies", len(cs), err)
+	cs, err := b.out.claim(context.Background(), now, "w", 10, now.Add(time.Minute))
+	if err != nil || len(cs) != len(guests) {
+		t.Fatalf("claim: %d, %v; want every guest's reply", len(cs), err)
 	}
-	var group []*sentReq
-	for _, c := range cs {
-		group = append(group, &sentReq{now: now, fence: c.fence(), providerID: "wamid-" + c.key, done: make(chan error, 1)})
-	}
-	lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
-		recorded, err := b.completeReplies(ctx, group)
-		if err == nil && len(recorded) != 2 {
-			t.Errorf("recorded %v, want both replies", recorded)
+	return cs
+}
+
+// TestSentGroupTakesTheLineInKeyOrder: a group of sent records takes its
+// guests' rows of outbox_ready in key order, whatever their replies' seqs,
+// as a completion queuing replies to both guests does; taken in seq order
+// (g2's reply queued before g1's), the two deadlocked.
+func TestSentGroupTakesTheLineInKeyOrder(t *testing.T) {
+	bothOrders(t, func(t *testing.T, guests []string) {
+		pool := backlogPool(t)
+		b := newPGBackend(pool)
+		now := time.Now().UTC()
+		var group []*sentReq
+		for _, c := range queueReplies(t, b, now, guests) {
+			group = append(group, &sentReq{now: now, fence: c.fence(), providerID: "wamid-" + c.key, done: make(chan error, 1)})
 		}
-		return err
+		lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
+			recorded, err := b.completeReplies(ctx, group)
+			if err == nil && len(recorded) != 2 {
+				t.Errorf("recorded %v, want both replies", recorded)
+			}
+			return err
+		})
 	})
 }
 
@@ -128,4 +145,71 @@ func TestCompletionGroupTakesTheLineInKeyOrder(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestReleaseHeldTakesTheLineInKeyOrder: releasing every held reply takes
+// the guests' rows of outbox_ready in key order, whichever reply or row
+// came first.
+func TestReleaseHeldTakesTheLineInKeyOrder(t *testing.T) {
+	bothOrders(t, func(t *testing.T, guests []string) {
+		pool := backlogPool(t)
+		ctx := context.Background()
+		b := newPGBackend(pool)
+		now := time.Now().UTC()
+		for _, c := range queueReplies(t, b, now, guests) {
+			if err := b.out.hold(ctx, c, now, "token refused"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
+			n, err := b.releaseHeld(ctx, now, chat.WhatsApp, 0)
+			if err == nil && n != 2 {
+				t.Errorf("released %d, want both replies", n)
+			}
+			return err
+		})
+	})
+}
+
+// TestPruneSkipsABusyLine: pruning waits for no row of a line another
+// transaction holds (it takes them in its own order, so waiting could
+// close a cycle); it leaves that conversation's row for its next round
+// and removes the others'.
+func TestPruneSkipsABusyLine(t *testing.T) {
+	pool := backlogPool(t)
+	ctx := context.Background()
+	b := newPGBackend(pool)
+	now := time.Now().UTC()
+	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "a", 1), memMsg("h", "b", 2)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := b.in.claim(ctx, now, "w", 2, now.Add(time.Minute))
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	for _, c := range cs {
+		if err := b.completeAlone(ctx, &completionReq{now: now, fence: c.fence()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM inbox_ready WHERE conversation_key = 'h|whatsapp|a' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := b.prune(pctx, now.Add(-time.Hour)); err != nil {
+		t.Fatalf("prune while a's row is held: %v", err)
+	}
+	var left []string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(conversation_key ORDER BY conversation_key), '{}') FROM inbox_ready`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0] != "h|whatsapp|a" {
+		t.Errorf("inbox_ready after the prune: %v, want a's row alone", left)
+	}
 }
