@@ -149,23 +149,24 @@
 //
 // never going back to an earlier step. A completion takes the inbox's
 // steps, then the outbox's line (the replies it inserts are new rows that
-// no one else can lock); a sent record the outbox's steps; an accept,
-// enqueue or replay only a line (step 3 or 4). A claim takes its items
-// with SKIP LOCKED, so it never waits for them, then its leases; pruning
-// takes the lines' rows with SKIP LOCKED, leaving a busy conversation's
-// row to its next round. Postgres locks the rows of one multi-row UPDATE
-// ... FROM, DELETE ... USING or INSERT ... ON CONFLICT in the order its
-// plan produces them, which is not the key's (the seq order of a join, or
-// the table's), so a statement or group that locks several rows first
-// takes each step's rows with SELECT ... ORDER BY ... FOR UPDATE (a line's
-// rows that may not exist yet with INSERT ... SELECT ... ORDER BY ... ON
-// CONFLICT DO UPDATE ... WHERE false), the rows of one step collected in
-// an array before the next step's first lock; the writes that follow
-// touch only rows already locked (pgsent.go, pgcomplete.go,
-// releaseHeldSQL, prune). A statement whose upsert is itself ordered by
-// key (readyUpsertSQL) needs nothing more. pglockorder_test.go holds a
-// line's first row from another transaction and checks each writer waits
-// for it holding none of the later ones.
+// no one else can lock); a sent record the outbox's steps; an accept or
+// enqueue only a line (step 3 or 4); a replay its dead items, then a line;
+// a release of held replies those replies, then the outbox's line. A claim
+// takes its items with SKIP LOCKED, so it never waits for them, then its
+// leases; pruning takes the lines' rows with SKIP LOCKED, leaving a busy
+// conversation's row to its next round. Postgres locks the rows of a
+// multi-row UPDATE ... FROM or DELETE ... USING in the order its plan
+// produces them (the seq order of a join, the table's, a hash's), not by
+// key. So a statement or group that locks several rows first takes each
+// step's rows with SELECT ... ORDER BY ... FOR UPDATE (a line's rows that
+// may not exist yet with INSERT ... SELECT ... ORDER BY ... ON CONFLICT DO
+// UPDATE ... WHERE false, which locks without writing), the rows of one
+// step collected in an array before the next step's first lock, and its
+// writes then touch only rows already locked (pgsent.go, pgcomplete.go,
+// releaseHeldSQL, replay, prune); an upsert whose SELECT is ordered by key
+// (readyUpsertSQL) needs nothing more. pglockorder_test.go holds a line's
+// first row from another transaction and checks that each writer waits for
+// it holding none of the later ones.
 //
 // # Held and suppressed replies
 //
