@@ -125,28 +125,12 @@ func (b *pgBackend) completeAlone(ctx context.Context, r *completionReq) error {
 // tokens, $3 conversation keys) and returns the seqs whose fence holds:
 // the message row still pending with the claim's token and the lease row
 // with it too. It also locks those conversations' rows of inbox_ready,
-// which the completions put back in line or take out of it. In the order
-// of doc.go's "Lock order", each step's array built before the next
-// step's first lock: every message row by seq, then the leases by key,
-// then the rows of the line by key.
+// which the completions put back in line or take out of it: every message
+// row by seq, then the leases by key, then the rows of the line by key
+// (groupLocksCTE).
 var lockFencesSQL = `WITH req AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS q(seq, token, key)
-), msg AS (
-	SELECT t.seq FROM inbox_messages t JOIN req q ON q.seq = t.seq
-	WHERE t.lease_token = q.token AND t.state = 'pending'
-	ORDER BY t.seq
-	FOR UPDATE OF t
-), fence AS (
-	SELECT q.seq, q.key FROM inbox_leases l JOIN req q ON l.conversation_key = q.key AND l.token = q.token
-	WHERE q.seq = ANY (ARRAY(SELECT seq FROM msg))
-	ORDER BY l.conversation_key
-	FOR UPDATE OF l
-), line AS (
-	SELECT r.conversation_key FROM inbox_ready r
-	WHERE r.conversation_key = ANY (ARRAY(SELECT key FROM fence))
-	ORDER BY r.conversation_key
-	FOR UPDATE OF r
-)
+), ` + groupLocksCTE("inbox_messages", "inbox_leases", "inbox_ready") + `
 SELECT f.seq FROM fence f WHERE (SELECT count(*) FROM line) >= 0`
 
 // lockReplyLinesSQL takes, in key order and in one statement, the rows of

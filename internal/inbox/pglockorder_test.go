@@ -57,30 +57,39 @@ func lockedInKeyOrder(t *testing.T, pool *pgxpool.Pool, ready, first, second str
 	}
 }
 
-// bothOrders runs f with the guests g1 and g2 queued in either order, so
-// that a writer taking rows in a plan's order (seq, the table's, a hash's)
-// rather than by key meets the lock held on g1 after taking g2's in one
-// of them.
-func bothOrders(t *testing.T, f func(t *testing.T, guests []string)) {
+// outboxWriteInKeyOrder is lockedInKeyOrder on outbox_ready for the
+// write that prepare returns, given one claimed reply to each of g1 and
+// g2; the write reports how many replies it changed, which must be both.
+// The guests are queued in either order (each reply in its own
+// enqueue), so that a write taking rows in a plan's order (the replies'
+// seq order, the table's, a hash's) rather than by key meets the lock held
+// on g1 after taking g2's in one of them.
+func outboxWriteInKeyOrder(t *testing.T, prepare func(t *testing.T, b *pgBackend, now time.Time, cs []claimed[OutboundReply]) func(context.Context) (int, error)) {
 	for _, guests := range [][]string{{"g1", "g2"}, {"g2", "g1"}} {
-		t.Run(guests[0]+"-first", func(t *testing.T) { f(t, guests) })
+		t.Run(guests[0]+"-first", func(t *testing.T) {
+			pool := backlogPool(t)
+			ctx := context.Background()
+			b := newPGBackend(pool)
+			now := time.Now().UTC()
+			for _, to := range guests {
+				if err := b.enqueue(ctx, now, []OutboundReply{{TenantID: "h", Channel: chat.WhatsApp, To: to, Reply: chat.Reply{Kind: chat.ReplyText, Text: "to " + to}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cs, err := b.out.claim(ctx, now, "w", 10, now.Add(time.Minute))
+			if err != nil || len(cs) != len(guests) {
+				t.Fatalf("claim: %d, %v; want every guest's reply", len(cs), err)
+			}
+			write := prepare(t, b, now, cs)
+			lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
+				n, err := write(ctx)
+				if err == nil && n != 2 {
+					t.Errorf("the write changed %d replies, want both", n)
+				}
+				return err
+			})
+		})
 	}
-}
-
-// queueReplies queues one reply to each guest, each in its own enqueue,
-// in that order, and claims them.
-func queueReplies(t *testing.T, b *pgBackend, now time.Time, guests []string) []claimed[OutboundReply] {
-	t.Helper()
-	for _, to := range guests {
-		if err := b.enqueue(context.Background(), now, []OutboundReply{{TenantID: "h", Channel: chat.WhatsApp, To: to, Reply: chat.Reply{Kind: chat.ReplyText, Text: "to " + to}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cs, err := b.out.claim(context.Background(), now, "w", 10, now.Add(time.Minute))
-	if err != nil || len(cs) != len(guests) {
-		t.Fatalf("claim: %d, %v; want every guest's reply", len(cs), err)
-	}
-	return cs
 }
 
 // TestSentGroupTakesTheLineInKeyOrder: a group of sent records takes its
@@ -88,21 +97,15 @@ func queueReplies(t *testing.T, b *pgBackend, now time.Time, guests []string) []
 // as a completion queuing replies to both guests does; taken in seq order
 // (g2's reply queued before g1's), the two deadlocked.
 func TestSentGroupTakesTheLineInKeyOrder(t *testing.T) {
-	bothOrders(t, func(t *testing.T, guests []string) {
-		pool := backlogPool(t)
-		b := newPGBackend(pool)
-		now := time.Now().UTC()
+	outboxWriteInKeyOrder(t, func(t *testing.T, b *pgBackend, now time.Time, cs []claimed[OutboundReply]) func(context.Context) (int, error) {
 		var group []*sentReq
-		for _, c := range queueReplies(t, b, now, guests) {
+		for _, c := range cs {
 			group = append(group, &sentReq{now: now, fence: c.fence(), providerID: "wamid-" + c.key, done: make(chan error, 1)})
 		}
-		lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
+		return func(ctx context.Context) (int, error) {
 			recorded, err := b.completeReplies(ctx, group)
-			if err == nil && len(recorded) != 2 {
-				t.Errorf("recorded %v, want both replies", recorded)
-			}
-			return err
-		})
+			return len(recorded), err
+		}
 	})
 }
 
@@ -151,23 +154,15 @@ func TestCompletionGroupTakesTheLineInKeyOrder(t *testing.T) {
 // the guests' rows of outbox_ready in key order, whichever reply or row
 // came first.
 func TestReleaseHeldTakesTheLineInKeyOrder(t *testing.T) {
-	bothOrders(t, func(t *testing.T, guests []string) {
-		pool := backlogPool(t)
-		ctx := context.Background()
-		b := newPGBackend(pool)
-		now := time.Now().UTC()
-		for _, c := range queueReplies(t, b, now, guests) {
-			if err := b.out.hold(ctx, c, now, "token refused"); err != nil {
+	outboxWriteInKeyOrder(t, func(t *testing.T, b *pgBackend, now time.Time, cs []claimed[OutboundReply]) func(context.Context) (int, error) {
+		for _, c := range cs {
+			if err := b.out.hold(context.Background(), c, now, "token refused"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		lockedInKeyOrder(t, pool, "outbox_ready", "h|whatsapp|g1", "h|whatsapp|g2", func(ctx context.Context) error {
-			n, err := b.releaseHeld(ctx, now, chat.WhatsApp, 0)
-			if err == nil && n != 2 {
-				t.Errorf("released %d, want both replies", n)
-			}
-			return err
-		})
+		return func(ctx context.Context) (int, error) {
+			return b.releaseHeld(ctx, now, chat.WhatsApp, 0)
+		}
 	})
 }
 

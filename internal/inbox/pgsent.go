@@ -79,11 +79,10 @@ func (b *pgBackend) completeReplyAlone(ctx context.Context, r *sentReq) error {
 // The fence is each reply's, as in fenceCTE: the reply's row locked while
 // it carries the claim's token, then the lease locked and deleted only if
 // it carries it too, then the row updated only if that lease held. The
-// locks are taken in the order of doc.go's "Lock order", each step's
-// array built before the next step's first lock: the replies' rows by seq
-// (msg), then their leases by key (fence), then their guests' rows of the
-// line by key (line). The writes that follow touch only rows those steps
-// locked. Left to the plan, UPDATE ... FROM and DELETE ... USING lock
+// locks are taken in the order of doc.go's "Lock order" (groupLocksCTE):
+// the replies' rows by seq, then their leases by key, then their guests'
+// rows of the line by key. The writes that follow touch only rows those
+// steps locked. Left to the plan, UPDATE ... FROM and DELETE ... USING lock
 // rows in whatever order the join produces them (the replies' seq order,
 // or the table's): a completion queuing replies to two of the group's
 // guests, which takes their rows of the line in key order, then waited
@@ -95,22 +94,7 @@ func (b *pgBackend) completeReplyAlone(ctx context.Context, r *sentReq) error {
 // group on top of the back of the line all of them read.
 var completeRepliesSQL = `WITH req AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS q(seq, token, key, at, provider_id)
-), msg AS (
-	SELECT t.seq FROM outbox_replies t JOIN req q ON q.seq = t.seq
-	WHERE t.lease_token = q.token AND t.state = 'pending'
-	ORDER BY t.seq
-	FOR UPDATE OF t
-), fence AS (
-	SELECT q.seq, q.key, q.token FROM outbox_leases l JOIN req q ON l.conversation_key = q.key AND l.token = q.token
-	WHERE q.seq = ANY (ARRAY(SELECT seq FROM msg))
-	ORDER BY l.conversation_key
-	FOR UPDATE OF l
-), line AS (
-	SELECT r.conversation_key FROM outbox_ready r
-	WHERE r.conversation_key = ANY (ARRAY(SELECT key FROM fence))
-	ORDER BY r.conversation_key
-	FOR UPDATE OF r
-), lease AS (
+), ` + groupLocksCTE("outbox_replies", "outbox_leases", "outbox_ready") + `, lease AS (
 	DELETE FROM outbox_leases l USING fence f
 	WHERE l.conversation_key = f.key AND l.token = f.token
 	RETURNING f.seq
