@@ -2,9 +2,15 @@ package inbox
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
@@ -206,5 +212,102 @@ func TestPruneSkipsABusyLine(t *testing.T) {
 	}
 	if len(left) != 1 || left[0] != "h|whatsapp|a" {
 		t.Errorf("inbox_ready after the prune: %v, want a's row alone", left)
+	}
+}
+
+// TestGroupsRaceWithoutDeadlock: completion groups and sent groups of two
+// workers each, and accepts, race for 4 s over six guests, each guest's
+// replies queued by one group while another group records the guest's
+// earlier ones; no group may end in a deadlock. Before the groups took
+// the line's rows in key order they deadlocked several times in as long
+// (each one a second's wait for Postgres's deadlock_timeout).
+func TestGroupsRaceWithoutDeadlock(t *testing.T) {
+	pool := backlogPool(t)
+	ctx := context.Background()
+	b := newPGBackend(pool)
+	var deadlocks, groups atomic.Int64
+	check := func(err error) {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
+			deadlocks.Add(1)
+		} else if err != nil {
+			t.Error(err)
+		}
+	}
+	end := time.Now().Add(4 * time.Second)
+	var wg sync.WaitGroup
+	race := func(f func(now time.Time)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				f(time.Now().UTC())
+			}
+		}()
+	}
+	n := 0
+	race(func(now time.Time) {
+		var msgs []chat.Message
+		for range 4 {
+			n++
+			msgs = append(msgs, memMsg("h", fmt.Sprintf("g%d", rand.IntN(6)), n))
+		}
+		_, _, err := b.accept(ctx, now, msgs, nil, false)
+		check(err)
+		time.Sleep(2 * time.Millisecond)
+	})
+	for w := range 2 {
+		race(func(now time.Time) {
+			cs, err := b.in.claim(ctx, now, fmt.Sprintf("worker%d", w), 4, now.Add(time.Minute))
+			check(err)
+			if len(cs) < 2 {
+				time.Sleep(time.Millisecond) // let more come due, to group
+			}
+			if len(cs) == 0 {
+				return
+			}
+			var group []*completionReq
+			for _, c := range cs {
+				r := &completionReq{now: now, fence: c.fence(), replies: AddressReplies(c.item, []OutboundReply{{Reply: chat.Reply{Kind: chat.ReplyText, Text: "ok"}}}), done: make(chan error, 1)}
+				if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
+					t.Error(err)
+					return
+				}
+				group = append(group, r)
+			}
+			groups.Add(1)
+			if _, err := b.completeTogether(ctx, group); err != nil {
+				check(err)
+				for _, r := range group {
+					check(b.completeAlone(ctx, r))
+				}
+			}
+		})
+		race(func(now time.Time) {
+			cs, err := b.out.claim(ctx, now, fmt.Sprintf("sender%d", w), 4, now.Add(time.Minute))
+			check(err)
+			if len(cs) < 2 {
+				time.Sleep(time.Millisecond) // let more come due, to group
+			}
+			if len(cs) == 0 {
+				return
+			}
+			var group []*sentReq
+			for _, c := range cs {
+				group = append(group, &sentReq{now: now, fence: c.fence(), providerID: "wamid", done: make(chan error, 1)})
+			}
+			groups.Add(1)
+			if _, err := b.completeReplies(ctx, group); err != nil {
+				check(err)
+				for _, r := range group {
+					check(b.completeReplyAlone(ctx, r))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d groups, %d deadlocks", groups.Load(), deadlocks.Load())
+	if deadlocks.Load() > 0 || groups.Load() < 100 {
+		t.Errorf("%d deadlocks in %d groups, want none in at least 100", deadlocks.Load(), groups.Load())
 	}
 }
