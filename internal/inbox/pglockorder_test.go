@@ -258,51 +258,22 @@ func TestGroupsRaceWithoutDeadlock(t *testing.T) {
 	})
 	for w := range 2 {
 		race(func(now time.Time) {
-			cs, err := b.in.claim(ctx, now, fmt.Sprintf("worker%d", w), 4, now.Add(time.Minute))
-			check(err)
-			if len(cs) < 2 {
-				time.Sleep(time.Millisecond) // let more come due, to group
-			}
-			if len(cs) == 0 {
-				return
-			}
-			var group []*completionReq
-			for _, c := range cs {
+			groups.Add(groupRound(now, check, func(now time.Time) ([]claimed[chat.Message], error) {
+				return b.in.claim(ctx, now, fmt.Sprintf("worker%d", w), 4, now.Add(time.Minute))
+			}, func(c claimed[chat.Message]) *completionReq {
 				r := &completionReq{now: now, fence: c.fence(), replies: AddressReplies(c.item, []OutboundReply{{Reply: chat.Reply{Kind: chat.ReplyText, Text: "ok"}}}), done: make(chan error, 1)}
-				if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
-					t.Error(err)
-					return
-				}
-				group = append(group, r)
-			}
-			groups.Add(1)
-			if _, err := b.completeTogether(ctx, group); err != nil {
+				var err error
+				r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies)
 				check(err)
-				for _, r := range group {
-					check(b.completeAlone(ctx, r))
-				}
-			}
+				return r
+			}, b.completeAlone, b.completeTogether))
 		})
 		race(func(now time.Time) {
-			cs, err := b.out.claim(ctx, now, fmt.Sprintf("sender%d", w), 4, now.Add(time.Minute))
-			check(err)
-			if len(cs) < 2 {
-				time.Sleep(time.Millisecond) // let more come due, to group
-			}
-			if len(cs) == 0 {
-				return
-			}
-			var group []*sentReq
-			for _, c := range cs {
-				group = append(group, &sentReq{now: now, fence: c.fence(), providerID: "wamid", done: make(chan error, 1)})
-			}
-			groups.Add(1)
-			if _, err := b.completeReplies(ctx, group); err != nil {
-				check(err)
-				for _, r := range group {
-					check(b.completeReplyAlone(ctx, r))
-				}
-			}
+			groups.Add(groupRound(now, check, func(now time.Time) ([]claimed[OutboundReply], error) {
+				return b.out.claim(ctx, now, fmt.Sprintf("sender%d", w), 4, now.Add(time.Minute))
+			}, func(c claimed[OutboundReply]) *sentReq {
+				return &sentReq{now: now, fence: c.fence(), providerID: "wamid", done: make(chan error, 1)}
+			}, b.completeReplyAlone, b.completeReplies))
 		})
 	}
 	wg.Wait()
@@ -310,4 +281,36 @@ func TestGroupsRaceWithoutDeadlock(t *testing.T) {
 	if deadlocks.Load() > 0 || groups.Load() < 100 {
 		t.Errorf("%d deadlocks in %d groups, want none in at least 100", deadlocks.Load(), groups.Load())
 	}
+}
+
+// groupRound claims up to four items and writes them as the backend's
+// queues do (answerGroup: several together, one alone), passing check the
+// error of the group's statement and each member's answer. It returns 1
+// when it wrote a group of several.
+func groupRound[T any, R groupedOutcome](now time.Time, check func(error), claim func(time.Time) ([]claimed[T], error), req func(claimed[T]) R,
+	alone func(context.Context, R) error, together func(context.Context, []R) (map[int64]bool, error)) int64 {
+	cs, err := claim(now)
+	check(err)
+	if len(cs) < 2 {
+		time.Sleep(time.Millisecond) // let more come due, to group
+	}
+	if len(cs) == 0 {
+		return 0
+	}
+	group := make([]R, len(cs))
+	for i, c := range cs {
+		group[i] = req(c)
+	}
+	answerGroup(group, alone, func(ctx context.Context, group []R) (map[int64]bool, error) {
+		held, err := together(ctx, group)
+		check(err)
+		return held, err
+	})
+	for _, r := range group {
+		check(<-r.answer())
+	}
+	if len(group) > 1 {
+		return 1
+	}
+	return 0
 }
