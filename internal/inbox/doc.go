@@ -151,7 +151,8 @@
 // steps, then the outbox's line (the replies it inserts are new rows that
 // no one else can lock); a sent record the outbox's steps; an accept or
 // enqueue only a line (step 3 or 4); a replay its dead items, then a line;
-// a release of held replies those replies, then the outbox's line. A claim
+// a release of held replies those replies, then the outbox's line; an
+// erasure its guest's finished items, then its rows of both lines. A claim
 // takes its items with SKIP LOCKED, so it never waits for them, then its
 // leases; pruning takes the lines' rows with SKIP LOCKED, leaving a busy
 // conversation's row to its next round. Postgres locks the rows of a
