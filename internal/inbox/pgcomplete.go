@@ -127,7 +127,8 @@ func (b *pgBackend) completeAlone(ctx context.Context, r *completionReq) error {
 // with it too. It also locks those conversations' rows of inbox_ready,
 // which the completions put back in line or take out of it: every message
 // row by seq, then the leases by key, then the rows of the line by key
-// (groupLocksCTE).
+// (groupLocksCTE). The final WHERE is there to have line run: Postgres
+// does not run a SELECT's CTE that nothing reads.
 var lockFencesSQL = `WITH req AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS q(seq, token, key)
 ), ` + groupLocksCTE("inbox_messages", "inbox_leases", "inbox_ready") + `
