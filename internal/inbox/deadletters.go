@@ -206,12 +206,18 @@ func (ib *Inbox) replay(ctx context.Context, kind, tenant string, ids []string, 
 		// One statement: a row leaves the dead state once, so two
 		// concurrent replays take it once between them; its conversation
 		// joins the claims' line in the same commit (a data-modifying WITH
-		// runs whether or not the final SELECT reads it).
+		// runs whether or not the final SELECT reads it). The rows are
+		// locked by seq, then the line's by key (doc.go, "Lock order").
 		var n int
-		err := pg.pool.QueryRow(ctx, `WITH upd AS (
+		err := pg.pool.QueryRow(ctx, `WITH dead AS (
+				SELECT seq FROM `+table+`
+				WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)
+				ORDER BY seq
+				FOR UPDATE
+			), upd AS (
 				UPDATE `+table+` SET state = 'pending', attempts = 0, next_attempt_at = $1, done_at = NULL,
 					last_error = 'replayed; before: ' || coalesce(last_error, '')
-				WHERE state = $2 AND ($3 OR seq = ANY($4)) AND ($5 = '' OR tenant_id = $5)
+				WHERE seq IN (SELECT seq FROM dead)
 				RETURNING conversation_key, tenant_id, seq, next_attempt_at
 			), rdy AS (`+readyUpsertSQL(ready, "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM upd")+`)
 			SELECT count(*) FROM upd`,

@@ -107,9 +107,10 @@
 //
 //   - Completions: one explicit transaction per group. It first locks
 //     every completion's fence (the message row if it still carries the
-//     claim's token, then the lease row if it does too; messages by seq,
-//     leases by key, the order of a claim) and reads which hold; under
-//     those locks no other worker can take the leases over. Then, in one
+//     claim's token, then the lease row if it does too) and the rows of
+//     the lines it will change, in the lock order below, and reads which
+//     fences hold; under those locks no other worker can take the leases
+//     over. Then, in one
 //     pipelined batch, each completion whose fence held with its deferred
 //     writes, and the commit. A completion whose fence failed is answered
 //     errLeaseLost and none of its writes run; the others commit. One
@@ -121,8 +122,8 @@
 //
 // A lone outcome goes at once, in one round trip of its own (a completion
 // then fails its own batch when its fence fails). If a group fails for
-// any other reason (a deferred write refused, a deadlock), each of its
-// members is committed again alone, so one member's failure is never
+// any other reason (a deferred write refused, a lost connection), each of
+// its members is committed again alone, so one member's failure is never
 // another's.
 //
 // The outbox uses the leases and the line described above, keyed by
@@ -130,6 +131,43 @@
 // they were queued, while different guests are sent to in parallel
 // (SenderWorkers). A reply waiting for a retry
 // holds back later replies to the same guest; a failed one does not.
+//
+// # Lock order
+//
+// The writers of the two queues run at once (accepts, claims, outcomes
+// alone and in groups, enqueues, replays, releases of held replies,
+// pruning) and lock rows of the same tables. Two transactions that lock
+// two rows in opposite orders deadlock, and Postgres breaks that only
+// after its deadlock_timeout (1 s) by failing one of them, which a group
+// then writes again member by member: replies a second late and work done
+// twice. So every transaction takes its row locks in one order,
+//
+//  1. the items (inbox_messages, outbox_replies), by seq;
+//  2. the leases (inbox_leases, outbox_leases), by conversation key;
+//  3. the inbox's line (inbox_ready), by conversation key;
+//  4. the outbox's line (outbox_ready), by conversation key;
+//
+// never going back to an earlier step. A completion takes the inbox's
+// steps, then the outbox's line (the replies it inserts are new rows that
+// no one else can lock); a sent record the outbox's steps; an accept or
+// enqueue only a line (step 3 or 4); a replay its dead items, then a line;
+// a release of held replies those replies, then the outbox's line; an
+// erasure its guest's finished items, then its rows of both lines. A claim
+// takes its items with SKIP LOCKED, so it never waits for them, then its
+// leases; pruning takes the lines' rows with SKIP LOCKED, leaving a busy
+// conversation's row to its next round. Postgres locks the rows of a
+// multi-row UPDATE ... FROM or DELETE ... USING in the order its plan
+// produces them (the seq order of a join, the table's, a hash's), not by
+// key. So a statement or group that locks several rows first takes each
+// step's rows with SELECT ... ORDER BY ... FOR UPDATE (a line's rows that
+// may not exist yet with INSERT ... SELECT ... ORDER BY ... ON CONFLICT DO
+// UPDATE ... WHERE false, which locks without writing), the rows of one
+// step collected in an array before the next step's first lock, and its
+// writes then touch only rows already locked (pgsent.go, pgcomplete.go,
+// releaseHeldSQL, replay, prune); an upsert whose SELECT is ordered by key
+// (readyUpsertSQL) needs nothing more. pglockorder_test.go holds a line's
+// first row from another transaction and checks that each writer waits for
+// it holding none of the later ones.
 //
 // # Held and suppressed replies
 //

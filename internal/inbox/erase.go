@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
@@ -66,19 +68,25 @@ func (b *pgBackend) eraseConversation(ctx context.Context, g guestRef) (GuestEra
 		return out, ErrGuestBusy
 	}
 	// Only finished rows are deleted: work accepted after the check above
-	// is a new conversation, left to the workers.
-	err = tx.QueryRow(ctx, `WITH
+	// is a new conversation, left to the workers. The conversation's rows
+	// of the lines go in statements of their own, the inbox's first (doc.go,
+	// "Lock order"): as unread CTEs of one statement they ran in the
+	// reverse of their order in it, the outbox's line first.
+	batch := &pgx.Batch{}
+	batch.Queue(`WITH
 		r AS (DELETE FROM outbox_replies WHERE conversation_key = $1 AND state NOT IN ('pending', 'held') RETURNING provider_id),
 		s AS (DELETE FROM inbox_statuses WHERE tenant_id = $2 AND channel = $3
 			AND (lower(recipient) = lower($4) OR message_id IN (SELECT provider_id FROM r WHERE provider_id IS NOT NULL)) RETURNING 1),
-		m AS (DELETE FROM inbox_messages WHERE conversation_key = $1 AND state <> 'pending' RETURNING 1),
-		ri AS (DELETE FROM inbox_ready WHERE conversation_key = $1 AND due_at = 'infinity' AND NOT held
-			AND NOT EXISTS (SELECT 1 FROM inbox_messages t WHERE t.conversation_key = $1 AND t.state = 'pending')),
-		ro AS (DELETE FROM outbox_ready WHERE conversation_key = $1 AND due_at = 'infinity' AND NOT held
-			AND NOT EXISTS (SELECT 1 FROM outbox_replies t WHERE t.conversation_key = $1 AND t.state IN ('pending', 'held')))
+		m AS (DELETE FROM inbox_messages WHERE conversation_key = $1 AND state <> 'pending' RETURNING 1)
 		SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM r), (SELECT count(*) FROM s)`,
-		key, g.tenantID, string(g.channel), g.guest).Scan(&out.Messages, &out.Replies, &out.Statuses)
-	if err != nil {
+		key, g.tenantID, string(g.channel), g.guest).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&out.Messages, &out.Replies, &out.Statuses)
+	})
+	batch.Queue(`DELETE FROM inbox_ready WHERE conversation_key = $1 AND due_at = 'infinity' AND NOT held
+		AND NOT EXISTS (SELECT 1 FROM inbox_messages t WHERE t.conversation_key = $1 AND t.state = 'pending')`, key)
+	batch.Queue(`DELETE FROM outbox_ready WHERE conversation_key = $1 AND due_at = 'infinity' AND NOT held
+		AND NOT EXISTS (SELECT 1 FROM outbox_replies t WHERE t.conversation_key = $1 AND t.state IN ('pending', 'held'))`, key)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return GuestErasure{}, err
 	}
 	return out, tx.Commit(ctx)

@@ -25,15 +25,18 @@ import (
 // lease was lost fails its whole transaction (completeMessageSQL divides by
 // zero), so the group checks the fences first. In one explicit
 // transaction it locks, for every completion, the message row if it still
-// carries the claim's token and the lease row if it does too (messages in
-// seq order, then leases in key order: the order of a claim, items then
-// leases), and reads which fences hold; while those locks are held no
-// other worker can take those leases over. Then it sends the completions
-// whose fence held, each followed by its handler's deferred writes, and
-// the commit, in one pipelined batch. A completion whose fence did not hold
-// gets errLeaseLost and none of its writes run. Should the group fail for
-// any other reason, each completion is committed again on its own
-// (completeAlone), so one bad completion cannot fail the others.
+// carries the claim's token and the lease row if it does too, and the
+// conversation's row of inbox_ready, and reads which fences hold; while
+// those locks are held no other worker can take those leases over. Then
+// it locks its replies' guests' rows of outbox_ready and sends the
+// completions whose fence held, each followed by its handler's deferred
+// writes, and the commit, in one pipelined batch. Every lock is taken in
+// the order of doc.go's "Lock order" (messages by seq, leases by key,
+// inbox_ready by key, outbox_ready by key), so the group and any other
+// writer wait on each other at most one way. A completion whose fence did
+// not hold gets errLeaseLost and none of its writes run. Should the group
+// fail for any other reason, each completion is committed again on its
+// own (completeAlone), so one bad completion cannot fail the others.
 
 // maxCompletionGroup bounds one group of completions.
 const maxCompletionGroup = 32
@@ -121,27 +124,38 @@ func (b *pgBackend) completeAlone(ctx context.Context, r *completionReq) error {
 // lockFencesSQL locks the fences of a group of completions ($1 seqs, $2
 // tokens, $3 conversation keys) and returns the seqs whose fence holds:
 // the message row still pending with the claim's token and the lease row
-// with it too. Every message row is locked (the array is built) before
-// the first lease row.
+// with it too. It also locks those conversations' rows of inbox_ready,
+// which the completions put back in line or take out of it: every message
+// row by seq, then the leases by key, then the rows of the line by key
+// (groupLocksCTE). The final WHERE is there to have line run: Postgres
+// does not run a SELECT's CTE that nothing reads.
 var lockFencesSQL = `WITH req AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS q(seq, token, key)
-), msg AS (
-	SELECT t.seq FROM inbox_messages t JOIN req q ON q.seq = t.seq
-	WHERE t.lease_token = q.token AND t.state = 'pending'
-	ORDER BY t.seq
-	FOR UPDATE OF t
-)
-SELECT q.seq FROM inbox_leases l JOIN req q ON l.conversation_key = q.key AND l.token = q.token
-WHERE q.seq = ANY (ARRAY(SELECT seq FROM msg))
-ORDER BY l.conversation_key
-FOR UPDATE OF l`
+), ` + groupLocksCTE("inbox_messages", "inbox_leases", "inbox_ready") + `
+SELECT f.seq FROM fence f WHERE (SELECT count(*) FROM line) >= 0`
+
+// lockReplyLinesSQL takes, in key order and in one statement, the rows of
+// outbox_ready of the guests a group's replies go to ($1 their
+// conversation keys, $2 their tenants): an existing row is locked and left
+// as it is (DO UPDATE ... WHERE false locks without writing), a missing
+// one is inserted out of line (due_at 'infinity', no tail), which the
+// completion's upsert then treats as it would no row. The completions run
+// in the order of their messages' conversations, not of their replies'
+// guests, and each takes its guests' rows as it runs; locked here first,
+// those rows are taken in key order whoever the replies go to, so the
+// group waits on no writer of the line that waits on it (a sent group, an
+// enqueue, another group).
+const lockReplyLinesSQL = `INSERT INTO outbox_ready AS r (conversation_key, tenant_id, turn, due_at, tail_seq)
+SELECT g.key, min(g.tenant_id), 0, 'infinity', 0 FROM unnest($1::text[], $2::text[]) AS g(key, tenant_id)
+GROUP BY g.key
+ORDER BY g.key
+ON CONFLICT (conversation_key) DO UPDATE SET tail_seq = r.tail_seq WHERE false`
 
 // completeTogether commits group's completions whose fence holds in one
 // transaction and returns their seqs.
 func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq) (map[int64]bool, error) {
-	// In conversation-key order, the order in which accepts take the
-	// line's rows, so the group's writes and an accept's do not wait on
-	// each other crosswise.
+	// In conversation-key order: the completions' own statements then
+	// touch the rows lockFencesSQL locked in that order too.
 	group = slices.Clone(group)
 	slices.SortFunc(group, func(x, y *completionReq) int { return strings.Compare(x.fence.key, y.fence.key) })
 	seqs := make([]int64, len(group))
@@ -182,17 +196,26 @@ func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq
 
 	queued := make([]int64, len(group))
 	commit := &pgx.Batch{}
-	replies := 0
+	var guests, tenants []string
+	for _, r := range group {
+		if held[r.fence.seq] {
+			for i := range r.replies {
+				guests, tenants = append(guests, r.replyKeys[i]), append(tenants, r.replies[i].TenantID)
+			}
+		}
+	}
+	if len(guests) > 0 {
+		commit.Queue(lockReplyLinesSQL, guests, tenants)
+	}
 	for i, r := range group {
 		if held[r.fence.seq] {
 			queueCompletion(commit, r, &queued[i])
-			replies += len(r.replies)
 		}
 	}
 	commit.Queue("COMMIT")
 	err = conn.SendBatch(ctx, commit).Close()
 	b.in.tidier.changed(len(held))
-	b.out.tidier.changed(replies)
+	b.out.tidier.changed(len(guests))
 	if err != nil {
 		rollback()
 		return nil, fmt.Errorf("completing inbox messages: %w", err)

@@ -61,3 +61,29 @@ func answerGroup[R groupedOutcome](group []R, alone func(context.Context, R) err
 		}
 	}
 }
+
+// groupLocksCTE is how a group's statement locks its members' fences and
+// their conversations' rows of the line, in doc.go's "Lock order": given
+// req (one row per member: seq, token, key), msg locks the items that
+// still carry their claim's token, by seq; fence the leases that carry it
+// too, by key (seq, key, token: the members whose fence holds); line
+// those conversations' rows of ready, by key. Each step's array is built
+// before the next step's first lock, so the steps do not interleave.
+func groupLocksCTE(table, leases, ready string) string {
+	return `msg AS (
+	SELECT t.seq FROM ` + table + ` t JOIN req q ON q.seq = t.seq
+	WHERE t.lease_token = q.token AND t.state = 'pending'
+	ORDER BY t.seq
+	FOR UPDATE OF t
+), fence AS (
+	SELECT q.seq, q.key, q.token FROM ` + leases + ` l JOIN req q ON l.conversation_key = q.key AND l.token = q.token
+	WHERE q.seq = ANY (ARRAY(SELECT seq FROM msg))
+	ORDER BY l.conversation_key
+	FOR UPDATE OF l
+), line AS (
+	SELECT r.conversation_key FROM ` + ready + ` r
+	WHERE r.conversation_key = ANY (ARRAY(SELECT key FROM fence))
+	ORDER BY r.conversation_key
+	FOR UPDATE OF r
+)`
+}

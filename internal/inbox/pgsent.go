@@ -77,26 +77,27 @@ func (b *pgBackend) completeReplyAlone(ctx context.Context, r *sentReq) error {
 // guests who have another reply to send.
 //
 // The fence is each reply's, as in fenceCTE: the reply's row locked while
-// it carries the claim's token, then the lease deleted only if it carries
-// it too, then the row updated only if that delete happened. The rows are
-// locked in seq order, all of them (the array is built before the first
-// lease is touched), so the statement takes its locks in the order a claim
-// does (items, then leases) and two groups take theirs in the same order.
+// it carries the claim's token, then the lease locked and deleted only if
+// it carries it too, then the row updated only if that lease held. The
+// locks are taken in the order of doc.go's "Lock order" (groupLocksCTE):
+// the replies' rows by seq, then their leases by key, then their guests'
+// rows of the line by key. The writes that follow touch only rows those
+// steps locked. Left to the plan, UPDATE ... FROM and DELETE ... USING lock
+// rows in whatever order the join produces them (the replies' seq order,
+// or the table's): a completion queuing replies to two of the group's
+// guests, which takes their rows of the line in key order, then waited
+// for the group while the group waited for it, until Postgres's
+// deadlock_timeout failed one of them.
 //
 // A conversation that stays in line goes to the back of its hotel's line;
 // the group's replies were recorded together, so each gets its rank in the
 // group on top of the back of the line all of them read.
 var completeRepliesSQL = `WITH req AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS q(seq, token, key, at, provider_id)
-), msg AS (
-	SELECT t.seq FROM outbox_replies t JOIN req q ON q.seq = t.seq
-	WHERE t.lease_token = q.token AND t.state = 'pending'
-	ORDER BY t.seq
-	FOR UPDATE OF t
-), lease AS (
-	DELETE FROM outbox_leases l USING req q
-	WHERE l.conversation_key = q.key AND l.token = q.token AND q.seq = ANY (ARRAY(SELECT seq FROM msg))
-	RETURNING q.seq
+), ` + groupLocksCTE("outbox_replies", "outbox_leases", "outbox_ready") + `, lease AS (
+	DELETE FROM outbox_leases l USING fence f
+	WHERE l.conversation_key = f.key AND l.token = f.token
+	RETURNING f.seq
 ), upd AS (
 	UPDATE outbox_replies t SET state = 'sent', done_at = q.at, provider_id = q.provider_id, last_error = NULL
 	FROM req q WHERE t.seq = q.seq AND q.seq IN (SELECT seq FROM lease)
@@ -107,7 +108,7 @@ var completeRepliesSQL = `WITH req AS (
 		turn = CASE WHEN r.tail_seq > n.seq THEN ` + backOfLineSQL("outbox_ready", "r.tenant_id") + ` + n.rank ELSE r.turn END
 	FROM (SELECT q.key, q.seq, q.at, row_number() OVER (ORDER BY q.seq) - 1 AS rank
 		FROM req q WHERE q.seq IN (SELECT seq FROM upd)) n
-	WHERE r.conversation_key = n.key
+	WHERE r.conversation_key = n.key AND r.conversation_key IN (SELECT conversation_key FROM line)
 	RETURNING r.due_at < 'infinity' AS stays
 )
 SELECT u.seq, (SELECT count(*) FROM rq WHERE stays) FROM upd u`

@@ -428,17 +428,32 @@ func (q *pgQueue[T]) count(ctx context.Context, sql string) (int, error) {
 
 // releaseHeldSQL: $1 channel, $2 limit (0: no limit), $3 now. A held row
 // has no lease and no claim can take it, so the update races only with
-// another release, which makes the same change.
-var releaseHeldSQL = `WITH rel AS (
+// another release, which makes the same change (a row it released is no
+// longer held when this one locks it, and is left out). The rows are
+// locked in the order of doc.go's "Lock order", the replies by seq, then
+// their guests' rows of outbox_ready by key: released together, several
+// guests' rows would otherwise be locked in the plan's order, against a
+// completion queuing replies to two of them.
+var releaseHeldSQL = `WITH pick AS (
+	SELECT seq FROM outbox_replies WHERE state = '` + StateHeld + `' AND channel = $1
+	ORDER BY seq LIMIT NULLIF($2::int, 0)
+), item AS (
+	SELECT t.seq, t.conversation_key FROM outbox_replies t
+	WHERE t.seq = ANY (ARRAY(SELECT seq FROM pick)) AND t.state = '` + StateHeld + `'
+	ORDER BY t.seq
+	FOR UPDATE OF t
+), line AS (
+	SELECT r.conversation_key FROM outbox_ready r
+	WHERE r.conversation_key = ANY (ARRAY(SELECT conversation_key FROM item))
+	ORDER BY r.conversation_key
+	FOR UPDATE OF r
+), rel AS (
 	UPDATE outbox_replies SET state = 'pending', next_attempt_at = $3
-	WHERE seq IN (
-		SELECT seq FROM outbox_replies WHERE state = '` + StateHeld + `' AND channel = $1
-		ORDER BY seq LIMIT NULLIF($2::int, 0)
-	) AND state = '` + StateHeld + `'
+	WHERE seq IN (SELECT seq FROM item)
 	RETURNING conversation_key
 ), rq AS (
 	UPDATE outbox_ready SET held = false, due_at = $3
-	WHERE conversation_key IN (SELECT conversation_key FROM rel)
+	WHERE conversation_key IN (SELECT conversation_key FROM line) AND conversation_key IN (SELECT conversation_key FROM rel)
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM rel), (SELECT count(*) FROM rq)`
@@ -634,12 +649,19 @@ func (b *pgBackend) prune(ctx context.Context, before time.Time) (int64, error) 
 		s AS (DELETE FROM inbox_statuses WHERE accepted_at < $1 RETURNING 1),
 		-- Conversations out of line with nothing open: an accept that
 		-- queues one meanwhile either waits for this delete (and inserts
-		-- it again) or has already put it back in line (and the delete's
-		-- re-check under the lock skips it).
-		ri AS (DELETE FROM inbox_ready r WHERE r.due_at = 'infinity' AND NOT r.held
-			AND NOT EXISTS (SELECT 1 FROM inbox_messages t WHERE t.conversation_key = r.conversation_key AND t.state = 'pending')),
-		ro AS (DELETE FROM outbox_ready r WHERE r.due_at = 'infinity' AND NOT r.held
-			AND NOT EXISTS (SELECT 1 FROM outbox_replies t WHERE t.conversation_key = r.conversation_key AND t.state IN ('pending', 'held')))
+		-- it again) or has already put it back in line (and the lock's
+		-- re-check of the row skips it). A row another transaction holds
+		-- is skipped, not waited for, and pruned at the next round: the
+		-- rows are taken in the table's order, not by key (doc.go, "Lock
+		-- order").
+		pi AS (SELECT r.conversation_key FROM inbox_ready r WHERE r.due_at = 'infinity' AND NOT r.held
+			AND NOT EXISTS (SELECT 1 FROM inbox_messages t WHERE t.conversation_key = r.conversation_key AND t.state = 'pending')
+			FOR UPDATE OF r SKIP LOCKED),
+		ri AS (DELETE FROM inbox_ready WHERE conversation_key IN (SELECT conversation_key FROM pi)),
+		po AS (SELECT r.conversation_key FROM outbox_ready r WHERE r.due_at = 'infinity' AND NOT r.held
+			AND NOT EXISTS (SELECT 1 FROM outbox_replies t WHERE t.conversation_key = r.conversation_key AND t.state IN ('pending', 'held'))
+			FOR UPDATE OF r SKIP LOCKED),
+		ro AS (DELETE FROM outbox_ready WHERE conversation_key IN (SELECT conversation_key FROM po))
 		SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM r) + (SELECT count(*) FROM s)`, before).Scan(&n)
 	if err != nil {
 		return 0, err
