@@ -28,8 +28,13 @@ var (
 	buildErr  error
 )
 
-// TestMain removes the binary built here (about 90 MB) after the run.
+// TestMain removes the binary built here (about 90 MB) after the run. Run
+// with graphProcessEnv set, the binary is a fake Graph API instead.
 func TestMain(m *testing.M) {
+	if os.Getenv(graphProcessEnv) != "" {
+		graphProcessMain()
+		return
+	}
 	code := m.Run()
 	if binPath != "" {
 		_ = os.RemoveAll(filepath.Dir(binPath))

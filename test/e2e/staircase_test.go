@@ -69,6 +69,11 @@ import (
 // STAIRCASE_PG_OPTIONS adds server settings to the worker processes'
 // sessions ("-c session_preload_libraries=auto_explain -c …"), likewise.
 //
+// The fake Graph API the shipped stages reply through runs in a process of
+// its own, as Meta's servers are not in the client's (on the same cores,
+// though); STAIRCASE_GRAPH=inprocess runs it in this process instead, beside
+// the load generator, whose requests then wait behind its goroutines too.
+//
 // STAIRCASE_TRACE_DIR=dir saves each stage instance's Go execution trace
 // over its run at half rate (dir/stage-N.trace, from Caddy's admin
 // /debug/pprof/trace), for `go tool trace` to say where a slow request
@@ -105,9 +110,31 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		return out
 	}
-	shipped := func(extra map[string]string) (*Instance, *fakegraph.Server) {
-		graph := fakegraph.Start(b, agentGraphToken)
-		graph.AllowPhoneNumberIDs(agentPhoneNumberID)
+	// The fake Graph API each shipped stage answers through runs in a
+	// process of its own (graphprocess_test.go), or with
+	// STAIRCASE_GRAPH=inprocess in this one, beside the load generator.
+	inProcess := os.Getenv("STAIRCASE_GRAPH") == "inprocess"
+	newGraph := func() replies {
+		if inProcess {
+			g := fakegraph.Start(b, agentGraphToken)
+			g.AllowPhoneNumberIDs(agentPhoneNumberID)
+			return localReplies{g}
+		}
+		return startGraphProcess(b)
+	}
+	// stack starts the shipped Caddyfile on Postgres (startAgentStack), its
+	// replies going to a fake Graph API of newGraph's.
+	stack := func(env map[string]string) (*agentStack, replies) {
+		if inProcess {
+			s := startAgentStack(b, env)
+			return s, localReplies{s.graph}
+		}
+		g := newGraph()
+		env["WHATSAPP_API_BASE"] = g.BaseURL()
+		return startAgentStack(b, env), g
+	}
+	shipped := func(extra map[string]string) (*Instance, replies) {
+		graph := newGraph()
 		env := with(map[string]string{
 			"WHATSAPP_API_BASE":        graph.BaseURL(),
 			"WHATSAPP_ACCESS_TOKEN":    agentGraphToken,
@@ -119,10 +146,9 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		return Start(b, Options{Env: env}), graph
 	}
-	postgres := func(redisURL string) (*Instance, *fakegraph.Server) {
-		env := with(map[string]string{"REDIS_URL": redisURL, "FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]})
-		s := startAgentStack(b, env)
-		return s.in, s.graph
+	postgres := func(redisURL string) (*Instance, replies) {
+		s, g := stack(with(map[string]string{"REDIS_URL": redisURL, "FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]}))
+		return s.in, g
 	}
 	redisURL, _ := testservices.Redis(b)
 	durable := requireDurablePostgres(b)
@@ -130,14 +156,14 @@ func BenchmarkStaircase(b *testing.B) {
 	type stage struct {
 		name  string
 		in    *Instance
-		graph *fakegraph.Server
+		graph replies
 	}
 	ref := Start(b, Options{Config: "test/e2e/testdata/respond.Caddyfile", ReadyPath: "/"})
 	stairs := func(file string) *Instance {
 		return Start(b, Options{Config: "test/e2e/testdata/staircase/" + file, Env: with(nil), ReadyPath: "/"})
 	}
 	var stages []stage
-	add := func(name string, in *Instance, g *fakegraph.Server) { stages = append(stages, stage{name, in, g}) }
+	add := func(name string, in *Instance, g replies) { stages = append(stages, stage{name, in, g}) }
 	if only == "memory" {
 		in, g := shipped(nil)
 		add("shipped, memory inbox", in, g)
@@ -160,8 +186,9 @@ func BenchmarkStaircase(b *testing.B) {
 		add("shipped, Postgres inbox + Redis", in, g)
 	}
 	var edgeStack *agentStack
+	var edgeGraph replies
 	if only != "memory" {
-		edgeStack = startAgentStack(b, with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
+		edgeStack, edgeGraph = stack(with(map[string]string{"REDIS_URL": redisURL, "AGENTE_WORKERS": "off",
 			"FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]}))
 		add("edge without workers, Postgres + Redis", edgeStack.in, nil)
 	}
@@ -192,14 +219,14 @@ func BenchmarkStaircase(b *testing.B) {
 			run(ref.URL("/webhooks/whatsapp"), loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix+"-ref", "hola"), &refTotals[i])
 			base := 0
 			if st.graph != nil {
-				base = len(st.graph.Messages())
+				base = st.graph.MessageCount()
 			}
 			run(st.in.URL("/webhooks/whatsapp"), reqs, &stTotals[i])
 			if st.graph != nil {
 				t := &stTotals[i]
-				t.processedAtEnd += len(st.graph.Messages()) - base
+				t.processedAtEnd += st.graph.MessageCount() - base
 				start := time.Now()
-				_, err := st.graph.WaitForMessages(base+per, 60*time.Second)
+				err := st.graph.WaitForMessages(base+per, 60*time.Second)
 				t.drain += time.Since(start)
 				t.drained = err == nil
 			}
@@ -217,7 +244,7 @@ func BenchmarkStaircase(b *testing.B) {
 		rate := float64(t.ok) / t.elapsed.Seconds()
 		base := 0
 		if st.graph != nil {
-			base = len(st.graph.Messages())
+			base = st.graph.MessageCount()
 		}
 		prefix := fmt.Sprintf("stair-half-%d-%d", time.Now().UnixNano(), i)
 		res := allAnswered(b, loadgen.Config{URL: ref.URL("/webhooks/whatsapp"), Connections: conns, Rate: rate / 2,
@@ -230,7 +257,7 @@ func BenchmarkStaircase(b *testing.B) {
 		half[i] = paced{res.P50, res.P99}
 		if st.graph != nil {
 			// Drained before the next stage, which shares the cores.
-			_, _ = st.graph.WaitForMessages(base+per, 60*time.Second)
+			_ = st.graph.WaitForMessages(base+per, 60*time.Second)
 		}
 	}
 
@@ -265,7 +292,7 @@ func BenchmarkStaircase(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 		return
 	}
-	edge, edgeGraph := edgeStack.in, edgeStack.graph
+	edge := edgeStack.in
 	fmt.Fprintf(&out, "\n| `agente-caddy worker` processes | messages processed | time | messages/s | commits per message | worker CPU per message | Postgres CPU per message |\n|---|---|---|---|---|---|---|\n")
 	done := 0
 	// STAIRCASE_WORKERS lists the worker process counts in the order they
@@ -296,7 +323,7 @@ func BenchmarkStaircase(b *testing.B) {
 		for range workers {
 			startWorker(b, edge)
 		}
-		if _, err := edgeGraph.WaitForMessages(done+backlog, 10*time.Minute); err != nil {
+		if err := edgeGraph.WaitForMessages(done+backlog, 10*time.Minute); err != nil {
 			b.Fatalf("%d worker(s): %v", workers, err)
 		}
 		d := time.Since(start)

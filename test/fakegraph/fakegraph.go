@@ -307,6 +307,14 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.accepted...)
 }
 
+// MessageCount is how many messages were accepted (len(Messages()) without
+// the copy).
+func (s *Server) MessageCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.accepted)
+}
+
 // Reads returns a copy of the accepted read receipts, in order.
 func (s *Server) Reads() []Read {
 	s.mu.Lock()
