@@ -190,7 +190,7 @@ type Service struct {
 	consent      consent.Store
 	// guestReads reads a message's consent and session in one round trip;
 	// nil without Postgres.
-	guestReads *pgGuestReads
+	guestReads   *pgGuestReads
 	token        *tokenGuard  // nil without a WhatsApp access token
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
