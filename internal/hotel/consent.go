@@ -23,7 +23,8 @@ import (
 //     guest opted out): a reply to a guest who opted out is suppressed
 //     (inbox.StateSuppressed), not sent and not failed. The one exception is
 //     the confirmation itself, the reply to the very message that opted the
-//     guest out.
+//     guest out. On Postgres the answer is the one the outbox's claim read
+//     with the reply (recipientConsent).
 
 // openConsent returns where guests' consent is kept: Postgres when
 // configured, else the process's memory store, kept across reloads like the
