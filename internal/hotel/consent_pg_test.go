@@ -11,7 +11,6 @@ import (
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/consent"
 	"github.com/agentehotel/agente-caddy/internal/inbox"
-	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
@@ -34,16 +33,9 @@ func (c *countedConsent) Get(ctx context.Context, tenantID string, channel chat.
 // looked up by the claim under its stored form, so it is checked against
 // the store, and suppressed too.
 func TestRepliesQueuedBeforeAnOptOutAreSuppressedOnPostgres(t *testing.T) {
+	pool := testservices.MigratedPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := store.Connect(ctx, testservices.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := store.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ib := inbox.NewPostgres(pool, inbox.Options{InstanceID: "t", PollInterval: 10 * time.Millisecond, Logger: quiet})
 	const tenant, guest = "tenant_hotel_madrid", "34600111222"
