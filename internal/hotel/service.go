@@ -234,7 +234,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Postgres != nil {
 		pgSessions := agent.NewPostgresSessions(deps.Postgres)
 		sessions = pgSessions
-		s.guestReads = &pgGuestReads{pool: deps.Postgres, consent: consent.NewPostgres(deps.Postgres), sessions: pgSessions}
+		s.guestReads = newPGGuestReads(deps.Postgres, pgSessions)
 	} else if sessions, err = keep(deps.Keeper, "sessions:memory", func() agent.SessionStore { return agent.NewMemorySessions() }); err != nil {
 		return nil, err
 	}
