@@ -7,8 +7,9 @@
 //
 // The inbox's group commit (internal/inbox), the Redis limiter's
 // pipelined decisions (internal/limiter) and the workers' reads of a
-// message's consent and session (internal/hotel) are built on it. A caller that
-// needs an answer puts a buffered channel in its item and waits on it.
+// message's consent and session (internal/hotel) are built on it. A
+// caller that needs an answer puts a buffered channel in its item and
+// waits on it.
 package batching
 
 import "sync"
