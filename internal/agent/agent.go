@@ -205,8 +205,17 @@ type Turn struct {
 // HandleTurn is Handle, saying also whether the conversation was handed to
 // a person.
 func (o *Orchestrator) HandleTurn(ctx context.Context, m chat.Message, hotel HotelContext) (Turn, error) {
+	return o.HandleTurnFrom(ctx, m, hotel, nil)
+}
+
+// HandleTurnFrom is HandleTurn with the guest's session as the caller read
+// it (stored, read with PostgresSessions.QueueLoad for KeyFor(hotel's
+// tenant, m's channel, m's sender)), so that the caller can read it in one
+// round trip with its own reads. A nil stored, or one of another key, is
+// ignored and the session loaded.
+func (o *Orchestrator) HandleTurnFrom(ctx context.Context, m chat.Message, hotel HotelContext, stored *StoredSession) (Turn, error) {
 	ctx, span := tracing.Start(ctx, "agent.turn", trace.SpanKindInternal)
-	replies, turn, err := o.handle(ctx, m, hotel)
+	replies, turn, err := o.handle(ctx, m, hotel, stored)
 	turn.Replies = replies
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("agente.tenant_id", hotel.TenantID), attribute.String("messaging.message.id", m.ID),
@@ -227,7 +236,7 @@ func (o *Orchestrator) GuestState(ctx context.Context, tenantID string, ch chat.
 	return sess.State, !sess.New, nil
 }
 
-func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelContext) ([]chat.Reply, Turn, error) {
+func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelContext, stored *StoredSession) ([]chat.Reply, Turn, error) {
 	var info Turn
 	start := time.Now()
 	intent := nlp.Unknown
@@ -264,7 +273,13 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 		return nil, info, nil
 	}
 	key := KeyFor(h.TenantID, m.Channel, m.From)
-	sess, err := o.sessions.Load(ctx, key, now)
+	var sess *Session
+	var err error
+	if stored != nil && stored.key == key {
+		sess = stored.session(now)
+	} else {
+		sess, err = o.sessions.Load(ctx, key, now)
+	}
 	if err != nil {
 		status = statusError
 		return nil, info, err

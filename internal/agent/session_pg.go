@@ -26,29 +26,62 @@ func NewPostgresSessions(pool *pgxpool.Pool) *PostgresSessions {
 	return &PostgresSessions{pool: pool}
 }
 
-// Load implements SessionStore.
-func (p *PostgresSessions) Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error) {
-	var (
-		id                          string
-		raw                         []byte
-		created, updated, expiresAt time.Time
-	)
-	err := p.pool.QueryRow(ctx, `
+// loadSessionSQL reads one guest's session row ($1 tenant, $2 channel, $3
+// user id).
+const loadSessionSQL = `
 		SELECT session_id, state, created_at, updated_at, expires_at
 		FROM sessions
-		WHERE tenant_id = $1 AND channel = $2 AND user_id = $3`,
-		key.TenantID, string(key.Channel), key.UserID,
-	).Scan(&id, &raw, &created, &updated, &expiresAt)
+		WHERE tenant_id = $1 AND channel = $2 AND user_id = $3`
+
+// Load implements SessionStore.
+func (p *PostgresSessions) Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error) {
+	st := &StoredSession{key: key}
+	if err := st.scan(p.pool.QueryRow(ctx, loadSessionSQL, key.TenantID, string(key.Channel), key.UserID)); err != nil {
+		return nil, err
+	}
+	return st.session(now), nil
+}
+
+// QueueLoad adds the read of key's session to b, so that it shares its
+// round trip with the caller's other reads (a guest message's consent and
+// session: internal/hotel). Once b's results are read (BatchResults.Close),
+// the row is in the StoredSession returned, for
+// Orchestrator.HandleTurnFrom; Close returns the read's error if it failed.
+func (p *PostgresSessions) QueueLoad(b *pgx.Batch, key SessionKey) *StoredSession {
+	st := &StoredSession{key: key}
+	b.Queue(loadSessionSQL, key.TenantID, string(key.Channel), key.UserID).QueryRow(st.scan)
+	return st
+}
+
+// StoredSession is a guest's sessions row as read, before a turn decides
+// with its own clock whether the session is still live.
+type StoredSession struct {
+	key                         SessionKey
+	found                       bool
+	id                          string
+	raw                         []byte
+	created, updated, expiresAt time.Time
+}
+
+func (st *StoredSession) scan(row pgx.Row) error {
+	err := row.Scan(&st.id, &st.raw, &st.created, &st.updated, &st.expiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return freshSession(key, now), nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading session: %w", err)
+		return fmt.Errorf("loading session: %w", err)
 	}
-	if !expiresAt.After(now) {
-		return freshSession(key, now), nil
+	st.found = true
+	return nil
+}
+
+// session is the live session the row holds at now, or a fresh one when
+// there is none or it expired at or before now (SessionStore.Load).
+func (st *StoredSession) session(now time.Time) *Session {
+	if !st.found || !st.expiresAt.After(now) {
+		return freshSession(st.key, now)
 	}
-	return decodeSession(key, id, raw, created, updated, expiresAt, now), nil
+	return decodeSession(st.key, st.id, st.raw, st.created, st.updated, st.expiresAt, now)
 }
 
 // Save implements SessionStore. A fresh session replaces an expired row of

@@ -5,9 +5,11 @@
 // the next one. So one expensive operation (a commit, a round trip) serves
 // many callers under load and costs a lone caller nothing.
 //
-// The inbox's group commit (internal/inbox) and the Redis limiter's
-// pipelined decisions (internal/limiter) are built on it. A caller that
-// needs an answer puts a buffered channel in its item and waits on it.
+// The inbox's group commit (internal/inbox), the Redis limiter's
+// pipelined decisions (internal/limiter) and the workers' reads of a
+// message's consent and session (internal/hotel) are built on it. A
+// caller that needs an answer puts a buffered channel in its item and
+// waits on it.
 package batching
 
 import "sync"

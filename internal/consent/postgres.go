@@ -20,19 +20,57 @@ type Postgres struct {
 // NewPostgres returns a store over pool; the schema must be migrated.
 func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
+// getSQL reads one guest's current answer ($1 tenant, $2 channel, $3 guest
+// as GuestKey writes it).
+const getSQL = `SELECT opted_out, changed_at, message_id, text FROM guest_consent
+		WHERE tenant_id = $1 AND channel = $2 AND guest = $3`
+
 // Get implements Store.
 func (p *Postgres) Get(ctx context.Context, tenantID string, channel chat.Channel, guest string) (Record, bool, error) {
-	r := Record{TenantID: tenantID, Channel: channel, Guest: GuestKey(channel, guest)}
-	err := p.pool.QueryRow(ctx, `SELECT opted_out, changed_at, message_id, text FROM guest_consent
-		WHERE tenant_id = $1 AND channel = $2 AND guest = $3`, tenantID, string(channel), r.Guest).
-		Scan(&r.OptedOut, &r.ChangedAt, &r.MessageID, &r.Text)
+	g := newGuestRead(tenantID, channel, guest)
+	if err := g.scan(p.pool.QueryRow(ctx, getSQL, g.args()...)); err != nil {
+		return Record{}, false, err
+	}
+	return g.Record, g.Found, nil
+}
+
+// QueueGet adds Get's read to b, so that it shares its round trip with
+// the caller's other reads (a guest message's consent and session:
+// internal/hotel). Once b's results are read (BatchResults.Close), the
+// answer holds Get's; Close returns the read's error if it failed.
+func (p *Postgres) QueueGet(b *pgx.Batch, tenantID string, channel chat.Channel, guest string) *GuestRead {
+	g := newGuestRead(tenantID, channel, guest)
+	b.Queue(getSQL, g.args()...).QueryRow(g.scan)
+	return g
+}
+
+// GuestRead is one guest's answer as Get returns it: Record, and Found
+// false for a guest who never changed it.
+type GuestRead struct {
+	Record Record
+	Found  bool
+}
+
+func newGuestRead(tenantID string, channel chat.Channel, guest string) *GuestRead {
+	return &GuestRead{Record: Record{TenantID: tenantID, Channel: channel, Guest: GuestKey(channel, guest)}}
+}
+
+func (g *GuestRead) args() []any {
+	return []any{g.Record.TenantID, string(g.Record.Channel), g.Record.Guest}
+}
+
+func (g *GuestRead) scan(row pgx.Row) error {
+	err := row.Scan(&g.Record.OptedOut, &g.Record.ChangedAt, &g.Record.MessageID, &g.Record.Text)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Record{}, false, nil
+		g.Record = Record{}
+		return nil
 	}
 	if err != nil {
-		return Record{}, false, fmt.Errorf("reading consent: %w", err)
+		g.Record = Record{}
+		return fmt.Errorf("reading consent: %w", err)
 	}
-	return r, true, nil
+	g.Found = true
+	return nil
 }
 
 // setSQL changes the answer only when it differs, and logs the change in

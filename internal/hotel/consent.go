@@ -23,7 +23,8 @@ import (
 //     guest opted out): a reply to a guest who opted out is suppressed
 //     (inbox.StateSuppressed), not sent and not failed. The one exception is
 //     the confirmation itself, the reply to the very message that opted the
-//     guest out.
+//     guest out. On Postgres the answer is the one the outbox's claim read
+//     with the reply (recipientConsent).
 
 // openConsent returns where guests' consent is kept: Postgres when
 // configured, else the process's memory store, kept across reloads like the
@@ -35,16 +36,13 @@ func (s *Service) openConsent() (consent.Store, error) {
 	return keep(s.deps.Keeper, "consent:memory", func() consent.Store { return consent.NewMemory() })
 }
 
-// consentTurn answers what m says about consent. handled means m needs no
-// other answer: it changed the guest's consent (replies holds the
+// consentTurn answers what m says about consent, given the guest's current
+// answer (cur; found false when they never changed it). handled means m
+// needs no other answer: it changed the guest's consent (replies holds the
 // confirmation) or the guest has opted out (no reply at all). The inbox
 // hands one guest's messages over one at a time, so reading the answer and
 // changing it cannot interleave with another message of the same guest.
-func (s *Service) consentTurn(ctx context.Context, m chat.Message, hc agent.HotelContext) (replies []inbox.OutboundReply, handled bool, err error) {
-	cur, found, err := s.consent.Get(ctx, m.TenantID, m.Channel, m.From)
-	if err != nil {
-		return nil, false, err
-	}
+func (s *Service) consentTurn(ctx context.Context, m chat.Message, hc agent.HotelContext, cur consent.Record, found bool) (replies []inbox.OutboundReply, handled bool, err error) {
 	cmd, lang := consent.Parse(m.Text)
 	if lang == "" {
 		lang = hc.Language
@@ -83,7 +81,7 @@ type consentSender struct {
 }
 
 func (c consentSender) Send(ctx context.Context, r inbox.OutboundReply) (string, error) {
-	rec, found, err := c.store.Get(ctx, r.TenantID, r.Channel, r.To)
+	rec, found, err := c.recipientConsent(ctx, r)
 	if err != nil {
 		// Retried: a reply may be late, never sent to a guest who said stop.
 		return "", fmt.Errorf("reading the guest's consent: %w", err)
@@ -92,4 +90,17 @@ func (c consentSender) Send(ctx context.Context, r inbox.OutboundReply) (string,
 		return "", inbox.Suppress("suppressed: opted out at " + rec.ChangedAt.UTC().Format(time.RFC3339))
 	}
 	return c.next.Send(ctx, r)
+}
+
+// recipientConsent is the consent of r's guest: as the outbox's claim read
+// it (Postgres: the same guest_consent the store keeps, read in the
+// claim's statement) when it looked the guest up by their stored form,
+// else read from the store now (the memory outbox; a reply addressed in
+// another form, such as a staff reply to "+34 600…").
+func (c consentSender) recipientConsent(ctx context.Context, r inbox.OutboundReply) (consent.Record, bool, error) {
+	if rc := r.ClaimedConsent; rc != nil && consent.GuestKey(r.Channel, r.To) == r.To {
+		return consent.Record{TenantID: r.TenantID, Channel: r.Channel, Guest: r.To,
+			OptedOut: rc.OptedOut, ChangedAt: rc.ChangedAt, MessageID: rc.MessageID}, rc.Found, nil
+	}
+	return c.store.Get(ctx, r.TenantID, r.Channel, r.To)
 }

@@ -188,6 +188,9 @@ type Service struct {
 	inbox        *inbox.Inbox
 	sender       *channelSender
 	consent      consent.Store
+	// guestReads reads a message's consent and session in one round trip;
+	// nil without Postgres.
+	guestReads   *pgGuestReads
 	token        *tokenGuard  // nil without a WhatsApp access token
 	outbound     inbox.Sender // what the outbox sends through: consent, token, 24-hour window, channel
 	admin        *admin.Handler
@@ -229,7 +232,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	var sessions agent.SessionStore
 	if deps.Postgres != nil {
-		sessions = agent.NewPostgresSessions(deps.Postgres)
+		pgSessions := agent.NewPostgresSessions(deps.Postgres)
+		sessions = pgSessions
+		s.guestReads = newPGGuestReads(deps.Postgres, pgSessions)
 	} else if sessions, err = keep(deps.Keeper, "sessions:memory", func() agent.SessionStore { return agent.NewMemorySessions() }); err != nil {
 		return nil, err
 	}

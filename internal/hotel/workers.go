@@ -132,13 +132,18 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	s.recordInbound(sctx, m)
 	span.End()
 	sctx, span = tracing.Start(ctx, "consent.check", trace.SpanKindInternal)
-	replies, handled, err := s.consentTurn(sctx, m, hc)
+	guest, err := s.readGuest(sctx, m, hc)
+	var replies []inbox.OutboundReply
+	handled := false
+	if err == nil {
+		replies, handled, err = s.consentTurn(sctx, m, hc, guest.consent, guest.found)
+	}
 	tracing.End(span, err)
 	if handled || err != nil {
 		return replies, err
 	}
 	s.markRead(ctx, m)
-	turn, err := s.orchestrator.HandleTurn(ctx, m, hc)
+	turn, err := s.orchestrator.HandleTurnFrom(ctx, m, hc, guest.session)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
 			s.log.Warn("guest message given up; it is a dead letter until replayed", "tenant_id", m.TenantID, "channel", m.Channel,

@@ -183,7 +183,10 @@
 //     still sent once and in its guest's order. Held rows are never pruned.
 //   - Suppress(reason): the reply must not be sent (the guest opted out). It
 //     ends as StateSuppressed with the reason, counts no attempt and no
-//     failure, and the guest's next reply is taken.
+//     failure, and the guest's next reply is taken. So that the Sender need
+//     not read the guest's consent per reply, the Postgres outbox's claim
+//     returns each reply's guest_consent row (OutboundReply.ClaimedConsent,
+//     as committed when the claim ran; the memory outbox leaves it nil).
 //
 // # Wake-up
 //

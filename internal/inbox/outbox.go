@@ -42,6 +42,24 @@ type OutboundReply struct {
 	// history to name it before the channel has.
 	ID    string     `json:"id,omitempty"`
 	Reply chat.Reply `json:"reply"`
+	// ClaimedConsent is the recipient's consent as the Postgres outbox's
+	// claim read it, in the claim's own statement, so that the sender need
+	// not read it again for every reply; nil where no claim read it (the
+	// memory outbox, a reply not claimed). Never stored.
+	ClaimedConsent *RecipientConsent `json:"-"`
+}
+
+// RecipientConsent is the recipient's row of guest_consent
+// (internal/consent), looked up by the reply's tenant, channel and To
+// exactly as To is written: consent keeps guests in a normal form
+// (consent.GuestKey), so the row is the guest's only when To is already in
+// that form. Found is false when the guest has no row (never changed
+// their answer).
+type RecipientConsent struct {
+	Found     bool
+	OptedOut  bool
+	ChangedAt time.Time
+	MessageID string // the guest's message that changed it
 }
 
 // ConversationKey orders the sends: replies with the same key leave one at a

@@ -43,8 +43,8 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 		pool:    pool,
 		wakeIn:  newPGNotifier(pool, notifyInbox),
 		wakeOut: newPGNotifier(pool, notifyOutbox),
-		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
-		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
+		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`, false),
+		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`, true),
 	}
 	b.accepts = b.newAcceptQueue()
 	b.sent = b.newSentQueue()
@@ -245,14 +245,18 @@ type pgQueue[T any] struct {
 	tidier                                             *pgTidier
 	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL string
 	holdSQL, suppressSQL, pendingSQL, heldSQL          string
+	// readsConsent: the claim also returns each item's recipient's consent,
+	// set on the item as ClaimedConsent (the outbox's replies).
+	readsConsent bool
 }
 
 // newPGQueue builds the statements of one queue. open selects the rows that
 // hold their conversation's place (pending, and held in the outbox): a
 // conversation whose head is not pending waits. ready is the queue's line
-// of conversations (migration 0090).
-func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failState, open string) *pgQueue[T] {
-	q := &pgQueue[T]{pool: pool, table: table, tidier: newPGTidier(pool, ready+", "+leases)}
+// of conversations (migration 0090). readsConsent makes the claim return
+// each item's recipient's consent (the outbox: see claimedSQL).
+func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failState, open string, readsConsent bool) *pgQueue[T] {
+	q := &pgQueue[T]{pool: pool, table: table, tidier: newPGTidier(pool, ready+", "+leases), readsConsent: readsConsent}
 	// Claim: walk the line (ready, by turn) from its front, taking
 	// conversations that are due and have no live lease, and look up each
 	// one's head by index; a claim reads what it takes (plus the
@@ -292,9 +296,9 @@ func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failS
 		WHERE l.lease_until <= $1
 	RETURNING l.seq, l.token
 )
-UPDATE ` + table + ` t SET claimed_by = $3, lease_token = leased.token, attempts = t.attempts + 1, last_attempt_at = $1
+` + claimedSQL(`UPDATE `+table+` t SET claimed_by = $3, lease_token = leased.token, attempts = t.attempts + 1, last_attempt_at = $1
 FROM leased WHERE t.seq = leased.seq
-RETURNING t.seq, t.conversation_key, t.lease_token, t.attempts, t.accepted_at, t.payload, coalesce(t.trace_parent, '')`
+RETURNING t.seq, t.conversation_key, t.lease_token, t.attempts, t.accepted_at, t.payload, coalesce(t.trace_parent, '') AS trace_parent`, readsConsent)
 	// $1 conversation key, $2 token, $3 lease until.
 	q.extendSQL = `UPDATE ` + leases + ` SET lease_until = $3 WHERE conversation_key = $1 AND token = $2`
 	// %s: the item's change; %s: the line's change (a CTE named rq).
@@ -320,6 +324,24 @@ SELECT count(*) FROM upd`
 	q.pendingSQL = `SELECT count(*) FROM ` + table + ` WHERE state = 'pending'`
 	q.heldSQL = `SELECT count(*) FROM ` + table + ` WHERE state = '` + StateHeld + `'`
 	return q
+}
+
+// claimedSQL is the claim's last statement, update. With readsConsent
+// (the outbox) it returns with each reply its recipient's guest_consent
+// row, looked up by the reply's tenant, channel and recipient as written,
+// in the claim's own statement: the senders read every reply's consent in
+// a round trip and a transaction of its own (BENCHMARKS.md). The row is
+// the one committed when the claim's statement began, so an opt-out
+// committed before the claim stops the reply, as one committed before the
+// sender's own read did; a claim takes only what its senders start at once.
+func claimedSQL(update string, readsConsent bool) string {
+	if !readsConsent {
+		return update
+	}
+	return `, claimed AS (` + update + `, t.tenant_id, t.channel, t.recipient)
+SELECT c.seq, c.conversation_key, c.lease_token, c.attempts, c.accepted_at, c.payload, c.trace_parent,
+	g.opted_out, g.changed_at, g.message_id
+FROM claimed c LEFT JOIN guest_consent g ON g.tenant_id = c.tenant_id AND g.channel = c.channel AND g.guest = c.recipient`
 }
 
 func (q *pgQueue[T]) claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
@@ -354,10 +376,19 @@ func (q *pgQueue[T]) readClaim(br pgx.BatchResults) (out, bad []claimed[T], badE
 		return nil, nil, nil, err
 	}
 	defer rows.Close()
+	var (
+		optedOut  *bool
+		changedAt *time.Time
+		messageID *string
+	)
 	for rows.Next() {
 		var c claimed[T]
 		var payload []byte
-		if err := rows.Scan(&c.seq, &c.key, &c.token, &c.attempts, &c.acceptedAt, &payload, &c.traceParent); err != nil {
+		dest := []any{&c.seq, &c.key, &c.token, &c.attempts, &c.acceptedAt, &payload, &c.traceParent}
+		if q.readsConsent {
+			dest = append(dest, &optedOut, &changedAt, &messageID)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return out, bad, badErr, err
 		}
 		if err := json.Unmarshal(payload, &c.item); err != nil {
@@ -366,6 +397,13 @@ func (q *pgQueue[T]) readClaim(br pgx.BatchResults) (out, bad []claimed[T], badE
 			bad = append(bad, c)
 			badErr = append(badErr, fmt.Sprintf("decoding stored payload: %v", err))
 			continue
+		}
+		if r, ok := any(&c.item).(*OutboundReply); ok && q.readsConsent {
+			rc := &RecipientConsent{Found: optedOut != nil}
+			if rc.Found {
+				rc.OptedOut, rc.ChangedAt, rc.MessageID = *optedOut, *changedAt, *messageID
+			}
+			r.ClaimedConsent = rc
 		}
 		out = append(out, c)
 	}

@@ -1,0 +1,102 @@
+package hotel
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/agent"
+	"github.com/agentehotel/agente-caddy/internal/chat"
+	"github.com/agentehotel/agente-caddy/internal/consent"
+	"github.com/agentehotel/agente-caddy/internal/nlp"
+	"github.com/agentehotel/agente-caddy/internal/pms/demo"
+	"github.com/agentehotel/agente-caddy/test/testservices"
+)
+
+// countedSessions counts the loads of its store.
+type countedSessions struct {
+	agent.SessionStore
+	loads atomic.Int64
+}
+
+func (c *countedSessions) Load(ctx context.Context, key agent.SessionKey, now time.Time) (*agent.Session, error) {
+	c.loads.Add(1)
+	return c.SessionStore.Load(ctx, key, now)
+}
+
+// Messages whose handling starts together have their guests' consent and
+// sessions read in shared batches; each gets its own guest's: the opt-out
+// of the guest who opted out, none for the other, and the session its turn
+// then runs on without loading it (a redelivered message gets the replies
+// its session remembers). A read that fails (a tenant id Postgres refuses)
+// fails its own message only.
+func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
+	pool := testservices.MigratedPostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const tenant = "tenant_hotel_madrid"
+	if _, err := pool.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $1)`, tenant); err != nil {
+		t.Fatal(err)
+	}
+	pgSessions := agent.NewPostgresSessions(pool)
+	sessions := &countedSessions{SessionStore: pgSessions}
+	o, err := agent.New(nlp.Analyze, demo.New(), sessions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{guestReads: newPGGuestReads(pool, pgSessions)}
+	hc := agent.HotelContext{TenantID: tenant, Name: "Hotel Madrid Central"}
+	guests := []string{"34600000001", "34600000002", "34600000003", "34600000004"}
+	msg := func(guest string) chat.Message {
+		return chat.Message{TenantID: tenant, Channel: chat.WhatsApp, ID: "wamid.first-" + guest, From: guest, Kind: chat.KindText,
+			Text: map[bool]string{true: "hola", false: "hello"}[guest[len(guest)-1]%2 == 1]}
+	}
+	remembered := map[string]string{}
+	for _, g := range guests {
+		replies, err := o.Handle(ctx, msg(g), hc)
+		if err != nil || len(replies) == 0 {
+			t.Fatalf("first answer to %s: %v, %v", g, replies, err)
+		}
+		remembered[g] = replies[0].Text
+	}
+	if _, err := consent.NewPostgres(pool).Set(ctx, consent.Record{TenantID: tenant, Channel: chat.WhatsApp, Guest: guests[0],
+		OptedOut: true, ChangedAt: time.Now(), MessageID: "wamid.stop", Text: "STOP"}); err != nil {
+		t.Fatal(err)
+	}
+
+	loads := sessions.loads.Load()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			g := guests[i%len(guests)]
+			m := msg(g)
+			reads, err := s.readGuest(ctx, m, hc)
+			if err != nil {
+				t.Errorf("reading %s: %v", g, err)
+				return
+			}
+			if optedOut := g == guests[0]; reads.found != optedOut || reads.consent.OptedOut != optedOut {
+				t.Errorf("%s: consent %+v (found %v), want opted out %v", g, reads.consent, reads.found, optedOut)
+			}
+			turn, err := o.HandleTurnFrom(ctx, m, hc, reads.session)
+			if err != nil || len(turn.Replies) == 0 || turn.Replies[0].Text != remembered[g] {
+				t.Errorf("%s: redelivery answered %+v, %v; want the remembered %q", g, turn.Replies, err, remembered[g])
+			}
+		})
+		if i == 32 {
+			wg.Go(func() {
+				bad := msg(guests[1])
+				bad.TenantID = "tenant_\xff" // not UTF-8
+				if _, err := s.readGuest(ctx, bad, agent.HotelContext{TenantID: bad.TenantID}); err == nil {
+					t.Error("a guest id Postgres refuses was read")
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if n := sessions.loads.Load() - loads; n != 0 {
+		t.Errorf("the turns loaded %d sessions themselves, though they were read with the consent", n)
+	}
+}
