@@ -46,10 +46,11 @@ const maxGuestReadGroup = 32
 const guestReadTimeout = 10 * time.Second
 
 type guestReadReq struct {
-	m     chat.Message
-	key   agent.SessionKey
-	reads guestReads
-	done  chan error
+	m           chat.Message
+	key         agent.SessionKey
+	withSession bool
+	reads       guestReads
+	done        chan error
 }
 
 func newPGGuestReads(pool *pgxpool.Pool, sessions *agent.PostgresSessions) *pgGuestReads {
@@ -58,16 +59,17 @@ func newPGGuestReads(pool *pgxpool.Pool, sessions *agent.PostgresSessions) *pgGu
 	return g
 }
 
-// readGuest reads what handling m starts from. A silent message (a
-// reaction, a notice) is never answered by a turn, so its session is not
-// read.
-func (s *Service) readGuest(ctx context.Context, m chat.Message, hc agent.HotelContext) (guestReads, error) {
+// readGuest reads what handling m starts from: the guest's consent, and with
+// withSession their session too. A silent message (a reaction, a notice) is
+// never answered by a turn, so its session is not read either way.
+func (s *Service) readGuest(ctx context.Context, m chat.Message, hc agent.HotelContext, withSession bool) (guestReads, error) {
 	pg := s.guestReads
 	if pg == nil {
 		cur, found, err := s.consent.Get(ctx, m.TenantID, m.Channel, m.From)
 		return guestReads{consent: cur, found: found}, err
 	}
-	r := &guestReadReq{m: m, key: agent.KeyFor(hc.TenantID, m.Channel, m.From), done: make(chan error, 1)}
+	r := &guestReadReq{m: m, key: agent.KeyFor(hc.TenantID, m.Channel, m.From), withSession: withSession && !m.Kind.Silent(),
+		done: make(chan error, 1)}
 	pg.queue.Add(r)
 	select {
 	case err := <-r.done:
@@ -99,7 +101,7 @@ func (g *pgGuestReads) read(ctx context.Context, group []*guestReadReq) error {
 	for i, r := range group {
 		consents[i] = g.consent.QueueGet(b, r.m.TenantID, r.m.Channel, r.m.From)
 		r.reads.session = nil
-		if !r.m.Kind.Silent() {
+		if r.withSession {
 			r.reads.session = g.sessions.QueueLoad(b, r.key)
 		}
 	}

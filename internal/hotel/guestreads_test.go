@@ -72,7 +72,7 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 		wg.Go(func() {
 			g := guests[i%len(guests)]
 			m := msg(g)
-			reads, err := s.readGuest(ctx, m, hc)
+			reads, err := s.readGuest(ctx, m, hc, true)
 			if err != nil {
 				t.Errorf("reading %s: %v", g, err)
 				return
@@ -89,7 +89,7 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 			wg.Go(func() {
 				bad := msg(guests[1])
 				bad.TenantID = "tenant_\xff" // not UTF-8
-				if _, err := s.readGuest(ctx, bad, agent.HotelContext{TenantID: bad.TenantID}); err == nil {
+				if _, err := s.readGuest(ctx, bad, agent.HotelContext{TenantID: bad.TenantID}, true); err == nil {
 					t.Error("a guest id Postgres refuses was read")
 				}
 			})
@@ -98,5 +98,42 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 	wg.Wait()
 	if n := sessions.loads.Load() - loads; n != 0 {
 		t.Errorf("the turns loaded %d sessions themselves, though they were read with the consent", n)
+	}
+}
+
+// A message whose read receipt goes between the consent and the turn (a
+// round trip to Meta) has its consent read alone: the turn loads the
+// session itself, after the receipt, so a change staff make to the session
+// meanwhile (ResetHandoff) is not overwritten by a session read before it.
+func TestGuestReadWithoutTheSessionLeavesItToTheTurn(t *testing.T) {
+	pool := testservices.MigratedPostgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const tenant, guest = "tenant_hotel_madrid", "34600000005"
+	if _, err := pool.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $1)`, tenant); err != nil {
+		t.Fatal(err)
+	}
+	pgSessions := agent.NewPostgresSessions(pool)
+	sessions := &countedSessions{SessionStore: pgSessions}
+	o, err := agent.New(nlp.Analyze, demo.New(), sessions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{guestReads: newPGGuestReads(pool, pgSessions)}
+	hc := agent.HotelContext{TenantID: tenant, Name: "Hotel Madrid Central"}
+	m := chat.Message{TenantID: tenant, Channel: chat.WhatsApp, ID: "wamid.alone", From: guest, Kind: chat.KindText, Text: "hola"}
+	reads, err := s.readGuest(ctx, m, hc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads.session != nil {
+		t.Fatal("the session was read with the consent though it was not asked for")
+	}
+	loads := sessions.loads.Load()
+	if _, err := o.HandleTurnFrom(ctx, m, hc, reads.session); err != nil {
+		t.Fatal(err)
+	}
+	if n := sessions.loads.Load() - loads; n != 1 {
+		t.Errorf("the turn loaded %d sessions, want 1", n)
 	}
 }

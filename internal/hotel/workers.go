@@ -131,8 +131,13 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	sctx, span = tracing.Start(ctx, "conversation.record_inbound", trace.SpanKindInternal)
 	s.recordInbound(sctx, m)
 	span.End()
+	// The session is read with the consent unless a read receipt, a round
+	// trip to Meta, goes between them: a session read that early would
+	// widen the window in which a change staff make to it (ResetHandoff)
+	// is overwritten by this turn's save.
+	receipt := s.readReceiptDue(ctx, m)
 	sctx, span = tracing.Start(ctx, "consent.check", trace.SpanKindInternal)
-	guest, err := s.readGuest(sctx, m, hc)
+	guest, err := s.readGuest(sctx, m, hc, !receipt)
 	var replies []inbox.OutboundReply
 	handled := false
 	if err == nil {
@@ -142,7 +147,9 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	if handled || err != nil {
 		return replies, err
 	}
-	s.markRead(ctx, m)
+	if receipt {
+		s.markRead(ctx, m)
+	}
 	turn, err := s.orchestrator.HandleTurnFrom(ctx, m, hc, guest.session)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
