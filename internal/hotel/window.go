@@ -86,8 +86,12 @@ func (w *windowSender) Send(ctx context.Context, r inbox.OutboundReply) (string,
 }
 
 // outsideWindow reports whether err is Meta's 131047: the guest is outside
-// the 24-hour window.
+// the 24-hour window. A send that went through is answered first: the
+// targets errors.As needs escape to the heap, two allocations a reply.
 func outsideWindow(err error) bool {
+	if err == nil {
+		return false
+	}
 	var ra retryAfter
 	if errors.As(err, &ra) {
 		return ra.SendError != nil && ra.Code == whatsapp.CodeOutsideWindow

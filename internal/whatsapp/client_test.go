@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -359,5 +362,32 @@ func TestRenderAlwaysPassesTheFake(t *testing.T) {
 	}
 	if n := len(g.Messages()); n != len(replies) {
 		t.Fatalf("%d accepted", n)
+	}
+}
+
+// Sends one after another share one connection: the answer is read to its
+// end, which is what lets net/http keep the connection.
+func TestSendsReuseTheConnection(t *testing.T) {
+	var dials atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"messaging_product":"whatsapp","contacts":[{"input":"34600000000","wa_id":"34600000000"}],"messages":[{"id":"wamid.reuse"}]}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dials.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := &Client{BaseURL: srv.URL, Token: testToken}
+	for range 20 {
+		if _, err := c.Send(context.Background(), testPhoneNumberID, guest, chat.Reply{Text: "hola"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("20 sends opened %d connections, want 1", n)
 	}
 }
