@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/agentehotel/agente-caddy/internal/agent"
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/consent"
@@ -26,16 +28,19 @@ func (c *countedSessions) Load(ctx context.Context, key agent.SessionKey, now ti
 	return c.SessionStore.Load(ctx, key, now)
 }
 
-// Messages whose handling starts together have their guests' consent and
-// sessions read in shared batches; each gets its own guest's: the opt-out
-// of the guest who opted out, none for the other, and the session its turn
-// then runs on without loading it (a redelivered message gets the replies
-// its session remembers). A read that fails (a tenant id Postgres refuses)
-// fails its own message only.
-func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
+// guestReadsRig is a Service reading guests from a migrated Postgres with
+// one hotel, and an orchestrator whose session loads are counted.
+type guestReadsRig struct {
+	pool     *pgxpool.Pool
+	sessions *countedSessions
+	o        *agent.Orchestrator
+	s        *Service
+	hc       agent.HotelContext
+}
+
+func newGuestReadsRig(ctx context.Context, t *testing.T) guestReadsRig {
+	t.Helper()
 	pool := testservices.MigratedPostgres(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	const tenant = "tenant_hotel_madrid"
 	if _, err := pool.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $1)`, tenant); err != nil {
 		t.Fatal(err)
@@ -46,8 +51,22 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{guestReads: newPGGuestReads(pool, pgSessions)}
-	hc := agent.HotelContext{TenantID: tenant, Name: "Hotel Madrid Central"}
+	return guestReadsRig{pool: pool, sessions: sessions, o: o, s: &Service{guestReads: newPGGuestReads(pool, pgSessions)},
+		hc: agent.HotelContext{TenantID: tenant, Name: "Hotel Madrid Central"}}
+}
+
+// Messages whose handling starts together have their guests' consent and
+// sessions read in shared batches; each gets its own guest's: the opt-out
+// of the guest who opted out, none for the other, and the session its turn
+// then runs on without loading it (a redelivered message gets the replies
+// its session remembers). A read that fails (a tenant id Postgres refuses)
+// fails its own message only.
+func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := newGuestReadsRig(ctx, t)
+	pool, sessions, o, s, hc := g.pool, g.sessions, g.o, g.s, g.hc
+	tenant := hc.TenantID
 	guests := []string{"34600000001", "34600000002", "34600000003", "34600000004"}
 	msg := func(guest string) chat.Message {
 		return chat.Message{TenantID: tenant, Channel: chat.WhatsApp, ID: "wamid.first-" + guest, From: guest, Kind: chat.KindText,
@@ -106,22 +125,12 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 // session itself, after the receipt, so a change staff make to the session
 // meanwhile (ResetHandoff) is not overwritten by a session read before it.
 func TestGuestReadWithoutTheSessionLeavesItToTheTurn(t *testing.T) {
-	pool := testservices.MigratedPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	const tenant, guest = "tenant_hotel_madrid", "34600000005"
-	if _, err := pool.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $1)`, tenant); err != nil {
-		t.Fatal(err)
-	}
-	pgSessions := agent.NewPostgresSessions(pool)
-	sessions := &countedSessions{SessionStore: pgSessions}
-	o, err := agent.New(nlp.Analyze, demo.New(), sessions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Service{guestReads: newPGGuestReads(pool, pgSessions)}
-	hc := agent.HotelContext{TenantID: tenant, Name: "Hotel Madrid Central"}
-	m := chat.Message{TenantID: tenant, Channel: chat.WhatsApp, ID: "wamid.alone", From: guest, Kind: chat.KindText, Text: "hola"}
+	g := newGuestReadsRig(ctx, t)
+	sessions, o, s, hc := g.sessions, g.o, g.s, g.hc
+	const guest = "34600000005"
+	m := chat.Message{TenantID: hc.TenantID, Channel: chat.WhatsApp, ID: "wamid.alone", From: guest, Kind: chat.KindText, Text: "hola"}
 	reads, err := s.readGuest(ctx, m, hc, false)
 	if err != nil {
 		t.Fatal(err)
