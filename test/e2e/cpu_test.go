@@ -55,18 +55,9 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	if stage == "" {
 		stage = "shipped"
 	}
-	env := map[string]string{
-		"WHATSAPP_APP_SECRET":         devSecret,
-		"RATE_LIMIT_WEBHOOK_POST":     "100000000",
-		"RATE_LIMIT_WEBHOOK_RECEIPTS": "100000000",
-	}
 	// CPU_ENV adds K=V[,K=V...] to the instance's environment (GOGC=200,
 	// to see what the collector costs).
-	for _, kv := range strings.Split(os.Getenv("CPU_ENV"), ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
+	env := benchmarkEnv("CPU_ENV")
 	var in *Instance
 	var graph *fakegraph.Server
 	var stack *agentStack

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,16 +90,7 @@ func BenchmarkStaircase(b *testing.B) {
 	n := envInt("STAIRCASE_N", 10_000)
 	conns := envInt("STAIRCASE_CONNS", 16)
 	rounds := envInt("STAIRCASE_ROUNDS", 2)
-	limits := map[string]string{
-		"WHATSAPP_APP_SECRET":         devSecret,
-		"RATE_LIMIT_WEBHOOK_POST":     "100000000",
-		"RATE_LIMIT_WEBHOOK_RECEIPTS": "100000000",
-	}
-	for _, kv := range strings.Split(os.Getenv("STAIRCASE_ENV"), ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			limits[k] = v
-		}
-	}
+	limits := benchmarkEnv("STAIRCASE_ENV")
 	only := os.Getenv("STAIRCASE_ONLY")
 	with := func(extra map[string]string) map[string]string {
 		out := map[string]string{}
@@ -372,10 +364,8 @@ func startWorker(b *testing.B, in *Instance) {
 	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
 	// STAIRCASE_WORKER_ENV adds K=V[,K=V...] to the worker processes'
 	// environment (INBOX_WORKERS=16, SENDERS=64), to try their settings.
-	for _, kv := range strings.Split(os.Getenv("STAIRCASE_WORKER_ENV"), ",") {
-		if strings.Contains(kv, "=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
+	for k, v := range envSettings("STAIRCASE_WORKER_ENV") {
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var options []string
 	if os.Getenv("STAIRCASE_LOG_STATEMENTS") != "" {
@@ -428,6 +418,31 @@ func worst(ds []time.Duration) string {
 		m = max(m, d)
 	}
 	return m.Round(10 * time.Microsecond).String()
+}
+
+// benchmarkEnv is a benchmark instance's environment: the secret the load
+// is signed with, rate limits no run reaches (so that their cost is in the
+// figures), and the settings in the variable named (envSettings).
+func benchmarkEnv(settings string) map[string]string {
+	env := map[string]string{
+		"WHATSAPP_APP_SECRET":         devSecret,
+		"RATE_LIMIT_WEBHOOK_POST":     "100000000",
+		"RATE_LIMIT_WEBHOOK_RECEIPTS": "100000000",
+	}
+	maps.Copy(env, envSettings(settings))
+	return env
+}
+
+// envSettings reads the variable name as K=V[,K=V...]; an item without
+// "=" is ignored.
+func envSettings(name string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(os.Getenv(name), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func envInt(name string, def int) int {
