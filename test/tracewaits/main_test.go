@@ -15,12 +15,17 @@ import (
 // names net/http's background reader among the goroutines started, and
 // the connection's waits for it are counted under what the request readied.
 func TestReadsTheBackgroundReadersWaitsFromATrace(t *testing.T) {
-	wake := make(chan struct{}, 1)
+	// The woken goroutine answers each wake before it waits again, so the
+	// next request (a whole round trip later) finds it parked however busy
+	// the machine is: a buffered, best-effort wake left that to the
+	// scheduler, and a loaded CI machine counted 96 of 200.
+	wake, woken := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() { // the woken goroutine, started before the trace
 		for {
 			select {
 			case <-wake:
+				woken <- struct{}{}
 			case <-done:
 				return
 			}
@@ -29,10 +34,8 @@ func TestReadsTheBackgroundReadersWaitsFromATrace(t *testing.T) {
 	defer close(done)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.ReadAll(r.Body)
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
+		wake <- struct{}{}
+		<-woken
 		_, _ = io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
