@@ -5,23 +5,25 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentehotel/agente-caddy/internal/chat"
 	"github.com/agentehotel/agente-caddy/internal/store"
 	"github.com/agentehotel/agente-caddy/test/testservices"
 )
 
-// saveHook runs a hook before the next Save of its store, once: what
-// another writer does between a turn's load of the session and its save.
-type saveHook struct {
+// writeHook runs a hook before the next write (Save, ClearHandoff) of its
+// store, once: what another writer does between a load of the session and
+// the write that follows it.
+type writeHook struct {
 	SessionStore
 	mu   sync.Mutex
 	hook func()
 }
 
-func (s *saveHook) beforeNextSave(f func()) { s.mu.Lock(); s.hook = f; s.mu.Unlock() }
+func (s *writeHook) beforeNextWrite(f func()) { s.mu.Lock(); s.hook = f; s.mu.Unlock() }
 
-func (s *saveHook) Save(ctx context.Context, sess *Session) error {
+func (s *writeHook) runHook() {
 	s.mu.Lock()
 	f := s.hook
 	s.hook = nil
@@ -29,7 +31,16 @@ func (s *saveHook) Save(ctx context.Context, sess *Session) error {
 	if f != nil {
 		f()
 	}
+}
+
+func (s *writeHook) Save(ctx context.Context, sess *Session) error {
+	s.runHook()
 	return s.SessionStore.Save(ctx, sess)
+}
+
+func (s *writeHook) ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (bool, error) {
+	s.runHook()
+	return s.SessionStore.ClearHandoff(ctx, key, now, expires)
 }
 
 // raceEnv is an orchestrator over a store whose saves can be preceded by
@@ -37,7 +48,7 @@ func (s *saveHook) Save(ctx context.Context, sess *Session) error {
 type raceEnv struct {
 	t        *testing.T
 	o        *Orchestrator
-	sessions *saveHook
+	sessions *writeHook
 	hotel    HotelContext
 	from     string
 	n        int
@@ -45,7 +56,7 @@ type raceEnv struct {
 
 func newRaceEnv(t *testing.T, s SessionStore, from string) *raceEnv {
 	clock := &fakeClock{t: morning}
-	hooked := &saveHook{SessionStore: s}
+	hooked := &writeHook{SessionStore: s}
 	f := &fakeNLP{t: t}
 	o, err := New(f.analyze, demoFor(clock), hooked, WithClock(clock.Now))
 	if err != nil {
@@ -100,7 +111,7 @@ func TestResetHandoffDuringATurnStands(t *testing.T) {
 			if tr := e.turn(ctx, "quiero hablar con una persona"); !tr.HandedOff {
 				t.Fatalf("the guest's request did not hand off: %+v", tr)
 			}
-			e.sessions.beforeNextSave(func() { e.reset(true) })
+			e.sessions.beforeNextWrite(func() { e.reset(true) })
 			if tr := e.turn(ctx, "hola"); len(tr.Replies) != 0 {
 				t.Fatalf("replied during the handoff: %+v", tr.Replies)
 			}
@@ -125,7 +136,7 @@ func TestTurnThatHandsOffWinsOverAConcurrentReset(t *testing.T) {
 			e := newRaceEnv(t, sf.new(t), "34620001002")
 			ctx := context.Background()
 			mustContain(t, one(t, e.turn(ctx, "hola").Replies), "¡Hola, Ana!")
-			e.sessions.beforeNextSave(func() { e.reset(false) })
+			e.sessions.beforeNextWrite(func() { e.reset(false) })
 			if tr := e.turn(ctx, "quiero hablar con una persona"); !tr.HandedOff {
 				t.Fatalf("the guest's request did not hand off: %+v", tr)
 			}
@@ -134,6 +145,36 @@ func TestTurnThatHandsOffWinsOverAConcurrentReset(t *testing.T) {
 			}
 			if r := e.turn(ctx, "hola"); len(r.Replies) != 0 {
 				t.Fatalf("the agent answered a guest waiting for a person: %+v", r.Replies)
+			}
+		})
+	}
+}
+
+// A turn of the guest's that completes while the staff's reset is under
+// way (between its load and its save) is not undone by the reset: the
+// message stays answered, so a redelivery of it is not answered anew.
+func TestTurnDuringAResetHandoffStands(t *testing.T) {
+	for _, sf := range stores(t) {
+		t.Run(sf.name, func(t *testing.T) {
+			e := newRaceEnv(t, sf.new(t), "34620001005")
+			ctx := context.Background()
+			e.turn(ctx, "quiero hablar con una persona")
+			m := e.message("hola")
+			e.sessions.beforeNextWrite(func() {
+				if tr, err := e.o.HandleTurn(ctx, m, e.hotel); err != nil || len(tr.Replies) != 0 {
+					t.Errorf("turn during the handoff: %+v, %v", tr, err)
+				}
+			})
+			e.reset(true)
+			st, found := e.state()
+			if !found || st.Handoff {
+				t.Fatalf("after the reset the session is in handoff %v (found %v)", st.Handoff, found)
+			}
+			if n := len(st.Recent); n == 0 || st.Recent[n-1].MessageID != m.ID {
+				t.Fatalf("the reset undid the turn that completed during it: recent turns %+v", st.Recent)
+			}
+			if tr, err := e.o.HandleTurn(ctx, m, e.hotel); err != nil || len(tr.Replies) != 0 {
+				t.Fatalf("the redelivered message got %+v, %v; want the silence it got during the handoff", tr.Replies, err)
 			}
 		})
 	}
@@ -173,7 +214,7 @@ func TestForgetGuestDuringATurnStands(t *testing.T) {
 			e := newRaceEnv(t, sf.new(t), "34620001004")
 			ctx := context.Background()
 			mustContain(t, one(t, e.turn(ctx, "hola").Replies), "¡Hola, Ana!")
-			e.sessions.beforeNextSave(func() {
+			e.sessions.beforeNextWrite(func() {
 				if err := e.o.ForgetGuest(context.Background(), e.hotel.TenantID, chat.WhatsApp, e.from); err != nil {
 					t.Fatal(err)
 				}

@@ -260,10 +260,11 @@ func (s *State) normalize() {
 // one conversation's messages in order (the inbox does), so of a guest's
 // turns one at a time loads and saves the session; others write it
 // between a turn's Load and its Save, though: staff hand the conversation
-// back (Orchestrator.ResetHandoff), an erasure deletes it (ForgetGuest).
-// A turn must not be redone (it may have booked), so Save does not fail
-// on such a write; it keeps it instead, where the turn did not decide
-// otherwise:
+// back (Orchestrator.ResetHandoff, through ClearHandoff, which writes the
+// flag alone so that it undoes no turn), an erasure deletes it
+// (ForgetGuest). A turn must not be redone (it may have booked), so Save
+// does not fail on such a write; it keeps it instead, where the turn did
+// not decide otherwise:
 //   - the handoff flag: a session Load read from its row writes the flag
 //     only if its holder changed it; otherwise the stored flag stays, so
 //     a reset made meanwhile stands, and a guest's request for a person
@@ -282,6 +283,12 @@ type SessionStore interface {
 	// Save writes the session (s.Key, s.ExpiresAt set by the caller), but
 	// for what others wrote since s was loaded (see SessionStore).
 	Save(ctx context.Context, s *Session) error
+	// ClearHandoff gives key's session back to the agent: when it is live
+	// at now and handed off, it clears the flag alone (what others write
+	// meanwhile, a turn's state, stays), sets the session's UpdatedAt to
+	// now and ExpiresAt to expires, and reports true. It is never deferred
+	// (store.WithDeferred): its answer is what it did.
+	ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (bool, error)
 	// Delete forgets the session of key.
 	Delete(ctx context.Context, key SessionKey) error
 	// Prune deletes the sessions that expired before `before` (the data
@@ -368,6 +375,20 @@ func (m *MemorySessions) Save(_ context.Context, s *Session) error {
 		}
 	}
 	return nil
+}
+
+// ClearHandoff implements SessionStore.
+func (m *MemorySessions) ClearHandoff(_ context.Context, key SessionKey, now, expires time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	row, ok := m.rows[key]
+	if !ok || !row.expiresAt.After(now) || !row.state.Handoff {
+		return false, nil
+	}
+	row.state.Handoff = false
+	row.updatedAt, row.expiresAt = now, expires
+	m.rows[key] = row
+	return true, nil
 }
 
 // Delete implements SessionStore.

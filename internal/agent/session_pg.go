@@ -132,6 +132,19 @@ const updateSessionSQL = `
 			expires_at = $7
 		WHERE tenant_id = $1 AND channel = $2 AND user_id = $3 AND session_id = $9`
 
+// ClearHandoff implements SessionStore in one statement, so that a turn's
+// save landing between a read of the row and a write of it is not undone.
+func (p *PostgresSessions) ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (bool, error) {
+	tag, err := p.pool.Exec(ctx, `
+		UPDATE sessions SET state = state - 'handoff', updated_at = $4, expires_at = $5
+		WHERE tenant_id = $1 AND channel = $2 AND user_id = $3 AND expires_at > $4 AND state->'handoff' = 'true'::jsonb`,
+		key.TenantID, string(key.Channel), key.UserID, now, expires)
+	if err != nil {
+		return false, fmt.Errorf("clearing the handoff: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
 // Delete implements SessionStore.
 func (p *PostgresSessions) Delete(ctx context.Context, key SessionKey) error {
 	err := store.Exec(ctx, p.pool, `DELETE FROM sessions WHERE tenant_id = $1 AND channel = $2 AND user_id = $3`,

@@ -189,6 +189,38 @@ var sessionStoreCases = []struct {
 		}
 	}},
 
+	{"ClearHandoff clears the flag of a live handed-off session alone", func(t *testing.T, s SessionStore) {
+		ctx := context.Background()
+		key := KeyFor("tenant_a", chat.WhatsApp, "34600000006")
+		if was, err := s.ClearHandoff(ctx, key, morning, morning.Add(time.Hour)); err != nil || was {
+			t.Fatalf("ClearHandoff of no session = %v, %v", was, err)
+		}
+		sess, _ := s.Load(ctx, key, morning)
+		sess.State.Handoff = true
+		sess.State.Language = "en"
+		sess.State.Recent = []RecentTurn{{MessageID: "wamid.6", Intent: "greeting", Replies: []chat.Reply{}}}
+		sess.UpdatedAt, sess.ExpiresAt = morning, morning.Add(time.Hour)
+		if err := s.Save(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if was, err := s.ClearHandoff(ctx, key, morning.Add(time.Hour), morning.Add(3*time.Hour)); err != nil || was {
+			t.Fatalf("ClearHandoff of an expired session = %v, %v", was, err)
+		}
+		later := morning.Add(time.Minute)
+		if was, err := s.ClearHandoff(ctx, key, later, later.Add(2*time.Hour)); err != nil || !was {
+			t.Fatalf("ClearHandoff = %v, %v; want true", was, err)
+		}
+		got, _ := s.Load(ctx, key, later)
+		want := sess.State
+		want.Handoff = false
+		if got.New || got.ID != sess.ID || !reflect.DeepEqual(got.State, want) || !got.UpdatedAt.Equal(later) || !got.ExpiresAt.Equal(later.Add(2*time.Hour)) {
+			t.Fatalf("after ClearHandoff: %+v\nwant state %+v, updated %v, expiring %v", got, want, later, later.Add(2*time.Hour))
+		}
+		if was, err := s.ClearHandoff(ctx, key, later, later.Add(2*time.Hour)); err != nil || was {
+			t.Fatalf("second ClearHandoff = %v, %v", was, err)
+		}
+	}},
+
 	{"a save does not bring back a row deleted or replaced since its load", func(t *testing.T, s SessionStore) {
 		ctx := context.Background()
 		key := KeyFor("tenant_a", chat.WhatsApp, "34600000005")
