@@ -326,20 +326,11 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 }
 
 // ResetHandoff gives a conversation back to the agent after a person took it
-// over. It reports whether the conversation was in handoff.
+// over. It reports whether the conversation was in handoff. It changes the
+// flag alone: a turn of the guest's saved meanwhile stays.
 func (o *Orchestrator) ResetHandoff(ctx context.Context, tenantID string, ch chat.Channel, guest string) (bool, error) {
 	now := o.now()
-	sess, err := o.sessions.Load(ctx, KeyFor(tenantID, ch, guest), now)
-	if err != nil {
-		return false, err
-	}
-	if sess.New || !sess.State.Handoff {
-		return false, nil
-	}
-	sess.State.Handoff = false
-	sess.UpdatedAt = now
-	sess.ExpiresAt = now.Add(DefaultSessionTTL)
-	return true, o.sessions.Save(ctx, sess)
+	return o.sessions.ClearHandoff(ctx, KeyFor(tenantID, ch, guest), now, now.Add(DefaultSessionTTL))
 }
 
 // PruneSessions deletes the sessions that expired before `before` (the

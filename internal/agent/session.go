@@ -69,6 +69,19 @@ type Session struct {
 	ExpiresAt time.Time
 	// New is true when no live session existed and this one starts fresh.
 	New bool
+	// fromRow is set when Load read the session from its stored row, and
+	// handoffAsRead is the handoff flag as read: Save keeps what other
+	// writers did to that row since (SessionStore.Save).
+	fromRow       bool
+	handoffAsRead bool
+}
+
+// keepsStoredHandoff reports whether Save leaves the stored handoff flag
+// as it is: the session continues a stored row and its holder did not
+// change the flag, so a change made by someone else since (staff handing
+// the conversation back) is not undone.
+func (s *Session) keepsStoredHandoff() bool {
+	return s.fromRow && s.State.Handoff == s.handoffAsRead
 }
 
 // State is what the agent remembers between messages; it is stored as the
@@ -244,14 +257,38 @@ func (s *State) normalize() {
 
 // SessionStore keeps sessions. Every operation is scoped by the key's tenant:
 // a store never returns or changes another tenant's session. Callers handle
-// one conversation's messages in order (the inbox does), so the store does not
-// arbitrate concurrent writers of one session: the last Save wins.
+// one conversation's messages in order (the inbox does), so of a guest's
+// turns one at a time loads and saves the session; others write it
+// between a turn's Load and its Save, though: staff hand the conversation
+// back (Orchestrator.ResetHandoff, through ClearHandoff, which writes the
+// flag alone so that it undoes no turn), an erasure deletes it
+// (ForgetGuest). A turn must not be redone (it may have booked), so Save
+// does not fail on such a write; it keeps it instead, where the turn did
+// not decide otherwise:
+//   - the handoff flag: a session Load read from its row writes the flag
+//     only if its holder changed it; otherwise the stored flag stays, so
+//     a reset made meanwhile stands, and a guest's request for a person
+//     made in the turn is written;
+//   - the row itself: a session Load read from its row is written only
+//     while that row (its session id) is still stored; deleted or
+//     replaced meanwhile, Save writes nothing, so an erased session does
+//     not come back. A fresh session (New), or one the caller built,
+//     replaces whatever is stored.
+//
+// For every other field the last Save wins.
 type SessionStore interface {
 	// Load returns the live session of key, or a fresh one (New = true) when
 	// there is none or it expired at or before now.
 	Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error)
-	// Save writes the session (s.Key, s.ExpiresAt set by the caller).
+	// Save writes the session (s.Key, s.ExpiresAt set by the caller), but
+	// for what others wrote since s was loaded (see SessionStore).
 	Save(ctx context.Context, s *Session) error
+	// ClearHandoff gives key's session back to the agent: when it is live
+	// at now and handed off, it clears the flag alone (what others write
+	// meanwhile, a turn's state, stays), sets the session's UpdatedAt to
+	// now and ExpiresAt to expires, and reports true. It is never deferred
+	// (store.WithDeferred): its answer is what it did.
+	ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (bool, error)
 	// Delete forgets the session of key.
 	Delete(ctx context.Context, key SessionKey) error
 	// Prune deletes the sessions that expired before `before` (the data
@@ -303,7 +340,8 @@ func (m *MemorySessions) Load(_ context.Context, key SessionKey, now time.Time) 
 	}
 	st := loadCopy.copyState(&row.state, nil)
 	st.normalize()
-	return &Session{ID: row.id, Key: key, State: st, CreatedAt: row.createdAt, UpdatedAt: row.updatedAt, ExpiresAt: row.expiresAt}, nil
+	return &Session{ID: row.id, Key: key, State: st, CreatedAt: row.createdAt, UpdatedAt: row.updatedAt, ExpiresAt: row.expiresAt,
+		fromRow: true, handoffAsRead: st.Handoff}, nil
 }
 
 // Save implements SessionStore.
@@ -314,10 +352,17 @@ func (m *MemorySessions) Save(_ context.Context, s *Session) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	stored, found := m.rows[s.Key]
+	if s.fromRow && (!found || stored.id != s.ID) {
+		return nil // deleted or replaced since s was loaded
+	}
 	// The turns the state still remembers from the stored one are taken
 	// from it (stored copies are never handed out, so they can be shared)
 	// rather than copied again.
-	st := saveCopy.copyState(&s.State, m.rows[s.Key].state.Recent)
+	st := saveCopy.copyState(&s.State, stored.state.Recent)
+	if s.keepsStoredHandoff() {
+		st.Handoff = stored.state.Handoff
+	}
 	m.rows[s.Key] = memoryRow{id: s.ID, state: st, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt, expiresAt: s.ExpiresAt}
 	// Expired sessions are dropped now and then, so memory stays bounded by
 	// the guests of the last TTL.
@@ -330,6 +375,20 @@ func (m *MemorySessions) Save(_ context.Context, s *Session) error {
 		}
 	}
 	return nil
+}
+
+// ClearHandoff implements SessionStore.
+func (m *MemorySessions) ClearHandoff(_ context.Context, key SessionKey, now, expires time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	row, ok := m.rows[key]
+	if !ok || !row.expiresAt.After(now) || !row.state.Handoff {
+		return false, nil
+	}
+	row.state.Handoff = false
+	row.updatedAt, row.expiresAt = now, expires
+	m.rows[key] = row
+	return true, nil
 }
 
 // Delete implements SessionStore.
@@ -364,5 +423,6 @@ func decodeSession(key SessionKey, id string, raw []byte, created, updated, expi
 		return s
 	}
 	st.normalize()
-	return &Session{ID: id, Key: key, State: st, CreatedAt: created, UpdatedAt: updated, ExpiresAt: expires}
+	return &Session{ID: id, Key: key, State: st, CreatedAt: created, UpdatedAt: updated, ExpiresAt: expires,
+		fromRow: true, handoffAsRead: st.Handoff}
 }

@@ -88,13 +88,19 @@ func (st *StoredSession) session(now time.Time) *Session {
 // the same guest (new session_id and created_at). In a unit of work that
 // defers its writes (an inbox message's handling, store.WithDeferred), Save
 // and Delete commit with the message's outcome: the session changes only
-// if the turn's replies are queued.
+// if the turn's replies are queued. What others wrote since the session
+// was loaded is kept as SessionStore says by the statement itself, as of
+// when it runs (for a deferred save, the commit): no read of its own.
 func (p *PostgresSessions) Save(ctx context.Context, s *Session) error {
 	b, err := json.Marshal(s.State)
 	if err != nil {
 		return err
 	}
-	err = store.Exec(ctx, p.pool, `
+	if s.fromRow {
+		err = store.Exec(ctx, p.pool, updateSessionSQL, s.Key.TenantID, string(s.Key.Channel), s.Key.UserID,
+			string(b), s.CreatedAt, s.UpdatedAt, s.ExpiresAt, s.keepsStoredHandoff(), s.ID)
+	} else {
+		err = store.Exec(ctx, p.pool, `
 		INSERT INTO sessions (session_id, tenant_id, user_id, channel, state, created_at, updated_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
 		ON CONFLICT (tenant_id, channel, user_id) DO UPDATE SET
@@ -103,11 +109,40 @@ func (p *PostgresSessions) Save(ctx context.Context, s *Session) error {
 			created_at = EXCLUDED.created_at,
 			updated_at = EXCLUDED.updated_at,
 			expires_at = EXCLUDED.expires_at`,
-		s.ID, s.Key.TenantID, s.Key.UserID, string(s.Key.Channel), string(b), s.CreatedAt, s.UpdatedAt, s.ExpiresAt)
+			s.ID, s.Key.TenantID, s.Key.UserID, string(s.Key.Channel), string(b), s.CreatedAt, s.UpdatedAt, s.ExpiresAt)
+	}
 	if err != nil {
 		return fmt.Errorf("saving session: %w", err)
 	}
 	return nil
+}
+
+// updateSessionSQL saves a session Load read from its row ($1 tenant, $2
+// channel, $3 user id; $4 state, $5–$7 times): only that row ($9 its
+// session id), so that one deleted or replaced since stays so, and with
+// the stored handoff flag kept when $8 (the state's flag is the one read;
+// false is no key, as encoding/json writes it).
+const updateSessionSQL = `
+		UPDATE sessions SET
+			state = CASE WHEN $8
+				THEN ($4::jsonb - 'handoff') || jsonb_strip_nulls(jsonb_build_object('handoff', state->'handoff'))
+				ELSE $4::jsonb END,
+			created_at = $5,
+			updated_at = $6,
+			expires_at = $7
+		WHERE tenant_id = $1 AND channel = $2 AND user_id = $3 AND session_id = $9`
+
+// ClearHandoff implements SessionStore in one statement, so that a turn's
+// save landing between a read of the row and a write of it is not undone.
+func (p *PostgresSessions) ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (bool, error) {
+	tag, err := p.pool.Exec(ctx, `
+		UPDATE sessions SET state = state - 'handoff', updated_at = $4, expires_at = $5
+		WHERE tenant_id = $1 AND channel = $2 AND user_id = $3 AND expires_at > $4 AND state->'handoff' = 'true'::jsonb`,
+		key.TenantID, string(key.Channel), key.UserID, now, expires)
+	if err != nil {
+		return false, fmt.Errorf("clearing the handoff: %w", err)
+	}
+	return tag.RowsAffected() > 0, nil
 }
 
 // Delete implements SessionStore.

@@ -131,8 +131,129 @@ var sessionStoreCases = []struct {
 			t.Fatal(err)
 		}
 		got, _ := s.Load(ctx, key, later)
-		if got.New || got.ID != fresh.ID || !got.CreatedAt.Equal(later) {
+		if got.New || got.ID != fresh.ID || !got.CreatedAt.Equal(later) || got.State.Handoff {
 			t.Fatalf("replacement not stored: %+v", got)
+		}
+	}},
+
+	{"a save keeps the handoff flag stored since its load, unless it changed the flag", func(t *testing.T, s SessionStore) {
+		ctx := context.Background()
+		key := KeyFor("tenant_a", chat.WhatsApp, "34600000004")
+		save := func(sess *Session) {
+			t.Helper()
+			sess.ExpiresAt = morning.Add(time.Hour)
+			if err := s.Save(ctx, sess); err != nil {
+				t.Fatal(err)
+			}
+		}
+		load := func() *Session {
+			t.Helper()
+			sess, err := s.Load(ctx, key, morning)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sess
+		}
+		first := load()
+		first.State.Handoff = true
+		save(first)
+
+		// A reset between a turn's load and its save stands; the turn's
+		// other changes are written.
+		turn, reset := load(), load()
+		reset.State.Handoff = false
+		save(reset)
+		turn.State.Language = "en"
+		save(turn)
+		if got := load(); got.State.Handoff || got.State.Language != "en" {
+			t.Fatalf("after a reset during a turn: handoff %v, language %q; want false, en", got.State.Handoff, got.State.Language)
+		}
+
+		// A turn that hands off writes it, whatever was stored meanwhile
+		// by a writer that did not touch the flag.
+		turn, other := load(), load()
+		other.State.Step = "other"
+		save(other)
+		turn.State.Handoff = true
+		save(turn)
+		if got := load(); !got.State.Handoff {
+			t.Fatal("a turn's handoff was not written")
+		}
+		// And one that clears it (carried over nothing) writes that.
+		turn, other = load(), load()
+		save(other)
+		turn.State.Handoff = false
+		save(turn)
+		if got := load(); got.State.Handoff {
+			t.Fatal("a turn's reset of the handoff was not written")
+		}
+	}},
+
+	{"ClearHandoff clears the flag of a live handed-off session alone", func(t *testing.T, s SessionStore) {
+		ctx := context.Background()
+		key := KeyFor("tenant_a", chat.WhatsApp, "34600000006")
+		if was, err := s.ClearHandoff(ctx, key, morning, morning.Add(time.Hour)); err != nil || was {
+			t.Fatalf("ClearHandoff of no session = %v, %v", was, err)
+		}
+		sess, _ := s.Load(ctx, key, morning)
+		sess.State.Handoff = true
+		sess.State.Language = "en"
+		sess.State.Recent = []RecentTurn{{MessageID: "wamid.6", Intent: "greeting", Replies: []chat.Reply{}}}
+		sess.UpdatedAt, sess.ExpiresAt = morning, morning.Add(time.Hour)
+		if err := s.Save(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if was, err := s.ClearHandoff(ctx, key, morning.Add(time.Hour), morning.Add(3*time.Hour)); err != nil || was {
+			t.Fatalf("ClearHandoff of an expired session = %v, %v", was, err)
+		}
+		later := morning.Add(time.Minute)
+		if was, err := s.ClearHandoff(ctx, key, later, later.Add(2*time.Hour)); err != nil || !was {
+			t.Fatalf("ClearHandoff = %v, %v; want true", was, err)
+		}
+		got, _ := s.Load(ctx, key, later)
+		want := sess.State
+		want.Handoff = false
+		if got.New || got.ID != sess.ID || !reflect.DeepEqual(got.State, want) || !got.UpdatedAt.Equal(later) || !got.ExpiresAt.Equal(later.Add(2*time.Hour)) {
+			t.Fatalf("after ClearHandoff: %+v\nwant state %+v, updated %v, expiring %v", got, want, later, later.Add(2*time.Hour))
+		}
+		if was, err := s.ClearHandoff(ctx, key, later, later.Add(2*time.Hour)); err != nil || was {
+			t.Fatalf("second ClearHandoff = %v, %v", was, err)
+		}
+	}},
+
+	{"a save does not bring back a row deleted or replaced since its load", func(t *testing.T, s SessionStore) {
+		ctx := context.Background()
+		key := KeyFor("tenant_a", chat.WhatsApp, "34600000005")
+		sess, _ := s.Load(ctx, key, morning)
+		sess.State.Context.Email = "erased@a.example"
+		sess.ExpiresAt = morning.Add(time.Hour)
+		if err := s.Save(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		turn, _ := s.Load(ctx, key, morning)
+		if err := s.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		turn.UpdatedAt, turn.ExpiresAt = morning, morning.Add(2*time.Hour)
+		if err := s.Save(ctx, turn); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Load(ctx, key, morning); !got.New {
+			t.Fatalf("a deleted session came back: %+v", got)
+		}
+
+		// The guest's next conversation is written, and a turn of the
+		// erased one saved after it does not overwrite it.
+		next, _ := s.Load(ctx, key, morning.Add(time.Minute))
+		next.ExpiresAt = morning.Add(time.Hour)
+		if err := s.Save(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, turn); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Load(ctx, key, morning.Add(time.Minute)); got.New || got.ID != next.ID || got.State.Context.Email != "" {
+			t.Fatalf("the next conversation was overwritten: %+v", got)
 		}
 	}},
 }

@@ -132,9 +132,10 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	s.recordInbound(sctx, m)
 	span.End()
 	// The session is read with the consent unless a read receipt, a round
-	// trip to Meta, goes between them: a session read that early would
-	// widen the window in which a change staff make to it (ResetHandoff)
-	// is overwritten by this turn's save.
+	// trip to Meta, goes between them; then the turn reads it after the
+	// receipt. How long the turn holds it does not decide whether a change
+	// staff make meanwhile survives: the turn's save keeps a reset
+	// (ResetHandoff) or an erasure made since its load (agent.SessionStore).
 	receipt := s.readReceiptDue(ctx, m)
 	sctx, span = tracing.Start(ctx, "consent.check", trace.SpanKindInternal)
 	guest, err := s.readGuest(sctx, m, hc, !receipt)

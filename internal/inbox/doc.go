@@ -38,7 +38,10 @@
 //     are sent after the completion in the same transaction, and only when
 //     the fence holds, so they too happen once, with the replies, or not
 //     at all. Completions that arrive together share that transaction
-//     (see Group commit); each keeps its own fence.
+//     (see Group commit); each keeps its own fence. A deferred session
+//     save is written as of that commit: staff's reset of the handoff or
+//     an erasure committed since the turn's load stands
+//     (agent.SessionStore).
 //     Side effects a Handler performs itself (booking in a PMS) happen at
 //     least once and must be idempotent, e.g. keyed by the message id.
 //   - Sending is at least once: a crash after the provider accepted a reply
