@@ -12,7 +12,14 @@
 //     goroutines the request readied after its body was read: a goroutine
 //     readied then takes the processor's next slot, the background reader
 //     goes to the back of the run queue, and the connection's next request
-//     waits behind everything queued.
+//     waits behind everything queued;
+//
+//   - the collector's concurrent mark phases (how many, how much of the
+//     trace), and the connection goroutines' waits to run split by whether
+//     a mark phase overlapped them: while it marks, the collector's worker
+//     holds one of the processors for milliseconds at a time and the
+//     goroutines that allocate help it mark (assists), so on two cores a
+//     request that becomes runnable then waits longer.
 //
 //     go run ./test/tracewaits /tmp/traces/stage-0.trace
 package main
@@ -32,6 +39,11 @@ import (
 const (
 	serveConn      = "net/http.(*conn).serve"
 	backgroundRead = "net/http.(*connReader).backgroundRead"
+	// gcMarkPhase is the runtime's name for the range of a collection's
+	// concurrent mark phase.
+	gcMarkPhase = "GC concurrent mark phase"
+	inMark      = "during a mark phase"
+	outsideMark = "outside mark phases"
 )
 
 func main() {
@@ -61,10 +73,17 @@ type request struct {
 }
 
 type waits struct {
-	span     time.Duration
+	span time.Duration
+	// marking is the time in the collector's concurrent mark phases, over
+	// marks of them.
+	marking  time.Duration
+	marks    int
 	started  map[string]int             // goroutines started, by kind
 	runnable map[string][]time.Duration // by goroutine kind
 	condWait map[string][]time.Duration // by what the request readied
+	// connRunnable is the connection goroutines' waits to run, by whether
+	// a mark phase overlapped the wait (inMark, outsideMark).
+	connRunnable map[string][]time.Duration
 }
 
 func read(r io.Reader) (*waits, error) {
@@ -72,12 +91,16 @@ func read(r io.Reader) (*waits, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &waits{started: map[string]int{}, runnable: map[string][]time.Duration{}, condWait: map[string][]time.Duration{}}
+	w := &waits{started: map[string]int{}, runnable: map[string][]time.Duration{}, condWait: map[string][]time.Duration{},
+		connRunnable: map[string][]time.Duration{}}
 	kind := map[trace.GoID]string{}
 	runnableSince := map[trace.GoID]trace.Time{}
 	firstRun := map[trace.GoID]bool{}
 	open := map[trace.GoID]*request{}
 	var first, last trace.Time
+	// markSince is when the mark phase in progress began (0: none);
+	// markEnded when the last one ended.
+	var markSince, markEnded trace.Time
 	for {
 		ev, err := tr.ReadEvent()
 		if errors.Is(err, io.EOF) {
@@ -90,6 +113,17 @@ func read(r io.Reader) (*waits, error) {
 			first = ev.Time()
 		}
 		last = ev.Time()
+		if (ev.Kind() == trace.EventRangeBegin || ev.Kind() == trace.EventRangeEnd) && ev.Range().Name == gcMarkPhase {
+			if ev.Kind() == trace.EventRangeBegin {
+				markSince = ev.Time()
+			} else {
+				if markSince != 0 {
+					w.marking += ev.Time().Sub(markSince)
+					w.marks++
+				}
+				markSince, markEnded = 0, ev.Time()
+			}
+		}
 		if ev.Kind() != trace.EventStateTransition {
 			continue
 		}
@@ -144,7 +178,15 @@ func read(r io.Reader) (*waits, error) {
 			if firstRun[id] && k == backgroundRead {
 				k += " (first run)"
 			}
-			w.runnable[k] = append(w.runnable[k], ev.Time().Sub(runnableSince[id]))
+			d := ev.Time().Sub(runnableSince[id])
+			w.runnable[k] = append(w.runnable[k], d)
+			if k == serveConn {
+				during := outsideMark
+				if markSince != 0 || markEnded > runnableSince[id] {
+					during = inMark
+				}
+				w.connRunnable[during] = append(w.connRunnable[during], d)
+			}
 		}
 	}
 	w.span = last.Sub(first)
@@ -184,6 +226,13 @@ func (w *waits) print(out io.Writer) {
 	printTable(out, w.runnable, 100)
 	fmt.Fprintf(out, "\nconnection goroutine's wait for net/http's background reader at the end of a request, by what the request readied after its body (at least 20 requests):\n")
 	printTable(out, w.condWait, 20)
+	share := 0.0
+	if w.span > 0 {
+		share = 100 * float64(w.marking) / float64(w.span)
+	}
+	fmt.Fprintf(out, "\nthe collector: %d concurrent mark phases, %v in all (%.1f %% of the trace)\n", w.marks, w.marking.Round(time.Millisecond), share)
+	fmt.Fprintf(out, "connection goroutine's wait to run, by whether a mark phase overlapped it (at least 1):\n")
+	printTable(out, w.connRunnable, 1)
 }
 
 func printTable(out io.Writer, by map[string][]time.Duration, least int) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"runtime/trace"
 	"strings"
 	"testing"
@@ -54,8 +55,26 @@ func TestReadsTheBackgroundReadersWaitsFromATrace(t *testing.T) {
 	if err := trace.Start(&buf); err != nil {
 		t.Fatal(err)
 	}
+	// Collections run back to back while the first half of the requests
+	// is served, so mark phases overlap some of the connection's waits.
+	stopGC, gcDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		for {
+			select {
+			case <-stopGC:
+				return
+			default:
+				runtime.GC()
+			}
+		}
+	}()
 	const requests = 200
-	for range requests {
+	for i := range requests {
+		if i == requests/2 {
+			close(stopGC)
+			<-gcDone
+		}
 		post()
 	}
 	trace.Stop()
@@ -81,6 +100,12 @@ func TestReadsTheBackgroundReadersWaitsFromATrace(t *testing.T) {
 	w.print(&out)
 	if woke < requests/2 {
 		t.Errorf("%d of %d requests counted as having readied the woken goroutine:\n%s", woke, requests, out.String())
+	}
+	if w.marks == 0 || w.marking <= 0 {
+		t.Errorf("no mark phase read from a trace with collections running: %d phases, %v", w.marks, w.marking)
+	}
+	if len(w.connRunnable[inMark]) == 0 || len(w.connRunnable[outsideMark]) == 0 {
+		t.Errorf("the connection's waits are not split by the mark phases (half the requests ran during collections):\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), backgroundRead) {
 		t.Errorf("the report does not name the background reader:\n%s", out.String())
