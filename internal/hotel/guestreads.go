@@ -48,7 +48,7 @@ const guestReadTimeout = 10 * time.Second
 type guestReadReq struct {
 	m           chat.Message
 	key         agent.SessionKey
-	withSession bool
+	withSession bool // not for a silent message
 	reads       guestReads
 	done        chan error
 }
@@ -59,16 +59,16 @@ func newPGGuestReads(pool *pgxpool.Pool, sessions *agent.PostgresSessions) *pgGu
 	return g
 }
 
-// readGuest reads what handling m starts from: the guest's consent, and with
-// withSession their session too. A silent message (a reaction, a notice) is
-// never answered by a turn, so its session is not read either way.
-func (s *Service) readGuest(ctx context.Context, m chat.Message, hc agent.HotelContext, withSession bool) (guestReads, error) {
+// readGuest reads what handling m starts from: the guest's consent and
+// their session. A silent message (a reaction, a notice) is never answered
+// by a turn, so its session is not read.
+func (s *Service) readGuest(ctx context.Context, m chat.Message, hc agent.HotelContext) (guestReads, error) {
 	pg := s.guestReads
 	if pg == nil {
 		cur, found, err := s.consent.Get(ctx, m.TenantID, m.Channel, m.From)
 		return guestReads{consent: cur, found: found}, err
 	}
-	r := &guestReadReq{m: m, key: agent.KeyFor(hc.TenantID, m.Channel, m.From), withSession: withSession && !m.Kind.Silent(),
+	r := &guestReadReq{m: m, key: agent.KeyFor(hc.TenantID, m.Channel, m.From), withSession: !m.Kind.Silent(),
 		done: make(chan error, 1)}
 	pg.queue.Add(r)
 	select {

@@ -91,7 +91,7 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 		wg.Go(func() {
 			g := guests[i%len(guests)]
 			m := msg(g)
-			reads, err := s.readGuest(ctx, m, hc, true)
+			reads, err := s.readGuest(ctx, m, hc)
 			if err != nil {
 				t.Errorf("reading %s: %v", g, err)
 				return
@@ -108,7 +108,7 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 			wg.Go(func() {
 				bad := msg(guests[1])
 				bad.TenantID = "tenant_\xff" // not UTF-8
-				if _, err := s.readGuest(ctx, bad, agent.HotelContext{TenantID: bad.TenantID}, true); err == nil {
+				if _, err := s.readGuest(ctx, bad, agent.HotelContext{TenantID: bad.TenantID}); err == nil {
 					t.Error("a guest id Postgres refuses was read")
 				}
 			})
@@ -120,29 +120,49 @@ func TestGuestReadsTogetherAnswerEachItsOwnGuest(t *testing.T) {
 	}
 }
 
-// A message whose read receipt goes between the consent and the turn (a
-// round trip to Meta) has its consent read alone: the turn loads the
-// session itself, after the receipt, so a change staff make to the session
-// meanwhile (ResetHandoff) is not overwritten by a session read before it.
-func TestGuestReadWithoutTheSessionLeavesItToTheTurn(t *testing.T) {
+// The session is read with the consent, before the read receipt's round
+// trip to Meta; staff giving the conversation back to the agent in that
+// window (ResetHandoff) is not undone by the turn that runs on the session
+// read before it, and the turn loads nothing itself.
+func TestAStaffResetAfterTheGuestReadStands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	g := newGuestReadsRig(ctx, t)
 	sessions, o, s, hc := g.sessions, g.o, g.s, g.hc
 	const guest = "34600000005"
-	m := chat.Message{TenantID: hc.TenantID, Channel: chat.WhatsApp, ID: "wamid.alone", From: guest, Kind: chat.KindText, Text: "hola"}
-	reads, err := s.readGuest(ctx, m, hc, false)
+	key := agent.KeyFor(hc.TenantID, chat.WhatsApp, guest)
+	sess, err := sessions.Load(ctx, key, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reads.session != nil {
-		t.Fatal("the session was read with the consent though it was not asked for")
+	sess.State.Handoff = true
+	sess.ExpiresAt = time.Now().Add(agent.DefaultSessionTTL)
+	if err := sessions.Save(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	m := chat.Message{TenantID: hc.TenantID, Channel: chat.WhatsApp, ID: "wamid.during-reset", From: guest, Kind: chat.KindText, Text: "hola"}
+	reads, err := s.readGuest(ctx, m, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads.session == nil {
+		t.Fatal("the session was not read with the consent")
+	}
+	if was, err := o.ResetHandoff(ctx, hc.TenantID, chat.WhatsApp, guest); err != nil || !was {
+		t.Fatalf("staff's reset: %v, %v; want it to find the handoff", was, err)
 	}
 	loads := sessions.loads.Load()
 	if _, err := o.HandleTurnFrom(ctx, m, hc, reads.session); err != nil {
 		t.Fatal(err)
 	}
-	if n := sessions.loads.Load() - loads; n != 1 {
-		t.Errorf("the turn loaded %d sessions, want 1", n)
+	if n := sessions.loads.Load() - loads; n != 0 {
+		t.Errorf("the turn loaded %d sessions itself, though it was read with the consent", n)
+	}
+	st, found, err := o.GuestState(ctx, hc.TenantID, chat.WhatsApp, guest)
+	if err != nil || !found {
+		t.Fatalf("the session after the turn: found %v, %v", found, err)
+	}
+	if st.Handoff {
+		t.Error("the turn's save undid the staff's reset made after the session was read")
 	}
 }

@@ -19,18 +19,22 @@ const markReadTimeout = 5 * time.Second
 const metaMessageIDPrefix = "wamid."
 
 // markRead tells a WhatsApp guest, as a worker takes their message into work,
-// that it was read and that a reply is being typed (flags.WhatsAppMarkRead),
-// for a message readReceiptDue names. It runs before the orchestrator so
+// that it was read and that a reply is being typed (flags.WhatsAppMarkRead):
+// a WhatsApp message with Meta's id. It runs before the orchestrator so
 // that the indicator never outlives the reply. It is best effort: a failure
 // is logged and counted, and the message is handled all the same.
 func (s *Service) markRead(ctx context.Context, m chat.Message) {
+	wa := s.sender.whatsapp
+	if wa == nil || m.Channel != chat.WhatsApp || !strings.HasPrefix(m.ID, metaMessageIDPrefix) ||
+		!s.deps.Flags.Enabled(ctx, flags.WhatsAppMarkRead) {
+		return
+	}
 	if s.token != nil && !s.token.st.works() {
 		// The Graph API refuses the token: a receipt would be refused too,
 		// and a typing indicator would promise a reply that is held.
 		readReceipts.WithLabelValues("skipped").Inc()
 		return
 	}
-	wa := s.sender.whatsapp
 	from := m.To // the business number the guest wrote to
 	if from == "" {
 		from = s.sender.defaultPhoneNumberID
@@ -43,12 +47,4 @@ func (s *Service) markRead(ctx context.Context, m chat.Message) {
 		return
 	}
 	readReceipts.WithLabelValues("sent").Inc()
-}
-
-// readReceiptDue says whether m is one markRead would tell Meta about (it
-// may still skip it for the token's sake): a WhatsApp message with Meta's
-// id, the flag on.
-func (s *Service) readReceiptDue(ctx context.Context, m chat.Message) bool {
-	return s.sender.whatsapp != nil && m.Channel == chat.WhatsApp && strings.HasPrefix(m.ID, metaMessageIDPrefix) &&
-		s.deps.Flags.Enabled(ctx, flags.WhatsAppMarkRead)
 }

@@ -131,14 +131,13 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	sctx, span = tracing.Start(ctx, "conversation.record_inbound", trace.SpanKindInternal)
 	s.recordInbound(sctx, m)
 	span.End()
-	// The session is read with the consent unless a read receipt, a round
-	// trip to Meta, goes between them; then the turn reads it after the
-	// receipt. How long the turn holds it does not decide whether a change
-	// staff make meanwhile survives: the turn's save keeps a reset
-	// (ResetHandoff) or an erasure made since its load (agent.SessionStore).
-	receipt := s.readReceiptDue(ctx, m)
+	// The session is read with the consent, before the read receipt's
+	// round trip to Meta: how long the turn holds it does not decide
+	// whether a change staff make meanwhile survives, since the turn's save
+	// keeps a reset (ResetHandoff) or an erasure made since its read
+	// (agent.SessionStore).
 	sctx, span = tracing.Start(ctx, "consent.check", trace.SpanKindInternal)
-	guest, err := s.readGuest(sctx, m, hc, !receipt)
+	guest, err := s.readGuest(sctx, m, hc)
 	var replies []inbox.OutboundReply
 	handled := false
 	if err == nil {
@@ -148,9 +147,7 @@ func (s *Service) handle(ctx context.Context, m chat.Message) ([]inbox.OutboundR
 	if handled || err != nil {
 		return replies, err
 	}
-	if receipt {
-		s.markRead(ctx, m)
-	}
+	s.markRead(ctx, m)
 	turn, err := s.orchestrator.HandleTurnFrom(ctx, m, hc, guest.session)
 	if err != nil {
 		if errors.Is(err, agent.ErrBadMessage) {
