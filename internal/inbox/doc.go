@@ -222,7 +222,9 @@
 // (memqueue.go), so a claim costs the same with 100 or 100,000 pending and
 // one hotel's burst does not hold back another hotel. Finished entries are
 // kept up to Options.MemoryKeepFinished and dedup keys up to
-// MemoryKeepDedup, so memory stays bounded under load.
+// MemoryKeepDedup, so memory stays bounded under load; a dedup key is a
+// 128-bit hash of (tenant, channel, id), so the collector has no pointers
+// to follow in the set however large it is (memdedup.go).
 //
 // # Statuses
 //

@@ -83,38 +83,6 @@ type memStatus struct {
 	acceptedAt time.Time
 }
 
-// memDedup remembers accepted message keys, the newest `keep` of them: a
-// memory inbox is for development and tests, and a bounded set keeps a long
-// load test from growing without end.
-type memDedup struct {
-	keep  int
-	gen   uint64
-	seen  map[memMsgKey]uint64 // key → generation it was added in
-	order ring[memDedupSlot]
-}
-
-type memDedupSlot struct {
-	k   memMsgKey
-	gen uint64
-}
-
-// add records k; false if it was already there.
-func (d *memDedup) add(k memMsgKey) bool {
-	if _, dup := d.seen[k]; dup {
-		return false
-	}
-	d.gen++
-	d.seen[k] = d.gen
-	d.order.push(memDedupSlot{k, d.gen})
-	for d.keep > 0 && d.order.len() > d.keep {
-		old := d.order.pop()
-		if d.seen[old.k] == old.gen {
-			delete(d.seen, old.k)
-		}
-	}
-	return true
-}
-
 type memEntry[T any] struct {
 	seq           int64
 	key           string
@@ -169,7 +137,7 @@ func newMemQueue[T any](b *memBackend, failState string, r memRetention) *memQue
 
 func newMemBackend(o Options) *memBackend {
 	b := &memBackend{
-		dedup:    memDedup{keep: o.MemoryKeepDedup, seen: make(map[memMsgKey]uint64)},
+		dedup:    newMemDedup(o.MemoryKeepDedup),
 		statusIx: make(map[memStatusKey]struct{}),
 		statusBy: make(map[memMsgKey][]memStatus),
 		subs:     map[queueKind]map[wakeup.Signal]struct{}{queueInbox: {}, queueOutbox: {}},
@@ -236,7 +204,7 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i, m := range msgs {
-		if !b.dedup.add(memMsgKey{m.TenantID, m.Channel, m.ID}) {
+		if !b.dedup.add(m) {
 			if res.Duplicate == 0 {
 				// The first duplicate: the fresh ones so far are all before it.
 				res.Fresh = append([]chat.Message(nil), msgs[:i]...)
@@ -577,7 +545,7 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 		if !b.in.prunable(e, before) {
 			return false
 		}
-		delete(b.dedup.seen, memMsgKey{e.item.TenantID, e.item.Channel, e.item.ID})
+		b.dedup.forget(e.item)
 		n++
 		return true
 	})
