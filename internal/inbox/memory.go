@@ -94,11 +94,13 @@ type memEntry[T any] struct {
 	nextAt        time.Time
 	lastAttemptAt time.Time
 	doneAt        time.Time
-	owner         string
 	token         int64
 	lastErr       string
 	providerID    string
-	traceParent   string
+	// traceParent is handed to each claim; a finished entry is never
+	// claimed again, so finish drops it (entries stay listable long after,
+	// and nothing lists it).
+	traceParent string
 }
 
 type memLease struct {
@@ -174,7 +176,7 @@ func (b *memBackend) listen(ctx context.Context, q queueKind, wake wakeup.Signal
 // already answered. The caller holds b.mu.
 func (q *memQueue[T]) push(now time.Time, key, tenant string, item T, done bool, traceParent string) *memEntry[T] {
 	q.seq++
-	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now, traceParent: traceParent}
+	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now}
 	q.bySeq[e.seq] = e
 	q.all = append(q.all, e)
 	if done {
@@ -185,6 +187,7 @@ func (q *memQueue[T]) push(now time.Time, key, tenant string, item T, done bool,
 		return e
 	}
 	q.counts[StatePending]++
+	e.traceParent = traceParent
 	c := q.conv(key, tenant)
 	e.conv = c
 	c.fifo = append(c.fifo, e)
@@ -275,7 +278,6 @@ func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n 
 		q.b.tokens++
 		q.take(c, q.b.tokens, leaseUntil)
 		h.token = q.b.tokens
-		h.owner = owner
 		h.attempts++
 		h.lastAttemptAt = now
 		out = append(out, claimed[T]{seq: h.seq, key: h.key, token: h.token, attempts: h.attempts, acceptedAt: h.acceptedAt, item: h.item,
@@ -301,6 +303,7 @@ func (q *memQueue[T]) holds(c claimed[T]) (*memEntry[T], bool) {
 func (q *memQueue[T]) finish(e *memEntry[T], state string, now time.Time) {
 	q.setState(e, state)
 	e.doneAt = now
+	e.traceParent = ""
 	q.finished++
 	c := e.conv
 	e.conv = nil
