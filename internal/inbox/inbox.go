@@ -104,9 +104,9 @@ type Options struct {
 	// not grow without end. Default 1,000, what one listing returns at
 	// most (Query.Limit): the collector scans every entry kept in each of
 	// its cycles, and under load the former 10,000 (up to 20,000 of each
-	// before a trim) were most of the live heap it marked, lengthening
-	// every mark phase and the requests that waited through it. Negative:
-	// keep all until Prune.
+	// before a trim) were the largest part of the live heap it marked,
+	// lengthening every mark phase and the requests that waited through
+	// it. Negative: keep all until Prune.
 	MemoryKeepFinished int
 	// TracerProvider makes the spans of the accepts (children of the
 	// caller's span), of each message's processing and of each reply's

@@ -13,9 +13,10 @@ import (
 //
 // A key is kept as a 128-bit hash of (tenant, channel, id), not as its
 // strings: the map and the ring then hold no pointers, so the collector
-// never scans them (200,000 keys of three strings were about a fifth of the
-// live heap it marked in every cycle, and kept every accepted id's string
-// alive long after its message was dropped).
+// never scans them. Kept as three strings, a full set of 200,000 was 31 MB
+// that every collection scanned (BenchmarkMemoryDedup's scan-bytes; as
+// hashes, 13 MB and none of it scanned), and it kept each accepted id's
+// string alive long after its message was dropped.
 //
 // Two keys colliding would take a fresh message for a redelivery and drop
 // it. With n keys remembered, the chance that any two of them share a hash
