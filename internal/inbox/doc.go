@@ -220,9 +220,12 @@
 // never scans the backlog: each conversation is a FIFO, conversations whose
 // head can be taken wait in their hotel's ready list, and hotels take turns
 // (memqueue.go), so a claim costs the same with 100 or 100,000 pending and
-// one hotel's burst does not hold back another hotel. Finished entries are
-// kept up to Options.MemoryKeepFinished and dedup keys up to
-// MemoryKeepDedup, so memory stays bounded under load.
+// one hotel's burst does not hold back another hotel. The newest
+// Options.MemoryKeepFinished finished messages and as many replies stay
+// listable (up to twice as many between trims), and dedup keys up to
+// MemoryKeepDedup, so memory stays bounded under load; a dedup key is a
+// 128-bit hash of (tenant, channel, id), so the collector has no pointers
+// to follow in the set however large it is (memdedup.go).
 //
 // # Statuses
 //

@@ -107,7 +107,7 @@ func (b *memBackend) eraseConversation(_ context.Context, g guestRef) (GuestEras
 			return false
 		}
 		b.in.forget(e)
-		delete(b.dedup.seen, memMsgKey{e.item.TenantID, e.item.Channel, e.item.ID})
+		b.dedup.forget(e.item)
 		out.Messages++
 		return true
 	})

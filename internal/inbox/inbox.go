@@ -100,8 +100,13 @@ type Options struct {
 	OnStatus func(chat.Status)
 	// MemoryKeepFinished (NewMemory only) is how many finished messages,
 	// and as many finished replies, stay listable; older ones are dropped
-	// so a long run does not grow without end. Default 10,000; negative:
-	// keep all until Prune.
+	// (in one pass once twice as many have finished) so a long run does
+	// not grow without end. Default 1,000, what one listing returns at
+	// most (Query.Limit): the collector scans every entry kept in each of
+	// its cycles, and under load the former 10,000 (up to 20,000 of each
+	// before a trim) were the largest part of the live heap it marked,
+	// lengthening every mark phase and the requests that waited through
+	// it. Negative: keep all until Prune.
 	MemoryKeepFinished int
 	// TracerProvider makes the spans of the accepts (children of the
 	// caller's span), of each message's processing and of each reply's
@@ -194,7 +199,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	if o.MemoryKeepFinished == 0 {
-		o.MemoryKeepFinished = 10_000
+		o.MemoryKeepFinished = 1_000
 	}
 	if o.MemoryKeepDedup == 0 {
 		o.MemoryKeepDedup = 200_000

@@ -83,38 +83,6 @@ type memStatus struct {
 	acceptedAt time.Time
 }
 
-// memDedup remembers accepted message keys, the newest `keep` of them: a
-// memory inbox is for development and tests, and a bounded set keeps a long
-// load test from growing without end.
-type memDedup struct {
-	keep  int
-	gen   uint64
-	seen  map[memMsgKey]uint64 // key → generation it was added in
-	order ring[memDedupSlot]
-}
-
-type memDedupSlot struct {
-	k   memMsgKey
-	gen uint64
-}
-
-// add records k; false if it was already there.
-func (d *memDedup) add(k memMsgKey) bool {
-	if _, dup := d.seen[k]; dup {
-		return false
-	}
-	d.gen++
-	d.seen[k] = d.gen
-	d.order.push(memDedupSlot{k, d.gen})
-	for d.keep > 0 && d.order.len() > d.keep {
-		old := d.order.pop()
-		if d.seen[old.k] == old.gen {
-			delete(d.seen, old.k)
-		}
-	}
-	return true
-}
-
 type memEntry[T any] struct {
 	seq           int64
 	key           string
@@ -126,11 +94,13 @@ type memEntry[T any] struct {
 	nextAt        time.Time
 	lastAttemptAt time.Time
 	doneAt        time.Time
-	owner         string
 	token         int64
 	lastErr       string
 	providerID    string
-	traceParent   string
+	// traceParent is handed to each claim; a finished entry is never
+	// claimed again, so finish drops it (entries stay listable long after,
+	// and nothing lists it).
+	traceParent string
 }
 
 type memLease struct {
@@ -169,7 +139,7 @@ func newMemQueue[T any](b *memBackend, failState string, r memRetention) *memQue
 
 func newMemBackend(o Options) *memBackend {
 	b := &memBackend{
-		dedup:    memDedup{keep: o.MemoryKeepDedup, seen: make(map[memMsgKey]uint64)},
+		dedup:    newMemDedup(o.MemoryKeepDedup),
 		statusIx: make(map[memStatusKey]struct{}),
 		statusBy: make(map[memMsgKey][]memStatus),
 		subs:     map[queueKind]map[wakeup.Signal]struct{}{queueInbox: {}, queueOutbox: {}},
@@ -206,7 +176,7 @@ func (b *memBackend) listen(ctx context.Context, q queueKind, wake wakeup.Signal
 // already answered. The caller holds b.mu.
 func (q *memQueue[T]) push(now time.Time, key, tenant string, item T, done bool, traceParent string) *memEntry[T] {
 	q.seq++
-	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now, traceParent: traceParent}
+	e := &memEntry[T]{seq: q.seq, key: key, item: item, state: StatePending, acceptedAt: now, nextAt: now}
 	q.bySeq[e.seq] = e
 	q.all = append(q.all, e)
 	if done {
@@ -217,6 +187,7 @@ func (q *memQueue[T]) push(now time.Time, key, tenant string, item T, done bool,
 		return e
 	}
 	q.counts[StatePending]++
+	e.traceParent = traceParent
 	c := q.conv(key, tenant)
 	e.conv = c
 	c.fifo = append(c.fifo, e)
@@ -236,7 +207,7 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i, m := range msgs {
-		if !b.dedup.add(memMsgKey{m.TenantID, m.Channel, m.ID}) {
+		if !b.dedup.add(m) {
 			if res.Duplicate == 0 {
 				// The first duplicate: the fresh ones so far are all before it.
 				res.Fresh = append([]chat.Message(nil), msgs[:i]...)
@@ -307,7 +278,6 @@ func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n 
 		q.b.tokens++
 		q.take(c, q.b.tokens, leaseUntil)
 		h.token = q.b.tokens
-		h.owner = owner
 		h.attempts++
 		h.lastAttemptAt = now
 		out = append(out, claimed[T]{seq: h.seq, key: h.key, token: h.token, attempts: h.attempts, acceptedAt: h.acceptedAt, item: h.item,
@@ -333,6 +303,7 @@ func (q *memQueue[T]) holds(c claimed[T]) (*memEntry[T], bool) {
 func (q *memQueue[T]) finish(e *memEntry[T], state string, now time.Time) {
 	q.setState(e, state)
 	e.doneAt = now
+	e.traceParent = ""
 	q.finished++
 	c := e.conv
 	e.conv = nil
@@ -577,7 +548,7 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 		if !b.in.prunable(e, before) {
 			return false
 		}
-		delete(b.dedup.seen, memMsgKey{e.item.TenantID, e.item.Channel, e.item.ID})
+		b.dedup.forget(e.item)
 		n++
 		return true
 	})

@@ -200,3 +200,32 @@ func BenchmarkMemoryClaim(b *testing.B) {
 		})
 	}
 }
+
+// TestMemoryFinishedEntriesDropTheirTraceContext: the trace context is
+// kept while an entry may be claimed and dropped when it finishes, or never
+// kept for a message recorded answered: finished entries are what the
+// memory inbox keeps longest, and nothing reads it from them.
+func TestMemoryFinishedEntriesDropTheirTraceContext(t *testing.T) {
+	b := newMemBackend(Options{}.withDefaults())
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	b.mu.Lock()
+	open := b.in.push(memEpoch, "k", "h", memMsg("h", "111", 1), false, tp)
+	answered := b.in.push(memEpoch, "k2", "h", memMsg("h", "222", 2), true, tp)
+	b.mu.Unlock()
+	if open.traceParent != tp {
+		t.Fatalf("an open entry's trace context is %q, want %q", open.traceParent, tp)
+	}
+	if answered.traceParent != "" {
+		t.Errorf("a message recorded answered keeps its trace context %q", answered.traceParent)
+	}
+	cs, err := b.in.claim(context.Background(), memEpoch, "w", 1, memEpoch.Add(time.Minute))
+	if err != nil || len(cs) != 1 || cs[0].traceParent != tp {
+		t.Fatalf("claim: %+v, %v; want the entry with its trace context", cs, err)
+	}
+	if err := b.completeMessage(context.Background(), memEpoch, cs[0], nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if open.traceParent != "" {
+		t.Errorf("a finished entry keeps its trace context %q", open.traceParent)
+	}
+}
