@@ -26,16 +26,7 @@ func (ib *Inbox) History(ctx context.Context, tenantID string, channel chat.Chan
 			return nil, nil, err
 		}
 	} else {
-		all, err := ib.b.messages(ctx, Query{TenantID: tenantID})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, m := range all {
-			if m.Message.Channel == channel && m.Message.From == guest {
-				msgs = append(msgs, m)
-			}
-		}
-		msgs = newest(msgs, limit)
+		msgs = newest(ib.b.(*memBackend).guestMessages(tenantID, channel, guest), limit)
 	}
 	all, err := ib.b.replies(ctx, Query{TenantID: tenantID, To: guest})
 	if err != nil {

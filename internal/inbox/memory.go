@@ -461,9 +461,30 @@ func (b *memBackend) messages(ctx context.Context, q Query) ([]MessageRecord, er
 		if q.TenantID != "" && e.item.TenantID != q.TenantID {
 			continue
 		}
-		out = append(out, MessageRecord{Message: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, AcceptedAt: e.acceptedAt, DoneAt: e.doneAt})
+		out = append(out, messageRecord(e))
 	}
 	return out, nil
+}
+
+// messageRecord is what the listings show of a message entry.
+func messageRecord(e *memEntry[chat.Message]) MessageRecord {
+	return MessageRecord{Message: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, AcceptedAt: e.acceptedAt, DoneAt: e.doneAt}
+}
+
+// guestMessages is every retained message of one guest, oldest first. The
+// history walks for them rather than through messages, whose listing stops
+// at its limit (1,000) among the tenant's oldest entries, before a recent
+// guest's.
+func (b *memBackend) guestMessages(tenantID string, channel chat.Channel, guest string) []MessageRecord {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []MessageRecord
+	for _, e := range b.in.all {
+		if e.item.TenantID == tenantID && e.item.Channel == channel && e.item.From == guest {
+			out = append(out, messageRecord(e))
+		}
+	}
+	return out
 }
 
 func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error) {

@@ -3,6 +3,8 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"testing"
 	"time"
@@ -227,5 +229,28 @@ func TestMemoryFinishedEntriesDropTheirTraceContext(t *testing.T) {
 	}
 	if open.traceParent != "" {
 		t.Errorf("a finished entry keeps its trace context %q", open.traceParent)
+	}
+}
+
+// A guest's history in memory mode finds their messages however many of
+// the hotel's other guests' are retained before them: a listing stops at
+// its limit (1,000) among the oldest, the history does not.
+func TestMemoryHistoryFindsARecentGuestBehindAFullListing(t *testing.T) {
+	ib := NewMemory(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx := context.Background()
+	for i := range 1100 {
+		if _, err := ib.Accept(ctx, []chat.Message{memMsg("h", "other"+strconv.Itoa(i), i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ib.Accept(ctx, []chat.Message{memMsg("h", "recent", 2000)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := ib.History(ctx, "h", chat.WhatsApp, "recent", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || msgs[0].Message.ID != "h-recent-2000" {
+		t.Fatalf("the recent guest's history: %+v, want their one message", msgs)
 	}
 }
