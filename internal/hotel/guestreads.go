@@ -46,11 +46,10 @@ const maxGuestReadGroup = 32
 const guestReadTimeout = 10 * time.Second
 
 type guestReadReq struct {
-	m           chat.Message
-	key         agent.SessionKey
-	withSession bool // not for a silent message
-	reads       guestReads
-	done        chan error
+	m     chat.Message
+	key   agent.SessionKey
+	reads guestReads
+	done  chan error
 }
 
 func newPGGuestReads(pool *pgxpool.Pool, sessions *agent.PostgresSessions) *pgGuestReads {
@@ -68,8 +67,7 @@ func (s *Service) readGuest(ctx context.Context, m chat.Message, hc agent.HotelC
 		cur, found, err := s.consent.Get(ctx, m.TenantID, m.Channel, m.From)
 		return guestReads{consent: cur, found: found}, err
 	}
-	r := &guestReadReq{m: m, key: agent.KeyFor(hc.TenantID, m.Channel, m.From), withSession: !m.Kind.Silent(),
-		done: make(chan error, 1)}
+	r := &guestReadReq{m: m, key: agent.KeyFor(hc.TenantID, m.Channel, m.From), done: make(chan error, 1)}
 	pg.queue.Add(r)
 	select {
 	case err := <-r.done:
@@ -101,7 +99,7 @@ func (g *pgGuestReads) read(ctx context.Context, group []*guestReadReq) error {
 	for i, r := range group {
 		consents[i] = g.consent.QueueGet(b, r.m.TenantID, r.m.Channel, r.m.From)
 		r.reads.session = nil
-		if r.withSession {
+		if !r.m.Kind.Silent() {
 			r.reads.session = g.sessions.QueueLoad(b, r.key)
 		}
 	}
