@@ -43,8 +43,8 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 		pool:    pool,
 		wakeIn:  newPGNotifier(pool, notifyInbox),
 		wakeOut: newPGNotifier(pool, notifyOutbox),
-		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`, false),
-		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`, true),
+		in:      newPGQueue[chat.Message](pool, "inbox_messages", "inbox_ready", "inbox_leases", "inbox_lease_token_seq", StateDead, `state = 'pending'`),
+		out:     newPGQueue[OutboundReply](pool, "outbox_replies", "outbox_ready", "outbox_leases", "outbox_lease_token_seq", StateFailed, `state IN ('pending', 'held')`),
 	}
 	b.accepts = b.newAcceptQueue()
 	b.sent = b.newSentQueue()
@@ -246,16 +246,18 @@ type pgQueue[T any] struct {
 	claimSQL, extendSQL, retrySQL, failSQL, releaseSQL string
 	holdSQL, suppressSQL, pendingSQL, heldSQL          string
 	// readsConsent: the claim also returns each item's recipient's consent,
-	// set on the item as ClaimedConsent (the outbox's replies).
+	// set on the item as ClaimedConsent; the queue of replies
+	// (OutboundReply) does.
 	readsConsent bool
 }
 
 // newPGQueue builds the statements of one queue. open selects the rows that
 // hold their conversation's place (pending, and held in the outbox): a
 // conversation whose head is not pending waits. ready is the queue's line
-// of conversations (migration 0090). readsConsent makes the claim return
-// each item's recipient's consent (the outbox: see claimedSQL).
-func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failState, open string, readsConsent bool) *pgQueue[T] {
+// of conversations (migration 0090). A queue of replies (OutboundReply)
+// has its claim return each reply's recipient's consent (claimedSQL).
+func newPGQueue[T any](pool *pgxpool.Pool, table, ready, leases, tokenSeq, failState, open string) *pgQueue[T] {
+	_, readsConsent := any((*T)(nil)).(*OutboundReply)
 	q := &pgQueue[T]{pool: pool, table: table, tidier: newPGTidier(pool, ready+", "+leases), readsConsent: readsConsent}
 	// Claim: walk the line (ready, by turn) from its front, taking
 	// conversations that are due and have no live lease, and look up each
@@ -398,7 +400,7 @@ func (q *pgQueue[T]) readClaim(br pgx.BatchResults) (out, bad []claimed[T], badE
 			badErr = append(badErr, fmt.Sprintf("decoding stored payload: %v", err))
 			continue
 		}
-		if r, ok := any(&c.item).(*OutboundReply); ok && q.readsConsent {
+		if r, ok := any(&c.item).(*OutboundReply); ok {
 			rc := &RecipientConsent{Found: optedOut != nil}
 			if rc.Found {
 				rc.OptedOut, rc.ChangedAt, rc.MessageID = *optedOut, *changedAt, *messageID
