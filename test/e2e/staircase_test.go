@@ -81,14 +81,16 @@ import (
 // waited.
 //
 // STAIRCASE_N requests per stage (default 10,000, each a new signed message
-// from one of 256 guests), STAIRCASE_CONNS connections (default 16). Rate
-// limits stay on with ceilings no run reaches, so their cost is measured.
+// from one of STAIRCASE_GUESTS guests, default 256, each a conversation of
+// its own), STAIRCASE_CONNS connections (default 16). Rate limits stay on
+// with ceilings no run reaches, so their cost is measured.
 func BenchmarkStaircase(b *testing.B) {
 	if b.N > 1 {
 		b.Skip("one run is the measurement")
 	}
 	n := envInt("STAIRCASE_N", 10_000)
 	conns := envInt("STAIRCASE_CONNS", 16)
+	guests := envInt("STAIRCASE_GUESTS", 256)
 	rounds := envInt("STAIRCASE_ROUNDS", 2)
 	limits := benchmarkEnv("STAIRCASE_ENV")
 	only := os.Getenv("STAIRCASE_ONLY")
@@ -190,6 +192,7 @@ func BenchmarkStaircase(b *testing.B) {
 		elapsed        time.Duration
 		p50, p99       []time.Duration
 		processedAtEnd int
+		turnsAtEnd     int
 		drain          time.Duration
 		drained        bool
 	}
@@ -204,19 +207,30 @@ func BenchmarkStaircase(b *testing.B) {
 		t.p99 = append(t.p99, res.P99)
 	}
 	per := n / rounds
+	// Each stage's instance goes on through the guests from one batch to
+	// the next, so STAIRCASE_GUESTS at least STAIRCASE_N gives every
+	// message of the stage a conversation of its own.
+	nextGuest := make([]int, len(stages))
+	stageBodies := func(i, count int, prefix string) []loadgen.Request {
+		reqs := loadgen.BodiesFrom(nextGuest[i], count, guests, devSecret, agentPhoneNumberID, prefix, "hola")
+		nextGuest[i] += count
+		return reqs
+	}
 	for r := range rounds {
 		for i, st := range stages {
 			prefix := fmt.Sprintf("stair-%d-%d-%d", time.Now().UnixNano(), r, i)
-			reqs := loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix, "hola")
-			run(ref.URL("/webhooks/whatsapp"), loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix+"-ref", "hola"), &refTotals[i])
-			base := 0
+			reqs := stageBodies(i, per, prefix)
+			run(ref.URL("/webhooks/whatsapp"), loadgen.Bodies(per, guests, devSecret, agentPhoneNumberID, prefix+"-ref", "hola"), &refTotals[i])
+			base, turns := 0, 0.0
 			if st.graph != nil {
 				base = st.graph.MessageCount()
+				turns = metric(b, st.in, `inbox_processed_total{result="ok"}`)
 			}
 			run(st.in.URL("/webhooks/whatsapp"), reqs, &stTotals[i])
 			if st.graph != nil {
 				t := &stTotals[i]
 				t.processedAtEnd += st.graph.MessageCount() - base
+				t.turnsAtEnd += int(metric(b, st.in, `inbox_processed_total{result="ok"}`) - turns)
 				start := time.Now()
 				err := st.graph.WaitForMessages(base+per, 60*time.Second)
 				t.drain += time.Since(start)
@@ -240,9 +254,9 @@ func BenchmarkStaircase(b *testing.B) {
 		}
 		prefix := fmt.Sprintf("stair-half-%d-%d", time.Now().UnixNano(), i)
 		res := allAnswered(b, loadgen.Config{URL: ref.URL("/webhooks/whatsapp"), Connections: conns, Rate: rate / 2,
-			Requests: loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix+"-ref", "hola")})
+			Requests: loadgen.Bodies(per, guests, devSecret, agentPhoneNumberID, prefix+"-ref", "hola")})
 		refHalf[i] = paced{res.P50, res.P99}
-		reqs := loadgen.Bodies(per, 256, devSecret, agentPhoneNumberID, prefix, "hola")
+		reqs := stageBodies(i, per, prefix)
 		stopTrace := traceInstance(b, st.in, i, float64(per)/(rate/2))
 		res = allAnswered(b, loadgen.Config{URL: st.in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns, Rate: rate / 2})
 		stopTrace()
@@ -254,27 +268,28 @@ func BenchmarkStaircase(b *testing.B) {
 	}
 
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nstaircase: %d requests per stage in %d interleaved rounds, %d connections; nproc %d, load average %s; Postgres %s\n\n",
-		per*rounds, rounds, conns, runtime.NumCPU(), loadAvg(), durable)
-	fmt.Fprintf(&out, "| stage | ratio to `respond` | req/s | `respond` req/s | p50 | p99 | p50 / p99 at half its rate | `respond` paced alike: p50 / p99 | processed when the load ended | drained after | answered/s, load and drain |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&out, "\nstaircase: %d requests per stage in %d interleaved rounds, %d connections, %d guests; nproc %d, load average %s; Postgres %s\n\n",
+		per*rounds, rounds, conns, guests, runtime.NumCPU(), loadAvg(), durable)
+	fmt.Fprintf(&out, "| stage | ratio to `respond` | req/s | `respond` req/s | p50 | p99 | p50 / p99 at half its rate | `respond` paced alike: p50 / p99 | processed when the load ended | agent's turns when the load ended | drained after | answered/s, load and drain |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, st := range stages {
 		rt, t := refTotals[i], stTotals[i]
 		rate := float64(t.ok) / t.elapsed.Seconds()
 		refRate := float64(rt.ok) / rt.elapsed.Seconds()
-		processed, drained, answered := "—", "—", "—"
+		processed, turns, drained, answered := "—", "—", "—", "—"
 		if st.graph != nil {
 			// Accepted and answered at the fake Graph API over the load
 			// and the drain after it: what the stage does for a guest,
 			// whichever share of the work it leaves until after the load.
 			answered = fmt.Sprintf("%.0f", float64(t.ok)/(t.elapsed+t.drain).Seconds())
 			processed = fmt.Sprintf("%d of %d (%.0f%%)", t.processedAtEnd, t.ok, 100*float64(t.processedAtEnd)/float64(t.ok))
+			turns = fmt.Sprintf("%d (%.0f%%)", t.turnsAtEnd, 100*float64(t.turnsAtEnd)/float64(t.ok))
 			drained = fmt.Sprintf("%.1f s", t.drain.Seconds())
 			if !t.drained {
 				drained = "not within 60 s"
 			}
 		}
-		fmt.Fprintf(&out, "| %s | %.2f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", st.name, rate/refRate, rate, refRate,
-			worst(t.p50), worst(t.p99), half[i], refHalf[i], processed, drained, answered)
+		fmt.Fprintf(&out, "| %s | %.2f | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n", st.name, rate/refRate, rate, refRate,
+			worst(t.p50), worst(t.p99), half[i], refHalf[i], processed, turns, drained, answered)
 	}
 
 	// The edge's backlog, processed by 1 and then 2 `agente-caddy worker`
@@ -304,7 +319,7 @@ func BenchmarkStaircase(b *testing.B) {
 	for i, workers := range counts {
 		if i > 0 {
 			// A fresh backlog for each later drain.
-			reqs := loadgen.Bodies(per*rounds, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("stair-w%d-%d", i, time.Now().UnixNano()), "hola")
+			reqs := stageBodies(len(stages)-1, per*rounds, fmt.Sprintf("stair-w%d-%d", i, time.Now().UnixNano()))
 			var t totals
 			run(edge.URL("/webhooks/whatsapp"), reqs, &t)
 		}

@@ -34,9 +34,17 @@ type Request struct {
 // business number phoneNumberID. Everything is signed before any is sent,
 // so the generator's own work is not measured.
 func Bodies(n, guests int, secret, phoneNumberID, idPrefix, text string) []Request {
+	return BodiesFrom(0, n, guests, secret, phoneNumberID, idPrefix, text)
+}
+
+// BodiesFrom is Bodies with message i coming from guest (first+i) mod
+// guests, so that successive batches to one instance go on through the
+// guests instead of starting again with the first: with as many guests as
+// messages, every message opens a conversation of its own.
+func BodiesFrom(first, n, guests int, secret, phoneNumberID, idPrefix, text string) []Request {
 	out := make([]Request, n)
 	for i := range out {
-		m := whatsapptest.Message{PhoneNumberID: phoneNumberID, From: fmt.Sprintf("3462%07d", i%max(guests, 1)),
+		m := whatsapptest.Message{PhoneNumberID: phoneNumberID, From: fmt.Sprintf("3462%07d", (first+i)%max(guests, 1)),
 			ID: fmt.Sprintf("wamid.%s-%d", idPrefix, i), Name: "Ana García", Text: text}
 		body := []byte(m.JSON())
 		h := http.Header{}
