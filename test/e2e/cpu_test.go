@@ -35,7 +35,11 @@ import (
 // CPU_N requests a round
 // (default 10,000), CPU_ROUNDS rounds (default 3; each one's figure is
 // printed), CPU_CONNS connections (default 16), after a warm-up of 2,000;
-// CPU_ENV adds to the instance's environment.
+// CPU_GUESTS guests (default 256; the rounds go on through them, so with
+// as many guests as requests every message is a new conversation);
+// CPU_ENV adds to the instance's environment. Each round also prints the
+// instance's live heap after it (a collection forced outside the CPU
+// window): what the memory mode keeps per conversation shows there.
 //
 // CPU_PROFILE_DIR, when set, saves from the instance's admin endpoint a CPU
 // profile (cpu.pprof) of CPU_PROFILE_SECONDS (default 10) of continuous
@@ -51,6 +55,7 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	n := envInt("CPU_N", 10_000)
 	rounds := envInt("CPU_ROUNDS", 3)
 	conns := envInt("CPU_CONNS", 16)
+	guests := envInt("CPU_GUESTS", 256)
 	stage := os.Getenv("CPU_STAGE")
 	if stage == "" {
 		stage = "shipped"
@@ -82,9 +87,10 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		in = Start(b, Options{Config: "test/e2e/testdata/staircase/" + stage + ".Caddyfile", Env: env, ReadyPath: "/"})
 	}
 	pid := strconv.Itoa(in.cmd.Process.Pid)
-	processed := 0
+	processed, nextGuest := 0, 0
 	load := func(count int, tag string) loadgen.Result {
-		reqs := loadgen.Bodies(count, 256, devSecret, agentPhoneNumberID, fmt.Sprintf("cpu-%s-%d", tag, time.Now().UnixNano()), "hola")
+		reqs := loadgen.BodiesFrom(nextGuest, count, guests, devSecret, agentPhoneNumberID, fmt.Sprintf("cpu-%s-%d", tag, time.Now().UnixNano()), "hola")
+		nextGuest += count
 		return allAnswered(b, loadgen.Config{URL: in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns})
 	}
 	drain := func(count int) (atEnd int, wait time.Duration) {
@@ -103,8 +109,8 @@ func BenchmarkInstanceCPU(b *testing.B) {
 	drain(2000)
 
 	var out strings.Builder
-	fmt.Fprintf(&out, "\ninstance CPU, stage %s: %d requests a round, %d connections; load average before: %s\n\n", stage, n, conns, loadAvg())
-	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | KB allocated per webhook | allocations per webhook | req/s | p50 | p99 | processed when the load ended | drained after | Postgres CPU s per 10,000 | load average after |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&out, "\ninstance CPU, stage %s: %d requests a round, %d connections, %d guests; load average before: %s\n\n", stage, n, conns, guests, loadAvg())
+	fmt.Fprintf(&out, "| round | CPU s per 10,000 | user s | system s | KB allocated per webhook | allocations per webhook | live heap after, MB | req/s | p50 | p99 | processed when the load ended | drained after | Postgres CPU s per 10,000 | load average after |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	// The Go runtime's allocation counters of the instance (its /metrics on
 	// the admin endpoint), read outside the CPU window: what a round
 	// allocated, edge and workers, exactly.
@@ -113,6 +119,17 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		bytes, _ = m.value("go_memstats_alloc_bytes_total")
 		count, _ = m.value("go_memstats_mallocs_total")
 		return bytes, count
+	}
+	// liveHeap collects (the heap profile's gc=1) and reads what is left.
+	liveHeap := func() float64 {
+		resp, err := http.Get(in.AdminURL("/debug/pprof/heap?gc=1"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		v, _ := scrape(b, in.AdminURL("/metrics")).value("go_memstats_heap_alloc_bytes")
+		return v
 	}
 	var per10k []float64
 	for r := range rounds {
@@ -126,6 +143,7 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		atEnd, wait := drain(n)
 		u1, s1 := processCPU(pid)
 		ab1, ac1 := allocs()
+		live := liveHeap()
 		pgCPU := "—"
 		if stack != nil {
 			var d time.Duration
@@ -141,8 +159,8 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		if graph != nil {
 			proc = fmt.Sprintf("%d of %d", atEnd, n)
 		}
-		fmt.Fprintf(&out, "| %d | %.2f | %.2f | %.2f | %.1f | %.0f | %.0f | %v | %v | %s | %.1f s | %s | %s |\n", r+1, f, (u1 - u0).Seconds(), (s1 - s0).Seconds(),
-			(ab1-ab0)/1000/float64(n), (ac1-ac0)/float64(n), res.RPS(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), proc, wait.Seconds(), pgCPU, loadAvg())
+		fmt.Fprintf(&out, "| %d | %.2f | %.2f | %.2f | %.1f | %.0f | %.1f | %.0f | %v | %v | %s | %.1f s | %s | %s |\n", r+1, f, (u1 - u0).Seconds(), (s1 - s0).Seconds(),
+			(ab1-ab0)/1000/float64(n), (ac1-ac0)/float64(n), live/1e6, res.RPS(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), proc, wait.Seconds(), pgCPU, loadAvg())
 	}
 	slices.Sort(per10k)
 	fmt.Fprintf(&out, "\nmedian CPU s per 10,000 webhooks: %.2f\n", per10k[len(per10k)/2])
