@@ -38,8 +38,10 @@ type claimed[T any] struct {
 
 // queue is what the loop needs from a backend's inbox or outbox.
 type queue[T any] interface {
-	// claim leases up to n conversation heads that are due and not leased.
-	claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
+	// claim leases up to n conversation heads that are due and not leased,
+	// appended to into (the loop hands back its last claim's, emptied, so
+	// that a claim of an item or two allocates nothing).
+	claim(ctx context.Context, into []claimed[T], now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
 	// extend renews c's lease; errLeaseLost if another worker has it now.
 	// It reads only c's fence (seq, key, token): the heartbeat passes no
 	// item (fenceClaim).
@@ -175,6 +177,7 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 	_, instant := l.q.(instantQueue)
 	for range l.workers {
 		wg.Go(func() {
+			var taken []claimed[T] // reused by each of this worker's claims
 			for c := range jobs {
 				allDone := l.process(ctx, c)
 				// On a queue whose claims cost nothing (memory), the slot
@@ -183,11 +186,12 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 				// behind the edge's goroutines. Postgres claims stay
 				// grouped by the loop.
 				for instant && ctx.Err() == nil {
-					cs, err := l.claim(ctx, 1)
-					if err != nil || len(cs) == 0 {
+					var err error
+					taken, err = l.claim(ctx, taken[:0], 1)
+					if err != nil || len(taken) == 0 {
 						break
 					}
-					allDone = l.process(ctx, cs[0]) && allDone
+					allDone = l.process(ctx, taken[0]) && allDone
 				}
 				finished <- allDone
 			}
@@ -200,6 +204,7 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 	// drained: the last claim found less than it asked for (wakeClaims).
 	drained := false
 	var lastPending time.Time
+	var cs []claimed[T] // each claim's items, handed to the workers by value
 	for {
 		if ctx.Err() != nil {
 			return
@@ -209,7 +214,8 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 		// and takes them in one statement; with none in flight it claims at
 		// once, so a lone message is not delayed.
 		if free := l.workers - inflight; free > 0 && (inflight == 0 || free >= (l.workers+1)/2) && !drained {
-			cs, err := l.claim(ctx, free)
+			var err error
+			cs, err = l.claim(ctx, cs[:0], free)
 			drained = l.wakeClaims && err == nil && len(cs) < free
 			if ctx.Err() != nil {
 				l.releaseAll(ctx, cs)
@@ -274,14 +280,14 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 // commit on the server, and its items would then sit leased, unseen, until
 // the lease expires. So every claim is awaited, and handed back if Run is
 // stopping by then.
-func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
+func (l *loop[T]) claim(ctx context.Context, into []claimed[T], n int) ([]claimed[T], error) {
 	cctx, cancel := l.bounded(ctx)
 	defer cancel()
 	now := l.now()
 	start := time.Now()
-	cs, err := l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+	cs, err := l.q.claim(cctx, into, now, l.owner, n, now.Add(l.lease))
 	end := time.Now()
-	for i := range cs {
+	for i := len(into); i < len(cs); i++ {
 		cs[i].claimStart, cs[i].claimEnd = start, end
 	}
 	return cs, err
