@@ -306,10 +306,7 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 	st := &sess.State
 	st.IntentHistory = appendCapped(st.IntentHistory, intentLabel(t.intent), maxHistory)
 	if m.ID != "" {
-		st.Recent = append(st.Recent, RecentTurn{MessageID: m.ID, Intent: intentLabel(t.intent), Replies: t.replies})
-		if len(st.Recent) > maxRecent {
-			st.Recent = st.Recent[len(st.Recent)-maxRecent:]
-		}
+		st.Recent = appendCapped(st.Recent, RecentTurn{MessageID: m.ID, Intent: intentLabel(t.intent), Replies: t.replies}, maxRecent)
 	}
 	sess.UpdatedAt = now
 	sess.ExpiresAt = now.Add(DefaultSessionTTL)
@@ -345,7 +342,17 @@ func (o *Orchestrator) ForgetGuest(ctx context.Context, tenantID string, ch chat
 	return o.sessions.Delete(ctx, KeyFor(tenantID, ch, guest))
 }
 
-func appendCapped(list []string, v string, n int) []string {
+// appendCapped is the last n of list and v. A list with no room left
+// (every loaded one: Save stores them so) gets a new array of the length
+// it needs, not the double that append would make.
+func appendCapped[T any](list []T, v T, n int) []T {
+	if len(list) == cap(list) {
+		keep := list[max(0, len(list)+1-n):]
+		out := make([]T, len(keep)+1)
+		copy(out, keep)
+		out[len(keep)] = v
+		return out
+	}
 	list = append(list, v)
 	if len(list) > n {
 		list = list[len(list)-n:]

@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+)
+
+// guardedSessions is the memory store with a check around every call: no
+// stored state changed since the store saved it. Load hands the stored
+// lists and maps out without copying them, so a turn that wrote into one
+// (rather than replacing it) would change what the store keeps; every
+// suite that runs over stores(t) runs its conversations through this.
+type guardedSessions struct {
+	*MemorySessions
+	t     testing.TB
+	mu    sync.Mutex            // one call at a time: check, call, record
+	saved map[SessionKey]string // each row's state as the store left it
+}
+
+func newGuardedSessions(t testing.TB) *guardedSessions {
+	g := &guardedSessions{MemorySessions: NewMemorySessions(), t: t, saved: map[SessionKey]string{}}
+	t.Cleanup(func() { g.mu.Lock(); defer g.mu.Unlock(); g.check("after the test") })
+	return g
+}
+
+// rows is every stored state as JSON.
+func (g *guardedSessions) rows() map[SessionKey]string {
+	m := g.MemorySessions
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	states := make(map[SessionKey]string, len(m.rows))
+	for k, r := range m.rows {
+		b, err := json.Marshal(r.state)
+		if err != nil {
+			g.t.Errorf("stored state of %v does not encode: %v", k, err)
+		}
+		states[k] = string(b)
+	}
+	return states
+}
+
+// check reports a stored state that changed since the store left it; the
+// caller holds g.mu.
+func (g *guardedSessions) check(when string) {
+	g.t.Helper()
+	for k, s := range g.rows() {
+		if s != g.saved[k] {
+			g.t.Errorf("%s: the stored state of %v changed outside the store (a caller wrote into a loaded list or map):\nsaved %s\nnow   %s",
+				when, k, g.saved[k], s)
+		}
+	}
+}
+
+// around runs a store call between a check and a record of what it left.
+func around[T any](g *guardedSessions, name string, call func() T) T {
+	g.t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.check("before " + name)
+	out := call()
+	g.saved = g.rows()
+	return out
+}
+
+type loaded struct {
+	s   *Session
+	err error
+}
+
+func (g *guardedSessions) Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error) {
+	r := around(g, "Load", func() loaded { s, err := g.MemorySessions.Load(ctx, key, now); return loaded{s, err} })
+	return r.s, r.err
+}
+
+func (g *guardedSessions) Save(ctx context.Context, s *Session) error {
+	return around(g, "Save", func() error { return g.MemorySessions.Save(ctx, s) })
+}
+
+func (g *guardedSessions) ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (bool, error) {
+	var err error
+	ok := around(g, "ClearHandoff", func() bool { ok, e := g.MemorySessions.ClearHandoff(ctx, key, now, expires); err = e; return ok })
+	return ok, err
+}
+
+func (g *guardedSessions) Delete(ctx context.Context, key SessionKey) error {
+	return around(g, "Delete", func() error { return g.MemorySessions.Delete(ctx, key) })
+}
+
+func (g *guardedSessions) Prune(ctx context.Context, before time.Time) (int, error) {
+	var err error
+	n := around(g, "Prune", func() int { n, e := g.MemorySessions.Prune(ctx, before); err = e; return n })
+	return n, err
+}
