@@ -415,14 +415,13 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 		log:         o.Logger,
 		maxAttempts: o.MaxAttempts,
 		backoff:     o.RetryBackoff,
+		timeout:     o.HandlerTimeout,
 		work: func(ctx context.Context, c claimed[chat.Message]) outcome {
-			hctx, cancel := context.WithTimeout(ctx, o.HandlerTimeout)
-			defer cancel()
 			var deferred *store.Deferred
 			if ib.b.defersWrites() {
-				hctx, deferred = store.WithDeferred(hctx)
+				ctx, deferred = store.WithDeferred(ctx)
 			}
-			replies, err := callHandler(hctx, h, c.item)
+			replies, err := callHandler(ctx, h, c.item)
 			if err != nil {
 				// A failed attempt writes nothing it deferred.
 				return outcome{err: err}

@@ -140,7 +140,10 @@ type loop[T any] struct {
 	// claimed at nearly every finished reply, one reply per claim.
 	wakeClaims bool
 
+	// work runs an item under a context that ends after timeout (none: 0),
+	// when the lease is lost, or when the loop stops.
 	work     func(ctx context.Context, c claimed[T]) outcome
+	timeout  time.Duration
 	complete func(ctx context.Context, now time.Time, c claimed[T], o outcome) error
 	observe  func(c claimed[T], r result)
 	// pendingGauge, when set, shows q.pending, refreshed every pendingEvery;
@@ -323,7 +326,18 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) bool {
 		_, claim := l.tracer.StartAt(ctx, l.claimSpan, trace.SpanKindInternal, c.claimStart)
 		claim.End(trace.WithTimestamp(c.claimEnd))
 	}
-	wctx, cancel := context.WithCancel(ctx)
+	// The work's context, with its timeout, is made beside the heartbeat's,
+	// not under it: the timeout does not stop the heartbeat (the lease is
+	// kept until the work returns), and a context made under another gives
+	// that one a set of children, allocated per item.
+	bctx, stopBeat := context.WithCancel(ctx)
+	var wctx context.Context
+	var cancelWork context.CancelFunc
+	if l.timeout > 0 {
+		wctx, cancelWork = context.WithTimeout(ctx, l.timeout)
+	} else {
+		wctx, cancelWork = context.WithCancel(ctx)
+	}
 	var lost atomic.Bool
 	// The heartbeat starts when the first renewal is due, on a timer: most
 	// items are done long before, and a goroutine per item, waiting only to
@@ -335,10 +349,11 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) bool {
 	beating.Add(1)
 	beat := time.AfterFunc(l.beatEvery(), func() {
 		defer beating.Done()
-		l.heartbeat(wctx, fence, func() { lost.Store(true); cancel() })
+		l.heartbeat(bctx, fence, func() { lost.Store(true); cancelWork(); stopBeat() })
 	})
 	out := l.work(wctx, c)
-	cancel()
+	cancelWork()
+	stopBeat()
 	if beat.Stop() {
 		beating.Done() // it never started
 	}
