@@ -289,7 +289,9 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 		for _, r := range sess.State.Recent {
 			if r.MessageID == m.ID {
 				intent = nlp.Intent(r.Intent)
-				return r.Replies, info, nil
+				// The store's own (MemorySessions.Load): the caller gets
+				// a copy it may do anything with.
+				return copyReplies(r.Replies), info, nil
 			}
 		}
 	}

@@ -3,9 +3,12 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
 // guardedSessions is the memory store with a check around every call: no
@@ -93,4 +96,27 @@ func (g *guardedSessions) Prune(ctx context.Context, before time.Time) (int, err
 	var err error
 	n := around(g, "Prune", func() int { n, e := g.MemorySessions.Prune(ctx, before); err = e; return n })
 	return n, err
+}
+
+// A redelivered message is answered with the replies remembered for it:
+// the caller's copy, so writing into them changes neither the store nor
+// the next redelivery's answer.
+func TestRedeliveredRepliesAreTheCallersOwn(t *testing.T) {
+	e := newEnv(t, newGuardedSessions(t), withInteractive())
+	c := e.guest()
+	m := c.message(chat.KindText, "hola", "")
+	first := c.deliver(m)
+	want := fmt.Sprintf("%#v", first)
+	for range 2 {
+		again := c.deliver(m)
+		if got := fmt.Sprintf("%#v", again); got != want {
+			t.Fatalf("redelivery answered\n%s\nwant\n%s", got, want)
+		}
+		for i := range again {
+			again[i].Text += " (changed)"
+			for j := range again[i].Buttons {
+				again[i].Buttons[j].Title += " (changed)"
+			}
+		}
+	}
 }

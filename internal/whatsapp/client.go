@@ -233,15 +233,14 @@ func (c *Client) post(ctx context.Context, phoneNumberID string, body []byte) (i
 // a buffer of its declared length when it declares one: io.ReadAll starts
 // at 512 bytes, and Meta's answers are a few dozen to a couple of hundred.
 func readAnswer(resp *http.Response) ([]byte, error) {
-	body := io.LimitReader(resp.Body, maxResponseBodySize)
 	if n := resp.ContentLength; n >= 0 && n <= maxResponseBodySize {
 		raw := make([]byte, n)
-		if _, err := io.ReadFull(body, raw); err != nil {
+		if _, err := io.ReadFull(resp.Body, raw); err != nil {
 			return nil, err
 		}
 		return raw, nil
 	}
-	return io.ReadAll(body)
+	return io.ReadAll(io.LimitReader(resp.Body, maxResponseBodySize))
 }
 
 // classify turns an error answer into a SendError: Meta's throughput, pair-
