@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -297,7 +298,12 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 	}
 
 	wasHandoff := sess.State.Handoff
-	t := &turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
+	t := turns.Get().(*turn)
+	*t = turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
+	defer func() {
+		*t = turn{} // holds nothing of this message while pooled
+		turns.Put(t)
+	}()
 	t.run()
 	t.noteAttachments()
 	intent = t.intent
@@ -323,6 +329,12 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 	}
 	return t.replies, info, nil
 }
+
+// turns are the turns' records, reused: one is nearly a kilobyte (the
+// message and the analysis are in it), and the step handlers' calls
+// through function values make it escape, so each message allocated one.
+// Nothing keeps a turn past handle.
+var turns = sync.Pool{New: func() any { return new(turn) }}
 
 // ResetHandoff gives a conversation back to the agent after a person took it
 // over. It reports whether the conversation was in handoff. It changes the
