@@ -284,7 +284,9 @@ type SessionStore interface {
 	// pending action is the caller's.
 	Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error)
 	// Save writes the session (s.Key, s.ExpiresAt set by the caller), but
-	// for what others wrote since s was loaded (see SessionStore).
+	// for what others wrote since s was loaded (see SessionStore). It may
+	// keep the state's lists (MemorySessions): the caller does not write
+	// into them afterwards either.
 	Save(ctx context.Context, s *Session) error
 	// ClearHandoff gives key's session back to the agent: when it is live
 	// at now and handed off, it clears the flag alone (what others write
@@ -316,7 +318,8 @@ func freshSession(key SessionKey, now time.Time) *Session {
 // MemorySessions is the in-memory SessionStore for development and tests. It
 // keeps what Postgres would give back: a copy of the state equal to its JSON
 // document's round trip (session_copy.go), so both stores behave alike. Load
-// hands that copy's lists and maps out without copying them again.
+// hands that copy's lists and maps out without copying them again, and the
+// copy keeps the saved state's lists of strings that need no change.
 type MemorySessions struct {
 	mu    sync.Mutex
 	rows  map[SessionKey]memoryRow

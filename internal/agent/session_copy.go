@@ -25,8 +25,9 @@ import (
 // it out as it is (MemorySessions.Load), so each list it holds has no room
 // beyond its length, and an append to one makes a new array.
 
-// copyState is the JSON round trip of st, sharing nothing with it. A turn
-// of st equal to one of stored (the round trip of an earlier state, which
+// copyState is the JSON round trip of st, sharing with it only its lists
+// of strings that are their round trip already (copyStrings). A turn of st
+// equal to one of stored (the round trip of an earlier state, which
 // nothing changes) is that one.
 func copyState(st *State, stored []RecentTurn) State {
 	return State{
@@ -238,11 +239,16 @@ func copyText(t pms.Text) pms.Text {
 	return out
 }
 
-// copyStrings copies ss; omitEmpty is the field's omitempty (an empty
-// list comes back nil).
+// copyStrings is the round trip of ss: ss itself, with no room beyond its
+// length, when every string is valid UTF-8 already (a list of strings is
+// never written into, saved or loaded: SessionStore), else a copy;
+// omitEmpty is the field's omitempty (an empty list comes back nil).
 func copyStrings(ss []string, omitEmpty bool) []string {
 	if ss == nil || omitEmpty && len(ss) == 0 {
 		return nil
+	}
+	if !slices.ContainsFunc(ss, func(s string) bool { return !utf8.ValidString(s) }) {
+		return slices.Clip(ss)
 	}
 	out := make([]string, len(ss))
 	for i, s := range ss {
