@@ -59,7 +59,7 @@ type Client struct {
 
 	// header is the posts' request headers for the token they were built
 	// with, shared by every post: net/http only reads a request's headers,
-	// and setting them per post was four allocations of each.
+	// and setting them on every post cost four allocations each time.
 	header atomic.Pointer[tokenHeader]
 }
 
