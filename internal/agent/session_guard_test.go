@@ -13,9 +13,10 @@ import (
 
 // guardedSessions is the memory store with a check around every call: no
 // stored state changed since the store saved it. Load hands the stored
-// lists and maps out without copying them, so a turn that wrote into one
-// (rather than replacing it) would change what the store keeps; every
-// suite that runs over stores(t) runs its conversations through this.
+// lists and maps out without copying them, and Save keeps lists of strings
+// as given, so a caller that wrote into one (rather than replacing it)
+// would change what the store keeps; every suite that runs over stores(t)
+// runs its conversations through this.
 type guardedSessions struct {
 	*MemorySessions
 	t     testing.TB
@@ -51,50 +52,44 @@ func (g *guardedSessions) check(when string) {
 	g.t.Helper()
 	for k, s := range g.rows() {
 		if s != g.saved[k] {
-			g.t.Errorf("%s: the stored state of %v changed outside the store (a caller wrote into a loaded list or map):\nsaved %s\nnow   %s",
+			g.t.Errorf("%s: the stored state of %v changed outside the store (a caller wrote into a loaded or saved list or map):\nsaved %s\nnow   %s",
 				when, k, g.saved[k], s)
 		}
 	}
 }
 
 // around runs a store call between a check and a record of what it left.
-func around[T any](g *guardedSessions, name string, call func() T) T {
+func (g *guardedSessions) around(name string, call func()) {
 	g.t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.check("before " + name)
-	out := call()
+	call()
 	g.saved = g.rows()
-	return out
 }
 
-type loaded struct {
-	s   *Session
-	err error
+func (g *guardedSessions) Load(ctx context.Context, key SessionKey, now time.Time) (s *Session, err error) {
+	g.around("Load", func() { s, err = g.MemorySessions.Load(ctx, key, now) })
+	return s, err
 }
 
-func (g *guardedSessions) Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error) {
-	r := around(g, "Load", func() loaded { s, err := g.MemorySessions.Load(ctx, key, now); return loaded{s, err} })
-	return r.s, r.err
+func (g *guardedSessions) Save(ctx context.Context, s *Session) (err error) {
+	g.around("Save", func() { err = g.MemorySessions.Save(ctx, s) })
+	return err
 }
 
-func (g *guardedSessions) Save(ctx context.Context, s *Session) error {
-	return around(g, "Save", func() error { return g.MemorySessions.Save(ctx, s) })
-}
-
-func (g *guardedSessions) ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (bool, error) {
-	var err error
-	ok := around(g, "ClearHandoff", func() bool { ok, e := g.MemorySessions.ClearHandoff(ctx, key, now, expires); err = e; return ok })
+func (g *guardedSessions) ClearHandoff(ctx context.Context, key SessionKey, now, expires time.Time) (ok bool, err error) {
+	g.around("ClearHandoff", func() { ok, err = g.MemorySessions.ClearHandoff(ctx, key, now, expires) })
 	return ok, err
 }
 
-func (g *guardedSessions) Delete(ctx context.Context, key SessionKey) error {
-	return around(g, "Delete", func() error { return g.MemorySessions.Delete(ctx, key) })
+func (g *guardedSessions) Delete(ctx context.Context, key SessionKey) (err error) {
+	g.around("Delete", func() { err = g.MemorySessions.Delete(ctx, key) })
+	return err
 }
 
-func (g *guardedSessions) Prune(ctx context.Context, before time.Time) (int, error) {
-	var err error
-	n := around(g, "Prune", func() int { n, e := g.MemorySessions.Prune(ctx, before); err = e; return n })
+func (g *guardedSessions) Prune(ctx context.Context, before time.Time) (n int, err error) {
+	g.around("Prune", func() { n, err = g.MemorySessions.Prune(ctx, before) })
 	return n, err
 }
 
