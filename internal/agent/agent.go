@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -289,13 +290,20 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 		for _, r := range sess.State.Recent {
 			if r.MessageID == m.ID {
 				intent = nlp.Intent(r.Intent)
-				return r.Replies, info, nil
+				// The store's own (MemorySessions.Load): the caller gets
+				// a copy it may do anything with.
+				return copyReplies(r.Replies), info, nil
 			}
 		}
 	}
 
 	wasHandoff := sess.State.Handoff
-	t := &turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
+	t := turns.Get().(*turn)
+	*t = turn{o: o, ctx: ctx, m: m, h: h, s: sess, st: &sess.State, now: now}
+	defer func() {
+		*t = turn{} // holds nothing of this message while pooled
+		turns.Put(t)
+	}()
 	t.run()
 	t.noteAttachments()
 	intent = t.intent
@@ -306,10 +314,7 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 	st := &sess.State
 	st.IntentHistory = appendCapped(st.IntentHistory, intentLabel(t.intent), maxHistory)
 	if m.ID != "" {
-		st.Recent = append(st.Recent, RecentTurn{MessageID: m.ID, Intent: intentLabel(t.intent), Replies: t.replies})
-		if len(st.Recent) > maxRecent {
-			st.Recent = st.Recent[len(st.Recent)-maxRecent:]
-		}
+		st.Recent = appendCapped(st.Recent, RecentTurn{MessageID: m.ID, Intent: intentLabel(t.intent), Replies: t.replies}, maxRecent)
 	}
 	sess.UpdatedAt = now
 	sess.ExpiresAt = now.Add(DefaultSessionTTL)
@@ -324,6 +329,12 @@ func (o *Orchestrator) handle(ctx context.Context, m chat.Message, hotel HotelCo
 	}
 	return t.replies, info, nil
 }
+
+// turns are the turns' records, reused: one is nearly a kilobyte (the
+// message and the analysis are in it), and the step handlers' calls
+// through function values make it escape, so each message allocated one.
+// Nothing keeps a turn past handle.
+var turns = sync.Pool{New: func() any { return new(turn) }}
 
 // ResetHandoff gives a conversation back to the agent after a person took it
 // over. It reports whether the conversation was in handoff. It changes the
@@ -345,7 +356,17 @@ func (o *Orchestrator) ForgetGuest(ctx context.Context, tenantID string, ch chat
 	return o.sessions.Delete(ctx, KeyFor(tenantID, ch, guest))
 }
 
-func appendCapped(list []string, v string, n int) []string {
+// appendCapped is the last n of list and v. A list with no room left
+// (every loaded one: Save stores them so) gets a new array of the length
+// it needs, not the double that append would make.
+func appendCapped[T any](list []T, v T, n int) []T {
+	if len(list) == cap(list) {
+		keep := list[max(0, len(list)+1-n):]
+		out := make([]T, len(keep)+1)
+		copy(out, keep)
+		out[len(keep)] = v
+		return out
+	}
 	list = append(list, v)
 	if len(list) > n {
 		list = list[len(list)-n:]

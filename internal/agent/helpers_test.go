@@ -162,11 +162,13 @@ func postgresPool(t testing.TB) *pgxpool.Pool {
 
 // stores are the implementations every session-dependent suite runs over.
 // Postgres gets one database per suite; each case uses its own guests. When
-// no Postgres answers, the postgres half skips (fails under CI=true).
+// no Postgres answers, the postgres half skips (fails under CI=true). The
+// memory store is checked on every call for a stored state changed outside
+// it (guardedSessions).
 func stores(t *testing.T) []storeFactory {
 	pool, err := maybePostgres(t)
 	return []storeFactory{
-		{"memory", func(*testing.T) SessionStore { return NewMemorySessions() }},
+		{"memory", func(st *testing.T) SessionStore { return newGuardedSessions(st) }},
 		{"postgres", func(st *testing.T) SessionStore {
 			testservices.Require(st, "Postgres", err)
 			return NewPostgresSessions(pool)

@@ -278,10 +278,15 @@ func (s *State) normalize() {
 // For every other field the last Save wins.
 type SessionStore interface {
 	// Load returns the live session of key, or a fresh one (New = true) when
-	// there is none or it expired at or before now.
+	// there is none or it expired at or before now. The state's lists and
+	// maps may be the store's own (MemorySessions): the caller changes one
+	// by replacing it (an append does), never by writing into it. Its
+	// pending action is the caller's.
 	Load(ctx context.Context, key SessionKey, now time.Time) (*Session, error)
 	// Save writes the session (s.Key, s.ExpiresAt set by the caller), but
-	// for what others wrote since s was loaded (see SessionStore).
+	// for what others wrote since s was loaded (see SessionStore). It may
+	// keep the state's lists (MemorySessions): the caller does not write
+	// into them afterwards either.
 	Save(ctx context.Context, s *Session) error
 	// ClearHandoff gives key's session back to the agent: when it is live
 	// at now and handed off, it clears the flag alone (what others write
@@ -312,7 +317,9 @@ func freshSession(key SessionKey, now time.Time) *Session {
 
 // MemorySessions is the in-memory SessionStore for development and tests. It
 // keeps what Postgres would give back: a copy of the state equal to its JSON
-// document's round trip (session_copy.go), so both stores behave alike.
+// document's round trip (session_copy.go), so both stores behave alike. Load
+// hands that copy's lists and maps out without copying them again, and the
+// copy keeps the saved state's lists of strings that need no change.
 type MemorySessions struct {
 	mu    sync.Mutex
 	rows  map[SessionKey]memoryRow
@@ -338,7 +345,15 @@ func (m *MemorySessions) Load(_ context.Context, key SessionKey, now time.Time) 
 	if !ok || !row.expiresAt.After(now) {
 		return freshSession(key, now), nil
 	}
-	st := loadCopy.copyState(&row.state, nil)
+	// The stored state is handed out, not copied (copying it was most of
+	// what a turn allocated in memory mode): a turn replaces the lists and
+	// maps it changes, never writes into them, and Save stores a copy of
+	// its own. The pending action is the exception: a turn sets its fields.
+	st := row.state
+	if p := st.Pending; p != nil {
+		own := *p
+		st.Pending = &own
+	}
 	st.normalize()
 	return &Session{ID: row.id, Key: key, State: st, CreatedAt: row.createdAt, UpdatedAt: row.updatedAt, ExpiresAt: row.expiresAt,
 		fromRow: true, handoffAsRead: st.Handoff}, nil
@@ -357,9 +372,9 @@ func (m *MemorySessions) Save(_ context.Context, s *Session) error {
 		return nil // deleted or replaced since s was loaded
 	}
 	// The turns the state still remembers from the stored one are taken
-	// from it (stored copies are never handed out, so they can be shared)
-	// rather than copied again.
-	st := saveCopy.copyState(&s.State, stored.state.Recent)
+	// from it (a stored copy is never changed, so it can be shared) rather
+	// than copied again.
+	st := copyState(&s.State, stored.state.Recent)
 	if s.keepsStoredHandoff() {
 		st.Handoff = stored.state.Handoff
 	}

@@ -20,41 +20,32 @@ import (
 //     encoding/json writes them;
 //   - a state the encoder refuses (a NaN or infinite price) is refused by
 //     Save with the encoder's error.
+//
+// Save's copy is the store's own and is never changed in place: Load hands
+// it out as it is (MemorySessions.Load), so each list it holds has no room
+// beyond its length, and an append to one makes a new array.
 
-// stateCopier copies states. Save's copy makes the strings valid UTF-8
-// (sanitize); Load copies what Save stored, valid already, and leaves room
-// in the two lists every turn appends to (spare), so the turn does not
-// copy them again.
-type stateCopier struct {
-	sanitize bool
-	spare    int
-}
-
-var (
-	saveCopy = stateCopier{sanitize: true}
-	loadCopy = stateCopier{spare: 1}
-)
-
-// copyState is the JSON round trip of st, sharing nothing with it. A turn
-// of st equal to one of stored (the round trip of an earlier state, which
+// copyState is the JSON round trip of st, sharing with it only its lists
+// of strings that are their round trip already (copyStrings). A turn of st
+// equal to one of stored (the round trip of an earlier state, which
 // nothing changes) is that one.
-func (c stateCopier) copyState(st *State, stored []RecentTurn) State {
+func copyState(st *State, stored []RecentTurn) State {
 	return State{
-		IntentHistory: c.copyStrings(st.IntentHistory, false, c.spare),
-		Context:       c.copySlots(&st.Context),
-		Step:          c.text(st.Step),
-		Pending:       c.copyPending(st.Pending),
-		LastOffer:     c.copyOffers(st.LastOffer),
+		IntentHistory: copyStrings(st.IntentHistory, false),
+		Context:       copySlots(&st.Context),
+		Step:          jsonText(st.Step),
+		Pending:       copyPending(st.Pending),
+		LastOffer:     copyOffers(st.LastOffer),
 		OfferStale:    st.OfferStale,
-		OfferAsOf:     c.text(st.OfferAsOf),
-		LastQuote:     c.copyQuote(st.LastQuote),
+		OfferAsOf:     jsonText(st.OfferAsOf),
+		LastQuote:     copyQuote(st.LastQuote),
 		Handoff:       st.Handoff,
-		Language:      c.text(st.Language),
-		Bookings:      c.copyStrings(st.Bookings, true, 0),
-		Recent:        c.copyRecent(st.Recent, stored),
+		Language:      jsonText(st.Language),
+		Bookings:      copyStrings(st.Bookings, true),
+		Recent:        copyRecent(st.Recent, stored),
 		DetailTries:   st.DetailTries,
 		Noticed:       st.Noticed,
-		FormerIDs:     c.copyStrings(st.FormerIDs, true, 0),
+		FormerIDs:     copyStrings(st.FormerIDs, true),
 	}
 }
 
@@ -73,136 +64,90 @@ func (st *State) encodable() bool {
 	return true
 }
 
-func (c stateCopier) copySlots(sl *Slots) Slots {
+func copySlots(sl *Slots) Slots {
 	return Slots{
-		CheckIn:        c.text(sl.CheckIn),
-		CheckOut:       c.text(sl.CheckOut),
+		CheckIn:        jsonText(sl.CheckIn),
+		CheckOut:       jsonText(sl.CheckOut),
 		Nights:         sl.Nights,
 		Adults:         sl.Adults,
 		Children:       sl.Children,
 		ChildAges:      copyInts(sl.ChildAges),
 		ChildAgesAsked: sl.ChildAgesAsked,
 		Guests:         sl.Guests,
-		RoomType:       c.text(sl.RoomType),
-		Email:          c.text(sl.Email),
-		Name:           c.text(sl.Name),
-		FirstName:      c.text(sl.FirstName),
-		LastName:       c.text(sl.LastName),
-		Phone:          c.text(sl.Phone),
+		RoomType:       jsonText(sl.RoomType),
+		Email:          jsonText(sl.Email),
+		Name:           jsonText(sl.Name),
+		FirstName:      jsonText(sl.FirstName),
+		LastName:       jsonText(sl.LastName),
+		Phone:          jsonText(sl.Phone),
 		EmailDeclined:  sl.EmailDeclined,
-		Refused:        c.copyStrings(sl.Refused, true, 0),
+		Refused:        copyStrings(sl.Refused, true),
 	}
 }
 
-func (c stateCopier) copyPending(p *Pending) *Pending {
+func copyPending(p *Pending) *Pending {
 	if p == nil {
 		return nil
 	}
 	return &Pending{
-		Kind:       c.text(p.Kind),
+		Kind:       jsonText(p.Kind),
 		RoomTypeID: p.RoomTypeID,
-		RoomName:   c.text(p.RoomName),
-		RoomNames:  c.copyText(p.RoomNames),
-		Category:   c.text(p.Category),
-		CheckIn:    c.text(p.CheckIn),
-		CheckOut:   c.text(p.CheckOut),
+		RoomName:   jsonText(p.RoomName),
+		RoomNames:  copyText(p.RoomNames),
+		Category:   jsonText(p.Category),
+		CheckIn:    jsonText(p.CheckIn),
+		CheckOut:   jsonText(p.CheckOut),
 		Adults:     p.Adults,
 		Children:   p.Children,
 		ChildAges:  copyInts(p.ChildAges),
 		TotalPrice: p.TotalPrice,
-		Currency:   c.text(p.Currency),
-		BookingID:  c.text(p.BookingID),
-		Reference:  c.text(p.Reference),
+		Currency:   jsonText(p.Currency),
+		BookingID:  jsonText(p.BookingID),
+		Reference:  jsonText(p.Reference),
 		Refusals:   p.Refusals,
 	}
 }
 
-func (c stateCopier) copyOffers(os []OfferState) []OfferState {
+func copyOffers(os []OfferState) []OfferState {
 	return copyEach(os, true, func(o OfferState) OfferState {
 		return OfferState{
 			RoomTypeID: o.RoomTypeID,
-			Name:       c.text(o.Name),
-			Names:      c.copyText(o.Names),
-			Category:   c.text(o.Category),
+			Name:       jsonText(o.Name),
+			Names:      copyText(o.Names),
+			Category:   jsonText(o.Category),
 			Available:  o.Available,
 			TotalPrice: o.TotalPrice,
-			Currency:   c.text(o.Currency),
+			Currency:   jsonText(o.Currency),
 			MaxAdults:  o.MaxAdults,
 			Capacity:   o.Capacity,
 		}
 	})
 }
 
-func (c stateCopier) copyQuote(q *Quote) *Quote {
+func copyQuote(q *Quote) *Quote {
 	if q == nil {
 		return nil
 	}
 	return &Quote{
-		Room:       c.text(q.Room),
-		RoomNames:  c.copyText(q.RoomNames),
+		Room:       jsonText(q.Room),
+		RoomNames:  copyText(q.RoomNames),
 		TotalPrice: q.TotalPrice,
-		Currency:   c.text(q.Currency),
+		Currency:   jsonText(q.Currency),
 		Nights:     q.Nights,
 	}
 }
 
-func (c stateCopier) copyRecent(rs, stored []RecentTurn) []RecentTurn {
+func copyRecent(rs, stored []RecentTurn) []RecentTurn {
 	if len(rs) == 0 {
 		return nil
 	}
-	if !c.sanitize && stored == nil {
-		return c.copyRecentBatched(rs)
-	}
-	out := make([]RecentTurn, len(rs), len(rs)+c.spare)
+	out := make([]RecentTurn, len(rs))
 	for i, r := range rs {
 		if j := slices.IndexFunc(stored, func(s RecentTurn) bool { return sameTurn(&s, &r) }); j >= 0 {
 			out[i] = stored[j]
 			continue
 		}
-		out[i] = RecentTurn{MessageID: c.text(r.MessageID), Intent: c.text(r.Intent), Replies: c.copyReplies(r.Replies)}
-	}
-	return out
-}
-
-// copyRecentBatched is copyRecent of what Save stored (already the round
-// trip: nothing to sanitise, nothing to share), with every turn's replies in
-// one array and their buttons in another, each turn's part capped at its
-// length so that no append reaches a neighbour: Load's copy was a
-// worker's biggest cost per message in a conversation of a few turns.
-func (c stateCopier) copyRecentBatched(rs []RecentTurn) []RecentTurn {
-	nReplies, nButtons := 0, 0
-	for i := range rs {
-		nReplies += len(rs[i].Replies)
-		for j := range rs[i].Replies {
-			nButtons += len(rs[i].Replies[j].Buttons)
-		}
-	}
-	replies := make([]chat.Reply, 0, nReplies)
-	var buttons []chat.Button
-	if nButtons > 0 {
-		buttons = make([]chat.Button, 0, nButtons)
-	}
-	out := make([]RecentTurn, len(rs), len(rs)+c.spare)
-	for i := range rs {
-		r := &rs[i]
-		out[i] = RecentTurn{MessageID: r.MessageID, Intent: r.Intent}
-		if r.Replies == nil {
-			continue
-		}
-		start := len(replies)
-		for _, rep := range r.Replies {
-			if len(rep.Buttons) > 0 {
-				b := len(buttons)
-				buttons = append(buttons, rep.Buttons...)
-				rep.Buttons = buttons[b:len(buttons):len(buttons)]
-			} else {
-				rep.Buttons = nil
-			}
-			rep.Sections = c.copySections(rep.Sections)
-			rep.Template = c.copyTemplate(rep.Template)
-			replies = append(replies, rep)
-		}
-		out[i].Replies = replies[start:len(replies):len(replies)]
+		out[i] = RecentTurn{MessageID: jsonText(r.MessageID), Intent: jsonText(r.Intent), Replies: copyReplies(r.Replies)}
 	}
 	return out
 }
@@ -245,64 +190,69 @@ func sameReply(a, b *chat.Reply) bool {
 }
 
 // copyReplies keeps an empty list empty: "replies" has no omitempty.
-func (c stateCopier) copyReplies(rs []chat.Reply) []chat.Reply {
+func copyReplies(rs []chat.Reply) []chat.Reply {
 	return copyEach(rs, false, func(r chat.Reply) chat.Reply {
 		return chat.Reply{
-			Kind:       chat.ReplyKind(c.text(string(r.Kind))),
-			Text:       c.text(r.Text),
-			Header:     c.text(r.Header),
-			Footer:     c.text(r.Footer),
-			ImageURL:   c.text(r.ImageURL),
-			Buttons:    c.copyButtons(r.Buttons),
-			ListButton: c.text(r.ListButton),
-			Sections:   c.copySections(r.Sections),
-			Template:   c.copyTemplate(r.Template),
+			Kind:       chat.ReplyKind(jsonText(string(r.Kind))),
+			Text:       jsonText(r.Text),
+			Header:     jsonText(r.Header),
+			Footer:     jsonText(r.Footer),
+			ImageURL:   jsonText(r.ImageURL),
+			Buttons:    copyButtons(r.Buttons),
+			ListButton: jsonText(r.ListButton),
+			Sections:   copySections(r.Sections),
+			Template:   copyTemplate(r.Template),
 		}
 	})
 }
 
-func (c stateCopier) copyButtons(bs []chat.Button) []chat.Button {
+func copyButtons(bs []chat.Button) []chat.Button {
 	return copyEach(bs, true, func(b chat.Button) chat.Button {
-		return chat.Button{ID: c.text(b.ID), Title: c.text(b.Title)}
+		return chat.Button{ID: jsonText(b.ID), Title: jsonText(b.Title)}
 	})
 }
 
-func (c stateCopier) copySections(ss []chat.Section) []chat.Section {
+func copySections(ss []chat.Section) []chat.Section {
 	return copyEach(ss, true, func(s chat.Section) chat.Section {
-		return chat.Section{Title: c.text(s.Title), Rows: copyEach(s.Rows, false, func(r chat.Row) chat.Row { // "rows" has no omitempty
-			return chat.Row{ID: c.text(r.ID), Title: c.text(r.Title), Description: c.text(r.Description)}
+		return chat.Section{Title: jsonText(s.Title), Rows: copyEach(s.Rows, false, func(r chat.Row) chat.Row { // "rows" has no omitempty
+			return chat.Row{ID: jsonText(r.ID), Title: jsonText(r.Title), Description: jsonText(r.Description)}
 		})}
 	})
 }
 
-func (c stateCopier) copyTemplate(t *chat.Template) *chat.Template {
+func copyTemplate(t *chat.Template) *chat.Template {
 	if t == nil {
 		return nil
 	}
-	return &chat.Template{Name: c.text(t.Name), Language: c.text(t.Language), BodyParameters: c.copyStrings(t.BodyParameters, true, 0)}
+	return &chat.Template{Name: jsonText(t.Name), Language: jsonText(t.Language), BodyParameters: copyStrings(t.BodyParameters, true)}
 }
 
 // copyText: every Text field of the state is omitempty.
-func (c stateCopier) copyText(t pms.Text) pms.Text {
+func copyText(t pms.Text) pms.Text {
 	if len(t) == 0 {
 		return nil
 	}
 	out := make(pms.Text, len(t))
 	for k, v := range t {
-		out[c.text(k)] = c.text(v)
+		out[jsonText(k)] = jsonText(v)
 	}
 	return out
 }
 
-// copyStrings copies ss, with room for spare more; omitEmpty is the
-// field's omitempty (an empty list comes back nil).
-func (c stateCopier) copyStrings(ss []string, omitEmpty bool, spare int) []string {
+// copyStrings is the round trip of ss: ss itself, with no room beyond its
+// length, when every string is valid UTF-8 already (a list of strings is
+// never written into, saved or loaded: SessionStore), else a copy;
+// omitEmpty is the field's omitempty (an empty list comes back nil).
+func copyStrings(ss []string, omitEmpty bool) []string {
 	if ss == nil || omitEmpty && len(ss) == 0 {
 		return nil
 	}
-	out := make([]string, len(ss), len(ss)+spare)
+	if !slices.ContainsFunc(ss, func(s string) bool { return !utf8.ValidString(s) }) {
+		return slices.Clip(ss)
+	}
+	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = c.text(s)
+		out[i] = jsonText(s)
 	}
 	return out
 }
@@ -325,15 +275,7 @@ func copyInts(is []int) []int {
 	if len(is) == 0 {
 		return nil
 	}
-	return append([]int(nil), is...)
-}
-
-// text is s as Save stores it.
-func (c stateCopier) text(s string) string {
-	if !c.sanitize {
-		return s
-	}
-	return jsonText(s)
+	return slices.Clip(append([]int(nil), is...))
 }
 
 // jsonText is s as encoding/json writes it: each byte that is not part of

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -192,6 +193,9 @@ func TestMemorySessionsSaveReusesOnlyEqualTurns(t *testing.T) {
 			t.Fatal(err)
 		}
 		loaded, _ := m.Load(ctx, key, morning)
+		// The change is made to the caller's own copy of the turns: a
+		// loaded state's lists are the store's (SessionStore.Load).
+		loaded.State.Recent = jsonRoundTrip(t, loaded.State).Recent
 		var changes []func()
 		leaves(reflect.ValueOf(&loaded.State.Recent).Elem(), &changes)
 		if k := r.IntN(len(changes) + 1); k < len(changes) {
@@ -211,31 +215,60 @@ func TestMemorySessionsSaveReusesOnlyEqualTurns(t *testing.T) {
 	}
 }
 
-// Load gives each recent turn its part of one array of replies (and of
-// buttons): appending to one turn's never reaches the next's.
-func TestMemorySessionsLoadedTurnsDoNotShareRoom(t *testing.T) {
+// Load hands out the stored lists, so each has no room beyond its length:
+// a turn's append to one makes a new array instead of writing into the
+// store's. The pending action, whose fields a turn sets, is the turn's own.
+func TestMemorySessionsLoadedListsHaveNoRoom(t *testing.T) {
 	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 2026))
 	key := SessionKey{TenantID: "t", Channel: chat.WhatsApp, UserID: "+34600000000"}
-	turn := func(id string) RecentTurn {
-		return RecentTurn{MessageID: id, Intent: "greeting", Replies: []chat.Reply{{Kind: chat.ReplyButtons, Text: id,
-			Buttons: []chat.Button{{ID: "a", Title: "A"}, {ID: "b", Title: "B"}}}}}
+	var roomy func(v reflect.Value, path string) string
+	roomy = func(v reflect.Value, path string) string {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				return roomy(v.Elem(), path)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					if p := roomy(v.Field(i), path+"."+v.Type().Field(i).Name); p != "" {
+						return p
+					}
+				}
+			}
+		case reflect.Slice:
+			if v.Cap() > v.Len() {
+				return fmt.Sprintf("%s: length %d, capacity %d", path, v.Len(), v.Cap())
+			}
+			for i := range v.Len() {
+				if p := roomy(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); p != "" {
+					return p
+				}
+			}
+		}
+		return ""
 	}
-	m := NewMemorySessions()
-	st := State{IntentHistory: []string{}, Recent: []RecentTurn{turn("1"), turn("2"), turn("3")}}
-	if err := m.Save(ctx, &Session{ID: "s", Key: key, State: st, ExpiresAt: morning.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := m.Load(ctx, key, morning)
-	want := jsonRoundTrip(t, got.State)
-	r := got.State.Recent
-	r[0].Replies = append(r[0].Replies, chat.Reply{Text: "x"})
-	r[0].Replies[0].Buttons = append(r[0].Replies[0].Buttons, chat.Button{ID: "x"})
-	if !reflect.DeepEqual(r[1:], want.Recent[1:]) {
-		t.Fatalf("appending to the first loaded turn changed the others:\n%#v\nwant\n%#v", r[1:], want.Recent[1:])
-	}
-	r[1].Replies[0].Buttons = append(r[1].Replies[0].Buttons, chat.Button{ID: "y"})
-	if !reflect.DeepEqual(r[2:], want.Recent[2:]) || !reflect.DeepEqual(r[0].Replies[0].Buttons[:2], want.Recent[0].Replies[0].Buttons) ||
-		r[0].Replies[0].Buttons[2].ID != "x" {
-		t.Fatalf("appending to the second loaded turn changed another:\n%#v\nwant\n%#v", r, want.Recent)
+	// The random states' lists are short; append rounds five ints up to six.
+	five := []int{1, 2, 3, 4, 5}
+	for i := range 2001 {
+		var st State
+		if i == 0 {
+			st.Context.ChildAges, st.Pending = five, &Pending{Kind: "booking", ChildAges: five}
+			st.IntentHistory = append(make([]string, 0, 8), "greeting", "book") // kept as saved
+		} else {
+			fill(r, reflect.ValueOf(&st).Elem(), 0)
+		}
+		m := NewMemorySessions()
+		if err := m.Save(ctx, &Session{ID: "s", Key: key, State: st, ExpiresAt: morning.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Load(ctx, key, morning)
+		if p := roomy(reflect.ValueOf(got.State), "State"); p != "" {
+			t.Fatalf("state %d: a loaded list has room beyond its length, %s", i, p)
+		}
+		if got.State.Pending != nil && got.State.Pending == m.rows[key].state.Pending {
+			t.Fatalf("state %d: the loaded pending action is the stored one", i)
+		}
 	}
 }

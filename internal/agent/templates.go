@@ -114,6 +114,9 @@ type compiledText struct {
 	t      *template.Template
 	plain  string
 	static bool
+	// size is the source's length, the room a rendering starts with: most
+	// of what a template writes is its text.
+	size int
 }
 
 var templates = func() map[string]map[string]compiledText {
@@ -123,7 +126,7 @@ var templates = func() map[string]map[string]compiledText {
 		for key, src := range byKey {
 			t := template.Must(template.New(lang + "/" + key).Option("missingkey=error").Parse(src))
 			plain, static := plainText(t)
-			out[lang][key] = compiledText{t: t, plain: plain, static: static}
+			out[lang][key] = compiledText{t: t, plain: plain, static: static, size: len(src)}
 		}
 	}
 	return out
@@ -161,6 +164,7 @@ func say(lang string, key textKey, v view) string {
 	}
 	// A Builder's String is its bytes, not a copy of them.
 	var b strings.Builder
+	b.Grow(ct.size)
 	if err := ct.t.Execute(&b, v); err != nil {
 		return key.name
 	}

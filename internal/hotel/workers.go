@@ -187,7 +187,7 @@ func (s *Service) hotelContext(ctx context.Context, tenantID string) agent.Hotel
 		Hotel:    pms.Hotel{TenantID: tenantID},
 		Location: s.location(tenancy.DefaultTimezone),
 	}
-	if t, ok := s.deps.Tenants.Tenant(tenantID); ok {
+	if t, ok := s.deps.Tenants.TenantProfile(tenantID); ok {
 		if t.Name != tenantID {
 			hc.Name = t.Name
 		}

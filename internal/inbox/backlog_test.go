@@ -135,7 +135,7 @@ func TestBacklogClaimCostDoesNotGrow(t *testing.T) {
 			if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("b-hotel-0", "new", pending+i)}, nil, false); err != nil {
 				t.Fatal(err)
 			}
-			cs, err := b.in.claim(ctx, now, "w", 1, now.Add(time.Minute))
+			cs, err := b.in.claim(ctx, nil, now, "w", 1, now.Add(time.Minute))
 			if err != nil || len(cs) != 1 {
 				t.Fatalf("claim: %d, %v", len(cs), err)
 			}
@@ -251,7 +251,7 @@ func TestTidyRefreshesStalePlans(t *testing.T) {
 	}
 	b := newPGBackend(pool)
 	now := memEpoch
-	if _, err := b.out.claim(ctx, now, "s", 8, now.Add(time.Minute)); err != nil { // planned on an empty outbox
+	if _, err := b.out.claim(ctx, nil, now, "s", 8, now.Add(time.Minute)); err != nil { // planned on an empty outbox
 		t.Fatal(err)
 	}
 	batch := make([]OutboundReply, 0, 100)

@@ -53,7 +53,7 @@ func TestCompletionRunsDeferredWrites(t *testing.T) {
 	if _, _, err := b.accept(ctx, now, msgs, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := b.in.claim(ctx, now, "w", 3, now.Add(time.Minute))
+	cs, err := b.in.claim(ctx, nil, now, "w", 3, now.Add(time.Minute))
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("claim: %d, %v", len(cs), err)
 	}
@@ -69,7 +69,7 @@ func TestCompletionRunsDeferredWrites(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE inbox_leases SET lease_until = $1`, now); err != nil {
 		t.Fatal(err)
 	}
-	if over, err := b.in.claim(ctx, later, "other", 1, later.Add(time.Minute)); err != nil || len(over) != 1 || over[0].seq != cs[2].seq {
+	if over, err := b.in.claim(ctx, nil, later, "other", 1, later.Add(time.Minute)); err != nil || len(over) != 1 || over[0].seq != cs[2].seq {
 		t.Fatalf("take-over claim: %v, %v", over, err)
 	}
 	stale := AddressReplies(cs[2].item, []OutboundReply{{Reply: chat.Reply{Kind: chat.ReplyText, Text: "stale"}}})
@@ -106,7 +106,7 @@ func TestClaimsAndCompletionsUseGenericPlans(t *testing.T) {
 		if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "g", i)}, nil, false); err != nil {
 			t.Fatal(err)
 		}
-		cs, err := b.in.claim(ctx, now, "w", 1, now.Add(time.Minute))
+		cs, err := b.in.claim(ctx, nil, now, "w", 1, now.Add(time.Minute))
 		if err != nil || len(cs) != 1 {
 			t.Fatalf("claim: %d, %v", len(cs), err)
 		}

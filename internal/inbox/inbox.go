@@ -52,7 +52,8 @@ type AcceptResult struct {
 // Handler processes one guest message and returns the replies to send. The
 // inbox marks the message done and queues the replies in one transaction; it
 // fills an empty TenantID, Channel, To (the guest), PhoneNumberID (the
-// business number the guest wrote to), InReplyTo and Subject from the message.
+// business number the guest wrote to), InReplyTo and Subject from the
+// message, in the list returned (which is the inbox's from then on).
 // Returning an error retries the message later (Permanent(err): never).
 type Handler func(ctx context.Context, m chat.Message) ([]OutboundReply, error)
 
@@ -415,14 +416,13 @@ func (ib *Inbox) Run(ctx context.Context, h Handler) error {
 		log:         o.Logger,
 		maxAttempts: o.MaxAttempts,
 		backoff:     o.RetryBackoff,
+		timeout:     o.HandlerTimeout,
 		work: func(ctx context.Context, c claimed[chat.Message]) outcome {
-			hctx, cancel := context.WithTimeout(ctx, o.HandlerTimeout)
-			defer cancel()
 			var deferred *store.Deferred
 			if ib.b.defersWrites() {
-				hctx, deferred = store.WithDeferred(hctx)
+				ctx, deferred = store.WithDeferred(ctx)
 			}
-			replies, err := callHandler(hctx, h, c.item)
+			replies, err := callHandler(ctx, h, c.item)
 			if err != nil {
 				// A failed attempt writes nothing it deferred.
 				return outcome{err: err}
@@ -490,13 +490,14 @@ func callHandler(ctx context.Context, h Handler, m chat.Message) (replies []Outb
 }
 
 // AddressReplies completes the addressing a Handler left out from the message
-// it answers.
+// it answers, in the replies given (the caller's to change: a handler's
+// replies are the inbox's once returned), and returns them.
 func AddressReplies(m chat.Message, replies []OutboundReply) []OutboundReply {
 	if len(replies) == 0 {
 		return nil
 	}
-	out := make([]OutboundReply, len(replies))
-	for i, r := range replies {
+	for i := range replies {
+		r := &replies[i]
 		if r.TenantID == "" {
 			r.TenantID = m.TenantID
 		}
@@ -515,9 +516,8 @@ func AddressReplies(m chat.Message, replies []OutboundReply) []OutboundReply {
 		if r.Subject == "" {
 			r.Subject = m.Subject
 		}
-		out[i] = r
 	}
-	return out
+	return replies
 }
 
 // Query selects records for Messages and Replies, oldest first.

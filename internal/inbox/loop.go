@@ -38,8 +38,10 @@ type claimed[T any] struct {
 
 // queue is what the loop needs from a backend's inbox or outbox.
 type queue[T any] interface {
-	// claim leases up to n conversation heads that are due and not leased.
-	claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
+	// claim leases up to n conversation heads that are due and not leased,
+	// appended to into (the loop hands back its last claim's, emptied, so
+	// that a claim of an item or two allocates nothing).
+	claim(ctx context.Context, into []claimed[T], now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error)
 	// extend renews c's lease; errLeaseLost if another worker has it now.
 	// It reads only c's fence (seq, key, token): the heartbeat passes no
 	// item (fenceClaim).
@@ -138,7 +140,10 @@ type loop[T any] struct {
 	// claimed at nearly every finished reply, one reply per claim.
 	wakeClaims bool
 
+	// work runs an item under a context that ends after timeout (none: 0),
+	// when the lease is lost, or when the loop stops.
 	work     func(ctx context.Context, c claimed[T]) outcome
+	timeout  time.Duration
 	complete func(ctx context.Context, now time.Time, c claimed[T], o outcome) error
 	observe  func(c claimed[T], r result)
 	// pendingGauge, when set, shows q.pending, refreshed every pendingEvery;
@@ -175,6 +180,7 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 	_, instant := l.q.(instantQueue)
 	for range l.workers {
 		wg.Go(func() {
+			var taken []claimed[T] // reused by each of this worker's claims
 			for c := range jobs {
 				allDone := l.process(ctx, c)
 				// On a queue whose claims cost nothing (memory), the slot
@@ -183,11 +189,12 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 				// behind the edge's goroutines. Postgres claims stay
 				// grouped by the loop.
 				for instant && ctx.Err() == nil {
-					cs, err := l.claim(ctx, 1)
-					if err != nil || len(cs) == 0 {
+					var err error
+					taken, err = l.claim(ctx, taken[:0], 1)
+					if err != nil || len(taken) == 0 {
 						break
 					}
-					allDone = l.process(ctx, cs[0]) && allDone
+					allDone = l.process(ctx, taken[0]) && allDone
 				}
 				finished <- allDone
 			}
@@ -200,6 +207,7 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 	// drained: the last claim found less than it asked for (wakeClaims).
 	drained := false
 	var lastPending time.Time
+	var cs []claimed[T] // each claim's items, handed to the workers by value
 	for {
 		if ctx.Err() != nil {
 			return
@@ -209,7 +217,8 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 		// and takes them in one statement; with none in flight it claims at
 		// once, so a lone message is not delayed.
 		if free := l.workers - inflight; free > 0 && (inflight == 0 || free >= (l.workers+1)/2) && !drained {
-			cs, err := l.claim(ctx, free)
+			var err error
+			cs, err = l.claim(ctx, cs[:0], free)
 			drained = l.wakeClaims && err == nil && len(cs) < free
 			if ctx.Err() != nil {
 				l.releaseAll(ctx, cs)
@@ -274,14 +283,14 @@ func (l *loop[T]) run(ctx context.Context, wake wakeup.Signal) {
 // commit on the server, and its items would then sit leased, unseen, until
 // the lease expires. So every claim is awaited, and handed back if Run is
 // stopping by then.
-func (l *loop[T]) claim(ctx context.Context, n int) ([]claimed[T], error) {
+func (l *loop[T]) claim(ctx context.Context, into []claimed[T], n int) ([]claimed[T], error) {
 	cctx, cancel := l.bounded(ctx)
 	defer cancel()
 	now := l.now()
 	start := time.Now()
-	cs, err := l.q.claim(cctx, now, l.owner, n, now.Add(l.lease))
+	cs, err := l.q.claim(cctx, into, now, l.owner, n, now.Add(l.lease))
 	end := time.Now()
-	for i := range cs {
+	for i := len(into); i < len(cs); i++ {
 		cs[i].claimStart, cs[i].claimEnd = start, end
 	}
 	return cs, err
@@ -317,7 +326,18 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) bool {
 		_, claim := l.tracer.StartAt(ctx, l.claimSpan, trace.SpanKindInternal, c.claimStart)
 		claim.End(trace.WithTimestamp(c.claimEnd))
 	}
-	wctx, cancel := context.WithCancel(ctx)
+	// The work's context, with its timeout, is made beside the heartbeat's,
+	// not under it: the timeout does not stop the heartbeat (the lease is
+	// kept until the work returns), and a context made under another gives
+	// that one a set of children, allocated per item.
+	bctx, stopBeat := context.WithCancel(ctx)
+	var wctx context.Context
+	var cancelWork context.CancelFunc
+	if l.timeout > 0 {
+		wctx, cancelWork = context.WithTimeout(ctx, l.timeout)
+	} else {
+		wctx, cancelWork = context.WithCancel(ctx)
+	}
 	var lost atomic.Bool
 	// The heartbeat starts when the first renewal is due, on a timer: most
 	// items are done long before, and a goroutine per item, waiting only to
@@ -329,10 +349,11 @@ func (l *loop[T]) process(ctx context.Context, c claimed[T]) bool {
 	beating.Add(1)
 	beat := time.AfterFunc(l.beatEvery(), func() {
 		defer beating.Done()
-		l.heartbeat(wctx, fence, func() { lost.Store(true); cancel() })
+		l.heartbeat(bctx, fence, func() { lost.Store(true); cancelWork(); stopBeat() })
 	})
 	out := l.work(wctx, c)
-	cancel()
+	cancelWork()
+	stopBeat()
 	if beat.Stop() {
 		beating.Done() // it never started
 	}

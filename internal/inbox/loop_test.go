@@ -23,14 +23,14 @@ type stubQueue struct {
 	released  chan struct{}
 }
 
-func (q *stubQueue) claim(ctx context.Context, now time.Time, owner string, n int, until time.Time) ([]claimed[string], error) {
+func (q *stubQueue) claim(ctx context.Context, into []claimed[string], now time.Time, owner string, n int, until time.Time) ([]claimed[string], error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.handedOut {
-		return nil, nil
+		return into, nil
 	}
 	q.handedOut = true
-	return []claimed[string]{{seq: 1, key: "k", token: 7, attempts: 1, item: "x"}}, nil
+	return append(into, claimed[string]{seq: 1, key: "k", token: 7, attempts: 1, item: "x"}), nil
 }
 
 func (q *stubQueue) extend(ctx context.Context, c claimed[string], until time.Time) error {

@@ -260,16 +260,16 @@ func (b *memBackend) enqueue(ctx context.Context, now time.Time, replies []Outbo
 
 // claim takes up to n heads from the ready lists (see memqueue.go): its
 // cost is the number taken, not the number waiting.
-func (q *memQueue[T]) claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
+func (q *memQueue[T]) claim(ctx context.Context, into []claimed[T], now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return into, err
 	}
 	q.b.mu.Lock()
 	defer q.b.mu.Unlock()
 	q.lastNow = now
 	q.promote(now)
-	var out []claimed[T]
-	for len(out) < n {
+	out := into
+	for len(out)-len(into) < n {
 		c := q.next(now)
 		if c == nil {
 			break

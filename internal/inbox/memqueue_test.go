@@ -22,7 +22,7 @@ func memMsg(tenant, from string, n int) chat.Message {
 // claimOne claims one head and records it done at once.
 func claimOne(t testing.TB, b *memBackend, now time.Time) (chat.Message, bool) {
 	t.Helper()
-	cs, err := b.in.claim(context.Background(), now, "w", 1, now.Add(time.Minute))
+	cs, err := b.in.claim(context.Background(), nil, now, "w", 1, now.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,23 +89,23 @@ func TestMemoryClaimSkipsRetriesAndLeases(t *testing.T) {
 	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "1", 0), memMsg("h", "1", 1), memMsg("h", "2", 2)}, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := b.in.claim(ctx, now, "w", 10, now.Add(time.Minute))
+	cs, err := b.in.claim(ctx, nil, now, "w", 10, now.Add(time.Minute))
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("claimed %d (%v), want the two heads", len(cs), err)
 	}
 	if err := b.in.retry(ctx, cs[0], now, now.Add(10*time.Second), "later"); err != nil {
 		t.Fatal(err)
 	}
-	if cs2, _ := b.in.claim(ctx, now.Add(5*time.Second), "w", 10, now.Add(time.Minute)); len(cs2) != 0 {
+	if cs2, _ := b.in.claim(ctx, nil, now.Add(5*time.Second), "w", 10, now.Add(time.Minute)); len(cs2) != 0 {
 		t.Fatalf("claimed %d before the retry was due or the lease expired", len(cs2))
 	}
-	cs3, _ := b.in.claim(ctx, now.Add(11*time.Second), "w", 10, now.Add(5*time.Minute))
+	cs3, _ := b.in.claim(ctx, nil, now.Add(11*time.Second), "w", 10, now.Add(5*time.Minute))
 	if len(cs3) != 1 || cs3[0].seq != cs[0].seq {
 		t.Fatalf("after the retry time: %+v, want the retried head", cs3)
 	}
 	// The other conversation's lease expires after a minute: another claim
 	// takes its head over, and the first worker is fenced out.
-	cs4, _ := b.in.claim(ctx, now.Add(61*time.Second), "w2", 10, now.Add(2*time.Minute))
+	cs4, _ := b.in.claim(ctx, nil, now.Add(61*time.Second), "w2", 10, now.Add(2*time.Minute))
 	if len(cs4) != 1 || cs4[0].seq != cs[1].seq {
 		t.Fatalf("after the lease expired: %+v, want the other head again", cs4)
 	}
@@ -220,7 +220,7 @@ func TestMemoryFinishedEntriesDropTheirTraceContext(t *testing.T) {
 	if answered.traceParent != "" {
 		t.Errorf("a message recorded answered keeps its trace context %q", answered.traceParent)
 	}
-	cs, err := b.in.claim(context.Background(), memEpoch, "w", 1, memEpoch.Add(time.Minute))
+	cs, err := b.in.claim(context.Background(), nil, memEpoch, "w", 1, memEpoch.Add(time.Minute))
 	if err != nil || len(cs) != 1 || cs[0].traceParent != tp {
 		t.Fatalf("claim: %+v, %v; want the entry with its trace context", cs, err)
 	}

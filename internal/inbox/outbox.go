@@ -171,10 +171,9 @@ func (ib *Inbox) RunSender(ctx context.Context, s Sender) error {
 		// The backends wake the senders when a recorded reply leaves its
 		// guest more to send (completeReply).
 		wakeClaims: true,
+		timeout:    o.SendTimeout,
 		work: func(ctx context.Context, c claimed[OutboundReply]) outcome {
-			sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
-			defer cancel()
-			id, err := callSender(sctx, s, c.item)
+			id, err := callSender(ctx, s, c.item)
 			if span := trace.SpanFromContext(ctx); id != "" && span.IsRecording() {
 				span.SetAttributes(attribute.String("messaging.message.id", id))
 			}

@@ -26,7 +26,7 @@ func TestSentRepliesRecordedTogetherEachFenced(t *testing.T) {
 	if err := b.enqueue(ctx, now, []OutboundReply{reply("g1", "first"), reply("g1", "second"), reply("g2", "only"), reply("g3", "taken over")}); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := b.out.claim(ctx, now, "w", 10, now.Add(time.Minute))
+	cs, err := b.out.claim(ctx, nil, now, "w", 10, now.Add(time.Minute))
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("claim: %d, %v; want the three guests' heads", len(cs), err)
 	}
@@ -39,7 +39,7 @@ func TestSentRepliesRecordedTogetherEachFenced(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE outbox_leases SET lease_until = $1 WHERE conversation_key = $2`, now, byText["taken over"].key); err != nil {
 		t.Fatal(err)
 	}
-	if over, err := b.out.claim(ctx, later, "other", 1, later.Add(time.Minute)); err != nil || len(over) != 1 || over[0].seq != byText["taken over"].seq {
+	if over, err := b.out.claim(ctx, nil, later, "other", 1, later.Add(time.Minute)); err != nil || len(over) != 1 || over[0].seq != byText["taken over"].seq {
 		t.Fatalf("take-over claim: %v, %v", over, err)
 	}
 
@@ -102,7 +102,7 @@ func TestSentRepliesRecordedTogetherEachFenced(t *testing.T) {
 		t.Errorf("g3's reply: %q, %v; want sent by the new owner", g3State, err)
 	}
 	// g1 stays in line with its second reply; g2 has nothing left.
-	next, err := b.out.claim(ctx, later, "w", 10, later.Add(time.Minute))
+	next, err := b.out.claim(ctx, nil, later, "w", 10, later.Add(time.Minute))
 	if err != nil || len(next) != 1 || next[0].item.Reply.Text != "second" {
 		t.Fatalf("claim after the group: %v, %v; want g1's second reply alone", next, err)
 	}
@@ -136,7 +136,7 @@ func TestCompletionsCommittedTogetherEachFenced(t *testing.T) {
 	if _, _, err := b.accept(ctx, now, msgs, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := b.in.claim(ctx, now, "w", 3, now.Add(time.Minute))
+	cs, err := b.in.claim(ctx, nil, now, "w", 3, now.Add(time.Minute))
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("claim: %d, %v", len(cs), err)
 	}
@@ -145,7 +145,7 @@ func TestCompletionsCommittedTogetherEachFenced(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE inbox_leases SET lease_until = $1 WHERE conversation_key = $2`, now, cs[2].key); err != nil {
 		t.Fatal(err)
 	}
-	over, err := b.in.claim(ctx, later, "other", 1, later.Add(time.Minute))
+	over, err := b.in.claim(ctx, nil, later, "other", 1, later.Add(time.Minute))
 	if err != nil || len(over) != 1 || over[0].seq != cs[2].seq {
 		t.Fatalf("take-over claim: %v, %v", over, err)
 	}

@@ -82,7 +82,7 @@ func outboxWriteInKeyOrder(t *testing.T, prepare func(t *testing.T, b *pgBackend
 					t.Fatal(err)
 				}
 			}
-			cs, err := b.out.claim(ctx, now, "w", 10, now.Add(time.Minute))
+			cs, err := b.out.claim(ctx, nil, now, "w", 10, now.Add(time.Minute))
 			if err != nil || len(cs) != len(guests) {
 				t.Fatalf("claim: %d, %v; want every guest's reply", len(cs), err)
 			}
@@ -134,7 +134,7 @@ func TestCompletionGroupTakesTheLineInKeyOrder(t *testing.T) {
 	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "a", 1), memMsg("h", "b", 2)}, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := b.in.claim(ctx, now, "w", 2, now.Add(time.Minute))
+	cs, err := b.in.claim(ctx, nil, now, "w", 2, now.Add(time.Minute))
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("claim: %d, %v", len(cs), err)
 	}
@@ -184,7 +184,7 @@ func TestPruneSkipsABusyLine(t *testing.T) {
 	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "a", 1), memMsg("h", "b", 2)}, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	cs, err := b.in.claim(ctx, now, "w", 2, now.Add(time.Minute))
+	cs, err := b.in.claim(ctx, nil, now, "w", 2, now.Add(time.Minute))
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("claim: %d, %v", len(cs), err)
 	}
@@ -259,7 +259,7 @@ func TestGroupsRaceWithoutDeadlock(t *testing.T) {
 	for w := range 2 {
 		race(func(now time.Time) {
 			groups.Add(groupRound(now, check, func(now time.Time) ([]claimed[chat.Message], error) {
-				return b.in.claim(ctx, now, fmt.Sprintf("worker%d", w), 4, now.Add(time.Minute))
+				return b.in.claim(ctx, nil, now, fmt.Sprintf("worker%d", w), 4, now.Add(time.Minute))
 			}, func(c claimed[chat.Message]) *completionReq {
 				r := &completionReq{now: now, fence: c.fence(), replies: AddressReplies(c.item, []OutboundReply{{Reply: chat.Reply{Kind: chat.ReplyText, Text: "ok"}}}), done: make(chan error, 1)}
 				var err error
@@ -270,7 +270,7 @@ func TestGroupsRaceWithoutDeadlock(t *testing.T) {
 		})
 		race(func(now time.Time) {
 			groups.Add(groupRound(now, check, func(now time.Time) ([]claimed[OutboundReply], error) {
-				return b.out.claim(ctx, now, fmt.Sprintf("sender%d", w), 4, now.Add(time.Minute))
+				return b.out.claim(ctx, nil, now, fmt.Sprintf("sender%d", w), 4, now.Add(time.Minute))
 			}, func(c claimed[OutboundReply]) *sentReq {
 				return &sentReq{now: now, fence: c.fence(), providerID: "wamid", done: make(chan error, 1)}
 			}, b.completeReplyAlone, b.completeReplies))

@@ -346,16 +346,16 @@ SELECT c.seq, c.conversation_key, c.lease_token, c.attempts, c.accepted_at, c.pa
 FROM claimed c LEFT JOIN guest_consent g ON g.tenant_id = c.tenant_id AND g.channel = c.channel AND g.guest = c.recipient`
 }
 
-func (q *pgQueue[T]) claim(ctx context.Context, now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
+func (q *pgQueue[T]) claim(ctx context.Context, into []claimed[T], now time.Time, owner string, n int, leaseUntil time.Time) ([]claimed[T], error) {
 	batch := &pgx.Batch{}
 	batch.Queue(genericPlansSQL)
 	batch.Queue(q.claimSQL, now, n, owner, leaseUntil)
 	br := q.pool.SendBatch(ctx, batch)
-	out, bad, badErr, err := q.readClaim(br)
+	out, bad, badErr, err := q.readClaim(br, into)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	q.tidier.changed(len(out) + len(bad))
+	q.tidier.changed(len(out) - len(into) + len(bad))
 	if err != nil {
 		return out, err
 	}
@@ -367,15 +367,16 @@ func (q *pgQueue[T]) claim(ctx context.Context, now time.Time, owner string, n i
 	return out, nil
 }
 
-// readClaim reads a claim batch's rows: the items decoded, and those whose
-// payload would not decode with the reason.
-func (q *pgQueue[T]) readClaim(br pgx.BatchResults) (out, bad []claimed[T], badErr []string, err error) {
+// readClaim reads a claim batch's rows: the items decoded, appended to
+// into, and those whose payload would not decode with the reason.
+func (q *pgQueue[T]) readClaim(br pgx.BatchResults, into []claimed[T]) (out, bad []claimed[T], badErr []string, err error) {
+	out = into
 	if _, err := br.Exec(); err != nil {
-		return nil, nil, nil, err
+		return out, nil, nil, err
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, nil, nil, err
+		return out, nil, nil, err
 	}
 	defer rows.Close()
 	var (

@@ -44,6 +44,9 @@ func (c *cache) Resolve(in ResolveInput) (string, Result) {
 // Tenant returns a tenant from the cache.
 func (c *cache) Tenant(id string) (Tenant, bool) { return c.load().tenant(id) }
 
+// TenantProfile returns a tenant's profile from the cache.
+func (c *cache) TenantProfile(id string) (Profile, bool) { return c.load().profile(id) }
+
 // Tenants lists the cached tenants in id order.
 func (c *cache) Tenants() []Tenant { return c.load().list() }
 

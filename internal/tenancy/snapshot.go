@@ -127,6 +127,14 @@ func (s *snapshot) tenant(id string) (Tenant, bool) {
 	return copyTenant(t), true
 }
 
+func (s *snapshot) profile(id string) (Profile, bool) {
+	t, ok := s.tenants[id]
+	if !ok {
+		return Profile{}, false
+	}
+	return Profile{Name: t.Name, Timezone: t.Timezone, Language: t.Language, PMSHotelID: t.PMSHotelID, PMSHotelIDSet: t.PMSHotelIDSet}, true
+}
+
 func (s *snapshot) list() []Tenant {
 	out := make([]Tenant, 0, len(s.tenants))
 	for _, t := range s.tenants {

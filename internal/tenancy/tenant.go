@@ -66,6 +66,16 @@ type Tenant struct {
 	UpdatedAt        time.Time
 }
 
+// Profile is a tenant's scalar settings: its name, time zone, language and
+// PMS id (Tenant's fields of the same names).
+type Profile struct {
+	Name          string
+	Timezone      string
+	Language      string
+	PMSHotelID    int
+	PMSHotelIDSet bool
+}
+
 // WhatsAppTemplate is a hotel's message template as Meta approved it. Outside
 // the 24-hour customer-service window (the guest's last message is more than
 // a day old) WhatsApp delivers only approved templates, so a reply due then
@@ -350,6 +360,9 @@ type Resolver interface {
 type Store interface {
 	Resolver
 	Tenant(id string) (Tenant, bool)
+	// TenantProfile is the tenant's Profile: what a guest's turn reads of
+	// it, without Tenant's copies of its lists.
+	TenantProfile(id string) (Profile, bool)
 	Tenants() []Tenant
 	Stats() Stats
 

@@ -1,9 +1,15 @@
 package whatsapp
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/agentehotel/agente-caddy/internal/chat"
 )
 
 // Each benchmark also decodes the same body into `any` with encoding/json,
@@ -34,4 +40,25 @@ func benchNormalize(b *testing.B, body []byte) {
 func BenchmarkNormalize(b *testing.B) {
 	b.Run("1_message", func(b *testing.B) { benchNormalize(b, batchBody(1)) })
 	b.Run("50_messages", func(b *testing.B) { benchNormalize(b, batchBody(50)) })
+}
+
+// BenchmarkSend is one text reply posted to a local server answering as
+// Meta does, over a kept connection. The server runs in the same process:
+// its allocations are counted too.
+func BenchmarkSend(b *testing.B) {
+	const answer = `{"messaging_product":"whatsapp","contacts":[{"input":"34600000000","wa_id":"34600000000"}],"messages":[{"id":"wamid.bench"}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answer)
+	}))
+	defer srv.Close()
+	c := &Client{BaseURL: srv.URL, Token: testToken}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Send(ctx, testPhoneNumberID, guest, chat.Reply{Text: "hola"}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

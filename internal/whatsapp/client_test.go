@@ -391,3 +391,29 @@ func TestSendsReuseTheConnection(t *testing.T) {
 		t.Fatalf("20 sends opened %d connections, want 1", n)
 	}
 }
+
+// The posts' headers are built once per token: a client given another
+// token sends that one, and an answer of no declared length (chunked) is
+// read whole.
+func TestSendsFollowTheTokenAndReadChunkedAnswers(t *testing.T) {
+	var auth atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.Store(r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"messaging_product":"whatsapp",`)
+		w.(http.Flusher).Flush() // no Content-Length from here on
+		_, _ = io.WriteString(w, `"messages":[{"id":"wamid.chunked"}]}`)
+	}))
+	defer srv.Close()
+	c := &Client{BaseURL: srv.URL, Token: "first"}
+	for _, token := range []string{"first", "first", "second"} {
+		c.Token = token
+		id, err := c.Send(context.Background(), testPhoneNumberID, guest, chat.Reply{Text: "hola"})
+		if err != nil || id != "wamid.chunked" {
+			t.Fatalf("token %s: %q, %v", token, id, err)
+		}
+		if got := auth.Load(); got != "Bearer "+token {
+			t.Fatalf("token %s: sent Authorization %q", token, got)
+		}
+	}
+}
