@@ -108,6 +108,7 @@ func (b *memBackend) eraseConversation(_ context.Context, g guestRef) (GuestEras
 		}
 		b.in.forget(e)
 		b.dedup.forget(e.item)
+		b.uncount(e)
 		out.Messages++
 		return true
 	})

@@ -63,6 +63,12 @@ type memBackend struct {
 	statusIx map[memStatusKey]struct{}
 	statusBy map[memMsgKey][]memStatus // by the business message they are about
 	subs     map[queueKind]map[wakeup.Signal]struct{}
+	// acceptedByMinute counts the messages accepted in each minute (Unix
+	// minutes) for AcceptedSince: the entries themselves are dropped past
+	// MemoryKeepFinished, and the dashboard's messages of the day counts
+	// every one, as Postgres's rows do for the whole retention. Pruned with
+	// the retention, lowered by an erasure.
+	acceptedByMinute map[int64]int
 }
 
 type memMsgKey struct {
@@ -143,6 +149,8 @@ func newMemBackend(o Options) *memBackend {
 		statusIx: make(map[memStatusKey]struct{}),
 		statusBy: make(map[memMsgKey][]memStatus),
 		subs:     map[queueKind]map[wakeup.Signal]struct{}{queueInbox: {}, queueOutbox: {}},
+
+		acceptedByMinute: make(map[int64]int),
 	}
 	r := memRetention{keepFinished: o.MemoryKeepFinished}
 	b.in = newMemQueue[chat.Message](b, StateDead, r)
@@ -216,6 +224,7 @@ func (b *memBackend) accept(ctx context.Context, now time.Time, msgs []chat.Mess
 			continue
 		}
 		b.in.push(now, m.ConversationKey(), m.TenantID, m, answered, tp)
+		b.acceptedByMinute[unixMinute(now)]++
 		res.New++
 		if res.Duplicate > 0 {
 			res.Fresh = append(res.Fresh, m)
@@ -581,7 +590,41 @@ func (b *memBackend) prune(ctx context.Context, before time.Time) (int64, error)
 		return true
 	})
 	n += b.dropStatuses(func(s memStatus) bool { return s.acceptedAt.Before(before) })
+	for m := range b.acceptedByMinute {
+		if m < unixMinute(before) {
+			delete(b.acceptedByMinute, m)
+		}
+	}
 	return n, nil
+}
+
+// unixMinute is the minute t falls in, counted from the Unix epoch.
+func unixMinute(t time.Time) int64 { return t.Unix() / 60 }
+
+// acceptedSince counts the messages accepted from the minute since falls in
+// onwards: exact for a since on a minute (the dashboard asks from
+// midnight), the whole of since's minute otherwise.
+func (b *memBackend) acceptedSince(since time.Time) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	first, n := unixMinute(since), 0
+	for m, c := range b.acceptedByMinute {
+		if m >= first {
+			n += c
+		}
+	}
+	return n
+}
+
+// uncount takes an erased message out of acceptedByMinute; the caller
+// holds b.mu.
+func (b *memBackend) uncount(e *memEntry[chat.Message]) {
+	m := unixMinute(e.acceptedAt)
+	if b.acceptedByMinute[m] <= 1 {
+		delete(b.acceptedByMinute, m)
+		return
+	}
+	b.acceptedByMinute[m]--
 }
 
 // dropStatuses deletes the delivery statuses drop selects and returns how
