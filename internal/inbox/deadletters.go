@@ -248,6 +248,21 @@ func (ib *Inbox) memReplays() *memReplays {
 	return v.(*memReplays)
 }
 
+// memDeadMessage and memFailedReply select a tenant's (every tenant's: "")
+// dead letters among all the memory inbox keeps: the listings stop at 1,000
+// among the oldest entries, before a recent dead letter.
+func memDeadMessage(tenant string) func(*memEntry[chat.Message]) bool {
+	return func(e *memEntry[chat.Message]) bool {
+		return e.state == StateDead && (tenant == "" || e.item.TenantID == tenant)
+	}
+}
+
+func memFailedReply(tenant string) func(*memEntry[OutboundReply]) bool {
+	return func(e *memEntry[OutboundReply]) bool {
+		return e.state == StateFailed && (tenant == "" || e.item.TenantID == tenant)
+	}
+}
+
 func memInboxID(m chat.Message) string {
 	return m.TenantID + "|" + string(m.Channel) + "|" + m.ID
 }
@@ -259,27 +274,19 @@ func memOutboxID(r ReplyRecord) string {
 func (ib *Inbox) memDeadOf(ctx context.Context, kind, tenant string, before int64, limit int) ([]DeadLetter, []int64, error) {
 	rp := ib.memReplays()
 	var out []DeadLetter
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	b := ib.b.(*memBackend)
 	if kind == DeadInbox {
-		msgs, err := ib.b.messages(ctx, Query{TenantID: tenant})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, m := range msgs {
-			if m.State == StateDead {
-				out = append(out, DeadLetter{Kind: kind, ID: memInboxID(m.Message), TenantID: m.Message.TenantID, Guest: m.Message.From,
-					Reason: m.LastError, Attempts: m.Attempts, DiedAt: m.DoneAt, Text: m.Message.Text})
-			}
+		for _, m := range b.messagesWhere(memDeadMessage(tenant)) {
+			out = append(out, DeadLetter{Kind: kind, ID: memInboxID(m.Message), TenantID: m.Message.TenantID, Guest: m.Message.From,
+				Reason: m.LastError, Attempts: m.Attempts, DiedAt: m.DoneAt, Text: m.Message.Text})
 		}
 	} else {
-		replies, err := ib.b.replies(ctx, Query{TenantID: tenant})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range replies {
-			if r.State == StateFailed {
-				out = append(out, DeadLetter{Kind: kind, ID: memOutboxID(r), TenantID: r.Reply.TenantID, Guest: r.Reply.To,
-					Reason: r.LastError, Attempts: r.Attempts, DiedAt: r.DoneAt, Text: r.Reply.Reply.Text})
-			}
+		for _, r := range b.repliesWhere(memFailedReply(tenant)) {
+			out = append(out, DeadLetter{Kind: kind, ID: memOutboxID(r), TenantID: r.Reply.TenantID, Guest: r.Reply.To,
+				Reason: r.LastError, Attempts: r.Attempts, DiedAt: r.DoneAt, Text: r.Reply.Reply.Text})
 		}
 	}
 	rp.mu.Lock()
@@ -309,15 +316,15 @@ func (ib *Inbox) memReplay(ctx context.Context, kind, tenant string, ids []strin
 	}
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	b := ib.b.(*memBackend)
 	n := 0
 	if kind == DeadInbox {
-		msgs, err := ib.b.messages(ctx, Query{TenantID: tenant})
-		if err != nil {
-			return 0, err
-		}
-		for _, m := range msgs {
+		for _, m := range b.messagesWhere(memDeadMessage(tenant)) {
 			id := memInboxID(m.Message)
-			if m.State != StateDead || rp.done[kind+":"+id] || !(all || want[id]) {
+			if rp.done[kind+":"+id] || !(all || want[id]) {
 				continue
 			}
 			rp.n++
@@ -331,13 +338,9 @@ func (ib *Inbox) memReplay(ctx context.Context, kind, tenant string, ids []strin
 		}
 		return n, nil
 	}
-	replies, err := ib.b.replies(ctx, Query{TenantID: tenant})
-	if err != nil {
-		return 0, err
-	}
-	for _, r := range replies {
+	for _, r := range b.repliesWhere(memFailedReply(tenant)) {
 		id := memOutboxID(r)
-		if r.State != StateFailed || rp.done[kind+":"+id] || !(all || want[id]) {
+		if rp.done[kind+":"+id] || !(all || want[id]) {
 			continue
 		}
 		if err := ib.Enqueue(ctx, r.Reply); err != nil {

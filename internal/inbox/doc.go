@@ -222,7 +222,8 @@
 // (memqueue.go), so a claim costs the same with 100 or 100,000 pending and
 // one hotel's burst does not hold back another hotel. The newest
 // Options.MemoryKeepFinished finished messages and as many replies stay
-// listable (up to twice as many between trims), and dedup keys up to
+// listable (up to twice as many between trims), as many dead letters
+// besides (the answered ones do not push them out), and dedup keys up to
 // MemoryKeepDedup, so memory stays bounded under load; a dedup key is a
 // 128-bit hash of (tenant, channel, id), so the collector has no pointers
 // to follow in the set however large it is (memdedup.go).

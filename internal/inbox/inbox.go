@@ -100,7 +100,9 @@ type Options struct {
 	// status newly recorded. Keep it fast: it runs in the webhook's request.
 	OnStatus func(chat.Status)
 	// MemoryKeepFinished (NewMemory only) is how many finished messages,
-	// and as many finished replies, stay listable; older ones are dropped
+	// and as many finished replies, stay listable, and as many dead
+	// messages and failed replies besides (the dead letters, kept apart so
+	// that answered messages do not push them out); older ones are dropped
 	// (in one pass once twice as many have finished) so a long run does
 	// not grow without end. Default 1,000, what one listing returns at
 	// most (Query.Limit): the collector scans every entry kept in each of

@@ -485,12 +485,34 @@ func messageRecord(e *memEntry[chat.Message]) MessageRecord {
 // at its limit (1,000) among the tenant's oldest entries, before a recent
 // guest's.
 func (b *memBackend) guestMessages(tenantID string, channel chat.Channel, guest string) []MessageRecord {
+	return b.messagesWhere(func(e *memEntry[chat.Message]) bool {
+		return e.item.TenantID == tenantID && e.item.Channel == channel && e.item.From == guest
+	})
+}
+
+// messagesWhere is every retained message keep selects, oldest first,
+// without the listings' limit.
+func (b *memBackend) messagesWhere(keep func(*memEntry[chat.Message]) bool) []MessageRecord {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []MessageRecord
 	for _, e := range b.in.all {
-		if e.item.TenantID == tenantID && e.item.Channel == channel && e.item.From == guest {
+		if keep(e) {
 			out = append(out, messageRecord(e))
+		}
+	}
+	return out
+}
+
+// repliesWhere is every retained reply keep selects, oldest first,
+// without the listings' limit.
+func (b *memBackend) repliesWhere(keep func(*memEntry[OutboundReply]) bool) []ReplyRecord {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []ReplyRecord
+	for _, e := range b.out.all {
+		if keep(e) {
+			out = append(out, b.replyRecord(e))
 		}
 	}
 	return out
@@ -508,18 +530,24 @@ func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error
 			q.To != "" && e.item.To != q.To || q.ProviderID != "" && e.providerID != q.ProviderID {
 			continue
 		}
-		rec := ReplyRecord{Reply: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, ProviderID: e.providerID,
-			QueuedAt: e.acceptedAt, NextAttemptAt: e.nextAt, LastAttemptAt: e.lastAttemptAt, DoneAt: e.doneAt}
-		if e.providerID != "" {
-			for _, s := range b.statusBy[memMsgKey{e.item.TenantID, e.item.Channel, e.providerID}] {
-				if rankStatus(s.s.Status) > rankStatus(rec.DeliveryStatus) {
-					rec.DeliveryStatus, rec.DeliveryAt, rec.DeliveryErrors = s.s.Status, s.s.Timestamp, slices.Clone(s.s.Errors)
-				}
-			}
-		}
-		out = append(out, rec)
+		out = append(out, b.replyRecord(e))
 	}
 	return out, nil
+}
+
+// replyRecord is what the listings show of a reply entry, with its best
+// delivery status; the caller holds b.mu.
+func (b *memBackend) replyRecord(e *memEntry[OutboundReply]) ReplyRecord {
+	rec := ReplyRecord{Reply: e.item, State: e.state, Attempts: e.attempts, LastError: e.lastErr, ProviderID: e.providerID,
+		QueuedAt: e.acceptedAt, NextAttemptAt: e.nextAt, LastAttemptAt: e.lastAttemptAt, DoneAt: e.doneAt}
+	if e.providerID != "" {
+		for _, s := range b.statusBy[memMsgKey{e.item.TenantID, e.item.Channel, e.providerID}] {
+			if rankStatus(s.s.Status) > rankStatus(rec.DeliveryStatus) {
+				rec.DeliveryStatus, rec.DeliveryAt, rec.DeliveryErrors = s.s.Status, s.s.Timestamp, slices.Clone(s.s.Errors)
+			}
+		}
+	}
+	return rec
 }
 
 func (b *memBackend) statuses(ctx context.Context, tenantID string, channel chat.Channel, messageID string) ([]chat.Status, error) {

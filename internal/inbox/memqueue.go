@@ -254,18 +254,32 @@ func (q *memQueue[T]) setState(e *memEntry[T], state string) {
 
 // retain drops the oldest finished entries beyond the retention, in one pass
 // once twice as many have accumulated, so the cost per finished entry stays
-// constant; the caller holds b.mu.
+// constant; the caller holds b.mu. The dead (or failed) are kept apart, up
+// to as many again: they wait for someone to replay them, and a busy day's
+// answered messages must not push them out of the dead letters' list.
 func (q *memQueue[T]) retain() {
 	keep := q.retention.keepFinished
-	if keep <= 0 || q.finished <= 2*keep {
+	failed := q.counts[q.failState]
+	others := q.finished - failed
+	if keep <= 0 || others <= 2*keep && failed <= 2*keep {
 		return
 	}
-	excess := q.finished - keep
+	excess, excessFailed := max(0, others-keep), max(0, failed-keep)
 	q.all = slices.DeleteFunc(q.all, func(e *memEntry[T]) bool {
-		if excess == 0 || e.state == StatePending || e.state == StateHeld {
+		switch {
+		case e.state == StatePending || e.state == StateHeld:
 			return false
+		case e.state == q.failState:
+			if excessFailed == 0 {
+				return false
+			}
+			excessFailed--
+		default:
+			if excess == 0 {
+				return false
+			}
+			excess--
 		}
-		excess--
 		q.finished--
 		q.counts[e.state]--
 		delete(q.bySeq, e.seq)

@@ -254,3 +254,63 @@ func TestMemoryHistoryFindsARecentGuestBehindAFullListing(t *testing.T) {
 		t.Fatalf("the recent guest's history: %+v, want their one message", msgs)
 	}
 }
+
+// TestMemoryKeepsDeadLettersPastTheFinishedRetention: a dead message stays
+// listed (and replayable) however many answered messages come after it, and
+// behind more than a listing's 1,000 older entries still open; the dead
+// themselves are bounded likewise.
+func TestMemoryKeepsDeadLettersPastTheFinishedRetention(t *testing.T) {
+	ib := NewMemory(Options{MemoryKeepFinished: 10, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b := ib.b.(*memBackend)
+	ctx := context.Background()
+	// Another hotel's backlog, older than every dead letter below.
+	for i := range 1100 {
+		if _, _, err := b.accept(ctx, memEpoch, []chat.Message{memMsg("other", strconv.Itoa(i), i)}, nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	die := func(n int) {
+		t.Helper()
+		if _, _, err := b.accept(ctx, memEpoch, []chat.Message{memMsg("h", "dying", n)}, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		// The hotels take turns: two heads are one of each.
+		cs, err := b.in.claim(ctx, nil, memEpoch, "w", 2, memEpoch.Add(time.Minute))
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("claim: %v, %d items", err, len(cs))
+		}
+		for _, c := range cs {
+			if c.item.TenantID == "h" {
+				err = b.in.fail(ctx, c, memEpoch, "the handler gave up")
+			} else {
+				err = b.in.release(ctx, c)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dead := func() []DeadLetter {
+		t.Helper()
+		d, _, err := ib.DeadLetters(ctx, DeadLetterQuery{Kind: DeadInbox, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	die(0)
+	for i := range 100 {
+		if _, err := ib.AcceptAnswered(ctx, []chat.Message{memMsg("h", "busy"+strconv.Itoa(i), i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := dead(); len(d) != 1 || d[0].ID != memInboxID(memMsg("h", "dying", 0)) {
+		t.Fatalf("dead letters after 100 answered messages: %+v, want the one that died", d)
+	}
+	for i := 1; i <= 30; i++ {
+		die(i)
+	}
+	if d := dead(); len(d) < 10 || len(d) > 20 || d[0].ID != memInboxID(memMsg("h", "dying", 30)) {
+		t.Fatalf("%d dead letters kept (newest %+v), want the newest 10 to 20", len(d), d[0])
+	}
+}
