@@ -491,7 +491,7 @@ func requireDurablePostgres(b *testing.B) string {
 
 // allAnswered runs the load and fails the benchmark unless every request
 // got a 2xx.
-func allAnswered(b *testing.B, cfg loadgen.Config) loadgen.Result {
+func allAnswered(b testing.TB, cfg loadgen.Config) loadgen.Result {
 	res, err := loadgen.Run(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/test/loadgen"
+)
+
+// TestOneHotelsBurstDoesNotHoldBackAnother is the issue's backlog scenario
+// end to end, on Postgres and through the shipped configuration: 10,000
+// signed messages for one hotel from 1,000 guests, acknowledged as fast as
+// 16 connections send them, and then one message for another hotel. The
+// workers take hotels in turn, so the other hotel's guest is answered
+// ahead of the burst's backlog instead of after it (the old queue took
+// the oldest first: 138 s behind such a burst). It prints the other
+// guest's wait, from its acknowledgement to its reply at the Graph API, and
+// how many of the burst's replies went out in between; it holds the latter
+// to a tenth of what was left of the burst when the message came (a count,
+// not a time, so the machine's speed does not decide it).
+func TestOneHotelsBurstDoesNotHoldBackAnother(t *testing.T) {
+	const burst, guests = 10_000, 1_000
+	s := startAgentStack(t, map[string]string{"RATE_LIMIT_WEBHOOK_POST": "1000000", "FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]})
+	const hotelB, hotelBPNID = "hotel_b_burst", "109876543210988"
+	s.graph.AllowPhoneNumberIDs(agentPhoneNumberID, hotelBPNID)
+	hdr := s.adminHeader()
+	for _, call := range []struct{ path, body string }{
+		{"/admin/tenants", `{"tenant_id":"` + hotelB + `","name":"Hotel B"}`},
+		{"/admin/tenants/" + hotelB + "/identifiers", `{"identifier":"` + hotelBPNID + `","type":"phone_number_id"}`},
+	} {
+		if status, _, body := Do(t, http.MethodPost, s.in.URL(call.path), []byte(call.body), hdr); status != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", call.path, status, body)
+		}
+	}
+
+	prefix := fmt.Sprintf("burst-%d", time.Now().UnixNano())
+	res := allAnswered(t, loadgen.Config{URL: s.in.URL("/webhooks/whatsapp"), Connections: 16,
+		Requests: loadgen.Bodies(burst, guests, devSecret, agentPhoneNumberID, prefix, "hola")})
+	left := burst - s.graph.MessageCount()
+	if left < burst/10 {
+		// The workers kept up with the burst: nothing was in the way to
+		// jump, and the test would show nothing.
+		t.Fatalf("only %d of the burst's %d messages were left unanswered when it was acknowledged: no backlog to measure against", left, burst)
+	}
+	other := loadgen.Bodies(1, 1, devSecret, hotelBPNID, prefix+"-b", "hola")[0]
+	h := map[string]string{}
+	for k := range other.Header {
+		h[k] = other.Header.Get(k)
+	}
+	if status, _, body := Do(t, http.MethodPost, s.in.URL("/webhooks/whatsapp"), other.Body, h); status != http.StatusOK {
+		t.Fatalf("the other hotel's message: %d %s", status, body)
+	}
+	acked := time.Now()
+	var answered time.Time
+	var before int
+	deadline := time.Now().Add(2 * time.Minute)
+	for answered.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other hotel's guest got no reply within 2 minutes of its acknowledgement")
+		}
+		time.Sleep(5 * time.Millisecond)
+		msgs := s.graph.Messages()
+		for _, m := range msgs {
+			if m.PhoneNumberID == hotelBPNID {
+				answered = m.Received
+				break
+			}
+		}
+		if !answered.IsZero() {
+			before = 0
+			for _, m := range msgs {
+				if m.PhoneNumberID == agentPhoneNumberID && m.Received.After(acked) && m.Received.Before(answered) {
+					before++
+				}
+			}
+		}
+	}
+	if _, err := s.graph.WaitForMessages(burst+1, 2*time.Minute); err != nil {
+		t.Fatalf("the burst did not drain: %v", err)
+	}
+	drained := time.Now()
+	t.Logf("burst of %d messages (%d guests) acknowledged in %.1f s (%.0f/s); %d of them unanswered when the other hotel's message came; "+
+		"its guest answered %.0f ms after its acknowledgement, with %d of the burst's replies sent in between; the burst drained %.1f s after the other's acknowledgement",
+		burst, guests, res.Elapsed.Seconds(), res.RPS(), left, float64(answered.Sub(acked).Microseconds())/1000, before, drained.Sub(acked).Seconds())
+	if before > left/10 {
+		t.Fatalf("%d of the burst's %d waiting replies went out before the other hotel's guest was answered: the other hotel waited behind the burst", before, left)
+	}
+}
