@@ -102,16 +102,24 @@ func (s *agentStack) adminHeader() map[string]string {
 }
 
 func (s *agentStack) registerHotel() {
+	s.t.Helper()
+	s.addHotel(agentTenant, "Hotel Madrid Central", agentPhoneNumberID)
+}
+
+// addHotel creates a hotel through the admin API with its WhatsApp
+// business number (phone_number_id); the fake Graph API takes replies from
+// that number once the test allows it (AllowPhoneNumberIDs).
+func (s *agentStack) addHotel(tenantID, name, phoneNumberID string) {
 	t := s.t
 	t.Helper()
 	hdr := s.adminHeader()
-	status, _, body := Do(t, http.MethodPost, s.in.URL("/admin/tenants"), []byte(`{"tenant_id":"`+agentTenant+`","name":"Hotel Madrid Central"}`), hdr)
+	status, _, body := Do(t, http.MethodPost, s.in.URL("/admin/tenants"), []byte(`{"tenant_id":"`+tenantID+`","name":"`+name+`"}`), hdr)
 	if status != http.StatusCreated {
-		t.Fatalf("create tenant: %d %s", status, body)
+		t.Fatalf("create tenant %s: %d %s", tenantID, status, body)
 	}
-	status, _, body = Do(t, http.MethodPost, s.in.URL("/admin/tenants/"+agentTenant+"/identifiers"), []byte(`{"identifier":"`+agentPhoneNumberID+`","type":"phone_number_id"}`), hdr)
+	status, _, body = Do(t, http.MethodPost, s.in.URL("/admin/tenants/"+tenantID+"/identifiers"), []byte(`{"identifier":"`+phoneNumberID+`","type":"phone_number_id"}`), hdr)
 	if status != http.StatusCreated {
-		t.Fatalf("register phone_number_id: %d %s", status, body)
+		t.Fatalf("register %s's phone_number_id: %d %s", tenantID, status, body)
 	}
 }
 

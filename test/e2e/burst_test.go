@@ -23,17 +23,9 @@ import (
 func TestOneHotelsBurstDoesNotHoldBackAnother(t *testing.T) {
 	const burst, guests = 10_000, 1_000
 	s := startAgentStack(t, map[string]string{"RATE_LIMIT_WEBHOOK_POST": "1000000", "FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]})
-	const hotelB, hotelBPNID = "hotel_b_burst", "109876543210988"
+	const hotelBPNID = "109876543210988"
+	s.addHotel("hotel_b_burst", "Hotel B", hotelBPNID)
 	s.graph.AllowPhoneNumberIDs(agentPhoneNumberID, hotelBPNID)
-	hdr := s.adminHeader()
-	for _, call := range []struct{ path, body string }{
-		{"/admin/tenants", `{"tenant_id":"` + hotelB + `","name":"Hotel B"}`},
-		{"/admin/tenants/" + hotelB + "/identifiers", `{"identifier":"` + hotelBPNID + `","type":"phone_number_id"}`},
-	} {
-		if status, _, body := Do(t, http.MethodPost, s.in.URL(call.path), []byte(call.body), hdr); status != http.StatusCreated {
-			t.Fatalf("POST %s: %d %s", call.path, status, body)
-		}
-	}
 
 	prefix := fmt.Sprintf("burst-%d", time.Now().UnixNano())
 	res := allAnswered(t, loadgen.Config{URL: s.in.URL("/webhooks/whatsapp"), Connections: 16,

@@ -37,16 +37,8 @@ func staffToken(t *testing.T, sub string, tenants ...string) string {
 func TestConsoleReception(t *testing.T) {
 	s := startAgentStack(t, nil)
 	const hotelB, hotelBPNID = "hotel_b_console", "109876543210987"
+	s.addHotel(hotelB, "Hotel B", hotelBPNID)
 	s.graph.AllowPhoneNumberIDs(agentPhoneNumberID, hotelBPNID)
-	hdr := s.adminHeader()
-	for _, call := range []struct{ path, body string }{
-		{"/admin/tenants", `{"tenant_id":"` + hotelB + `","name":"Hotel B"}`},
-		{"/admin/tenants/" + hotelB + "/identifiers", `{"identifier":"` + hotelBPNID + `","type":"phone_number_id"}`},
-	} {
-		if status, _, body := Do(t, http.MethodPost, s.in.URL(call.path), []byte(call.body), hdr); status != http.StatusCreated {
-			t.Fatalf("POST %s: %d %s", call.path, status, body)
-		}
-	}
 	hooks := newWebhookClient(2)
 	guestA, guestB := newGuestPhone(), newGuestPhone()
 
