@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -279,12 +280,12 @@ func (ib *Inbox) memDeadOf(ctx context.Context, kind, tenant string, before int6
 	}
 	b := ib.b.(*memBackend)
 	if kind == DeadInbox {
-		for _, m := range b.messagesWhere(memDeadMessage(tenant)) {
+		for _, m := range b.messagesWhere(math.MaxInt, memDeadMessage(tenant)) {
 			out = append(out, DeadLetter{Kind: kind, ID: memInboxID(m.Message), TenantID: m.Message.TenantID, Guest: m.Message.From,
 				Reason: m.LastError, Attempts: m.Attempts, DiedAt: m.DoneAt, Text: m.Message.Text})
 		}
 	} else {
-		for _, r := range b.repliesWhere(memFailedReply(tenant)) {
+		for _, r := range b.repliesWhere(math.MaxInt, memFailedReply(tenant)) {
 			out = append(out, DeadLetter{Kind: kind, ID: memOutboxID(r), TenantID: r.Reply.TenantID, Guest: r.Reply.To,
 				Reason: r.LastError, Attempts: r.Attempts, DiedAt: r.DoneAt, Text: r.Reply.Reply.Text})
 		}
@@ -322,7 +323,7 @@ func (ib *Inbox) memReplay(ctx context.Context, kind, tenant string, ids []strin
 	b := ib.b.(*memBackend)
 	n := 0
 	if kind == DeadInbox {
-		for _, m := range b.messagesWhere(memDeadMessage(tenant)) {
+		for _, m := range b.messagesWhere(math.MaxInt, memDeadMessage(tenant)) {
 			id := memInboxID(m.Message)
 			if rp.done[kind+":"+id] || !(all || want[id]) {
 				continue
@@ -338,7 +339,7 @@ func (ib *Inbox) memReplay(ctx context.Context, kind, tenant string, ids []strin
 		}
 		return n, nil
 	}
-	for _, r := range b.repliesWhere(memFailedReply(tenant)) {
+	for _, r := range b.repliesWhere(math.MaxInt, memFailedReply(tenant)) {
 		id := memOutboxID(r)
 		if rp.done[kind+":"+id] || !(all || want[id]) {
 			continue

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -460,19 +461,9 @@ func (b *memBackend) completeReply(ctx context.Context, now time.Time, c claimed
 }
 
 func (b *memBackend) messages(ctx context.Context, q Query) ([]MessageRecord, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []MessageRecord
-	for _, e := range b.in.all {
-		if len(out) >= q.limit() {
-			break
-		}
-		if q.TenantID != "" && e.item.TenantID != q.TenantID {
-			continue
-		}
-		out = append(out, messageRecord(e))
-	}
-	return out, nil
+	return b.messagesWhere(q.limit(), func(e *memEntry[chat.Message]) bool {
+		return q.TenantID == "" || e.item.TenantID == q.TenantID
+	}), nil
 }
 
 // messageRecord is what the listings show of a message entry.
@@ -481,22 +472,25 @@ func messageRecord(e *memEntry[chat.Message]) MessageRecord {
 }
 
 // guestMessages is every retained message of one guest, oldest first. The
-// history walks for them rather than through messages, whose listing stops
-// at its limit (1,000) among the tenant's oldest entries, before a recent
-// guest's.
+// history walks for them all rather than through messages, whose listing
+// stops at its limit (1,000) among the tenant's oldest entries, before a
+// recent guest's.
 func (b *memBackend) guestMessages(tenantID string, channel chat.Channel, guest string) []MessageRecord {
-	return b.messagesWhere(func(e *memEntry[chat.Message]) bool {
+	return b.messagesWhere(math.MaxInt, func(e *memEntry[chat.Message]) bool {
 		return e.item.TenantID == tenantID && e.item.Channel == channel && e.item.From == guest
 	})
 }
 
-// messagesWhere is every retained message keep selects, oldest first,
-// without the listings' limit.
-func (b *memBackend) messagesWhere(keep func(*memEntry[chat.Message]) bool) []MessageRecord {
+// messagesWhere is the first limit retained messages keep selects, oldest
+// first.
+func (b *memBackend) messagesWhere(limit int, keep func(*memEntry[chat.Message]) bool) []MessageRecord {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []MessageRecord
 	for _, e := range b.in.all {
+		if len(out) >= limit {
+			break
+		}
 		if keep(e) {
 			out = append(out, messageRecord(e))
 		}
@@ -504,13 +498,16 @@ func (b *memBackend) messagesWhere(keep func(*memEntry[chat.Message]) bool) []Me
 	return out
 }
 
-// repliesWhere is every retained reply keep selects, oldest first,
-// without the listings' limit.
-func (b *memBackend) repliesWhere(keep func(*memEntry[OutboundReply]) bool) []ReplyRecord {
+// repliesWhere is the first limit retained replies keep selects, oldest
+// first.
+func (b *memBackend) repliesWhere(limit int, keep func(*memEntry[OutboundReply]) bool) []ReplyRecord {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []ReplyRecord
 	for _, e := range b.out.all {
+		if len(out) >= limit {
+			break
+		}
 		if keep(e) {
 			out = append(out, b.replyRecord(e))
 		}
@@ -519,20 +516,10 @@ func (b *memBackend) repliesWhere(keep func(*memEntry[OutboundReply]) bool) []Re
 }
 
 func (b *memBackend) replies(ctx context.Context, q Query) ([]ReplyRecord, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []ReplyRecord
-	for _, e := range b.out.all {
-		if len(out) >= q.limit() {
-			break
-		}
-		if q.TenantID != "" && e.item.TenantID != q.TenantID || q.InReplyTo != "" && e.item.InReplyTo != q.InReplyTo ||
-			q.To != "" && e.item.To != q.To || q.ProviderID != "" && e.providerID != q.ProviderID {
-			continue
-		}
-		out = append(out, b.replyRecord(e))
-	}
-	return out, nil
+	return b.repliesWhere(q.limit(), func(e *memEntry[OutboundReply]) bool {
+		return (q.TenantID == "" || e.item.TenantID == q.TenantID) && (q.InReplyTo == "" || e.item.InReplyTo == q.InReplyTo) &&
+			(q.To == "" || e.item.To == q.To) && (q.ProviderID == "" || e.providerID == q.ProviderID)
+	}), nil
 }
 
 // replyRecord is what the listings show of a reply entry, with its best
