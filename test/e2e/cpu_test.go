@@ -87,10 +87,10 @@ func BenchmarkInstanceCPU(b *testing.B) {
 		in = Start(b, Options{Config: "test/e2e/testdata/staircase/" + stage + ".Caddyfile", Env: env, ReadyPath: "/"})
 	}
 	pid := strconv.Itoa(in.cmd.Process.Pid)
-	processed, nextGuest := 0, 0
+	processed := 0
+	writers := loadgen.Guests{N: guests}
 	load := func(count int, tag string) loadgen.Result {
-		reqs := loadgen.BodiesFrom(nextGuest, count, guests, devSecret, agentPhoneNumberID, fmt.Sprintf("cpu-%s-%d", tag, time.Now().UnixNano()), "hola")
-		nextGuest += count
+		reqs := writers.Bodies(count, devSecret, agentPhoneNumberID, fmt.Sprintf("cpu-%s-%d", tag, time.Now().UnixNano()), "hola")
 		return allAnswered(b, loadgen.Config{URL: in.URL("/webhooks/whatsapp"), Requests: reqs, Connections: conns})
 	}
 	drain := func(count int) (atEnd int, wait time.Duration) {

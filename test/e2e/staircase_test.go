@@ -210,11 +210,12 @@ func BenchmarkStaircase(b *testing.B) {
 	// Each stage's instance goes on through the guests from one batch to
 	// the next, so STAIRCASE_GUESTS at least STAIRCASE_N gives every
 	// message of the stage a conversation of its own.
-	nextGuest := make([]int, len(stages))
+	stageGuests := make([]loadgen.Guests, len(stages))
+	for i := range stageGuests {
+		stageGuests[i].N = guests
+	}
 	stageBodies := func(i, count int, prefix string) []loadgen.Request {
-		reqs := loadgen.BodiesFrom(nextGuest[i], count, guests, devSecret, agentPhoneNumberID, prefix, "hola")
-		nextGuest[i] += count
-		return reqs
+		return stageGuests[i].Bodies(count, devSecret, agentPhoneNumberID, prefix, "hola")
 	}
 	for r := range rounds {
 		for i, st := range stages {

@@ -34,14 +34,27 @@ type Request struct {
 // business number phoneNumberID. Everything is signed before any is sent,
 // so the generator's own work is not measured.
 func Bodies(n, guests int, secret, phoneNumberID, idPrefix, text string) []Request {
-	return BodiesFrom(0, n, guests, secret, phoneNumberID, idPrefix, text)
+	return bodiesFrom(0, n, guests, secret, phoneNumberID, idPrefix, text)
 }
 
-// BodiesFrom is Bodies with message i coming from guest (first+i) mod
-// guests, so that successive batches to one instance go on through the
-// guests instead of starting again with the first: with as many guests as
-// messages, every message opens a conversation of its own.
-func BodiesFrom(first, n, guests int, secret, phoneNumberID, idPrefix, text string) []Request {
+// Guests hands out batches of webhooks that go on through N guests from
+// one batch to the next, instead of starting again with the first: with as
+// many guests as messages, every message opens a conversation of its own.
+type Guests struct {
+	N    int // how many guests write; at least 1
+	next int
+}
+
+// Bodies is the next n webhooks (as the package's Bodies).
+func (g *Guests) Bodies(n int, secret, phoneNumberID, idPrefix, text string) []Request {
+	out := bodiesFrom(g.next, n, g.N, secret, phoneNumberID, idPrefix, text)
+	g.next += n
+	return out
+}
+
+// bodiesFrom is Bodies with message i coming from guest (first+i) mod
+// guests.
+func bodiesFrom(first, n, guests int, secret, phoneNumberID, idPrefix, text string) []Request {
 	out := make([]Request, n)
 	for i := range out {
 		m := whatsapptest.Message{PhoneNumberID: phoneNumberID, From: fmt.Sprintf("3462%07d", (first+i)%max(guests, 1)),
