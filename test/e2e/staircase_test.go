@@ -374,7 +374,7 @@ func commits(b *testing.B, s *agentStack) int64 {
 
 // startWorker runs `agente-caddy worker` with in's configuration and
 // environment, stopped at the end of the benchmark.
-func startWorker(b *testing.B, in *Instance) {
+func startWorker(b testing.TB, in *Instance) {
 	cmd := exec.Command(Binary(b), "worker", "--config", in.opts.Config, "--adapter", "caddyfile")
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(in.env(), "AGENTE_WORKERS=on")
@@ -408,7 +408,7 @@ func startWorker(b *testing.B, in *Instance) {
 
 // stopWorkers stops the worker processes and returns the CPU time they
 // used (user and system).
-func stopWorkers(b *testing.B) time.Duration {
+func stopWorkers(b testing.TB) time.Duration {
 	workerMu.Lock()
 	defer workerMu.Unlock()
 	var cpu time.Duration

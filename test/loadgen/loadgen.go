@@ -52,20 +52,46 @@ func (g *Guests) Bodies(n int, secret, phoneNumberID, idPrefix, text string) []R
 	return out
 }
 
+// Batches are webhooks of perBody messages each, n messages in all (the
+// last body may carry fewer), numbered and spread over the guests as
+// Bodies numbers and spreads them: the way to fill a queue quickly, since
+// Meta batches the messages that arrive together in one webhook.
+func Batches(n, perBody, guests int, secret, phoneNumberID, idPrefix, text string) []Request {
+	perBody = max(perBody, 1)
+	out := make([]Request, 0, (n+perBody-1)/perBody)
+	for i := 0; i < n; i += perBody {
+		out = append(out, signed(secret, body(i, i, min(perBody, n-i), guests, phoneNumberID, idPrefix, text)))
+	}
+	return out
+}
+
 // bodiesFrom is Bodies with message i coming from guest (first+i) mod
 // guests.
 func bodiesFrom(first, n, guests int, secret, phoneNumberID, idPrefix, text string) []Request {
 	out := make([]Request, n)
 	for i := range out {
-		m := whatsapptest.Message{PhoneNumberID: phoneNumberID, From: fmt.Sprintf("3462%07d", (first+i)%max(guests, 1)),
-			ID: fmt.Sprintf("wamid.%s-%d", idPrefix, i), Name: "Ana García", Text: text}
-		body := []byte(m.JSON())
-		h := http.Header{}
-		h.Set("Content-Type", "application/json")
-		h.Set("X-Hub-Signature-256", signature.Sign(secret, body))
-		out[i] = Request{Body: body, Header: h}
+		out[i] = signed(secret, body(i, first+i, 1, guests, phoneNumberID, idPrefix, text))
 	}
 	return out
+}
+
+// body is a webhook of count messages: the k-th has the wamid
+// idPrefix-(id+k) and comes from guest (guest+k) mod guests.
+func body(id, guest, count, guests int, phoneNumberID, idPrefix, text string) []byte {
+	msgs := make([]whatsapptest.Message, count)
+	for k := range msgs {
+		msgs[k] = whatsapptest.Message{PhoneNumberID: phoneNumberID, From: fmt.Sprintf("3462%07d", (guest+k)%max(guests, 1)),
+			ID: fmt.Sprintf("wamid.%s-%d", idPrefix, id+k), Name: "Ana García", Text: text}
+	}
+	return []byte(whatsapptest.JSONOf(msgs...))
+}
+
+// signed is the POST of body, signed with secret as Meta signs it.
+func signed(secret string, body []byte) Request {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Hub-Signature-256", signature.Sign(secret, body))
+	return Request{Body: body, Header: h}
 }
 
 // Config is one run.

@@ -76,23 +76,37 @@ type (
 )
 
 // JSON is the webhook body carrying m, stamped with the current time.
-func (m Message) JSON() string {
-	msg := wireMessage{From: m.From, ID: m.ID, Timestamp: strconv.FormatInt(time.Now().Unix(), 10), Metadata: m.Metadata}
-	if m.Interactive != nil {
-		msg.Type, msg.Interactive = "interactive", m.Interactive
-	} else {
-		msg.Type, msg.Text = "text", &textBody{Body: m.Text}
+func (m Message) JSON() string { return JSONOf(m) }
+
+// JSONOf is the webhook body carrying msgs in one change, as Meta batches
+// the messages that arrive together, stamped with the current time. The
+// entry, the business number and whether the metadata is there are the
+// first message's; each message with a Name adds its guest's contact.
+func JSONOf(msgs ...Message) string {
+	if len(msgs) == 0 {
+		panic("whatsapptest.JSONOf: no message")
 	}
-	v := value{MessagingProduct: "whatsapp", Messages: []wireMessage{msg}}
-	if m.PhoneNumberID != "" {
-		v.Metadata = &metadata{DisplayPhoneNumber: DisplayPhoneNumber, PhoneNumberID: m.PhoneNumberID}
+	first := msgs[0]
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	v := value{MessagingProduct: "whatsapp", Messages: make([]wireMessage, 0, len(msgs))}
+	for _, m := range msgs {
+		msg := wireMessage{From: m.From, ID: m.ID, Timestamp: now, Metadata: m.Metadata}
+		if m.Interactive != nil {
+			msg.Type, msg.Interactive = "interactive", m.Interactive
+		} else {
+			msg.Type, msg.Text = "text", &textBody{Body: m.Text}
+		}
+		v.Messages = append(v.Messages, msg)
+		if m.Name != "" {
+			c := contact{WaID: m.From}
+			c.Profile.Name = m.Name
+			v.Contacts = append(v.Contacts, c)
+		}
 	}
-	if m.Name != "" {
-		c := contact{WaID: m.From}
-		c.Profile.Name = m.Name
-		v.Contacts = []contact{c}
+	if first.PhoneNumberID != "" {
+		v.Metadata = &metadata{DisplayPhoneNumber: DisplayPhoneNumber, PhoneNumberID: first.PhoneNumberID}
 	}
-	id := m.EntryID
+	id := first.EntryID
 	if id == "" {
 		id = EntryID
 	}

@@ -33,3 +33,17 @@ func TestJSONIsMetasEnvelope(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONOfBatchesMessagesInOneChange(t *testing.T) {
+	got := stamp.ReplaceAllString(JSONOf(
+		Message{PhoneNumberID: "106540352242922", From: "1", ID: "wamid.a", Name: "Ana", Text: "Hola"},
+		Message{From: "2", ID: "wamid.b", Text: "Buenas"},
+		Message{From: "3", ID: "wamid.c", Name: "Eva", Text: "¿Hay sitio?"},
+	), `"timestamp":"1"`)
+	want := `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},` +
+		`"contacts":[{"profile":{"name":"Ana"},"wa_id":"1"},{"profile":{"name":"Eva"},"wa_id":"3"}],` +
+		`"messages":[{"from":"1","id":"wamid.a","timestamp":"1","type":"text","text":{"body":"Hola"}},{"from":"2","id":"wamid.b","timestamp":"1","type":"text","text":{"body":"Buenas"}},{"from":"3","id":"wamid.c","timestamp":"1","type":"text","text":{"body":"¿Hay sitio?"}}]}}]}]}`
+	if got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+}

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/agentehotel/agente-caddy/test/loadgen"
+)
+
+// TestAHundredThousandPendingCostAMessageNoMore is the issue's backlog
+// test end to end, on Postgres and through the shipped configuration: an
+// edge without workers accepts 2,000 signed messages and then 100,000
+// (20,000 guests of 10 hotels, in webhooks of 100 messages as Meta batches
+// them), and each time one `agente-caddy worker` process answers 2,000 of
+// them and is stopped. What a message costs is counted, not timed: the
+// database's pages read per message answered (pg_stat_database's blocks
+// hit and read over the drain, the worker's start and stop included). The
+// claim that sorted every pending row read thousands of pages a claim at
+// this size; the ready line's claim reads about as many with 100,000
+// pending as with 2,000. With the big backlog, one more hotel's guest
+// writes just before the worker starts: that guest's wait and the replies
+// sent before it are printed, and the latter held to a hundredth of the
+// backlog (hotels take turns).
+func TestAHundredThousandPendingCostAMessageNoMore(t *testing.T) {
+	const hotels, guestsPerHotel, perBody = 10, 2_000, 100
+	const small, large, sample = 2_000, 100_000, 2_000
+	s := startAgentStack(t, map[string]string{"AGENTE_WORKERS": "off", "RATE_LIMIT_WEBHOOK_POST": "1000000",
+		"FEATURE_FLAGS": noReadReceipts["FEATURE_FLAGS"]})
+	pnids := []string{agentPhoneNumberID}
+	for i := 1; i < hotels; i++ {
+		pnid := fmt.Sprintf("1098765432100%02d", i)
+		s.addHotel(fmt.Sprintf("hotel_backlog_%02d", i), fmt.Sprintf("Hotel %d", i), pnid)
+		pnids = append(pnids, pnid)
+	}
+	const otherPNID = "109876543210099"
+	s.addHotel("hotel_backlog_other", "Hotel Other", otherPNID)
+	s.graph.AllowPhoneNumberIDs(append(pnids, otherPNID)...)
+	run := time.Now().UnixNano()
+
+	// fill has the edge accept n more messages, spread evenly over the
+	// hotels and their guests.
+	fill := func(n int, label string) time.Duration {
+		var reqs []loadgen.Request
+		for h, pnid := range pnids {
+			reqs = append(reqs, loadgen.Batches(n/hotels, perBody, guestsPerHotel, devSecret, pnid, fmt.Sprintf("backlog-%d-%s-%d", run, label, h), "hola")...)
+		}
+		res := allAnswered(t, loadgen.Config{URL: s.in.URL("/webhooks/whatsapp"), Connections: 16, Requests: reqs})
+		return res.Elapsed
+	}
+	// drain runs one worker process until n more replies are at the Graph
+	// API and returns the pages read per message it finished and the
+	// messages finished a second.
+	drain := func(n int, before func()) (pages float64, finished int, rate float64) {
+		done0 := s.finishedMessages()
+		blocks0 := s.blocksRead()
+		replies0 := s.graph.MessageCount()
+		if before != nil {
+			before()
+		}
+		start := time.Now()
+		startWorker(t, s.in)
+		if _, err := s.graph.WaitForMessages(replies0+n, 3*time.Minute); err != nil {
+			t.Fatalf("the worker did not answer %d messages: %v", n, err)
+		}
+		elapsed := time.Since(start)
+		stopWorkers(t)
+		blocks1 := s.blocksRead()
+		finished = s.finishedMessages() - done0
+		if finished < n {
+			t.Fatalf("%d replies at the Graph API but %d messages finished", n, finished)
+		}
+		return float64(blocks1-blocks0) / float64(finished), finished, float64(finished) / elapsed.Seconds()
+	}
+
+	filled := fill(small, "small")
+	smallPages, smallDone, smallRate := drain(sample, nil)
+	t.Logf("%d pending (accepted in %.1f s): one worker process finished %d, %.1f pages read per message, %.0f messages/s",
+		small, filled.Seconds(), smallDone, smallPages, smallRate)
+
+	filled = fill(large, "large")
+	pending := s.pendingMessages()
+	if pending < large {
+		t.Fatalf("%d messages pending after the big fill, want at least %d", pending, large)
+	}
+	other := loadgen.Bodies(1, 1, devSecret, otherPNID, fmt.Sprintf("backlog-%d-other", run), "hola")[0]
+	var acked time.Time
+	largePages, largeDone, largeRate := drain(sample, func() {
+		h := map[string]string{}
+		for k := range other.Header {
+			h[k] = other.Header.Get(k)
+		}
+		if status, _, body := Do(t, http.MethodPost, s.in.URL("/webhooks/whatsapp"), other.Body, h); status != http.StatusOK {
+			t.Fatalf("the other hotel's message: %d %s", status, body)
+		}
+		acked = time.Now()
+	})
+	var answered time.Time
+	before := 0
+	for _, m := range s.graph.Messages() {
+		if m.PhoneNumberID == otherPNID {
+			answered = m.Received
+			break
+		}
+		if m.Received.After(acked) {
+			before++
+		}
+	}
+	if answered.IsZero() {
+		t.Fatalf("the other hotel's guest was not answered among the first %d replies of the drain", largeDone)
+	}
+	t.Logf("%d pending (accepted in %.1f s, %.0f messages/s): one worker process finished %d, %.1f pages read per message, %.0f messages/s; "+
+		"another hotel's guest who wrote then was answered %.0f ms after the acknowledgement (the worker's start included), %d of the backlog's replies before it",
+		pending, filled.Seconds(), float64(large)/filled.Seconds(), largeDone, largePages, largeRate,
+		float64(answered.Sub(acked).Microseconds())/1000, before)
+	if largePages > 3*smallPages+30 {
+		t.Errorf("a message read %.1f pages with %d pending against %.1f with %d: the claims scan the backlog", largePages, pending, smallPages, small)
+	}
+	if before > large/100 {
+		t.Errorf("%d of the backlog's replies went out before the other hotel's guest was answered: it waited behind the backlog", before)
+	}
+}
+
+// blocksRead is the database's count of pages read so far (from the
+// buffer cache or not), once the backends have reported what they did.
+func (s *agentStack) blocksRead() int64 {
+	s.t.Helper()
+	ctx := context.Background()
+	// Backends report their counts when idle, at most once a second; the
+	// worker's report as they exit.
+	time.Sleep(1500 * time.Millisecond)
+	var n int64
+	if _, err := s.db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.db.QueryRow(ctx, `SELECT blks_hit + blks_read FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// finishedMessages counts the inbox messages done or dead.
+func (s *agentStack) finishedMessages() int {
+	s.t.Helper()
+	var n int
+	if err := s.db.QueryRow(context.Background(), `SELECT count(*) FROM inbox_messages WHERE state <> 'pending'`).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// pendingMessages counts the inbox messages not yet done or dead.
+func (s *agentStack) pendingMessages() int {
+	s.t.Helper()
+	var n int
+	if err := s.db.QueryRow(context.Background(), `SELECT count(*) FROM inbox_messages WHERE state = 'pending'`).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
