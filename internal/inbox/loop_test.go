@@ -177,3 +177,66 @@ func sample(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 	}
 	return 0
 }
+
+// countStuckQueue hands out items one claim at a time and never finishes
+// counting its pending items (a count that reads a huge backlog).
+type countStuckQueue struct {
+	stubQueue
+	next     int
+	counting chan struct{} // closed when pending is first asked
+	once     sync.Once
+}
+
+func (q *countStuckQueue) claim(ctx context.Context, into []claimed[string], now time.Time, owner string, n int, until time.Time) ([]claimed[string], error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.next >= 3 {
+		return into, nil
+	}
+	q.next++
+	return append(into, claimed[string]{seq: int64(q.next), key: "k", token: 7, attempts: 1, item: "x"}), nil
+}
+
+func (q *countStuckQueue) extend(context.Context, claimed[string], time.Time) error { return nil }
+
+func (q *countStuckQueue) pending(ctx context.Context) (int, error) {
+	q.once.Do(func() { close(q.counting) })
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// The claims go on while the pending gauge's count is still running: that
+// count reads the whole backlog, the claims must not.
+func TestClaimsDoNotWaitForThePendingCount(t *testing.T) {
+	q := &countStuckQueue{counting: make(chan struct{})}
+	completed := make(chan int64, 3)
+	l := &loop[string]{
+		name: "test", q: q, workers: 1, owner: "me",
+		lease: time.Minute, poll: 10 * time.Millisecond,
+		now: time.Now, rand: func() float64 { return 0 },
+		log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		maxAttempts: 3, backoff: Backoff{Base: time.Second, Max: time.Second},
+		work: func(context.Context, claimed[string]) outcome { return outcome{} },
+		complete: func(_ context.Context, _ time.Time, c claimed[string], _ outcome) error {
+			completed <- c.seq
+			return nil
+		},
+		observe:      func(claimed[string], result) {},
+		pendingGauge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "test_pending"}),
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx, wakeup.New()); close(done) }()
+	defer func() { stop(); <-done }()
+	<-q.counting
+	for want := int64(1); want <= 3; want++ {
+		select {
+		case seq := <-completed:
+			if seq != want {
+				t.Fatalf("item %d completed, want %d", seq, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("item %d was never claimed while the pending count ran", want)
+		}
+	}
+}
