@@ -62,7 +62,7 @@ type Options struct {
 	// InstanceID names this process in claimed_by columns and logs.
 	// Default: hostname-pid-random.
 	InstanceID string
-	// Workers is how many conversations Run handles at once. Default 16.
+	// Workers is how many conversations Run handles at once. Default 64.
 	Workers int
 	// SenderWorkers is how many recipients RunSender sends to at once.
 	// Default 32: a send mostly waits on the provider (the Graph API
@@ -154,10 +154,13 @@ func (o Options) withDefaults() Options {
 		o.InstanceID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 	}
 	if o.Workers <= 0 {
-		// Completions that finish together commit together, so more
-		// conversations in flight make bigger groups: 16 took commits per
-		// message from 4.9 to 4.2 in the staircase's drain (BENCHMARKS.md).
-		o.Workers = 16
+		// Completions that finish together commit together, and the reads
+		// of messages whose handling starts together share a round trip,
+		// so more conversations in flight make bigger groups: on Postgres
+		// 64 took a worker process's drain from 0.9-1.0 commits and 1.1 ms
+		// of Postgres CPU per message to 0.3-0.4 and 0.7-0.8 ms, and from
+		// about 800 to 1,150-1,450 messages a second (BENCHMARKS.md).
+		o.Workers = 64
 	}
 	if o.SenderWorkers <= 0 {
 		o.SenderWorkers = 32

@@ -59,7 +59,7 @@ func init() {
 //			tenant_refresh <duration> # full reload of the Postgres tenant cache; default 60s
 //			inbox_lease <duration>   # takeover delay of a crashed process's work; default 30s (min 1s)
 //			workers     on|off       # run the inbox workers and senders here (default on; off needs postgres)
-//			inbox_workers <n>        # conversations handled at once by this process; default 16
+//			inbox_workers <n>        # conversations handled at once by this process; default 64
 //			senders     <n>          # guests sent to at once by this process; default 32
 //			webhook_memory <size>    # webhook bodies held at once on this instance; default 32MiB
 //			webhook_memory_per_client <size> # one client address's share of it; default 4MiB
@@ -124,7 +124,7 @@ type App struct {
 	// else to work on it.
 	Workers *bool `json:"workers,omitempty"`
 	// InboxWorkers is how many conversations this process's workers handle
-	// at once (each turn may wait on the PMS). Default 16; at most 1024.
+	// at once (each turn may wait on the PMS). Default 64; at most 1024.
 	InboxWorkers int `json:"inbox_workers,omitempty"`
 	// Senders is how many guests this process's outbox sends replies to at
 	// once; a send mostly waits on the provider (Meta's Graph API), so this
