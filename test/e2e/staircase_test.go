@@ -56,6 +56,10 @@ import (
 // `respond`), no Postgres stage and no workers' table: for trying the
 // memory mode's settings quickly.
 //
+// STAIRCASE_ONLY=postgres measures the shipped Postgres stages (edge and
+// workers in one process), the edge without workers and the workers'
+// table: the staircase without its memory stages.
+//
 // STAIRCASE_WORKERS=2,1 drains with the worker process counts in that
 // order (default 1,2).
 //
@@ -174,7 +178,9 @@ func BenchmarkStaircase(b *testing.B) {
 		add("shipped, memory inbox", in, g)
 		in, g = shipped(map[string]string{"REDIS_URL": redisURL})
 		add("shipped, Redis limiter", in, g)
-		in, g = postgres("")
+	}
+	if only == "" || only == "postgres" {
+		in, g := postgres("")
 		add("shipped, Postgres inbox", in, g)
 		in, g = postgres(redisURL)
 		add("shipped, Postgres inbox + Redis", in, g)
