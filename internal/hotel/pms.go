@@ -32,6 +32,9 @@ type PMSConfig struct {
 	// AvailabilityTTL is how long a cached availability answer is fresh.
 	// Default 60s.
 	AvailabilityTTL time.Duration
+	// MaxConcurrent is how many calls this process has at the PMS at once;
+	// the others wait within their Timeout. Default 16.
+	MaxConcurrent int
 }
 
 const defaultPMSTimeZone = "Europe/Madrid"
@@ -67,6 +70,9 @@ func (c PMSConfig) validate() error {
 	}
 	if _, err := time.LoadLocation(c.timeZone()); err != nil {
 		return fmt.Errorf("pms: time_zone: %v", err)
+	}
+	if c.MaxConcurrent < 0 {
+		return fmt.Errorf("pms: max_concurrent: %d is negative", c.MaxConcurrent)
 	}
 	for name, d := range map[string]time.Duration{"timeout": c.Timeout, "breaker_open": c.BreakerOpenTimeout, "availability_ttl": c.AvailabilityTTL} {
 		if d < 0 {
@@ -126,6 +132,7 @@ func (s *Service) buildPMS() (pms.PMS, error) {
 	wrapped := resilient.Wrap(inner, breaker, cache, resilient.Options{
 		Timeout:         c.Timeout,
 		AvailabilityTTL: c.AvailabilityTTL,
+		MaxConcurrent:   c.MaxConcurrent,
 		OnCacheError: func(op string, err error) {
 			log.Warn("PMS cache unavailable; asking the PMS", "operation", op, "error", err)
 		},

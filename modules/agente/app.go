@@ -71,6 +71,7 @@ func init() {
 //				timeout      <duration>  # whole operation, retries included; default 5s
 //				breaker_open <duration>  # open breaker's wait before a probe; default 30s
 //				availability_ttl <duration> # default 60s
+//				max_concurrent <n>       # calls at the PMS at once from this process; default 16
 //			}
 //		}
 //	}

@@ -25,6 +25,8 @@ func TestGlobalOptionRejectsUnknown(t *testing.T) {
 		"agente {\n metadata_allow\n}",
 		"agente {\n pms demo {\n colour blue\n }\n}",
 		"agente {\n pms demo {\n timeout never\n }\n}",
+		"agente {\n pms demo {\n max_concurrent 0\n }\n}",
+		"agente {\n pms demo {\n max_concurrent lots\n }\n}",
 		"agente {\n pms demo extra\n}",
 	} {
 		if _, err := parseGlobalOption(caddyfile.NewTestDispenser(bad), nil); err == nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,11 @@ type PMSConfig struct {
 	BreakerOpenTimeout caddy.Duration `json:"breaker_open_timeout,omitempty"`
 	// AvailabilityTTL is how long a cached availability answer is fresh. Default 60s.
 	AvailabilityTTL caddy.Duration `json:"availability_ttl,omitempty"`
+	// MaxConcurrent is how many calls this process has at the PMS at once;
+	// the others wait for a free one within their timeout. Default 16: the
+	// inbox workers handle more conversations at once (inbox_workers, 64),
+	// most of which never ask the PMS.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
 }
 
 // hotelConfig is the application's configuration: the app's fields, else
@@ -68,6 +74,7 @@ func (a *App) hotelConfig() hotel.Config {
 			Timeout:            time.Duration(p.Timeout),
 			BreakerOpenTimeout: time.Duration(p.BreakerOpenTimeout),
 			AvailabilityTTL:    time.Duration(p.AvailabilityTTL),
+			MaxConcurrent:      p.MaxConcurrent,
 		},
 		WhatsApp:  hotel.WhatsAppConfig{AccessToken: s.WhatsAppAccessToken, APIBase: s.WhatsAppAPIBase, PhoneNumberID: s.WhatsAppPhoneNumberID},
 		SMTP:      hotel.SMTPConfig{Addr: s.SMTPAddr, Username: s.GmailUsername, Password: s.GmailAppPassword, From: s.GmailUsername},
@@ -196,6 +203,12 @@ func (c *PMSConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = dur(&c.BreakerOpenTimeout)
 		case "availability_ttl":
 			err = dur(&c.AvailabilityTTL)
+		case "max_concurrent":
+			n, convErr := strconv.Atoi(val)
+			if convErr != nil || n < 1 {
+				return d.Errf("pms max_concurrent: %q is not a positive whole number", val)
+			}
+			c.MaxConcurrent = n
 		default:
 			return d.Errf("unrecognized pms option '%s'", key)
 		}

@@ -21,7 +21,7 @@ var (
 
 	errorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "pms_errors_total",
-		Help: "Failed PMS calls (per attempt) and breaker rejections, by operation and error type (timeout, http_5xx, http_4xx, decode, transport, breaker_open).",
+		Help: "Failed PMS calls (per attempt) and breaker rejections, by operation and error type (timeout, http_5xx, http_4xx, decode, transport, breaker_open, busy: the operation's time ran out waiting for one of the calls at the PMS to end).",
 	}, []string{"operation", "error_type"})
 
 	cacheHits = prometheus.NewCounter(prometheus.CounterOpts{

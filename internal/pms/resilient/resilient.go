@@ -90,6 +90,13 @@ type Options struct {
 	RoomTypesTTL    time.Duration
 	// StaleRetention is how long answers are kept for stale use. Default 24h.
 	StaleRetention time.Duration
+	// MaxConcurrent is how many calls this wrapper has at the PMS at once;
+	// another waits for a free slot, within its operation's Timeout (a
+	// wait that ends there fails as the PMS being unavailable, so a stale
+	// answer may serve). It keeps the PMS's load apart from how many
+	// conversations the workers handle at once: most turns never ask the
+	// PMS, the others should not all ask it together. Default 16.
+	MaxConcurrent int
 	// OnCacheError is told about cache failures, which never fail a call
 	// (the PMS is asked instead). Optional.
 	OnCacheError func(operation string, err error)
@@ -113,6 +120,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 3
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 16
 	}
 	def(&o.BackoffBase, 100*time.Millisecond)
 	def(&o.BackoffMax, time.Second)
@@ -139,6 +149,8 @@ type PMS struct {
 	cache   Cache
 	opts    Options
 	namer   EndpointNamer
+	// slots holds a token per call at the PMS (Options.MaxConcurrent).
+	slots chan struct{}
 }
 
 var (
@@ -154,6 +166,7 @@ func Wrap(inner pms.PMS, breaker *Breaker, cache Cache, opts Options) *PMS {
 		breaker = NewBreaker(BreakerSettings{})
 	}
 	p := &PMS{inner: inner, breaker: breaker, cache: cache, opts: opts.withDefaults()}
+	p.slots = make(chan struct{}, p.opts.MaxConcurrent)
 	p.namer, _ = inner.(EndpointNamer)
 	return p
 }
@@ -224,8 +237,12 @@ func call[T any](p *PMS, ctx context.Context, op string, retry bool, fn func(con
 	var zero T
 	method, endpoint := p.endpoint(op)
 	for attempt := 1; ; attempt++ {
+		if err := p.acquire(ctx, op); err != nil {
+			return zero, err
+		}
 		report, err := p.breaker.guard()
 		if err != nil {
+			p.release()
 			errorsTotal.WithLabelValues(op, "breaker_open").Inc()
 			note(ctx, attribute.Bool("pms.breaker.rejected", true))
 			return zero, err
@@ -240,6 +257,7 @@ func call[T any](p *PMS, ctx context.Context, op string, retry bool, fn func(con
 		v, err := fn(actx)
 		apiLatency.WithLabelValues(endpoint, method).Observe(time.Since(start).Seconds())
 		cancel()
+		p.release()
 		report(err)
 		if err == nil {
 			return v, nil
@@ -266,6 +284,32 @@ func call[T any](p *PMS, ctx context.Context, op string, retry bool, fn func(con
 		}
 	}
 }
+
+// acquire waits for a free slot at the PMS (a retry waits again: a call
+// backing off holds none). A caller that gives up gets its own error; an
+// operation whose time runs out waiting fails as the PMS being unavailable,
+// without counting against the breaker: the PMS did not fail, it was busy.
+func (p *PMS) acquire(ctx context.Context, op string) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	start := time.Now()
+	select {
+	case p.slots <- struct{}{}:
+		note(ctx, attribute.Int64("pms.slot_wait_ms", time.Since(start).Milliseconds()))
+		return nil
+	case <-ctx.Done():
+		if callerGaveUp(ctx.Err()) {
+			return ctx.Err()
+		}
+		errorsTotal.WithLabelValues(op, "busy").Inc()
+		return fmt.Errorf("%w: %d calls were at the PMS for the whole wait: %w", pms.ErrUnavailable, cap(p.slots), ctx.Err())
+	}
+}
+
+func (p *PMS) release() { <-p.slots }
 
 func (p *PMS) backoff(attempt int) time.Duration {
 	d := p.opts.BackoffBase << (attempt - 1)

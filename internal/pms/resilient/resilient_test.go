@@ -570,3 +570,66 @@ func TestCachedRoomTypesKeepEveryLanguage(t *testing.T) {
 		t.Errorf("the legacy entry was not read: QloApps asked %d times", n)
 	}
 }
+
+// At most MaxConcurrent calls are at the PMS at once; the others wait for
+// a slot and go when one ends. A call whose operation times out while it
+// waits fails as the PMS being unavailable, never reaches the PMS and does
+// not count against the breaker.
+func TestCallsAtThePMSAreBoundedAndTheRestWait(t *testing.T) {
+	var at, most atomic.Int32
+	gate := make(chan struct{})
+	st := &stub{hotelInfo: func(ctx context.Context) (pms.HotelInfo, error) {
+		n := at.Add(1)
+		defer at.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		select {
+		case <-gate:
+			return pms.HotelInfo{Name: pms.Untranslated("Stub")}, nil
+		case <-ctx.Done():
+			return pms.HotelInfo{}, ctx.Err()
+		}
+	}}
+	br := NewBreaker(BreakerSettings{FailureThreshold: 1})
+	p := Wrap(st, br, nil, Options{MaxConcurrent: 2, Timeout: time.Minute, MaxAttempts: 1})
+	errs := make(chan error, 5)
+	for range 5 {
+		go func() {
+			_, err := p.HotelInfo(context.Background(), hotel1)
+			errs <- err
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st.calls.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls reached the PMS, want 2", st.calls.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The other three wait: a short-lived operation among them times out
+	// in the queue.
+	short := Wrap(st, br, nil, Options{MaxConcurrent: 2, Timeout: 30 * time.Millisecond, MaxAttempts: 1})
+	short.slots = p.slots
+	busy := delta(errorsTotal.WithLabelValues(OpHotelInfo, "busy"))
+	if _, err := short.HotelInfo(context.Background(), hotel1); !errors.Is(err, pms.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a call that timed out waiting: %v; want ErrUnavailable and the deadline", err)
+	}
+	if busy() != 1 {
+		t.Errorf("pms_errors_total{error_type=\"busy\"} +%v, want +1", busy())
+	}
+	if n := st.calls.Load(); n != 2 {
+		t.Errorf("%d calls reached the PMS while two were at it, want 2", n)
+	}
+	close(gate)
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Errorf("a waiting call: %v", err)
+		}
+	}
+	if m := most.Load(); m != 2 {
+		t.Errorf("at most %d calls at the PMS at once, want 2", m)
+	}
+	if st.calls.Load() != 5 || br.State() != "closed" {
+		t.Errorf("%d calls, breaker %s; want all 5 through and the breaker closed", st.calls.Load(), br.State())
+	}
+}
