@@ -157,9 +157,10 @@ func (o Options) withDefaults() Options {
 		// Completions that finish together commit together, and the reads
 		// of messages whose handling starts together share a round trip,
 		// so more conversations in flight make bigger groups: on Postgres
-		// 64 took a worker process's drain from 0.9-1.0 commits and 1.1 ms
-		// of Postgres CPU per message to 0.3-0.4 and 0.7-0.8 ms, and from
-		// about 800 to 1,150-1,450 messages a second (BENCHMARKS.md).
+		// 64 took a worker process's drain from 0.9-1.0 commits and
+		// 0.95-1.39 ms of Postgres CPU per message to 0.3-0.4 and
+		// 0.70-1.08 ms, and from 704-1,039 to 920-1,453 messages a second
+		// (BENCHMARKS.md, "Inbox workers 64").
 		o.Workers = 64
 	}
 	if o.SenderWorkers <= 0 {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -54,8 +53,8 @@ func TestAHundredThousandPendingCostAMessageNoMore(t *testing.T) {
 	// API and returns the pages read per message it finished and the
 	// messages finished a second.
 	drain := func(n int, before func()) (pages float64, finished int, rate float64) {
-		done0 := s.finishedMessages()
-		blocks0 := s.blocksRead()
+		done0 := s.inboxMessages("<> 'pending'")
+		blocks0 := s.databaseStat("blks_hit + blks_read")
 		replies0 := s.graph.MessageCount()
 		if before != nil {
 			before()
@@ -67,8 +66,8 @@ func TestAHundredThousandPendingCostAMessageNoMore(t *testing.T) {
 		}
 		elapsed := time.Since(start)
 		stopWorkers(t)
-		blocks1 := s.blocksRead()
-		finished = s.finishedMessages() - done0
+		blocks1 := s.databaseStat("blks_hit + blks_read")
+		finished = s.inboxMessages("<> 'pending'") - done0
 		if finished < n {
 			t.Fatalf("%d replies at the Graph API but %d messages finished", n, finished)
 		}
@@ -81,33 +80,14 @@ func TestAHundredThousandPendingCostAMessageNoMore(t *testing.T) {
 		small, filled.Seconds(), smallDone, smallPages, smallRate)
 
 	filled = fill(large, "large")
-	pending := s.pendingMessages()
+	pending := s.inboxMessages("= 'pending'")
 	if pending < large {
 		t.Fatalf("%d messages pending after the big fill, want at least %d", pending, large)
 	}
 	other := loadgen.Bodies(1, 1, devSecret, otherPNID, fmt.Sprintf("backlog-%d-other", run), "hola")[0]
 	var acked time.Time
-	largePages, largeDone, largeRate := drain(sample, func() {
-		h := map[string]string{}
-		for k := range other.Header {
-			h[k] = other.Header.Get(k)
-		}
-		if status, _, body := Do(t, http.MethodPost, s.in.URL("/webhooks/whatsapp"), other.Body, h); status != http.StatusOK {
-			t.Fatalf("the other hotel's message: %d %s", status, body)
-		}
-		acked = time.Now()
-	})
-	var answered time.Time
-	before := 0
-	for _, m := range s.graph.Messages() {
-		if m.PhoneNumberID == otherPNID {
-			answered = m.Received
-			break
-		}
-		if m.Received.After(acked) {
-			before++
-		}
-	}
+	largePages, largeDone, largeRate := drain(sample, func() { acked = s.postWebhook(other) })
+	answered, before := answeredAhead(s.graph.Messages(), otherPNID, acked)
 	if answered.IsZero() {
 		t.Fatalf("the other hotel's guest was not answered among the first %d replies of the drain", largeDone)
 	}
@@ -123,39 +103,12 @@ func TestAHundredThousandPendingCostAMessageNoMore(t *testing.T) {
 	}
 }
 
-// blocksRead is the database's count of pages read so far (from the
-// buffer cache or not), once the backends have reported what they did.
-func (s *agentStack) blocksRead() int64 {
-	s.t.Helper()
-	ctx := context.Background()
-	// Backends report their counts when idle, at most once a second; the
-	// worker's report as they exit.
-	time.Sleep(1500 * time.Millisecond)
-	var n int64
-	if _, err := s.db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := s.db.QueryRow(ctx, `SELECT blks_hit + blks_read FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
-		s.t.Fatal(err)
-	}
-	return n
-}
-
-// finishedMessages counts the inbox messages done or dead.
-func (s *agentStack) finishedMessages() int {
+// inboxMessages counts the inbox messages in the state the condition on
+// state selects.
+func (s *agentStack) inboxMessages(stateCondition string) int {
 	s.t.Helper()
 	var n int
-	if err := s.db.QueryRow(context.Background(), `SELECT count(*) FROM inbox_messages WHERE state <> 'pending'`).Scan(&n); err != nil {
-		s.t.Fatal(err)
-	}
-	return n
-}
-
-// pendingMessages counts the inbox messages not yet done or dead.
-func (s *agentStack) pendingMessages() int {
-	s.t.Helper()
-	var n int
-	if err := s.db.QueryRow(context.Background(), `SELECT count(*) FROM inbox_messages WHERE state = 'pending'`).Scan(&n); err != nil {
+	if err := s.db.QueryRow(context.Background(), `SELECT count(*) FROM inbox_messages WHERE state `+stateCondition).Scan(&n); err != nil {
 		s.t.Fatal(err)
 	}
 	return n

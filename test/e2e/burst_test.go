@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentehotel/agente-caddy/test/fakegraph"
 	"github.com/agentehotel/agente-caddy/test/loadgen"
 )
 
@@ -41,15 +42,7 @@ func TestOneHotelsBurstDoesNotHoldBackAnother(t *testing.T) {
 		// jump, and the test would show nothing.
 		t.Fatalf("only %d of the burst's %d messages were left unanswered when it was acknowledged: no backlog to measure against", left, burst)
 	}
-	other := loadgen.Bodies(1, 1, devSecret, hotelBPNID, prefix+"-b", "hola")[0]
-	h := map[string]string{}
-	for k := range other.Header {
-		h[k] = other.Header.Get(k)
-	}
-	if status, _, body := Do(t, http.MethodPost, s.in.URL("/webhooks/whatsapp"), other.Body, h); status != http.StatusOK {
-		t.Fatalf("the other hotel's message: %d %s", status, body)
-	}
-	acked := time.Now()
+	acked := s.postWebhook(loadgen.Bodies(1, 1, devSecret, hotelBPNID, prefix+"-b", "hola")[0])
 	var answered time.Time
 	var before int
 	deadline := time.Now().Add(2 * time.Minute)
@@ -58,21 +51,7 @@ func TestOneHotelsBurstDoesNotHoldBackAnother(t *testing.T) {
 			t.Fatalf("the other hotel's guest got no reply within 2 minutes of its acknowledgement")
 		}
 		time.Sleep(5 * time.Millisecond)
-		msgs := s.graph.Messages()
-		for _, m := range msgs {
-			if m.PhoneNumberID == hotelBPNID {
-				answered = m.Received
-				break
-			}
-		}
-		if !answered.IsZero() {
-			before = 0
-			for _, m := range msgs {
-				if m.PhoneNumberID == agentPhoneNumberID && m.Received.After(acked) && m.Received.Before(answered) {
-					before++
-				}
-			}
-		}
+		answered, before = answeredAhead(s.graph.Messages(), hotelBPNID, acked)
 	}
 	if _, err := s.graph.WaitForMessages(burst+1, 2*time.Minute); err != nil {
 		t.Fatalf("the burst did not drain: %v", err)
@@ -84,4 +63,39 @@ func TestOneHotelsBurstDoesNotHoldBackAnother(t *testing.T) {
 	if before > left/10 {
 		t.Fatalf("%d of the burst's %d waiting replies went out before the other hotel's guest was answered: the other hotel waited behind the burst", before, left)
 	}
+}
+
+// postWebhook posts a prepared signed webhook, fails the test unless it is
+// acknowledged, and returns when it was.
+func (s *agentStack) postWebhook(r loadgen.Request) time.Time {
+	s.t.Helper()
+	h := map[string]string{}
+	for k := range r.Header {
+		h[k] = r.Header.Get(k)
+	}
+	if status, _, body := Do(s.t, http.MethodPost, s.in.URL("/webhooks/whatsapp"), r.Body, h); status != http.StatusOK {
+		s.t.Fatalf("webhook: %d %s", status, body)
+	}
+	return time.Now()
+}
+
+// answeredAhead reads the replies at the Graph API: when the first reply
+// from the business number pnid went out (zero: none yet), and how many
+// replies from other numbers went out between acked and then.
+func answeredAhead(msgs []fakegraph.Message, pnid string, acked time.Time) (answered time.Time, before int) {
+	for _, m := range msgs {
+		if m.PhoneNumberID == pnid {
+			answered = m.Received
+			break
+		}
+	}
+	if answered.IsZero() {
+		return answered, 0
+	}
+	for _, m := range msgs {
+		if m.PhoneNumberID != pnid && m.Received.After(acked) && m.Received.Before(answered) {
+			before++
+		}
+	}
+	return answered, before
 }

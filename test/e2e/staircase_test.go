@@ -331,7 +331,7 @@ func BenchmarkStaircase(b *testing.B) {
 			run(edge.URL("/webhooks/whatsapp"), reqs, &t)
 		}
 		backlog := per * rounds
-		before := commits(b, edgeStack)
+		before := edgeStack.databaseStat("xact_commit")
 		pgBefore := testservices.PostgresCPU(b, edgeStack.db)
 		start := time.Now()
 		for range workers {
@@ -344,7 +344,7 @@ func BenchmarkStaircase(b *testing.B) {
 		done += backlog
 		pgAfter := testservices.PostgresCPU(b, edgeStack.db)
 		workerCPU := stopWorkers(b)
-		after := commits(b, edgeStack)
+		after := edgeStack.databaseStat("xact_commit")
 		var pgCPU time.Duration
 		for pid, t := range pgAfter {
 			pgCPU += t - pgBefore[pid]
@@ -361,19 +361,20 @@ var (
 	workerProcs []*exec.Cmd
 )
 
-// commits is the database's count of committed transactions so far, as
-// the statistics collector has it.
-func commits(b *testing.B, s *agentStack) int64 {
+// databaseStat is one of pg_stat_database's counters for s's database
+// (xact_commit, blks_hit + blks_read…) once the backends have reported
+// what they did: they report when idle, at most once a second, and the
+// worker processes' as they exit.
+func (s *agentStack) databaseStat(expr string) int64 {
+	s.t.Helper()
 	ctx := context.Background()
-	var n int64
-	// The backends report their counts when idle; a fresh snapshot after
-	// a short pause sees what they finished.
 	time.Sleep(1500 * time.Millisecond)
 	if _, err := s.db.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
-		b.Fatal(err)
+		s.t.Fatal(err)
 	}
-	if err := s.db.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
-		b.Fatal(err)
+	var n int64
+	if err := s.db.QueryRow(ctx, `SELECT `+expr+` FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+		s.t.Fatal(err)
 	}
 	return n
 }
