@@ -93,7 +93,12 @@ func TestOutboxHeldRepliesWaitInOrderAndGoOutOnceReleased(t *testing.T) {
 		if err := ib.Enqueue(ctxT(t), outReply("3", "c1")); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "a later reply to another guest tried", func() bool { return s.callsOf("c1") == 1 })
+		// Tried, and held: the hold is recorded after the refused send
+		// returns, so releasing as soon as it was tried could find it
+		// not yet held.
+		waitFor(t, "a later reply to another guest tried and held", func() bool {
+			return s.callsOf("c1") == 1 && replyByText(t, ib, "c1").State == inbox.StateHeld
+		})
 		for text, want := range map[string]int{"a1": 1, "a2": 0, "b1": 1} {
 			if n := s.callsOf(text); n != want {
 				t.Errorf("%s tried %d times while held, want %d", text, n, want)
