@@ -113,9 +113,11 @@
 //     claim's token, then the lease row if it does too) and the rows of
 //     the lines it will change, in the lock order below, and reads which
 //     fences hold; under those locks no other worker can take the leases
-//     over. Then, in one
-//     pipelined batch, each completion whose fence held with its deferred
-//     writes, and the commit. A completion whose fence failed is answered
+//     over. Then, in one pipelined batch, one statement completes every
+//     completion whose fence held (marks the messages done, puts their
+//     conversations back in line or out of it, queues their replies and
+//     puts those guests in the outbox's line), their deferred writes
+//     follow, then the commit. A completion whose fence failed is answered
 //     errLeaseLost and none of its writes run; the others commit. One
 //     commit and two round trips per group instead of one of each per
 //     message.

@@ -27,16 +27,21 @@ import (
 // transaction it locks, for every completion, the message row if it still
 // carries the claim's token and the lease row if it does too, and the
 // conversation's row of inbox_ready, and reads which fences hold; while
-// those locks are held no other worker can take those leases over. Then
-// it locks its replies' guests' rows of outbox_ready and sends the
-// completions whose fence held, each followed by its handler's deferred
-// writes, and the commit, in one pipelined batch. Every lock is taken in
-// the order of doc.go's "Lock order" (messages by seq, leases by key,
-// inbox_ready by key, outbox_ready by key), so the group and any other
-// writer wait on each other at most one way. A completion whose fence did
-// not hold gets errLeaseLost and none of its writes run. Should the group
-// fail for any other reason, each completion is committed again on its
-// own (completeAlone), so one bad completion cannot fail the others.
+// those locks are held no other worker can take those leases over. Then,
+// in one pipelined batch, it locks its replies' guests' rows of
+// outbox_ready, completes every completion whose fence held in one
+// statement (completeGroupSQL), runs their handlers' deferred writes and
+// commits. Every lock is taken in the order of doc.go's "Lock order"
+// (messages by seq, leases by key, inbox_ready by key, outbox_ready by
+// key), so the group and any other writer wait on each other at most one
+// way. A completion whose fence did not hold gets errLeaseLost and none of
+// its writes run. Should the group fail for any other reason, each
+// completion is committed again on its own (completeAlone), so one bad
+// completion cannot fail the others.
+//
+// One statement for the group rather than one per completion: the rows
+// written are the same, but Postgres starts and ends one executor instead
+// of one per completion for a statement of five parts (BENCHMARKS.md).
 
 // maxCompletionGroup bounds one group of completions.
 const maxCompletionGroup = 32
@@ -154,8 +159,9 @@ ON CONFLICT (conversation_key) DO UPDATE SET tail_seq = r.tail_seq WHERE false`
 // completeTogether commits group's completions whose fence holds in one
 // transaction and returns their seqs.
 func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq) (map[int64]bool, error) {
-	// In conversation-key order: the completions' own statements then
-	// touch the rows lockFencesSQL locked in that order too.
+	// In conversation-key order: the handlers' deferred writes (sessions,
+	// the staff's view) then take their rows in that order, as any other
+	// group's do.
 	group = slices.Clone(group)
 	slices.SortFunc(group, func(x, y *completionReq) int { return strings.Compare(x.fence.key, y.fence.key) })
 	seqs := make([]int64, len(group))
@@ -194,34 +200,100 @@ func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq
 		return held, nil
 	}
 
-	queued := make([]int64, len(group))
+	g := newCompletionGroup(group, held)
 	commit := &pgx.Batch{}
-	var guests, tenants []string
+	if len(g.guests) > 0 {
+		commit.Queue(lockReplyLinesSQL, g.guests, g.tenants)
+	}
+	var queued int64
+	commit.Queue(completeGroupSQL, g.seqs, g.tokens, g.keys, g.times, g.replies, g.replyKeys, g.replyTimes, g.replyTraces, g.replyOwners).QueryRow(func(row pgx.Row) error {
+		return row.Scan(nil, &queued, nil, nil)
+	})
 	for _, r := range group {
 		if held[r.fence.seq] {
-			for i := range r.replies {
-				guests, tenants = append(guests, r.replyKeys[i]), append(tenants, r.replies[i].TenantID)
+			for _, w := range r.writes {
+				commit.Queue(w.SQL, w.Args...)
 			}
-		}
-	}
-	if len(guests) > 0 {
-		commit.Queue(lockReplyLinesSQL, guests, tenants)
-	}
-	for i, r := range group {
-		if held[r.fence.seq] {
-			queueCompletion(commit, r, &queued[i])
 		}
 	}
 	commit.Queue("COMMIT")
 	err = conn.SendBatch(ctx, commit).Close()
 	b.in.tidier.changed(len(held))
-	b.out.tidier.changed(len(guests))
+	b.out.tidier.changed(len(g.guests))
 	if err != nil {
 		rollback()
 		return nil, fmt.Errorf("completing inbox messages: %w", err)
 	}
-	if slices.ContainsFunc(queued, func(n int64) bool { return n > 0 }) {
+	if queued > 0 {
 		b.wakeOut.wakeOwn()
 	}
 	return held, nil
+}
+
+// completeGroupSQL completes, in one statement, the completions of a group
+// whose fences lockFencesSQL found holding and locked earlier in the same
+// transaction: $1 seqs, $2 tokens, $3 conversation keys, $4 times, one per
+// completion; $5 their replies, one JSON array in the completions' order,
+// each one's replies in theirs, with per reply $6 its conversation key, $7
+// the time it is queued at, $8 its trace context and $9 the seq of the
+// message it answers. Every row it writes but the new replies' is locked
+// already (the messages, leases and rows of inbox_ready by lockFencesSQL,
+// the guests' rows of outbox_ready by lockReplyLinesSQL), so the order in
+// which its joins reach them cannot deadlock. The fences are checked again
+// all the same, and the statement divides by zero, failing the
+// transaction, unless every completion it was given was done. It returns
+// how many replies it queued.
+var completeGroupSQL = `WITH req AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[]) AS q(seq, token, key, at)
+), lease AS (
+	DELETE FROM inbox_leases l USING req q
+	WHERE l.conversation_key = q.key AND l.token = q.token
+	RETURNING q.seq
+), upd AS (
+	UPDATE inbox_messages t SET state = 'done', done_at = q.at, last_error = NULL
+	FROM req q WHERE t.seq = q.seq AND t.lease_token = q.token AND t.state = 'pending' AND q.seq IN (SELECT seq FROM lease)
+	RETURNING t.seq
+), rq AS (` + requeueGroupSQL("inbox_ready", "SELECT q.key, q.seq, q.at FROM req q WHERE q.seq IN (SELECT seq FROM upd)") + `
+), out AS (` + insertRepliesSQL("$5", "($6::text[])[ord]", "($7::timestamptz[])[ord]", "($8::text[])[ord]", "WHERE ($9::bigint[])[ord] IN (SELECT seq FROM upd)") + `
+), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+SELECT 1 / (SELECT CASE WHEN count(*) = cardinality($1::bigint[]) THEN 1 ELSE 0 END FROM upd), (SELECT count(*) FROM out),
+	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
+
+// completionGroup is completeGroupSQL's arguments for the completions of a
+// group whose fence held, in the group's order, and the guests (with their
+// tenants) their replies go to, for lockReplyLinesSQL.
+type completionGroup struct {
+	seqs, tokens           []int64
+	keys                   []string
+	times                  []time.Time
+	replies                []byte
+	replyKeys, replyTraces []string
+	replyTimes             []time.Time
+	replyOwners            []int64
+	guests, tenants        []string
+}
+
+func newCompletionGroup(group []*completionReq, held map[int64]bool) completionGroup {
+	g := completionGroup{replies: []byte{'['}}
+	for _, r := range group {
+		if !held[r.fence.seq] {
+			continue
+		}
+		g.seqs, g.tokens, g.keys, g.times = append(g.seqs, r.fence.seq), append(g.tokens, r.fence.token), append(g.keys, r.fence.key), append(g.times, r.now)
+		if len(r.replies) == 0 {
+			continue
+		}
+		// r.repliesJSON is one JSON array: its elements join the group's.
+		if len(g.replies) > 1 {
+			g.replies = append(g.replies, ',')
+		}
+		g.replies = append(g.replies, r.repliesJSON[1:len(r.repliesJSON)-1]...)
+		for i := range r.replies {
+			g.replyKeys, g.replyTraces = append(g.replyKeys, r.replyKeys[i]), append(g.replyTraces, r.traceParent)
+			g.replyTimes, g.replyOwners = append(g.replyTimes, r.now), append(g.replyOwners, r.fence.seq)
+			g.guests, g.tenants = append(g.guests, r.replyKeys[i]), append(g.tenants, r.replies[i].TenantID)
+		}
+	}
+	g.replies = append(g.replies, ']')
+	return g
 }

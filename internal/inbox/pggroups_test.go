@@ -197,3 +197,73 @@ func TestCompletionsCommittedTogetherEachFenced(t *testing.T) {
 		t.Errorf("%d messages pending (%v), want none", pending, err)
 	}
 }
+
+// A group of completions puts back in line exactly the conversations with
+// more to do, each behind the one before it, and queues each completion's
+// replies in order, behind the replies queued before them.
+func TestCompletionGroupRequeuesWhatHasMoreAndQueuesRepliesInOrder(t *testing.T) {
+	pool := backlogPool(t)
+	ctx := context.Background()
+	b := newPGBackend(pool)
+	now := time.Now().UTC()
+	first := []chat.Message{memMsg("h", "g1", 1), memMsg("h", "g2", 2), memMsg("h", "g3", 3)}
+	if _, _, err := b.accept(ctx, now, first, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := b.in.claim(ctx, nil, now, "w", 3, now.Add(time.Minute))
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("claim: %d, %v", len(cs), err)
+	}
+	// While they are handled, g3 and then g1 write again; g2 does not.
+	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "g3", 4), memMsg("h", "g1", 5)}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	req := func(c claimed[chat.Message], texts ...string) *completionReq {
+		r := &completionReq{now: now, fence: c.fence(), done: make(chan error, 1)}
+		var out []OutboundReply
+		for _, text := range texts {
+			out = append(out, OutboundReply{Reply: chat.Reply{Kind: chat.ReplyText, Text: text}})
+		}
+		if len(out) > 0 {
+			r.replies = AddressReplies(c.item, out)
+			if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r
+	}
+	held, err := b.completeTogether(ctx, []*completionReq{req(cs[2], "g3-a", "g3-b"), req(cs[0], "g1-a"), req(cs[1])})
+	if err != nil || len(held) != 3 {
+		t.Fatalf("the group: %v held, %v", held, err)
+	}
+
+	var inLine []string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(conversation_key ORDER BY turn), '{}') FROM inbox_ready WHERE due_at < 'infinity'`).Scan(&inLine); err != nil {
+		t.Fatal(err)
+	}
+	if len(inLine) != 2 || !strings.HasSuffix(inLine[0], "|g1") || !strings.HasSuffix(inLine[1], "|g3") {
+		t.Errorf("in line after the group: %v, want g1's then g3's conversation (g2 has nothing more)", inLine)
+	}
+	next, err := b.in.claim(ctx, nil, now, "w", 3, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range next {
+		ids = append(ids, c.item.ID)
+	}
+	if strings.Join(ids, ",") != "h-g1-5,h-g3-4" {
+		t.Errorf("claimed next: %v, want g1's and g3's second messages", ids)
+	}
+	var texts []string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(payload->'reply'->>'text' ORDER BY seq), '{}') FROM outbox_replies`).Scan(&texts); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(texts, ",") != "g1-a,g3-a,g3-b" {
+		t.Errorf("replies queued: %v, want g1-a, g3-a, g3-b", texts)
+	}
+	var outLine int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox_ready WHERE due_at < 'infinity'`).Scan(&outLine); err != nil || outLine != 2 {
+		t.Errorf("%d guests in the outbox's line (%v), want 2", outLine, err)
+	}
+}

@@ -88,10 +88,6 @@ func (b *pgBackend) completeReplyAlone(ctx context.Context, r *sentReq) error {
 // guests, which takes their rows of the line in key order, then waited
 // for the group while the group waited for it, until Postgres's
 // deadlock_timeout failed one of them.
-//
-// A conversation that stays in line goes to the back of its hotel's line;
-// the group's replies were recorded together, so each gets its rank in the
-// group on top of the back of the line all of them read.
 var completeRepliesSQL = `WITH req AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[]) AS q(seq, token, key, at, provider_id)
 ), ` + groupLocksCTE("outbox_replies", "outbox_leases", "outbox_ready") + `, lease AS (
@@ -102,14 +98,8 @@ var completeRepliesSQL = `WITH req AS (
 	UPDATE outbox_replies t SET state = 'sent', done_at = q.at, provider_id = q.provider_id, last_error = NULL
 	FROM req q WHERE t.seq = q.seq AND q.seq IN (SELECT seq FROM lease)
 	RETURNING t.seq
-), rq AS (
-	UPDATE outbox_ready r SET
-		due_at = CASE WHEN r.tail_seq > n.seq THEN n.at ELSE 'infinity' END,
-		turn = CASE WHEN r.tail_seq > n.seq THEN ` + backOfLineSQL("outbox_ready", "r.tenant_id") + ` + n.rank ELSE r.turn END
-	FROM (SELECT q.key, q.seq, q.at, row_number() OVER (ORDER BY q.seq) - 1 AS rank
-		FROM req q WHERE q.seq IN (SELECT seq FROM upd)) n
-	WHERE r.conversation_key = n.key AND r.conversation_key IN (SELECT conversation_key FROM line)
-	RETURNING r.due_at < 'infinity' AS stays
+), rq AS (` + requeueGroupSQL("outbox_ready", `SELECT q.key, q.seq, q.at FROM req q
+	WHERE q.seq IN (SELECT seq FROM upd) AND q.key IN (SELECT conversation_key FROM line)`) + `
 )
 SELECT u.seq, (SELECT count(*) FROM rq WHERE stays) FROM upd u`
 

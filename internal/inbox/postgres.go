@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,14 +54,16 @@ func newPGBackend(pool *pgxpool.Pool) *pgBackend {
 func (b *pgBackend) inbox() queue[chat.Message]   { return b.in }
 func (b *pgBackend) outbox() queue[OutboundReply] { return b.out }
 
-// insertRepliesSQL queues replies ($1 JSON array, $2 conversation keys, $3
-// now) with the trace context in parameter traceParam (empty: none); the
-// guard lets completeMessage make it conditional.
-func insertRepliesSQL(guard, traceParam string) string {
+// insertRepliesSQL queues the replies of the JSON array in parameter
+// replies, in its order; the other arguments are expressions of each
+// reply's place in it (ord): its conversation key, the time it is queued
+// at, and its trace context (empty: none). The guard makes it conditional
+// (a completion queues only when its message was done).
+func insertRepliesSQL(replies, key, at, traceParent, guard string) string {
 	return `INSERT INTO outbox_replies (tenant_id, channel, recipient, phone_number_id, in_reply_to, subject, conversation_key, payload, accepted_at, next_attempt_at, trace_parent)
 	SELECT e->>'tenant_id', e->>'channel', e->>'to', coalesce(e->>'phone_number_id', ''), coalesce(e->>'in_reply_to', ''),
-		coalesce(e->>'subject', ''), ($2::text[])[ord], e, $3, $3, NULLIF(` + traceParam + `::text, '')
-	FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS b(e, ord)
+		coalesce(e->>'subject', ''), ` + key + `, e, ` + at + `, ` + at + `, NULLIF(` + traceParent + `::text, '')
+	FROM jsonb_array_elements(` + replies + `::jsonb) WITH ORDINALITY AS b(e, ord)
 	` + guard + `
 	ORDER BY ord
 	RETURNING seq, conversation_key, tenant_id, next_attempt_at`
@@ -133,7 +134,23 @@ func requeueSQL(ready, dueExpr string) string {
 	RETURNING r.due_at < 'infinity' AS stays`
 }
 
-var enqueueSQL = `WITH out AS (` + insertRepliesSQL("", "$4") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+// requeueGroupSQL is requeueSQL for a group of outcomes recorded together:
+// source selects (key, seq, at) for each item finished, of a conversation
+// whose row of ready the statement has locked. A conversation that stays
+// in line goes to the back of its hotel's line due at its at; the group's
+// items were finished together, so each gets its rank in the group on top
+// of the back of the line all of them read.
+func requeueGroupSQL(ready, source string) string {
+	return `UPDATE ` + ready + ` r SET
+		due_at = CASE WHEN r.tail_seq > n.seq THEN n.at ELSE 'infinity' END,
+		turn = CASE WHEN r.tail_seq > n.seq THEN ` + backOfLineSQL(ready, "r.tenant_id") + ` + n.rank ELSE r.turn END
+	FROM (SELECT s.key, s.seq, s.at, row_number() OVER (ORDER BY s.seq) - 1 AS rank
+		FROM (` + source + `) s(key, seq, at)) n
+	WHERE r.conversation_key = n.key
+	RETURNING r.due_at < 'infinity' AS stays`
+}
+
+var enqueueSQL = `WITH out AS (` + insertRepliesSQL("$1", "($2::text[])[ord]", "$3", "$4", "") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
 SELECT (SELECT count(*) FROM out), (SELECT count(*) FROM rdy)`
 
 func encodeReplies(replies []OutboundReply) ([]byte, []string, error) {
@@ -188,10 +205,13 @@ func fenceCTE(table, leases string) string {
 var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
-	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)", "$7")) + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + completionRepliesSQL + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
 SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
+
+// completionRepliesSQL queues a completion's replies: $5 JSON array, $6
+// conversation keys, $4 now, $7 trace context.
+var completionRepliesSQL = insertRepliesSQL("$5", "($6::text[])[ord]", "$4", "$7", "WHERE EXISTS (SELECT 1 FROM upd)")
 
 // completeMessageOneGuestSQL is completeMessageSQL for replies that all go
 // to one guest (one outbox conversation: $8 its key, $9 its tenant), the
@@ -199,8 +219,7 @@ SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 var completeMessageOneGuestSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + strings.NewReplacer("$1::jsonb", "$5::jsonb", "$2::text[]", "$6::text[]", "$3", "$4").Replace(
-	insertRepliesSQL("WHERE EXISTS (SELECT 1 FROM upd)", "$7")) + `), rdy AS (` + readyUpsertOneSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out", "$8", "$9") + `)
+), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + completionRepliesSQL + `), rdy AS (` + readyUpsertOneSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out", "$8", "$9") + `)
 SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
 
