@@ -240,9 +240,11 @@ func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq
 // already (the messages, leases and rows of inbox_ready by lockFencesSQL,
 // the guests' rows of outbox_ready by lockReplyLinesSQL), so the order in
 // which its joins reach them cannot deadlock. The fences are checked again
-// all the same, and the statement divides by zero, failing the
-// transaction, unless every completion it was given was done. It returns
-// how many replies it queued.
+// all the same, the state apart (lockFencesSQL checked it under the lock;
+// compared here, it could lead the planner to the partial index of pending
+// messages, as pendingOpaque says), and the statement divides by zero,
+// failing the transaction, unless every completion it was given was done.
+// It returns how many replies it queued.
 var completeGroupSQL = `WITH req AS (
 	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[]) AS q(seq, token, key, at)
 ), lease AS (
@@ -251,7 +253,7 @@ var completeGroupSQL = `WITH req AS (
 	RETURNING q.seq
 ), upd AS (
 	UPDATE inbox_messages t SET state = 'done', done_at = q.at, last_error = NULL
-	FROM req q WHERE t.seq = q.seq AND t.lease_token = q.token AND t.state = 'pending' AND q.seq IN (SELECT seq FROM lease)
+	FROM req q WHERE t.seq = q.seq AND t.lease_token = q.token AND q.seq IN (SELECT seq FROM lease)
 	RETURNING t.seq
 ), rq AS (` + requeueGroupSQL("inbox_ready", "SELECT q.key, q.seq, q.at FROM req q WHERE q.seq IN (SELECT seq FROM upd)") + `
 ), out AS (` + insertRepliesSQL("$5", "($6::text[])[ord]", "($7::timestamptz[])[ord]", "($8::text[])[ord]", "WHERE ($9::bigint[])[ord] IN (SELECT seq FROM upd)") + `

@@ -69,10 +69,11 @@ func answerGroup[R groupedOutcome](group []R, alone func(context.Context, R) err
 // too, by key (seq, key, token: the members whose fence holds); line
 // those conversations' rows of ready, by key. Each step's array is built
 // before the next step's first lock, so the steps do not interleave.
+// The items are read by seq (pendingOpaque).
 func groupLocksCTE(table, leases, ready string) string {
 	return `msg AS (
 	SELECT t.seq FROM ` + table + ` t JOIN req q ON q.seq = t.seq
-	WHERE t.lease_token = q.token AND t.state = 'pending'
+	WHERE t.lease_token = q.token AND t.state = ` + pendingOpaque + `
 	ORDER BY t.seq
 	FOR UPDATE OF t
 ), fence AS (
