@@ -568,9 +568,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 			app.InboxLease = caddy.Duration(d2)
 		case "inbox_workers", "senders":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				return nil, d.Errf("%s: %q is not a whole number of at least 1", key, val)
+			n, err := parseCount(val)
+			if err != nil {
+				return nil, d.Errf("%s: %v", key, err)
 			}
 			if key == "inbox_workers" {
 				app.InboxWorkers = n
@@ -604,6 +604,16 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		}
 	}
 	return httpcaddyfile.App{Name: "agente", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// parseCount reads a whole number of at least 1 (workers, senders, calls
+// at once).
+func parseCount(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a whole number of at least 1", s)
+	}
+	return n, nil
 }
 
 func parseOnOff(s string) (bool, error) {

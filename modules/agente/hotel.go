@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -204,11 +203,9 @@ func (c *PMSConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "availability_ttl":
 			err = dur(&c.AvailabilityTTL)
 		case "max_concurrent":
-			n, convErr := strconv.Atoi(val)
-			if convErr != nil || n < 1 {
-				return d.Errf("pms max_concurrent: %q is not a positive whole number", val)
+			if c.MaxConcurrent, err = parseCount(val); err != nil {
+				err = d.Errf("pms %s: %v", key, err)
 			}
-			c.MaxConcurrent = n
 		default:
 			return d.Errf("unrecognized pms option '%s'", key)
 		}
