@@ -82,21 +82,9 @@ func (b *pgBackend) flushCompletions(group []*completionReq) {
 	answerGroup(group, b.completeAlone, b.completeTogether)
 }
 
-// queueCompletion queues r's completion in batch, then its deferred
-// writes; queued receives the number of replies it queued.
-func queueCompletion(batch *pgx.Batch, r *completionReq, queued *int64) {
-	c := r.fence
-	if len(r.replies) == 0 {
-		batch.Queue(completeMessageNoRepliesSQL, c.seq, c.token, c.key, r.now)
-	} else {
-		scan := func(row pgx.Row) error { return row.Scan(nil, queued, nil, nil) }
-		if key, tenant, ok := oneGuest(r.replies, r.replyKeys); ok {
-			batch.Queue(completeMessageOneGuestSQL, c.seq, c.token, c.key, r.now, r.repliesJSON, r.replyKeys, r.traceParent, key, tenant).QueryRow(scan)
-		} else {
-			batch.Queue(completeMessageSQL, c.seq, c.token, c.key, r.now, r.repliesJSON, r.replyKeys, r.traceParent).QueryRow(scan)
-		}
-	}
-	for _, w := range r.writes {
+// queueWrites queues a completion's deferred writes in batch, after it.
+func queueWrites(batch *pgx.Batch, writes []store.Statement) {
+	for _, w := range writes {
 		batch.Queue(w.SQL, w.Args...)
 	}
 }
@@ -109,7 +97,11 @@ func (b *pgBackend) completeAlone(ctx context.Context, r *completionReq) error {
 	var queued int64
 	batch := &pgx.Batch{}
 	batch.Queue(genericPlansSQL)
-	queueCompletion(batch, r, &queued)
+	c := r.fence
+	batch.Queue(completeMessageSQL, c.seq, c.token, c.key, r.now, r.repliesJSON, r.replyKeys, r.traceParent).QueryRow(func(row pgx.Row) error {
+		return row.Scan(nil, &queued, nil, nil)
+	})
+	queueWrites(batch, r.writes)
 	err := b.pool.SendBatch(ctx, batch).Close()
 	b.in.tidier.changed(1)
 	b.out.tidier.changed(len(r.replies))
@@ -202,8 +194,8 @@ func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq
 
 	g := newCompletionGroup(group, held)
 	commit := &pgx.Batch{}
-	if len(g.guests) > 0 {
-		commit.Queue(lockReplyLinesSQL, g.guests, g.tenants)
+	if len(g.replyKeys) > 0 {
+		commit.Queue(lockReplyLinesSQL, g.replyKeys, g.replyTenants)
 	}
 	var queued int64
 	commit.Queue(completeGroupSQL, g.seqs, g.tokens, g.keys, g.times, g.replies, g.replyKeys, g.replyTimes, g.replyTraces, g.replyOwners).QueryRow(func(row pgx.Row) error {
@@ -211,15 +203,13 @@ func (b *pgBackend) completeTogether(ctx context.Context, group []*completionReq
 	})
 	for _, r := range group {
 		if held[r.fence.seq] {
-			for _, w := range r.writes {
-				commit.Queue(w.SQL, w.Args...)
-			}
+			queueWrites(commit, r.writes)
 		}
 	}
 	commit.Queue("COMMIT")
 	err = conn.SendBatch(ctx, commit).Close()
 	b.in.tidier.changed(len(held))
-	b.out.tidier.changed(len(g.guests))
+	b.out.tidier.changed(len(g.replyKeys))
 	if err != nil {
 		rollback()
 		return nil, fmt.Errorf("completing inbox messages: %w", err)
@@ -262,8 +252,8 @@ SELECT 1 / (SELECT CASE WHEN count(*) = cardinality($1::bigint[]) THEN 1 ELSE 0 
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
 
 // completionGroup is completeGroupSQL's arguments for the completions of a
-// group whose fence held, in the group's order, and the guests (with their
-// tenants) their replies go to, for lockReplyLinesSQL.
+// group whose fence held, in the group's order, and the tenants of their
+// replies' guests (the reply keys), for lockReplyLinesSQL.
 type completionGroup struct {
 	seqs, tokens           []int64
 	keys                   []string
@@ -272,7 +262,7 @@ type completionGroup struct {
 	replyKeys, replyTraces []string
 	replyTimes             []time.Time
 	replyOwners            []int64
-	guests, tenants        []string
+	replyTenants           []string
 }
 
 func newCompletionGroup(group []*completionReq, held map[int64]bool) completionGroup {
@@ -293,7 +283,7 @@ func newCompletionGroup(group []*completionReq, held map[int64]bool) completionG
 		for i := range r.replies {
 			g.replyKeys, g.replyTraces = append(g.replyKeys, r.replyKeys[i]), append(g.replyTraces, r.traceParent)
 			g.replyTimes, g.replyOwners = append(g.replyTimes, r.now), append(g.replyOwners, r.fence.seq)
-			g.guests, g.tenants = append(g.guests, r.replyKeys[i]), append(g.tenants, r.replies[i].TenantID)
+			g.replyTenants = append(g.replyTenants, r.replies[i].TenantID)
 		}
 	}
 	g.replies = append(g.replies, ']')

@@ -92,22 +92,6 @@ func readyUpsertSQL(ready, source string) string {
 	RETURNING 1`
 }
 
-// readyUpsertOneSQL is readyUpsertSQL for items `source` selects that all
-// belong to one conversation, keyParam of tenant tenantParam (a message's
-// replies to its guest): one row to upsert, so no grouping, numbering or
-// sorting by key.
-func readyUpsertOneSQL(ready, source, keyParam, tenantParam string) string {
-	return `INSERT INTO ` + ready + ` AS r (conversation_key, tenant_id, turn, due_at, tail_seq)
-	SELECT ` + keyParam + `::text, ` + tenantParam + `::text, ` + backOfLineSQL(ready, tenantParam+"::text") + `, min(s.due), max(s.seq)
-	FROM (` + source + `) s(conversation_key, tenant_id, seq, due)
-	HAVING count(*) > 0
-	ON CONFLICT (conversation_key) DO UPDATE SET
-		tail_seq = greatest(r.tail_seq, excluded.tail_seq),
-		turn = CASE WHEN r.due_at = 'infinity' AND NOT r.held THEN excluded.turn ELSE r.turn END,
-		due_at = CASE WHEN r.due_at = 'infinity' AND NOT r.held THEN excluded.due_at ELSE r.due_at END
-	RETURNING 1`
-}
-
 // backOfLineSQL is the turn after the last of tenantExpr's conversations
 // in line, or after the front of the queue when that is later: two index
 // look-ups.
@@ -181,12 +165,6 @@ func (b *pgBackend) enqueue(ctx context.Context, now time.Time, replies []Outbou
 	return nil
 }
 
-// The finishing statements lock the item row first (FOR UPDATE), then
-// delete the lease only if both still carry this claim's token, then update
-// the row only if that delete happened: one statement, so atomic, and with
-// the lock order of claim (item, then lease), so the two cannot deadlock.
-//
-// Parameters: $1 seq, $2 token, $3 conversation key, then per statement.
 // pendingOpaque is StatePending as the statements that look items up by
 // seq compare it: a value the planner does not see when it plans (an
 // uncorrelated subquery, run once), so it cannot prove the partial indexes
@@ -200,6 +178,12 @@ func (b *pgBackend) enqueue(ctx context.Context, now time.Time, replies []Outbou
 // pages instead of 3.
 const pendingOpaque = `(SELECT '` + StatePending + `'::text)`
 
+// The finishing statements lock the item row first (FOR UPDATE), then
+// delete the lease only if both still carry this claim's token, then update
+// the row only if that delete happened: one statement, so atomic, and with
+// the lock order of claim (item, then lease), so the two cannot deadlock.
+//
+// Parameters: $1 seq, $2 token, $3 conversation key, then per statement.
 func fenceCTE(table, leases string) string {
 	return `msg AS (
 	SELECT seq FROM ` + table + ` WHERE seq = $1 AND lease_token = $2 AND state = ` + pendingOpaque + ` FOR UPDATE
@@ -213,47 +197,15 @@ func fenceCTE(table, leases string) string {
 // handler's writes sent after it in the same implicit transaction are
 // rolled back with it.
 //
-// completeMessageSQL: $4 now, $5 replies JSON, $6 reply conversation keys,
-// $7 the replies' trace context. It returns how many replies it queued.
+// completeMessageSQL, a lone completion (a group's are completeGroupSQL):
+// $4 now, $5 replies JSON (NULL: none), $6 reply conversation keys, $7 the
+// replies' trace context. It returns how many replies it queued.
 var completeMessageSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
 	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
 	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + completionRepliesSQL + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
+), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + insertRepliesSQL("$5", "($6::text[])[ord]", "$4", "$7", "WHERE EXISTS (SELECT 1 FROM upd)") + `), rdy AS (` + readyUpsertSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out") + `)
 SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
 	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
-
-// completionRepliesSQL queues a completion's replies: $5 JSON array, $6
-// conversation keys, $4 now, $7 trace context.
-var completionRepliesSQL = insertRepliesSQL("$5", "($6::text[])[ord]", "$4", "$7", "WHERE EXISTS (SELECT 1 FROM upd)")
-
-// completeMessageOneGuestSQL is completeMessageSQL for replies that all go
-// to one guest (one outbox conversation: $8 its key, $9 its tenant), the
-// usual case: a smaller statement to run.
-var completeMessageOneGuestSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
-	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
-	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), rq AS (` + requeueSQL("inbox_ready", "$4") + `), out AS (` + completionRepliesSQL + `), rdy AS (` + readyUpsertOneSQL("outbox_ready", "SELECT conversation_key, tenant_id, seq, next_attempt_at FROM out", "$8", "$9") + `)
-SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM out),
-	(SELECT count(*) FROM rq), (SELECT count(*) FROM rdy)`
-
-// oneGuest reports whether replies all go to one guest (one outbox
-// conversation), and its key and tenant.
-func oneGuest(replies []OutboundReply, keys []string) (key, tenant string, ok bool) {
-	for i := range replies {
-		if keys[i] != keys[0] || replies[i].TenantID != replies[0].TenantID {
-			return "", "", false
-		}
-	}
-	return keys[0], replies[0].TenantID, true
-}
-
-// completeMessageNoRepliesSQL is completeMessageSQL for a handler that
-// answered nothing.
-var completeMessageNoRepliesSQL = `WITH ` + fenceCTE("inbox_messages", "inbox_leases") + `, upd AS (
-	UPDATE inbox_messages SET state = 'done', done_at = $4, last_error = NULL
-	WHERE seq = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1
-), rq AS (` + requeueSQL("inbox_ready", "$4") + `)
-SELECT 1 / (SELECT count(*) FROM upd), (SELECT count(*) FROM rq)`
 
 func (b *pgBackend) defersWrites() bool { return true }
 
