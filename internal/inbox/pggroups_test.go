@@ -150,14 +150,13 @@ func TestCompletionsCommittedTogetherEachFenced(t *testing.T) {
 		t.Fatalf("take-over claim: %v, %v", over, err)
 	}
 	req := func(c claimed[chat.Message], id string, withReply bool) *completionReq {
-		r := &completionReq{now: now, fence: c.fence(), done: make(chan error, 1),
-			writes: []store.Statement{{SQL: `INSERT INTO deferred_probe (id) VALUES ($1)`, Args: []any{id}}}}
+		var r *completionReq
 		if withReply {
-			r.replies = AddressReplies(c.item, []OutboundReply{{Reply: chat.Reply{Kind: chat.ReplyText, Text: id}}})
-			if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
-				t.Fatal(err)
-			}
+			r = completionOf(t, now, c, id)
+		} else {
+			r = completionOf(t, now, c)
 		}
+		r.writes = []store.Statement{{SQL: `INSERT INTO deferred_probe (id) VALUES ($1)`, Args: []any{id}}}
 		return r
 	}
 	held, err := b.completeTogether(ctx, []*completionReq{req(cs[0], "g1", true), req(cs[2], "g3-stale", true), req(cs[1], "g2", false)})
@@ -218,21 +217,7 @@ func TestCompletionGroupRequeuesWhatHasMoreAndQueuesRepliesInOrder(t *testing.T)
 	if _, _, err := b.accept(ctx, now, []chat.Message{memMsg("h", "g3", 4), memMsg("h", "g1", 5)}, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	req := func(c claimed[chat.Message], texts ...string) *completionReq {
-		r := &completionReq{now: now, fence: c.fence(), done: make(chan error, 1)}
-		var out []OutboundReply
-		for _, text := range texts {
-			out = append(out, OutboundReply{Reply: chat.Reply{Kind: chat.ReplyText, Text: text}})
-		}
-		if len(out) > 0 {
-			r.replies = AddressReplies(c.item, out)
-			if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return r
-	}
-	held, err := b.completeTogether(ctx, []*completionReq{req(cs[2], "g3-a", "g3-b"), req(cs[0], "g1-a"), req(cs[1])})
+	held, err := b.completeTogether(ctx, []*completionReq{completionOf(t, now, cs[2], "g3-a", "g3-b"), completionOf(t, now, cs[0], "g1-a"), completionOf(t, now, cs[1])})
 	if err != nil || len(held) != 3 {
 		t.Fatalf("the group: %v held, %v", held, err)
 	}
@@ -266,4 +251,24 @@ func TestCompletionGroupRequeuesWhatHasMoreAndQueuesRepliesInOrder(t *testing.T)
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox_ready WHERE due_at < 'infinity'`).Scan(&outLine); err != nil || outLine != 2 {
 		t.Errorf("%d guests in the outbox's line (%v), want 2", outLine, err)
 	}
+}
+
+// completionOf is the completion of claimed message c at now, answering
+// its guest with texts.
+func completionOf(t *testing.T, now time.Time, c claimed[chat.Message], texts ...string) *completionReq {
+	t.Helper()
+	r := &completionReq{now: now, fence: c.fence(), done: make(chan error, 1)}
+	if len(texts) == 0 {
+		return r
+	}
+	out := make([]OutboundReply, len(texts))
+	for i, text := range texts {
+		out[i] = OutboundReply{Reply: chat.Reply{Kind: chat.ReplyText, Text: text}}
+	}
+	r.replies = AddressReplies(c.item, out)
+	var err error
+	if r.repliesJSON, r.replyKeys, err = encodeReplies(r.replies); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
